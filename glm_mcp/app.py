@@ -1,0 +1,94 @@
+"""The HTTP service: `/mcp` (streamable HTTP), `/healthz`, `/readyz`, behind bearer-token checks.
+
+Contract:
+- one lifespan enters the `Gateway` and the MCP session manager, and leaves both on shutdown;
+- with `auth_tokens` configured, `/mcp` and `/v1/*` need `Authorization: Bearer <token>` (401 otherwise),
+  compared in constant time; `/healthz` and `/readyz` stay open;
+- `/mcp` checks `Host` and `Origin` against DNS rebinding (421 and 403).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from glm_mcp.facade import build_server
+from glm_mcp.gateway import Gateway
+
+PROTECTED_PREFIXES = ("/mcp", "/v1/")
+
+
+class BearerAuth:
+    """Requires one of the configured tokens on the protected paths."""
+
+    def __init__(self, app: ASGIApp, tokens: list[bytes]) -> None:
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.tokens and scope["path"].startswith(PROTECTED_PREFIXES):
+            header = dict(scope["headers"]).get(b"authorization", b"")
+            scheme, _, token = header.partition(b" ")
+            # Compare against every token so the time taken does not tell which one nearly matched.
+            matched = False
+            for candidate in self.tokens:
+                matched |= hmac.compare_digest(token.strip(), candidate)
+            if scheme.lower() != b"bearer" or not matched:
+                response = JSONResponse(
+                    {"error": {"message": "missing or wrong bearer token", "type": "authentication_error"}},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _security(gateway: Gateway) -> TransportSecuritySettings:
+    serve = gateway.config.gateway
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
+    hosts += [f"{host}:*" for host in serve.allowed_hosts] + list(serve.allowed_hosts)
+    if serve.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):
+        hosts += [serve.host, f"{serve.host}:*"]
+    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    origins += [f"{scheme}://{host}" for host in serve.allowed_hosts for scheme in ("http", "https")]
+    origins += [f"{scheme}://{host}:*" for host in serve.allowed_hosts for scheme in ("http", "https")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+def build_app(gateway: Gateway) -> ASGIApp:
+    """The ASGI application serving `gateway`; its lifespan runs the gateway."""
+    server = build_server(gateway)
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        status: dict[str, Any] = gateway.status()
+        return JSONResponse(status, status_code=200 if status["ready"] else 503)
+
+    mcp_app = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=_security(gateway),
+        custom_starlette_routes=[Route("/healthz", healthz), Route("/readyz", readyz)],
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with gateway.running(), server.session_manager.run():
+            yield
+
+    mcp_app.router.lifespan_context = lifespan
+    tokens = [token.get_secret_value().encode() for token in gateway.config.gateway.auth_tokens]
+    return BearerAuth(mcp_app, tokens)

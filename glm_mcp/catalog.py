@@ -1,0 +1,144 @@
+"""The merged catalog: every connected server's tools, resources, templates and prompts under exposed names.
+
+Contract:
+- a `Catalog` is an immutable snapshot, rebuilt whenever a server's listing or state changes;
+- tool and prompt names are `<prefix>__<name>` made legal by `naming`; resource URIs are kept, and the
+  owning server is recorded; the first server in config order keeps a URI two servers share;
+- allow and deny globs apply to each server's own tool names; denied tools are reported, not exposed.
+No I/O.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import mcp.types as T
+
+from glm_mcp.config import ToolFilterConfig
+from glm_mcp.errors import ToolNotFoundError
+from glm_mcp.naming import assign_names
+from glm_mcp.upstream.connection import Upstream
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One exposed tool or prompt and where it comes from."""
+
+    server: str
+    original: str
+    exposed: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A snapshot of everything the gateway exposes."""
+
+    tools: dict[str, tuple[Entry, T.Tool]] = field(default_factory=dict[str, tuple[Entry, T.Tool]])
+    """Exposed name → (entry, tool definition carrying the exposed name)."""
+    prompts: dict[str, tuple[Entry, T.Prompt]] = field(default_factory=dict[str, tuple[Entry, T.Prompt]])
+    resources: dict[str, tuple[str, T.Resource]] = field(default_factory=dict[str, tuple[str, T.Resource]])
+    """URI → (server, resource)."""
+    templates: tuple[tuple[str, re.Pattern[str], T.ResourceTemplate], ...] = ()
+    """(server, matcher, template) in config order."""
+    filtered: dict[str, tuple[str, ...]] = field(default_factory=dict[str, tuple[str, ...]])
+    """Server → its tools left out by allow/deny."""
+
+    def tool(self, name: str) -> Entry:
+        """The entry of an exposed tool.
+
+        Raises:
+            ToolNotFoundError: No exposed tool has that name.
+        """
+        try:
+            return self.tools[name][0]
+        except KeyError:
+            raise ToolNotFoundError(f"unknown tool '{name}'") from None
+
+    def prompt(self, name: str) -> Entry:
+        """The entry of an exposed prompt.
+
+        Raises:
+            ToolNotFoundError: No exposed prompt has that name.
+        """
+        try:
+            return self.prompts[name][0]
+        except KeyError:
+            raise ToolNotFoundError(f"unknown prompt '{name}'") from None
+
+    def resource_owner(self, uri: str) -> str:
+        """The server that serves `uri`: a listed resource first, then the first matching template.
+
+        Raises:
+            ToolNotFoundError: No server lists the URI or a template that matches it.
+        """
+        if uri in self.resources:
+            return self.resources[uri][0]
+        for server, matcher, _ in self.templates:
+            if matcher.fullmatch(uri):
+                return server
+        raise ToolNotFoundError(f"no server offers the resource '{uri}'")
+
+
+def template_matcher(template: str) -> re.Pattern[str]:
+    """A regex for the URIs an RFC 6570 template can expand to (simple and reserved expansions)."""
+    pattern = ""
+    position = 0
+    for match in re.finditer(r"\{([^}]*)\}", template):
+        pattern += re.escape(template[position : match.start()])
+        expression = match.group(1)
+        pattern += ".*" if expression[:1] in "+#/" or expression.endswith("*") else "[^/?#]*"
+        position = match.end()
+    pattern += re.escape(template[position:])
+    return re.compile(pattern)
+
+
+def is_exposed(name: str, rules: ToolFilterConfig) -> bool:
+    """Whether a server's own tool passes its allow and deny globs."""
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in rules.deny):
+        return False
+    return rules.allow is None or any(fnmatch.fnmatchcase(name, pattern) for pattern in rules.allow)
+
+
+def build_catalog(upstreams: Iterable[Upstream]) -> Catalog:
+    """Merge the listings of the given servers, in their order."""
+    servers = list(upstreams)
+    tool_pairs: dict[tuple[str, str], tuple[str, T.Tool]] = {}
+    prompt_pairs: dict[tuple[str, str], tuple[str, T.Prompt]] = {}
+    filtered: dict[str, tuple[str, ...]] = {}
+    for upstream in servers:
+        prefix = upstream.config.prefix or upstream.name
+        left_out: list[str] = []
+        for tool in upstream.listing.tools:
+            if is_exposed(tool.name, upstream.config.tools):
+                tool_pairs[(prefix, tool.name)] = (upstream.name, tool)
+            else:
+                left_out.append(tool.name)
+        if left_out:
+            filtered[upstream.name] = tuple(left_out)
+        for prompt in upstream.listing.prompts:
+            prompt_pairs[(prefix, prompt.name)] = (upstream.name, prompt)
+
+    tools: dict[str, tuple[Entry, T.Tool]] = {}
+    for pair, exposed in sorted(assign_names(tool_pairs).items(), key=lambda item: item[1]):
+        server, tool = tool_pairs[pair]
+        tools[exposed] = (Entry(server, tool.name, exposed), tool.model_copy(update={"name": exposed}))
+    prompts: dict[str, tuple[Entry, T.Prompt]] = {}
+    for pair, exposed in sorted(assign_names(prompt_pairs).items(), key=lambda item: item[1]):
+        server, prompt = prompt_pairs[pair]
+        prompts[exposed] = (Entry(server, prompt.name, exposed), prompt.model_copy(update={"name": exposed}))
+
+    resources: dict[str, tuple[str, T.Resource]] = {}
+    templates: list[tuple[str, re.Pattern[str], T.ResourceTemplate]] = []
+    for upstream in servers:
+        prefix = upstream.config.prefix or upstream.name
+        for resource in upstream.listing.resources:
+            if resource.uri not in resources:
+                renamed = resource.model_copy(update={"name": f"{prefix}__{resource.name}"})
+                resources[resource.uri] = (upstream.name, renamed)
+        for template in upstream.listing.templates:
+            renamed_template = template.model_copy(update={"name": f"{prefix}__{template.name}"})
+            templates.append((upstream.name, template_matcher(template.uri_template), renamed_template))
+    return Catalog(tools, prompts, resources, tuple(templates), filtered)

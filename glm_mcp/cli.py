@@ -1,0 +1,229 @@
+"""The `glm-mcp` command: argument parsing, logging set-up, and exit codes (0 ok, 1 runtime failure, 2 usage).
+
+The only module that reads argv and the environment besides `config.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp.types as T
+
+from glm_mcp.config import GatewayConfig, load_config
+from glm_mcp.errors import ConfigError
+from glm_mcp.gateway import Gateway
+
+logger = logging.getLogger("glm_mcp")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own exits would print usage to stdout for some errors
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="glm-mcp", description="A gateway between MCP servers and GLM function calling.")
+    parser.add_argument("--log-level", default=None, help="debug, info, warning (default) or error")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--config", help="config file (default: $GLM_MCP_CONFIG, ./glm-mcp.json, built-in)")
+        return sub
+
+    serve = with_config(commands.add_parser("serve", help="run the HTTP service (/mcp, /healthz, /readyz)"))
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8765; 0 picks a free one)")
+    with_config(commands.add_parser("stdio", help="serve the merged catalog as an MCP server on stdin/stdout"))
+    tools = with_config(commands.add_parser("tools", help="list every exposed tool and each server's state"))
+    tools.add_argument("--json", action="store_true", help="print JSON")
+    call = with_config(commands.add_parser("call", help="call one exposed tool and print its result"))
+    call.add_argument("name", help="the exposed tool name, for example clock__now")
+    call.add_argument("arguments", nargs="?", default="{}", help="the arguments as a JSON object")
+    return parser
+
+
+def _setup_logging(level_name: str | None) -> None:
+    level_name = (level_name or os.environ.get("GLM_MCP_LOG_LEVEL") or "warning").upper()
+    level = logging.getLevelNamesMapping().get(level_name)
+    if level is None:
+        raise _UsageError(f"--log-level: unknown level {level_name.lower()!r}; use debug, info, warning or error")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (also used as the console script)."""
+    args = _parser().parse_args(argv)
+    try:
+        _setup_logging(args.log_level)
+        config = load_config(args.config, os.environ, Path.cwd())
+        command = {"serve": _serve, "stdio": _stdio, "tools": _tools, "call": _call}[args.command]
+        return command(config, args)
+    except (ConfigError, _UsageError) as exc:
+        print(f"glm-mcp: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from glm_mcp.app import build_app
+
+    host = args.host or config.gateway.host
+    port = config.gateway.port if args.port is None else args.port
+    if not _is_loopback(host) and not config.gateway.auth_tokens:
+        raise _UsageError(
+            f"refusing to bind {host} without authentication: add \"auth_tokens\" to the \"gateway\" section "
+            "of the config, or bind 127.0.0.1"
+        )
+    serve_config = config.gateway.model_copy(update={"host": host, "port": port})
+    config = config.model_copy(update={"gateway": serve_config})
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        print(f"glm-mcp: cannot bind {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    bound_port = sock.getsockname()[1]
+    app = build_app(Gateway(config))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=10, access_log=False)
+    )
+
+    async def run() -> None:
+        async with anyio.create_task_group() as tg:
+
+            async def announce() -> None:
+                while not server.started:
+                    await anyio.sleep(0.02)
+                shown = f"[{host}]" if ":" in host else host
+                print(f"glm-mcp serving on http://{shown}:{bound_port} (MCP at /mcp)", file=sys.stderr, flush=True)
+
+            tg.start_soon(announce)
+            await server.serve(sockets=[sock])
+            tg.cancel_scope.cancel()
+
+    anyio.run(run)
+    return EXIT_OK if server.started else EXIT_FAILURE
+
+
+def _stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
+    from glm_mcp.facade import serve_stdio
+
+    async def run() -> None:
+        async with anyio.create_task_group() as tg:
+
+            async def stop_on_signal() -> None:
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP) as signals:
+                    async for _ in signals:
+                        tg.cancel_scope.cancel()
+
+            tg.start_soon(stop_on_signal)
+            async with Gateway(config).running() as gateway:
+                await serve_stdio(gateway)
+            tg.cancel_scope.cancel()
+
+    anyio.run(run)
+    return EXIT_OK
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0][:100] if (text or "").strip() else ""
+
+
+def _tools(config: GatewayConfig, args: argparse.Namespace) -> int:
+    async def run() -> dict[str, Any]:
+        async with Gateway(config).running() as gateway:
+            tools = [
+                {
+                    "name": name,
+                    "server": entry.server,
+                    "tool": entry.original,
+                    "description": _first_line(tool.description),
+                }
+                for name, (entry, tool) in gateway.catalog.tools.items()
+            ]
+            return {**gateway.status(), "tools": tools}
+
+    report = anyio.run(run)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        width = max((len(tool["name"]) for tool in report["tools"]), default=4)
+        for tool in report["tools"]:
+            print(f"{tool['name']:<{width}}  {tool['description']}")
+        print()
+        for name, status in report["servers"].items():
+            line = f"{name}: {status['state']}, {status['tools']} tools"
+            if "error" in status:
+                line += f" ({status['error']})"
+            print(line)
+            for item in status.get("quarantined", []):
+                print(f"  quarantined {item['tool']}: {item['reason']}")
+    return EXIT_OK if report["ready"] else EXIT_FAILURE
+
+
+def _render(result: T.CallToolResult) -> str:
+    parts: list[str] = []
+    for block in result.content:
+        if isinstance(block, T.TextContent):
+            parts.append(block.text)
+        elif isinstance(block, T.ImageContent | T.AudioContent):
+            parts.append(f"[{block.type} {block.mime_type}, {len(block.data) * 3 // 4} bytes]")
+        else:
+            parts.append(json.dumps(block.model_dump(by_alias=True, mode="json", exclude_none=True)))
+    if not parts and result.structured_content is not None:
+        parts.append(json.dumps(result.structured_content, indent=2))
+    return "\n".join(parts)
+
+
+def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
+    try:
+        arguments = json.loads(args.arguments)
+    except json.JSONDecodeError as exc:
+        raise _UsageError(f"the arguments are not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(arguments, dict):
+        raise _UsageError('the arguments must be a JSON object, for example \'{"timezone": "UTC"}\'')
+
+    async def run() -> T.CallToolResult:
+        async with Gateway(config).running() as gateway:
+            return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]
+
+    result = anyio.run(run)
+    print(_render(result), file=sys.stderr if result.is_error else sys.stdout)
+    return EXIT_FAILURE if result.is_error else EXIT_OK

@@ -1,0 +1,342 @@
+"""Settings models and the loader of the JSON config file.
+
+Contract:
+- the file uses the `mcpServers` shape of Claude Desktop and Cursor, or VS Code's `servers` with `type`;
+- `${VAR}` and `${VAR:-default}` expand from the environment in every string, before validation;
+- every mistake raises `ConfigError` naming the file, the JSON path and what would be valid.
+This module and `cli.py` are the only readers of the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from glm_mcp.errors import ConfigError
+
+ENV_VAR = "GLM_MCP_CONFIG"
+"""Environment variable naming the config file when `--config` is not given."""
+
+LOCAL_CONFIG = "glm-mcp.json"
+"""Config file looked up in the working directory after `--config` and `$GLM_MCP_CONFIG`."""
+
+DEFAULT_ZAI_BASE_URL = "https://api.z.ai/api/paas/v4"
+"""Z.ai's general (pay-as-you-go) endpoint; the coding endpoint is reserved for supported tools."""
+
+_VAR_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+Seconds = Annotated[float, Field(gt=0, le=86_400)]
+
+
+class ToolFilterConfig(BaseModel):
+    """Which of a server's own tools are exposed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allow: tuple[str, ...] | None = None
+    """Glob patterns on the server's own tool names; when set, only matching tools are exposed."""
+
+    deny: tuple[str, ...] = ()
+    """Glob patterns on the server's own tool names that are never exposed; wins over `allow`."""
+
+
+class _UpstreamBase(BaseModel):
+    # Editors' configs carry keys of their own (autoApprove, envFile, ...): ignore, don't fail.
+    model_config = ConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True)
+
+    disabled: bool = False
+    """A disabled server is listed as such and never started."""
+
+    tools: ToolFilterConfig = ToolFilterConfig()
+    """Allow and deny lists applied to the server's own tool names."""
+
+    timeout: Seconds = 60.0
+    """Seconds one call may take; every progress notification from the server restarts the clock."""
+
+    start_timeout: Seconds = 30.0
+    """Seconds the server may take to start and answer its first listings."""
+
+    prefix: str | None = Field(default=None, min_length=1, max_length=48)
+    """Replaces the server's name in front of its exposed tool and prompt names."""
+
+
+class StdioUpstreamConfig(_UpstreamBase):
+    """A server started as a child process, spoken to over its stdin and stdout."""
+
+    type: Literal["stdio"] = "stdio"
+    command: str = Field(min_length=1)
+    """The executable; looked up on PATH."""
+
+    args: tuple[str, ...] = ()
+    """Command-line arguments."""
+
+    env: dict[str, str] = Field(default_factory=dict[str, str])
+    """Extra environment variables, added to a safe default environment (PATH, HOME, ...). Secret."""
+
+    cwd: str | None = None
+    """Working directory; a relative one is taken from the config file's folder."""
+
+
+class HttpUpstreamConfig(_UpstreamBase):
+    """A remote server over streamable HTTP (`type: "http"`) or the legacy HTTP+SSE transport (`type: "sse"`)."""
+
+    type: Literal["http", "sse"] = "http"
+    url: str = Field(pattern=r"^https?://")
+    """The endpoint, for example `http://127.0.0.1:9000/mcp` or `.../sse`."""
+
+    headers: dict[str, str] = Field(default_factory=dict[str, str])
+    """Headers sent with every request, for example `Authorization`. Secret."""
+
+
+class InProcessUpstreamConfig(_UpstreamBase):
+    """A server object living in this process (an `mcp` `Server` or `MCPServer`); for tests and embedding."""
+
+    type: Literal["inprocess"] = "inprocess"
+    server: Any
+    """The server object."""
+
+
+UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig | InProcessUpstreamConfig
+
+
+class ModelConfig(BaseModel):
+    """The GLM endpoint the chat loop talks to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str = Field(default=DEFAULT_ZAI_BASE_URL, pattern=r"^https?://")
+    """OpenAI-compatible base URL; `/chat/completions` is appended."""
+
+    api_key: SecretStr | None = None
+    """The key sent as `Authorization: Bearer`; by default from `$ZAI_API_KEY`."""
+
+    name: str = Field(default="glm-4.6", min_length=1)
+    """The model name sent upstream and listed by `/v1/models`."""
+
+    connect_timeout: Seconds = 10.0
+    """Seconds to open a connection to the model endpoint."""
+
+    read_timeout: Seconds = 300.0
+    """Seconds to wait for the next bytes of a model response."""
+
+    max_concurrency: int = Field(default=8, ge=1, le=1024)
+    """Model requests in flight at once; the account's concurrency limit is per model."""
+
+
+class ServeConfig(BaseModel):
+    """The gateway's own service settings (the `gateway` section)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    """Address `glm-mcp serve` binds; a non-loopback one requires `auth_tokens`."""
+
+    port: int = Field(default=8765, ge=0, le=65535)
+    """Port `glm-mcp serve` binds."""
+
+    auth_tokens: tuple[SecretStr, ...] = ()
+    """Bearer tokens accepted on `/mcp` and `/v1/*`; empty means no authentication (loopback only)."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    """Extra `Host` values accepted besides loopback ones, for deployments behind a real hostname."""
+
+    max_steps: int = Field(default=10, ge=1, le=1000)
+    """Model turns one agent run may take."""
+
+
+class GatewayConfig(BaseModel):
+    """The whole configuration: upstream servers, model, service."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    servers: dict[str, UpstreamConfig] = Field(default_factory=dict[str, UpstreamConfig])
+    """Upstream servers by name, in the file's order."""
+
+    model: ModelConfig = ModelConfig()
+    """The GLM endpoint."""
+
+    gateway: ServeConfig = ServeConfig()
+    """Service settings."""
+
+    source: str = "<built-in default>"
+    """Where this configuration came from, for messages."""
+
+
+def expand_env(value: Any, environ: Mapping[str, str], path: str = "") -> Any:
+    """Expand `${VAR}` and `${VAR:-default}` in every string of a JSON value.
+
+    Raises:
+        ConfigError: A variable without a default is unset; the message names it and the JSON path.
+    """
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            where = path or "<root>"
+            raise ConfigError(
+                f"{where}: environment variable {name} is not set; "
+                f"set it, or write ${{{name}:-default}} to give a default"
+            )
+
+        return _VAR_PATTERN.sub(substitute, value)
+    if isinstance(value, dict):
+        items: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType] JSON object
+        return {key: expand_env(item, environ, _join(path, key)) for key, item in items.items()}
+    if isinstance(value, list):
+        elements: list[Any] = value  # pyright: ignore[reportUnknownVariableType] JSON array
+        return [expand_env(item, environ, f"{path}[{index}]") for index, item in enumerate(elements)]
+    return value
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _format_validation_error(error: ValidationError, base: str) -> str:
+    lines: list[str] = []
+    for item in error.errors(include_url=False):
+        path = base
+        for part in item["loc"]:
+            path = _join(path, part)
+        got = item.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f" (got {json.dumps(got, default=str)})"
+        lines.append(f"{path}: {item['msg']}{shown}")
+    return "; ".join(lines)
+
+
+_TYPE_ALIASES = {
+    "stdio": "stdio",
+    "http": "http",
+    "streamable-http": "http",
+    "streamableHttp": "http",
+    "streamable_http": "http",
+    "sse": "sse",
+}
+
+
+def parse_upstream(name: str, raw: Any, path: str, base_dir: Path | None = None) -> UpstreamConfig:
+    """Validate one entry of `mcpServers` (or VS Code's `servers`).
+
+    Raises:
+        ConfigError: The entry is not a valid stdio or HTTP server.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{path}: must be an object with "command" (stdio) or "url" (HTTP)')
+    entry: dict[str, Any] = dict(raw)  # pyright: ignore[reportUnknownArgumentType] JSON object
+    kind = entry.get("type")
+    if kind is not None:
+        if kind not in _TYPE_ALIASES:
+            raise ConfigError(f'{path}.type: must be "stdio", "http" or "sse" (got {json.dumps(kind)})')
+        entry["type"] = kind = _TYPE_ALIASES[kind]
+    model: type[StdioUpstreamConfig | HttpUpstreamConfig]
+    if kind == "stdio" or (kind is None and "command" in entry):
+        model = StdioUpstreamConfig
+    elif kind in ("http", "sse") or "url" in entry:
+        model = HttpUpstreamConfig
+    else:
+        raise ConfigError(f'{path}: needs "command" (a stdio server) or "url" (an HTTP server)')
+    try:
+        upstream = model.model_validate(entry)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, path)) from None
+    if isinstance(upstream, StdioUpstreamConfig) and upstream.cwd and base_dir is not None:
+        cwd = Path(upstream.cwd).expanduser()
+        if not cwd.is_absolute():
+            upstream = upstream.model_copy(update={"cwd": str((base_dir / cwd).resolve())})
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,48}", name):
+        raise ConfigError(f"{path}: server names use letters, digits, '_', '-' and '.', at most 48 characters")
+    return upstream
+
+
+def parse_config(
+    data: Any, environ: Mapping[str, str], source: str = "<config>", base_dir: Path | None = None
+) -> GatewayConfig:
+    """Build a `GatewayConfig` from parsed JSON.
+
+    Raises:
+        ConfigError: Anything is invalid; the message starts with `source`.
+    """
+    try:
+        return _parse_config(data, environ, source, base_dir)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _parse_config(data: Any, environ: Mapping[str, str], source: str, base_dir: Path | None) -> GatewayConfig:
+    if not isinstance(data, dict):
+        raise ConfigError('the top level must be a JSON object with "mcpServers"')
+    data = expand_env(data, environ)
+    key = "mcpServers" if "mcpServers" in data else "servers"
+    raw_servers = data.get(key, {})
+    if not isinstance(raw_servers, dict):
+        raise ConfigError(f"{key}: must be an object mapping server names to server entries")
+    servers = {
+        name: parse_upstream(name, entry, f"{key}.{name}", base_dir)
+        for name, entry in raw_servers.items()  # pyright: ignore[reportUnknownVariableType] JSON object
+    }
+    sections: dict[str, Any] = {}
+    for section, model in (("model", ModelConfig), ("gateway", ServeConfig)):
+        raw = data.get(section, {})
+        try:
+            sections[section] = model.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(exc, section)) from None
+    model_config: ModelConfig = sections["model"]
+    if model_config.api_key is None and environ.get("ZAI_API_KEY"):
+        model_config = model_config.model_copy(update={"api_key": SecretStr(environ["ZAI_API_KEY"])})
+    return GatewayConfig(servers=servers, model=model_config, gateway=sections["gateway"], source=source)
+
+
+def default_config_data(data_dir: Path) -> dict[str, Any]:
+    """The built-in configuration: the bundled servers of `servers/`, run with this interpreter."""
+    python = sys.executable
+    return {
+        "mcpServers": {
+            "clock": {"command": python, "args": ["-m", "servers.clock"]},
+            "files": {"command": python, "args": ["-m", "servers.files", "--root", "."]},
+            "notes": {"command": python, "args": ["-m", "servers.notes", "--store", str(data_dir / "notes.json")]},
+        }
+    }
+
+
+def find_config_path(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> Path | None:
+    """Apply the lookup order `--config` > `$GLM_MCP_CONFIG` > `./glm-mcp.json`; None means the default."""
+    if explicit:
+        return Path(explicit)
+    if environ.get(ENV_VAR):
+        return Path(environ[ENV_VAR])
+    local = cwd / LOCAL_CONFIG
+    return local if local.is_file() else None
+
+
+def load_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> GatewayConfig:
+    """Find, read and validate the configuration.
+
+    Raises:
+        ConfigError: The file cannot be read, is not JSON, or is invalid.
+    """
+    path = find_config_path(explicit, environ, cwd)
+    if path is None:
+        data_home = Path(environ.get("XDG_DATA_HOME") or Path(environ.get("HOME", str(cwd))) / ".local" / "share")
+        return parse_config(default_config_data(data_home / "glm-mcp"), environ)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    return parse_config(data, environ, str(path), path.resolve().parent)

@@ -1,0 +1,216 @@
+"""The MCP face: the merged catalog served as one low-level `mcp` `Server`, over stdio or streamable HTTP.
+
+Contract:
+- tools, resources, templates and prompts are the gateway's catalog at the time of each request;
+- calls, reads and gets go to the owning server; progress is relayed and cancellation travels upstream;
+- a failed upstream call is an `is_error` result naming the server, never a protocol error;
+- every connected editor hears `list_changed` when the catalog changes, and receives upstream log messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+import weakref
+from typing import Any
+
+import mcp.types as T
+from mcp import MCPError
+from mcp.server import Server, ServerRequestContext
+from mcp.server.lowlevel import NotificationOptions
+from mcp.server.models import InitializationOptions
+from mcp.server.session import ServerSession
+from mcp.server.stdio import stdio_server
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ToolsListChanged,
+)
+from mcp.shared.exceptions import MCPDeprecationWarning
+
+from glm_mcp.catalog import Catalog
+from glm_mcp.errors import ToolNotFoundError, UpstreamError
+from glm_mcp.gateway import Gateway
+
+logger = logging.getLogger("glm_mcp.facade")
+
+INSTRUCTIONS = (
+    "glm-mcp merges several MCP servers into one. Tool and prompt names are '<server>__<name>'; "
+    "resource URIs are those of the owning server."
+)
+
+_LOG_LEVELS: tuple[T.LoggingLevel, ...] = (
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+)
+
+
+class _Editors:
+    """The editor connections that can hear notifications, one session proxy per connection."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[int, ServerSession] = {}
+        self._levels: dict[int, T.LoggingLevel] = {}
+
+    def remember(self, session: ServerSession) -> None:
+        # `ctx.session` is a new proxy per request; the connection underneath is what identifies an editor.
+        connection = session._connection  # pyright: ignore[reportPrivateUsage] no public connection identity
+        key = id(connection)
+        if key not in self._sessions:
+            connection.exit_stack.callback(self.forget, key)
+        self._sessions[key] = session
+
+    def forget(self, key: int) -> None:
+        self._sessions.pop(key, None)
+        self._levels.pop(key, None)
+
+    def set_level(self, session: ServerSession, level: T.LoggingLevel) -> None:
+        self.remember(session)
+        self._levels[id(session._connection)] = level  # pyright: ignore[reportPrivateUsage] see remember
+
+    def sessions(self) -> list[tuple[int, ServerSession]]:
+        return list(self._sessions.items())
+
+    def wants(self, key: int, level: T.LoggingLevel) -> bool:
+        minimum = self._levels.get(key, "info")
+        return _LOG_LEVELS.index(level) >= _LOG_LEVELS.index(minimum)
+
+
+class GatewayServer(Server[Any]):
+    """The low-level server, advertising `listChanged` on every transport."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        # The HTTP app calls this without options, which would advertise listChanged: false.
+        options = notification_options or NotificationOptions(
+            tools_changed=True, resources_changed=True, prompts_changed=True
+        )
+        return super().create_initialization_options(options, experimental_capabilities, extensions)
+
+
+def _mcp_error(exc: ToolNotFoundError | UpstreamError) -> MCPError:
+    code = T.INVALID_PARAMS if isinstance(exc, ToolNotFoundError) else T.INTERNAL_ERROR
+    return MCPError(code, str(exc))
+
+
+def build_server(gateway: Gateway) -> GatewayServer:
+    """The MCP server that serves `gateway`'s catalog; it keeps itself subscribed to catalog changes."""
+    editors = _Editors()
+    bus = InMemorySubscriptionBus()
+    listen = ListenHandler(bus)
+
+    async def list_tools(ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None) -> T.ListToolsResult:
+        editors.remember(ctx.session)
+        return T.ListToolsResult(tools=[tool for _, tool in gateway.catalog.tools.values()])
+
+    async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
+        editors.remember(ctx.session)
+
+        async def relay(progress: float, total: float | None, message: str | None) -> None:
+            await ctx.session.report_progress(progress, total, message)
+
+        result = await gateway.call_tool(params.name, params.arguments, on_progress=relay)
+        # Upstream `_meta` (a 2026 server stamp, a foreign progress token) describes the other hop.
+        return result.model_copy(update={"meta": None}) if result.meta else result
+
+    async def list_resources(
+        ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None
+    ) -> T.ListResourcesResult:
+        editors.remember(ctx.session)
+        return T.ListResourcesResult(resources=[resource for _, resource in gateway.catalog.resources.values()])
+
+    async def list_templates(
+        ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None
+    ) -> T.ListResourceTemplatesResult:
+        return T.ListResourceTemplatesResult(
+            resource_templates=[template for _, _, template in gateway.catalog.templates]
+        )
+
+    async def read_resource(ctx: ServerRequestContext[Any], params: T.ReadResourceRequestParams) -> T.ReadResourceResult:
+        try:
+            return await gateway.read_resource(str(params.uri))
+        except (ToolNotFoundError, UpstreamError) as exc:
+            raise _mcp_error(exc) from None
+
+    async def list_prompts(ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None) -> T.ListPromptsResult:
+        editors.remember(ctx.session)
+        return T.ListPromptsResult(prompts=[prompt for _, prompt in gateway.catalog.prompts.values()])
+
+    async def get_prompt(ctx: ServerRequestContext[Any], params: T.GetPromptRequestParams) -> T.GetPromptResult:
+        try:
+            return await gateway.get_prompt(params.name, params.arguments)
+        except (ToolNotFoundError, UpstreamError) as exc:
+            raise _mcp_error(exc) from None
+
+    async def set_level(ctx: ServerRequestContext[Any], params: T.SetLevelRequestParams) -> T.EmptyResult:
+        editors.set_level(ctx.session, params.level)
+        return T.EmptyResult()
+
+    async def on_catalog_change(old: Catalog, new: Catalog) -> None:
+        changed_tools = _tool_view(old) != _tool_view(new)
+        changed_prompts = old.prompts.keys() != new.prompts.keys()
+        changed_resources = old.resources.keys() != new.resources.keys() or len(old.templates) != len(new.templates)
+        for changed, event in (
+            (changed_tools, ToolsListChanged()),
+            (changed_prompts, PromptsListChanged()),
+            (changed_resources, ResourcesListChanged()),
+        ):
+            if changed:
+                await bus.publish(event)
+        for _, session in editors.sessions():
+            if changed_tools:
+                await session.send_tool_list_changed()
+            if changed_prompts:
+                await session.send_prompt_list_changed()
+            if changed_resources:
+                await session.send_resource_list_changed()
+
+    async def on_upstream_log(server: str, params: T.LoggingMessageNotificationParams) -> None:
+        for key, session in editors.sessions():
+            if editors.wants(key, params.level):
+                name = f"{server}.{params.logger}" if params.logger else server
+                await session.send_log_message(params.level, params.data, logger=name)
+
+    with warnings.catch_warnings():
+        # The logging capability is deprecated in 2026 but it is what editors speak today.
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        server = GatewayServer(
+            "glm-mcp",
+            version="0.1.0",
+            instructions=INSTRUCTIONS,
+            on_list_tools=list_tools,
+            on_call_tool=call_tool,
+            on_list_resources=list_resources,
+            on_list_resource_templates=list_templates,
+            on_read_resource=read_resource,
+            on_list_prompts=list_prompts,
+            on_get_prompt=get_prompt,
+            on_set_logging_level=set_level,
+            on_subscriptions_listen=listen,
+        )
+    unsubscribe = [gateway.on_catalog_change(on_catalog_change), gateway.on_log(on_upstream_log)]
+    weakref.finalize(server, lambda: [fn() for fn in unsubscribe])
+    return server
+
+
+def _tool_view(catalog: Catalog) -> list[dict[str, Any]]:
+    return [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for _, tool in catalog.tools.values()]
+
+
+async def serve_stdio(gateway: Gateway) -> None:
+    """Serve the catalog on this process's stdin and stdout until the editor closes them."""
+    server = build_server(gateway)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())

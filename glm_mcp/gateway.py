@@ -1,0 +1,140 @@
+"""`Gateway`: the composition root that owns the upstream pool and the merged catalog.
+
+Contract:
+- `async with Gateway(config).running()` starts every server and yields once each has started or failed;
+- `catalog` is always a consistent snapshot; listeners hear of every change of it and of upstream logs;
+- `call_tool` never raises for a failure of a server or an unknown name: it returns an `is_error` result
+  that says which server failed and why, as the model and the editor both need.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import mcp.types as T
+
+from glm_mcp.catalog import Catalog, build_catalog
+from glm_mcp.config import GatewayConfig
+from glm_mcp.errors import ToolNotFoundError, UpstreamError
+from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
+from glm_mcp.upstream.pool import UpstreamPool
+
+logger = logging.getLogger("glm_mcp.gateway")
+
+CatalogListenerFnT = Callable[[Catalog, Catalog], Awaitable[None]]
+LogListenerFnT = Callable[[str, T.LoggingMessageNotificationParams], Awaitable[None]]
+
+
+def error_result(message: str) -> T.CallToolResult:
+    """A tool result that tells its reader what went wrong."""
+    return T.CallToolResult(content=[T.TextContent(text=message)], is_error=True)
+
+
+class Gateway:
+    """Every configured server behind one catalog."""
+
+    def __init__(self, config: GatewayConfig, *, ready_wait_seconds: float = 10.0) -> None:
+        self.config = config
+        self.pool = UpstreamPool(
+            config.servers, on_change=self._rebuild, on_log=self._forward_log, ready_wait_seconds=ready_wait_seconds
+        )
+        self.catalog = Catalog()
+        self._catalog_listeners: list[CatalogListenerFnT] = []
+        self._log_listeners: list[LogListenerFnT] = []
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Gateway]:
+        """Start every server; stop them all on exit."""
+        async with self.pool.running():
+            self.catalog = build_catalog(self.pool.upstreams.values())
+            yield self
+
+    def on_catalog_change(self, listener: CatalogListenerFnT) -> Callable[[], None]:
+        """Register `listener(old, new)`; returns a function that unregisters it."""
+        self._catalog_listeners.append(listener)
+        return lambda: self._catalog_listeners.remove(listener)
+
+    def on_log(self, listener: LogListenerFnT) -> Callable[[], None]:
+        """Register `listener(server, params)` for upstream log messages; returns the unregister function."""
+        self._log_listeners.append(listener)
+        return lambda: self._log_listeners.remove(listener)
+
+    async def _rebuild(self) -> None:
+        old, self.catalog = self.catalog, build_catalog(self.pool.upstreams.values())
+        for listener in list(self._catalog_listeners):
+            try:
+                await listener(old, self.catalog)
+            except Exception:  # boundary: one broken listener must not stop the catalog
+                logger.exception("a catalog listener failed")
+
+    async def _forward_log(self, server: str, params: T.LoggingMessageNotificationParams) -> None:
+        logging.getLogger(f"glm_mcp.upstream.{server}").info("%s", params.data)
+        for listener in list(self._log_listeners):
+            try:
+                await listener(server, params)
+            except Exception:  # boundary: a closed editor connection must not stop the forwarding
+                logger.exception("a log listener failed")
+
+    async def call_tool(
+        self, name: str, arguments: Mapping[str, Any] | None, *, on_progress: ProgressFnT | None = None
+    ) -> T.CallToolResult:
+        """Call an exposed tool on its server; failures come back as `is_error` results."""
+        try:
+            entry = self.catalog.tool(name)
+            return await self.pool[entry.server].call_tool(entry.original, arguments, on_progress=on_progress)
+        except ToolNotFoundError as exc:
+            return error_result(f"{exc}; the gateway's tools are listed by tools/list")
+        except UpstreamError as exc:
+            return error_result(f"The call failed at {exc}")
+
+    async def read_resource(self, uri: str) -> T.ReadResourceResult:
+        """Read a resource from the server that owns its URI.
+
+        Raises:
+            ToolNotFoundError: No server offers the URI.
+            UpstreamError: The owning server failed.
+        """
+        return await self.pool[self.catalog.resource_owner(uri)].read_resource(uri)
+
+    async def get_prompt(self, name: str, arguments: Mapping[str, str] | None) -> T.GetPromptResult:
+        """Render an exposed prompt on its server.
+
+        Raises:
+            ToolNotFoundError: No exposed prompt has that name.
+            UpstreamError: The owning server failed.
+        """
+        entry = self.catalog.prompt(name)
+        return await self.pool[entry.server].get_prompt(entry.original, arguments)
+
+    def upstream_status(self, upstream: Upstream) -> dict[str, Any]:
+        """One server's state as JSON-ready data; never includes secrets."""
+        listing = upstream.listing
+        status: dict[str, Any] = {
+            "state": upstream.state.value,
+            "transport": upstream.config.type,
+            "tools": sum(1 for entry, _ in self.catalog.tools.values() if entry.server == upstream.name),
+            "resources": len(listing.resources) + len(listing.templates),
+            "prompts": len(listing.prompts),
+            "restarts": upstream.restarts,
+        }
+        if upstream.error and upstream.state is not ServerState.READY:
+            status["error"] = upstream.error
+        if listing.quarantined:
+            status["quarantined"] = [{"tool": name, "reason": reason} for name, reason in listing.quarantined]
+        if filtered := self.catalog.filtered.get(upstream.name):
+            status["filtered"] = list(filtered)
+        return status
+
+    def status(self) -> dict[str, Any]:
+        """Every server's state; `ready` is true when every enabled server is connected."""
+        servers = {name: self.upstream_status(upstream) for name, upstream in self.pool.upstreams.items()}
+        enabled = [status for status in servers.values() if status["state"] != ServerState.DISABLED.value]
+        return {
+            "ready": all(status["state"] == ServerState.READY.value for status in enabled),
+            "servers": servers,
+            "tools": len(self.catalog.tools),
+        }
+

@@ -1,0 +1,1 @@
+"""The client side: sessions to the configured MCP servers."""

@@ -1,0 +1,455 @@
+"""One supervised MCP session to one configured server.
+
+Contract:
+- `Upstream.run` connects (under the server's start timeout), reads every page of every listing,
+  serves calls, follows `list_changed`, and reconnects with capped exponential backoff when the
+  session ends; it never raises for a failure of the server, it records it in `state` and `error`;
+- a tool whose definition the SDK or the gateway cannot accept is quarantined with its reason,
+  never the whole server;
+- calls raise `UpstreamError` subclasses only; a call's timeout restarts on every progress notification,
+  and an abandoned or timed-out call is cancelled upstream.
+This module is the boundary for the SDK's `MCPError` and transport errors.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+import mcp.types as T
+from anyio.abc import TaskStatus
+from mcp import Client, MCPError
+from mcp.shared.dispatcher import CallOptions
+from pydantic import BaseModel, ValidationError
+
+from glm_mcp.config import StdioUpstreamConfig, UpstreamConfig
+from glm_mcp.errors import UpstreamProtocolError, UpstreamUnavailable
+from glm_mcp.upstream.transport import StderrTail, open_transport
+
+logger = logging.getLogger("glm_mcp.upstream")
+
+ProgressFnT = Callable[[float, float | None, str | None], Awaitable[None]]
+LogFnT = Callable[[str, T.LoggingMessageNotificationParams], Awaitable[None]]
+ChangeFnT = Callable[[], Awaitable[None]]
+
+BACKOFF_INITIAL_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+STABLE_SECONDS = 30.0
+"""A session that lived this long resets the backoff; shorter ones count as a crash loop."""
+
+LISTING_TIMEOUT_SECONDS = 30.0
+MAX_PAGES = 1_000
+CLIENT_INFO = T.Implementation(name="glm-mcp", version="0.1.0")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ServerState(enum.StrEnum):
+    """Where a configured server is in its life."""
+
+    DISABLED = "disabled"
+    STARTING = "starting"
+    READY = "ready"
+    RESTARTING = "restarting"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What one server offers, as last listed."""
+
+    tools: tuple[T.Tool, ...] = ()
+    quarantined: tuple[tuple[str, str], ...] = ()
+    """(name, reason) of every tool left out."""
+    resources: tuple[T.Resource, ...] = ()
+    templates: tuple[T.ResourceTemplate, ...] = ()
+    prompts: tuple[T.Prompt, ...] = ()
+
+
+@dataclass
+class _Live:
+    client: Client
+    closed: anyio.Event
+    wake: anyio.Event = field(default_factory=anyio.Event)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A one-line, user-facing account of why a connection failed."""
+    leaves: list[BaseException] = []
+
+    def walk(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
+                walk(inner)  # pyright: ignore[reportUnknownArgumentType]
+        else:
+            leaves.append(error)
+
+    walk(exc)
+    parts: list[str] = []
+    for leaf in leaves:
+        if isinstance(leaf, FileNotFoundError):
+            parts.append(f"command not found: {leaf.filename or leaf}")
+        elif isinstance(leaf, PermissionError):
+            parts.append(f"command not executable: {leaf.filename or leaf}")
+        elif isinstance(leaf, MCPError):
+            parts.append(f"MCP error {leaf.code}: {leaf.message}")
+        else:
+            text = str(leaf) or type(leaf).__name__
+            parts.append(f"{type(leaf).__name__}: {text}")
+    return "; ".join(dict.fromkeys(parts)) or type(exc).__name__
+
+
+def _accept_tool(raw: Any, seen: set[str]) -> tuple[T.Tool | None, str, str | None]:
+    """Validate one raw tool definition: (tool, name, None) or (None, name, reason)."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    label = name if isinstance(name, str) and name else "<unnamed>"
+    if not isinstance(raw, dict):
+        return None, label, "the definition is not a JSON object"
+    definition: dict[str, Any] = dict(raw)  # pyright: ignore[reportUnknownArgumentType] JSON object
+    schema = definition.get("inputSchema")
+    if not isinstance(schema, dict):
+        return None, label, "inputSchema is missing or not a JSON object"
+    if "type" not in schema:
+        # A schema that only forgot to say it describes an object is repaired, not refused.
+        definition["inputSchema"] = {"type": "object", **schema}
+    elif schema.get("type") != "object":
+        return None, label, f'inputSchema must have "type": "object" (got {schema.get("type")!r})'
+    try:
+        tool = T.Tool.model_validate(definition, by_name=False)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return None, label, f"invalid tool definition at {where}: {first['msg']}"
+    if tool.name in seen:
+        return None, label, "listed twice by the server; the first definition is kept"
+    seen.add(tool.name)
+    return tool, label, None
+
+
+class Upstream:
+    """One configured server: its supervised session, its state and its last listing."""
+
+    def __init__(
+        self,
+        name: str,
+        config: UpstreamConfig,
+        *,
+        on_change: ChangeFnT | None = None,
+        on_log: LogFnT | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.state = ServerState.DISABLED if config.disabled else ServerState.STARTING
+        self.error: str | None = None
+        self.listing = Listing()
+        self.restarts = 0
+        self.server_info: T.Implementation | None = None
+        self._on_change = on_change
+        self._on_log = on_log
+        self._live: _Live | None = None
+        self._tail = StderrTail()
+        self.first_outcome = anyio.Event()
+        """Set once the first start attempt succeeded or failed."""
+
+    # -- supervision ---------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Connect, serve and reconnect until cancelled."""
+        task_status.started()
+        if self.config.disabled:
+            self.first_outcome.set()
+            return
+        failures = 0
+        try:
+            while True:
+                started_at = time.monotonic()
+                await self._attempt()
+                if time.monotonic() - started_at >= STABLE_SECONDS:
+                    failures = 0
+                failures += 1
+                delay = min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2 ** (failures - 1))
+                delay *= random.uniform(0.8, 1.2)
+                if failures in (1, 2) or failures % 10 == 0:
+                    logger.warning("server '%s': %s; reconnecting in %.1f s", self.name, self.error, delay)
+                await anyio.sleep(delay)
+                self.restarts += 1
+        finally:
+            self.state = ServerState.STOPPED
+            self._live = None
+
+    async def _attempt(self) -> None:
+        """One session, from connect to its end; records why it ended in `error`."""
+        closed = anyio.Event()
+        was_ready = False
+        self._tail = StderrTail()
+        with anyio.CancelScope() as attempt:
+            attempt.deadline = anyio.current_time() + self.config.start_timeout
+            try:
+                async with (
+                    open_transport(self.config, self.name, closed, self._tail) as streams,
+                    Client(
+                        _StreamsTransport(streams),
+                        mode="legacy",
+                        cache=None,
+                        client_info=CLIENT_INFO,
+                        logging_callback=self._forward_log,
+                        message_handler=self._on_message,
+                    ) as client,
+                ):
+                    live = _Live(client, closed)
+                    self.server_info = client.server_info
+                    self.listing = await self._list_everything(client)
+                    attempt.deadline = math.inf
+                    self._live = live
+                    self.state, self.error, was_ready = ServerState.READY, None, True
+                    self.first_outcome.set()
+                    logger.info("server '%s': ready with %d tools", self.name, len(self.listing.tools))
+                    await self._changed()
+                    await self._serve(live)
+                self.error = "the server closed the connection"
+            except Exception as exc:  # boundary: whatever one server does must not stop the others
+                self.error = describe_failure(exc)
+        if attempt.cancelled_caught:
+            self.error = f"did not start within {self.config.start_timeout:g} s"
+        if self._tail.lines and isinstance(self.config, StdioUpstreamConfig):
+            self.error = f"{self.error}; last stderr: {self._tail.lines[-1]}"
+        self._live = None
+        self.state = ServerState.RESTARTING if was_ready else ServerState.FAILED
+        self.first_outcome.set()
+        if was_ready:
+            self.listing = Listing()
+            await self._changed()
+
+    async def _serve(self, live: _Live) -> None:
+        async def watch_closed() -> None:
+            await live.closed.wait()
+            live.wake.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch_closed)
+            while True:
+                await live.wake.wait()
+                live.wake = anyio.Event()
+                if live.closed.is_set():
+                    break
+                try:
+                    self.listing = await self._list_everything(live.client)
+                except Exception as exc:  # boundary: a failed refresh keeps the last good listing
+                    logger.warning("server '%s': refreshing the catalog failed: %s", self.name, describe_failure(exc))
+                    continue
+                await self._changed()
+            tg.cancel_scope.cancel()
+
+    async def _changed(self) -> None:
+        if self._on_change is not None:
+            await self._on_change()
+
+    async def _on_message(self, message: Any) -> None:
+        if isinstance(
+            message,
+            T.ToolListChangedNotification | T.ResourceListChangedNotification | T.PromptListChangedNotification,
+        ):
+            live = self._live
+            if live is not None:
+                live.wake.set()
+
+    async def _forward_log(self, params: T.LoggingMessageNotificationParams) -> None:
+        if self._on_log is not None:
+            await self._on_log(self.name, params)
+
+    # -- listings ------------------------------------------------------------------------------------
+
+    async def _list_everything(self, client: Client) -> Listing:
+        caps = client.server_capabilities
+        with anyio.fail_after(LISTING_TIMEOUT_SECONDS):
+            tools: list[T.Tool] = []
+            quarantined: list[tuple[str, str]] = []
+            if caps.tools is not None:
+                seen: set[str] = set()
+                for raw in await self._pages(client, "tools/list", "tools"):
+                    tool, label, reason = _accept_tool(raw, seen)
+                    if tool is None:
+                        assert reason is not None
+                        quarantined.append((label, reason))
+                        logger.warning("server '%s': tool '%s' quarantined: %s", self.name, label, reason)
+                    else:
+                        tools.append(tool)
+            resources: list[T.Resource] = []
+            templates: list[T.ResourceTemplate] = []
+            if caps.resources is not None:
+                resources = await self._valid_items(client, "resources/list", "resources", T.Resource)
+                templates = await self._valid_items(
+                    client, "resources/templates/list", "resourceTemplates", T.ResourceTemplate
+                )
+            prompts: list[T.Prompt] = []
+            if caps.prompts is not None:
+                prompts = await self._valid_items(client, "prompts/list", "prompts", T.Prompt)
+        return Listing(tuple(tools), tuple(quarantined), tuple(resources), tuple(templates), tuple(prompts))
+
+    async def _valid_items(self, client: Client, method: str, key: str, model: type[M]) -> list[M]:
+        items: list[M] = []
+        for raw in await self._pages(client, method, key):
+            try:
+                items.append(model.model_validate(raw, by_name=False))
+            except ValidationError:
+                logger.warning("server '%s': left out an invalid entry of %s", self.name, method)
+        return items
+
+    async def _pages(self, client: Client, method: str, key: str) -> list[Any]:
+        """Every item of every page; a repeated cursor ends the walk instead of looping."""
+        items: list[Any] = []
+        cursor: str | None = None
+        seen_cursors: set[str] = set()
+        for _ in range(MAX_PAGES):
+            result = await _raw_request(client, method, {"cursor": cursor} if cursor else None)
+            page = result.get(key)
+            if isinstance(page, list):
+                items.extend(page)  # pyright: ignore[reportUnknownArgumentType] JSON array
+            next_cursor = result.get("nextCursor")
+            if not isinstance(next_cursor, str) or not next_cursor or next_cursor in seen_cursors:
+                break
+            seen_cursors.add(next_cursor)
+            cursor = next_cursor
+        return items
+
+    # -- requests ------------------------------------------------------------------------------------
+
+    def _require_live(self) -> _Live:
+        live = self._live
+        if live is None or live.closed.is_set():
+            state = "disabled in the config" if self.config.disabled else f"{self.state.value}"
+            reason = f" ({self.error})" if self.error and not self.config.disabled else ""
+            raise UpstreamUnavailable(self.name, f"not connected: {state}{reason}")
+        return live
+
+    async def call_tool(
+        self, tool: str, arguments: Mapping[str, Any] | None, *, on_progress: ProgressFnT | None = None
+    ) -> T.CallToolResult:
+        """Call one of the server's own tools.
+
+        The call ends after `timeout` seconds without a result or a progress notification,
+        and is then cancelled upstream.
+
+        Raises:
+            UpstreamUnavailable: The server is not connected, or the connection dropped during the call.
+            UpstreamProtocolError: The server answered with an error or a malformed result, or timed out.
+        """
+        live = self._require_live()
+        timeout = self.config.timeout
+        with anyio.CancelScope() as scope:
+            scope.deadline = anyio.current_time() + timeout
+
+            async def progress(value: float, total: float | None, message: str | None) -> None:
+                scope.deadline = anyio.current_time() + timeout
+                if on_progress is not None:
+                    await on_progress(value, total, message)
+
+            params = {"name": tool, "arguments": dict(arguments or {})}
+            raw = await self._request(live, "tools/call", params, {"on_progress": progress})
+        if scope.cancelled_caught:
+            raise UpstreamProtocolError(
+                self.name, f"tool '{tool}' timed out after {timeout:g} s without a result or progress"
+            )
+        try:
+            return T.CallToolResult.model_validate(raw, by_name=False)
+        except ValidationError as exc:
+            raise UpstreamProtocolError(self.name, f"tool '{tool}' returned a malformed result: {exc.errors()[0]['msg']}")
+
+    async def read_resource(self, uri: str) -> T.ReadResourceResult:
+        """Read one resource.
+
+        Raises:
+            UpstreamUnavailable: The server is not connected.
+            UpstreamProtocolError: The server answered with an error or a malformed result.
+        """
+        live = self._require_live()
+        with anyio.fail_after(self.config.timeout):
+            raw = await self._request(live, "resources/read", {"uri": uri})
+        try:
+            return T.ReadResourceResult.model_validate(raw, by_name=False)
+        except ValidationError:
+            raise UpstreamProtocolError(self.name, f"resource '{uri}': malformed result") from None
+
+    async def get_prompt(self, prompt: str, arguments: Mapping[str, str] | None) -> T.GetPromptResult:
+        """Render one prompt.
+
+        Raises:
+            UpstreamUnavailable: The server is not connected.
+            UpstreamProtocolError: The server answered with an error or a malformed result.
+        """
+        live = self._require_live()
+        params: dict[str, Any] = {"name": prompt}
+        if arguments:
+            params["arguments"] = dict(arguments)
+        with anyio.fail_after(self.config.timeout):
+            raw = await self._request(live, "prompts/get", params)
+        try:
+            return T.GetPromptResult.model_validate(raw, by_name=False)
+        except ValidationError:
+            raise UpstreamProtocolError(self.name, f"prompt '{prompt}': malformed result") from None
+
+    async def complete(self, params: T.CompleteRequestParams) -> T.CompleteResult:
+        """Ask the server for argument completions.
+
+        Raises:
+            UpstreamUnavailable: The server is not connected.
+            UpstreamProtocolError: The server answered with an error or a malformed result.
+        """
+        live = self._require_live()
+        with anyio.fail_after(self.config.timeout):
+            raw = await self._request(
+                live, "completion/complete", params.model_dump(by_alias=True, mode="json", exclude_none=True)
+            )
+        try:
+            return T.CompleteResult.model_validate(raw, by_name=False)
+        except ValidationError:
+            raise UpstreamProtocolError(self.name, "completion: malformed result") from None
+
+    async def _request(
+        self, live: _Live, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None
+    ) -> dict[str, Any]:
+        try:
+            return await _raw_request(live.client, method, params, opts)
+        except MCPError as exc:
+            if exc.code == T.CONNECTION_CLOSED or live.closed.is_set():
+                raise UpstreamUnavailable(self.name, "the connection closed during the request") from exc
+            raise UpstreamProtocolError(self.name, f"error {exc.code}: {exc.message}") from exc
+
+
+async def _raw_request(
+    client: Client, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None
+) -> dict[str, Any]:
+    """Send a request and return the raw result.
+
+    The SDK validates a whole listing at once, so one bad tool schema would fail a server's entire
+    `tools/list`; the raw path lets the gateway validate each item by itself. It also skips the
+    SDK's per-call re-listing of tools it has not seen through its own `list_tools`.
+    """
+    session = client.session
+    data: dict[str, Any] = {"method": method}
+    if params is not None:
+        data["params"] = params
+    options: CallOptions = dict(opts or {})  # pyright: ignore[reportAssignmentType] same keys
+    session._stamp(data, options)  # pyright: ignore[reportPrivateUsage] protocol-version headers on HTTP
+    return await session._dispatcher.send_raw_request(method, data.get("params"), options)  # pyright: ignore[reportPrivateUsage] see docstring
+
+
+class _StreamsTransport:
+    """Hands already-open streams to `Client`, which expects a transport context manager."""
+
+    def __init__(self, streams: Any) -> None:
+        self._streams = streams
+
+    async def __aenter__(self) -> Any:
+        return self._streams
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None

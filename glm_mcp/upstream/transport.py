@@ -1,0 +1,154 @@
+"""Opening the transport to one configured server, and noticing when it closes.
+
+Contract:
+- `open_transport` yields the SDK's (read, write) streams for a stdio, streamable-HTTP, SSE or in-process server;
+- the yielded read stream sets `closed` when the server's side ends (a process exit, a dropped stream),
+  which the SDK's `Client` does not report by itself;
+- a stdio server's stderr is forwarded line by line to the log, and its last lines are kept for error messages.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, TextIO
+
+import anyio
+import httpx2
+from mcp import StdioServerParameters
+from mcp.client._memory import InMemoryTransport
+from mcp.client._transport import ReadStream, TransportStreams
+from mcp.client.sse import sse_client
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.message import SessionMessage
+
+from glm_mcp.config import HttpUpstreamConfig, InProcessUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
+
+logger = logging.getLogger("glm_mcp.upstream")
+
+STDERR_TAIL_LINES = 20
+"""How many of a stdio server's last stderr lines are kept to explain a failure."""
+
+_MAX_STDERR_LINE = 2_000
+
+
+class _WatchedReadStream:
+    """A read stream that sets an event at end of stream; everything else is delegated."""
+
+    def __init__(self, inner: ReadStream[SessionMessage | Exception], closed: anyio.Event) -> None:
+        self._inner = inner
+        self._closed = closed
+
+    async def receive(self) -> SessionMessage | Exception:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._closed.set()
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __aiter__(self) -> _WatchedReadStream:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> _WatchedReadStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self._inner, "last_context", None)
+
+
+class StderrTail:
+    """The last lines a stdio server wrote to stderr."""
+
+    def __init__(self) -> None:
+        self.lines: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+async def _pump_stderr(fd: int, server: str, tail: StderrTail) -> None:
+    server_logger = logging.getLogger(f"glm_mcp.upstream.{server}")
+    pending = b""
+    try:
+        while True:
+            await anyio.wait_readable(fd)
+            try:
+                chunk = os.read(fd, 65_536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                line = raw.decode("utf-8", "replace").rstrip()[:_MAX_STDERR_LINE]
+                if line:
+                    tail.lines.append(line)
+                    server_logger.info("%s", line)
+            pending = pending[-_MAX_STDERR_LINE:]
+    finally:
+        os.close(fd)
+
+
+@asynccontextmanager
+async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> AsyncIterator[TransportStreams]:
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    errlog: TextIO = os.fdopen(write_fd, "w")
+    params = StdioServerParameters(command=config.command, args=list(config.args), env=config.env, cwd=config.cwd)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_pump_stderr, read_fd, server, tail)
+        try:
+            async with stdio_client(params, errlog=errlog) as streams:
+                # The child holds its own copy; ours must go or the pump never sees end of file.
+                errlog.close()
+                yield streams
+        finally:
+            if not errlog.closed:
+                errlog.close()
+
+
+@asynccontextmanager
+async def open_transport(
+    config: UpstreamConfig, server: str, closed: anyio.Event, tail: StderrTail
+) -> AsyncIterator[TransportStreams]:
+    """Open the streams to `server` as configured; `closed` is set when the server's side ends.
+
+    A stdio server's stderr lines land in `tail`.
+
+    Raises:
+        OSError: A stdio command cannot be started.
+        httpx2.HTTPError: An HTTP server cannot be reached (possibly inside an ExceptionGroup).
+    """
+    async with AsyncExitStack() as stack:
+        if isinstance(config, StdioUpstreamConfig):
+            read, write = await stack.enter_async_context(_stdio(config, server, tail))
+        elif isinstance(config, HttpUpstreamConfig):
+            if config.type == "sse":
+                read, write = await stack.enter_async_context(sse_client(config.url, headers=dict(config.headers)))
+            else:
+                http = await stack.enter_async_context(
+                    httpx2.AsyncClient(headers=dict(config.headers), timeout=httpx2.Timeout(30, read=300))
+                )
+                read, write = await stack.enter_async_context(streamable_http_client(config.url, http_client=http))
+        else:
+            assert isinstance(config, InProcessUpstreamConfig)
+            read, write = await stack.enter_async_context(InMemoryTransport(config.server))
+        yield _WatchedReadStream(read, closed), write
