@@ -1,0 +1,78 @@
+"""A hand-written JSON-RPC MCP server on stdio, without the SDK: it can send what the SDK would refuse.
+
+Listing: tools in pages of two, including broken definitions the gateway must quarantine.
+Tools: `echo` returns its arguments; `crash` exits the process; `slow` reports progress then answers.
+`--garbage` writes non-JSON lines to stdout before each answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+GOOD = {"type": "object", "properties": {"text": {"type": "string"}}}
+TOOLS = [
+    {"name": "echo", "description": "Echo the arguments back.", "inputSchema": GOOD},
+    {"name": "bad_type", "description": "Schema is not an object.", "inputSchema": {"type": "string"}},
+    {"name": "no_schema", "description": "No input schema at all."},
+    {"name": "untyped", "description": "Schema without a type.", "inputSchema": {"properties": {}}},
+    {"name": "echo", "description": "A second tool of the same name.", "inputSchema": GOOD},
+    {"name": "dotted.name/with spaces", "description": "A name GLM would refuse.", "inputSchema": GOOD},
+    {"name": "crash", "description": "Exit the process.", "inputSchema": {"type": "object"}},
+    {"name": "slow", "description": "Report progress three times.", "inputSchema": {"type": "object"}},
+    {"name": 42, "description": "A name that is not a string."},
+]
+PAGE = 2
+
+
+def send(message: dict[str, object]) -> None:
+    if "--garbage" in sys.argv:
+        sys.stdout.write("this is not JSON\n")
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        method, ident, params = request.get("method"), request.get("id"), request.get("params") or {}
+        if ident is None:
+            continue
+        if method == "initialize":
+            result: object = {
+                "protocolVersion": params.get("protocolVersion", "2025-06-18"),
+                "capabilities": {"tools": {"listChanged": False}},
+                "serverInfo": {"name": "raw", "version": "1"},
+            }
+        elif method == "tools/list":
+            start = int(params.get("cursor") or 0)
+            page = {"tools": TOOLS[start : start + PAGE]}
+            if start + PAGE < len(TOOLS):
+                page["nextCursor"] = str(start + PAGE)
+            result = page
+        elif method == "tools/call":
+            name = params.get("name")
+            if name == "crash":
+                os._exit(3)
+            if name == "slow":
+                token = (params.get("_meta") or {}).get("progressToken")
+                for step in (1, 2, 3):
+                    if token is not None:
+                        notification = {"progress": step, "total": 3, "progressToken": token}
+                        send({"jsonrpc": "2.0", "method": "notifications/progress", "params": notification})
+            text = json.dumps(params.get("arguments") or {}, sort_keys=True)
+            result = {"content": [{"type": "text", "text": text}], "isError": False}
+        elif method == "ping":
+            result = {}
+        else:
+            send({"jsonrpc": "2.0", "id": ident, "error": {"code": -32601, "message": f"no method {method}"}})
+            continue
+        send({"jsonrpc": "2.0", "id": ident, "result": result})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""An SDK server for process tests: echo, its own pid, a crash, a call that hangs until cancelled, progress."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+
+mcp = MCPServer("proc")
+
+
+@mcp.tool()
+def echo(text: str) -> str:
+    """Return the text."""
+    return text
+
+
+@mcp.tool()
+def pid() -> int:
+    """This server's process id."""
+    return os.getpid()
+
+
+@mcp.tool()
+def crash() -> str:
+    """Exit the process in the middle of the call."""
+    os._exit(9)
+
+
+@mcp.tool()
+async def hang(ctx: Context) -> str:
+    """Wait until cancelled; says so on stderr."""
+    print("HANG started", file=sys.stderr, flush=True)
+    try:
+        await anyio.sleep_forever()
+    finally:
+        print("HANG cancelled", file=sys.stderr, flush=True)
+    return "never"
+
+
+@mcp.tool()
+async def progress(steps: int, ctx: Context) -> str:
+    """Report `steps` progress notifications, then answer."""
+    for step in range(1, steps + 1):
+        await ctx.report_progress(step, steps, f"step {step}")
+    return f"done after {steps} steps"
+
+
+if __name__ == "__main__":
+    mcp.run()

@@ -1,0 +1,126 @@
+"""Test helpers: config builders, process inspection, and a real `glm-mcp` subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import Process
+from anyio.streams.text import TextReceiveStream
+
+from glm_mcp.config import InProcessUpstreamConfig, StdioUpstreamConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_SERVERS = Path(__file__).parent / "fixture_servers"
+
+
+def inproc(server: Any, **options: Any) -> InProcessUpstreamConfig:
+    """An upstream connected in memory to `server`."""
+    return InProcessUpstreamConfig(server=server, **options)
+
+
+def python_server(script: str, *args: str, **options: Any) -> StdioUpstreamConfig:
+    """A stdio upstream running one of `tests/fixture_servers/` with this interpreter."""
+    return StdioUpstreamConfig(command=sys.executable, args=(str(FIXTURE_SERVERS / script), *args), **options)
+
+
+def children_of(pid: int) -> set[int]:
+    """Every live descendant process of `pid`, read from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is running (a zombie counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@dataclass
+class RunningGateway:
+    process: Process
+    url: str
+    stderr_lines: list[str]
+
+
+async def _collect(stream: Any, lines: list[str], found: anyio.Event, port: list[int]) -> None:
+    async for chunk in TextReceiveStream(stream):
+        for line in chunk.splitlines():
+            lines.append(line)
+            match = re.search(r"serving on http://[^:]+:(\d+)", line)
+            if match and not found.is_set():
+                port.append(int(match.group(1)))
+                found.set()
+
+
+@asynccontextmanager
+async def glm_mcp_serve(
+    config: dict[str, Any] | None, tmp_path: Path, *extra: str, env: dict[str, str] | None = None
+) -> AsyncIterator[RunningGateway]:
+    """Run `glm-mcp serve --port 0` as a real process; yields once it listens; SIGTERMs it on exit."""
+    command = [sys.executable, "-m", "glm_mcp", "serve", "--port", "0", *extra]
+    if config is not None:
+        path = tmp_path / "glm-mcp.json"
+        path.write_text(json.dumps(config))
+        command += ["--config", str(path)]
+    process_env = {**os.environ, **(env or {})}
+    process = await anyio.open_process(command, cwd=ROOT, env=process_env)
+    lines: list[str] = []
+    found = anyio.Event()
+    port: list[int] = []
+    async with anyio.create_task_group() as tg:
+        assert process.stderr is not None
+        tg.start_soon(_collect, process.stderr, lines, found, port)
+        try:
+            with anyio.fail_after(30):
+                await found.wait()
+            yield RunningGateway(process, f"http://127.0.0.1:{port[0]}", lines)
+        finally:
+            if process.returncode is None:
+                process.terminate()
+            with anyio.fail_after(20):
+                await process.wait()
+            tg.cancel_scope.cancel()
+
+
+async def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> tuple[int, str, str]:
+    """Run `python -m glm_mcp ARGS` to completion: (exit code, stdout, stderr)."""
+    result = await anyio.run_process(
+        [sys.executable, "-m", "glm_mcp", *args], cwd=cwd, env={**os.environ, **(env or {})}, check=False
+    )
+    return result.returncode, result.stdout.decode(), result.stderr.decode()
+
+
+def write_config(tmp_path: Path, servers: dict[str, Any], **sections: Any) -> Path:
+    """Write a config file with `mcpServers` and optional sections; returns its path."""
+    path = tmp_path / "glm-mcp.json"
+    path.write_text(json.dumps({"mcpServers": servers, **sections}))
+    return path
+
+
+def argv(*parts: str | Path) -> Sequence[str]:
+    return [str(part) for part in parts]

@@ -1,0 +1,89 @@
+"""The merged catalog over in-memory servers: names, filters, prefixes and routing."""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver import MCPServer
+
+from glm_mcp.config import GatewayConfig, ToolFilterConfig
+from glm_mcp.gateway import Gateway
+from tests.helpers import inproc
+
+
+def _server(name: str) -> MCPServer:
+    server = MCPServer(name)
+
+    @server.tool()
+    def read_item(key: str) -> str:
+        """Read one item."""
+        return f"{name}:{key}"
+
+    @server.tool()
+    def delete_item(key: str) -> str:
+        """Delete one item."""
+        return f"deleted {key}"
+
+    @server.resource(f"{name}://readme")
+    def readme() -> str:
+        return f"readme of {name}"
+
+    @server.resource("shared://same")
+    def same() -> str:
+        return f"same from {name}"
+
+    @server.resource(f"{name}://items/{{key}}")
+    def item(key: str) -> str:
+        return f"{name} item {key}"
+
+    @server.prompt()
+    def ask(topic: str) -> str:
+        return f"{name} asks about {topic}"
+
+    return server
+
+
+async def test_two_servers_with_the_same_tools_are_both_exposed_under_their_names() -> None:
+    config = GatewayConfig(servers={"alpha": inproc(_server("alpha")), "beta": inproc(_server("beta"))})
+    async with Gateway(config).running() as gateway:
+        assert list(gateway.catalog.tools) == [
+            "alpha__delete_item",
+            "alpha__read_item",
+            "beta__delete_item",
+            "beta__read_item",
+        ]
+        result = await gateway.call_tool("beta__read_item", {"key": "k"})
+        assert result.structured_content == {"result": "beta:k"}
+
+
+async def test_deny_and_allow_globs_apply_to_the_servers_own_names_and_are_reported() -> None:
+    config = GatewayConfig(
+        servers={
+            "alpha": inproc(_server("alpha"), tools=ToolFilterConfig(deny=("delete_*",))),
+            "beta": inproc(_server("beta"), tools=ToolFilterConfig(allow=("delete_*",))),
+        }
+    )
+    async with Gateway(config).running() as gateway:
+        assert list(gateway.catalog.tools) == ["alpha__read_item", "beta__delete_item"]
+        assert gateway.status()["servers"]["alpha"]["filtered"] == ["delete_item"]
+        denied = await gateway.call_tool("alpha__delete_item", {"key": "k"})
+        assert denied.is_error
+
+
+async def test_prefix_replaces_the_server_name() -> None:
+    config = GatewayConfig(servers={"a-very-long-server-name": inproc(_server("x"), prefix="x")})
+    async with Gateway(config).running() as gateway:
+        assert set(gateway.catalog.tools) == {"x__read_item", "x__delete_item"}
+        assert set(gateway.catalog.prompts) == {"x__ask"}
+
+
+async def test_resources_and_prompts_route_to_their_owner() -> None:
+    config = GatewayConfig(servers={"alpha": inproc(_server("alpha")), "beta": inproc(_server("beta"))})
+    async with Gateway(config).running() as gateway:
+        beta = await gateway.read_resource("beta://readme")
+        assert beta.contents[0].model_dump()["text"] == "readme of beta"
+        templated = await gateway.read_resource("alpha://items/42")
+        assert templated.contents[0].model_dump()["text"] == "alpha item 42"
+        # The first server in config order keeps a URI both list.
+        shared = await gateway.read_resource("shared://same")
+        assert shared.contents[0].model_dump()["text"] == "same from alpha"
+        prompt = await gateway.get_prompt("beta__ask", {"topic": "tides"})
+        assert prompt.messages[0].content.model_dump()["text"] == "beta asks about tides"
