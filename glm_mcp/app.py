@@ -10,7 +10,7 @@ Contract:
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -62,13 +62,11 @@ def _security(gateway: Gateway) -> TransportSecuritySettings:
     origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
     origins += [f"{scheme}://{host}" for host in serve.allowed_hosts for scheme in ("http", "https")]
     origins += [f"{scheme}://{host}:*" for host in serve.allowed_hosts for scheme in ("http", "https")]
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
-    )
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
-def build_app(gateway: Gateway) -> ASGIApp:
-    """The ASGI application serving `gateway`; its lifespan runs the gateway."""
+def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -> ASGIApp:
+    """The ASGI application serving `gateway`; its lifespan runs the gateway and then calls `on_ready`."""
     server = build_server(gateway)
 
     async def healthz(request: Request) -> Response:
@@ -87,6 +85,8 @@ def build_app(gateway: Gateway) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with gateway.running(), server.session_manager.run():
+            if on_ready is not None:
+                on_ready()
             yield
 
     mcp_app.router.lifespan_context = lifespan

@@ -6,6 +6,7 @@ The only module that reads argv and the environment besides `config.py`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import logging
@@ -13,7 +14,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,13 +101,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     import uvicorn
 
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # Signals are handled by the anyio receiver below; uvicorn's own handler would
+            # re-raise SIGTERM after the graceful shutdown and turn a clean stop into exit code -15.
+            yield
+
     from glm_mcp.app import build_app
 
     host = args.host or config.gateway.host
     port = config.gateway.port if args.port is None else args.port
     if not _is_loopback(host) and not config.gateway.auth_tokens:
         raise _UsageError(
-            f"refusing to bind {host} without authentication: add \"auth_tokens\" to the \"gateway\" section "
+            f'refusing to bind {host} without authentication: add "auth_tokens" to the "gateway" section '
             "of the config, or bind 127.0.0.1"
         )
     serve_config = config.gateway.model_copy(update={"host": host, "port": port})
@@ -120,21 +128,29 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
         print(f"glm-mcp: cannot bind {host}:{port}: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILURE
     bound_port = sock.getsockname()[1]
-    app = build_app(Gateway(config))
-    server = uvicorn.Server(
+    # Listening before the app starts queues early connections instead of refusing them.
+    sock.listen(2048)
+    shown = f"[{host}]" if ":" in host else host
+
+    def announce() -> None:
+        print(f"glm-mcp serving on http://{shown}:{bound_port} (MCP at /mcp)", file=sys.stderr, flush=True)
+
+    app = build_app(Gateway(config), on_ready=announce)
+    server = _Server(
         uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=10, access_log=False)
     )
 
     async def run() -> None:
         async with anyio.create_task_group() as tg:
 
-            async def announce() -> None:
-                while not server.started:
-                    await anyio.sleep(0.02)
-                shown = f"[{host}]" if ":" in host else host
-                print(f"glm-mcp serving on http://{shown}:{bound_port} (MCP at /mcp)", file=sys.stderr, flush=True)
+            async def stop_on_signal() -> None:
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+                    async for _ in signals:
+                        # A second signal skips the grace period for in-flight requests.
+                        server.force_exit = server.should_exit
+                        server.should_exit = True
 
-            tg.start_soon(announce)
+            tg.start_soon(stop_on_signal)
             await server.serve(sockets=[sock])
             tg.cancel_scope.cancel()
 

@@ -138,13 +138,17 @@ def build_server(gateway: Gateway) -> GatewayServer:
             resource_templates=[template for _, _, template in gateway.catalog.templates]
         )
 
-    async def read_resource(ctx: ServerRequestContext[Any], params: T.ReadResourceRequestParams) -> T.ReadResourceResult:
+    async def read_resource(
+        ctx: ServerRequestContext[Any], params: T.ReadResourceRequestParams
+    ) -> T.ReadResourceResult:
         try:
             return await gateway.read_resource(str(params.uri))
         except (ToolNotFoundError, UpstreamError) as exc:
             raise _mcp_error(exc) from None
 
-    async def list_prompts(ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None) -> T.ListPromptsResult:
+    async def list_prompts(
+        ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None
+    ) -> T.ListPromptsResult:
         editors.remember(ctx.session)
         return T.ListPromptsResult(prompts=[prompt for _, prompt in gateway.catalog.prompts.values()])
 

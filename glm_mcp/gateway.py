@@ -137,4 +137,3 @@ class Gateway:
             "servers": servers,
             "tools": len(self.catalog.tools),
         }
-

@@ -23,8 +23,6 @@ def everything_server() -> Path:
     if not entry.exists():
         npm = shutil.which("npm")
         assert npm is not None, "npm is needed to install the third-party MCP server used in interop tests"
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--silent"], cwd=NODE_DIR, check=True, timeout=300
-        )
+        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent"], cwd=NODE_DIR, check=True, timeout=300)
     assert entry.exists()
     return entry

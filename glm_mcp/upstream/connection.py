@@ -361,7 +361,8 @@ class Upstream:
         try:
             return T.CallToolResult.model_validate(raw, by_name=False)
         except ValidationError as exc:
-            raise UpstreamProtocolError(self.name, f"tool '{tool}' returned a malformed result: {exc.errors()[0]['msg']}")
+            reason = exc.errors()[0]["msg"]
+            raise UpstreamProtocolError(self.name, f"tool '{tool}' returned a malformed result: {reason}") from None
 
     async def read_resource(self, uri: str) -> T.ReadResourceResult:
         """Read one resource.

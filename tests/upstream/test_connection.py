@@ -31,7 +31,7 @@ async def test_every_page_is_read_and_bad_tools_are_quarantined_not_the_server()
         ]
         reasons = {item["tool"]: item["reason"] for item in status["quarantined"]}
         assert set(reasons) == {"bad_type", "no_schema", "echo", "<unnamed>"}
-        assert "must have \"type\": \"object\"" in reasons["bad_type"]
+        assert 'must have "type": "object"' in reasons["bad_type"]
         assert "listed twice" in reasons["echo"]
         # The tool whose schema only lacked its type is repaired and callable.
         untyped = gateway.catalog.tools["raw__untyped"][1]
@@ -188,7 +188,14 @@ async def test_a_disabled_server_is_listed_as_disabled_and_never_started() -> No
         assert gateway.status() == {
             "ready": True,
             "servers": {
-                "off": {"state": "disabled", "transport": "stdio", "tools": 0, "resources": 0, "prompts": 0, "restarts": 0}
+                "off": {
+                    "state": "disabled",
+                    "transport": "stdio",
+                    "tools": 0,
+                    "resources": 0,
+                    "prompts": 0,
+                    "restarts": 0,
+                }
             },
             "tools": 0,
         }

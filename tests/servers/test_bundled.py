@@ -1,0 +1,98 @@
+"""The bundled servers, connected in memory like any upstream."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import mcp.types as T
+import pytest
+from mcp import Client
+
+from servers import clock, files, notes
+
+
+def _text(result: T.CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, T.TextContent)
+    return block.text
+
+
+async def test_clock_gives_the_time_in_a_zone_and_converts_between_zones() -> None:
+    async with Client(clock.mcp, mode="legacy") as client:
+        now = await client.call_tool("now", {"timezone": "Asia/Kolkata"})
+        assert now.structured_content is not None and now.structured_content["utc_offset"] == "+0530"
+        converted = await client.call_tool(
+            "convert", {"time": "2026-01-15 09:00", "from_timezone": "America/New_York", "to_timezone": "Europe/Paris"}
+        )
+        assert converted.structured_content == {
+            "source": "2026-01-15T09:00-05:00",
+            "target": "2026-01-15T15:00+01:00",
+            "difference_hours": "+6",
+        }
+        unknown = await client.call_tool("now", {"timezone": "Mars/Olympus"})
+        assert unknown.is_error and "unknown time zone 'Mars/Olympus'" in _text(unknown)
+
+
+@pytest.fixture
+def served_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "guide.md").write_text("# Guide\nInstall with pip.\nThen run it.\n")
+    (root / "big.txt").write_text("x" * 2_000)
+    (tmp_path / "secret.txt").write_text("top secret")
+    os.symlink(tmp_path / "secret.txt", root / "escape.txt")
+    files.set_root(root)
+    return root
+
+
+async def test_files_reads_lists_finds_and_searches_inside_the_root(served_root: Path) -> None:
+    async with Client(files.mcp, mode="legacy") as client:
+        assert _text(await client.call_tool("read_file", {"path": "docs/guide.md"})).startswith("# Guide")
+        listing = await client.call_tool("list_directory", {"path": "."})
+        assert listing.structured_content is not None
+        assert [entry["name"] for entry in listing.structured_content["result"]] == ["big.txt", "docs", "escape.txt"]
+        found = await client.call_tool("find_files", {"pattern": "*.md"})
+        assert found.structured_content == {"result": ["docs/guide.md"]}
+        hits = await client.call_tool("search_text", {"query": "install"})
+        assert hits.structured_content == {"result": ["docs/guide.md:2: Install with pip."]}
+        sliced = _text(await client.call_tool("read_file", {"path": "big.txt", "max_bytes": 500}))
+        assert sliced.endswith("[... 1500 more bytes; continue with offset=500]")
+
+
+@pytest.mark.parametrize("path", ["../secret.txt", "/etc/passwd", "escape.txt", "docs/../../secret.txt"])
+async def test_files_refuses_paths_that_escape_the_root(served_root: Path, path: str) -> None:
+    async with Client(files.mcp, mode="legacy") as client:
+        result = await client.call_tool("read_file", {"path": path})
+        assert result.is_error
+        assert "outside the served folder" in _text(result)
+        assert "top secret" not in _text(result)
+
+
+async def test_files_refuses_oversized_reads(served_root: Path) -> None:
+    async with Client(files.mcp, mode="legacy") as client:
+        result = await client.call_tool("read_file", {"path": "big.txt", "max_bytes": 5_000_000})
+        assert result.is_error and "max_bytes must be between 1 and 1000000" in _text(result)
+
+
+async def test_notes_persist_in_their_file_and_are_served_as_resources(tmp_path: Path) -> None:
+    store = tmp_path / "notes.json"
+    notes.set_store(store)
+    async with Client(notes.mcp, mode="legacy") as client:
+        added = await client.call_tool("add_note", {"text": "Buy tea", "tags": ["home"]})
+        assert added.structured_content is not None and added.structured_content["id"] == 1
+        await client.call_tool("add_note", {"text": "Ship release", "tags": ["work"]})
+        resource = await client.read_resource("notes://2")
+        assert resource.contents[0].model_dump()["text"] == "Ship release"
+    assert [note["text"] for note in json.loads(store.read_text())] == ["Buy tea", "Ship release"]
+    async with Client(notes.mcp, mode="legacy") as client:
+        found = await client.call_tool("search_notes", {"query": "HOME"})
+        assert found.structured_content is not None
+        assert [note["text"] for note in found.structured_content["result"]] == ["Buy tea"]
+        deleted = await client.call_tool("delete_note", {"note_id": 1})
+        assert _text(deleted) == "deleted note 1"
+        missing = await client.call_tool("delete_note", {"note_id": 1})
+        assert missing.is_error
+        prompt = await client.get_prompt("review_notes", {"topic": "work"})
+        assert "[2] Ship release" in prompt.messages[0].content.model_dump()["text"]

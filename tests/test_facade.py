@@ -1,0 +1,171 @@
+"""The MCP face, seen by an MCP client connected in memory: what an editor notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import mcp.types as T
+from mcp import Client
+from mcp.server.mcpserver import Context, MCPServer
+
+from glm_mcp.config import GatewayConfig, StdioUpstreamConfig
+from glm_mcp.facade import build_server
+from glm_mcp.gateway import Gateway
+from tests.helpers import inproc
+
+
+def _worker() -> tuple[MCPServer, dict[str, anyio.Event]]:
+    events = {"started": anyio.Event(), "cancelled": anyio.Event()}
+    server = MCPServer("worker")
+
+    @server.tool()
+    async def count(to: int, ctx: Context) -> str:
+        """Count with progress."""
+        for step in range(1, to + 1):
+            await ctx.report_progress(step, to, f"at {step}")
+        return f"counted to {to}"
+
+    @server.tool()
+    async def hang() -> str:
+        """Wait until cancelled."""
+        events["started"].set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            events["cancelled"].set()
+        return "never"
+
+    @server.tool()
+    async def chatty(ctx: Context) -> str:
+        """Log a line, then answer."""
+        await ctx.warning("disk almost full")
+        return "said it"
+
+    return server, events
+
+
+async def test_an_editor_lists_and_calls_namespaced_tools_with_progress_relayed() -> None:
+    worker, _ = _worker()
+    async with Gateway(GatewayConfig(servers={"w": inproc(worker)})).running() as gateway:
+        async with Client(build_server(gateway), mode="legacy") as editor:
+            assert editor.server_capabilities.tools == T.ToolsCapability(list_changed=True)
+            names = [tool.name for tool in (await editor.list_tools()).tools]
+            assert names == ["w__chatty", "w__count", "w__hang"]
+            seen: list[tuple[float, float | None, str | None]] = []
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                seen.append((progress, total, message))
+
+            result = await editor.call_tool("w__count", {"to": 3}, progress_callback=on_progress)
+            assert result.structured_content == {"result": "counted to 3"}
+            assert seen == [(1, 3, "at 1"), (2, 3, "at 2"), (3, 3, "at 3")]
+
+
+async def test_cancelling_a_call_in_the_editor_cancels_the_upstream_handler() -> None:
+    worker, events = _worker()
+    async with Gateway(GatewayConfig(servers={"w": inproc(worker)})).running() as gateway:
+        async with Client(build_server(gateway), mode="legacy") as editor, anyio.create_task_group() as tg:
+
+            async def call() -> None:
+                await editor.call_tool("w__hang", {})
+
+            tg.start_soon(call)
+            with anyio.fail_after(5):
+                await events["started"].wait()
+            tg.cancel_scope.cancel()
+        with anyio.fail_after(5):
+            await events["cancelled"].wait()
+
+
+async def test_a_dead_upstream_gives_an_error_result_naming_the_server() -> None:
+    config = GatewayConfig(servers={"gone": StdioUpstreamConfig(command="/nonexistent/bin")})
+    async with Gateway(config).running() as gateway:
+        async with Client(build_server(gateway), mode="legacy") as editor:
+            assert (await editor.list_tools()).tools == []
+            result = await editor.call_tool("gone__anything", {})
+            assert result.is_error
+            text = result.content[0]
+            assert isinstance(text, T.TextContent)
+            assert text.text == "unknown tool 'gone__anything'; the gateway's tools are listed by tools/list"
+
+
+async def test_list_changed_reaches_every_connected_editor() -> None:
+    server = MCPServer("dyn")
+
+    @server.tool()
+    async def grow(ctx: Context) -> str:
+        """Add a tool and announce it."""
+        server.add_tool(lambda: "new", name="fresh", description="New.")
+        await ctx.session.send_tool_list_changed()
+        return "grown"
+
+    async with Gateway(GatewayConfig(servers={"dyn": inproc(server)})).running() as gateway:
+        facade = build_server(gateway)
+        heard = [anyio.Event(), anyio.Event()]
+
+        def handler(index: int) -> Any:
+            async def on_message(message: object) -> None:
+                if isinstance(message, T.ToolListChangedNotification):
+                    heard[index].set()
+
+            return on_message
+
+        async with (
+            Client(facade, mode="legacy", message_handler=handler(0)) as first,
+            Client(facade, mode="legacy", message_handler=handler(1)) as second,
+        ):
+            await first.list_tools()
+            await second.list_tools()
+            await first.call_tool("dyn__grow", {})
+            with anyio.fail_after(5):
+                await heard[0].wait()
+                await heard[1].wait()
+            assert [tool.name for tool in (await second.list_tools()).tools] == ["dyn__fresh", "dyn__grow"]
+
+
+async def test_upstream_log_messages_are_forwarded_with_the_server_name() -> None:
+    worker, _ = _worker()
+    received: list[T.LoggingMessageNotificationParams] = []
+    arrived = anyio.Event()
+
+    async def on_log(params: T.LoggingMessageNotificationParams) -> None:
+        received.append(params)
+        arrived.set()
+
+    async with Gateway(GatewayConfig(servers={"w": inproc(worker)})).running() as gateway:
+        async with Client(build_server(gateway), mode="legacy", logging_callback=on_log) as editor:
+            await editor.list_tools()
+            await editor.call_tool("w__chatty", {})
+            with anyio.fail_after(5):
+                await arrived.wait()
+    assert [(p.level, p.logger, p.data) for p in received] == [("warning", "w", "disk almost full")]
+
+
+async def test_resources_templates_and_prompts_are_served_through_the_face() -> None:
+    server = MCPServer("docs")
+
+    @server.resource("docs://intro", name="intro")
+    def intro() -> str:
+        return "Welcome."
+
+    @server.resource("docs://pages/{slug}", name="page")
+    def page(slug: str) -> str:
+        return f"Page {slug}."
+
+    @server.prompt()
+    def explain(term: str) -> str:
+        return f"Explain {term}."
+
+    async with Gateway(GatewayConfig(servers={"docs": inproc(server)})).running() as gateway:
+        async with Client(build_server(gateway), mode="legacy") as editor:
+            resources = (await editor.list_resources()).resources
+            assert [(r.uri, r.name) for r in resources] == [("docs://intro", "docs__intro")]
+            templates = (await editor.list_resource_templates()).resource_templates
+            assert [(t.uri_template, t.name) for t in templates] == [("docs://pages/{slug}", "docs__page")]
+            page_result = await editor.read_resource("docs://pages/faq")
+            assert page_result.contents[0].model_dump()["text"] == "Page faq."
+            prompts = (await editor.list_prompts()).prompts
+            assert [p.name for p in prompts] == ["docs__explain"]
+            rendered = await editor.get_prompt("docs__explain", {"term": "MCP"})
+            assert rendered.messages[0].content.model_dump()["text"] == "Explain MCP."

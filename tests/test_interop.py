@@ -1,0 +1,141 @@
+"""Interoperability with MCP servers this project did not write, installed from PyPI and npm.
+
+- `mcp-server-time` (PyPI, Python, stdio);
+- `@modelcontextprotocol/server-everything` (npm, Node), over stdio, streamable HTTP and legacy SSE.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import mcp.types as T
+import pytest
+from anyio.streams.text import TextReceiveStream
+
+from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, StdioUpstreamConfig
+from glm_mcp.facade import build_server
+from glm_mcp.gateway import Gateway
+from tests.helpers import alive
+
+pytestmark = pytest.mark.slow
+
+LOOPBACK_PRELOAD = Path(__file__).parent / "node" / "loopback.cjs"
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    assert node is not None, "Node.js is needed for the interoperability tests"
+    return node
+
+
+def _text(result: T.CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, T.TextContent)
+    return block.text
+
+
+async def test_mcp_server_time_from_pypi_over_stdio() -> None:
+    config = GatewayConfig(
+        servers={
+            "time": StdioUpstreamConfig(
+                command=sys.executable, args=("-m", "mcp_server_time", "--local-timezone", "UTC")
+            )
+        }
+    )
+    async with Gateway(config).running() as gateway:
+        assert sorted(gateway.catalog.tools) == ["time__convert_time", "time__get_current_time"]
+        result = await gateway.call_tool("time__get_current_time", {"timezone": "Asia/Tokyo"})
+        assert not result.is_error
+        assert '"timezone": "Asia/Tokyo"' in _text(result)
+        converted = await gateway.call_tool(
+            "time__convert_time", {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Europe/Paris"}
+        )
+        assert not converted.is_error and "Europe/Paris" in _text(converted)
+        bad = await gateway.call_tool("time__get_current_time", {"timezone": "Mars/Olympus"})
+        assert bad.is_error
+
+
+async def test_server_everything_from_npm_over_stdio(everything_server: Path) -> None:
+    config = GatewayConfig(servers={"ev": StdioUpstreamConfig(command=_node(), args=(str(everything_server), "stdio"))})
+    async with Gateway(config).running() as gateway:
+        names = set(gateway.catalog.tools)
+        assert {"ev__echo", "ev__get-sum", "ev__trigger-long-running-operation"} <= names
+        assert _text(await gateway.call_tool("ev__echo", {"message": "hello"})) == "Echo: hello"
+        steps: list[float] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            steps.append(progress)
+
+        result = await gateway.call_tool(
+            "ev__trigger-long-running-operation", {"duration": 0.3, "steps": 3}, on_progress=on_progress
+        )
+        assert not result.is_error
+        assert steps == [1, 2, 3]
+        assert gateway.catalog.resources or gateway.catalog.templates
+        assert any(name.startswith("ev__") for name in gateway.catalog.prompts)
+        prompt = await gateway.get_prompt("ev__simple-prompt", None)
+        assert prompt.messages
+
+
+@asynccontextmanager
+async def _node_http_server(entry: Path, transport: str) -> AsyncIterator[int]:
+    process = await anyio.open_process(
+        [_node(), "--require", str(LOOPBACK_PRELOAD), str(entry), transport], env={**os.environ, "PORT": "0"}
+    )
+    port: list[int] = []
+    listening = anyio.Event()
+
+    async def watch() -> None:
+        assert process.stderr is not None
+        async for chunk in TextReceiveStream(process.stderr):
+            if (match := re.search(r"LISTENING (\d+)", chunk)) and not listening.is_set():
+                port.append(int(match.group(1)))
+                listening.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        try:
+            with anyio.fail_after(20):
+                await listening.wait()
+            yield port[0]
+        finally:
+            process.terminate()
+            with anyio.fail_after(10):
+                await process.wait()
+            tg.cancel_scope.cancel()
+    assert not alive(process.pid)
+
+
+@pytest.mark.parametrize(("transport", "kind", "path"), [("streamableHttp", "http", "/mcp"), ("sse", "sse", "/sse")])
+async def test_server_everything_over_http_transports(
+    everything_server: Path, transport: str, kind: str, path: str
+) -> None:
+    async with _node_http_server(everything_server, transport) as port:
+        upstream = HttpUpstreamConfig(url=f"http://127.0.0.1:{port}{path}", type=kind)  # pyright: ignore[reportArgumentType]
+        async with Gateway(GatewayConfig(servers={"ev": upstream})).running() as gateway:
+            assert gateway.status()["servers"]["ev"]["state"] == "ready"
+            assert _text(await gateway.call_tool("ev__echo", {"message": kind})) == f"Echo: {kind}"
+            total = await gateway.call_tool("ev__get-sum", {"a": 2, "b": 40})
+            assert "42" in _text(total)
+
+
+async def test_an_editor_reaches_third_party_tools_through_the_face(everything_server: Path) -> None:
+    from mcp import Client
+
+    config = GatewayConfig(
+        servers={
+            "ev": StdioUpstreamConfig(command=_node(), args=(str(everything_server), "stdio")),
+            "time": StdioUpstreamConfig(command=sys.executable, args=("-m", "mcp_server_time")),
+        }
+    )
+    async with Gateway(config).running() as gateway, Client(build_server(gateway), mode="legacy") as editor:
+        names = [tool.name for tool in (await editor.list_tools()).tools]
+        assert "ev__echo" in names and "time__get_current_time" in names
+        assert _text(await editor.call_tool("ev__echo", {"message": "through"})) == "Echo: through"

@@ -1,0 +1,45 @@
+"""Imports inside glm_mcp point one way: each module may import only the modules listed for it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "glm_mcp"
+
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "config": {"errors"},
+    "naming": set(),
+    "upstream": set(),
+    "upstream.transport": {"config"},
+    "upstream.connection": {"config", "errors", "upstream.transport"},
+    "upstream.pool": {"config", "errors", "upstream.connection"},
+    "catalog": {"config", "errors", "naming", "upstream.connection"},
+    "gateway": {"catalog", "config", "errors", "upstream.connection", "upstream.pool"},
+    "facade": {"catalog", "errors", "gateway"},
+    "app": {"facade", "gateway"},
+    "cli": {"config", "errors", "gateway", "facade", "app"},
+    "__main__": {"cli"},
+    "__init__": {"config", "errors", "gateway"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("glm_mcp."):
+            found.add(node.module.removeprefix("glm_mcp."))
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.removeprefix("glm_mcp.") for alias in node.names if alias.name.startswith("glm_mcp.")}
+    return found
+
+
+def test_every_module_imports_only_what_its_layer_allows() -> None:
+    modules = {
+        ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert set(modules) == set(ALLOWED), "a module was added or removed: give it a row in ALLOWED"
+    wrong = {name: sorted(_imports(path) - ALLOWED[name]) for name, path in modules.items()}
+    assert {name: bad for name, bad in wrong.items() if bad} == {}

@@ -1,0 +1,146 @@
+"""Real stdio servers as child processes: crash and restart, cancellation, start failures, no orphans."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+import anyio
+import mcp.types as T
+import pytest
+from mcp import Client, StdioServerParameters
+
+from glm_mcp.config import GatewayConfig
+from glm_mcp.gateway import Gateway
+from tests.helpers import ROOT, alive, children_of, python_server
+
+pytestmark = pytest.mark.slow
+
+
+def _text(result: T.CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, T.TextContent)
+    return block.text
+
+
+class _LineWatcher(logging.Handler):
+    """Sets an event when a forwarded stderr line contains `needle`."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__()
+        self.needle = needle
+        self.seen = anyio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.needle in record.getMessage():
+            self.seen.set()
+
+
+async def test_a_server_killed_mid_call_answers_that_call_with_an_error_then_comes_back() -> None:
+    restarted = anyio.Event()
+    gateway = Gateway(GatewayConfig(servers={"proc": python_server("sdk_server.py")}))
+
+    async def listener(old: object, new: object) -> None:
+        if gateway.pool["proc"].restarts and "proc__pid" in gateway.catalog.tools:
+            restarted.set()
+
+    gateway.on_catalog_change(listener)
+    async with gateway.running():
+        first_pid = int(_text(await gateway.call_tool("proc__pid", {})))
+        with anyio.fail_after(5):
+            failed = await gateway.call_tool("proc__crash", {})
+        assert failed.is_error
+        assert _text(failed).startswith("The call failed at server 'proc': ")
+        with anyio.fail_after(10):
+            await restarted.wait()
+        assert gateway.status()["servers"]["proc"]["state"] == "ready"
+        assert gateway.status()["servers"]["proc"]["restarts"] == 1
+        second_pid = int(_text(await gateway.call_tool("proc__pid", {})))
+        assert second_pid != first_pid
+        assert not alive(first_pid)
+
+
+async def test_a_timed_out_call_is_cancelled_in_the_server_process_and_the_session_survives() -> None:
+    watcher = _LineWatcher("HANG cancelled")
+    server_logger = logging.getLogger("glm_mcp.upstream.proc")
+    server_logger.addHandler(watcher)
+    server_logger.setLevel(logging.INFO)
+    try:
+        config = GatewayConfig(servers={"proc": python_server("sdk_server.py", timeout=0.5)})
+        async with Gateway(config).running() as gateway:
+            result = await gateway.call_tool("proc__hang", {})
+            assert result.is_error
+            assert "timed out after 0.5 s" in _text(result)
+            with anyio.fail_after(5):
+                await watcher.seen.wait()
+            assert _text(await gateway.call_tool("proc__echo", {"text": "alive"})) == "alive"
+    finally:
+        server_logger.removeHandler(watcher)
+
+
+async def test_no_child_process_outlives_the_gateway() -> None:
+    config = GatewayConfig(
+        servers={
+            "a": python_server("sdk_server.py"),
+            "b": python_server("sdk_server.py"),
+            "raw": python_server("raw_server.py"),
+        }
+    )
+    before = children_of(os.getpid())
+    async with Gateway(config).running() as gateway:
+        assert gateway.status()["ready"]
+        spawned = children_of(os.getpid()) - before
+        assert len(spawned) >= 3
+    assert [pid for pid in spawned if alive(pid)] == []
+
+
+async def test_garbage_on_a_servers_stdout_does_not_break_its_session() -> None:
+    config = GatewayConfig(servers={"raw": python_server("raw_server.py", "--garbage")})
+    async with Gateway(config).running() as gateway:
+        assert gateway.status()["servers"]["raw"]["state"] == "ready"
+        assert _text(await gateway.call_tool("raw__echo", {"text": "x"})) == '{"text": "x"}'
+
+
+async def test_progress_from_a_raw_server_is_relayed() -> None:
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    async with Gateway(GatewayConfig(servers={"raw": python_server("raw_server.py")})).running() as gateway:
+        result = await gateway.call_tool("raw__slow", {"n": 1}, on_progress=on_progress)
+        assert _text(result) == '{"n": 1}'
+        assert seen == [1, 2, 3]
+
+
+async def test_glm_mcp_stdio_spawned_by_an_editor_serves_every_server_and_leaves_nothing_behind(
+    tmp_path: anyio.Path,
+) -> None:
+    config = tmp_path / "glm-mcp.json"
+    fixture = ROOT / "tests" / "fixture_servers" / "sdk_server.py"
+    servers = {
+        "proc": {"command": sys.executable, "args": [str(fixture)]},
+        "clock": {"command": sys.executable, "args": ["-m", "servers.clock"]},
+    }
+    await anyio.Path(config).write_text(json.dumps({"mcpServers": servers}))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "glm_mcp", "stdio", "--config", str(config)], cwd=str(ROOT)
+    )
+    async with Client(params, mode="legacy") as editor:
+        names = [tool.name for tool in (await editor.list_tools()).tools]
+        assert names == ["clock__convert", "clock__list_timezones", "clock__now", "clock__wait", "proc__crash",
+                         "proc__echo", "proc__hang", "proc__pid", "proc__progress"]  # fmt: skip
+        upstream_pid = int(_text(await editor.call_tool("proc__pid", {})))
+        assert alive(upstream_pid)
+        steps: list[float] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            steps.append(progress)
+
+        done = await editor.call_tool("proc__progress", {"steps": 2}, progress_callback=on_progress)
+        assert _text(done) == "done after 2 steps" and steps == [1, 2]
+        now = await editor.call_tool("clock__now", {"timezone": "UTC"})
+        assert now.structured_content is not None and now.structured_content["timezone"] == "UTC"
+    assert not alive(upstream_pid)

@@ -1,0 +1,113 @@
+"""`glm-mcp serve` as a real process on 127.0.0.1, driven by the `mcp` SDK client and plain HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import mcp.types as T
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.helpers import ROOT, alive, children_of, glm_mcp_serve, run_cli
+
+pytestmark = pytest.mark.slow
+
+FIXTURE = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
+
+
+def _config(**gateway: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "mcpServers": {
+            "proc": {"command": sys.executable, "args": [FIXTURE]},
+            "notes": {"command": sys.executable, "args": ["-m", "servers.notes", "--store", "/dev/null/x"]},
+            "dead": {
+                "command": sys.executable,
+                "args": [str(ROOT / "tests" / "fixture_servers" / "fails_to_start.py")],
+            },
+        }
+    }
+    if gateway:
+        config["gateway"] = gateway
+    return config
+
+
+async def test_an_mcp_client_lists_and_calls_tools_over_streamable_http(tmp_path: Path) -> None:
+    async with glm_mcp_serve(_config(), tmp_path) as gateway:
+        async with Client(f"{gateway.url}/mcp", mode="legacy") as client:
+            assert client.server_capabilities.tools == T.ToolsCapability(list_changed=True)
+            names = [tool.name for tool in (await client.list_tools()).tools]
+            assert "proc__echo" in names and "notes__add_note" in names
+            assert not [name for name in names if name.startswith("dead__")]
+            steps: list[float] = []
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                steps.append(progress)
+
+            result = await client.call_tool("proc__progress", {"steps": 3}, progress_callback=on_progress)
+            assert result.structured_content == {"result": "done after 3 steps"}
+            assert steps == [1, 2, 3]
+
+
+async def test_healthz_is_up_and_readyz_reports_each_server_with_the_dead_one_explained(tmp_path: Path) -> None:
+    async with glm_mcp_serve(_config(), tmp_path) as gateway, httpx2.AsyncClient(base_url=gateway.url) as http:
+        assert (await http.get("/healthz")).text == "ok"
+        ready = await http.get("/readyz")
+        assert ready.status_code == 503
+        body = ready.json()
+        assert body["ready"] is False
+        assert body["servers"]["proc"]["state"] == "ready"
+        assert body["servers"]["dead"]["state"] == "failed"
+        assert "fatal: the database file is missing" in body["servers"]["dead"]["error"]
+
+
+async def test_bearer_tokens_guard_mcp_but_not_healthz(tmp_path: Path) -> None:
+    config = _config(auth_tokens=["${TEST_TOKEN}"])
+    async with (
+        glm_mcp_serve(config, tmp_path, env={"TEST_TOKEN": "s3cret-token"}) as gateway,
+        httpx2.AsyncClient(base_url=gateway.url) as http,
+    ):
+        assert (await http.get("/healthz")).status_code == 200
+        denied = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        assert denied.status_code == 401
+        assert denied.json()["error"]["type"] == "authentication_error"
+        wrong = await http.post("/mcp", json={}, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        async with httpx2.AsyncClient(headers={"Authorization": "Bearer s3cret-token"}) as authed:
+            async with Client(streamable_http_client(f"{gateway.url}/mcp", http_client=authed), mode="legacy") as c:
+                assert "proc__echo" in [tool.name for tool in (await c.list_tools()).tools]
+
+
+async def test_a_foreign_host_header_is_refused_against_dns_rebinding(tmp_path: Path) -> None:
+    async with glm_mcp_serve(_config(), tmp_path) as gateway, httpx2.AsyncClient(base_url=gateway.url) as http:
+        response = await http.post(
+            "/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Host": "evil.example.com", "Accept": "application/json, text/event-stream"},
+        )
+        assert response.status_code == 421
+
+
+async def test_binding_a_public_address_without_tokens_is_refused_with_exit_code_2() -> None:
+    code, _, err = await run_cli("serve", "--host", "0.0.0.0", "--port", "0")
+    assert code == 2
+    assert "refusing to bind 0.0.0.0 without authentication" in err
+    assert "Traceback" not in err
+
+
+async def test_sigterm_stops_the_gateway_and_every_child_process(tmp_path: Path) -> None:
+    async with glm_mcp_serve(_config(), tmp_path) as gateway:
+        children = children_of(gateway.process.pid)
+        assert len(children) >= 2
+        gateway.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(15):
+            code = await gateway.process.wait()
+        assert code == 0
+    assert [pid for pid in children if alive(pid)] == []
+    assert os.getpid() not in children
