@@ -1,7 +1,7 @@
-"""The HTTP service: `/mcp` (streamable HTTP), `/healthz`, `/readyz`, behind bearer-token checks.
+"""The HTTP service: `/mcp`, `/v1/chat/completions`, `/v1/models`, `/healthz`, `/readyz`, behind bearer tokens.
 
 Contract:
-- one lifespan enters the `Gateway` and the MCP session manager, and leaves both on shutdown;
+- one lifespan enters the `Gateway`, the model client and the MCP session manager, and leaves them on shutdown;
 - with `auth_tokens` configured, `/mcp` and `/v1/*` need `Authorization: Bearer <token>` (401 otherwise),
   compared in constant time; `/healthz` and `/readyz` stay open;
 - `/mcp` checks `Host` and `Origin` against DNS rebinding (421 and 403).
@@ -21,8 +21,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from glm_mcp.agent import Agent, AgentLimits
+from glm_mcp.chat_api import ChatCompletionsApp, models_body
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
+from glm_mcp.model.client import GlmClient
 
 PROTECTED_PREFIXES = ("/mcp", "/v1/")
 
@@ -67,7 +70,12 @@ def _security(gateway: Gateway) -> TransportSecuritySettings:
 
 def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -> ASGIApp:
     """The ASGI application serving `gateway`; its lifespan runs the gateway and then calls `on_ready`."""
-    server = build_server(gateway)
+    model = GlmClient(gateway.config.model)
+    agent = Agent(gateway, model, AgentLimits(max_steps=gateway.config.gateway.max_steps))
+    server = build_server(gateway, agent)
+
+    async def models(request: Request) -> Response:
+        return JSONResponse(models_body(agent))
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -79,12 +87,17 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
         transport_security=_security(gateway),
-        custom_starlette_routes=[Route("/healthz", healthz), Route("/readyz", readyz)],
+        custom_starlette_routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/v1/models", models),
+            Route("/v1/chat/completions", ChatCompletionsApp(agent), methods=["POST"]),
+        ],
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with gateway.running(), server.session_manager.run():
+        async with gateway.running(), model.running(), server.session_manager.run():
             if on_ready is not None:
                 on_ready()
             yield

@@ -128,6 +128,9 @@ class ModelConfig(BaseModel):
     max_concurrency: int = Field(default=8, ge=1, le=1024)
     """Model requests in flight at once; the account's concurrency limit is per model."""
 
+    max_retries: int = Field(default=3, ge=0, le=10)
+    """Retries of a request that failed in a transient way (429, 5xx, GLM codes 1302/1303/1305/1312)."""
+
 
 class ServeConfig(BaseModel):
     """The gateway's own service settings (the `gateway` section)."""

@@ -7,7 +7,10 @@ GlmMcpError
 │   ├── UpstreamUnavailable     the server is not connected (failed to start, died, restarting)
 │   └── UpstreamProtocolError   the server answered with an error or with something malformed
 ├── ToolNotFoundError           no exposed tool, prompt or resource by that name
-└── ModelError                  the model endpoint failed
+├── ModelError                  the model endpoint failed
+│   ├── ModelHTTPError          it answered with an error (HTTP status, GLM business code, message)
+│   └── ModelResponseError      it answered with something that is not GLM's wire format, or not at all
+└── RequestError                a client's chat request is invalid (HTTP 400)
 ```
 """
 
@@ -48,4 +51,39 @@ class ToolNotFoundError(GlmMcpError):
 
 
 class ModelError(GlmMcpError):
-    """The model endpoint failed."""
+    """The model endpoint failed.
+
+    Attributes:
+        status_code: The HTTP status to report to a client of the gateway.
+        code: GLM's business code as a string (for example "1302"), or None.
+        retry_after: Seconds the endpoint asked to wait (`Retry-After`), or None.
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int = 502, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.retry_after = retry_after
+
+
+class ModelHTTPError(ModelError):
+    """The model endpoint answered with an error status or an error object."""
+
+
+class ModelResponseError(ModelError):
+    """The model endpoint's answer could not be read, or never came (connect or read timeout)."""
+
+
+class RequestError(GlmMcpError):
+    """A client's request is invalid; the message says what to change.
+
+    Attributes:
+        param: The request field at fault, if one is.
+    """
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param

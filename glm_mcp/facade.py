@@ -30,9 +30,10 @@ from mcp.server.subscriptions import (
 )
 from mcp.shared.exceptions import MCPDeprecationWarning
 
+from glm_mcp.agent import Agent, AgentEvent
 from glm_mcp.catalog import Catalog
-from glm_mcp.errors import ToolNotFoundError, UpstreamError
-from glm_mcp.gateway import Gateway
+from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
+from glm_mcp.gateway import Gateway, error_result
 
 logger = logging.getLogger("glm_mcp.facade")
 
@@ -100,23 +101,81 @@ class GatewayServer(Server[Any]):
         return super().create_initialization_options(options, experimental_capabilities, extensions)
 
 
+AGENT_TOOL_NAME = "glm__agent"
+AGENT_TOOL = T.Tool(
+    name=AGENT_TOOL_NAME,
+    title="Ask GLM",
+    description=(
+        "Hand a task to GLM, which may use the gateway's tools to do it, and get its answer. "
+        "Use for multi-step work that needs several tools."
+    ),
+    input_schema={
+        "type": "object",
+        "properties": {
+            "task": {"type": "string", "description": "What GLM should do, with everything it needs to know."},
+            "servers": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Only offer the tools of these configured servers (default: all).",
+            },
+            "max_steps": {"type": "integer", "minimum": 1, "maximum": 50, "description": "Model turns at most."},
+        },
+        "required": ["task"],
+    },
+    annotations=T.ToolAnnotations(read_only_hint=False, open_world_hint=True),
+)
+
+
+async def _run_agent(agent: Agent, ctx: ServerRequestContext[Any], arguments: dict[str, Any]) -> T.CallToolResult:
+    task = arguments.get("task")
+    if not isinstance(task, str) or not task.strip():
+        return error_result("'task' is required: say what GLM should do")
+    servers = arguments.get("servers")
+    if servers is not None and (not isinstance(servers, list) or not set(servers) <= set(agent.gateway.pool.upstreams)):
+        return error_result(f"'servers' must name configured servers: {sorted(agent.gateway.pool.upstreams)}")
+    max_steps = arguments.get("max_steps")
+    steps_limit = max_steps if isinstance(max_steps, int) and max_steps > 0 else agent.limits.max_steps
+    tool_calls = 0
+
+    async def on_event(event: AgentEvent) -> None:
+        nonlocal tool_calls
+        if event.kind == "tool_call":
+            tool_calls += 1
+            await ctx.session.report_progress(tool_calls, None, f"calling {event.data['name']}")
+
+    body = {"model": agent.model.config.name, "messages": [{"role": "user", "content": task}]}
+    offer = agent.offer((), servers)  # pyright: ignore[reportUnknownArgumentType]
+    try:
+        result = await agent.run(body, offer, stream=False, on_event=on_event, max_steps=steps_limit)
+    except ModelError as exc:
+        return error_result(f"GLM failed: {exc.message}")
+    answer = result.turn.content.strip() or "(GLM gave an empty answer)"
+    return T.CallToolResult(content=[T.TextContent(text=answer)], is_error=result.stopped_by is not None)
+
+
 def _mcp_error(exc: ToolNotFoundError | UpstreamError) -> MCPError:
     code = T.INVALID_PARAMS if isinstance(exc, ToolNotFoundError) else T.INTERNAL_ERROR
     return MCPError(code, str(exc))
 
 
-def build_server(gateway: Gateway) -> GatewayServer:
-    """The MCP server that serves `gateway`'s catalog; it keeps itself subscribed to catalog changes."""
+def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
+    """The MCP server that serves `gateway`'s catalog, plus `glm__agent` when given an `agent`.
+
+    It keeps itself subscribed to catalog changes.
+    """
     editors = _Editors()
     bus = InMemorySubscriptionBus()
     listen = ListenHandler(bus)
 
     async def list_tools(ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None) -> T.ListToolsResult:
         editors.remember(ctx.session)
-        return T.ListToolsResult(tools=[tool for _, tool in gateway.catalog.tools.values()])
+        tools = [tool for _, tool in gateway.catalog.tools.values()]
+        return T.ListToolsResult(tools=[AGENT_TOOL, *tools] if agent is not None else tools)
 
     async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
         editors.remember(ctx.session)
+        if agent is not None and params.name == AGENT_TOOL_NAME:
+            return await _run_agent(agent, ctx, params.arguments or {})
 
         async def relay(progress: float, total: float | None, message: str | None) -> None:
             await ctx.session.report_progress(progress, total, message)

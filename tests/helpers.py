@@ -124,3 +124,43 @@ def write_config(tmp_path: Path, servers: dict[str, Any], **sections: Any) -> Pa
 
 def argv(*parts: str | Path) -> Sequence[str]:
     return [str(part) for part in parts]
+
+
+@asynccontextmanager
+async def serve_asgi(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (a free port) for the duration; yields its base URL.
+
+    The socket listens before uvicorn starts, so a client may connect at once: it waits in the backlog.
+    """
+    import contextlib
+    import socket
+
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:  # the test runner owns the signals
+            yield
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=1))
+    stopped = anyio.Event()
+
+    async def serve() -> None:
+        try:
+            await server.serve([sock])
+        finally:
+            stopped.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(serve)
+        try:
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        finally:
+            server.should_exit = True
+            with anyio.move_on_after(10):
+                await stopped.wait()
+            tg.cancel_scope.cancel()
+            sock.close()

@@ -1,0 +1,284 @@
+"""The tool loop: ask the model, run its calls to gateway tools concurrently, feed the results back, repeat.
+
+Contract:
+- the gateway's tools are compiled for GLM once per catalog snapshot; a tool that cannot be compiled is
+  left out with its reason; the client's own tools are offered beside them (the client's win a name clash);
+  at most `MAX_TOOLS` are offered: the client's first, then the gateway's in name order;
+- every call the model makes to a gateway tool is answered with a tool message: results, failures,
+  invalid arguments, unknown names and timeouts alike, so the model can correct itself;
+- each assistant turn goes back to the model with its `reasoning_content`;
+- a call to a client tool ends the run with `finish_reason: "tool_calls"` and only the client's calls
+  (gateway calls of that same turn are not run: their results could never reach the model);
+- `max_steps`, `max_tool_calls` and `max_seconds` end the run with a message saying which limit was hit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from glm_mcp.catalog import Catalog
+from glm_mcp.gateway import Gateway
+from glm_mcp.model.client import GlmClient
+from glm_mcp.model.messages import JsonObject, ToolCall, Turn, add_usage
+from glm_mcp.tools.arguments import ArgumentsError, prepare_arguments
+from glm_mcp.tools.results import flatten_result
+from glm_mcp.tools.schema import SchemaError, compile_schema
+
+logger = logging.getLogger("glm_mcp.agent")
+
+MAX_TOOLS = 128
+"""GLM accepts at most 128 functions per request."""
+
+
+@dataclass(frozen=True)
+class AgentLimits:
+    """How far one run may go."""
+
+    max_steps: int = 10
+    """Model turns."""
+    max_tool_calls: int = 64
+    """Tool calls, all steps together."""
+    max_seconds: float = 600.0
+    """Wall time of the whole run."""
+    max_result_chars: int = 20_000
+    """Characters of one tool result shown to the model."""
+
+
+@dataclass
+class AgentEvent:
+    """Something the client may want to see as it happens."""
+
+    kind: str
+    """"content", "reasoning_content", "tool_call", "tool_result" or "step"."""
+    text: str = ""
+    data: JsonObject = field(default_factory=dict[str, Any])
+
+
+EventFnT = Callable[[AgentEvent], Awaitable[None]]
+
+
+@dataclass
+class ToolOffer:
+    """The tools of one request: what GLM is shown, and which names the gateway runs."""
+
+    definitions: list[JsonObject]
+    gateway_tools: dict[str, JsonObject]
+    """Exposed name → the tool's original input schema (what arguments are validated against)."""
+    left_out: dict[str, str]
+    """Exposed name → why it is not offered."""
+
+
+@dataclass
+class AgentResult:
+    """How a run ended."""
+
+    turn: Turn
+    finish_reason: str
+    usage: JsonObject | None
+    steps: int
+    stopped_by: str | None = None
+    client_calls: list[ToolCall] = field(default_factory=list[ToolCall])
+
+
+class _Compiled:
+    """The gateway tools of one catalog snapshot, compiled for GLM."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.definitions: dict[str, JsonObject] = {}
+        self.schemas: dict[str, JsonObject] = {}
+        self.servers: dict[str, str] = {}
+        self.left_out: dict[str, str] = {}
+        for name, (entry, tool) in catalog.tools.items():
+            try:
+                parameters = compile_schema(tool.input_schema)
+            except SchemaError as exc:
+                self.left_out[name] = str(exc)
+                continue
+            description = tool.description or tool.title or f"The tool {entry.original} of the server {entry.server}."
+            self.definitions[name] = {
+                "type": "function",
+                "function": {"name": name, "description": description, "parameters": parameters},
+            }
+            self.schemas[name] = dict(tool.input_schema)
+            self.servers[name] = entry.server
+
+
+class Agent:
+    """Runs chat requests against the model with the gateway's tools."""
+
+    def __init__(self, gateway: Gateway, model: GlmClient, limits: AgentLimits) -> None:
+        self.gateway = gateway
+        self.model = model
+        self.limits = limits
+        self._compiled: _Compiled | None = None
+
+    def compiled(self) -> _Compiled:
+        """The current catalog's tools, compiled (cached until the catalog changes)."""
+        catalog = self.gateway.catalog
+        if self._compiled is None or self._compiled.catalog is not catalog:
+            self._compiled = _Compiled(catalog)
+        return self._compiled
+
+    def offer(
+        self,
+        client_tools: Sequence[JsonObject] = (),
+        servers: Sequence[str] | None = None,
+        tools: Sequence[str] | None = None,
+    ) -> ToolOffer:
+        """The tools for one request, narrowed to `servers` and `tools` when given."""
+        compiled = self.compiled()
+        client_names = {
+            str(tool.get("function", {}).get("name")) for tool in client_tools if isinstance(tool.get("function"), dict)
+        }
+        left_out = dict(compiled.left_out)
+        chosen: list[str] = []
+        for name in sorted(compiled.definitions):
+            if servers is not None and compiled.servers[name] not in servers:
+                continue
+            if tools is not None and name not in tools:
+                continue
+            if name in client_names:
+                left_out[name] = "the client sent a tool of the same name"
+                continue
+            chosen.append(name)
+        room = max(0, MAX_TOOLS - len(client_tools))
+        for name in chosen[room:]:
+            left_out[name] = f"more than {MAX_TOOLS} tools: narrow with glm_mcp.servers or glm_mcp.tools"
+        if len(chosen) > room:
+            logger.warning("offering %d of %d gateway tools (GLM takes %d)", room, len(chosen), MAX_TOOLS)
+        chosen = chosen[:room]
+        return ToolOffer(
+            definitions=[*client_tools, *(compiled.definitions[name] for name in chosen)],
+            gateway_tools={name: compiled.schemas[name] for name in chosen},
+            left_out=left_out,
+        )
+
+    async def run(
+        self,
+        body: JsonObject,
+        offer: ToolOffer,
+        *,
+        stream: bool,
+        on_event: EventFnT | None = None,
+        max_steps: int | None = None,
+    ) -> AgentResult:
+        """Run the loop from the request `body` (messages and the fields passed to GLM)."""
+        messages: list[JsonObject] = list(body["messages"])
+        usage: JsonObject | None = None
+        steps = 0
+        calls_made = 0
+        turn = Turn()
+        limit = max_steps or self.limits.max_steps
+
+        async def emit(event: AgentEvent) -> None:
+            if on_event is not None:
+                await on_event(event)
+
+        async def on_delta(kind: str, text: str) -> None:
+            await emit(AgentEvent(kind, text))
+
+        stopped_by: str | None = None
+        with anyio.move_on_after(self.limits.max_seconds) as wall:
+            while True:
+                if steps >= limit:
+                    stopped_by = "max_steps"
+                    break
+                steps += 1
+                await emit(AgentEvent("step", data={"step": steps}))
+                request = {**body, "messages": messages}
+                if offer.definitions:
+                    request["tools"] = offer.definitions
+                    request["tool_choice"] = "auto"
+                turn = await (self.model.stream(request, on_delta) if stream else self.model.complete(request))
+                usage = add_usage(usage, turn.usage)
+                if not turn.tool_calls:
+                    return AgentResult(turn, turn.finish_reason or "stop", usage, steps)
+                client_calls = [call for call in turn.tool_calls if _is_client_tool(call.name, offer)]
+                if client_calls:
+                    turn.tool_calls = client_calls
+                    return AgentResult(turn, "tool_calls", usage, steps, client_calls=client_calls)
+                if calls_made + len(turn.tool_calls) > self.limits.max_tool_calls:
+                    stopped_by = "max_tool_calls"
+                    break
+                calls_made += len(turn.tool_calls)
+                messages.append(turn.to_message())
+                messages.extend(await self._run_calls(turn.tool_calls, offer, emit))
+        if wall.cancelled_caught:
+            stopped_by = "max_seconds"
+        assert stopped_by is not None
+        return self._stopped(turn, usage, steps, stopped_by, limit)
+
+    def _stopped(
+        self, turn: Turn, usage: JsonObject | None, steps: int, limit_name: str, max_steps: int
+    ) -> AgentResult:
+        value = {
+            "max_steps": max_steps,
+            "max_tool_calls": self.limits.max_tool_calls,
+            "max_seconds": self.limits.max_seconds,
+        }[limit_name]
+        note = (
+            f"[glm-mcp] The run stopped after {steps} model steps: the limit {limit_name}={value:g} was reached "
+            "before the model gave a final answer."
+        )
+        final = Turn(content=note, reasoning_content="", id=turn.id, model=turn.model)
+        return AgentResult(final, "length", usage, steps, stopped_by=limit_name)
+
+    async def _run_calls(self, calls: list[ToolCall], offer: ToolOffer, emit: EventFnT) -> list[JsonObject]:
+        answers: list[JsonObject | None] = [None] * len(calls)
+
+        async def run_one(position: int, call: ToolCall) -> None:
+            server = self.compiled().servers.get(call.name)
+            await emit(
+                AgentEvent(
+                    "tool_call",
+                    data={"id": call.id, "name": call.name, "server": server, "arguments": call.arguments},
+                )
+            )
+            text, is_error = await self._execute(call, offer)
+            answers[position] = {"role": "tool", "tool_call_id": call.id, "content": text}
+            await emit(
+                AgentEvent(
+                    "tool_result",
+                    text=text,
+                    data={"id": call.id, "name": call.name, "is_error": is_error, "content": text},
+                )
+            )
+
+        async with anyio.create_task_group() as tg:
+            for position, call in enumerate(calls):
+                tg.start_soon(run_one, position, call)
+        return [answer for answer in answers if answer is not None]
+
+    async def _execute(self, call: ToolCall, offer: ToolOffer) -> tuple[str, bool]:
+        schema = offer.gateway_tools.get(call.name)
+        if schema is None:
+            known = ", ".join(sorted(offer.gateway_tools)[:30])
+            reason = offer.left_out.get(call.name)
+            why = f" ({reason})" if reason else ""
+            return f"Error: there is no tool named '{call.name}'{why}. Available tools: {known}.", True
+        try:
+            arguments = prepare_arguments(call.arguments, schema)
+        except ArgumentsError as exc:
+            return f"Error: {exc}. Call {call.name} again with corrected arguments.", True
+        result = await self.gateway.call_tool(call.name, arguments)
+        return flatten_result(result, self.limits.max_result_chars), bool(result.is_error)
+
+
+def _is_client_tool(name: str, offer: ToolOffer) -> bool:
+    for definition in offer.definitions:
+        function = definition.get("function")
+        if isinstance(function, dict) and function.get("name") == name and name not in offer.gateway_tools:  # pyright: ignore[reportUnknownMemberType]
+            return True
+    return False
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for the wire."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

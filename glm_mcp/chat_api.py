@@ -1,0 +1,282 @@
+"""The OpenAI face: `/v1/chat/completions` (JSON and SSE) and `/v1/models`, turning requests into agent runs.
+
+Contract:
+- a request is the OpenAI chat-completions body; `glm_mcp: {"servers", "tools", "max_steps"}` narrows the
+  run; fields the gateway does not own (`thinking`, `tool_stream`, `temperature`, …) go to GLM unchanged;
+- `tool_choice` "auto" (or absent) offers every tool, "none" offers none; anything else is refused with 400,
+  because GLM only supports "auto";
+- a streamed run sends standard `chat.completion.chunk`s: content and `reasoning_content` deltas of every step
+  as they arrive, tool activity in chunks with `"choices": []` and a `glm_mcp` event, one final
+  `finish_reason`, then `data: [DONE]`;
+- a client that disconnects cancels the model request and the running tool calls;
+- errors are OpenAI-style bodies (`{"error": {"message", "type", "code", "param"}}`), GLM's code kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.types import Receive, Scope, Send
+
+from glm_mcp.agent import Agent, AgentEvent, AgentResult, dumps
+from glm_mcp.errors import ModelError, RequestError
+from glm_mcp.model.messages import JsonObject
+
+logger = logging.getLogger("glm_mcp.chat")
+
+MAX_BODY_BYTES = 8 * 2**20
+_GATEWAY_FIELDS = {"glm_mcp", "tools", "tool_choice", "stream", "stream_options", "n", "model"}
+_TOOL_EVENT_CHARS = 2_000
+
+
+def error_body(message: str, kind: str, code: str | None = None, param: str | None = None) -> JsonObject:
+    """An OpenAI-style error body."""
+    return {"error": {"message": message, "type": kind, "code": code, "param": param}}
+
+
+def _model_error_body(exc: ModelError) -> JsonObject:
+    kind = "rate_limit_error" if exc.status_code == 429 else "model_error"
+    return error_body(f"GLM: {exc.message}", kind, exc.code)
+
+
+class ChatRequest:
+    """A validated chat request."""
+
+    def __init__(self, data: Any, agent: Agent) -> None:
+        if not isinstance(data, dict):
+            raise RequestError("the body must be a JSON object")
+        body: JsonObject = data  # pyright: ignore[reportUnknownVariableType]
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):  # pyright: ignore[reportUnknownVariableType]
+            raise RequestError("'messages' must be a non-empty array of message objects", "messages")
+        tools: Any = body.get("tools") or []
+        if not isinstance(tools, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("function"), dict) and t["function"].get("name")  # pyright: ignore[reportUnknownMemberType]
+            for t in tools  # pyright: ignore[reportUnknownVariableType]
+        ):
+            raise RequestError("'tools' must be an array of function tools with names", "tools")
+        choice = body.get("tool_choice", "auto")
+        if choice not in ("auto", "none", None):
+            raise RequestError(
+                "GLM supports only tool_choice 'auto' (the gateway also accepts 'none'); "
+                "it cannot force a tool: ask for it in the prompt instead",
+                "tool_choice",
+            )
+        if body.get("n", 1) not in (1, None):
+            raise RequestError("'n' must be 1: GLM returns one choice", "n")
+        self.stream = bool(body.get("stream", False))
+        options: Any = body.get("stream_options") or {}
+        self.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))  # pyright: ignore[reportUnknownMemberType]
+        narrow: Any = body.get("glm_mcp") or {}
+        if not isinstance(narrow, dict):
+            raise RequestError("'glm_mcp' must be an object with 'servers', 'tools' or 'max_steps'", "glm_mcp")
+        servers = narrow.get("servers")  # pyright: ignore[reportUnknownMemberType]
+        known = set(agent.gateway.pool.upstreams)
+        if servers is not None:
+            if not isinstance(servers, list) or not all(isinstance(s, str) for s in servers):  # pyright: ignore[reportUnknownVariableType]
+                raise RequestError("'glm_mcp.servers' must be an array of server names", "glm_mcp.servers")
+            unknown = sorted(set(servers) - known)  # pyright: ignore[reportUnknownArgumentType]
+            if unknown:
+                raise RequestError(f"unknown servers {unknown}; configured: {sorted(known)}", "glm_mcp.servers")
+        names = narrow.get("tools")  # pyright: ignore[reportUnknownMemberType]
+        if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):  # pyright: ignore[reportUnknownVariableType]
+            raise RequestError("'glm_mcp.tools' must be an array of exposed tool names", "glm_mcp.tools")
+        max_steps = narrow.get("max_steps")  # pyright: ignore[reportUnknownMemberType]
+        if max_steps is not None and (not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1):
+            raise RequestError("'glm_mcp.max_steps' must be a positive integer", "glm_mcp.max_steps")
+        self.max_steps: int | None = max_steps
+        self.model = self._model(body.get("model"), agent)
+        self.forwarded: JsonObject = {k: v for k, v in body.items() if k not in _GATEWAY_FIELDS}
+        self.forwarded["model"] = self.model
+        if self.stream:
+            self.forwarded["stream_options"] = {"include_usage": True}
+        client_tools: list[JsonObject] = [] if choice == "none" else tools
+        self.offer = agent.offer(client_tools, servers, names)  # pyright: ignore[reportUnknownArgumentType]
+        if choice == "none":
+            self.offer.definitions = []
+            self.offer.gateway_tools = {}
+
+    @staticmethod
+    def _model(requested: Any, agent: Agent) -> str:
+        configured = agent.model.config.name
+        # Clients built for OpenAI often send their own default model; only GLM names are passed on.
+        if isinstance(requested, str) and requested.lower().startswith("glm"):
+            return requested
+        return configured
+
+
+def _completion(result: AgentResult, model: str, request_id: str, created: int) -> JsonObject:
+    message: JsonObject = {"role": "assistant", "content": result.turn.content.lstrip("\n") or None}
+    if result.turn.reasoning_content:
+        message["reasoning_content"] = result.turn.reasoning_content
+    if result.client_calls:
+        message["tool_calls"] = [call.to_wire() for call in result.client_calls]
+    body: JsonObject = {
+        "id": request_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason}],
+    }
+    if result.usage is not None:
+        body["usage"] = result.usage
+    if result.stopped_by:
+        body["glm_mcp"] = {"stopped_by": result.stopped_by, "steps": result.steps}
+    return body
+
+
+class _Stream:
+    """Writes one streamed run as `chat.completion.chunk`s."""
+
+    def __init__(self, write: Callable[[str], Awaitable[None]], model: str, request_id: str, created: int) -> None:
+        self.write = write
+        self.base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
+        self.at_line_start = True
+
+    async def chunk(self, delta: JsonObject | None, finish: str | None = None, **extra: Any) -> None:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        await self.write(f"data: {dumps({**self.base, 'choices': choices, **extra})}\n\n")
+
+    async def on_event(self, event: AgentEvent) -> None:
+        if event.kind == "step":
+            self.at_line_start = True
+        elif event.kind == "content":
+            text = event.text
+            if self.at_line_start:
+                # GLM opens many answers with "\n" or "\n\n"; a client should not see them.
+                text = text.lstrip("\n")
+                if not text:
+                    return
+                self.at_line_start = False
+            await self.chunk({"content": text})
+        elif event.kind == "reasoning_content":
+            await self.chunk({"reasoning_content": event.text})
+        elif event.kind in ("tool_call", "tool_result"):
+            data = dict(event.data)
+            if isinstance(data.get("content"), str) and len(data["content"]) > _TOOL_EVENT_CHARS:
+                data["content"] = data["content"][:_TOOL_EVENT_CHARS] + "…"
+            await self.chunk(None, glm_mcp={"event": event.kind, **data})
+
+
+class ChatCompletionsApp:
+    """The ASGI endpoint for `POST /v1/chat/completions`."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as tg:
+            body_ready = anyio.Event()
+            chunks: list[bytes] = []
+            too_big = [False]
+
+            async def listen() -> None:
+                # Reads the body, then waits for a disconnect, which cancels the whole run.
+                size = 0
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        tg.cancel_scope.cancel()
+                        return
+                    if message["type"] == "http.request" and not body_ready.is_set():
+                        size += len(message.get("body", b""))
+                        if size > MAX_BODY_BYTES:
+                            too_big[0] = True
+                        elif message.get("body"):
+                            chunks.append(message["body"])
+                        if not message.get("more_body", False):
+                            body_ready.set()
+
+            tg.start_soon(listen)
+            await body_ready.wait()
+            await self._handle(b"".join(chunks), too_big[0], send)
+            tg.cancel_scope.cancel()
+
+    async def _handle(self, raw: bytes, too_big: bool, send: Send) -> None:
+        if too_big:
+            await _send_json(
+                send, 413, error_body(f"the body is larger than {MAX_BODY_BYTES} bytes", "invalid_request_error")
+            )
+            return
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            await _send_json(send, 400, error_body(f"the body is not valid JSON: {exc}", "invalid_request_error"))
+            return
+        try:
+            request = ChatRequest(data, self.agent)
+        except RequestError as exc:
+            await _send_json(send, 400, error_body(str(exc), "invalid_request_error", param=exc.param))
+            return
+        request_id = f"chatcmpl-{uuid.uuid4().hex}"
+        created = int(time.time())
+        if request.stream:
+            await self._stream(request, request_id, created, send)
+            return
+        try:
+            result = await self.agent.run(request.forwarded, request.offer, stream=False, max_steps=request.max_steps)
+        except ModelError as exc:
+            await _send_json(send, exc.status_code, _model_error_body(exc))
+            return
+        await _send_json(send, 200, _completion(result, request.model, request_id, created))
+
+    async def _stream(self, request: ChatRequest, request_id: str, created: int, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")],
+            }
+        )
+
+        async def write(text: str) -> None:
+            await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
+
+        out = _Stream(write, request.model, request_id, created)
+        await out.chunk({"role": "assistant", "content": ""})
+        try:
+            result = await self.agent.run(
+                request.forwarded, request.offer, stream=True, on_event=out.on_event, max_steps=request.max_steps
+            )
+        except ModelError as exc:
+            await write(f"data: {dumps(_model_error_body(exc))}\n\n")
+        else:
+            if result.stopped_by:
+                await out.chunk({"content": result.turn.content})
+            if result.client_calls:
+                calls = [{"index": i, **call.to_wire()} for i, call in enumerate(result.client_calls)]
+                await out.chunk({"tool_calls": calls})
+            extra: JsonObject = {}
+            if result.stopped_by:
+                extra["glm_mcp"] = {"stopped_by": result.stopped_by, "steps": result.steps}
+            await out.chunk({}, result.finish_reason, **extra)
+            if request.include_usage and result.usage is not None:
+                await out.chunk(None, usage=result.usage)
+        await write("data: [DONE]\n\n")
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _send_json(send: Send, status: int, body: JsonObject) -> None:
+    payload = dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def models_body(agent: Agent) -> JsonObject:
+    """The `/v1/models` list: the configured model."""
+    return {
+        "object": "list",
+        "data": [{"id": agent.model.config.name, "object": "model", "created": 0, "owned_by": "glm-mcp"}],
+    }

@@ -1,0 +1,175 @@
+"""`GlmClient`: one HTTP client to the configured GLM endpoint; a request in, a `Turn` out.
+
+Contract:
+- retries with exponential backoff and jitter, honouring `Retry-After`, on HTTP 429 and 5xx, on GLM codes
+  1302/1303/1305/1312 (and the other transient ones) and on `finish_reason: "network_error"`; a streamed
+  attempt is retried only while none of its text has been handed on;
+- fails fast, with what to do, on key, balance, model-name and prompt-length errors;
+- at most `max_concurrency` requests are in flight per model;
+- every failure is a `ModelError` with an HTTP status for the gateway's own client. Knows nothing about MCP.
+This module is the boundary for httpx2 errors.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx2
+
+from glm_mcp.config import ModelConfig
+from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError
+from glm_mcp.model.messages import JsonObject, Turn
+from glm_mcp.model.stream import StreamAssembler, error_from_body, is_retryable, parse_completion
+
+logger = logging.getLogger("glm_mcp.model")
+
+DeltaFnT = Callable[[str, str], Awaitable[None]]
+"""Called with ("content" | "reasoning_content", text) as a streamed answer arrives."""
+
+MAX_RETRY_AFTER_SECONDS = 60.0
+BACKOFF_INITIAL_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 8.0
+
+
+def _retry_after(response: httpx2.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class _NetworkError(ModelResponseError):
+    """`finish_reason: "network_error"`: GLM aborted the inference; worth a retry."""
+
+
+class GlmClient:
+    """Talks to one OpenAI-compatible GLM endpoint."""
+
+    def __init__(self, config: ModelConfig, *, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        self.config = config
+        self._transport = transport
+        self._limiter = anyio.CapacityLimiter(config.max_concurrency)
+        self._http: httpx2.AsyncClient | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[GlmClient]:
+        """Open the connection pool; close it on exit."""
+        headers = {"Accept-Language": "en-US,en"}
+        if self.config.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.config.api_key.get_secret_value()}"
+        timeout = httpx2.Timeout(self.config.read_timeout, connect=self.config.connect_timeout)
+        limits = httpx2.Limits(max_connections=self.config.max_concurrency * 2)
+        async with httpx2.AsyncClient(
+            base_url=self.config.base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=timeout,
+            limits=limits,
+            transport=self._transport,
+        ) as http:
+            self._http = http
+            try:
+                yield self
+            finally:
+                self._http = None
+
+    async def complete(self, body: JsonObject) -> Turn:
+        """Send a non-streamed request and return the answer.
+
+        Raises:
+            ModelError: The endpoint failed after the retries allowed, or failed in a way retries cannot fix.
+        """
+        return await self._with_retries({**body, "stream": False}, None)
+
+    async def stream(self, body: JsonObject, on_delta: DeltaFnT) -> Turn:
+        """Send a streamed request; `on_delta` hears each piece of text as it arrives.
+
+        Raises:
+            ModelError: The endpoint failed after the retries allowed, or failed in a way retries cannot fix.
+        """
+        return await self._with_retries({**body, "stream": True}, on_delta)
+
+    async def _with_retries(self, body: JsonObject, on_delta: DeltaFnT | None) -> Turn:
+        attempt = 0
+        while True:
+            delivered = [False]
+
+            async def forward(kind: str, text: str) -> None:
+                delivered[0] = True
+                assert on_delta is not None
+                await on_delta(kind, text)
+
+            try:
+                async with self._limiter:
+                    return await self._attempt(body, forward if on_delta else None)
+            except ModelError as exc:
+                retryable = isinstance(exc, _NetworkError) or (isinstance(exc, ModelHTTPError) and is_retryable(exc))
+                if not retryable or delivered[0] or attempt >= self.config.max_retries:
+                    if isinstance(exc, _NetworkError):
+                        raise ModelResponseError(exc.message, status_code=502) from None
+                    raise
+                delay = exc.retry_after
+                if delay is None or delay > MAX_RETRY_AFTER_SECONDS:
+                    delay = min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2**attempt)
+                    delay *= random.uniform(0.5, 1.0)
+                attempt += 1
+                logger.warning("model request failed (%s); retry %d in %.2f s", exc.message, attempt, delay)
+                await anyio.sleep(delay)
+
+    async def _attempt(self, body: JsonObject, on_delta: DeltaFnT | None) -> Turn:
+        http = self._http
+        if http is None:
+            raise RuntimeError("GlmClient used outside `running()`")
+        try:
+            async with http.stream("POST", "chat/completions", json=body) as response:
+                if response.status_code >= 400:
+                    text = (await response.aread()).decode("utf-8", "replace")
+                    raise error_from_body(response.status_code, text, _retry_after(response))
+                content_type = response.headers.get("content-type", "")
+                if on_delta is not None and "text/event-stream" in content_type:
+                    turn = await self._read_stream(response, on_delta)
+                else:
+                    raw = await response.aread()
+                    try:
+                        data: Any = json.loads(raw)
+                    except ValueError:
+                        snippet = raw[:200].decode("utf-8", "replace")
+                        raise ModelResponseError(f"the model endpoint answered with non-JSON: {snippet!r}") from None
+                    turn = parse_completion(data)
+                    if on_delta is not None:
+                        for kind in ("reasoning_content", "content"):
+                            if text := getattr(turn, kind):
+                                await on_delta(kind, text)
+        except httpx2.TimeoutException as exc:
+            raise ModelResponseError(f"the model endpoint timed out ({type(exc).__name__})", status_code=504) from exc
+        except httpx2.HTTPError as exc:
+            raise ModelResponseError(
+                f"cannot reach the model endpoint {self.config.base_url}: {type(exc).__name__}: {exc}",
+                status_code=502,
+            ) from exc
+        if turn.finish_reason == "network_error":
+            raise _NetworkError("the model aborted the answer (finish_reason network_error)")
+        return turn
+
+    async def _read_stream(self, response: httpx2.Response, on_delta: DeltaFnT) -> Turn:
+        assembler = StreamAssembler()
+        async for line in response.aiter_lines():
+            for kind, text in assembler.feed_line(line):
+                await on_delta(kind, text)
+            if assembler.done:
+                break
+        turn = assembler.turn()
+        if not assembler.done and turn.finish_reason is None:
+            raise ModelResponseError("the model stream ended before [DONE]")
+        return turn

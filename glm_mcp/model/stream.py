@@ -1,0 +1,215 @@
+"""Reading GLM's answers, JSON or SSE, into a `Turn`, quirks included. No I/O.
+
+Contract (glm-api.md §4, §5, §8):
+- a stream is read to `data: [DONE]`: `finish_reason` may come on every tool-call chunk (2025-09), only on
+  the last chunk (2025-11, 2026), or never; the last one seen wins;
+- a tool call may come whole in one delta or in fragments by `index` (`tool_stream`); fragments are joined;
+- the `object` field may be missing; `role` may repeat on every delta; content may be "\\n" beside tool calls;
+- an `error` object inside a 200 stream, or a JSON body with one, raises `ModelHTTPError` with GLM's code.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from glm_mcp.errors import ModelHTTPError, ModelResponseError
+from glm_mcp.model.messages import JsonObject, ToolCall, Turn
+
+RETRYABLE_CODES = frozenset({"500", "1230", "1234", "1302", "1303", "1305", "1312"})
+"""GLM business codes that mean "try again later": internal, network, concurrency, frequency, rate, traffic."""
+
+_HINTS = {
+    "1000": "the API key was refused: check model.api_key (or $ZAI_API_KEY)",
+    "1001": "no API key was sent: set model.api_key (or $ZAI_API_KEY)",
+    "1002": "the API key is invalid: check model.api_key (or $ZAI_API_KEY)",
+    "1003": "the API key has expired: create a new one",
+    "1004": "the API key was refused: check model.api_key (or $ZAI_API_KEY)",
+    "1113": "the account has no balance left (or the key belongs to another plan or region): top up or use the "
+    "matching endpoint",
+    "1211": "the model does not exist: check model.name (for example glm-4.6)",
+    "1261": "the prompt is longer than the model's context: shorten the conversation or the tool results",
+}
+
+
+def error_from_body(status_code: int, text: str, retry_after: float | None = None) -> ModelHTTPError:
+    """Build the error for an error answer: GLM's `{"error": {"code": "1302", "message": ...}}` or a variant."""
+    code: str | None = None
+    message = text.strip()[:500] or f"HTTP {status_code}"
+    try:
+        data: Any = json.loads(text)
+    except (ValueError, TypeError):
+        data = None
+    if isinstance(data, dict):
+        error: Any = data.get("error", data)  # pyright: ignore[reportUnknownMemberType]
+        if isinstance(error, dict):
+            raw_code: Any = error.get("code")  # pyright: ignore[reportUnknownMemberType]
+            if raw_code is not None:
+                code = str(raw_code)
+            raw_message: Any = error.get("message") or error.get("msg")  # pyright: ignore[reportUnknownMemberType]
+            if raw_message:
+                message = str(raw_message)
+        elif isinstance(error, str):
+            message = error
+    hint = _HINTS.get(code or "")
+    full = f"{message} ({hint})" if hint else message
+    return ModelHTTPError(full, status_code=status_code, code=code, retry_after=retry_after)
+
+
+def is_retryable(error: ModelHTTPError) -> bool:
+    """Whether an error is worth a retry after a pause."""
+    if error.code in _HINTS:
+        return False
+    if error.code in RETRYABLE_CODES:
+        return True
+    return error.status_code == 429 and error.code is None or error.status_code >= 500
+
+
+def parse_completion(data: Any) -> Turn:
+    """Read a non-streamed answer.
+
+    Raises:
+        ModelHTTPError: The body is an error object.
+        ModelResponseError: The body is not a chat completion.
+    """
+    if not isinstance(data, dict):
+        raise ModelResponseError("the model endpoint answered with something that is not a JSON object")
+    body: JsonObject = data  # pyright: ignore[reportUnknownVariableType]
+    if "error" in body:
+        raise error_from_body(200, json.dumps(body))
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ModelResponseError("the model endpoint answered without choices")
+    choice: JsonObject = choices[0]  # pyright: ignore[reportUnknownVariableType]
+    message: Any = choice.get("message") or {}
+    if not isinstance(message, dict):
+        raise ModelResponseError("the model endpoint answered with a message that is not an object")
+    turn = Turn(
+        content=_text(message.get("content")),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        reasoning_content=_text(message.get("reasoning_content")),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        finish_reason=choice.get("finish_reason"),
+        usage=body.get("usage") if isinstance(body.get("usage"), dict) else None,
+        id=body.get("id"),
+        model=body.get("model"),
+    )
+    raw_calls: Any = message.get("tool_calls") or []  # pyright: ignore[reportUnknownMemberType]
+    for position, raw in enumerate(raw_calls if isinstance(raw_calls, list) else []):  # pyright: ignore[reportUnknownArgumentType]
+        turn.tool_calls.append(_tool_call(raw, position))
+    return turn
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):  # content parts
+        parts: list[Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return "".join(str(part.get("text", "")) for part in parts if isinstance(part, dict))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    return ""
+
+
+def _arguments(value: Any) -> str:
+    # The OpenAPI spec mistypes arguments as an object; some servers really send one.
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _tool_call(raw: Any, position: int) -> ToolCall:
+    if not isinstance(raw, dict):
+        raise ModelResponseError("the model sent a tool call that is not an object")
+    function: Any = raw.get("function") or {}  # pyright: ignore[reportUnknownMemberType]
+    return ToolCall(
+        id=str(raw.get("id") or f"call_{position}"),  # pyright: ignore[reportUnknownMemberType]
+        name=str(function.get("name") or ""),
+        arguments=_arguments(function.get("arguments")),
+        index=int(raw.get("index", position)) if isinstance(raw.get("index", position), int) else position,  # pyright: ignore[reportUnknownMemberType]
+    )
+
+
+class StreamAssembler:
+    """Feeds on the JSON of each `data:` line; `turn()` is the assembled answer."""
+
+    def __init__(self) -> None:
+        self._turn = Turn()
+        self._calls: dict[int, ToolCall] = {}
+        self.done = False
+
+    def feed_line(self, line: str) -> list[tuple[str, str]]:
+        """Read one SSE line; returns the ("content" | "reasoning_content", text) deltas it carried.
+
+        Raises:
+            ModelHTTPError: The line carries an error object.
+            ModelResponseError: The line is not JSON.
+        """
+        if not line.startswith("data:"):
+            return []
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            self.done = True
+            return []
+        if not payload:
+            return []
+        try:
+            chunk = json.loads(payload)
+        except ValueError:
+            raise ModelResponseError(f"the model stream carried a line that is not JSON: {payload[:200]}") from None
+        return self.feed(chunk)
+
+    def feed(self, chunk: Any) -> list[tuple[str, str]]:
+        """Read one parsed chunk; returns its content and reasoning deltas."""
+        if not isinstance(chunk, dict):
+            raise ModelResponseError("the model stream carried a chunk that is not a JSON object")
+        data: JsonObject = chunk  # pyright: ignore[reportUnknownVariableType]
+        if "error" in data:
+            raise error_from_body(200, json.dumps(data))
+        turn = self._turn
+        turn.id = turn.id or data.get("id")
+        turn.model = turn.model or data.get("model")
+        if isinstance(data.get("usage"), dict):
+            turn.usage = data["usage"]
+        deltas: list[tuple[str, str]] = []
+        for choice in data.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            delta: Any = choice.get("delta") or {}  # pyright: ignore[reportUnknownMemberType]
+            if not isinstance(delta, dict):
+                continue
+            for key in ("reasoning_content", "content"):
+                text = delta.get(key)  # pyright: ignore[reportUnknownMemberType]
+                if isinstance(text, str) and text:
+                    deltas.append((key, text))
+                    if key == "content":
+                        turn.content += text
+                    else:
+                        turn.reasoning_content += text
+            for raw in delta.get("tool_calls") or []:  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+                self._merge_call(raw)
+            finish = choice.get("finish_reason")  # pyright: ignore[reportUnknownMemberType]
+            if isinstance(finish, str) and finish:
+                turn.finish_reason = finish
+        return deltas
+
+    def _merge_call(self, raw: Any) -> None:
+        if not isinstance(raw, dict):
+            raise ModelResponseError("the model stream carried a tool call that is not an object")
+        index_value: Any = raw.get("index")  # pyright: ignore[reportUnknownMemberType]
+        index = index_value if isinstance(index_value, int) else len(self._calls)
+        function: Any = raw.get("function") or {}  # pyright: ignore[reportUnknownMemberType]
+        call = self._calls.get(index)
+        if call is None:
+            call = self._calls[index] = ToolCall(id="", name="", arguments="", index=index)
+        if raw.get("id"):  # pyright: ignore[reportUnknownMemberType]
+            call.id = str(raw["id"])
+        if function.get("name"):
+            call.name = str(function["name"])
+        call.arguments += _arguments(function.get("arguments"))
+
+    def turn(self) -> Turn:
+        """The answer assembled so far, tool calls in index order."""
+        turn = self._turn
+        turn.tool_calls = [self._calls[index] for index in sorted(self._calls)]
+        for position, call in enumerate(turn.tool_calls):
+            call.id = call.id or f"call_{position}"
+        return turn

@@ -1,0 +1,198 @@
+"""The schema compiler: an MCP tool's `inputSchema` → the `parameters` GLM's function calling accepts. No I/O.
+
+Contract (the "GLM dialect"):
+- local `$ref`s (`#/$defs/…`, `#/definitions/…`) are inlined; a recursive one is cut after `MAX_REF_DEPTH`
+  levels to `{"type": "object"}` with its description kept;
+- `anyOf`/`oneOf` of one schema and `null` becomes that schema; `type: [X, "null"]` becomes `X`;
+  `const` becomes a one-value `enum`; `allOf` of objects is merged;
+- a missing `type` is filled from the keywords present (`properties` ⇒ object, `items` ⇒ array, `enum`
+  ⇒ the values' type, otherwise string); an object gets `properties`, an array gets `items`;
+- only `KEPT_KEYWORDS` survive; `required` names only existing properties;
+- the top level is always an object schema. A schema that cannot be compiled raises `SchemaError`,
+  which leaves that tool out (with the reason), never fails the request.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+JsonSchema = dict[str, Any]
+
+MAX_REF_DEPTH = 3
+MAX_NESTING = 32
+
+KEPT_KEYWORDS = frozenset(
+    {
+        "type",
+        "description",
+        "properties",
+        "required",
+        "items",
+        "enum",
+        "default",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "pattern",
+        "format",
+        "anyOf",
+        "additionalProperties",
+        "title",
+    }
+)
+
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+
+
+class SchemaError(ValueError):
+    """A schema GLM cannot be given; the message says why."""
+
+
+def compile_schema(schema: Any) -> JsonSchema:
+    """Compile a tool's input schema for GLM.
+
+    Raises:
+        SchemaError: The schema is not an object schema, or has a reference that cannot be resolved.
+    """
+    if not isinstance(schema, dict):
+        raise SchemaError("the input schema is not a JSON object")
+    root: JsonSchema = schema  # pyright: ignore[reportUnknownVariableType]
+    compiled = _Compiler(root).node(root, depth=0, refs=())
+    if compiled.get("type") != "object":
+        raise SchemaError(f"the input schema describes {compiled.get('type')!r}, not an object")
+    compiled.setdefault("properties", {})
+    return compiled
+
+
+class _Compiler:
+    def __init__(self, root: JsonSchema) -> None:
+        self.root = root
+
+    def resolve(self, ref: str) -> JsonSchema:
+        if not ref.startswith("#/"):
+            raise SchemaError(f"the reference {ref!r} points outside the schema")
+        target: Any = self.root
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, dict) or part not in target:
+                raise SchemaError(f"the reference {ref!r} cannot be resolved")
+            target = target[part]
+        if not isinstance(target, dict):
+            raise SchemaError(f"the reference {ref!r} does not point to a schema")
+        return target  # pyright: ignore[reportUnknownVariableType]
+
+    def node(self, schema: Any, depth: int, refs: tuple[str, ...]) -> JsonSchema:
+        if depth > MAX_NESTING:
+            return {"type": "object", "description": "(nested too deeply to describe)"}
+        if schema is True or schema == {}:
+            return {"type": "string"}
+        if not isinstance(schema, dict):
+            return {"type": "string"}
+        source: JsonSchema = dict(schema)  # pyright: ignore[reportUnknownArgumentType]
+        if "$ref" in source:
+            ref = str(source.pop("$ref"))
+            if refs.count(ref) >= MAX_REF_DEPTH:
+                cut: JsonSchema = {"type": "object"}
+                if "description" in source:
+                    cut["description"] = source["description"]
+                return cut
+            target = dict(self.resolve(ref))
+            target.update({key: value for key, value in source.items() if key in ("description", "default")})
+            return self.node(target, depth + 1, (*refs, ref))
+        source = self._simplify(source, depth, refs)
+        out: JsonSchema = {}
+        for key, value in source.items():
+            if key not in KEPT_KEYWORDS:
+                continue
+            if key == "properties" and isinstance(value, dict):
+                props: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+                out[key] = {name: self.node(sub, depth + 1, refs) for name, sub in props.items()}
+            elif key == "items":
+                out[key] = self.node(value[0] if isinstance(value, list) and value else value, depth + 1, refs)
+            elif key == "anyOf" and isinstance(value, list):
+                options: list[Any] = value  # pyright: ignore[reportUnknownVariableType]
+                out[key] = [self.node(option, depth + 1, refs) for option in options]
+            elif key == "additionalProperties":
+                if isinstance(value, bool):
+                    out[key] = value
+                elif isinstance(value, dict):
+                    out[key] = self.node(value, depth + 1, refs)
+            elif key == "required" and isinstance(value, list):
+                out[key] = [name for name in value if isinstance(name, str)]  # pyright: ignore[reportUnknownVariableType]
+            else:
+                out[key] = copy.deepcopy(value)
+        self._fill_type(out)
+        if "required" in out:
+            known = out.get("properties", {})
+            out["required"] = [name for name in out["required"] if name in known]
+            if not out["required"]:
+                del out["required"]
+        return out
+
+    def _simplify(self, source: JsonSchema, depth: int, refs: tuple[str, ...]) -> JsonSchema:
+        for key in ("anyOf", "oneOf"):
+            options = source.get(key)
+            if isinstance(options, list):
+                kept: list[Any] = [
+                    option
+                    for option in options  # pyright: ignore[reportUnknownVariableType]
+                    if not (isinstance(option, dict) and option.get("type") == "null")  # pyright: ignore[reportUnknownMemberType]
+                ]
+                del source[key]
+                if len(kept) == 1:
+                    inner = self.node(kept[0], depth + 1, refs)
+                    merged = {**inner, **{k: v for k, v in source.items() if k in ("description", "default", "title")}}
+                    source = merged
+                elif kept:
+                    source["anyOf"] = kept
+        all_of = source.pop("allOf", None)
+        if isinstance(all_of, list):
+            for part in all_of:  # pyright: ignore[reportUnknownVariableType]
+                resolved = self.node(part, depth + 1, refs)
+                for key, value in resolved.items():
+                    if key == "properties":
+                        source.setdefault("properties", {}).update(value)
+                    elif key == "required":
+                        source["required"] = [*source.get("required", []), *value]
+                    else:
+                        source.setdefault(key, value)
+        kind = source.get("type")
+        if isinstance(kind, list):
+            kinds: list[Any] = [k for k in kind if k != "null"]  # pyright: ignore[reportUnknownVariableType]
+            if len(kinds) == 1:
+                source["type"] = kinds[0]
+            elif kinds:
+                del source["type"]
+                source["anyOf"] = [{"type": k} for k in kinds]
+            else:
+                source["type"] = "string"
+        if "const" in source:
+            source["enum"] = [source.pop("const")]
+        if isinstance(source.get("enum"), list):
+            source["enum"] = [value for value in source["enum"] if value is not None]
+            if not source["enum"]:
+                del source["enum"]
+        return source
+
+    @staticmethod
+    def _fill_type(out: JsonSchema) -> None:
+        if "type" not in out and "anyOf" not in out:
+            if "properties" in out or "additionalProperties" in out:
+                out["type"] = "object"
+            elif "items" in out:
+                out["type"] = "array"
+            elif "enum" in out:
+                kinds = {_JSON_TYPES.get(type(value), "string") for value in out["enum"]}
+                out["type"] = kinds.pop() if len(kinds) == 1 else "string"
+            else:
+                out["type"] = "string"
+        if out.get("type") == "object":
+            out.setdefault("properties", {})
+        if out.get("type") == "array":
+            out.setdefault("items", {"type": "string"})
