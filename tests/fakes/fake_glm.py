@@ -84,6 +84,7 @@ class FakeGlm:
         *,
         generation: Generation = "2025-09",
         model: str = "glm-4.6",
+        seed: int = 0,
     ) -> None:
         self.script = script
         self.generation = generation
@@ -91,10 +92,12 @@ class FakeGlm:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.hold: anyio.Event | None = None
-        """When set to an unset event, answers wait for it (after `entered` is set)."""
+        """When an event, answers wait for it after setting `entered` (streams after their first chunk);
+        `cancelled` is set if the wait is cancelled (the client went away)."""
         self.entered = anyio.Event()
         self.cancelled = anyio.Event()
         self._calls = 0
+        self._random = random.Random(seed)
         self.app = Starlette(
             routes=[
                 Route("/api/paas/v4/chat/completions", self._chat, methods=["POST"]),
@@ -115,14 +118,9 @@ class FakeGlm:
         self.headers.append(dict(request.headers))
         answer = self._next(body)
         self._calls += 1
-        ident = f"2025{self._calls:06d}{random.randrange(16**16):016x}"
-        if self.hold is not None:
-            self.entered.set()
-            try:
-                await self.hold.wait()
-            except anyio.get_cancelled_exc_class():
-                self.cancelled.set()
-                raise
+        ident = f"2025{self._calls:06d}{self._random.randrange(16**16):016x}"
+        if self.hold is not None and not body.get("stream"):
+            await self._wait()
         if isinstance(answer, Failure):
             headers = {"Retry-After": answer.retry_after} if answer.retry_after else {}
             return JSONResponse(
@@ -138,6 +136,15 @@ class FakeGlm:
         return JSONResponse(
             self._completion(answer, ident, bool(body.get("tools"))), media_type="application/json; charset=UTF-8"
         )
+
+    async def _wait(self) -> None:
+        assert self.hold is not None
+        self.entered.set()
+        try:
+            await self.hold.wait()
+        except anyio.get_cancelled_exc_class():
+            self.cancelled.set()
+            raise
 
     def _finish(self, reply: Reply) -> str:
         return reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
@@ -156,8 +163,8 @@ class FakeGlm:
 
     def _call_id(self, index: int) -> str:
         if self.generation == "2025-09":
-            return f"call_-{random.randrange(10**18, 10**19)}"
-        return f"call_{random.randrange(16**24):024x}"
+            return f"call_-{self._random.randrange(10**18, 10**19)}"
+        return f"call_{self._random.randrange(16**24):024x}"
 
     def _completion(self, reply: Reply, ident: str, tools_offered: bool) -> dict[str, Any]:
         content = reply.content
@@ -204,6 +211,9 @@ class FakeGlm:
         finish = self._finish(reply)
         if self.generation == "2025-11":
             yield chunk({"role": "assistant", "content": "", "reasoning_content": "\n"})
+        if self.hold is not None:  # a streamed answer stalls after its first bytes
+            yield chunk({"role": "assistant", "reasoning_content": "..."})
+            await self._wait()
         reasoning = reply.reasoning
         content = reply.content
         newlines = tools_offered and self.generation != "2026"

@@ -1,0 +1,241 @@
+"""`/v1/chat/completions` end to end: the `openai` SDK → glm-mcp (real HTTP) → the GLM emulator (real HTTP)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx2
+import openai
+import pytest
+from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
+
+from glm_mcp.app import build_app
+from glm_mcp.config import GatewayConfig, ModelConfig
+from glm_mcp.gateway import Gateway
+from tests.fakes.fake_glm import FakeGlm, Failure, Reply
+from tests.helpers import inproc, serve_asgi
+from tests.test_agent import memo_server, weather_server
+
+
+@dataclass
+class Stack:
+    fake: FakeGlm
+    url: str
+    client: openai.AsyncOpenAI
+
+
+@asynccontextmanager
+async def stack(fake: FakeGlm, servers: dict[str, MCPServer] | None = None) -> AsyncIterator[Stack]:
+    servers = servers if servers is not None else {"weather": weather_server(), "memo": memo_server()}
+    async with serve_asgi(fake.app) as glm_url:
+        model = ModelConfig(
+            base_url=f"{glm_url}/api/paas/v4", api_key=SecretStr("zai-key"), name="glm-4.6", max_retries=1
+        )
+        config = GatewayConfig(servers={name: inproc(server) for name, server in servers.items()}, model=model)
+        async with serve_asgi(build_app(Gateway(config))) as url:
+            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            try:
+                yield Stack(fake, url, client)
+            finally:
+                await client.close()
+
+
+def two_server_script() -> list[Reply]:
+    return [
+        Reply(reasoning="Forecast first.", tool_calls=[("weather__forecast", '{"city": "Oslo"}')]),
+        Reply(reasoning="Now save it.", tool_calls=[("memo__add", '{"text": "Oslo: sunny"}')]),
+        Reply(reasoning="Done.", content="Oslo will be sunny; I saved a memo."),
+    ]
+
+
+async def test_an_openai_client_gets_an_answer_that_used_two_servers_over_several_steps() -> None:
+    async with stack(FakeGlm(two_server_script())) as s:
+        completion = await s.client.chat.completions.create(
+            model="glm-4.6", messages=[{"role": "user", "content": "Weather in Oslo, and note it"}]
+        )
+    choice = completion.choices[0]
+    assert choice.message.content == "Oslo will be sunny; I saved a memo."
+    assert choice.finish_reason == "stop"
+    assert completion.object == "chat.completion"
+    assert (choice.message.model_extra or {})["reasoning_content"] == "Done."
+    assert completion.usage is not None and completion.usage.prompt_tokens == 300
+    sent = s.fake.requests[2]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "assistant", "tool"]
+    assert [m["content"] for m in sent if m["role"] == "tool"] == ["Oslo: sunny for 1 day(s)", "memo 1 saved"]
+    assert s.fake.headers[0]["authorization"] == "Bearer zai-key"
+
+
+async def test_streaming_sends_deltas_of_every_step_tool_events_and_one_finish() -> None:
+    async with stack(FakeGlm(two_server_script(), generation="2025-09")) as s:
+        stream = await s.client.chat.completions.create(
+            model="glm-4.6",
+            messages=[{"role": "user", "content": "Weather in Oslo, and note it"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    reasoning = "".join(
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices
+    )
+    events = [
+        (c.model_extra or {})["glm_mcp"] for c in chunks if not c.choices and (c.model_extra or {}).get("glm_mcp")
+    ]
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert content == "Oslo will be sunny; I saved a memo."
+    assert reasoning == "Forecast first.Now save it.Done."
+    assert [(e["event"], e["name"]) for e in events] == [
+        ("tool_call", "weather__forecast"),
+        ("tool_result", "weather__forecast"),
+        ("tool_call", "memo__add"),
+        ("tool_result", "memo__add"),
+    ]
+    assert events[0]["server"] == "weather" and events[1]["content"] == "Oslo: sunny for 1 day(s)"
+    assert finishes == ["stop"]
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+
+
+async def test_a_client_tool_call_comes_back_for_the_client_to_run_and_gateway_tools_never_do() -> None:
+    fake = FakeGlm([Reply(tool_calls=[("get_location", "{}")])])
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_location",
+            "description": "Where the user is.",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    }
+    async with stack(fake) as s:
+        completion = await s.client.chat.completions.create(
+            model="glm-4.6",
+            messages=[{"role": "user", "content": "weather here?"}],
+            tools=[tool],  # pyright: ignore[reportArgumentType]
+        )
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.tool_calls is not None
+    assert [(c.function.name, c.function.arguments) for c in choice.message.tool_calls] == [("get_location", "{}")]  # pyright: ignore[reportAttributeAccessIssue]
+    assert [t["function"]["name"] for t in fake.requests[0]["tools"]][:1] == ["get_location"]
+
+
+async def test_glm_errors_come_back_openai_style_with_glms_code() -> None:
+    fake = FakeGlm([Failure(429, "1113", "Insufficient balance")])
+    async with stack(fake) as s:
+        with pytest.raises(openai.RateLimitError) as caught:
+            await s.client.chat.completions.create(model="glm-4.6", messages=[{"role": "user", "content": "hi"}])
+    error = caught.value.body
+    assert isinstance(error, dict)
+    assert error["code"] == "1113"
+    assert error["message"].startswith("GLM: Insufficient balance (the account has no balance left")
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}, "tool_choice"),
+        ({"messages": [{"role": "user", "content": "x"}], "glm_mcp": {"servers": ["nope"]}}, "glm_mcp.servers"),
+        ({"messages": [{"role": "user", "content": "x"}], "n": 3}, "n"),
+    ],
+)
+async def test_invalid_requests_get_400_saying_which_field(body: dict[str, Any], param: str) -> None:
+    async with stack(FakeGlm([])) as s, httpx2.AsyncClient(base_url=s.url) as http:
+        response = await http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == param
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_malformed_json_gets_400() -> None:
+    async with stack(FakeGlm([])) as s, httpx2.AsyncClient(base_url=s.url) as http:
+        response = await http.post(
+            "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 400 and "not valid JSON" in response.json()["error"]["message"]
+
+
+async def test_tool_choice_none_offers_no_tools_and_extra_fields_pass_through() -> None:
+    fake = FakeGlm([Reply(content="plain")])
+    async with stack(fake) as s:
+        await s.client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "hi"}],
+            tool_choice="none",
+            temperature=0.2,
+            extra_body={"thinking": {"type": "disabled"}, "tool_stream": True},
+        )
+    sent = fake.requests[0]
+    assert "tools" not in sent and "tool_choice" not in sent
+    assert (sent["model"], sent["temperature"], sent["thinking"], sent["tool_stream"]) == (
+        "glm-4.6",
+        0.2,
+        {"type": "disabled"},
+        True,
+    )
+
+
+async def test_per_request_narrowing_through_extra_body() -> None:
+    fake = FakeGlm([Reply(content="ok")])
+    async with stack(fake) as s:
+        await s.client.chat.completions.create(
+            model="glm-4.6", messages=[{"role": "user", "content": "hi"}], extra_body={"glm_mcp": {"servers": ["memo"]}}
+        )
+    assert [t["function"]["name"] for t in fake.requests[0]["tools"]] == ["memo__add", "memo__count"]
+    assert "glm_mcp" not in fake.requests[0]
+
+
+async def test_models_lists_the_configured_model() -> None:
+    async with stack(FakeGlm([])) as s:
+        models = await s.client.models.list()
+    assert [m.id for m in models.data] == ["glm-4.6"]
+
+
+async def test_a_client_that_disconnects_cancels_the_model_request() -> None:
+    fake = FakeGlm([Reply(content="never finished")])
+    fake.hold = anyio.Event()
+    async with stack(fake) as s:
+        async with httpx2.AsyncClient(base_url=s.url, timeout=10) as http:
+            body = {"model": "glm-4.6", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+            async with http.stream("POST", "/v1/chat/completions", json=body) as response:
+                with anyio.fail_after(5):
+                    await fake.entered.wait()
+                assert response.status_code == 200
+        with anyio.fail_after(5):
+            await fake.cancelled.wait()
+        fake.hold.set()
+
+
+async def test_a_client_that_disconnects_cancels_running_tool_calls() -> None:
+    gate = anyio.Event()
+    started: list[str] = []
+    cancelled = anyio.Event()
+    server = MCPServer("slow")
+
+    @server.tool()
+    async def crawl(url: str) -> str:
+        """Takes forever."""
+        started.append(url)
+        try:
+            await gate.wait()
+        finally:
+            cancelled.set()
+        return "done"
+
+    fake = FakeGlm([Reply(tool_calls=[("slow__crawl", json.dumps({"url": "http://x"}))]), Reply(content="ok")])
+    async with stack(fake, {"slow": server}) as s:
+        async with httpx2.AsyncClient(base_url=s.url, timeout=10) as http:
+            body = {"model": "glm-4.6", "messages": [{"role": "user", "content": "crawl"}], "stream": True}
+            async with http.stream("POST", "/v1/chat/completions", json=body) as response:
+                async for line in response.aiter_lines():
+                    if '"tool_call"' in line:
+                        break
+        with anyio.fail_after(5):
+            await cancelled.wait()
+    assert started == ["http://x"]
