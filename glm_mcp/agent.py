@@ -181,7 +181,15 @@ class Agent:
             if on_event is not None:
                 await on_event(event)
 
+        answer_started = [False]
+
         async def on_delta(kind: str, text: str) -> None:
+            if kind == "content" and not answer_started[0]:
+                # GLM opens many answers with "\n" or "\n\n"; whoever reads the stream should not see them.
+                text = text.lstrip("\n")
+                if not text:
+                    return
+                answer_started[0] = True
             await emit(AgentEvent(kind, text))
 
         stopped_by: str | None = None
@@ -191,6 +199,7 @@ class Agent:
                     stopped_by = "max_steps"
                     break
                 steps += 1
+                answer_started[0] = False
                 await emit(AgentEvent("step", data={"step": steps}))
                 request = {**body, "messages": messages}
                 if offer.definitions:

@@ -94,6 +94,14 @@ class ChatRequest:
         self.model = self._model(body.get("model"), agent)
         self.forwarded: JsonObject = {k: v for k, v in body.items() if k not in _GATEWAY_FIELDS}
         self.forwarded["model"] = self.model
+        for key, low, high in (("temperature", 0.0, 1.0), ("top_p", 0.01, 1.0)):
+            value = self.forwarded.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool) and not low <= value <= high:
+                # OpenAI allows temperature up to 2; GLM refuses what is outside its range.
+                self.forwarded[key] = min(high, max(low, value))
+                logger.info(
+                    "%s %s is outside GLM's range [%s, %s]; sent %s", key, value, low, high, self.forwarded[key]
+                )
         if self.stream:
             self.forwarded["stream_options"] = {"include_usage": True}
         client_tools: list[JsonObject] = [] if choice == "none" else tools
@@ -137,24 +145,14 @@ class _Stream:
     def __init__(self, write: Callable[[str], Awaitable[None]], model: str, request_id: str, created: int) -> None:
         self.write = write
         self.base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
-        self.at_line_start = True
 
     async def chunk(self, delta: JsonObject | None, finish: str | None = None, **extra: Any) -> None:
         choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
         await self.write(f"data: {dumps({**self.base, 'choices': choices, **extra})}\n\n")
 
     async def on_event(self, event: AgentEvent) -> None:
-        if event.kind == "step":
-            self.at_line_start = True
-        elif event.kind == "content":
-            text = event.text
-            if self.at_line_start:
-                # GLM opens many answers with "\n" or "\n\n"; a client should not see them.
-                text = text.lstrip("\n")
-                if not text:
-                    return
-                self.at_line_start = False
-            await self.chunk({"content": text})
+        if event.kind == "content":
+            await self.chunk({"content": event.text})
         elif event.kind == "reasoning_content":
             await self.chunk({"reasoning_content": event.text})
         elif event.kind in ("tool_call", "tool_result"):

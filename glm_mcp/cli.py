@@ -14,16 +14,19 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 import mcp.types as T
 
+from glm_mcp.agent import Agent, AgentEvent, AgentLimits
 from glm_mcp.config import GatewayConfig, load_config
-from glm_mcp.errors import ConfigError
+from glm_mcp.doctor import FAIL, diagnose, render
+from glm_mcp.errors import ConfigError, ModelError
 from glm_mcp.gateway import Gateway
+from glm_mcp.model.client import GlmClient
 
 logger = logging.getLogger("glm_mcp")
 
@@ -59,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     call = with_config(commands.add_parser("call", help="call one exposed tool and print its result"))
     call.add_argument("name", help="the exposed tool name, for example clock__now")
     call.add_argument("arguments", nargs="?", default="{}", help="the arguments as a JSON object")
+    chat = with_config(commands.add_parser("chat", help="one agent run: GLM with the gateway's tools"))
+    chat.add_argument("prompt", help="what to ask")
+    chat.add_argument("--server", action="append", dest="servers", help="only offer this server's tools (repeatable)")
+    doctor = with_config(commands.add_parser("doctor", help="check the config, the servers, the tools and the model"))
+    doctor.add_argument("--no-model", action="store_true", help="skip the request to the model endpoint")
     return parser
 
 
@@ -89,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _setup_logging(args.log_level)
         config = load_config(args.config, os.environ, Path.cwd())
-        command = {"serve": _serve, "stdio": _stdio, "tools": _tools, "call": _call}[args.command]
+        command = {"serve": _serve, "stdio": _stdio, "tools": _tools, "call": _call, "chat": _chat, "doctor": _doctor}[
+            args.command
+        ]
         return command(config, args)
     except (ConfigError, _UsageError) as exc:
         print(f"glm-mcp: {exc}", file=sys.stderr)
@@ -158,6 +168,12 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     return EXIT_OK if server.started else EXIT_FAILURE
 
 
+@contextlib.asynccontextmanager
+async def _running_agent(config: GatewayConfig) -> AsyncIterator[Agent]:
+    async with Gateway(config).running() as gateway, GlmClient(config.model).running() as model:
+        yield Agent(gateway, model, AgentLimits(max_steps=config.gateway.max_steps))
+
+
 def _stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
     from glm_mcp.facade import serve_stdio
 
@@ -170,8 +186,8 @@ def _stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
                         tg.cancel_scope.cancel()
 
             tg.start_soon(stop_on_signal)
-            async with Gateway(config).running() as gateway:
-                await serve_stdio(gateway)
+            async with _running_agent(config) as agent:
+                await serve_stdio(agent.gateway, agent)
             tg.cancel_scope.cancel()
 
     anyio.run(run)
@@ -243,3 +259,44 @@ def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
     result = anyio.run(run)
     print(_render(result), file=sys.stderr if result.is_error else sys.stdout)
     return EXIT_FAILURE if result.is_error else EXIT_OK
+
+
+def _chat(config: GatewayConfig, args: argparse.Namespace) -> int:
+    if config.model.api_key is None and "api.z.ai" in config.model.base_url:
+        raise _UsageError("no model key: set $ZAI_API_KEY (or model.api_key in the config)")
+
+    async def on_event(event: AgentEvent) -> None:
+        if event.kind == "content":
+            print(event.text, end="", flush=True)
+        elif event.kind == "tool_call":
+            print(f"-> {event.data['name']} {event.data['arguments']}", file=sys.stderr, flush=True)
+        elif event.kind == "tool_result":
+            mark = "!!" if event.data["is_error"] else "<-"
+            text = " ".join(event.text.split())
+            print(f"{mark} {event.data['name']}: {text[:200]}", file=sys.stderr, flush=True)
+
+    async def run() -> int:
+        async with _running_agent(config) as agent:
+            body = {"model": config.model.name, "messages": [{"role": "user", "content": args.prompt}]}
+            try:
+                result = await agent.run(body, agent.offer((), args.servers), stream=True, on_event=on_event)
+            except ModelError as exc:
+                print(f"glm-mcp: the model failed: {exc.message}", file=sys.stderr)
+                return EXIT_FAILURE
+            if result.stopped_by:
+                print(result.turn.content, end="")
+            print()
+            return EXIT_FAILURE if result.stopped_by else EXIT_OK
+
+    return anyio.run(run)
+
+
+def _doctor(config: GatewayConfig, args: argparse.Namespace) -> int:
+    async def run() -> int:
+        async with _running_agent(config) as agent:
+            findings = await diagnose(agent, probe_model=not args.no_model)
+        print(f"config: {config.source}")
+        print(render(findings))
+        return EXIT_FAILURE if any(finding.status == FAIL for finding in findings) else EXIT_OK
+
+    return anyio.run(run)

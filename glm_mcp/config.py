@@ -333,7 +333,9 @@ def load_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> 
     path = find_config_path(explicit, environ, cwd)
     if path is None:
         data_home = Path(environ.get("XDG_DATA_HOME") or Path(environ.get("HOME", str(cwd))) / ".local" / "share")
-        return parse_config(default_config_data(data_home / "glm-mcp"), environ)
+        return parse_config(
+            default_config_data(data_home / "glm-mcp"), environ, "<built-in default: the bundled servers>"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -272,8 +272,8 @@ def _tool_view(catalog: Catalog) -> list[dict[str, Any]]:
     return [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for _, tool in catalog.tools.values()]
 
 
-async def serve_stdio(gateway: Gateway) -> None:
+async def serve_stdio(gateway: Gateway, agent: Agent | None = None) -> None:
     """Serve the catalog on this process's stdin and stdout until the editor closes them."""
-    server = build_server(gateway)
+    server = build_server(gateway, agent)
     async with stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig
 from glm_mcp.gateway import Gateway
-from tests.fakes.fake_glm import FakeGlm, Failure, Reply
+from tests.fakes.fake_glm import Failure, FakeGlm, Reply
 from tests.helpers import inproc, serve_asgi
 from tests.test_agent import memo_server, weather_server
 
@@ -239,3 +239,12 @@ async def test_a_client_that_disconnects_cancels_running_tool_calls() -> None:
         with anyio.fail_after(5):
             await cancelled.wait()
     assert started == ["http://x"]
+
+
+async def test_sampling_values_outside_glms_range_are_brought_into_it() -> None:
+    fake = FakeGlm([Reply(content="ok")])
+    async with stack(fake) as s:
+        await s.client.chat.completions.create(
+            model="glm-4.6", messages=[{"role": "user", "content": "hi"}], temperature=1.7, top_p=0.0
+        )
+    assert (fake.requests[0]["temperature"], fake.requests[0]["top_p"]) == (1.0, 0.01)

@@ -102,20 +102,22 @@ class GlmClient:
 
     async def _with_retries(self, body: JsonObject, on_delta: DeltaFnT | None) -> Turn:
         attempt = 0
+        # Once text of an attempt has been handed on, a retry would repeat it: only untouched attempts retry.
+        delivered = False
+
+        async def forward(kind: str, text: str) -> None:
+            nonlocal delivered
+            delivered = True
+            assert on_delta is not None
+            await on_delta(kind, text)
+
         while True:
-            delivered = [False]
-
-            async def forward(kind: str, text: str) -> None:
-                delivered[0] = True
-                assert on_delta is not None
-                await on_delta(kind, text)
-
             try:
                 async with self._limiter:
                     return await self._attempt(body, forward if on_delta else None)
             except ModelError as exc:
                 retryable = isinstance(exc, _NetworkError) or (isinstance(exc, ModelHTTPError) and is_retryable(exc))
-                if not retryable or delivered[0] or attempt >= self.config.max_retries:
+                if not retryable or delivered or attempt >= self.config.max_retries:
                     if isinstance(exc, _NetworkError):
                         raise ModelResponseError(exc.message, status_code=502) from None
                     raise

@@ -92,6 +92,8 @@ async def test_bodies_have_the_recorded_fields(path: Path) -> None:
         assert sorted(emulated["choices"][0]) == sorted(recorded["choices"][0])
         assert sorted(emulated["choices"][0]["message"]) == sorted(message)
         assert emulated["choices"][0]["message"]["content"] == message["content"]
-        for made, real in zip(emulated["choices"][0]["message"].get("tool_calls", []), message.get("tool_calls", [])):
+        for made, real in zip(
+            emulated["choices"][0]["message"].get("tool_calls", []), message.get("tool_calls", []), strict=True
+        ):
             assert sorted(made) == sorted(real) and made["function"] == real["function"]
         assert sorted(emulated["usage"]) == sorted(recorded["usage"])

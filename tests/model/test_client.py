@@ -14,7 +14,7 @@ from glm_mcp.config import ModelConfig
 from glm_mcp.errors import ModelHTTPError, ModelResponseError
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.messages import Turn
-from tests.fakes.fake_glm import FakeGlm, Failure, Garbage, Reply
+from tests.fakes.fake_glm import Failure, FakeGlm, Garbage, Reply
 from tests.helpers import serve_asgi
 from tests.replay import exchanges, recordings, sse_chunks
 
@@ -52,12 +52,13 @@ def _expected(body: str, streamed: bool) -> tuple[list[tuple[str, str]], str]:
 async def test_every_recorded_answer_is_read_whole(path: Path) -> None:
     """Every tool call of every generation is kept, wherever `finish_reason` first appears."""
     streamed = "stream" in path.name
+    seen: list[str] = []
+
+    async def on_delta(kind: str, text: str) -> None:
+        seen.append(kind)
+
     for exchange in exchanges(path):
-        seen: list[str] = []
-
-        async def on_delta(kind: str, text: str) -> None:
-            seen.append(kind)
-
+        seen.clear()
         async with GlmClient(CONFIG, transport=_replay(exchange.body, streamed)).running() as client:
             turn = await (client.stream(exchange.request, on_delta) if streamed else client.complete(exchange.request))
         calls, finish = _expected(exchange.body, streamed)

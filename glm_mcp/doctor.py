@@ -1,0 +1,95 @@
+"""`glm-mcp doctor`: every check of a configuration, each with what is wrong and how to fix it.
+
+Checks: each server starts; each tool compiles for GLM (and has a description); the tool count fits GLM's
+limit of 128 per request; the model key is set; the model endpoint answers a one-token request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from glm_mcp.agent import MAX_TOOLS, Agent
+from glm_mcp.errors import ModelError
+from glm_mcp.upstream.connection import ServerState
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the report."""
+
+    check: str
+    status: str
+    detail: str
+
+
+async def diagnose(agent: Agent, *, probe_model: bool = True) -> list[Finding]:
+    """Run every check against a started gateway and model client."""
+    gateway = agent.gateway
+    findings: list[Finding] = []
+    for name, upstream in gateway.pool.upstreams.items():
+        status = gateway.upstream_status(upstream)
+        if upstream.state is ServerState.DISABLED:
+            findings.append(Finding(f"server {name}", OK, "disabled in the config"))
+        elif upstream.state is ServerState.READY:
+            findings.append(Finding(f"server {name}", OK, f"{status['tools']} tools ({upstream.config.type})"))
+        else:
+            fix = "check the command, its arguments and that it runs on its own"
+            if upstream.config.type in ("http", "sse"):
+                fix = "check the URL, the headers and that the server is up"
+            findings.append(Finding(f"server {name}", FAIL, f"{upstream.error}; {fix}"))
+        for tool, reason in upstream.listing.quarantined:
+            findings.append(
+                Finding(f"tool {name}/{tool}", FAIL, f"left out: {reason}; fix the server's tool definition")
+            )
+    compiled = agent.compiled()
+    for tool, reason in sorted(compiled.left_out.items()):
+        findings.append(Finding(f"tool {tool}", FAIL, f"GLM cannot take its schema: {reason}"))
+    for name, (entry, tool) in gateway.catalog.tools.items():
+        if not (tool.description or "").strip():
+            findings.append(
+                Finding(
+                    f"tool {name}", WARN, f"no description: GLM picks tools by description; add one in {entry.server}"
+                )
+            )
+    count = len(compiled.definitions)
+    if count > MAX_TOOLS:
+        findings.append(
+            Finding(
+                "tool count",
+                WARN,
+                f"{count} tools, GLM takes {MAX_TOOLS} per request; the first {MAX_TOOLS} by name are offered: "
+                "narrow with tools.allow/deny in the config or glm_mcp.servers per request",
+            )
+        )
+    else:
+        findings.append(Finding("tool count", OK, f"{count} tools (GLM takes at most {MAX_TOOLS} per request)"))
+    findings.extend(await _model_findings(agent, probe_model))
+    return findings
+
+
+async def _model_findings(agent: Agent, probe: bool) -> list[Finding]:
+    config = agent.model.config
+    findings: list[Finding] = []
+    if config.api_key is None:
+        findings.append(Finding("model key", FAIL, "no API key: set $ZAI_API_KEY or model.api_key in the config"))
+        return findings
+    findings.append(Finding("model key", OK, "set"))
+    if not probe:
+        return findings
+    body = {"model": config.name, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
+    try:
+        await agent.model.complete(body)
+    except ModelError as exc:
+        code = f" (code {exc.code})" if exc.code else ""
+        findings.append(Finding("model endpoint", FAIL, f"{config.base_url} model {config.name}: {exc.message}{code}"))
+    else:
+        findings.append(Finding("model endpoint", OK, f"{config.base_url} answers for {config.name}"))
+    return findings
+
+
+def render(findings: list[Finding]) -> str:
+    """The report as an aligned text table."""
+    width = max(len(finding.check) for finding in findings)
+    return "\n".join(f"{finding.status:<4}  {finding.check:<{width}}  {finding.detail}" for finding in findings)

@@ -1,0 +1,1 @@
+"""Tools as GLM sees them: schemas compiled, arguments repaired and checked, results flattened. No I/O."""
