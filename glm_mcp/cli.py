@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sub.add_argument("--config", help="config file (default: $GLM_MCP_CONFIG, ./glm-mcp.json, built-in)")
+        sub.add_argument("--log-level", default=argparse.SUPPRESS, help="debug, info, warning (default) or error")
         return sub
 
     serve = with_config(commands.add_parser("serve", help="run the HTTP service (/mcp, /healthz, /readyz)"))

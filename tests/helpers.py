@@ -65,12 +65,23 @@ class RunningGateway:
     process: Process
     url: str
     stderr_lines: list[str]
+    waiting: dict[str, anyio.Event]
+
+    async def stderr_line(self, needle: str) -> None:
+        """Wait until the gateway writes a stderr line containing `needle`."""
+        if not any(needle in line for line in self.stderr_lines):
+            await self.waiting.setdefault(needle, anyio.Event()).wait()
 
 
-async def _collect(stream: Any, lines: list[str], found: anyio.Event, port: list[int]) -> None:
+async def _collect(
+    stream: Any, lines: list[str], found: anyio.Event, port: list[int], waiting: dict[str, anyio.Event]
+) -> None:
     async for chunk in TextReceiveStream(stream):
         for line in chunk.splitlines():
             lines.append(line)
+            for needle, event in waiting.items():
+                if needle in line:
+                    event.set()
             match = re.search(r"serving on http://[^:]+:(\d+)", line)
             if match and not found.is_set():
                 port.append(int(match.group(1)))
@@ -92,13 +103,14 @@ async def glm_mcp_serve(
     lines: list[str] = []
     found = anyio.Event()
     port: list[int] = []
+    waiting: dict[str, anyio.Event] = {}
     async with anyio.create_task_group() as tg:
         assert process.stderr is not None
-        tg.start_soon(_collect, process.stderr, lines, found, port)
+        tg.start_soon(_collect, process.stderr, lines, found, port, waiting)
         try:
             with anyio.fail_after(30):
                 await found.wait()
-            yield RunningGateway(process, f"http://127.0.0.1:{port[0]}", lines)
+            yield RunningGateway(process, f"http://127.0.0.1:{port[0]}", lines, waiting)
         finally:
             if process.returncode is None:
                 process.terminate()

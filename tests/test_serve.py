@@ -55,6 +55,21 @@ async def test_an_mcp_client_lists_and_calls_tools_over_streamable_http(tmp_path
             assert steps == [1, 2, 3]
 
 
+async def test_cancelling_a_call_over_http_cancels_it_in_the_upstream_process(tmp_path: Path) -> None:
+    async with glm_mcp_serve(_config(), tmp_path, "--log-level", "info") as gateway:
+        async with Client(f"{gateway.url}/mcp", mode="legacy") as client, anyio.create_task_group() as tg:
+
+            async def call() -> None:
+                await client.call_tool("proc__hang", {})
+
+            tg.start_soon(call)
+            with anyio.fail_after(10):
+                await gateway.stderr_line("HANG started")
+            tg.cancel_scope.cancel()
+        with anyio.fail_after(10):
+            await gateway.stderr_line("HANG cancelled")
+
+
 async def test_healthz_is_up_and_readyz_reports_each_server_with_the_dead_one_explained(tmp_path: Path) -> None:
     async with glm_mcp_serve(_config(), tmp_path) as gateway, httpx2.AsyncClient(base_url=gateway.url) as http:
         assert (await http.get("/healthz")).text == "ok"
