@@ -89,12 +89,14 @@ class AgentResult:
 class _Compiled:
     """The gateway tools of one catalog snapshot, compiled for GLM."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, allow_destructive: Callable[[str], bool]) -> None:
         self.catalog = catalog
         self.definitions: dict[str, JsonObject] = {}
         self.schemas: dict[str, JsonObject] = {}
         self.servers: dict[str, str] = {}
         self.left_out: dict[str, str] = {}
+        self.destructive: set[str] = set()
+        """Tools the server marks destructive, of servers whose config does not allow them."""
         for name, (entry, tool) in catalog.tools.items():
             try:
                 parameters = compile_schema(tool.input_schema)
@@ -108,6 +110,12 @@ class _Compiled:
             }
             self.schemas[name] = dict(tool.input_schema)
             self.servers[name] = entry.server
+            if (
+                tool.annotations is not None
+                and tool.annotations.destructive_hint
+                and not allow_destructive(entry.server)
+            ):
+                self.destructive.add(name)
 
 
 class Agent:
@@ -123,7 +131,8 @@ class Agent:
         """The current catalog's tools, compiled (cached until the catalog changes)."""
         catalog = self.gateway.catalog
         if self._compiled is None or self._compiled.catalog is not catalog:
-            self._compiled = _Compiled(catalog)
+            servers = self.gateway.config.servers
+            self._compiled = _Compiled(catalog, lambda server: servers[server].destructive == "allow")
         return self._compiled
 
     def offer(
@@ -272,6 +281,15 @@ class Agent:
             reason = offer.left_out.get(call.name)
             why = f" ({reason})" if reason else ""
             return f"Error: there is no tool named '{call.name}'{why}. Available tools: {known}.", True
+        compiled = self.compiled()
+        if call.name in compiled.destructive:
+            server = compiled.servers[call.name]
+            return (
+                f"Error: glm-mcp did not run {call.name}: the server marks it destructive, and destructive tools "
+                f'of \'{server}\' need the user\'s approval ("destructive": "allow" in the gateway config). '
+                "Tell the user what you wanted to do instead.",
+                True,
+            )
         try:
             arguments = prepare_arguments(call.arguments, schema)
         except ArgumentsError as exc:

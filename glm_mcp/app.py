@@ -4,7 +4,8 @@ Contract:
 - one lifespan enters the `Gateway`, the model client and the MCP session manager, and leaves them on shutdown;
 - with `auth_tokens` configured, `/mcp` and `/v1/*` need `Authorization: Bearer <token>` (401 otherwise),
   compared in constant time; `/healthz` and `/readyz` stay open;
-- `/mcp` checks `Host` and `Origin` against DNS rebinding (421 and 403).
+- `/mcp` and `/v1/*` check `Host` and `Origin` against DNS rebinding (421 and 403);
+- every error, unknown paths and methods included, is a JSON body.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -56,6 +58,47 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
+class HostCheck:
+    """Checks `Host` and `Origin` on `/v1/*` against DNS rebinding, as the SDK does for `/mcp`."""
+
+    def __init__(self, app: ASGIApp, settings: TransportSecuritySettings) -> None:
+        self.app = app
+        self.hosts = settings.allowed_hosts
+        self.origins = settings.allowed_origins
+
+    @staticmethod
+    def _allowed(value: str, patterns: list[str]) -> bool:
+        for pattern in patterns:
+            if pattern.endswith(":*"):
+                if value.startswith(pattern[:-1]) and value[len(pattern) - 1 :].isdigit():
+                    return True
+            elif value == pattern:
+                return True
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            headers = dict(scope["headers"])
+            host = headers.get(b"host", b"").decode("latin-1")
+            origin = headers.get(b"origin", b"").decode("latin-1")
+            problem: tuple[int, str] | None = None
+            if not self._allowed(host, self.hosts):
+                problem = (421, f"Host {host!r} is not allowed; add it to gateway.allowed_hosts")
+            elif origin and not self._allowed(origin, self.origins):
+                problem = (403, f"Origin {origin!r} is not allowed")
+            if problem is not None:
+                body = {"error": {"message": problem[1], "type": "invalid_request_error", "code": None, "param": None}}
+                await JSONResponse(body, status_code=problem[0])(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _json_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    body = {"error": {"message": exc.detail, "type": "invalid_request_error", "code": None, "param": None}}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
 def _security(gateway: Gateway) -> TransportSecuritySettings:
     serve = gateway.config.gateway
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
@@ -84,9 +127,10 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         status: dict[str, Any] = gateway.status()
         return JSONResponse(status, status_code=200 if status["ready"] else 503)
 
+    security = _security(gateway)
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
-        transport_security=_security(gateway),
+        transport_security=security,
         custom_starlette_routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -103,5 +147,6 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
             yield
 
     mcp_app.router.lifespan_context = lifespan
+    mcp_app.add_exception_handler(HTTPException, _json_http_error)
     tokens = [token.get_secret_value().encode() for token in gateway.config.gateway.auth_tokens]
-    return BearerAuth(mcp_app, tokens)
+    return BearerAuth(HostCheck(mcp_app, security), tokens)

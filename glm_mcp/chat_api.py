@@ -31,6 +31,8 @@ from glm_mcp.model.messages import JsonObject
 logger = logging.getLogger("glm_mcp.chat")
 
 MAX_BODY_BYTES = 8 * 2**20
+MAX_MESSAGES = 10_000
+MAX_CLIENT_TOOLS = 128
 _GATEWAY_FIELDS = {"glm_mcp", "tools", "tool_choice", "stream", "stream_options", "n", "model"}
 _TOOL_EVENT_CHARS = 2_000
 
@@ -55,12 +57,16 @@ class ChatRequest:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):  # pyright: ignore[reportUnknownVariableType]
             raise RequestError("'messages' must be a non-empty array of message objects", "messages")
+        if len(messages) > MAX_MESSAGES:  # pyright: ignore[reportUnknownArgumentType]
+            raise RequestError(f"'messages' has more than {MAX_MESSAGES} messages", "messages")
         tools: Any = body.get("tools") or []
         if not isinstance(tools, list) or not all(
             isinstance(t, dict) and isinstance(t.get("function"), dict) and t["function"].get("name")  # pyright: ignore[reportUnknownMemberType]
             for t in tools  # pyright: ignore[reportUnknownVariableType]
         ):
             raise RequestError("'tools' must be an array of function tools with names", "tools")
+        if len(tools) > MAX_CLIENT_TOOLS:  # pyright: ignore[reportUnknownArgumentType]
+            raise RequestError(f"'tools' has more than {MAX_CLIENT_TOOLS} tools, GLM's limit", "tools")
         choice = body.get("tool_choice", "auto")
         if choice not in ("auto", "none", None):
             raise RequestError(
@@ -193,7 +199,18 @@ class ChatCompletionsApp:
 
             tg.start_soon(listen)
             await body_ready.wait()
-            await self._handle(b"".join(chunks), too_big[0], send)
+            started = [False]
+
+            async def tracked(message: Any) -> None:
+                started[0] = started[0] or message["type"] == "http.response.start"
+                await send(message)
+
+            try:
+                await self._handle(b"".join(chunks), too_big[0], tracked)
+            except Exception:  # boundary: a bug in one request must not take the service down
+                logger.exception("chat request failed")
+                if not started[0]:
+                    await _send_json(send, 500, error_body("internal error in glm-mcp; see its log", "server_error"))
             tg.cancel_scope.cancel()
 
     async def _handle(self, raw: bytes, too_big: bool, send: Send) -> None:
@@ -203,7 +220,7 @@ class ChatCompletionsApp:
             )
             return
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, parse_constant=_refuse_constant)
         except ValueError as exc:
             await _send_json(send, 400, error_body(f"the body is not valid JSON: {exc}", "invalid_request_error"))
             return
@@ -258,6 +275,11 @@ class ChatCompletionsApp:
                 await out.chunk(None, usage=result.usage)
         await write("data: [DONE]\n\n")
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON, GLM and the encoder of the outgoing request do not.
+    raise ValueError(f"{name} is not a JSON number")
 
 
 async def _send_json(send: Send, status: int, body: JsonObject) -> None:

@@ -65,6 +65,9 @@ class _UpstreamBase(BaseModel):
     prefix: str | None = Field(default=None, min_length=1, max_length=48)
     """Replaces the server's name in front of its exposed tool and prompt names."""
 
+    destructive: Literal["allow", "deny"] = "deny"
+    """Whether the chat loop may run this server's tools annotated `destructiveHint: true` (editors decide alone)."""
+
 
 class StdioUpstreamConfig(_UpstreamBase):
     """A server started as a child process, spoken to over its stdin and stdout."""
@@ -240,7 +243,7 @@ def parse_upstream(name: str, raw: Any, path: str, base_dir: Path | None = None)
     entry: dict[str, Any] = dict(raw)  # pyright: ignore[reportUnknownArgumentType] JSON object
     kind = entry.get("type")
     if kind is not None:
-        if kind not in _TYPE_ALIASES:
+        if not isinstance(kind, str) or kind not in _TYPE_ALIASES:
             raise ConfigError(f'{path}.type: must be "stdio", "http" or "sse" (got {json.dumps(kind)})')
         entry["type"] = kind = _TYPE_ALIASES[kind]
     model: type[StdioUpstreamConfig | HttpUpstreamConfig]

@@ -139,8 +139,8 @@ def argv(*parts: str | Path) -> Sequence[str]:
 
 
 @asynccontextmanager
-async def serve_asgi(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 (a free port) for the duration; yields its base URL.
+async def serve_asgi(app: Any, port: int = 0) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (`port`, by default a free one) for the duration; yields its URL.
 
     The socket listens before uvicorn starts, so a client may connect at once: it waits in the backlog.
     """
@@ -155,7 +155,8 @@ async def serve_asgi(app: Any) -> AsyncIterator[str]:
             yield
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     sock.listen(1024)
     server = _Server(uvicorn.Config(app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=1))
     stopped = anyio.Event()
@@ -176,3 +177,16 @@ async def serve_asgi(app: Any) -> AsyncIterator[str]:
                 await stopped.wait()
             tg.cancel_scope.cancel()
             sock.close()
+
+
+async def wait_gone(pid: int) -> None:
+    """Wait until `pid` has exited (a pidfd becomes readable then); works for processes that are not our children."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if alive(pid):
+            await anyio.wait_readable(fd)
+    finally:
+        os.close(fd)

@@ -345,3 +345,33 @@ async def test_streamed_runs_report_deltas_and_tool_events_in_order() -> None:
         ("content", "zero"),
         ("content", " memos"),
     ]
+
+
+async def test_destructive_tools_are_refused_unless_the_config_allows_them() -> None:
+    from mcp.types import ToolAnnotations
+
+    deleted: list[str] = []
+    server = MCPServer("disk")
+
+    @server.tool(annotations=ToolAnnotations(destructive_hint=True))
+    def wipe(path: str) -> str:
+        """Delete a folder."""
+        deleted.append(path)
+        return "wiped"
+
+    for policy, expected in (("deny", []), ("allow", ["/tmp/x"])):
+        deleted.clear()
+        fake = FakeGlm([Reply(tool_calls=[("disk__wipe", '{"path": "/tmp/x"}')]), Reply(content="ok")])
+        config = GatewayConfig(servers={"disk": inproc(server, destructive=policy)}, model=MODEL)
+        async with (
+            Gateway(config).running() as gateway,
+            GlmClient(MODEL, transport=httpx2.ASGITransport(fake.app)).running() as model,
+        ):
+            agent = Agent(gateway, model, AgentLimits())
+            await agent.run(body("clean up"), agent.offer(), stream=False)
+        assert deleted == expected
+        answer = [m for m in fake.requests[1]["messages"] if m["role"] == "tool"][0]["content"]
+        if policy == "deny":
+            assert answer.startswith("Error: glm-mcp did not run disk__wipe: the server marks it destructive")
+        else:
+            assert answer == "wiped"

@@ -153,11 +153,10 @@ async def test_invalid_requests_get_400_saying_which_field(body: dict[str, Any],
     assert response.json()["error"]["type"] == "invalid_request_error"
 
 
-async def test_malformed_json_gets_400() -> None:
+@pytest.mark.parametrize("raw", [b"{not json", b'{"messages": [{"role": "user", "content": NaN}]}', b'{"x": Infinity}'])
+async def test_malformed_json_gets_400(raw: bytes) -> None:
     async with stack(FakeGlm([])) as s, httpx2.AsyncClient(base_url=s.url) as http:
-        response = await http.post(
-            "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
-        )
+        response = await http.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 400 and "not valid JSON" in response.json()["error"]["message"]
 
 

@@ -15,7 +15,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.helpers import ROOT, alive, children_of, glm_mcp_serve, run_cli
+from tests.helpers import ROOT, alive, children_of, glm_mcp_serve, run_cli, wait_gone
 
 pytestmark = pytest.mark.slow
 
@@ -126,3 +126,19 @@ async def test_sigterm_stops_the_gateway_and_every_child_process(tmp_path: Path)
         assert code == 0
     assert [pid for pid in children if alive(pid)] == []
     assert os.getpid() not in children
+
+
+async def test_no_child_process_outlives_a_gateway_killed_with_sigkill(tmp_path: Path) -> None:
+    """A crashed gateway cannot clean up; its children must die with it all the same."""
+    config = _config()
+    raw = str(ROOT / "tests" / "fixture_servers" / "raw_server.py")
+    config["mcpServers"]["careless"] = {"command": sys.executable, "args": [raw, "--linger"]}
+    async with glm_mcp_serve(config, tmp_path) as gateway:
+        children = children_of(gateway.process.pid)
+        assert len(children) >= 3
+        gateway.process.kill()
+        with anyio.fail_after(10):
+            await gateway.process.wait()
+            for pid in children:
+                await wait_gone(pid)
+    assert [pid for pid in children if alive(pid)] == []

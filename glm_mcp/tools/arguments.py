@@ -19,6 +19,7 @@ from typing import Any
 import json_repair
 import jsonschema
 from jsonschema.exceptions import SchemaError as JsonSchemaError
+from referencing.exceptions import Unresolvable
 
 logger = logging.getLogger("glm_mcp.arguments")
 
@@ -61,8 +62,10 @@ def _types(schema: Any) -> set[str]:
         return {k for k in kind if isinstance(k, str)}  # pyright: ignore[reportUnknownVariableType]
     found: set[str] = set()
     for key in ("anyOf", "oneOf"):
-        for option in schema.get(key) or []:  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            found |= _types(option)
+        options: Any = schema.get(key)  # pyright: ignore[reportUnknownMemberType]
+        if isinstance(options, list):
+            for option in options:  # pyright: ignore[reportUnknownVariableType]
+                found |= _types(option)
     return found
 
 
@@ -156,9 +159,13 @@ def prepare_arguments(raw: str | dict[str, Any] | None, schema: dict[str, Any]) 
             shown = text if len(text) <= 80 else text[:77] + "..."
             raise ArgumentsError(f"the arguments must be a JSON object, got {shown!r}")
     value = _coerce(value, schema)
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    validator = _validator(json.dumps(schema, sort_keys=True, default=str))
     if validator is not None:
-        errors = sorted(validator.iter_errors(value), key=lambda error: list(error.absolute_path))
+        try:
+            errors = sorted(validator.iter_errors(value), key=lambda error: list(error.absolute_path))
+        except (Unresolvable, RecursionError):
+            logger.warning("a tool's input schema has a reference that cannot be resolved; arguments passed unchecked")
+            errors = []
         if errors:
             problems = "; ".join(_explain(error) for error in errors[:3])
             more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""

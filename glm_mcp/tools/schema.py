@@ -48,6 +48,11 @@ KEPT_KEYWORDS = frozenset(
 )
 
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+_GLM_TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean"})
+_STRING_KEYWORDS = frozenset({"description", "pattern", "format", "title"})
+_NUMBER_KEYWORDS = frozenset(
+    {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems"}
+)
 
 
 class SchemaError(ValueError):
@@ -108,14 +113,14 @@ class _Compiler:
         source = self._simplify(source, depth, refs)
         out: JsonSchema = {}
         for key, value in source.items():
-            if key not in KEPT_KEYWORDS:
+            if key not in KEPT_KEYWORDS or not _well_typed(key, value):
                 continue
-            if key == "properties" and isinstance(value, dict):
+            if key == "properties":
                 props: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
                 out[key] = {name: self.node(sub, depth + 1, refs) for name, sub in props.items()}
             elif key == "items":
                 out[key] = self.node(value[0] if isinstance(value, list) and value else value, depth + 1, refs)
-            elif key == "anyOf" and isinstance(value, list):
+            elif key == "anyOf":
                 options: list[Any] = value  # pyright: ignore[reportUnknownVariableType]
                 out[key] = [self.node(option, depth + 1, refs) for option in options]
             elif key == "additionalProperties":
@@ -123,7 +128,7 @@ class _Compiler:
                     out[key] = value
                 elif isinstance(value, dict):
                     out[key] = self.node(value, depth + 1, refs)
-            elif key == "required" and isinstance(value, list):
+            elif key == "required":
                 out[key] = [name for name in value if isinstance(name, str)]  # pyright: ignore[reportUnknownVariableType]
             else:
                 out[key] = copy.deepcopy(value)
@@ -182,6 +187,8 @@ class _Compiler:
 
     @staticmethod
     def _fill_type(out: JsonSchema) -> None:
+        if out.get("type") not in _GLM_TYPES:
+            out.pop("type", None)
         if "type" not in out and "anyOf" not in out:
             if "properties" in out or "additionalProperties" in out:
                 out["type"] = "object"
@@ -196,3 +203,18 @@ class _Compiler:
             out.setdefault("properties", {})
         if out.get("type") == "array":
             out.setdefault("items", {"type": "string"})
+
+
+def _well_typed(key: str, value: Any) -> bool:
+    """Whether a keyword's value has the JSON type the keyword needs; an ill-typed one is dropped."""
+    if key in ("properties",):
+        return isinstance(value, dict)
+    if key in ("required", "enum", "anyOf"):
+        return isinstance(value, list)
+    if key in _STRING_KEYWORDS:
+        return isinstance(value, str)
+    if key in _NUMBER_KEYWORDS:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if key == "type":
+        return isinstance(value, str)
+    return True

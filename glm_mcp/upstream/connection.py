@@ -81,6 +81,16 @@ class _Live:
     wake: anyio.Event = field(default_factory=anyio.Event)
 
 
+def backoff_seconds(failures: int) -> float:
+    """The pause before reconnect number `failures`: 0.5 s doubling up to 30 s."""
+    return min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2 ** max(0, failures - 1))
+
+
+def worth_logging(failures: int) -> bool:
+    """A server crashing in a loop is logged on its first two failures, then every tenth."""
+    return failures <= 2 or failures % 10 == 0
+
+
 def describe_failure(exc: BaseException) -> str:
     """A one-line, user-facing account of why a connection failed."""
     leaves: list[BaseException] = []
@@ -156,6 +166,8 @@ class Upstream:
         self._on_log = on_log
         self._live: _Live | None = None
         self._tail = StderrTail()
+        self._reconnected = anyio.Event()
+        self._session_lost = False
         self.first_outcome = anyio.Event()
         """Set once the first start attempt succeeded or failed."""
 
@@ -175,9 +187,9 @@ class Upstream:
                 if time.monotonic() - started_at >= STABLE_SECONDS:
                     failures = 0
                 failures += 1
-                delay = min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2 ** (failures - 1))
-                delay *= random.uniform(0.8, 1.2)
-                if failures in (1, 2) or failures % 10 == 0:
+                delay = 0.0 if self._session_lost else backoff_seconds(failures) * random.uniform(0.8, 1.2)
+                self._session_lost = False
+                if worth_logging(failures):
                     logger.warning("server '%s': %s; reconnecting in %.1f s", self.name, self.error, delay)
                 await anyio.sleep(delay)
                 self.restarts += 1
@@ -211,6 +223,7 @@ class Upstream:
                     self._live = live
                     self.state, self.error, was_ready = ServerState.READY, None, True
                     self.first_outcome.set()
+                    self._reconnected.set()
                     logger.info("server '%s': ready with %d tools", self.name, len(self.listing.tools))
                     await self._changed()
                     await self._serve(live)
@@ -330,18 +343,41 @@ class Upstream:
             raise UpstreamUnavailable(self.name, f"not connected: {state}{reason}")
         return live
 
+    def tool(self, name: str) -> T.Tool | None:
+        """The server's own definition of a tool, as last listed."""
+        return next((tool for tool in self.listing.tools if tool.name == name), None)
+
     async def call_tool(
         self, tool: str, arguments: Mapping[str, Any] | None, *, on_progress: ProgressFnT | None = None
     ) -> T.CallToolResult:
         """Call one of the server's own tools.
 
         The call ends after `timeout` seconds without a result or a progress notification,
-        and is then cancelled upstream.
+        and is then cancelled upstream. When an HTTP server has forgotten the session (it restarted), the
+        session is re-established, and the call is sent again once if the tool is read-only or idempotent.
 
         Raises:
             UpstreamUnavailable: The server is not connected, or the connection dropped during the call.
             UpstreamProtocolError: The server answered with an error or a malformed result, or timed out.
         """
+        try:
+            return await self._call_tool(tool, arguments, on_progress)
+        except _SessionLost:
+            definition = self.tool(tool)
+            hints = definition.annotations if definition is not None else None
+            if not (hints and (hints.read_only_hint or hints.idempotent_hint)):
+                raise UpstreamUnavailable(
+                    self.name,
+                    f"the server lost the session (it restarted?) during '{tool}'; the call was not repeated "
+                    "because the tool is not marked read-only or idempotent; the session is being re-established",
+                ) from None
+            with anyio.move_on_after(self.config.start_timeout):
+                await self._reconnected.wait()
+            return await self._call_tool(tool, arguments, on_progress)
+
+    async def _call_tool(
+        self, tool: str, arguments: Mapping[str, Any] | None, on_progress: ProgressFnT | None
+    ) -> T.CallToolResult:
         live = self._require_live()
         timeout = self.config.timeout
         with anyio.CancelScope() as scope:
@@ -422,7 +458,23 @@ class Upstream:
         except MCPError as exc:
             if exc.code == T.CONNECTION_CLOSED or live.closed.is_set():
                 raise UpstreamUnavailable(self.name, "the connection closed during the request") from exc
+            if self.config.type in ("http", "sse") and _is_session_lost(exc):
+                # The server forgot us (HTTP 404 after a restart): end this session so the supervisor
+                # opens a new one at once.
+                self._reconnected = anyio.Event()
+                self._session_lost = True
+                live.closed.set()
+                raise _SessionLost(self.name, exc.message) from exc
             raise UpstreamProtocolError(self.name, f"error {exc.code}: {exc.message}") from exc
+
+
+class _SessionLost(UpstreamUnavailable):
+    """The HTTP server no longer knows the session."""
+
+
+def _is_session_lost(exc: MCPError) -> bool:
+    message = exc.message.lower()
+    return "session not found" in message or "session terminated" in message
 
 
 async def _raw_request(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import shutil
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TextIO
@@ -107,12 +109,39 @@ async def _pump_stderr(fd: int, server: str, tail: StderrTail) -> None:
         os.close(fd)
 
 
+def _command_line(config: StdioUpstreamConfig) -> tuple[str, list[str]]:
+    """The command to spawn: on Linux under `setpriv --pdeathsig KILL`, so the child dies with the gateway.
+
+    A gateway killed with SIGKILL cannot end its children; the kernel does it for us.
+
+    Raises:
+        FileNotFoundError: The command is not found (checked here, since setpriv would hide it).
+    """
+    path = config.env.get("PATH") or os.environ.get("PATH")
+    cwd = config.cwd or os.getcwd()
+    command = config.command
+    if os.sep not in command:
+        found = shutil.which(command, path=path)
+        if found is None:
+            raise FileNotFoundError(2, "No such file or directory", command)
+        command = found
+    elif not os.path.exists(os.path.join(cwd, command)):
+        raise FileNotFoundError(2, "No such file or directory", command)
+    if sys.platform == "linux" and _SETPRIV is not None:
+        return _SETPRIV, ["--pdeathsig", "KILL", "--", command, *config.args]
+    return command, list(config.args)
+
+
+_SETPRIV = shutil.which("setpriv")
+
+
 @asynccontextmanager
 async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> AsyncIterator[TransportStreams]:
+    command, args = _command_line(config)
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
     errlog: TextIO = os.fdopen(write_fd, "w")
-    params = StdioServerParameters(command=config.command, args=list(config.args), env=config.env, cwd=config.cwd)
+    params = StdioServerParameters(command=command, args=args, env=config.env, cwd=config.cwd)
     async with anyio.create_task_group() as tg:
         tg.start_soon(_pump_stderr, read_fd, server, tail)
         try:

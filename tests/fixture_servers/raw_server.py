@@ -2,7 +2,7 @@
 
 Listing: tools in pages of two, including broken definitions the gateway must quarantine.
 Tools: `echo` returns its arguments; `crash` exits the process; `slow` reports progress then answers.
-`--garbage` writes non-JSON lines to stdout before each answer.
+`huge` answers 10 MB of text. `--many N` lists N valid tools instead. `--garbage` writes non-JSON lines to stdout before each answer; `--linger` keeps running after stdin closes.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 GOOD = {"type": "object", "properties": {"text": {"type": "string"}}}
 TOOLS = [
@@ -21,9 +22,16 @@ TOOLS = [
     {"name": "dotted.name/with spaces", "description": "A name GLM would refuse.", "inputSchema": GOOD},
     {"name": "crash", "description": "Exit the process.", "inputSchema": {"type": "object"}},
     {"name": "slow", "description": "Report progress three times.", "inputSchema": {"type": "object"}},
+    {"name": "huge", "description": "Return 10 MB of text.", "inputSchema": {"type": "object"}},
     {"name": 42, "description": "A name that is not a string."},
 ]
 PAGE = 2
+if "--many" in sys.argv:  # thousands of valid tools, in pages of 100
+    TOOLS = [
+        {"name": f"tool_{i:05d}", "description": f"Tool number {i}.", "inputSchema": GOOD}
+        for i in range(int(sys.argv[sys.argv.index("--many") + 1]))
+    ]
+    PAGE = 100
 
 
 def send(message: dict[str, object]) -> None:
@@ -58,6 +66,10 @@ def main() -> None:
             name = params.get("name")
             if name == "crash":
                 os._exit(3)
+            if name == "huge":
+                text = "x" * 10_000_000
+                send({"jsonrpc": "2.0", "id": ident, "result": {"content": [{"type": "text", "text": text}]}})
+                continue
             if name == "slow":
                 token = (params.get("_meta") or {}).get("progressToken")
                 for step in (1, 2, 3):
@@ -72,6 +84,8 @@ def main() -> None:
             send({"jsonrpc": "2.0", "id": ident, "error": {"code": -32601, "message": f"no method {method}"}})
             continue
         send({"jsonrpc": "2.0", "id": ident, "result": result})
+    if "--linger" in sys.argv:  # a careless server: stays alive after its stdin closes
+        time.sleep(3600)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ async def test_every_page_is_read_and_bad_tools_are_quarantined_not_the_server()
             "raw__crash",
             "raw__dotted_name_with_spaces",
             "raw__echo",
+            "raw__huge",
             "raw__slow",
             "raw__untyped",
         ]

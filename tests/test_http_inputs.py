@@ -1,0 +1,137 @@
+"""Bad input thrown at every HTTP endpoint: always a 4xx with a JSON error, never a 500; Host and Origin checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import SecretStr
+
+from glm_mcp.app import build_app
+from glm_mcp.config import GatewayConfig, ModelConfig
+from glm_mcp.gateway import Gateway
+from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.helpers import inproc, serve_asgi
+from tests.test_agent import memo_server
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """Drive an ASGI app's lifespan (ASGITransport sends none)."""
+    send_in, receive_in = anyio.create_memory_object_stream[dict[str, Any]](4)
+    send_out, receive_out = anyio.create_memory_object_stream[dict[str, Any]](4)
+    async with send_in, receive_in, send_out, receive_out, anyio.create_task_group() as tg:
+        tg.start_soon(
+            app, {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive_in.receive, send_out.send
+        )
+        await send_in.send({"type": "lifespan.startup"})
+        assert (await receive_out.receive())["type"] == "lifespan.startup.complete"
+        try:
+            yield
+        finally:
+            await send_in.send({"type": "lifespan.shutdown"})
+            await receive_out.receive()
+
+
+@asynccontextmanager
+async def client() -> AsyncIterator[httpx2.AsyncClient]:
+    fake = FakeGlm(lambda body: Reply(content="fine"))
+    async with serve_asgi(fake.app) as glm:
+        model = ModelConfig(base_url=glm, api_key=SecretStr("k"))
+        app = build_app(Gateway(GatewayConfig(servers={"memo": inproc(memo_server())}, model=model)))
+        async with (
+            lifespan(app),
+            httpx2.AsyncClient(transport=httpx2.ASGITransport(app), base_url="http://127.0.0.1:8765") as http,
+        ):
+            yield http
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+near_requests = st.fixed_dictionaries(
+    {
+        "messages": st.one_of(
+            json_values,
+            st.lists(st.dictionaries(st.sampled_from(["role", "content", "tool_calls"]), json_values), max_size=3),
+        )
+    },
+    optional={
+        "tools": json_values,
+        "tool_choice": json_values,
+        "stream": json_values,
+        "glm_mcp": json_values,
+        "model": json_values,
+        "n": json_values,
+        "stream_options": json_values,
+    },
+)
+bodies = st.one_of(
+    st.binary(max_size=300),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    near_requests.map(lambda v: json.dumps(v).encode()),
+)
+
+
+@pytest.mark.slow
+async def test_fuzzed_bodies_never_get_a_500_and_always_a_json_answer() -> None:
+    async with client() as http:
+        results: list[tuple[str, int]] = []
+
+        @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(body=bodies, path=st.sampled_from(["/v1/chat/completions", "/v1/models", "/readyz", "/nope", "/mcp"]))
+        def check(body: bytes, path: str) -> None:
+            async def one() -> None:
+                headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+                response = await http.post(path, content=body, headers=headers)
+                results.append((path, response.status_code))
+                assert response.status_code < 500, (path, body, response.text)
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    json.loads(response.text)
+                elif path != "/mcp" and response.status_code != 200:
+                    raise AssertionError(f"{path} answered {response.status_code} without JSON: {response.text[:100]}")
+
+            anyio.from_thread.run(one)
+
+        await anyio.to_thread.run_sync(check)
+    assert {status for path, status in results if path == "/nope"} == {404}
+    assert {status for path, status in results if path == "/v1/models"} == {405}
+
+
+async def test_oversized_bodies_are_refused_with_413() -> None:
+    async with client() as http:
+        response = await http.post("/v1/chat/completions", content=b"x" * (9 * 2**20))
+    assert response.status_code == 413 and "larger than" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"host": "evil.example.com"}, 421),
+        ({"origin": "https://evil.example.com"}, 403),
+        ({"origin": "http://localhost:3000"}, 200),
+    ],
+)
+async def test_v1_checks_host_and_origin_against_dns_rebinding(headers: dict[str, str], status: int) -> None:
+    async with client() as http:
+        response = await http.get("/v1/models", headers=headers)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_too_many_client_tools_are_refused() -> None:
+    tools = [{"type": "function", "function": {"name": f"t{i}", "parameters": {"type": "object"}}} for i in range(129)]
+    async with client() as http:
+        response = await http.post(
+            "/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}], "tools": tools}
+        )
+    assert response.status_code == 400 and response.json()["error"]["param"] == "tools"

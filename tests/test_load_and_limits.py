@@ -1,0 +1,123 @@
+"""Load and size faults: big results, huge listings, many concurrent calls and chats, nothing lost or mixed up.
+
+The load is the issue's figure, cheap enough for CI (about 3 s each here): 200 concurrent chat requests
+and 1,000 concurrent tool calls.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+
+import anyio
+import httpx2
+import mcp.types as T
+import pytest
+from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
+
+from glm_mcp.app import build_app
+from glm_mcp.config import GatewayConfig, ModelConfig
+from glm_mcp.facade import build_server
+from glm_mcp.gateway import Gateway
+from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.helpers import inproc, python_server, serve_asgi
+
+pytestmark = pytest.mark.slow
+
+CHATS = 200
+CALLS = 1_000
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def test_a_10_mb_result_reaches_the_editor_whole_and_the_model_cut() -> None:
+    from mcp import Client
+
+    async with Gateway(GatewayConfig(servers={"raw": python_server("raw_server.py")})).running() as gateway:
+        async with Client(build_server(gateway), mode="legacy") as editor:
+            result = await editor.call_tool("raw__huge", {})
+        block = result.content[0]
+        assert isinstance(block, T.TextContent) and len(block.text) == 10_000_000
+        from glm_mcp.tools.results import flatten_result
+
+        assert flatten_result(result).endswith("[... 9980000 of 10000000 characters cut]")
+
+
+async def test_a_server_listing_5000_tools_is_served_whole() -> None:
+    from mcp import Client
+
+    config = GatewayConfig(servers={"many": python_server("raw_server.py", "--many", "5000")})
+    async with Gateway(config).running() as gateway:
+        assert len(gateway.catalog.tools) == 5000
+        async with Client(build_server(gateway), mode="legacy") as editor:
+            assert len((await editor.list_tools()).tools) == 5000
+            result = await editor.call_tool("many__tool_04999", {"text": "last"})
+            block = result.content[0]
+            assert isinstance(block, T.TextContent) and block.text == '{"text": "last"}'
+
+
+async def test_concurrent_tool_calls_are_all_answered_and_never_mixed_up() -> None:
+    from mcp import Client
+
+    config = GatewayConfig(servers={"a": python_server("sdk_server.py"), "b": python_server("raw_server.py")})
+    async with Gateway(config).running() as gateway, Client(build_server(gateway), mode="legacy") as editor:
+        answers: dict[int, str] = {}
+
+        async def call(i: int) -> None:
+            if i % 2:
+                result = await editor.call_tool("a__echo", {"text": f"call-{i}"})
+            else:
+                result = await editor.call_tool("b__echo", {"text": f"call-{i}"})
+            block = result.content[0]
+            assert isinstance(block, T.TextContent)
+            answers[i] = block.text
+
+        async with anyio.create_task_group() as tg:
+            for i in range(CALLS):
+                tg.start_soon(call, i)
+    assert len(answers) == CALLS
+    for i, text in answers.items():
+        assert text == (f"call-{i}" if i % 2 else json.dumps({"text": f"call-{i}"}))
+
+
+async def test_concurrent_chats_each_get_their_own_answer() -> None:
+    server = MCPServer("calc")
+
+    @server.tool()
+    def square(n: int) -> int:
+        """n squared."""
+        return n * n
+
+    def script(body: dict[str, object]) -> Reply:
+        messages = body["messages"]
+        assert isinstance(messages, list)
+        question = int(str(messages[0]["content"]).split()[-1])  # pyright: ignore[reportUnknownArgumentType]
+        tool_messages = [m for m in messages if m["role"] == "tool"]  # pyright: ignore[reportUnknownVariableType]
+        if not tool_messages:
+            return Reply(tool_calls=[("calc__square", json.dumps({"n": question}))])
+        return Reply(content=f"{question} squared is {tool_messages[0]['content']}")
+
+    fake = FakeGlm(script)
+    before = _rss_mb()
+    async with serve_asgi(fake.app) as glm:
+        model = ModelConfig(base_url=glm, api_key=SecretStr("k"), max_concurrency=64)
+        app = build_app(Gateway(GatewayConfig(servers={"calc": inproc(server)}, model=model)))
+        async with serve_asgi(app) as url, httpx2.AsyncClient(base_url=url, timeout=60) as http:
+            answers: dict[int, str] = {}
+
+            async def chat(i: int) -> None:
+                body = {"model": "glm-4.6", "messages": [{"role": "user", "content": f"square of {i}"}]}
+                response = await http.post("/v1/chat/completions", json=body)
+                assert response.status_code == 200, response.text
+                answers[i] = response.json()["choices"][0]["message"]["content"]
+
+            async with anyio.create_task_group() as tg:
+                for i in range(CHATS):
+                    tg.start_soon(chat, i)
+    assert answers == {i: f"{i} squared is {i * i}" for i in range(CHATS)}
+    assert len(fake.requests) == 2 * CHATS
+    # Bounded memory: the whole test process grows by far less than a copy per request would need.
+    assert _rss_mb() - before < 200, f"grew {_rss_mb() - before:.0f} MB"
