@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 
 import anyio
@@ -60,6 +61,31 @@ async def test_a_server_killed_mid_call_answers_that_call_with_an_error_then_com
         second_pid = int(_text(await gateway.call_tool("proc__pid", {})))
         assert second_pid != first_pid
         assert not alive(first_pid)
+
+
+async def test_a_server_killed_with_sigkill_mid_call_answers_the_call_with_an_error() -> None:
+    watcher = _LineWatcher("HANG started")
+    server_logger = logging.getLogger("glm_mcp.upstream.proc")
+    server_logger.addHandler(watcher)
+    server_logger.setLevel(logging.INFO)
+    try:
+        async with Gateway(GatewayConfig(servers={"proc": python_server("sdk_server.py")})).running() as gateway:
+            pid = int(_text(await gateway.call_tool("proc__pid", {})))
+            outcome: list[T.CallToolResult] = []
+            async with anyio.create_task_group() as tg:
+
+                async def call() -> None:
+                    outcome.append(await gateway.call_tool("proc__hang", {}))
+
+                tg.start_soon(call)
+                with anyio.fail_after(5):
+                    await watcher.seen.wait()
+                os.kill(pid, signal.SIGKILL)
+            assert outcome[0].is_error
+            assert _text(outcome[0]).startswith("The call failed at server 'proc': ")
+            assert gateway.status()["servers"]["proc"]["state"] in ("restarting", "ready")
+    finally:
+        server_logger.removeHandler(watcher)
 
 
 async def test_a_timed_out_call_is_cancelled_in_the_server_process_and_the_session_survives() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -20,6 +21,13 @@ from tests.helpers import ROOT, alive, children_of, glm_mcp_serve, run_cli, wait
 pytestmark = pytest.mark.slow
 
 FIXTURE = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
+
+
+_INIT = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}
+
+
+def _rpc(ident: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": ident, "method": method, "params": params}
 
 
 def _config(**gateway: Any) -> dict[str, Any]:
@@ -116,11 +124,32 @@ async def test_binding_a_public_address_without_tokens_is_refused_with_exit_code
     assert "Traceback" not in err
 
 
-async def test_sigterm_stops_the_gateway_and_every_child_process(tmp_path: Path) -> None:
-    async with glm_mcp_serve(_config(), tmp_path) as gateway:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_stop_signal_lets_the_call_in_flight_finish_then_ends_every_child(tmp_path: Path, signum: int) -> None:
+    async with glm_mcp_serve(_config(), tmp_path, "--log-level", "info") as gateway:
         children = children_of(gateway.process.pid)
         assert len(children) >= 2
-        gateway.process.send_signal(signal.SIGTERM)
+        # A plain HTTP client: the SDK client's background GET stream would fail on its own at shutdown.
+        headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+        async with httpx2.AsyncClient(base_url=gateway.url, headers=headers, timeout=30) as http:
+            init = await http.post("/mcp", json=_rpc(1, "initialize", _INIT))
+            http.headers["mcp-session-id"] = init.headers["mcp-session-id"]
+            await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+            answers: list[dict[str, Any]] = []
+            async with anyio.create_task_group() as tg:
+
+                async def call() -> None:
+                    body = _rpc(2, "tools/call", {"name": "proc__nap", "arguments": {"seconds": 1.0}})
+                    async with http.stream("POST", "/mcp", json=body) as response:
+                        async for line in response.aiter_lines():
+                            if line.startswith("data:"):
+                                answers.append(json.loads(line[5:]))
+
+                tg.start_soon(call)
+                with anyio.fail_after(10):
+                    await gateway.stderr_line("NAP started")
+                gateway.process.send_signal(signum)
+        assert answers[-1]["result"]["structuredContent"] == {"result": "slept 1 s"}
         with anyio.fail_after(15):
             code = await gateway.process.wait()
         assert code == 0

@@ -41,6 +41,14 @@ async def hang(ctx: Context) -> str:
 
 
 @mcp.tool()
+async def nap(seconds: float) -> str:
+    """Sleep, then answer; says when it starts on stderr."""
+    print("NAP started", file=sys.stderr, flush=True)
+    await anyio.sleep(seconds)
+    return f"slept {seconds:g} s"
+
+
+@mcp.tool()
 async def progress(steps: int, ctx: Context) -> str:
     """Report `steps` progress notifications, then answer."""
     for step in range(1, steps + 1):
