@@ -154,7 +154,7 @@ async def serve_asgi(app: Any, port: int = 0) -> AsyncIterator[str]:
         def capture_signals(self) -> Any:  # the test runner owns the signals
             yield
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY: see cli.py
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen(1024)
