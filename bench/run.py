@@ -188,7 +188,7 @@ def wrk_measure(url: str, script: str, concurrency: int, seconds: float) -> Resu
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     threads = min(2, concurrency)
-    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds:g}s", "--latency", "-s", handle.name, url]
+    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency", "-s", handle.name, url]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     os.unlink(handle.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
@@ -413,7 +413,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     if args.quick:
-        args.rounds, args.seconds, args.calls = 1, 1.5, 150
+        args.rounds, args.seconds, args.calls = 1, 2, 150
     table = Table()
     parts = args.only or ["mcp", "chat", "catalog"]
     if "mcp" in parts:
