@@ -10,7 +10,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.fake_glm import FakeGlm, Reply  # noqa: E402
+from tests.fakes.fake_glm import FakeGlm, Reply
 
 
 def script(body: dict[str, Any]) -> Reply:

@@ -42,7 +42,9 @@ def render(results: dict[str, Any]) -> str:
     lines += ["| setup | c | p50 | p99 | req/s |", "|---|---|---|---|---|"]
     for key in sorted(k for k in m if k.startswith("chat/") and "ttfb" not in k):
         row = m[key]
-        lines.append(f"| {key[5:].rsplit('/', 1)[0]} | {key.rsplit('c', 1)[1]} | {_fmt(row['p50_ms'])} | {_fmt(row['p99_ms'])} | {_fmt(row['rps'], 0)} |")
+        lines.append(
+            f"| {key[5:].rsplit('/', 1)[0]} | {key.rsplit('c', 1)[1]} | {_fmt(row['p50_ms'])} | {_fmt(row['p99_ms'])} | {_fmt(row['rps'], 0)} |"
+        )
     lines += ["", "**The catalog:**", "", "| measure | value |", "|---|---|"]
     for key in sorted(k for k in m if k.startswith("catalog/") or "ttfb" in k):
         lines.append(f"| {key} | " + ", ".join(f"{f}={_fmt(v)}" for f, v in m[key].items()) + " |")
@@ -69,7 +71,12 @@ def targets(m: dict[str, dict[str, float]]) -> list[str]:
     direct = _get(m, "sdk/wrk/direct-http/c1", "p50_ms")
     through = _get(m, "sdk/wrk/glm-mcp/c1", "p50_ms")
     added = None if direct is None or through is None else through - direct
-    check("p50 added per MCP call over direct streamable HTTP (SDK echo, wrk c1), ms", added, "≤ 1 ms", None if added is None else added <= 1)
+    check(
+        "p50 added per MCP call over direct streamable HTTP (SDK echo, wrk c1), ms",
+        added,
+        "≤ 1 ms",
+        None if added is None else added <= 1,
+    )
     t1 = _get(m, "chat/emulator-tool-turn/c1", "p50_ms")
     t2 = _get(m, "chat/emulator-answer-turn/c1", "p50_ms")
     gw = _get(m, "chat/glm-mcp/c1", "p50_ms")

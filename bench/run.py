@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -152,14 +153,20 @@ def mcp_session(url: str) -> str:
         "jsonrpc": "2.0",
         "id": 0,
         "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "1"},
+        },
     }
     headers = {"accept": ACCEPT, "content-type": "application/json"}
     response = httpx2.post(f"{url}/mcp", json=init, headers=headers, timeout=30)
     session = response.headers["mcp-session-id"]
     headers["mcp-session-id"] = session
     headers["mcp-protocol-version"] = "2025-06-18"
-    httpx2.post(f"{url}/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers, timeout=30)
+    httpx2.post(
+        f"{url}/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers, timeout=30
+    )
     return session
 
 
@@ -188,7 +195,16 @@ def wrk_measure(url: str, script: str, concurrency: int, seconds: float) -> Resu
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     threads = min(2, concurrency)
-    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency", "-s", handle.name, url]
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{concurrency}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        handle.name,
+        url,
+    ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     os.unlink(handle.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
@@ -207,7 +223,12 @@ def wrk_measure(url: str, script: str, concurrency: int, seconds: float) -> Resu
 
 def wrk_mcp(url: str, tool: str, concurrency: int, seconds: float) -> Result:
     session = mcp_session(url)
-    headers = {"Content-Type": "application/json", "Accept": ACCEPT, "Mcp-Session-Id": session, "Mcp-Protocol-Version": "2025-06-18"}
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": ACCEPT,
+        "Mcp-Session-Id": session,
+        "Mcp-Protocol-Version": "2025-06-18",
+    }
     script = WRK_MCP.replace("TOOL", tool).replace("HEADERS", _lua_headers(headers))
     return wrk_measure(f"{url}/mcp", script, concurrency, seconds)
 
@@ -245,24 +266,28 @@ def interleave(rounds: int, jobs: list[tuple[str, Callable[[], Result]]], table:
 
 
 def mcp_hop(table: Table, rounds: int, seconds: float, calls: int) -> None:
+    """The same echo server behind each setup; one session each; wrk and the SDK client."""
     echoes = {"sdk": [PY, str(BENCH / "echo_sdk.py")], "raw": [PY, str(BENCH / "echo_raw.py")]}
     for kind, command in echoes.items():
         servers = {"e": {"command": command[0], "args": command[1:]}}
         with glm_mcp(servers) as (gateway, _), mcp_proxy(command) as proxy, contextlib.ExitStack() as stack:
-            direct_http = stack.enter_context(sdk_echo_http()) if kind == "sdk" else None
+            http_peers = {"glm-mcp": (gateway, "e__echo"), "mcp-proxy": (proxy, "echo")}
+            if kind == "sdk":
+                http_peers["direct-http"] = (stack.enter_context(sdk_echo_http()), "echo")
+            face = stdio_target([PY, "-m", "glm_mcp", "stdio", "--config", str(write_config(servers))])
+            sdk_peers: dict[str, tuple[Any, str]] = {
+                **{name: (f"{url}/mcp", tool) for name, (url, tool) in http_peers.items()},
+                "direct-stdio": (stdio_target(command), "echo"),
+                "glm-mcp-stdio": (face, "e__echo"),
+            }
             jobs: list[tuple[str, Callable[[], Result]]] = []
             for c in (1, 16, 64):
-                jobs.append((f"{kind}/wrk/glm-mcp/c{c}", lambda c=c: wrk_mcp(gateway, "e__echo", c, seconds)))
-                jobs.append((f"{kind}/wrk/mcp-proxy/c{c}", lambda c=c: wrk_mcp(proxy, "echo", c, seconds)))
-                if direct_http:
-                    jobs.append((f"{kind}/wrk/direct-http/c{c}", lambda c=c: wrk_mcp(direct_http, "echo", c, seconds)))
-                jobs.append((f"{kind}/sdk/glm-mcp/c{c}", lambda c=c: sdk_measure_named(f"{gateway}/mcp", "e__echo", c, calls)))
-                jobs.append((f"{kind}/sdk/mcp-proxy/c{c}", lambda c=c: sdk_measure_named(f"{proxy}/mcp", "echo", c, calls)))
-                jobs.append((f"{kind}/sdk/direct-stdio/c{c}", lambda c=c: sdk_measure_named(stdio_target(command), "echo", c, calls)))
-                face = stdio_target([PY, "-m", "glm_mcp", "stdio", "--config", str(write_config(servers))])
-                jobs.append((f"{kind}/sdk/glm-mcp-stdio/c{c}", lambda c=c, face=face: sdk_measure_named(face, "e__echo", c, calls)))
-                if direct_http:
-                    jobs.append((f"{kind}/sdk/direct-http/c{c}", lambda c=c: sdk_measure_named(f"{direct_http}/mcp", "echo", c, calls)))
+                for name, (url, tool) in http_peers.items():
+                    jobs.append((f"{kind}/wrk/{name}/c{c}", functools.partial(wrk_mcp, url, tool, c, seconds)))
+                for name, (target, tool) in sdk_peers.items():
+                    jobs.append(
+                        (f"{kind}/sdk/{name}/c{c}", functools.partial(sdk_measure_named, target, tool, c, calls))
+                    )
             interleave(rounds, jobs, table)
 
 
@@ -286,7 +311,11 @@ def sdk_measure_named(target: Any, tool: str, concurrency: int, calls: int) -> R
                 for _ in range(concurrency):
                     tg.start_soon(worker)
             elapsed = time.perf_counter() - start
-        return {"p50_ms": percentile(latencies, 0.5) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000, "rps": calls / elapsed}
+        return {
+            "p50_ms": percentile(latencies, 0.5) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
+            "rps": calls / elapsed,
+        }
 
     return anyio.run(run)
 
@@ -317,11 +346,22 @@ def chat_loop(table: Table, rounds: int, seconds: float) -> None:
         with glm_mcp(servers, extra) as (gateway, _):
             jobs: list[tuple[str, Callable[[], Result]]] = []
             for c in (1, 16):
-                jobs.append((f"chat/emulator-tool-turn/c{c}", lambda c=c: wrk_post(glm, "/chat/completions", first, c, seconds)))
-                jobs.append((f"chat/emulator-answer-turn/c{c}", lambda c=c: wrk_post(glm, "/chat/completions", second, c, seconds)))
-                jobs.append((f"chat/glm-mcp/c{c}", lambda c=c: wrk_post(gateway, "/v1/chat/completions", chat, c, seconds)))
+                jobs.append(
+                    (f"chat/emulator-tool-turn/c{c}", lambda c=c: wrk_post(glm, "/chat/completions", first, c, seconds))
+                )
+                jobs.append(
+                    (
+                        f"chat/emulator-answer-turn/c{c}",
+                        lambda c=c: wrk_post(glm, "/chat/completions", second, c, seconds),
+                    )
+                )
+                jobs.append(
+                    (f"chat/glm-mcp/c{c}", lambda c=c: wrk_post(gateway, "/v1/chat/completions", chat, c, seconds))
+                )
             jobs.append(("chat/ttfb/emulator", lambda: ttfb_ms(f"{glm}/chat/completions", {**first, "stream": True})))
-            jobs.append(("chat/ttfb/glm-mcp", lambda: ttfb_ms(f"{gateway}/v1/chat/completions", {**chat, "stream": True})))
+            jobs.append(
+                ("chat/ttfb/glm-mcp", lambda: ttfb_ms(f"{gateway}/v1/chat/completions", {**chat, "stream": True}))
+            )
             interleave(rounds, jobs, table)
 
 
@@ -398,7 +438,9 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def main() -> None:

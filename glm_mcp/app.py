@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from glm_mcp import http_mode
 from glm_mcp.agent import Agent, AgentLimits
 from glm_mcp.chat_api import ChatCompletionsApp, models_body
 from glm_mcp.facade import build_server
@@ -128,6 +129,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         return JSONResponse(status, status_code=200 if status["ready"] else 503)
 
     security = _security(gateway)
+    http_mode.install()
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
         transport_security=security,
@@ -149,4 +151,4 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
     mcp_app.router.lifespan_context = lifespan
     mcp_app.add_exception_handler(HTTPException, _json_http_error)
     tokens = [token.get_secret_value().encode() for token in gateway.config.gateway.auth_tokens]
-    return BearerAuth(HostCheck(mcp_app, security), tokens)
+    return BearerAuth(HostCheck(http_mode.ResponseMode(mcp_app), security), tokens)

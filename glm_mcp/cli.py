@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import ipaddress
 import json
 import logging
@@ -14,9 +15,9 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import mcp.types as T
@@ -31,6 +32,7 @@ from glm_mcp.model.client import GlmClient
 logger = logging.getLogger("glm_mcp")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+_T = TypeVar("_T")
 
 
 class _UsageError(Exception):
@@ -81,6 +83,24 @@ def _setup_logging(level_name: str | None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def _run(main: Callable[[], Awaitable[_T]]) -> _T:
+    """Run the async `main` on asyncio, with uvloop's faster event loop where it is installed."""
+    try:
+        import uvloop  # noqa: F401  # pyright: ignore[reportUnusedImport]
+    except ImportError:
+        return anyio.run(main)
+    return anyio.run(main, backend_options={"use_uvloop": True})
+
+
+def _freeze_heap() -> None:
+    """Keep the objects of start-up (about 90,000: the SDK, pydantic models) out of later garbage collections.
+
+    A full collection over them took ~50 ms here and showed up as the p99 of every request.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _is_loopback(host: str) -> bool:
@@ -161,6 +181,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     shown = f"[{host}]" if ":" in host else host
 
     def announce() -> None:
+        _freeze_heap()
         print(f"glm-mcp serving on http://{shown}:{bound_port} (MCP at /mcp)", file=sys.stderr, flush=True)
 
     app = build_app(Gateway(config), on_ready=announce)
@@ -182,7 +203,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
             await server.serve(sockets=[sock])
             tg.cancel_scope.cancel()
 
-    anyio.run(run)
+    _run(run)
     return EXIT_OK if server.started else EXIT_FAILURE
 
 
@@ -205,10 +226,11 @@ def _stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
 
             tg.start_soon(stop_on_signal)
             async with _running_agent(config) as agent:
+                _freeze_heap()
                 await serve_stdio(agent.gateway, agent)
             tg.cancel_scope.cancel()
 
-    anyio.run(run)
+    _run(run)
     return EXIT_OK
 
 
@@ -230,7 +252,7 @@ def _tools(config: GatewayConfig, args: argparse.Namespace) -> int:
             ]
             return {**gateway.status(), "tools": tools}
 
-    report = anyio.run(run)
+    report = _run(run)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -274,7 +296,7 @@ def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
         async with Gateway(config).running() as gateway:
             return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]
 
-    result = anyio.run(run)
+    result = _run(run)
     print(_render(result), file=sys.stderr if result.is_error else sys.stdout)
     return EXIT_FAILURE if result.is_error else EXIT_OK
 
@@ -306,7 +328,7 @@ def _chat(config: GatewayConfig, args: argparse.Namespace) -> int:
             print()
             return EXIT_FAILURE if result.stopped_by else EXIT_OK
 
-    return anyio.run(run)
+    return _run(run)
 
 
 def _doctor(config: GatewayConfig, args: argparse.Namespace) -> int:
@@ -317,4 +339,4 @@ def _doctor(config: GatewayConfig, args: argparse.Namespace) -> int:
         print(render(findings))
         return EXIT_FAILURE if any(finding.status == FAIL for finding in findings) else EXIT_OK
 
-    return anyio.run(run)
+    return _run(run)

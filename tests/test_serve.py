@@ -141,10 +141,13 @@ async def test_a_stop_signal_lets_the_call_in_flight_finish_then_ends_every_chil
 
                 async def call() -> None:
                     body = _rpc(2, "tools/call", {"name": "proc__nap", "arguments": {"seconds": 1.0}})
-                    async with http.stream("POST", "/mcp", json=body) as response:
-                        async for line in response.aiter_lines():
-                            if line.startswith("data:"):
-                                answers.append(json.loads(line[5:]))
+                    response = await http.post("/mcp", json=body)
+                    if response.headers["content-type"].startswith("application/json"):
+                        answers.append(response.json())
+                    else:
+                        answers.extend(
+                            json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")
+                        )
 
                 tg.start_soon(call)
                 with anyio.fail_after(10):
@@ -184,3 +187,24 @@ def test_the_listening_socket_is_tcp_so_asyncio_disables_nagle() -> None:
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+async def test_each_mcp_post_is_answered_as_json_unless_it_asked_for_progress(tmp_path: Path) -> None:
+    """A plain JSON answer is cheaper than an SSE stream; a request with a progress token gets the stream."""
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    async with (
+        glm_mcp_serve(_config(), tmp_path) as gateway,
+        httpx2.AsyncClient(base_url=gateway.url, headers=headers) as http,
+    ):
+        init = await http.post("/mcp", json=_rpc(1, "initialize", _INIT))
+        http.headers["mcp-session-id"] = init.headers["mcp-session-id"]
+        await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+        plain = await http.post("/mcp", json=_rpc(2, "tools/call", {"name": "proc__echo", "arguments": {"text": "a"}}))
+        assert plain.headers["content-type"] == "application/json"
+        assert plain.json()["result"]["content"] == [{"type": "text", "text": "a"}]
+        params = {"name": "proc__progress", "arguments": {"steps": 2}, "_meta": {"progressToken": "p"}}
+        streamed = await http.post("/mcp", json=_rpc(3, "tools/call", params))
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        events = [json.loads(line[5:]) for line in streamed.text.splitlines() if line.startswith("data:")]
+        assert [e["params"]["progress"] for e in events if e.get("method") == "notifications/progress"] == [1, 2]
+        assert events[-1]["result"]["structuredContent"] == {"result": "done after 2 steps"}
