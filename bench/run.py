@@ -372,7 +372,11 @@ def listing_ms(target: Any, samples: int = 10) -> Result:
             times: list[float] = []
             for _ in range(samples):
                 start = time.perf_counter()
-                tools = (await client.list_tools()).tools
+                page = await client.list_tools()
+                tools = list(page.tools)
+                while page.next_cursor:
+                    page = await client.list_tools(cursor=page.next_cursor)
+                    tools += page.tools
                 times.append(time.perf_counter() - start)
                 assert len(tools) >= 1000, len(tools)
         return {"list_ms": statistics.median(times) * 1000}
@@ -406,7 +410,7 @@ def slowest_alone_s(command: list[str], samples: int = 3) -> Result:
 def catalog(table: Table, rounds: int, seconds: float) -> None:
     raw = [PY, str(BENCH / "echo_raw.py")]
     sdk = [PY, str(BENCH / "echo_sdk.py")]
-    many = [PY, str(ROOT / "tests" / "fixture_servers" / "raw_server.py"), "--many", "1000"]
+    many = [PY, str(ROOT / "tests" / "fixture_servers" / "raw_server.py"), "--many", "1000", "--page", "1000"]
     jobs: list[tuple[str, Callable[[], Result]]] = [
         ("catalog/start/bundled", lambda: startup_s(bundled_servers())),
         ("catalog/start/10-sdk", lambda: startup_s({f"s{i}": {"command": PY, "args": sdk[1:]} for i in range(10)})),

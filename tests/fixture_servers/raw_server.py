@@ -2,7 +2,7 @@
 
 Listing: tools in pages of two, including broken definitions the gateway must quarantine.
 Tools: `echo` returns its arguments; `crash` exits the process; `slow` reports progress then answers.
-`huge` answers 10 MB of text. `--many N` lists N valid tools instead. `--garbage` writes non-JSON lines to stdout before each answer; `--linger` keeps running after stdin closes.
+`huge` answers 10 MB of text. `--many N` lists N valid tools instead (pages of 100, or `--page K`). `--garbage` writes non-JSON lines to stdout before each answer; `--linger` keeps running after stdin closes.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ if "--many" in sys.argv:  # thousands of valid tools, in pages of 100
         {"name": f"tool_{i:05d}", "description": f"Tool number {i}.", "inputSchema": GOOD}
         for i in range(int(sys.argv[sys.argv.index("--many") + 1]))
     ]
-    PAGE = 100
+    PAGE = int(sys.argv[sys.argv.index("--page") + 1]) if "--page" in sys.argv else 100
 
 
 def send(message: dict[str, object]) -> None:
