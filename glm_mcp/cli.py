@@ -28,6 +28,7 @@ from glm_mcp.doctor import FAIL, diagnose, render
 from glm_mcp.errors import ConfigError, ModelError
 from glm_mcp.gateway import Gateway
 from glm_mcp.model.client import GlmClient
+from glm_mcp.tools.results import flatten_result
 
 logger = logging.getLogger("glm_mcp")
 
@@ -270,20 +271,6 @@ def _tools(config: GatewayConfig, args: argparse.Namespace) -> int:
     return EXIT_OK if report["ready"] else EXIT_FAILURE
 
 
-def _render(result: T.CallToolResult) -> str:
-    parts: list[str] = []
-    for block in result.content:
-        if isinstance(block, T.TextContent):
-            parts.append(block.text)
-        elif isinstance(block, T.ImageContent | T.AudioContent):
-            parts.append(f"[{block.type} {block.mime_type}, {len(block.data) * 3 // 4} bytes]")
-        else:
-            parts.append(json.dumps(block.model_dump(by_alias=True, mode="json", exclude_none=True)))
-    if not parts and result.structured_content is not None:
-        parts.append(json.dumps(result.structured_content, indent=2))
-    return "\n".join(parts)
-
-
 def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
     try:
         arguments = json.loads(args.arguments)
@@ -297,7 +284,7 @@ def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
             return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]
 
     result = _run(run)
-    print(_render(result), file=sys.stderr if result.is_error else sys.stdout)
+    print(flatten_result(result, max_chars=sys.maxsize), file=sys.stderr if result.is_error else sys.stdout)
     return EXIT_FAILURE if result.is_error else EXIT_OK
 
 

@@ -38,7 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     "facade": {"agent", "catalog", "errors", "gateway"},
     "app": {"agent", "chat_api", "facade", "gateway", "http_mode", "model.client"},
     "http_mode": set(),
-    "cli": {"agent", "app", "config", "doctor", "errors", "facade", "gateway", "model.client"},
+    "cli": {"agent", "app", "config", "doctor", "errors", "facade", "gateway", "model.client", "tools.results"},
     "doctor": {"agent", "errors", "upstream.connection"},
     "__main__": {"cli"},
     "__init__": {"config", "errors", "gateway"},

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 
 import anyio
 import mcp.types as T
@@ -39,6 +41,19 @@ class _LineWatcher(logging.Handler):
             self.seen.set()
 
 
+@contextlib.contextmanager
+def stderr_line(server: str, needle: str) -> Iterator[anyio.Event]:
+    """An event set when the stdio server `server` writes a stderr line containing `needle`."""
+    watcher = _LineWatcher(needle)
+    server_logger = logging.getLogger(f"glm_mcp.upstream.{server}")
+    server_logger.addHandler(watcher)
+    server_logger.setLevel(logging.INFO)
+    try:
+        yield watcher.seen
+    finally:
+        server_logger.removeHandler(watcher)
+
+
 async def test_a_server_killed_mid_call_answers_that_call_with_an_error_then_comes_back() -> None:
     restarted = anyio.Event()
     gateway = Gateway(GatewayConfig(servers={"proc": python_server("sdk_server.py")}))
@@ -64,11 +79,7 @@ async def test_a_server_killed_mid_call_answers_that_call_with_an_error_then_com
 
 
 async def test_a_server_killed_with_sigkill_mid_call_answers_the_call_with_an_error() -> None:
-    watcher = _LineWatcher("HANG started")
-    server_logger = logging.getLogger("glm_mcp.upstream.proc")
-    server_logger.addHandler(watcher)
-    server_logger.setLevel(logging.INFO)
-    try:
+    with stderr_line("proc", "HANG started") as started:
         async with Gateway(GatewayConfig(servers={"proc": python_server("sdk_server.py")})).running() as gateway:
             pid = int(_text(await gateway.call_tool("proc__pid", {})))
             outcome: list[T.CallToolResult] = []
@@ -79,31 +90,23 @@ async def test_a_server_killed_with_sigkill_mid_call_answers_the_call_with_an_er
 
                 tg.start_soon(call)
                 with anyio.fail_after(5):
-                    await watcher.seen.wait()
+                    await started.wait()
                 os.kill(pid, signal.SIGKILL)
             assert outcome[0].is_error
             assert _text(outcome[0]).startswith("The call failed at server 'proc': ")
             assert gateway.status()["servers"]["proc"]["state"] in ("restarting", "ready")
-    finally:
-        server_logger.removeHandler(watcher)
 
 
 async def test_a_timed_out_call_is_cancelled_in_the_server_process_and_the_session_survives() -> None:
-    watcher = _LineWatcher("HANG cancelled")
-    server_logger = logging.getLogger("glm_mcp.upstream.proc")
-    server_logger.addHandler(watcher)
-    server_logger.setLevel(logging.INFO)
-    try:
+    with stderr_line("proc", "HANG cancelled") as cancelled:
         config = GatewayConfig(servers={"proc": python_server("sdk_server.py", timeout=0.5)})
         async with Gateway(config).running() as gateway:
             result = await gateway.call_tool("proc__hang", {})
             assert result.is_error
             assert "timed out after 0.5 s" in _text(result)
             with anyio.fail_after(5):
-                await watcher.seen.wait()
+                await cancelled.wait()
             assert _text(await gateway.call_tool("proc__echo", {"text": "alive"})) == "alive"
-    finally:
-        server_logger.removeHandler(watcher)
 
 
 async def test_no_child_process_outlives_the_gateway() -> None:
