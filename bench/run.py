@@ -2,7 +2,7 @@
 
     python -m bench.run [--rounds 3] [--seconds 3] [--quick] [--no-readme]
 
-Needs `wrk` (`apt-get install wrk`); `mcp-proxy` is installed by the harness into its own virtual
+Needs `wrk` (installed with apt-get when missing and run as root); `mcp-proxy` is installed by the harness into its own virtual
 environment (`bench/.venv-mcp-proxy`: it pins mcp 1.x). Results go to `bench/results.json` and to the
 README's performance section, with the machine they ran on.
 """
@@ -456,6 +456,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["mcp", "chat", "catalog"], action="append")
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
+    if shutil.which("wrk") is None and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False)
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     if args.quick:
