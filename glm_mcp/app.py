@@ -11,7 +11,7 @@ Contract:
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -142,7 +142,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
     )
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncGenerator[None, None]:
         async with gateway.running(), model.running(), server.session_manager.run():
             if on_ready is not None:
                 on_ready()

@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 from starlette.types import Receive, Scope, Send
 
+from glm_mcp._json import as_list, as_object
 from glm_mcp.agent import Agent, AgentEvent, AgentResult, dumps
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.model.messages import JsonObject
@@ -51,21 +52,18 @@ class ChatRequest:
     """A validated chat request."""
 
     def __init__(self, data: Any, agent: Agent) -> None:
-        if not isinstance(data, dict):
+        body = as_object(data)
+        if body is None:
             raise RequestError("the body must be a JSON object")
-        body: JsonObject = data  # pyright: ignore[reportUnknownVariableType]
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):  # pyright: ignore[reportUnknownVariableType]
+        messages = as_list(body.get("messages"))
+        if not messages or not all(as_object(m) is not None for m in messages):
             raise RequestError("'messages' must be a non-empty array of message objects", "messages")
-        if len(messages) > MAX_MESSAGES:  # pyright: ignore[reportUnknownArgumentType]
+        if len(messages) > MAX_MESSAGES:
             raise RequestError(f"'messages' has more than {MAX_MESSAGES} messages", "messages")
-        tools: Any = body.get("tools") or []
-        if not isinstance(tools, list) or not all(
-            isinstance(t, dict) and isinstance(t.get("function"), dict) and t["function"].get("name")  # pyright: ignore[reportUnknownMemberType]
-            for t in tools  # pyright: ignore[reportUnknownVariableType]
-        ):
+        tools = as_list(body.get("tools") or [])
+        if tools is None or not all(_function_name(tool) for tool in tools):
             raise RequestError("'tools' must be an array of function tools with names", "tools")
-        if len(tools) > MAX_CLIENT_TOOLS:  # pyright: ignore[reportUnknownArgumentType]
+        if len(tools) > MAX_CLIENT_TOOLS:
             raise RequestError(f"'tools' has more than {MAX_CLIENT_TOOLS} tools, GLM's limit", "tools")
         choice = body.get("tool_choice", "auto")
         if choice not in ("auto", "none", None):
@@ -77,23 +75,17 @@ class ChatRequest:
         if body.get("n", 1) not in (1, None):
             raise RequestError("'n' must be 1: GLM returns one choice", "n")
         self.stream = bool(body.get("stream", False))
-        options: Any = body.get("stream_options") or {}
-        self.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))  # pyright: ignore[reportUnknownMemberType]
-        narrow: Any = body.get("glm_mcp") or {}
-        if not isinstance(narrow, dict):
+        options = as_object(body.get("stream_options")) or {}
+        self.include_usage = bool(options.get("include_usage"))
+        narrow = as_object(body.get("glm_mcp") or {})
+        if narrow is None:
             raise RequestError("'glm_mcp' must be an object with 'servers', 'tools' or 'max_steps'", "glm_mcp")
-        servers = narrow.get("servers")  # pyright: ignore[reportUnknownMemberType]
+        servers = _strings(narrow.get("servers"), "glm_mcp.servers", "an array of server names")
         known = set(agent.gateway.pool.upstreams)
-        if servers is not None:
-            if not isinstance(servers, list) or not all(isinstance(s, str) for s in servers):  # pyright: ignore[reportUnknownVariableType]
-                raise RequestError("'glm_mcp.servers' must be an array of server names", "glm_mcp.servers")
-            unknown = sorted(set(servers) - known)  # pyright: ignore[reportUnknownArgumentType]
-            if unknown:
-                raise RequestError(f"unknown servers {unknown}; configured: {sorted(known)}", "glm_mcp.servers")
-        names = narrow.get("tools")  # pyright: ignore[reportUnknownMemberType]
-        if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):  # pyright: ignore[reportUnknownVariableType]
-            raise RequestError("'glm_mcp.tools' must be an array of exposed tool names", "glm_mcp.tools")
-        max_steps = narrow.get("max_steps")  # pyright: ignore[reportUnknownMemberType]
+        if servers is not None and (unknown := sorted(set(servers) - known)):
+            raise RequestError(f"unknown servers {unknown}; configured: {sorted(known)}", "glm_mcp.servers")
+        names = _strings(narrow.get("tools"), "glm_mcp.tools", "an array of exposed tool names")
+        max_steps = narrow.get("max_steps")
         if max_steps is not None and (not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1):
             raise RequestError("'glm_mcp.max_steps' must be a positive integer", "glm_mcp.max_steps")
         self.max_steps: int | None = max_steps
@@ -110,8 +102,8 @@ class ChatRequest:
                 )
         if self.stream:
             self.forwarded["stream_options"] = {"include_usage": True}
-        client_tools: list[JsonObject] = [] if choice == "none" else tools
-        self.offer = agent.offer(client_tools, servers, names)  # pyright: ignore[reportUnknownArgumentType]
+        client_tools = [] if choice == "none" else [tool for tool in map(as_object, tools) if tool is not None]
+        self.offer = agent.offer(client_tools, servers, names)
         if choice == "none":
             self.offer.definitions = []
             self.offer.gateway_tools = {}
@@ -123,6 +115,21 @@ class ChatRequest:
         if isinstance(requested, str) and requested.lower().startswith("glm"):
             return requested
         return configured
+
+
+def _function_name(tool: Any) -> str | None:
+    function = as_object((as_object(tool) or {}).get("function"))
+    name = function.get("name") if function is not None else None
+    return name if isinstance(name, str) and name else None
+
+
+def _strings(value: Any, param: str, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    items = as_list(value)
+    if items is None or not all(isinstance(item, str) for item in items):
+        raise RequestError(f"'{param}' must be {what}", param)
+    return [str(item) for item in items]
 
 
 def _completion(result: AgentResult, model: str, request_id: str, created: int) -> JsonObject:

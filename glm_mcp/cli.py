@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -157,7 +157,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
 
     class _Server(uvicorn.Server):
         @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
+        def capture_signals(self) -> Generator[None, None, None]:
             # Signals are handled by the anyio receiver below; uvicorn's own handler would
             # re-raise SIGTERM after the graceful shutdown and turn a clean stop into exit code -15.
             yield
@@ -209,7 +209,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _running_agent(config: GatewayConfig) -> AsyncIterator[Agent]:
+async def _running_agent(config: GatewayConfig) -> AsyncGenerator[Agent, None]:
     async with Gateway(config).running() as gateway, GlmClient(config.model).running() as model:
         yield Agent(gateway, model, AgentLimits(max_steps=config.gateway.max_steps))
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from glm_mcp._json import as_object
 from glm_mcp.errors import ConfigError
 
 ENV_VAR = "GLM_MCP_CONFIG"
@@ -285,13 +286,10 @@ def _parse_config(data: Any, environ: Mapping[str, str], source: str, base_dir: 
         raise ConfigError('the top level must be a JSON object with "mcpServers"')
     data = expand_env(data, environ)
     key = "mcpServers" if "mcpServers" in data else "servers"
-    raw_servers = data.get(key, {})
-    if not isinstance(raw_servers, dict):
+    raw_servers = as_object(data.get(key, {}))
+    if raw_servers is None:
         raise ConfigError(f"{key}: must be an object mapping server names to server entries")
-    servers = {
-        name: parse_upstream(name, entry, f"{key}.{name}", base_dir)
-        for name, entry in raw_servers.items()  # pyright: ignore[reportUnknownVariableType] JSON object
-    }
+    servers = {name: parse_upstream(name, entry, f"{key}.{name}", base_dir) for name, entry in raw_servers.items()}
     sections: dict[str, Any] = {}
     for section, model in (("model", ModelConfig), ("gateway", ServeConfig)):
         raw = data.get(section, {})

@@ -30,6 +30,7 @@ from mcp.server.subscriptions import (
 )
 from mcp.shared.exceptions import MCPDeprecationWarning
 
+from glm_mcp._json import as_list
 from glm_mcp.agent import Agent, AgentEvent
 from glm_mcp.catalog import Catalog
 from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
@@ -130,9 +131,11 @@ async def _run_agent(agent: Agent, ctx: ServerRequestContext[Any], arguments: di
     task = arguments.get("task")
     if not isinstance(task, str) or not task.strip():
         return error_result("'task' is required: say what GLM should do")
-    servers = arguments.get("servers")
-    if servers is not None and (not isinstance(servers, list) or not set(servers) <= set(agent.gateway.pool.upstreams)):
-        return error_result(f"'servers' must name configured servers: {sorted(agent.gateway.pool.upstreams)}")
+    raw_servers = arguments.get("servers")
+    servers = as_list(raw_servers)
+    known = set(agent.gateway.pool.upstreams)
+    if raw_servers is not None and (servers is None or not {str(server) for server in servers} <= known):
+        return error_result(f"'servers' must name configured servers: {sorted(known)}")
     max_steps = arguments.get("max_steps")
     steps_limit = max_steps if isinstance(max_steps, int) and max_steps > 0 else agent.limits.max_steps
     tool_calls = 0
@@ -144,7 +147,7 @@ async def _run_agent(agent: Agent, ctx: ServerRequestContext[Any], arguments: di
             await ctx.session.report_progress(tool_calls, None, f"calling {event.data['name']}")
 
     body = {"model": agent.model.config.name, "messages": [{"role": "user", "content": task}]}
-    offer = agent.offer((), servers)  # pyright: ignore[reportUnknownArgumentType]
+    offer = agent.offer((), None if servers is None else [str(server) for server in servers])
     try:
         result = await agent.run(body, offer, stream=False, on_event=on_event, max_steps=steps_limit)
     except ModelError as exc:
@@ -244,12 +247,12 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         for key, session in editors.sessions():
             if editors.wants(key, params.level):
                 name = f"{server}.{params.logger}" if params.logger else server
-                await session.send_log_message(params.level, params.data, logger=name)
+                await session.send_log_message(params.level, params.data, logger=name)  # pyright: ignore[reportDeprecated] editors of 2025 speak it
 
     with warnings.catch_warnings():
         # The logging capability is deprecated in 2026 but it is what editors speak today.
         warnings.simplefilter("ignore", MCPDeprecationWarning)
-        server = GatewayServer(
+        server = GatewayServer(  # pyright: ignore[reportDeprecated] logging capability, see above
             "glm-mcp",
             version="0.1.0",
             instructions=INSTRUCTIONS,

@@ -10,7 +10,7 @@ Contract:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -46,7 +46,7 @@ class Gateway:
         self._log_listeners: list[LogListenerFnT] = []
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[Gateway]:
+    async def running(self) -> AsyncGenerator[Gateway, None]:
         """Start every server; stop them all on exit."""
         async with self.pool.running():
             self.catalog = build_catalog(self.pool.upstreams.values())

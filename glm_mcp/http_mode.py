@@ -31,7 +31,7 @@ class _PerRequestTransport(StreamableHTTPServerTransport):
     _json_default: bool = False
 
     @property
-    def is_json_response_enabled(self) -> bool:  # pyright: ignore[reportIncompatibleVariableOverride] per request
+    def is_json_response_enabled(self) -> bool:
         choice = _JSON_RESPONSE.get()
         return self._json_default if choice is None else choice
 
@@ -42,7 +42,8 @@ class _PerRequestTransport(StreamableHTTPServerTransport):
 
 def install() -> None:
     """Make the SDK's session manager build transports that honour the per-request choice."""
-    streamable_http_manager.StreamableHTTPServerTransport = _PerRequestTransport  # pyright: ignore[reportAttributeAccessIssue, reportPrivateImportUsage]
+    # The manager looks the class up in its module at each new session.
+    setattr(streamable_http_manager, "StreamableHTTPServerTransport", _PerRequestTransport)  # noqa: B010
 
 
 class ResponseMode:

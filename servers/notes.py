@@ -11,7 +11,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -33,7 +33,8 @@ def _load() -> list[dict[str, Any]]:
         data = json.loads(_store.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ToolError(f"the notes file {_store} cannot be read: {exc}") from None
-    return data if isinstance(data, list) else []
+    entries: list[Any] = cast(list[Any], data) if isinstance(data, list) else []
+    return [cast(dict[str, Any], note) for note in entries if isinstance(note, dict)]
 
 
 def _save(notes: list[dict[str, Any]]) -> None:

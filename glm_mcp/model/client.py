@@ -17,7 +17,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -64,7 +64,7 @@ class GlmClient:
         self._http: httpx2.AsyncClient | None = None
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[GlmClient]:
+    async def running(self) -> AsyncGenerator[GlmClient, None]:
         """Open the connection pool; close it on exit."""
         headers = {"Accept-Language": "en-US,en"}
         if self.config.api_key is not None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from glm_mcp._json import as_list, as_object
 from glm_mcp.errors import ModelHTTPError, ModelResponseError
-from glm_mcp.model.messages import JsonObject, ToolCall, Turn
+from glm_mcp.model.messages import ToolCall, Turn
 
 RETRYABLE_CODES = frozenset({"500", "1230", "1234", "1302", "1303", "1305", "1312"})
 """GLM business codes that mean "try again later": internal, network, concurrency, frequency, rate, traffic."""
@@ -37,17 +38,15 @@ def error_from_body(status_code: int, text: str, retry_after: float | None = Non
     code: str | None = None
     message = text.strip()[:500] or f"HTTP {status_code}"
     try:
-        data: Any = json.loads(text)
+        data = as_object(json.loads(text))
     except (ValueError, TypeError):
         data = None
-    if isinstance(data, dict):
-        error: Any = data.get("error", data)  # pyright: ignore[reportUnknownMemberType]
-        if isinstance(error, dict):
-            raw_code: Any = error.get("code")  # pyright: ignore[reportUnknownMemberType]
-            if raw_code is not None:
-                code = str(raw_code)
-            raw_message: Any = error.get("message") or error.get("msg")  # pyright: ignore[reportUnknownMemberType]
-            if raw_message:
+    if data is not None:
+        error: Any = data.get("error", data)
+        if (fields := as_object(error)) is not None:
+            if fields.get("code") is not None:
+                code = str(fields["code"])
+            if raw_message := fields.get("message") or fields.get("msg"):
                 message = str(raw_message)
         elif isinstance(error, str):
             message = error
@@ -72,28 +71,27 @@ def parse_completion(data: Any) -> Turn:
         ModelHTTPError: The body is an error object.
         ModelResponseError: The body is not a chat completion.
     """
-    if not isinstance(data, dict):
+    body = as_object(data)
+    if body is None:
         raise ModelResponseError("the model endpoint answered with something that is not a JSON object")
-    body: JsonObject = data  # pyright: ignore[reportUnknownVariableType]
     if "error" in body:
         raise error_from_body(200, json.dumps(body))
-    choices = body.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+    choices = as_list(body.get("choices")) or []
+    choice = as_object(choices[0]) if choices else None
+    if choice is None:
         raise ModelResponseError("the model endpoint answered without choices")
-    choice: JsonObject = choices[0]  # pyright: ignore[reportUnknownVariableType]
-    message: Any = choice.get("message") or {}
-    if not isinstance(message, dict):
+    message = as_object(choice.get("message") or {})
+    if message is None:
         raise ModelResponseError("the model endpoint answered with a message that is not an object")
     turn = Turn(
-        content=_text(message.get("content")),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-        reasoning_content=_text(message.get("reasoning_content")),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        content=_text(message.get("content")),
+        reasoning_content=_text(message.get("reasoning_content")),
         finish_reason=choice.get("finish_reason"),
-        usage=body.get("usage") if isinstance(body.get("usage"), dict) else None,
+        usage=as_object(body.get("usage")),
         id=body.get("id"),
         model=body.get("model"),
     )
-    raw_calls: Any = message.get("tool_calls") or []  # pyright: ignore[reportUnknownMemberType]
-    for position, raw in enumerate(raw_calls if isinstance(raw_calls, list) else []):  # pyright: ignore[reportUnknownArgumentType]
+    for position, raw in enumerate(as_list(message.get("tool_calls")) or []):
         turn.tool_calls.append(_tool_call(raw, position))
     return turn
 
@@ -101,10 +99,10 @@ def parse_completion(data: Any) -> Turn:
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, list):  # content parts
-        parts: list[Any] = value  # pyright: ignore[reportUnknownVariableType]
-        return "".join(str(part.get("text", "")) for part in parts if isinstance(part, dict))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-    return ""
+    parts = as_list(value)  # content parts
+    if parts is None:
+        return ""
+    return "".join(str(part.get("text", "")) for item in parts if (part := as_object(item)) is not None)
 
 
 def _arguments(value: Any) -> str:
@@ -117,14 +115,16 @@ def _arguments(value: Any) -> str:
 
 
 def _tool_call(raw: Any, position: int) -> ToolCall:
-    if not isinstance(raw, dict):
+    call = as_object(raw)
+    if call is None:
         raise ModelResponseError("the model sent a tool call that is not an object")
-    function: Any = raw.get("function") or {}  # pyright: ignore[reportUnknownMemberType]
+    function = as_object(call.get("function")) or {}
+    index = call.get("index", position)
     return ToolCall(
-        id=str(raw.get("id") or f"call_{position}"),  # pyright: ignore[reportUnknownMemberType]
+        id=str(call.get("id") or f"call_{position}"),
         name=str(function.get("name") or ""),
         arguments=_arguments(function.get("arguments")),
-        index=int(raw.get("index", position)) if isinstance(raw.get("index", position), int) else position,  # pyright: ignore[reportUnknownMemberType]
+        index=index if isinstance(index, int) else position,
     )
 
 
@@ -159,49 +159,49 @@ class StreamAssembler:
 
     def feed(self, chunk: Any) -> list[tuple[str, str]]:
         """Read one parsed chunk; returns its content and reasoning deltas."""
-        if not isinstance(chunk, dict):
+        data = as_object(chunk)
+        if data is None:
             raise ModelResponseError("the model stream carried a chunk that is not a JSON object")
-        data: JsonObject = chunk  # pyright: ignore[reportUnknownVariableType]
         if "error" in data:
             raise error_from_body(200, json.dumps(data))
         turn = self._turn
         turn.id = turn.id or data.get("id")
         turn.model = turn.model or data.get("model")
-        if isinstance(data.get("usage"), dict):
-            turn.usage = data["usage"]
+        if (usage := as_object(data.get("usage"))) is not None:
+            turn.usage = usage
         deltas: list[tuple[str, str]] = []
-        for choice in data.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            delta: Any = choice.get("delta") or {}  # pyright: ignore[reportUnknownMemberType]
-            if not isinstance(delta, dict):
+        for item in as_list(data.get("choices")) or []:
+            choice = as_object(item)
+            delta = as_object(choice.get("delta") or {}) if choice is not None else None
+            if choice is None or delta is None:
                 continue
             for key in ("reasoning_content", "content"):
-                text = delta.get(key)  # pyright: ignore[reportUnknownMemberType]
+                text = delta.get(key)
                 if isinstance(text, str) and text:
                     deltas.append((key, text))
                     if key == "content":
                         turn.content += text
                     else:
                         turn.reasoning_content += text
-            for raw in delta.get("tool_calls") or []:  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            for raw in as_list(delta.get("tool_calls")) or []:
                 self._merge_call(raw)
-            finish = choice.get("finish_reason")  # pyright: ignore[reportUnknownMemberType]
+            finish = choice.get("finish_reason")
             if isinstance(finish, str) and finish:
                 turn.finish_reason = finish
         return deltas
 
     def _merge_call(self, raw: Any) -> None:
-        if not isinstance(raw, dict):
+        fragment = as_object(raw)
+        if fragment is None:
             raise ModelResponseError("the model stream carried a tool call that is not an object")
-        index_value: Any = raw.get("index")  # pyright: ignore[reportUnknownMemberType]
+        index_value = fragment.get("index")
         index = index_value if isinstance(index_value, int) else len(self._calls)
-        function: Any = raw.get("function") or {}  # pyright: ignore[reportUnknownMemberType]
+        function = as_object(fragment.get("function")) or {}
         call = self._calls.get(index)
         if call is None:
             call = self._calls[index] = ToolCall(id="", name="", arguments="", index=index)
-        if raw.get("id"):  # pyright: ignore[reportUnknownMemberType]
-            call.id = str(raw["id"])
+        if fragment.get("id"):
+            call.id = str(fragment["id"])
         if function.get("name"):
             call.name = str(function["name"])
         call.arguments += _arguments(function.get("arguments"))

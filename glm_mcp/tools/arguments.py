@@ -17,9 +17,13 @@ from functools import lru_cache
 from typing import Any
 
 import json_repair
-import jsonschema
+from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import SchemaError as JsonSchemaError
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
 from referencing.exceptions import Unresolvable
+
+from glm_mcp._json import as_list, as_object
 
 logger = logging.getLogger("glm_mcp.arguments")
 
@@ -46,39 +50,48 @@ def _describe(value: Any) -> str:
     shown = json.dumps(value, ensure_ascii=False, default=str)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    kind = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number"
-    )
-    return f"{shown} ({kind})"
+    return f"{shown} ({_kind(value)})"
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "string"
+    if as_object(value) is not None:
+        return "object"
+    return "array" if as_list(value) is not None else "number"
 
 
 def _types(schema: Any) -> set[str]:
-    if not isinstance(schema, dict):
+    node = as_object(schema)
+    if node is None:
         return set()
-    kind: Any = schema.get("type")  # pyright: ignore[reportUnknownMemberType]
+    kind = node.get("type")
     if isinstance(kind, str):
         return {kind}
-    if isinstance(kind, list):
-        return {k for k in kind if isinstance(k, str)}  # pyright: ignore[reportUnknownVariableType]
+    if (kinds := as_list(kind)) is not None:
+        return {k for k in kinds if isinstance(k, str)}
     found: set[str] = set()
     for key in ("anyOf", "oneOf"):
-        options: Any = schema.get(key)  # pyright: ignore[reportUnknownMemberType]
-        if isinstance(options, list):
-            for option in options:  # pyright: ignore[reportUnknownVariableType]
-                found |= _types(option)
+        for option in as_list(node.get(key)) or []:
+            found |= _types(option)
     return found
 
 
 def _coerce(value: Any, schema: Any, depth: int = 0) -> Any:
     """Fix the usual type slips of a model, where the schema is clear about the type."""
-    if depth > 16 or not isinstance(schema, dict):
+    node = as_object(schema)
+    if depth > 16 or node is None:
         return value
-    types = _types(schema)
+    types = _types(node)
     if isinstance(value, str) and "string" not in types:
         stripped = value.strip()
         if types & {"object", "array"} and stripped[:1] in "{[":
-            decoded = _loads(stripped)
-            if isinstance(decoded, dict | list):
+            decoded: Any = _loads(stripped)
+            if as_object(decoded) is not None or as_list(decoded) is not None:
                 value = decoded
         elif "integer" in types and _is_int(stripped):
             value = int(stripped)
@@ -89,14 +102,11 @@ def _coerce(value: Any, schema: Any, depth: int = 0) -> Any:
             value = stripped.lower() == "true"
         elif "null" in types and stripped.lower() in ("null", "none"):
             value = None
-    if isinstance(value, dict):
-        properties: Any = schema.get("properties") or {}  # pyright: ignore[reportUnknownMemberType]
-        if isinstance(properties, dict):
-            data: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
-            value = {key: _coerce(item, properties.get(key), depth + 1) for key, item in data.items()}  # pyright: ignore[reportUnknownMemberType]
-    elif isinstance(value, list):
-        items: list[Any] = value  # pyright: ignore[reportUnknownVariableType]
-        value = [_coerce(item, schema.get("items"), depth + 1) for item in items]  # pyright: ignore[reportUnknownMemberType]
+    if (data := as_object(value)) is not None:
+        properties = as_object(node.get("properties")) or {}
+        value = {key: _coerce(item, properties.get(key), depth + 1) for key, item in data.items()}
+    elif (items := as_list(value)) is not None:
+        value = [_coerce(item, node.get("items"), depth + 1) for item in items]
     return value
 
 
@@ -113,9 +123,9 @@ def _is_float(text: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _validator(schema_json: str) -> jsonschema.protocols.Validator | None:
+def _validator(schema_json: str) -> Validator | None:
     schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls: type[Validator] = validator_for(schema, default=Draft202012Validator)
     try:
         cls.check_schema(schema)
     except JsonSchemaError:
@@ -124,7 +134,7 @@ def _validator(schema_json: str) -> jsonschema.protocols.Validator | None:
     return cls(schema)
 
 
-def _explain(error: jsonschema.ValidationError) -> str:
+def _explain(error: ValidationError) -> str:
     where = ".".join(str(part) for part in error.absolute_path)
     if error.validator == "required":
         return str(error.message).replace(" is a required property", " is required but missing")
@@ -135,7 +145,7 @@ def _explain(error: jsonschema.ValidationError) -> str:
     if error.validator == "type":
         return f"'{where or 'arguments'}' must be of type {expected}, got {got}"
     if error.validator == "enum":
-        options = ", ".join(json.dumps(option) for option in expected)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        options = ", ".join(json.dumps(option) for option in as_list(expected) or [])
         return f"'{where}' must be one of {options}, got {got}"
     return f"'{where or 'arguments'}': {error.message}"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import mcp.types as T
 
@@ -53,13 +54,14 @@ def flatten_result(result: T.CallToolResult, max_chars: int = DEFAULT_MAX_CHARS)
     return text
 
 
-def _same_json(texts: list[str], structured: object) -> bool:
+def _same_json(texts: list[str], structured: dict[str, Any]) -> bool:
     # Servers built on the SDK send structured content and the same data as JSON text: say it once.
+    wrapped = structured.get("result")
     for text in texts:
         try:
             parsed = json.loads(text)
         except ValueError:
             continue
-        if parsed == structured or (isinstance(structured, dict) and structured.get("result") == parsed):
+        if parsed in (structured, wrapped):
             return True
-    return len(texts) == 1 and isinstance(structured, dict) and structured.get("result") == texts[0]
+    return len(texts) == 1 and wrapped == texts[0]

@@ -17,6 +17,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from glm_mcp._json import as_list, as_object
+
 JsonSchema = dict[str, Any]
 
 MAX_REF_DEPTH = 3
@@ -47,7 +49,6 @@ KEPT_KEYWORDS = frozenset(
     }
 )
 
-_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 _GLM_TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean"})
 _STRING_KEYWORDS = frozenset({"description", "pattern", "format", "title"})
 _NUMBER_KEYWORDS = frozenset(
@@ -85,12 +86,14 @@ class _Compiler:
         target: Any = self.root
         for part in ref[2:].split("/"):
             part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, dict) or part not in target:
+            node = as_object(target)
+            if node is None or part not in node:
                 raise SchemaError(f"the reference {ref!r} cannot be resolved")
-            target = target[part]
-        if not isinstance(target, dict):
+            target = node[part]
+        resolved = as_object(target)
+        if resolved is None:
             raise SchemaError(f"the reference {ref!r} does not point to a schema")
-        return target  # pyright: ignore[reportUnknownVariableType]
+        return resolved
 
     def node(self, schema: Any, depth: int, refs: tuple[str, ...]) -> JsonSchema:
         if depth > MAX_NESTING:
@@ -116,20 +119,19 @@ class _Compiler:
             if key not in KEPT_KEYWORDS or not _well_typed(key, value):
                 continue
             if key == "properties":
-                props: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+                props = as_object(value) or {}
                 out[key] = {name: self.node(sub, depth + 1, refs) for name, sub in props.items()}
             elif key == "items":
                 out[key] = self.node(value[0] if isinstance(value, list) and value else value, depth + 1, refs)
             elif key == "anyOf":
-                options: list[Any] = value  # pyright: ignore[reportUnknownVariableType]
-                out[key] = [self.node(option, depth + 1, refs) for option in options]
+                out[key] = [self.node(option, depth + 1, refs) for option in as_list(value) or []]
             elif key == "additionalProperties":
                 if isinstance(value, bool):
                     out[key] = value
                 elif isinstance(value, dict):
                     out[key] = self.node(value, depth + 1, refs)
             elif key == "required":
-                out[key] = [name for name in value if isinstance(name, str)]  # pyright: ignore[reportUnknownVariableType]
+                out[key] = [name for name in as_list(value) or [] if isinstance(name, str)]
             else:
                 out[key] = copy.deepcopy(value)
         self._fill_type(out)
@@ -195,7 +197,7 @@ class _Compiler:
             elif "items" in out:
                 out["type"] = "array"
             elif "enum" in out:
-                kinds = {_JSON_TYPES.get(type(value), "string") for value in out["enum"]}
+                kinds = {_json_type(value) for value in as_list(out["enum"]) or []}
                 out["type"] = kinds.pop() if len(kinds) == 1 else "string"
             else:
                 out["type"] = "string"
@@ -203,6 +205,15 @@ class _Compiler:
             out.setdefault("properties", {})
         if out.get("type") == "array":
             out.setdefault("items", {"type": "string"})
+
+
+def _json_type(value: object) -> str:
+    """The JSON Schema type of an enum value."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return "number" if isinstance(value, float) else "string"
 
 
 def _well_typed(key: str, value: Any) -> bool:

@@ -29,6 +29,7 @@ from mcp import Client, MCPError
 from mcp.shared.dispatcher import CallOptions
 from pydantic import BaseModel, ValidationError
 
+from glm_mcp._json import as_object
 from glm_mcp.config import StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamUnavailable
 from glm_mcp.upstream.transport import StderrTail, open_transport
@@ -119,13 +120,14 @@ def describe_failure(exc: BaseException) -> str:
 
 def _accept_tool(raw: Any, seen: set[str]) -> tuple[T.Tool | None, str, str | None]:
     """Validate one raw tool definition: (tool, name, None) or (None, name, reason)."""
-    name = raw.get("name") if isinstance(raw, dict) else None
+    given = as_object(raw)
+    name = given.get("name") if given is not None else None
     label = name if isinstance(name, str) and name else "<unnamed>"
-    if not isinstance(raw, dict):
+    if given is None:
         return None, label, "the definition is not a JSON object"
-    definition: dict[str, Any] = dict(raw)  # pyright: ignore[reportUnknownArgumentType] JSON object
-    schema = definition.get("inputSchema")
-    if not isinstance(schema, dict):
+    definition = dict(given)
+    schema = as_object(definition.get("inputSchema"))
+    if schema is None:
         return None, label, "inputSchema is missing or not a JSON object"
     if "type" not in schema:
         # A schema that only forgot to say it describes an object is repaired, not refused.
@@ -380,17 +382,18 @@ class Upstream:
     ) -> T.CallToolResult:
         live = self._require_live()
         timeout = self.config.timeout
+        raw: dict[str, Any] | None = None
         with anyio.CancelScope() as scope:
             scope.deadline = anyio.current_time() + timeout
 
-            async def progress(value: float, total: float | None, message: str | None) -> None:
+            async def progress(progress: float, total: float | None, message: str | None) -> None:
                 scope.deadline = anyio.current_time() + timeout
                 if on_progress is not None:
-                    await on_progress(value, total, message)
+                    await on_progress(progress, total, message)
 
             params = {"name": tool, "arguments": dict(arguments or {})}
-            raw = await self._request(live, "tools/call", params, {"on_progress": progress})
-        if scope.cancelled_caught:
+            raw = await self._request(live, "tools/call", params, CallOptions(on_progress=progress))
+        if scope.cancelled_caught or raw is None:
             raise UpstreamProtocolError(
                 self.name, f"tool '{tool}' timed out after {timeout:g} s without a result or progress"
             )

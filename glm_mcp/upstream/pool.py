@@ -10,7 +10,7 @@ Contract:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
 
 import anyio
@@ -45,7 +45,7 @@ class UpstreamPool:
             raise UpstreamUnavailable(name, "no such server in the config") from None
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[UpstreamPool]:
+    async def running(self) -> AsyncGenerator[UpstreamPool, None]:
         """Start every server, wait for their first outcome, and stop them all on exit."""
         async with anyio.create_task_group() as tg:
             for upstream in self.upstreams.values():

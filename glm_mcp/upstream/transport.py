@@ -14,9 +14,10 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, TextIO
+from types import TracebackType
+from typing import Any, Self, TextIO
 
 import anyio
 import httpx2
@@ -55,7 +56,7 @@ class _WatchedReadStream:
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-    def __aiter__(self) -> _WatchedReadStream:
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> SessionMessage | Exception:
@@ -64,11 +65,14 @@ class _WatchedReadStream:
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             raise StopAsyncIteration from None
 
-    async def __aenter__(self) -> _WatchedReadStream:
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> bool | None:
         await self.aclose()
+        return None
 
     @property
     def last_context(self) -> Any:
@@ -136,7 +140,7 @@ _SETPRIV = shutil.which("setpriv")
 
 
 @asynccontextmanager
-async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> AsyncIterator[TransportStreams]:
+async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> AsyncGenerator[TransportStreams, None]:
     command, args = _command_line(config)
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
@@ -157,7 +161,7 @@ async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> 
 @asynccontextmanager
 async def open_transport(
     config: UpstreamConfig, server: str, closed: anyio.Event, tail: StderrTail
-) -> AsyncIterator[TransportStreams]:
+) -> AsyncGenerator[TransportStreams, None]:
     """Open the streams to `server` as configured; `closed` is set when the server's side ends.
 
     A stdio server's stderr lines land in `tail`.
