@@ -20,18 +20,18 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import mcp.types as T
 from anyio.abc import TaskStatus
 from mcp import Client, MCPError
 from mcp.shared.dispatcher import CallOptions
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from glm_mcp._json import as_object
 from glm_mcp.config import StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamUnavailable
+from glm_mcp.upstream.listing import Listing, list_everything, raw_request
 from glm_mcp.upstream.transport import StderrTail, open_transport
 
 logger = logging.getLogger("glm_mcp.upstream")
@@ -45,11 +45,7 @@ BACKOFF_MAX_SECONDS = 30.0
 STABLE_SECONDS = 30.0
 """A session that lived this long resets the backoff; shorter ones count as a crash loop."""
 
-LISTING_TIMEOUT_SECONDS = 30.0
-MAX_PAGES = 1_000
 CLIENT_INFO = T.Implementation(name="glm-mcp", version="0.1.0")
-
-M = TypeVar("M", bound=BaseModel)
 
 
 class ServerState(enum.StrEnum):
@@ -61,18 +57,6 @@ class ServerState(enum.StrEnum):
     RESTARTING = "restarting"
     FAILED = "failed"
     STOPPED = "stopped"
-
-
-@dataclass(frozen=True)
-class Listing:
-    """What one server offers, as last listed."""
-
-    tools: tuple[T.Tool, ...] = ()
-    quarantined: tuple[tuple[str, str], ...] = ()
-    """(name, reason) of every tool left out."""
-    resources: tuple[T.Resource, ...] = ()
-    templates: tuple[T.ResourceTemplate, ...] = ()
-    prompts: tuple[T.Prompt, ...] = ()
 
 
 @dataclass
@@ -116,34 +100,6 @@ def describe_failure(exc: BaseException) -> str:
             text = str(leaf) or type(leaf).__name__
             parts.append(f"{type(leaf).__name__}: {text}")
     return "; ".join(dict.fromkeys(parts)) or type(exc).__name__
-
-
-def _accept_tool(raw: Any, seen: set[str]) -> tuple[T.Tool | None, str, str | None]:
-    """Validate one raw tool definition: (tool, name, None) or (None, name, reason)."""
-    given = as_object(raw)
-    name = given.get("name") if given is not None else None
-    label = name if isinstance(name, str) and name else "<unnamed>"
-    if given is None:
-        return None, label, "the definition is not a JSON object"
-    definition = dict(given)
-    schema = as_object(definition.get("inputSchema"))
-    if schema is None:
-        return None, label, "inputSchema is missing or not a JSON object"
-    if "type" not in schema:
-        # A schema that only forgot to say it describes an object is repaired, not refused.
-        definition["inputSchema"] = {"type": "object", **schema}
-    elif schema.get("type") != "object":
-        return None, label, f'inputSchema must have "type": "object" (got {schema.get("type")!r})'
-    try:
-        tool = T.Tool.model_validate(definition, by_name=False)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return None, label, f"invalid tool definition at {where}: {first['msg']}"
-    if tool.name in seen:
-        return None, label, "listed twice by the server; the first definition is kept"
-    seen.add(tool.name)
-    return tool, label, None
 
 
 class Upstream:
@@ -220,7 +176,7 @@ class Upstream:
                 ):
                     live = _Live(client, closed)
                     self.server_info = client.server_info
-                    self.listing = await self._list_everything(client)
+                    self.listing = await list_everything(client, self.name)
                     attempt.deadline = math.inf
                     self._live = live
                     self.state, self.error, was_ready = ServerState.READY, None, True
@@ -256,7 +212,7 @@ class Upstream:
                 if live.closed.is_set():
                     break
                 try:
-                    self.listing = await self._list_everything(live.client)
+                    self.listing = await list_everything(live.client, self.name)
                 except Exception as exc:  # boundary: a failed refresh keeps the last good listing
                     logger.warning("server '%s': refreshing the catalog failed: %s", self.name, describe_failure(exc))
                     continue
@@ -281,59 +237,6 @@ class Upstream:
             await self._on_log(self.name, params)
 
     # -- listings ------------------------------------------------------------------------------------
-
-    async def _list_everything(self, client: Client) -> Listing:
-        caps = client.server_capabilities
-        with anyio.fail_after(LISTING_TIMEOUT_SECONDS):
-            tools: list[T.Tool] = []
-            quarantined: list[tuple[str, str]] = []
-            if caps.tools is not None:
-                seen: set[str] = set()
-                for raw in await self._pages(client, "tools/list", "tools"):
-                    tool, label, reason = _accept_tool(raw, seen)
-                    if tool is None:
-                        assert reason is not None
-                        quarantined.append((label, reason))
-                        logger.warning("server '%s': tool '%s' quarantined: %s", self.name, label, reason)
-                    else:
-                        tools.append(tool)
-            resources: list[T.Resource] = []
-            templates: list[T.ResourceTemplate] = []
-            if caps.resources is not None:
-                resources = await self._valid_items(client, "resources/list", "resources", T.Resource)
-                templates = await self._valid_items(
-                    client, "resources/templates/list", "resourceTemplates", T.ResourceTemplate
-                )
-            prompts: list[T.Prompt] = []
-            if caps.prompts is not None:
-                prompts = await self._valid_items(client, "prompts/list", "prompts", T.Prompt)
-        return Listing(tuple(tools), tuple(quarantined), tuple(resources), tuple(templates), tuple(prompts))
-
-    async def _valid_items(self, client: Client, method: str, key: str, model: type[M]) -> list[M]:
-        items: list[M] = []
-        for raw in await self._pages(client, method, key):
-            try:
-                items.append(model.model_validate(raw, by_name=False))
-            except ValidationError:
-                logger.warning("server '%s': left out an invalid entry of %s", self.name, method)
-        return items
-
-    async def _pages(self, client: Client, method: str, key: str) -> list[Any]:
-        """Every item of every page; a repeated cursor ends the walk instead of looping."""
-        items: list[Any] = []
-        cursor: str | None = None
-        seen_cursors: set[str] = set()
-        for _ in range(MAX_PAGES):
-            result = await _raw_request(client, method, {"cursor": cursor} if cursor else None)
-            page = result.get(key)
-            if isinstance(page, list):
-                items.extend(page)  # pyright: ignore[reportUnknownArgumentType] JSON array
-            next_cursor = result.get("nextCursor")
-            if not isinstance(next_cursor, str) or not next_cursor or next_cursor in seen_cursors:
-                break
-            seen_cursors.add(next_cursor)
-            cursor = next_cursor
-        return items
 
     # -- requests ------------------------------------------------------------------------------------
 
@@ -436,28 +339,11 @@ class Upstream:
         except ValidationError:
             raise UpstreamProtocolError(self.name, f"prompt '{prompt}': malformed result") from None
 
-    async def complete(self, params: T.CompleteRequestParams) -> T.CompleteResult:
-        """Ask the server for argument completions.
-
-        Raises:
-            UpstreamUnavailable: The server is not connected.
-            UpstreamProtocolError: The server answered with an error or a malformed result.
-        """
-        live = self._require_live()
-        with anyio.fail_after(self.config.timeout):
-            raw = await self._request(
-                live, "completion/complete", params.model_dump(by_alias=True, mode="json", exclude_none=True)
-            )
-        try:
-            return T.CompleteResult.model_validate(raw, by_name=False)
-        except ValidationError:
-            raise UpstreamProtocolError(self.name, "completion: malformed result") from None
-
     async def _request(
         self, live: _Live, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None
     ) -> dict[str, Any]:
         try:
-            return await _raw_request(live.client, method, params, opts)
+            return await raw_request(live.client, method, params, opts)
         except MCPError as exc:
             if exc.code == T.CONNECTION_CLOSED or live.closed.is_set():
                 raise UpstreamUnavailable(self.name, "the connection closed during the request") from exc
@@ -478,24 +364,6 @@ class _SessionLost(UpstreamUnavailable):
 def _is_session_lost(exc: MCPError) -> bool:
     message = exc.message.lower()
     return "session not found" in message or "session terminated" in message
-
-
-async def _raw_request(
-    client: Client, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None
-) -> dict[str, Any]:
-    """Send a request and return the raw result.
-
-    The SDK validates a whole listing at once, so one bad tool schema would fail a server's entire
-    `tools/list`; the raw path lets the gateway validate each item by itself. It also skips the
-    SDK's per-call re-listing of tools it has not seen through its own `list_tools`.
-    """
-    session = client.session
-    data: dict[str, Any] = {"method": method}
-    if params is not None:
-        data["params"] = params
-    options: CallOptions = dict(opts or {})  # pyright: ignore[reportAssignmentType] same keys
-    session._stamp(data, options)  # pyright: ignore[reportPrivateUsage] protocol-version headers on HTTP
-    return await session._dispatcher.send_raw_request(method, data.get("params"), options)  # pyright: ignore[reportPrivateUsage] see docstring
 
 
 class _StreamsTransport:

@@ -1,0 +1,144 @@
+"""Reading a server's listings item by item, over the SDK session's raw request path.
+
+Contract:
+- every page of `tools/list`, `resources/list`, `resources/templates/list` and `prompts/list` is read;
+  a repeated cursor ends the walk instead of looping;
+- each item is validated on its own: a tool the SDK or the gateway cannot accept is left out with its reason
+  (a schema that only lacks `"type": "object"` is repaired), never the whole server.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio
+import mcp.types as T
+from mcp import Client
+from mcp.shared.dispatcher import CallOptions
+from pydantic import BaseModel, ValidationError
+
+from glm_mcp._json import as_object
+
+logger = logging.getLogger("glm_mcp.upstream")
+
+LISTING_TIMEOUT_SECONDS = 30.0
+MAX_PAGES = 1_000
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What one server offers, as last listed."""
+
+    tools: tuple[T.Tool, ...] = ()
+    quarantined: tuple[tuple[str, str], ...] = ()
+    """(name, reason) of every tool left out."""
+    resources: tuple[T.Resource, ...] = ()
+    templates: tuple[T.ResourceTemplate, ...] = ()
+    prompts: tuple[T.Prompt, ...] = ()
+
+
+def accept_tool(raw: Any, seen: set[str]) -> tuple[T.Tool | None, str, str | None]:
+    """Validate one raw tool definition: (tool, name, None) or (None, name, reason)."""
+    given = as_object(raw)
+    name = given.get("name") if given is not None else None
+    label = name if isinstance(name, str) and name else "<unnamed>"
+    if given is None:
+        return None, label, "the definition is not a JSON object"
+    definition = dict(given)
+    schema = as_object(definition.get("inputSchema"))
+    if schema is None:
+        return None, label, "inputSchema is missing or not a JSON object"
+    if "type" not in schema:
+        # A schema that only forgot to say it describes an object is repaired, not refused.
+        definition["inputSchema"] = {"type": "object", **schema}
+    elif schema.get("type") != "object":
+        return None, label, f'inputSchema must have "type": "object" (got {schema.get("type")!r})'
+    try:
+        tool = T.Tool.model_validate(definition, by_name=False)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return None, label, f"invalid tool definition at {where}: {first['msg']}"
+    if tool.name in seen:
+        return None, label, "listed twice by the server; the first definition is kept"
+    seen.add(tool.name)
+    return tool, label, None
+
+
+async def list_everything(client: Client, server: str) -> Listing:
+    """Read every page of every listing the server advertises; bad entries are left out with a reason."""
+    caps = client.server_capabilities
+    with anyio.fail_after(LISTING_TIMEOUT_SECONDS):
+        tools: list[T.Tool] = []
+        quarantined: list[tuple[str, str]] = []
+        if caps.tools is not None:
+            seen: set[str] = set()
+            for raw in await _pages(client, "tools/list", "tools"):
+                tool, label, reason = accept_tool(raw, seen)
+                if tool is None:
+                    assert reason is not None
+                    quarantined.append((label, reason))
+                    logger.warning("server '%s': tool '%s' quarantined: %s", server, label, reason)
+                else:
+                    tools.append(tool)
+        resources: list[T.Resource] = []
+        templates: list[T.ResourceTemplate] = []
+        if caps.resources is not None:
+            resources = await _valid_items(client, server, "resources/list", "resources", T.Resource)
+            templates = await _valid_items(
+                client, server, "resources/templates/list", "resourceTemplates", T.ResourceTemplate
+            )
+        prompts: list[T.Prompt] = []
+        if caps.prompts is not None:
+            prompts = await _valid_items(client, server, "prompts/list", "prompts", T.Prompt)
+    return Listing(tuple(tools), tuple(quarantined), tuple(resources), tuple(templates), tuple(prompts))
+
+
+async def _valid_items(client: Client, server: str, method: str, key: str, model: type[M]) -> list[M]:
+    items: list[M] = []
+    for raw in await _pages(client, method, key):
+        try:
+            items.append(model.model_validate(raw, by_name=False))
+        except ValidationError:
+            logger.warning("server '%s': left out an invalid entry of %s", server, method)
+    return items
+
+
+async def _pages(client: Client, method: str, key: str) -> list[Any]:
+    """Every item of every page; a repeated cursor ends the walk instead of looping."""
+    items: list[Any] = []
+    cursor: str | None = None
+    seen_cursors: set[str] = set()
+    for _ in range(MAX_PAGES):
+        result = await raw_request(client, method, {"cursor": cursor} if cursor else None)
+        page = result.get(key)
+        if isinstance(page, list):
+            items.extend(page)  # pyright: ignore[reportUnknownArgumentType] JSON array
+        next_cursor = result.get("nextCursor")
+        if not isinstance(next_cursor, str) or not next_cursor or next_cursor in seen_cursors:
+            break
+        seen_cursors.add(next_cursor)
+        cursor = next_cursor
+    return items
+
+
+async def raw_request(
+    client: Client, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None
+) -> dict[str, Any]:
+    """Send a request and return the raw result.
+
+    The SDK validates a whole listing at once, so one bad tool schema would fail a server's entire
+    `tools/list`; the raw path lets the gateway validate each item by itself. It also skips the
+    SDK's per-call re-listing of tools it has not seen through its own `list_tools`.
+    """
+    session = client.session
+    data: dict[str, Any] = {"method": method}
+    if params is not None:
+        data["params"] = params
+    options: CallOptions = dict(opts or {})  # pyright: ignore[reportAssignmentType] same keys
+    session._stamp(data, options)  # pyright: ignore[reportPrivateUsage] protocol-version headers on HTTP
+    return await session._dispatcher.send_raw_request(method, data.get("params"), options)  # pyright: ignore[reportPrivateUsage] see docstring
