@@ -1,9 +1,9 @@
-"""The HTTP service: `/mcp`, `/v1/chat/completions`, `/v1/models`, `/healthz`, `/readyz`, behind bearer tokens.
+"""The HTTP service: `/mcp`, `/v1/chat/completions`, `/v1/models`, `/healthz`, `/readyz`, `/metrics`.
 
 Contract:
 - one lifespan enters the `Gateway`, the model client and the MCP session manager, and leaves them on shutdown;
 - with `auth_tokens` configured, `/mcp` and `/v1/*` need `Authorization: Bearer <token>` (401 otherwise),
-  compared in constant time; `/healthz` and `/readyz` stay open;
+  compared in constant time; `/healthz`, `/readyz` and `/metrics` stay open;
 - `/mcp` and `/v1/*` check `Host` and `Origin` against DNS rebinding (421 and 403);
 - every error, unknown paths and methods included, is a JSON body.
 """
@@ -28,6 +28,7 @@ from glm_mcp.agent import Agent, AgentLimits
 from glm_mcp.chat_api import ChatCompletionsApp, models_body
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
+from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from glm_mcp.model.client import GlmClient
 
 PROTECTED_PREFIXES = ("/mcp", "/v1/")
@@ -118,6 +119,9 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
     agent = Agent(gateway, model, AgentLimits(max_steps=gateway.config.gateway.max_steps))
     server = build_server(gateway, agent)
 
+    async def metrics(request: Request) -> Response:
+        return Response(gateway.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
     async def models(request: Request) -> Response:
         return JSONResponse(models_body(agent))
 
@@ -136,6 +140,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         custom_starlette_routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
             Route("/v1/models", models),
             Route("/v1/chat/completions", ChatCompletionsApp(agent), methods=["POST"]),
         ],

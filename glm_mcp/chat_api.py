@@ -213,42 +213,45 @@ class ChatCompletionsApp:
                 await send(message)
 
             try:
-                await self._handle(b"".join(chunks), too_big[0], tracked)
+                outcome = await self._handle(b"".join(chunks), too_big[0], tracked)
             except Exception:  # boundary: a bug in one request must not take the service down
                 logger.exception("chat request failed")
+                outcome = "internal_error"
                 if not started[0]:
                     await _send_json(send, 500, error_body("internal error in glm-mcp; see its log", "server_error"))
+            self.agent.gateway.metrics.chat_completions.labels(outcome).inc()
             tg.cancel_scope.cancel()
 
-    async def _handle(self, raw: bytes, too_big: bool, send: Send) -> None:
+    async def _handle(self, raw: bytes, too_big: bool, send: Send) -> str:
+        """Answer one request; returns its outcome for the metrics."""
         if too_big:
             await _send_json(
                 send, 413, error_body(f"the body is larger than {MAX_BODY_BYTES} bytes", "invalid_request_error")
             )
-            return
+            return "invalid_request"
         try:
             data = json.loads(raw, parse_constant=_refuse_constant)
         except ValueError as exc:
             await _send_json(send, 400, error_body(f"the body is not valid JSON: {exc}", "invalid_request_error"))
-            return
+            return "invalid_request"
         try:
             request = ChatRequest(data, self.agent)
         except RequestError as exc:
             await _send_json(send, 400, error_body(str(exc), "invalid_request_error", param=exc.param))
-            return
+            return "invalid_request"
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         if request.stream:
-            await self._stream(request, request_id, created, send)
-            return
+            return await self._stream(request, request_id, created, send)
         try:
             result = await self.agent.run(request.forwarded, request.offer, stream=False, max_steps=request.max_steps)
         except ModelError as exc:
             await _send_json(send, exc.status_code, _model_error_body(exc))
-            return
+            return "model_error"
         await _send_json(send, 200, _completion(result, request.model, request_id, created))
+        return result.stopped_by or "ok"
 
-    async def _stream(self, request: ChatRequest, request_id: str, created: int, send: Send) -> None:
+    async def _stream(self, request: ChatRequest, request_id: str, created: int, send: Send) -> str:
         await send(
             {
                 "type": "http.response.start",
@@ -268,7 +271,9 @@ class ChatCompletionsApp:
             )
         except ModelError as exc:
             await write(f"data: {dumps(_model_error_body(exc))}\n\n")
+            outcome = "model_error"
         else:
+            outcome = result.stopped_by or "ok"
             if result.stopped_by:
                 await out.chunk({"content": result.turn.content})
             if result.client_calls:
@@ -282,6 +287,7 @@ class ChatCompletionsApp:
                 await out.chunk(None, usage=result.usage)
         await write("data: [DONE]\n\n")
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return outcome
 
 
 def _refuse_constant(name: str) -> Any:

@@ -10,6 +10,7 @@ Contract:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,7 @@ import mcp.types as T
 from glm_mcp.catalog import Catalog, build_catalog
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ToolNotFoundError, UpstreamError
+from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
 from glm_mcp.upstream.pool import UpstreamPool
 
@@ -42,6 +44,7 @@ class Gateway:
             config.servers, on_change=self._rebuild, on_log=self._forward_log, ready_wait_seconds=ready_wait_seconds
         )
         self.catalog = Catalog()
+        self.metrics = GatewayMetrics(lambda: self.status()["servers"])
         self._catalog_listeners: list[CatalogListenerFnT] = []
         self._log_listeners: list[LogListenerFnT] = []
 
@@ -84,11 +87,20 @@ class Gateway:
         """Call an exposed tool on its server; failures come back as `is_error` results."""
         try:
             entry = self.catalog.tool(name)
-            return await self.pool[entry.server].call_tool(entry.original, arguments, on_progress=on_progress)
         except ToolNotFoundError as exc:
+            self.metrics.tool_calls.labels("", "unknown_tool").inc()
             return error_result(f"{exc}; the gateway's tools are listed by tools/list")
+        started = time.perf_counter()
+        try:
+            result = await self.pool[entry.server].call_tool(entry.original, arguments, on_progress=on_progress)
         except UpstreamError as exc:
-            return error_result(f"The call failed at {exc}")
+            result = error_result(f"The call failed at {exc}")
+            outcome = "failed"
+        else:
+            outcome = "tool_error" if result.is_error else "ok"
+        self.metrics.tool_calls.labels(entry.server, outcome).inc()
+        self.metrics.tool_seconds.labels(entry.server).observe(time.perf_counter() - started)
+        return result
 
     async def read_resource(self, uri: str) -> T.ReadResourceResult:
         """Read a resource from the server that owns its URI.

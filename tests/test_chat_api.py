@@ -247,3 +247,18 @@ async def test_sampling_values_outside_glms_range_are_brought_into_it() -> None:
             model="glm-4.6", messages=[{"role": "user", "content": "hi"}], temperature=1.7, top_p=0.0
         )
     assert (fake.requests[0]["temperature"], fake.requests[0]["top_p"]) == (1.0, 0.01)
+
+
+async def test_metrics_count_tool_calls_and_completions_and_show_server_state() -> None:
+    async with stack(FakeGlm(two_server_script())) as s, httpx2.AsyncClient(base_url=s.url) as http:
+        await s.client.chat.completions.create(model="glm-4.6", messages=[{"role": "user", "content": "go"}])
+        await http.post("/v1/chat/completions", json={"messages": []})
+        response = await http.get("/metrics")
+    assert response.status_code == 200
+    lines = set(response.text.splitlines())
+    assert 'glm_mcp_tool_calls_total{outcome="ok",server="weather"} 1.0' in lines
+    assert 'glm_mcp_tool_calls_total{outcome="ok",server="memo"} 1.0' in lines
+    assert 'glm_mcp_chat_completions_total{outcome="ok"} 1.0' in lines
+    assert 'glm_mcp_chat_completions_total{outcome="invalid_request"} 1.0' in lines
+    assert 'glm_mcp_server_up{server="memo",state="ready"} 1.0' in lines
+    assert 'glm_mcp_server_tools{server="weather"} 2.0' in lines
