@@ -20,5 +20,6 @@ ENV GLM_MCP_CONFIG=/etc/glm-mcp/glm-mcp.json
 USER glm
 WORKDIR /data
 EXPOSE 8765
+HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8765/healthz', timeout=2)"]
 ENTRYPOINT ["tini", "--", "glm-mcp"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8765"]
