@@ -23,10 +23,11 @@ import anyio
 import mcp.types as T
 
 from glm_mcp.agent import Agent, AgentEvent, AgentLimits
-from glm_mcp.config import GatewayConfig, load_config
+from glm_mcp.config import GatewayConfig, find_config_path, load_config
 from glm_mcp.doctor import FAIL, diagnose, render
 from glm_mcp.errors import ConfigError, ModelError
 from glm_mcp.gateway import Gateway
+from glm_mcp.install import CLIENTS, apply, config_path, launch_command, plan
 from glm_mcp.model.client import GlmClient
 from glm_mcp.tools.results import flatten_result
 
@@ -69,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     chat = with_config(commands.add_parser("chat", help="one agent run: GLM with the gateway's tools"))
     chat.add_argument("prompt", help="what to ask")
     chat.add_argument("--server", action="append", dest="servers", help="only offer this server's tools (repeatable)")
+    install = with_config(commands.add_parser("install", help="add glm-mcp to an editor's MCP config"))
+    install.add_argument("client", choices=CLIENTS, help="the editor")
+    install.add_argument("--dry-run", action="store_true", help="show the new config file instead of writing it")
     doctor = with_config(commands.add_parser("doctor", help="check the config, the servers, the tools and the model"))
     doctor.add_argument("--no-model", action="store_true", help="skip the request to the model endpoint")
     return parser
@@ -119,9 +123,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _setup_logging(args.log_level)
         config = load_config(args.config, os.environ, Path.cwd())
-        command = {"serve": _serve, "stdio": _stdio, "tools": _tools, "call": _call, "chat": _chat, "doctor": _doctor}[
-            args.command
-        ]
+        command = {
+            "serve": _serve,
+            "stdio": _stdio,
+            "tools": _tools,
+            "call": _call,
+            "chat": _chat,
+            "doctor": _doctor,
+            "install": _install,
+        }[args.command]
         return command(config, args)
     except (ConfigError, _UsageError) as exc:
         print(f"glm-mcp: {exc}", file=sys.stderr)
@@ -327,3 +337,21 @@ def _doctor(config: GatewayConfig, args: argparse.Namespace) -> int:
         return EXIT_FAILURE if any(finding.status == FAIL for finding in findings) else EXIT_OK
 
     return _run(run)
+
+
+def _install(config: GatewayConfig, args: argparse.Namespace) -> int:
+    path = config_path(args.client, Path.home(), os.environ)
+    command, launch_args = launch_command(find_config_path(args.config, os.environ, Path.cwd()))
+    try:
+        change = plan(args.client, path, command, launch_args)
+    except ConfigError as exc:
+        print(f"glm-mcp: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.dry_run:
+        print(f"# {path} would become:")
+        print(json.dumps(change.content, indent=2))
+        return EXIT_OK
+    apply(change)
+    backup = f" (the previous version is in {path.name}.bak)" if change.existed else ""
+    print(f"glm-mcp added to {args.client}: {path}{backup}; restart the editor to load it")
+    return EXIT_OK
