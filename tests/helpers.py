@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
+from mcp.server.mcpserver import Context, MCPServer
 
 from glm_mcp.config import InProcessUpstreamConfig, StdioUpstreamConfig
 
@@ -190,3 +191,17 @@ async def wait_gone(pid: int) -> None:
             await anyio.wait_readable(fd)
     finally:
         os.close(fd)
+
+
+def growing_server() -> MCPServer:
+    """An in-process server whose `grow` tool adds a tool `fresh` and announces `tools/list_changed`."""
+    server = MCPServer("dyn")
+
+    @server.tool()
+    async def grow(ctx: Context) -> str:
+        """Add a tool and announce it."""
+        server.add_tool(lambda: "new", name="fresh", description="A new tool.")
+        await ctx.session.send_tool_list_changed()
+        return "grown"
+
+    return server

@@ -12,7 +12,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from glm_mcp.config import GatewayConfig, StdioUpstreamConfig
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
-from tests.helpers import inproc
+from tests.helpers import growing_server, inproc
 
 
 def _worker() -> tuple[MCPServer, dict[str, anyio.Event]]:
@@ -91,15 +91,7 @@ async def test_a_dead_upstream_gives_an_error_result_naming_the_server() -> None
 
 
 async def test_list_changed_reaches_every_connected_editor() -> None:
-    server = MCPServer("dyn")
-
-    @server.tool()
-    async def grow(ctx: Context) -> str:
-        """Add a tool and announce it."""
-        server.add_tool(lambda: "new", name="fresh", description="New.")
-        await ctx.session.send_tool_list_changed()
-        return "grown"
-
+    server = growing_server()
     async with Gateway(GatewayConfig(servers={"dyn": inproc(server)})).running() as gateway:
         facade = build_server(gateway)
         heard = [anyio.Event(), anyio.Event()]

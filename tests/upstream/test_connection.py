@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import anyio
 import mcp.types as T
@@ -10,11 +12,23 @@ import pytest
 from mcp.server import Server, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 
-from glm_mcp.config import GatewayConfig, StdioUpstreamConfig
+from glm_mcp.config import GatewayConfig, StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamUnavailable
 from glm_mcp.gateway import Gateway
 from glm_mcp.upstream.connection import ServerState, Upstream
-from tests.helpers import inproc, python_server
+from tests.helpers import growing_server, inproc, python_server
+
+
+@asynccontextmanager
+async def running_upstream(name: str, config: UpstreamConfig) -> AsyncIterator[Upstream]:
+    """One supervised upstream, started and connected, stopped on exit."""
+    upstream = Upstream(name, config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(upstream.run)
+        with anyio.fail_after(5):
+            await upstream.first_outcome.wait()
+        yield upstream
+        tg.cancel_scope.cancel()
 
 
 async def test_every_page_is_read_and_bad_tools_are_quarantined_not_the_server() -> None:
@@ -44,15 +58,7 @@ async def test_every_page_is_read_and_bad_tools_are_quarantined_not_the_server()
 
 
 async def test_list_changed_from_a_server_refreshes_its_part_of_the_catalog() -> None:
-    server = MCPServer("dyn")
-
-    @server.tool()
-    async def grow(ctx: Context) -> str:
-        """Add a tool and tell the client."""
-        server.add_tool(lambda: "new", name="fresh", description="A new tool.")
-        await ctx.session.send_tool_list_changed()
-        return "grown"
-
+    server = growing_server()
     changed = anyio.Event()
     gateway = Gateway(GatewayConfig(servers={"dyn": inproc(server)}))
 
@@ -85,11 +91,7 @@ async def test_a_call_outlives_its_timeout_while_progress_keeps_coming() -> None
                 await gate.wait()
         return "finished"
 
-    upstream = Upstream("slowpoke", inproc(server, timeout=0.2))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(upstream.run)
-        with anyio.fail_after(5):
-            await upstream.first_outcome.wait()
+    async with running_upstream("slowpoke", inproc(server, timeout=0.2)) as upstream:
         seen: list[float] = []
 
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -99,7 +101,6 @@ async def test_a_call_outlives_its_timeout_while_progress_keeps_coming() -> None
 
         result = await upstream.call_tool("lively", {}, on_progress=on_progress)
         assert result.structured_content == {"result": "finished"}
-        tg.cancel_scope.cancel()
 
 
 async def test_a_silent_call_times_out_with_an_error_naming_the_server_and_is_cancelled_upstream() -> None:
@@ -120,11 +121,7 @@ async def test_a_silent_call_times_out_with_an_error_naming_the_server_and_is_ca
         """Answers at once."""
         return "still here"
 
-    upstream = Upstream("mute", inproc(server, timeout=0.1))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(upstream.run)
-        with anyio.fail_after(5):
-            await upstream.first_outcome.wait()
+    async with running_upstream("mute", inproc(server, timeout=0.1)) as upstream:
         with pytest.raises(UpstreamProtocolError) as caught:
             await upstream.call_tool("silent", {})
         assert caught.value.server == "mute"
@@ -133,7 +130,6 @@ async def test_a_silent_call_times_out_with_an_error_naming_the_server_and_is_ca
             await cancelled.wait()
         # The session is still usable afterwards.
         assert (await upstream.call_tool("quick", {})).structured_content == {"result": "still here"}
-        tg.cancel_scope.cancel()
 
 
 async def test_a_command_that_does_not_exist_fails_alone_and_says_why() -> None:
