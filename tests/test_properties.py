@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from glm_mcp.config import parse_config
@@ -51,6 +51,8 @@ def test_names_are_always_legal_distinct_and_reversible(pairs: list[tuple[str, s
 
 @settings(max_examples=500, deadline=None)
 @given(schemas)
+@example({"properties": [], "allOf": [{"properties": {"a": {"type": "string"}}}]})  # found by this test
+@example({"required": "a", "allOf": [{"properties": {"a": {}}, "required": ["a"]}]})
 def test_the_schema_compiler_never_raises_anything_but_schema_error_and_its_output_is_glm_acceptable(
     schema: Any,
 ) -> None:

@@ -164,9 +164,9 @@ class _Compiler:
                 resolved = self.node(part, depth + 1, refs)
                 for key, value in resolved.items():
                     if key == "properties":
-                        source.setdefault("properties", {}).update(value)
+                        source["properties"] = {**(as_object(source.get("properties")) or {}), **value}
                     elif key == "required":
-                        source["required"] = [*source.get("required", []), *value]
+                        source["required"] = [*(as_list(source.get("required")) or []), *value]
                     else:
                         source.setdefault(key, value)
         kind = source.get("type")
