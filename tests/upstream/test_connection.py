@@ -91,12 +91,12 @@ async def test_a_call_outlives_its_timeout_while_progress_keeps_coming() -> None
                 await gate.wait()
         return "finished"
 
-    async with running_upstream("slowpoke", inproc(server, timeout=0.2)) as upstream:
+    async with running_upstream("slowpoke", inproc(server, timeout=0.5)) as upstream:
         seen: list[float] = []
 
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
             seen.append(progress)
-            if len(seen) == 12:  # well past the 0.2 s timeout at 0.05 s per step
+            if len(seen) == 30:  # 1.5 s at 0.05 s per step: three times the 0.5 s timeout
                 gate.set()
 
         result = await upstream.call_tool("lively", {}, on_progress=on_progress)
