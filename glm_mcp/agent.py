@@ -14,7 +14,6 @@ Contract:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -304,8 +303,3 @@ def _is_client_tool(name: str, offer: ToolOffer) -> bool:
         if isinstance(function, dict) and function.get("name") == name and name not in offer.gateway_tools:  # pyright: ignore[reportUnknownMemberType]
             return True
     return False
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON for the wire."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -25,7 +25,7 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from glm_mcp._json import as_list, as_object
-from glm_mcp.agent import Agent, AgentEvent, AgentResult, dumps
+from glm_mcp.agent import Agent, AgentEvent, AgentResult
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.model.messages import JsonObject
 
@@ -36,6 +36,11 @@ MAX_MESSAGES = 10_000
 MAX_CLIENT_TOOLS = 128
 _GATEWAY_FIELDS = {"glm_mcp", "tools", "tool_choice", "stream", "stream_options", "n", "model"}
 _TOOL_EVENT_CHARS = 2_000
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for the wire."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def error_body(message: str, kind: str, code: str | None = None, param: str | None = None) -> JsonObject:
