@@ -224,7 +224,7 @@ class ChatCompletionsApp:
                 outcome = "internal_error"
                 if not started[0]:
                     await _send_json(send, 500, error_body("internal error in glm-mcp; see its log", "server_error"))
-            self.agent.gateway.metrics.chat_completions.labels(outcome).inc()
+            self.agent.gateway.metrics.chat_completion(outcome)
             tg.cancel_scope.cancel()
 
     async def _handle(self, raw: bytes, too_big: bool, send: Send) -> str:

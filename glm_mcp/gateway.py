@@ -88,7 +88,7 @@ class Gateway:
         try:
             entry = self.catalog.tool(name)
         except ToolNotFoundError as exc:
-            self.metrics.tool_calls.labels("", "unknown_tool").inc()
+            self.metrics.tool_call("", "unknown_tool")
             return error_result(f"{exc}; the gateway's tools are listed by tools/list")
         started = time.perf_counter()
         try:
@@ -98,8 +98,7 @@ class Gateway:
             outcome = "failed"
         else:
             outcome = "tool_error" if result.is_error else "ok"
-        self.metrics.tool_calls.labels(entry.server, outcome).inc()
-        self.metrics.tool_seconds.labels(entry.server).observe(time.perf_counter() - started)
+        self.metrics.tool_call(entry.server, outcome, time.perf_counter() - started)
         return result
 
     async def read_resource(self, uri: str) -> T.ReadResourceResult:

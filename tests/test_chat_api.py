@@ -262,3 +262,18 @@ async def test_metrics_count_tool_calls_and_completions_and_show_server_state() 
     assert 'glm_mcp_chat_completions_total{outcome="invalid_request"} 1.0' in lines
     assert 'glm_mcp_server_up{server="memo",state="ready"} 1.0' in lines
     assert 'glm_mcp_server_tools{server="weather"} 2.0' in lines
+
+
+def test_tool_call_durations_fall_into_cumulative_buckets() -> None:
+    from glm_mcp.metrics import GatewayMetrics
+
+    metrics = GatewayMetrics(dict)
+    for seconds in (0.0005, 0.003, 0.003, 200.0):
+        metrics.tool_call("s", "ok", seconds)
+    text = metrics.render().decode()
+    assert 'glm_mcp_tool_call_seconds_bucket{le="0.001",server="s"} 1.0' in text
+    assert 'glm_mcp_tool_call_seconds_bucket{le="0.005",server="s"} 3.0' in text
+    assert 'glm_mcp_tool_call_seconds_bucket{le="120.0",server="s"} 3.0' in text
+    assert 'glm_mcp_tool_call_seconds_bucket{le="+Inf",server="s"} 4.0' in text
+    assert 'glm_mcp_tool_call_seconds_count{server="s"} 4.0' in text
+    assert 'glm_mcp_tool_calls_total{outcome="ok",server="s"} 4.0' in text
