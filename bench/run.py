@@ -112,27 +112,24 @@ def ensure_mcp_proxy() -> Path:
 
 
 @contextlib.contextmanager
-def mcp_proxy(command: list[str]) -> Iterator[str]:
+def http_server(command: list[str], probe: str) -> Iterator[str]:
+    """A server process listening where its `{port}` argument says; yields its base URL once `probe` answers."""
     port = free_port()
-    with spawn([str(ensure_mcp_proxy()), "--port", str(port), "--host", "127.0.0.1", "--", *command]):
-        wait_http(f"http://127.0.0.1:{port}/mcp")
+    with spawn([part.replace("{port}", str(port)) for part in command]):
+        wait_http(f"http://127.0.0.1:{port}{probe}")
         yield f"http://127.0.0.1:{port}"
 
 
-@contextlib.contextmanager
-def sdk_echo_http() -> Iterator[str]:
-    port = free_port()
-    with spawn([PY, str(BENCH / "echo_sdk.py"), "--port", str(port)]):
-        wait_http(f"http://127.0.0.1:{port}/mcp")
-        yield f"http://127.0.0.1:{port}"
+def mcp_proxy(command: list[str]) -> contextlib.AbstractContextManager[str]:
+    return http_server([str(ensure_mcp_proxy()), "--port", "{port}", "--host", "127.0.0.1", "--", *command], "/mcp")
 
 
-@contextlib.contextmanager
-def fake_glm() -> Iterator[str]:
-    port = free_port()
-    with spawn([PY, str(BENCH / "fake_glm_server.py"), "--port", str(port)]):
-        wait_http(f"http://127.0.0.1:{port}/chat/completions")
-        yield f"http://127.0.0.1:{port}"
+def sdk_echo_http() -> contextlib.AbstractContextManager[str]:
+    return http_server([PY, str(BENCH / "echo_sdk.py"), "--port", "{port}"], "/mcp")
+
+
+def fake_glm() -> contextlib.AbstractContextManager[str]:
+    return http_server([PY, str(BENCH / "fake_glm_server.py"), "--port", "{port}"], "/chat/completions")
 
 
 # -- clients -----------------------------------------------------------------------------------------
@@ -454,7 +451,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=400, help="calls per SDK-client measurement")
     parser.add_argument("--quick", action="store_true", help="one round, short runs")
     parser.add_argument("--only", choices=["mcp", "chat", "catalog"], action="append")
-    parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--no-readme", action="store_true", help="print only; leave README.md and results.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None and shutil.which("apt-get") and os.geteuid() == 0:
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False)
@@ -472,12 +469,13 @@ def main() -> None:
         catalog(table, args.rounds, args.seconds)
     medians = {key: table.median(key) for key in table.rows}
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "rounds": args.rounds, "medians": medians}
-    (BENCH / "results.json").write_text(json.dumps(results, indent=1))
     from bench.report import render, update_readme
 
     text = render(results)
     print(text)
     if not args.no_readme:
+        # The table and its raw medians are kept together: a partial run rewrites neither.
+        (BENCH / "results.json").write_text(json.dumps(results, indent=1))
         update_readme(ROOT / "README.md", text)
 
 

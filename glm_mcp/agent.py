@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 
+from glm_mcp._json import as_object
 from glm_mcp.catalog import Catalog
 from glm_mcp.gateway import Gateway
 from glm_mcp.model.client import GlmClient
@@ -71,6 +72,8 @@ class ToolOffer:
     """Exposed name → the tool's original input schema (what arguments are validated against)."""
     left_out: dict[str, str]
     """Exposed name → why it is not offered."""
+    client_tools: frozenset[str] = frozenset()
+    """Names of the client's own tools: a call to one of them ends the run for the client to make."""
 
 
 @dataclass
@@ -120,10 +123,11 @@ class _Compiled:
 class Agent:
     """Runs chat requests against the model with the gateway's tools."""
 
-    def __init__(self, gateway: Gateway, model: GlmClient, limits: AgentLimits) -> None:
+    def __init__(self, gateway: Gateway, model: GlmClient, limits: AgentLimits | None = None) -> None:
         self.gateway = gateway
         self.model = model
-        self.limits = limits
+        self.limits = limits or AgentLimits(max_steps=gateway.config.gateway.max_steps)
+        """By default the config's `max_steps` and the other limits' defaults."""
         self._compiled: _Compiled | None = None
 
     def compiled(self) -> _Compiled:
@@ -142,12 +146,10 @@ class Agent:
     ) -> ToolOffer:
         """The tools for one request, narrowed to `servers` and `tools` when given."""
         compiled = self.compiled()
-        client_names = {
-            str(tool.get("function", {}).get("name")) for tool in client_tools if isinstance(tool.get("function"), dict)
-        }
+        client_names = frozenset(name for name in map(function_name, client_tools) if name)
         left_out = dict(compiled.left_out)
         chosen: list[str] = []
-        for name in sorted(compiled.definitions):
+        for name in compiled.definitions:  # in name order: the catalog is built sorted
             if servers is not None and compiled.servers[name] not in servers:
                 continue
             if tools is not None and name not in tools:
@@ -166,6 +168,7 @@ class Agent:
             definitions=[*client_tools, *(compiled.definitions[name] for name in chosen)],
             gateway_tools={name: compiled.schemas[name] for name in chosen},
             left_out=left_out,
+            client_tools=client_names,
         )
 
     async def run(
@@ -217,7 +220,7 @@ class Agent:
                 usage = add_usage(usage, turn.usage)
                 if not turn.tool_calls:
                     return AgentResult(turn, turn.finish_reason or "stop", usage, steps)
-                client_calls = [call for call in turn.tool_calls if _is_client_tool(call.name, offer)]
+                client_calls = [call for call in turn.tool_calls if call.name in offer.client_tools]
                 if client_calls:
                     turn.tool_calls = client_calls
                     return AgentResult(turn, "tool_calls", usage, steps, client_calls=client_calls)
@@ -297,9 +300,8 @@ class Agent:
         return flatten_result(result, self.limits.max_result_chars), bool(result.is_error)
 
 
-def _is_client_tool(name: str, offer: ToolOffer) -> bool:
-    for definition in offer.definitions:
-        function = definition.get("function")
-        if isinstance(function, dict) and function.get("name") == name and name not in offer.gateway_tools:  # pyright: ignore[reportUnknownMemberType]
-            return True
-    return False
+def function_name(tool: Any) -> str | None:
+    """The name of an OpenAI-style function tool, or None if it has none."""
+    function = as_object((as_object(tool) or {}).get("function"))
+    name = function.get("name") if function is not None else None
+    return name if isinstance(name, str) and name else None

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glm_mcp import http_mode
-from glm_mcp.agent import Agent, AgentLimits
+from glm_mcp.agent import Agent
 from glm_mcp.chat_api import ChatCompletionsApp, models_body
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
@@ -116,7 +116,7 @@ def _security(gateway: Gateway) -> TransportSecuritySettings:
 def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -> ASGIApp:
     """The ASGI application serving `gateway`; its lifespan runs the gateway and then calls `on_ready`."""
     model = GlmClient(gateway.config.model)
-    agent = Agent(gateway, model, AgentLimits(max_steps=gateway.config.gateway.max_steps))
+    agent = Agent(gateway, model)
     server = build_server(gateway, agent)
 
     async def metrics(request: Request) -> Response:

@@ -25,7 +25,7 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from glm_mcp._json import as_list, as_object
-from glm_mcp.agent import Agent, AgentEvent, AgentResult
+from glm_mcp.agent import Agent, AgentEvent, AgentResult, ToolOffer, function_name
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.model.messages import JsonObject
 
@@ -66,7 +66,7 @@ class ChatRequest:
         if len(messages) > MAX_MESSAGES:
             raise RequestError(f"'messages' has more than {MAX_MESSAGES} messages", "messages")
         tools = as_list(body.get("tools") or [])
-        if tools is None or not all(_function_name(tool) for tool in tools):
+        if tools is None or not all(function_name(tool) for tool in tools):
             raise RequestError("'tools' must be an array of function tools with names", "tools")
         if len(tools) > MAX_CLIENT_TOOLS:
             raise RequestError(f"'tools' has more than {MAX_CLIENT_TOOLS} tools, GLM's limit", "tools")
@@ -107,11 +107,11 @@ class ChatRequest:
                 )
         if self.stream:
             self.forwarded["stream_options"] = {"include_usage": True}
-        client_tools = [] if choice == "none" else [tool for tool in map(as_object, tools) if tool is not None]
-        self.offer = agent.offer(client_tools, servers, names)
         if choice == "none":
-            self.offer.definitions = []
-            self.offer.gateway_tools = {}
+            self.offer = ToolOffer(definitions=[], gateway_tools={}, left_out={})
+        else:
+            client_tools = [tool for tool in map(as_object, tools) if tool is not None]
+            self.offer = agent.offer(client_tools, servers, names)
 
     @staticmethod
     def _model(requested: Any, agent: Agent) -> str:
@@ -120,12 +120,6 @@ class ChatRequest:
         if isinstance(requested, str) and requested.lower().startswith("glm"):
             return requested
         return configured
-
-
-def _function_name(tool: Any) -> str | None:
-    function = as_object((as_object(tool) or {}).get("function"))
-    name = function.get("name") if function is not None else None
-    return name if isinstance(name, str) and name else None
 
 
 def _strings(value: Any, param: str, what: str) -> list[str] | None:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import anyio
 import mcp.types as T
 
-from glm_mcp.agent import Agent, AgentEvent, AgentLimits
+from glm_mcp.agent import Agent, AgentEvent
 from glm_mcp.config import GatewayConfig, find_config_path, load_config
 from glm_mcp.doctor import FAIL, diagnose, render
 from glm_mcp.errors import ConfigError, ModelError
@@ -221,7 +221,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
 @contextlib.asynccontextmanager
 async def _running_agent(config: GatewayConfig) -> AsyncGenerator[Agent, None]:
     async with Gateway(config).running() as gateway, GlmClient(config.model).running() as model:
-        yield Agent(gateway, model, AgentLimits(max_steps=config.gateway.max_steps))
+        yield Agent(gateway, model)
 
 
 def _stdio(config: GatewayConfig, args: argparse.Namespace) -> int:

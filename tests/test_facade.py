@@ -78,7 +78,7 @@ async def test_cancelling_a_call_in_the_editor_cancels_the_upstream_handler() ->
             await events["cancelled"].wait()
 
 
-async def test_a_dead_upstream_gives_an_error_result_naming_the_server() -> None:
+async def test_a_tool_of_a_server_that_never_started_is_an_error_result_not_a_protocol_error() -> None:
     config = GatewayConfig(servers={"gone": StdioUpstreamConfig(command="/nonexistent/bin")})
     async with Gateway(config).running() as gateway:
         async with Client(build_server(gateway), mode="legacy") as editor:
