@@ -10,6 +10,7 @@ from glm_mcp.config import (
     ToolFilterConfig,
 )
 from glm_mcp.errors import (
+    ArgumentsError,
     ConfigError,
     GlmMcpError,
     ModelError,
@@ -17,6 +18,7 @@ from glm_mcp.errors import (
     ModelResponseError,
     RequestError,
     ToolNotFoundError,
+    TruncatedArgumentsError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamUnavailable,
@@ -24,6 +26,7 @@ from glm_mcp.errors import (
 from glm_mcp.gateway import Gateway
 
 __all__ = [
+    "ArgumentsError",
     "ConfigError",
     "Gateway",
     "GatewayConfig",
@@ -39,6 +42,7 @@ __all__ = [
     "StdioUpstreamConfig",
     "ToolFilterConfig",
     "ToolNotFoundError",
+    "TruncatedArgumentsError",
     "UpstreamError",
     "UpstreamProtocolError",
     "UpstreamUnavailable",

@@ -6,14 +6,22 @@ Contract:
   at most `MAX_TOOLS` are offered: the client's first, then the gateway's in name order;
 - every call the model makes to a gateway tool is answered with a tool message: results, failures,
   invalid arguments, unknown names and timeouts alike, so the model can correct itself;
-- each assistant turn goes back to the model with its `reasoning_content`;
+- each assistant turn goes back to the model with its `reasoning_content`, and with arguments GLM accepts
+  (valid JSON: what was read, or `{}` for a call that could not be read);
+- a call whose arguments were cut off (the token limit) is never run: the model is told, and asked again;
+- GLM's native `<tool_call>` blocks that leak into content or reasoning become calls when they name an offered
+  tool, and leave the text the client sees; tags leaked into a structured call's name are dropped;
 - a call to a client tool ends the run with `finish_reason: "tool_calls"` and only the client's calls
-  (gateway calls of that same turn are not run: their results could never reach the model);
+  (gateway calls of that same turn are not run: their results could never reach the model), unless a call of
+  that turn was cut off: then the gateway answers the whole turn and the model repeats it;
+- `finish_reason: "sensitive"` ends the run as `content_filter`; `length` and
+  `model_context_window_exceeded` on a final answer pass through with a note;
 - `max_steps`, `max_tool_calls` and `max_seconds` end the run with a message saying which limit was hit.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +33,10 @@ from glm_mcp._json import as_object
 from glm_mcp.catalog import Catalog
 from glm_mcp.gateway import Gateway
 from glm_mcp.model.client import GlmClient
+from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
 from glm_mcp.model.messages import JsonObject, ToolCall, Turn, add_usage
-from glm_mcp.tools.arguments import ArgumentsError, prepare_arguments
+from glm_mcp.model.xml_calls import LeakedCall, LeakFilter, clean_name, take_calls
+from glm_mcp.tools.arguments import prepare_arguments, read_arguments
 from glm_mcp.tools.results import flatten_result
 from glm_mcp.tools.schema import SchemaError, compile_schema
 
@@ -55,7 +65,7 @@ class AgentEvent:
     """Something the client may want to see as it happens."""
 
     kind: str
-    """"content", "reasoning_content", "tool_call", "tool_result" or "step"."""
+    """"content", "reasoning_content", "tool_call", "tool_result", "retry" or "step"."""
     text: str = ""
     data: JsonObject = field(default_factory=dict[str, Any])
 
@@ -75,6 +85,10 @@ class ToolOffer:
     client_tools: frozenset[str] = frozenset()
     """Names of the client's own tools: a call to one of them ends the run for the client to make."""
 
+    def names(self) -> frozenset[str]:
+        """Every name offered to the model."""
+        return self.client_tools | self.gateway_tools.keys()
+
 
 @dataclass
 class AgentResult:
@@ -86,6 +100,8 @@ class AgentResult:
     steps: int
     stopped_by: str | None = None
     client_calls: list[ToolCall] = field(default_factory=list[ToolCall])
+    note: str | None = None
+    """What the client should know about how the answer ended (a filter, a token limit)."""
 
 
 class _Compiled:
@@ -193,15 +209,27 @@ class Agent:
                 await on_event(event)
 
         answer_started = [False]
+        offered = offer.names()
+        leaks: dict[str, LeakFilter] = {}
 
         async def on_delta(kind: str, text: str) -> None:
+            if kind == "retry":
+                await emit(AgentEvent("retry", data={"step": steps, **json.loads(text)}))
+                return
+            if offered:
+                leak = leaks.setdefault(kind, LeakFilter(offered))
+                text = leak.feed(text)
+            await show(kind, text)
+
+        async def show(kind: str, text: str) -> None:
             if kind == "content" and not answer_started[0]:
                 # GLM opens many answers with "\n" or "\n\n"; whoever reads the stream should not see them.
                 text = text.lstrip("\n")
                 if not text:
                     return
                 answer_started[0] = True
-            await emit(AgentEvent(kind, text))
+            if text:
+                await emit(AgentEvent(kind, text))
 
         stopped_by: str | None = None
         with anyio.move_on_after(self.limits.max_seconds) as wall:
@@ -211,25 +239,32 @@ class Agent:
                     break
                 steps += 1
                 answer_started[0] = False
+                leaks.clear()
                 await emit(AgentEvent("step", data={"step": steps}))
                 request = {**body, "messages": messages}
                 if offer.definitions:
                     request["tools"] = offer.definitions
                     request["tool_choice"] = "auto"
                 turn = await (self.model.stream(request, on_delta) if stream else self.model.complete(request))
+                for kind, leak in leaks.items():
+                    await show(kind, leak.finish())
                 usage = add_usage(usage, turn.usage)
+                _recover_calls(turn, offered)
+                if turn.finish_reason == "sensitive":
+                    return _filtered(turn, usage, steps)
                 if not turn.tool_calls:
-                    return AgentResult(turn, turn.finish_reason or "stop", usage, steps)
+                    return _final(turn, usage, steps)
+                cut = {call.id: _cut_off(call) for call in turn.tool_calls}
                 client_calls = [call for call in turn.tool_calls if call.name in offer.client_tools]
-                if client_calls:
+                if client_calls and not any(cut.values()):
                     turn.tool_calls = client_calls
                     return AgentResult(turn, "tool_calls", usage, steps, client_calls=client_calls)
                 if calls_made + len(turn.tool_calls) > self.limits.max_tool_calls:
                     stopped_by = "max_tool_calls"
                     break
                 calls_made += len(turn.tool_calls)
-                messages.append(turn.to_message())
-                messages.extend(await self._run_calls(turn.tool_calls, offer, emit))
+                messages.append(_for_the_model(turn))
+                messages.extend(await self._run_calls(turn, offer, cut, emit))
         if wall.cancelled_caught:
             stopped_by = "max_seconds"
         assert stopped_by is not None
@@ -250,8 +285,12 @@ class Agent:
         final = Turn(content=note, reasoning_content="", id=turn.id, model=turn.model)
         return AgentResult(final, "length", usage, steps, stopped_by=limit_name)
 
-    async def _run_calls(self, calls: list[ToolCall], offer: ToolOffer, emit: EventFnT) -> list[JsonObject]:
+    async def _run_calls(
+        self, turn: Turn, offer: ToolOffer, cut: dict[str, TruncatedArgumentsError | None], emit: EventFnT
+    ) -> list[JsonObject]:
+        calls = turn.tool_calls
         answers: list[JsonObject | None] = [None] * len(calls)
+        token_limit = turn.finish_reason == "length"
 
         async def run_one(position: int, call: ToolCall) -> None:
             server = self.compiled().servers.get(call.name)
@@ -261,7 +300,17 @@ class Agent:
                     data={"id": call.id, "name": call.name, "server": server, "arguments": call.arguments},
                 )
             )
-            text, is_error = await self._execute(call, offer)
+            problem = cut[call.id]
+            if problem is not None:
+                text, is_error = _cut_off_message(call, problem, token_limit), True
+            elif call.name in offer.client_tools:
+                text, is_error = (
+                    f"Error: {call.name} was not handed to the client: another call of the same answer was cut "
+                    "off. Make this call again together with the repeated one.",
+                    True,
+                )
+            else:
+                text, is_error = await self._execute(call, offer)
             answers[position] = {"role": "tool", "tool_call_id": call.id, "content": text}
             await emit(
                 AgentEvent(
@@ -295,9 +344,85 @@ class Agent:
         try:
             arguments = prepare_arguments(call.arguments, schema)
         except ArgumentsError as exc:
-            return f"Error: {exc}. Call {call.name} again with corrected arguments.", True
+            return f"Error: {exc}. The call was not run. Call {call.name} again with corrected arguments.", True
         result = await self.gateway.call_tool(call.name, arguments)
         return flatten_result(result, self.limits.max_result_chars), bool(result.is_error)
+
+
+def _recover_calls(turn: Turn, offered: frozenset[str]) -> None:
+    """Leaked `<tool_call>` blocks become calls; leaked tags leave structured calls' names."""
+    for call in turn.tool_calls:
+        if call.name not in offered:
+            call.name = clean_name(call.name)
+    if not offered:
+        return
+    found: list[LeakedCall] = []
+    for kind in ("reasoning_content", "content"):
+        text, calls = take_calls(getattr(turn, kind), offered)
+        setattr(turn, kind, text)
+        found.extend(calls)
+    for leaked in found:
+        position = len(turn.tool_calls)
+        arguments = json.dumps(leaked.arguments, ensure_ascii=False)
+        turn.tool_calls.append(ToolCall(id=f"call_glm_mcp_{position}", name=leaked.name, arguments=arguments))
+    if found:
+        logger.info("recovered %d tool calls GLM wrote as text", len(found))
+        if turn.finish_reason in (None, "stop"):
+            turn.finish_reason = "tool_calls"
+
+
+def _cut_off(call: ToolCall) -> TruncatedArgumentsError | None:
+    try:
+        read_arguments(call.arguments)
+    except TruncatedArgumentsError as exc:
+        return exc
+    except ArgumentsError:
+        return None
+    return None
+
+
+def _cut_off_message(call: ToolCall, problem: TruncatedArgumentsError, token_limit: bool) -> str:
+    why = ' Your answer hit the token limit (finish_reason "length").' if token_limit else ""
+    advice = " Keep each call short enough: split long content over several calls." if token_limit else ""
+    return (
+        f"Error: the arguments of this call to {call.name} were cut off ({problem}), so it was not run.{why} "
+        f"Call {call.name} again with complete arguments.{advice}"
+    )
+
+
+def _for_the_model(turn: Turn) -> JsonObject:
+    """The assistant message for the next request: every call's arguments as a string GLM accepts."""
+    message = turn.to_message()
+    for wire in message.get("tool_calls", []):
+        function = wire["function"]
+        try:
+            json.loads(function["arguments"])
+        except ValueError:
+            try:
+                function["arguments"] = json.dumps(read_arguments(function["arguments"]), ensure_ascii=False)
+            except ArgumentsError:
+                function["arguments"] = "{}"
+    return message
+
+
+def _filtered(turn: Turn, usage: JsonObject | None, steps: int) -> AgentResult:
+    note = 'GLM\'s content safety filter stopped this answer (finish_reason "sensitive").'
+    final = Turn(content=turn.content, reasoning_content=turn.reasoning_content, id=turn.id, model=turn.model)
+    final.content = (final.content.rstrip() + "\n\n" if final.content.strip() else "") + f"[glm-mcp] {note}"
+    return AgentResult(final, "content_filter", usage, steps, note=note)
+
+
+_FINAL_NOTES = {
+    "length": 'The answer hit the token limit (finish_reason "length"): it may be incomplete. Raise max_tokens '
+    "or ask for a shorter answer.",
+    "model_context_window_exceeded": "The conversation filled the model's context window "
+    '(finish_reason "model_context_window_exceeded"): the answer may be incomplete. Shorten the conversation.',
+}
+
+
+def _final(turn: Turn, usage: JsonObject | None, steps: int) -> AgentResult:
+    finish = turn.finish_reason or "stop"
+    return AgentResult(turn, finish, usage, steps, note=_FINAL_NOTES.get(finish))
 
 
 def function_name(tool: Any) -> str | None:

@@ -6,8 +6,11 @@ Contract:
 - `tool_choice` "auto" (or absent) offers every tool, "none" offers none; anything else is refused with 400,
   because GLM only supports "auto";
 - a streamed run sends standard `chat.completion.chunk`s: content and `reasoning_content` deltas of every step
-  as they arrive, tool activity in chunks with `"choices": []` and a `glm_mcp` event, one final
-  `finish_reason`, then `data: [DONE]`;
+  as they arrive, tool activity and retries as `glm_mcp` events, one final `finish_reason`, then `data: [DONE]`;
+  the response starts with the first thing to send, so a model error before it gets its own status;
+- a GLM error is never answered with a 2xx status (an error inside a 200 body is 502, or 429 for rate limits);
+- `finish_reason: "sensitive"` becomes `content_filter`; a final answer cut by `length` or the context window
+  keeps its finish reason and carries a note in `glm_mcp.note`;
 - a client that disconnects cancels the model request and the running tool calls;
 - errors are OpenAI-style bodies (`{"error": {"message", "type", "code", "param"}}`), GLM's code kept.
 """
@@ -146,17 +149,44 @@ def _completion(result: AgentResult, model: str, request_id: str, created: int) 
     }
     if result.usage is not None:
         body["usage"] = result.usage
-    if result.stopped_by:
-        body["glm_mcp"] = {"stopped_by": result.stopped_by, "steps": result.steps}
+    if (extra := _run_facts(result)) is not None:
+        body["glm_mcp"] = extra
     return body
 
 
-class _Stream:
-    """Writes one streamed run as `chat.completion.chunk`s."""
+def _run_facts(result: AgentResult) -> JsonObject | None:
+    """The response's `glm_mcp` object: why the run stopped early, and notes about how it ended."""
+    facts: JsonObject = {}
+    if result.stopped_by:
+        facts.update(stopped_by=result.stopped_by, steps=result.steps)
+    if result.note:
+        facts["note"] = result.note
+    return facts or None
 
-    def __init__(self, write: Callable[[str], Awaitable[None]], model: str, request_id: str, created: int) -> None:
-        self.write = write
+
+class _Stream:
+    """Writes one streamed run as `chat.completion.chunk`s; the response starts with the first chunk."""
+
+    def __init__(self, send: Send, model: str, request_id: str, created: int) -> None:
+        self.send = send
+        self.started = False
         self.base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
+
+    async def write(self, text: str) -> None:
+        if not self.started:
+            self.started = True
+            await self.send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/event-stream; charset=utf-8"),
+                        (b"cache-control", b"no-cache"),
+                    ],
+                }
+            )
+            await self.chunk({"role": "assistant", "content": ""})
+        await self.send({"type": "http.response.body", "body": text.encode(), "more_body": True})
 
     async def chunk(self, delta: JsonObject | None, finish: str | None = None, **extra: Any) -> None:
         choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
@@ -167,7 +197,7 @@ class _Stream:
             await self.chunk({"content": event.text})
         elif event.kind == "reasoning_content":
             await self.chunk({"reasoning_content": event.text})
-        elif event.kind in ("tool_call", "tool_result"):
+        elif event.kind in ("tool_call", "tool_result", "retry"):
             data = dict(event.data)
             if isinstance(data.get("content"), str) and len(data["content"]) > _TOOL_EVENT_CHARS:
                 data["content"] = data["content"][:_TOOL_EVENT_CHARS] + "…"
@@ -251,40 +281,35 @@ class ChatCompletionsApp:
         return result.stopped_by or "ok"
 
     async def _stream(self, request: ChatRequest, request_id: str, created: int, send: Send) -> str:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")],
-            }
-        )
-
-        async def write(text: str) -> None:
-            await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
-
-        out = _Stream(write, request.model, request_id, created)
-        await out.chunk({"role": "assistant", "content": ""})
+        out = _Stream(send, request.model, request_id, created)
         try:
             result = await self.agent.run(
                 request.forwarded, request.offer, stream=True, on_event=out.on_event, max_steps=request.max_steps
             )
         except ModelError as exc:
-            await write(f"data: {dumps(_model_error_body(exc))}\n\n")
+            if not out.started:
+                await _send_json(send, exc.status_code, _model_error_body(exc))
+                return "model_error"
+            await out.write(f"data: {dumps(_model_error_body(exc))}\n\n")
             outcome = "model_error"
         else:
             outcome = result.stopped_by or "ok"
             if result.stopped_by:
                 await out.chunk({"content": result.turn.content})
+            elif result.finish_reason == "content_filter" and result.note:
+                # The model's text has been streamed already; the note the run appended to it has not.
+                tail = f"[glm-mcp] {result.note}"
+                await out.chunk({"content": tail if result.turn.content == tail else f"\n\n{tail}"})
             if result.client_calls:
                 calls = [{"index": i, **call.to_wire()} for i, call in enumerate(result.client_calls)]
                 await out.chunk({"tool_calls": calls})
             extra: JsonObject = {}
-            if result.stopped_by:
-                extra["glm_mcp"] = {"stopped_by": result.stopped_by, "steps": result.steps}
+            if (facts := _run_facts(result)) is not None:
+                extra["glm_mcp"] = facts
             await out.chunk({}, result.finish_reason, **extra)
             if request.include_usage and result.usage is not None:
                 await out.chunk(None, usage=result.usage)
-        await write("data: [DONE]\n\n")
+        await out.write("data: [DONE]\n\n")
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return outcome
 

@@ -7,6 +7,8 @@ GlmMcpError
 │   ├── UpstreamUnavailable     the server is not connected (failed to start, died, restarting)
 │   └── UpstreamProtocolError   the server answered with an error or with something malformed
 ├── ToolNotFoundError           no exposed tool, prompt or resource by that name
+├── ArgumentsError              a model's tool-call arguments cannot be used as written (a message for the model)
+│   └── TruncatedArgumentsError the arguments were cut off before the document ended: the call never runs
 ├── ModelError                  the model endpoint failed
 │   ├── ModelHTTPError          it answered with an error (HTTP status, GLM business code, message)
 │   └── ModelResponseError      it answered with something that is not GLM's wire format, or not at all
@@ -50,21 +52,42 @@ class ToolNotFoundError(GlmMcpError):
     """No exposed tool, prompt or resource has that name."""
 
 
+class ArgumentsError(GlmMcpError, ValueError):
+    """A model's tool-call arguments cannot be used; the message is written for the model to correct itself."""
+
+
+class TruncatedArgumentsError(ArgumentsError):
+    """The arguments end before the JSON document does (inside a string, an object or an array).
+
+    Such a call is never run, whatever a repair could make of it: closing the open string or bracket would
+    run a different call than the one the model meant.
+    """
+
+
 class ModelError(GlmMcpError):
     """The model endpoint failed.
 
     Attributes:
-        status_code: The HTTP status to report to a client of the gateway.
+        status_code: The HTTP status to report to a client of the gateway (never 2xx).
+        upstream_status: The HTTP status the model endpoint answered with (200 for an error inside a 200 body or
+            stream), or None when it did not answer.
         code: GLM's business code as a string (for example "1302"), or None.
         retry_after: Seconds the endpoint asked to wait (`Retry-After`), or None.
     """
 
     def __init__(
-        self, message: str, *, status_code: int = 502, code: str | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status_code: int = 502,
+        code: str | None = None,
+        retry_after: float | None = None,
+        upstream_status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
+        self.upstream_status = upstream_status if upstream_status is not None else status_code
         self.code = code
         self.retry_after = retry_after
 

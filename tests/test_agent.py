@@ -181,7 +181,7 @@ async def test_a_run_across_two_servers_sends_the_model_exactly_this_transcript(
                     {
                         "id": "call_-2284573236628236406",
                         "type": "function",
-                        "function": {"name": "memo__count", "arguments": ""},
+                        "function": {"name": "memo__count", "arguments": "{}"},
                     }
                 ],
             },
@@ -242,8 +242,8 @@ async def test_every_call_is_answered_failures_invalid_arguments_and_unknown_nam
     assert [m["content"] for m in answers] == snapshot(
         [
             "Error: Error executing tool fail: cannot: storm",
-            "Error: invalid arguments: 'city' is required but missing. Call weather__forecast again with corrected arguments.",
-            "Error: the arguments must be a JSON object, got 'city=Oslo'. Call weather__forecast again with corrected arguments.",
+            "Error: invalid arguments: 'city' is required but missing. The call was not run. Call weather__forecast again with corrected arguments.",
+            "Error: the arguments must be a JSON object, got 'city=Oslo'. The call was not run. Call weather__forecast again with corrected arguments.",
             "Error: there is no tool named 'weather__nowcast'. Available tools: weather__fail, weather__forecast.",
         ]
     )

@@ -2,8 +2,10 @@
 
 Contract:
 - retries with exponential backoff and jitter, honouring `Retry-After`, on HTTP 429 and 5xx, on GLM codes
-  1302/1303/1305/1312 (and the other transient ones) and on `finish_reason: "network_error"`; a streamed
-  attempt is retried only while none of its text has been handed on;
+  1302/1303/1305/1312 (and the other transient ones) and on `finish_reason: "network_error"`, also after
+  text of a streamed attempt was handed on: the retry's text is handed on only where it goes beyond what was
+  already handed on; where it differs, a "retry" delta saying from which character on the text is replaced
+  comes first;
 - fails fast, with what to do, on key, balance, model-name and prompt-length errors;
 - at most `max_concurrency` requests are in flight per model;
 - every failure is a `ModelError` with an HTTP status for the gateway's own client. Knows nothing about MCP.
@@ -32,7 +34,9 @@ from glm_mcp.model.stream import StreamAssembler, error_from_body, is_retryable,
 logger = logging.getLogger("glm_mcp.model")
 
 DeltaFnT = Callable[[str, str], Awaitable[None]]
-"""Called with ("content" | "reasoning_content", text) as a streamed answer arrives."""
+"""Called with ("content" | "reasoning_content", text) as a streamed answer arrives, and with ("retry", a JSON
+object) when an attempt failed and is retried: `{"attempt", "reason"}`, or, once the retry's text departs from
+what was handed on, `{"attempt", "replaces": {"kind", "from_char"}}`."""
 
 MAX_RETRY_AFTER_SECONDS = 60.0
 BACKOFF_INITIAL_SECONDS = 0.5
@@ -48,6 +52,13 @@ def _retry_after(response: httpx2.Response) -> float | None:
     except ValueError:
         parsed = email.utils.parsedate_to_datetime(value) if value else None
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _common_prefix(a: str, b: str) -> str:
+    for position, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return a[:position]
+    return a if len(a) <= len(b) else b
 
 
 class _NetworkError(ModelResponseError):
@@ -102,22 +113,33 @@ class GlmClient:
 
     async def _with_retries(self, body: JsonObject, on_delta: DeltaFnT | None) -> Turn:
         attempt = 0
-        # Once text of an attempt has been handed on, a retry would repeat it: only untouched attempts retry.
-        delivered = False
+        handed: dict[str, str] = {}
+        """Text of each kind handed on so far: what the reader of the stream has."""
+        current: dict[str, str] = {}
+        """Text of each kind the current attempt has produced."""
 
         async def forward(kind: str, text: str) -> None:
-            nonlocal delivered
-            delivered = True
             assert on_delta is not None
-            await on_delta(kind, text)
+            produced = current[kind] = current.get(kind, "") + text
+            known = handed.get(kind, "")
+            if known.startswith(produced):
+                return  # a retry repeating what the reader already has
+            start = len(known)
+            if not produced.startswith(known):
+                start = len(_common_prefix(known, produced))
+                replaces = {"kind": kind, "from_char": start}
+                await on_delta("retry", json.dumps({"attempt": attempt + 1, "replaces": replaces}))
+            handed[kind] = produced
+            await on_delta(kind, produced[start:])
 
         while True:
+            current.clear()
             try:
                 async with self._limiter:
                     return await self._attempt(body, forward if on_delta else None)
             except ModelError as exc:
                 retryable = isinstance(exc, _NetworkError) or (isinstance(exc, ModelHTTPError) and is_retryable(exc))
-                if not retryable or delivered or attempt >= self.config.max_retries:
+                if not retryable or attempt >= self.config.max_retries:
                     if isinstance(exc, _NetworkError):
                         raise ModelResponseError(exc.message, status_code=502) from None
                     raise
@@ -127,6 +149,8 @@ class GlmClient:
                     delay *= random.uniform(0.5, 1.0)
                 attempt += 1
                 logger.warning("model request failed (%s); retry %d in %.2f s", exc.message, attempt, delay)
+                if on_delta is not None:
+                    await on_delta("retry", json.dumps({"attempt": attempt + 1, "reason": exc.message}))
                 await anyio.sleep(delay)
 
     async def _attempt(self, body: JsonObject, on_delta: DeltaFnT | None) -> Turn:

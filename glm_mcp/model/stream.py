@@ -18,6 +18,8 @@ from glm_mcp.errors import ModelHTTPError, ModelResponseError
 from glm_mcp.model.messages import ToolCall, Turn
 
 RETRYABLE_CODES = frozenset({"500", "1230", "1234", "1302", "1303", "1305", "1312"})
+RATE_LIMIT_CODES = frozenset({"1302", "1303", "1304", "1305", "1308", "1310"})
+"""GLM business codes about the account's rate, concurrency or usage limits (glm-api.md §6): HTTP 429 for clients."""
 """GLM business codes that mean "try again later": internal, network, concurrency, frequency, rate, traffic."""
 
 _HINTS = {
@@ -52,7 +54,11 @@ def error_from_body(status_code: int, text: str, retry_after: float | None = Non
             message = error
     hint = _HINTS.get(code or "")
     full = f"{message} ({hint})" if hint else message
-    return ModelHTTPError(full, status_code=status_code, code=code, retry_after=retry_after)
+    answer = status_code
+    if status_code < 400:
+        # An error inside a 200 body or stream: the gateway's own client must never see it as a success.
+        answer = 429 if code in RATE_LIMIT_CODES else 502
+    return ModelHTTPError(full, status_code=answer, code=code, retry_after=retry_after, upstream_status=status_code)
 
 
 def is_retryable(error: ModelHTTPError) -> bool:
@@ -61,7 +67,8 @@ def is_retryable(error: ModelHTTPError) -> bool:
         return False
     if error.code in RETRYABLE_CODES:
         return True
-    return error.status_code == 429 and error.code is None or error.status_code >= 500
+    status = error.upstream_status
+    return status == 429 and error.code is None or status >= 500
 
 
 def parse_completion(data: Any) -> Turn:

@@ -1,22 +1,27 @@
 """Model arguments in, a validated dict or a model-readable error out. No I/O.
 
 Contract:
-- the raw string is parsed as JSON, else repaired (truncated braces, single quotes, trailing commas);
-  an empty string is `{}`; anything that does not become an object is refused;
-- an object or array parameter sent as a JSON string is decoded; a number, integer or boolean sent as a
-  string is converted where the schema says so;
+- the raw string is read by `tools.lenient`: strict JSON, or near-JSON whose slips carry no value; arguments cut
+  off before the document ends raise `TruncatedArgumentsError` and are never repaired into a call; a value that
+  cannot be read without changing it is refused with a message naming the parameter; an empty string is `{}`;
+- GLM's own `<arg_key>`/`<arg_value>` pairs are read as arguments, and its tags leaked around values dropped;
+- wherever the schema wants an object or array (through `$ref`, `anyOf`/`oneOf`/`allOf`, `items`,
+  `prefixItems`, `properties`, `additionalProperties`, at any depth, decoded values included) and the model
+  sent a JSON string, the string is decoded; scalars sent as strings are converted where the schema wants a
+  number, integer, boolean or null; a value the schema accepts as it is never changes; among branches, the
+  first that validates wins;
 - the result is validated against the tool's own input schema (the server's contract) before the server
-  sees it; a failure names the parameter, what was expected and what came. Never raises for bad input.
+  sees it; a failure names the parameter, what was expected and what came. Never raises anything else.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from functools import lru_cache
 from typing import Any
 
-import json_repair
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import SchemaError as JsonSchemaError
 from jsonschema.protocols import Validator
@@ -24,26 +29,15 @@ from jsonschema.validators import validator_for
 from referencing.exceptions import Unresolvable
 
 from glm_mcp._json import as_list, as_object
+from glm_mcp.errors import ArgumentsError
+from glm_mcp.model.xml_calls import clean_value, parse_pairs, strip_trailing_tags
+from glm_mcp.tools.lenient import Path, parse_document
 
 logger = logging.getLogger("glm_mcp.arguments")
 
 MAX_ARGUMENTS_CHARS = 1_000_000
-
-
-class ArgumentsError(ValueError):
-    """The model's arguments cannot be used; the message is written for the model to correct itself."""
-
-
-def _loads(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        repaired = json_repair.loads(text)
-    except Exception:  # boundary: the repair library may fail in any way on hostile input
-        return None
-    return repaired if repaired != "" else None
+_MAX_DEPTH = 32
+_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def _describe(value: Any) -> str:
@@ -65,53 +59,11 @@ def _kind(value: object) -> str:
     return "array" if as_list(value) is not None else "number"
 
 
-def _types(schema: Any) -> set[str]:
-    node = as_object(schema)
-    if node is None:
-        return set()
+def _declared_types(node: dict[str, Any]) -> set[str]:
     kind = node.get("type")
     if isinstance(kind, str):
         return {kind}
-    if (kinds := as_list(kind)) is not None:
-        return {k for k in kinds if isinstance(k, str)}
-    found: set[str] = set()
-    for key in ("anyOf", "oneOf"):
-        for option in as_list(node.get(key)) or []:
-            found |= _types(option)
-    return found
-
-
-def _coerce(value: Any, schema: Any, depth: int = 0) -> Any:
-    """Fix the usual type slips of a model, where the schema is clear about the type."""
-    node = as_object(schema)
-    if depth > 16 or node is None:
-        return value
-    types = _types(node)
-    if isinstance(value, str) and "string" not in types:
-        stripped = value.strip()
-        if types & {"object", "array"} and stripped[:1] in "{[":
-            decoded: Any = _loads(stripped)
-            if as_object(decoded) is not None or as_list(decoded) is not None:
-                value = decoded
-        elif "integer" in types and _is_int(stripped):
-            value = int(stripped)
-        elif "number" in types and _is_float(stripped):
-            number = float(stripped)
-            value = int(number) if number.is_integer() and "." not in stripped else number
-        elif "boolean" in types and stripped.lower() in ("true", "false"):
-            value = stripped.lower() == "true"
-        elif "null" in types and stripped.lower() in ("null", "none"):
-            value = None
-    if (data := as_object(value)) is not None:
-        properties = as_object(node.get("properties")) or {}
-        value = {key: _coerce(item, properties.get(key), depth + 1) for key, item in data.items()}
-    elif (items := as_list(value)) is not None:
-        value = [_coerce(item, node.get("items"), depth + 1) for item in items]
-    return value
-
-
-def _is_int(text: str) -> bool:
-    return text.lstrip("+-").isdigit()
+    return {k for k in as_list(kind) or [] if isinstance(k, str)}
 
 
 def _is_float(text: str) -> bool:
@@ -119,7 +71,140 @@ def _is_float(text: str) -> bool:
         float(text)
     except ValueError:
         return False
-    return text.lower() not in ("nan", "inf", "-inf", "infinity", "+inf")
+    return text.lower().lstrip("+-") not in ("nan", "inf", "infinity")
+
+
+class _Conformer:
+    """Walks a value beside its schema, decoding and converting only where the schema does not accept it."""
+
+    def __init__(self, root: dict[str, Any], validator: Validator) -> None:
+        self.root = root
+        self.validator = validator
+
+    def accepts(self, node: dict[str, Any], value: Any) -> bool:
+        try:
+            return bool(self.validator.evolve(schema=node).is_valid(value))
+        except (Unresolvable, RecursionError, JsonSchemaError):
+            return True  # a schema that cannot be checked here changes nothing
+
+    def resolve(self, schema: Any) -> dict[str, Any] | None:
+        node = as_object(schema)
+        for _ in range(16):
+            if node is None or not isinstance(ref := node.get("$ref"), str) or not ref.startswith("#"):
+                return node
+            target: Any = self.root
+            for part in ref[1:].split("/")[1:]:
+                part = part.replace("~1", "/").replace("~0", "~")
+                target = (as_object(target) or {}).get(part)
+            siblings = {key: item for key, item in node.items() if key != "$ref"}
+            resolved = as_object(target)
+            node = None if resolved is None else {**resolved, **siblings}
+        return node
+
+    def conform(self, value: Any, schema: Any, path: Path, depth: int = 0) -> Any:
+        node = self.resolve(schema)
+        if node is None or depth > _MAX_DEPTH or self.accepts(node, value):
+            return value
+        if isinstance(value, str):
+            value = self.from_string(value, node, path)
+        for branch in as_list(node.get("allOf")) or []:
+            value = self.conform(value, branch, path, depth + 1)
+        for key in ("anyOf", "oneOf"):
+            branches = [b for b in map(self.resolve, as_list(node.get(key)) or []) if b is not None]
+            if branches and not any(self.accepts(branch, value) for branch in branches):
+                for branch in branches:
+                    candidate = self.conform(value, branch, path, depth + 1)
+                    if self.accepts(branch, candidate):
+                        value = candidate
+                        break
+        if (data := as_object(value)) is not None:
+            value = {
+                key: self.conform(item, self.member(node, key), [*path, key], depth + 1) for key, item in data.items()
+            }
+        elif (items := as_list(value)) is not None:
+            value = [self.conform(item, self.item(node, i), [*path, i], depth + 1) for i, item in enumerate(items)]
+        return value
+
+    def from_string(self, value: str, node: dict[str, Any], path: Path) -> Any:
+        types = _declared_types(node)
+        if not types or "string" in types:
+            return value
+        text = value.strip()
+        if types & {"object", "array"} and text[:1] in ("{", "["):
+            decoded = parse_document(text, path)
+            if ("object" in types and as_object(decoded) is not None) or (
+                "array" in types and as_list(decoded) is not None
+            ):
+                return decoded
+        if "integer" in types and _INT.fullmatch(text):
+            return int(text)
+        if "number" in types and _is_float(text):
+            number = float(text)
+            return int(number) if _INT.fullmatch(text) else number
+        if "boolean" in types and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        if "null" in types and text.lower() in ("null", "none"):
+            return None
+        return value
+
+    @staticmethod
+    def member(node: dict[str, Any], key: str) -> Any:
+        properties = as_object(node.get("properties")) or {}
+        if key in properties:
+            return properties[key]
+        for pattern, schema in (as_object(node.get("patternProperties")) or {}).items():
+            try:
+                if re.search(pattern, key):
+                    return schema
+            except re.error:
+                continue
+        return node.get("additionalProperties")
+
+    @staticmethod
+    def item(node: dict[str, Any], position: int) -> Any:
+        prefix = as_list(node.get("prefixItems"))
+        items = node.get("items")
+        if prefix is None and (tuple_items := as_list(items)) is not None:  # draft 2019 and earlier
+            prefix, items = tuple_items, node.get("additionalItems")
+        if prefix is not None and position < len(prefix):
+            return prefix[position]
+        return items
+
+
+def _clean_leaked_tags(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_value(value)
+    if (data := as_object(value)) is not None:
+        return {key: _clean_leaked_tags(item) for key, item in data.items()}
+    if (items := as_list(value)) is not None:
+        return [_clean_leaked_tags(item) for item in items]
+    return value
+
+
+def read_arguments(raw: str | dict[str, Any] | None) -> dict[str, Any]:
+    """The arguments object the model wrote, read without a schema (see `tools.lenient`).
+
+    Raises:
+        TruncatedArgumentsError: The arguments were cut off.
+        ArgumentsError: They are not an object, or reading them would change a value.
+    """
+    if isinstance(raw, dict):
+        return raw
+    text = (raw or "").strip()
+    if len(text) > MAX_ARGUMENTS_CHARS:
+        raise ArgumentsError(f"the arguments are {len(text)} characters long; at most {MAX_ARGUMENTS_CHARS}")
+    if text in ("", "null", "{}"):
+        return {}
+    if text[0] not in "{[\"'`<":
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ArgumentsError(f"the arguments must be a JSON object, got {shown!r}")
+    value: Any = parse_pairs(text)
+    if value is None:
+        value = parse_document(strip_trailing_tags(text) if "<" in text else text)
+    if not isinstance(value, dict):
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ArgumentsError(f"the arguments must be a JSON object, got {shown!r}")
+    return _clean_leaked_tags(value) if "<" in text else value
 
 
 @lru_cache(maxsize=4096)
@@ -151,33 +236,26 @@ def _explain(error: ValidationError) -> str:
 
 
 def prepare_arguments(raw: str | dict[str, Any] | None, schema: dict[str, Any]) -> dict[str, Any]:
-    """Parse, repair, coerce and validate a model's arguments for a tool.
+    """Read, decode, convert and validate a model's arguments for a tool.
 
     Raises:
-        ArgumentsError: The arguments cannot be made valid; the message is meant for the model.
+        TruncatedArgumentsError: The arguments were cut off; the call must not run.
+        ArgumentsError: The arguments cannot be used as written; the message is meant for the model.
     """
-    if isinstance(raw, dict):
-        value: Any = raw
-    else:
-        text = (raw or "").strip()
-        if len(text) > MAX_ARGUMENTS_CHARS:
-            raise ArgumentsError(f"the arguments are {len(text)} characters long; at most {MAX_ARGUMENTS_CHARS}")
-        value = {} if text in ("", "null") else _loads(text)
-        if isinstance(value, str):  # arguments double-encoded as a JSON string
-            value = _loads(value)
-        if not isinstance(value, dict):
-            shown = text if len(text) <= 80 else text[:77] + "..."
-            raise ArgumentsError(f"the arguments must be a JSON object, got {shown!r}")
-    value = _coerce(value, schema)
+    value = read_arguments(raw)
     validator = _validator(json.dumps(schema, sort_keys=True, default=str))
-    if validator is not None:
-        try:
-            errors = sorted(validator.iter_errors(value), key=lambda error: list(error.absolute_path))
-        except (Unresolvable, RecursionError):
-            logger.warning("a tool's input schema has a reference that cannot be resolved; arguments passed unchecked")
-            errors = []
-        if errors:
-            problems = "; ".join(_explain(error) for error in errors[:3])
-            more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-            raise ArgumentsError(f"invalid arguments: {problems}{more}")
+    if validator is None:
+        return value
+    try:
+        if validator.is_valid(value):
+            return value
+        value = _Conformer(schema, validator).conform(value, schema, [])
+        errors = sorted(validator.iter_errors(value), key=lambda error: list(error.absolute_path))
+    except (Unresolvable, RecursionError):
+        logger.warning("a tool's input schema has a reference that cannot be resolved; arguments passed unchecked")
+        return value
+    if errors:
+        problems = "; ".join(_explain(error) for error in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise ArgumentsError(f"invalid arguments: {problems}{more}")
     return value
