@@ -31,9 +31,9 @@ import anyio
 
 from glm_mcp._json import as_object
 from glm_mcp.catalog import Catalog
+from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
 from glm_mcp.gateway import Gateway
 from glm_mcp.model.client import GlmClient
-from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
 from glm_mcp.model.messages import JsonObject, ToolCall, Turn, add_usage
 from glm_mcp.model.xml_calls import LeakedCall, LeakFilter, clean_name, take_calls
 from glm_mcp.tools.arguments import prepare_arguments, read_arguments

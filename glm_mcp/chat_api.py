@@ -2,7 +2,8 @@
 
 Contract:
 - a request is the OpenAI chat-completions body; `glm_mcp: {"servers", "tools", "max_steps"}` narrows the
-  run; fields the gateway does not own (`thinking`, `tool_stream`, `temperature`, …) go to GLM unchanged;
+  run, `"events": false` leaves the `glm_mcp` events out of a stream; fields the gateway does not own
+  (`thinking`, `tool_stream`, `temperature`, …) go to GLM unchanged;
 - `tool_choice` "auto" (or absent) offers every tool, "none" offers none; anything else is refused with 400,
   because GLM only supports "auto";
 - a streamed run sends standard `chat.completion.chunk`s: content and `reasoning_content` deltas of every step
@@ -21,7 +22,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -87,7 +87,9 @@ class ChatRequest:
         self.include_usage = bool(options.get("include_usage"))
         narrow = as_object(body.get("glm_mcp") or {})
         if narrow is None:
-            raise RequestError("'glm_mcp' must be an object with 'servers', 'tools' or 'max_steps'", "glm_mcp")
+            raise RequestError(
+                "'glm_mcp' must be an object with 'servers', 'tools', 'max_steps' or 'events'", "glm_mcp"
+            )
         servers = _strings(narrow.get("servers"), "glm_mcp.servers", "an array of server names")
         known = set(agent.gateway.pool.upstreams)
         if servers is not None and (unknown := sorted(set(servers) - known)):
@@ -97,6 +99,10 @@ class ChatRequest:
         if max_steps is not None and (not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1):
             raise RequestError("'glm_mcp.max_steps' must be a positive integer", "glm_mcp.max_steps")
         self.max_steps: int | None = max_steps
+        events = narrow.get("events", True)
+        if not isinstance(events, bool):
+            raise RequestError("'glm_mcp.events' must be true or false", "glm_mcp.events")
+        self.events = events
         self.model = self._model(body.get("model"), agent)
         self.forwarded: JsonObject = {k: v for k, v in body.items() if k not in _GATEWAY_FIELDS}
         self.forwarded["model"] = self.model
@@ -167,8 +173,9 @@ def _run_facts(result: AgentResult) -> JsonObject | None:
 class _Stream:
     """Writes one streamed run as `chat.completion.chunk`s; the response starts with the first chunk."""
 
-    def __init__(self, send: Send, model: str, request_id: str, created: int) -> None:
+    def __init__(self, send: Send, model: str, request_id: str, created: int, *, events: bool = True) -> None:
         self.send = send
+        self.events = events
         self.started = False
         self.base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
 
@@ -189,6 +196,8 @@ class _Stream:
         await self.send({"type": "http.response.body", "body": text.encode(), "more_body": True})
 
     async def chunk(self, delta: JsonObject | None, finish: str | None = None, **extra: Any) -> None:
+        # Only the usage chunk has no choice (as OpenAI's own); an event rides on an empty delta, which the
+        # common `chunk.choices[0].delta.content` loop reads safely.
         choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
         await self.write(f"data: {dumps({**self.base, 'choices': choices, **extra})}\n\n")
 
@@ -197,11 +206,11 @@ class _Stream:
             await self.chunk({"content": event.text})
         elif event.kind == "reasoning_content":
             await self.chunk({"reasoning_content": event.text})
-        elif event.kind in ("tool_call", "tool_result", "retry"):
+        elif event.kind in ("tool_call", "tool_result", "retry") and self.events:
             data = dict(event.data)
             if isinstance(data.get("content"), str) and len(data["content"]) > _TOOL_EVENT_CHARS:
                 data["content"] = data["content"][:_TOOL_EVENT_CHARS] + "…"
-            await self.chunk(None, glm_mcp={"event": event.kind, **data})
+            await self.chunk({}, glm_mcp={"event": event.kind, **data})
 
 
 class ChatCompletionsApp:
@@ -281,7 +290,7 @@ class ChatCompletionsApp:
         return result.stopped_by or "ok"
 
     async def _stream(self, request: ChatRequest, request_id: str, created: int, send: Send) -> str:
-        out = _Stream(send, request.model, request_id, created)
+        out = _Stream(send, request.model, request_id, created, events=request.events)
         try:
             result = await self.agent.run(
                 request.forwarded, request.offer, stream=True, on_event=out.on_event, max_steps=request.max_steps

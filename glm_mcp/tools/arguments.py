@@ -83,7 +83,8 @@ class _Conformer:
 
     def accepts(self, node: dict[str, Any], value: Any) -> bool:
         try:
-            return bool(self.validator.evolve(schema=node).is_valid(value))
+            checker: Validator = self.validator.evolve(schema=node)  # pyright: ignore[reportUnknownMemberType]  # jsonschema types evolve(**kwargs) loosely
+            return bool(checker.is_valid(value))
         except (Unresolvable, RecursionError, JsonSchemaError):
             return True  # a schema that cannot be checked here changes nothing
 
@@ -201,10 +202,11 @@ def read_arguments(raw: str | dict[str, Any] | None) -> dict[str, Any]:
     value: Any = parse_pairs(text)
     if value is None:
         value = parse_document(strip_trailing_tags(text) if "<" in text else text)
-    if not isinstance(value, dict):
+    document = as_object(value)
+    if document is None:
         shown = text if len(text) <= 80 else text[:77] + "..."
         raise ArgumentsError(f"the arguments must be a JSON object, got {shown!r}")
-    return _clean_leaked_tags(value) if "<" in text else value
+    return _clean_leaked_tags(document) if "<" in text else document
 
 
 @lru_cache(maxsize=4096)

@@ -104,7 +104,7 @@ class _Reader:
 
     def __init__(self, text: str, path: Path) -> None:
         self.text = text
-        self.pos = 0
+        self.pos: int = 0
         self.path = path
 
     def document(self) -> Any:

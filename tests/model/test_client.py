@@ -225,3 +225,54 @@ async def test_concurrency_is_limited_per_model() -> None:
             release.set()
     assert peak == 2
     assert len(fake.requests) == 5
+
+
+async def _streamed(fake: FakeGlm) -> tuple[Turn, list[tuple[str, str]]]:
+    heard: list[tuple[str, str]] = []
+
+    async def hear(kind: str, text: str) -> None:
+        heard.append((kind, text))
+
+    async with GlmClient(CONFIG, transport=httpx2.ASGITransport(fake.app)).running() as client:
+        turn = await client.stream(BODY, hear)
+    return turn, heard
+
+
+async def test_a_stream_aborted_by_network_error_is_retried_without_repeating_what_the_reader_has() -> None:
+    fake = FakeGlm(
+        [Reply(content="The answer is", finish_reason="network_error"), Reply(content="The answer is 4.")],
+        generation="2026",
+    )
+    turn, heard = await _streamed(fake)
+    assert turn.content == "The answer is 4."
+    content = "".join(text for kind, text in heard if kind == "content")
+    assert content == "The answer is 4."
+    retries = [json.loads(text) for kind, text in heard if kind == "retry"]
+    assert [set(event) for event in retries] == [{"attempt", "reason"}]
+
+
+async def test_a_retry_whose_text_differs_says_from_where_it_replaces_before_the_new_text() -> None:
+    fake = FakeGlm(
+        [Reply(content="The answer is", finish_reason="network_error"), Reply(content="The result: 4")],
+        generation="2026",
+    )
+    turn, heard = await _streamed(fake)
+    assert turn.content == "The result: 4"
+    replaced = [i for i, (kind, text) in enumerate(heard) if kind == "retry" and "replaces" in json.loads(text)]
+    assert len(replaced) == 1
+    event = json.loads(heard[replaced[0]][1])
+    assert event["replaces"] == {"kind": "content", "from_char": len("The ")}
+    after = "".join(text for kind, text in heard[replaced[0] + 1 :] if kind == "content")
+    assert "The answer is"[:4] + after == "The result: 4"
+
+
+async def test_an_error_inside_a_200_body_is_reported_as_502_and_a_rate_limit_as_429() -> None:
+    def mock(code: str) -> httpx2.MockTransport:
+        body = json.dumps({"error": {"code": code, "message": "no"}})
+        return httpx2.MockTransport(lambda request: httpx2.Response(200, content=body.encode()))
+
+    for code, status in (("1301", 502), ("1305", 429)):
+        async with GlmClient(CONFIG.model_copy(update={"max_retries": 0}), transport=mock(code)).running() as client:
+            with pytest.raises(ModelHTTPError) as caught:
+                await client.complete(BODY)
+        assert (caught.value.status_code, caught.value.upstream_status, caught.value.code) == (status, 200, code)

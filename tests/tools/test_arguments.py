@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
 import string
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
