@@ -311,6 +311,10 @@ def _chat(config: GatewayConfig, args: argparse.Namespace) -> int:
             mark = "!!" if event.data["is_error"] else "<-"
             text = " ".join(event.text.split())
             print(f"{mark} {event.data['name']}: {text[:200]}", file=sys.stderr, flush=True)
+        elif event.kind == "retry" and "replaces" in event.data:
+            # A terminal cannot take text back: say so, then the retry's text follows.
+            start = event.data["replaces"]["from_char"]
+            print(f"\n[glm-mcp] the answer was interrupted; from character {start} on it reads:", file=sys.stderr)
 
     async def run() -> int:
         async with _running_agent(config) as agent:
@@ -322,6 +326,8 @@ def _chat(config: GatewayConfig, args: argparse.Namespace) -> int:
                 return EXIT_FAILURE
             if result.stopped_by:
                 print(result.turn.content, end="")
+            if result.note:
+                print(f"\n[glm-mcp] {result.note}", file=sys.stderr)
             print()
             return EXIT_FAILURE if result.stopped_by else EXIT_OK
 
