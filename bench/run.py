@@ -87,7 +87,10 @@ def rss_mb(pid: int) -> float:
 
 def write_config(servers: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
     handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=tempfile.gettempdir())
-    json.dump({"mcpServers": servers, **(extra or {})}, handle)
+    extra = dict(extra or {})
+    # Authentication off on loopback, as for the peers it is compared with (direct servers, mcp-proxy).
+    extra["gateway"] = {"auth_tokens": [], **extra.get("gateway", {})}
+    json.dump({"mcpServers": servers, **extra}, handle)
     handle.close()
     return Path(handle.name)
 

@@ -2,16 +2,20 @@
 
 Contract:
 - one lifespan enters the `Gateway`, the model client and the MCP session manager, and leaves them on shutdown;
-- with `auth_tokens` configured, `/mcp` and `/v1/*` need `Authorization: Bearer <token>` (401 otherwise),
-  compared in constant time; `/healthz`, `/readyz` and `/metrics` stay open;
-- `/mcp` and `/v1/*` check `Host` and `Origin` against DNS rebinding (421 and 403);
+- with `auth_tokens` (`serve` fills in its generated token when the config names none), `/mcp`, `/v1/*` and
+  `/admin/*` need `Authorization: Bearer <token>` (401 otherwise), compared in constant time; `/healthz`,
+  `/readyz` and `/metrics` stay open;
+- every route checks `Host` against DNS rebinding (421); a request with an `Origin` that is not in
+  `gateway.allowed_origins` is refused (403) before authentication, so no web page can drive the gateway;
+  allowed origins get CORS answers, preflights included;
+- `POST /v1/*` takes `Content-Type: application/json` only (415): a form or `text/plain` post needs no preflight;
 - every error, unknown paths and methods included, is a JSON body.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,7 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp import http_mode
 from glm_mcp.agent import Agent
@@ -31,7 +35,7 @@ from glm_mcp.gateway import Gateway
 from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from glm_mcp.model.client import GlmClient
 
-PROTECTED_PREFIXES = ("/mcp", "/v1/")
+PROTECTED_PREFIXES = ("/mcp", "/v1/", "/admin/", "/sse", "/messages/")
 
 
 class BearerAuth:
@@ -60,13 +64,13 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
-class HostCheck:
-    """Checks `Host` and `Origin` on `/v1/*` against DNS rebinding, as the SDK does for `/mcp`."""
+class RequestGuard:
+    """`Host` on every route, `Origin` against the configured origins, CORS for those, JSON-only `/v1` posts."""
 
-    def __init__(self, app: ASGIApp, settings: TransportSecuritySettings) -> None:
+    def __init__(self, app: ASGIApp, hosts: list[str], origins: Sequence[str]) -> None:
         self.app = app
-        self.hosts = settings.allowed_hosts
-        self.origins = settings.allowed_origins
+        self.hosts = hosts
+        self.origins = frozenset(origins)
 
     @staticmethod
     def _allowed(value: str, patterns: list[str]) -> bool:
@@ -79,20 +83,59 @@ class HostCheck:
         return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            headers = dict(scope["headers"])
-            host = headers.get(b"host", b"").decode("latin-1")
-            origin = headers.get(b"origin", b"").decode("latin-1")
-            problem: tuple[int, str] | None = None
-            if not self._allowed(host, self.hosts):
-                problem = (421, f"Host {host!r} is not allowed; add it to gateway.allowed_hosts")
-            elif origin and not self._allowed(origin, self.origins):
-                problem = (403, f"Origin {origin!r} is not allowed")
-            if problem is not None:
-                body = {"error": {"message": problem[1], "type": "invalid_request_error", "code": None, "param": None}}
-                await JSONResponse(body, status_code=problem[0])(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1")
+        origin = headers.get(b"origin", b"").decode("latin-1").lower()
+        if not self._allowed(host, self.hosts):
+            await _refuse(scope, receive, send, 421, f"Host {host!r} is not allowed; add it to gateway.allowed_hosts")
+            return
+        if origin and origin not in self.origins:
+            message = f"Origin {origin!r} is not allowed; add it to gateway.allowed_origins to let that page in"
+            await _refuse(scope, receive, send, 403, message)
+            return
+        if origin and scope["method"] == "OPTIONS":
+            await Response(status_code=204, headers=_cors(origin, preflight=True))(scope, receive, send)
+            return
+        if scope["method"] == "POST" and scope["path"].startswith("/v1/"):
+            kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if kind != b"application/json":
+                message = "the body must be JSON, sent with Content-Type: application/json"
+                await _refuse(scope, receive, send, 415, message)
                 return
-        await self.app(scope, receive, send)
+        if not origin:
+            await self.app(scope, receive, send)
+            return
+        cors = [(key.lower().encode(), value.encode()) for key, value in _cors(origin).items()]
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *cors]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+def _cors(origin: str, *, preflight: bool = False) -> dict[str, str]:
+    headers = {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate",
+        "Vary": "Origin",
+    }
+    if preflight:
+        headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
+        headers["Access-Control-Allow-Headers"] = (
+            "Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID"
+        )
+        headers["Access-Control-Max-Age"] = "600"
+    return headers
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    body = {"error": {"message": message, "type": "invalid_request_error", "code": None, "param": None}}
+    await JSONResponse(body, status_code=status)(scope, receive, send)
 
 
 async def _json_http_error(request: Request, exc: Exception) -> Response:
@@ -107,9 +150,7 @@ def _security(gateway: Gateway) -> TransportSecuritySettings:
     hosts += [f"{host}:*" for host in serve.allowed_hosts] + list(serve.allowed_hosts)
     if serve.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):
         hosts += [serve.host, f"{serve.host}:*"]
-    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
-    origins += [f"{scheme}://{host}" for host in serve.allowed_hosts for scheme in ("http", "https")]
-    origins += [f"{scheme}://{host}:*" for host in serve.allowed_hosts for scheme in ("http", "https")]
+    origins = list(serve.allowed_origins)
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
@@ -155,5 +196,6 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
 
     mcp_app.router.lifespan_context = lifespan
     mcp_app.add_exception_handler(HTTPException, _json_http_error)
-    tokens = [token.get_secret_value().encode() for token in gateway.config.gateway.auth_tokens]
-    return BearerAuth(HostCheck(http_mode.ResponseMode(mcp_app), security), tokens)
+    tokens = [token.get_secret_value().encode() for token in gateway.config.gateway.auth_tokens or ()]
+    guarded = BearerAuth(http_mode.ResponseMode(mcp_app), tokens)
+    return RequestGuard(guarded, security.allowed_hosts, security.allowed_origins)

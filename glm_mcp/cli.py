@@ -21,14 +21,17 @@ from typing import Any, TypeVar
 
 import anyio
 import mcp.types as T
+from pydantic import SecretStr
 
 from glm_mcp.agent import Agent, AgentEvent
 from glm_mcp.config import GatewayConfig, find_config_path, load_config
 from glm_mcp.doctor import FAIL, diagnose, render
 from glm_mcp.errors import ConfigError, ModelError
 from glm_mcp.gateway import Gateway
-from glm_mcp.install import CLIENTS, apply, config_path, launch_command, plan
+from glm_mcp.install import CLIENTS, apply, config_path, launch_command, plan, plan_http
 from glm_mcp.model.client import GlmClient
+from glm_mcp.redact import MASK, ScrubbingFormatter, register, scrub
+from glm_mcp.token import load_or_create, token_path
 from glm_mcp.tools.results import flatten_result
 
 logger = logging.getLogger("glm_mcp")
@@ -73,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     install = with_config(commands.add_parser("install", help="add glm-mcp to an editor's MCP config"))
     install.add_argument("client", choices=CLIENTS, help="the editor")
     install.add_argument("--dry-run", action="store_true", help="show the new config file instead of writing it")
+    install.add_argument(
+        "--http",
+        nargs="?",
+        const="http://127.0.0.1:8765/mcp",
+        metavar="URL",
+        help="point the editor at a running `glm-mcp serve` (default http://127.0.0.1:8765/mcp), with its token",
+    )
+    with_config(commands.add_parser("token", help="print the bearer token `glm-mcp serve` requires"))
     doctor = with_config(commands.add_parser("doctor", help="check the config, the servers, the tools and the model"))
     doctor.add_argument("--no-model", action="store_true", help="skip the request to the model endpoint")
     return parser
@@ -84,7 +95,7 @@ def _setup_logging(level_name: str | None) -> None:
     if level is None:
         raise _UsageError(f"--log-level: unknown level {level_name.lower()!r}; use debug, info, warning or error")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -123,7 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _setup_logging(args.log_level)
         config = load_config(args.config, os.environ, Path.cwd())
+        register(config.secret_values())
         command = {
+            "token": _token,
             "serve": _serve,
             "stdio": _stdio,
             "tools": _tools,
@@ -176,12 +189,23 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
 
     host = args.host or config.gateway.host
     port = config.gateway.port if args.port is None else args.port
-    if not _is_loopback(host) and not config.gateway.auth_tokens:
+    tokens = config.gateway.auth_tokens
+    if not _is_loopback(host) and not tokens:
         raise _UsageError(
             f'refusing to bind {host} without authentication: add "auth_tokens" to the "gateway" section '
             "of the config, or bind 127.0.0.1"
         )
-    serve_config = config.gateway.model_copy(update={"host": host, "port": port})
+    if tokens is None:
+        path = token_path(os.environ, Path.home())
+        tokens = (SecretStr(load_or_create(path)),)
+        register(token.get_secret_value() for token in tokens)
+        logger.info("clients need the bearer token kept in %s (`glm-mcp token` prints it)", path)
+    elif not tokens:
+        logger.warning(
+            'authentication is off ("auth_tokens": []): every local user and process can run every tool '
+            "and spend the model key"
+        )
+    serve_config = config.gateway.model_copy(update={"host": host, "port": port, "auth_tokens": tokens})
     config = config.model_copy(update={"gateway": serve_config})
     try:
         sock = listening_socket(host, port)
@@ -345,19 +369,41 @@ def _doctor(config: GatewayConfig, args: argparse.Namespace) -> int:
     return _run(run)
 
 
+def _gateway_token(config: GatewayConfig) -> str | None:
+    """The token clients of `serve` must send: the config's first, or the generated one; None when auth is off."""
+    if config.gateway.auth_tokens is None:
+        return load_or_create(token_path(os.environ, Path.home()))
+    tokens = config.gateway.auth_tokens
+    return tokens[0].get_secret_value() if tokens else None
+
+
+def _token(config: GatewayConfig, args: argparse.Namespace) -> int:
+    token = _gateway_token(config)
+    if token is None:
+        print('glm-mcp: authentication is off in this config ("auth_tokens": [])', file=sys.stderr)
+        return EXIT_FAILURE
+    print(token)
+    return EXIT_OK
+
+
 def _install(config: GatewayConfig, args: argparse.Namespace) -> int:
     path = config_path(args.client, Path.home(), os.environ)
-    command, launch_args = launch_command(find_config_path(args.config, os.environ, Path.cwd()))
     try:
-        change = plan(args.client, path, command, launch_args)
+        if args.http:
+            token = _gateway_token(config)
+            register([token] if token else [])
+            change = plan_http(args.client, path, args.http, token)
+        else:
+            command, launch_args = launch_command(find_config_path(args.config, os.environ, Path.cwd()))
+            change = plan(args.client, path, command, launch_args)
     except ConfigError as exc:
         print(f"glm-mcp: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     if args.dry_run:
-        print(f"# {path} would become:")
-        print(json.dumps(change.content, indent=2))
+        print(f"# {path} would become (secrets shown as {MASK}):")
+        print(scrub(json.dumps(change.content, indent=2)))
         return EXIT_OK
-    apply(change)
-    backup = f" (the previous version is in {path.name}.bak)" if change.existed else ""
+    saved = apply(change)
+    backup = f" (the previous version is in {saved.name})" if saved is not None else ""
     print(f"glm-mcp added to {args.client}: {path}{backup}; restart the editor to load it")
     return EXIT_OK

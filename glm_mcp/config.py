@@ -15,8 +15,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from glm_mcp._json import as_object
 from glm_mcp.errors import ConfigError
@@ -147,14 +148,39 @@ class ServeConfig(BaseModel):
     port: int = Field(default=8765, ge=0, le=65535)
     """Port `glm-mcp serve` binds."""
 
-    auth_tokens: tuple[SecretStr, ...] = ()
-    """Bearer tokens accepted on `/mcp` and `/v1/*`; empty means no authentication (loopback only)."""
+    auth_tokens: tuple[SecretStr, ...] | None = None
+    """Bearer tokens accepted on `/mcp`, `/v1/*` and `/admin/*`. Absent: `serve` generates one and keeps it in
+    the user's state folder (`glm-mcp token` prints it). `[]`: no authentication, on loopback only, with a
+    warning. An empty or blank token is an error (an unset variable must not open the door)."""
 
     allowed_hosts: tuple[str, ...] = ()
     """Extra `Host` values accepted besides loopback ones, for deployments behind a real hostname."""
 
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins (`https://app.example.com`) allowed to call the gateway, with CORS answers. A request
+    carrying any other `Origin` is refused: local web pages are not trusted by default."""
+
     max_steps: int = Field(default=10, ge=1, le=1000)
-    """Model turns one agent run may take."""
+    """Model turns one agent run may take; a request can lower it, never raise it."""
+
+    @field_validator("auth_tokens")
+    @classmethod
+    def _no_blank_tokens(cls, tokens: tuple[SecretStr, ...] | None) -> tuple[SecretStr, ...] | None:
+        for token in tokens or ():
+            if not token.get_secret_value().strip():
+                raise ValueError(
+                    "a token is empty or blank (an unset variable?): set a real token, or write [] to turn "
+                    "authentication off on loopback"
+                )
+        return tokens
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin: write scheme://host[:port], without a path")
+        return tuple(origin.lower() for origin in origins)
 
 
 class GatewayConfig(BaseModel):
@@ -173,6 +199,31 @@ class GatewayConfig(BaseModel):
 
     source: str = "<built-in default>"
     """Where this configuration came from, for messages."""
+
+    def secret_values(self) -> set[str]:
+        """Every secret value of the configuration: keys, tokens, `env` values, header values, URL credentials."""
+        values: set[str] = set()
+        if self.model.api_key is not None:
+            values.add(self.model.api_key.get_secret_value())
+        values.update(token.get_secret_value() for token in self.gateway.auth_tokens or ())
+        for server in self.servers.values():
+            if isinstance(server, StdioUpstreamConfig):
+                values.update(server.env.values())
+            elif isinstance(server, HttpUpstreamConfig):
+                values.update(server.headers.values())
+                for header in server.headers.values():
+                    values.update(part for part in header.split() if len(part) >= 8)
+                values.update(url_secrets(server.url))
+        return {value for value in values if len(value.strip()) >= 4}
+
+
+def url_secrets(url: str) -> set[str]:
+    """The password and query values of a URL (`?key=...`)."""
+    parts = urlsplit(url)
+    found = {value for _, value in parse_qsl(parts.query) if value}
+    if parts.password:
+        found.add(parts.password)
+    return found
 
 
 def expand_env(value: Any, environ: Mapping[str, str], path: str = "") -> Any:
@@ -218,10 +269,16 @@ def _format_validation_error(error: ValidationError, base: str) -> str:
         for part in item["loc"]:
             path = _join(path, part)
         got = item.get("input")
-        shown = "" if isinstance(got, dict | list) or got is None else f" (got {json.dumps(got, default=str)})"
+        # Never echo what a secret-bearing field holds: keys, tokens, env values, headers, URLs with credentials.
+        secret = any(part in _SECRET_FIELDS for part in item["loc"])
+        shown = (
+            "" if secret or isinstance(got, dict | list) or got is None else f" (got {json.dumps(got, default=str)})"
+        )
         lines.append(f"{path}: {item['msg']}{shown}")
     return "; ".join(lines)
 
+
+_SECRET_FIELDS = frozenset({"auth_tokens", "api_key", "env", "headers", "url"})
 
 _TYPE_ALIASES = {
     "stdio": "stdio",
@@ -264,6 +321,9 @@ def parse_upstream(name: str, raw: Any, path: str, base_dir: Path | None = None)
             upstream = upstream.model_copy(update={"cwd": str((base_dir / cwd).resolve())})
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,48}", name):
         raise ConfigError(f"{path}: server names use letters, digits, '_', '-' and '.', at most 48 characters")
+    if "__" in name or "__" in (upstream.prefix or ""):
+        # `a` with tool `b__c` and `a__b` with tool `c` would both be exposed as `a__b__c`.
+        raise ConfigError(f"{path}: a server name or prefix cannot contain '__', which separates it from tool names")
     return upstream
 
 

@@ -21,6 +21,7 @@ from glm_mcp.catalog import Catalog, build_catalog
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ToolNotFoundError, UpstreamError
 from glm_mcp.metrics import GatewayMetrics
+from glm_mcp.redact import register, scrub
 from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
 from glm_mcp.upstream.pool import UpstreamPool
 
@@ -40,6 +41,7 @@ class Gateway:
 
     def __init__(self, config: GatewayConfig, *, ready_wait_seconds: float = 10.0) -> None:
         self.config = config
+        register(config.secret_values())
         self.pool = UpstreamPool(
             config.servers, on_change=self._rebuild, on_log=self._forward_log, ready_wait_seconds=ready_wait_seconds
         )
@@ -94,7 +96,7 @@ class Gateway:
         try:
             result = await self.pool[entry.server].call_tool(entry.original, arguments, on_progress=on_progress)
         except UpstreamError as exc:
-            result = error_result(f"The call failed at {exc}")
+            result = error_result(scrub(f"The call failed at {exc}"))
             outcome = "failed"
         else:
             outcome = "tool_error" if result.is_error else "ok"

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
 
 from glm_mcp.config import InProcessUpstreamConfig, StdioUpstreamConfig
@@ -67,6 +70,22 @@ class RunningGateway:
     url: str
     stderr_lines: list[str]
     waiting: dict[str, anyio.Event]
+    token: str | None = None
+    """The bearer token `serve` generated (None when the config names its own or turns auth off)."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header a client of this gateway sends."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    @asynccontextmanager
+    async def mcp_client(self, mode: str = "legacy") -> AsyncIterator[Client]:
+        """An MCP SDK client on `/mcp`, with the gateway's token."""
+        async with (
+            httpx2.AsyncClient(headers=self.headers, timeout=httpx2.Timeout(30, read=300)) as http,
+            Client(streamable_http_client(f"{self.url}/mcp", http_client=http), mode=mode) as client,  # pyright: ignore[reportArgumentType]
+        ):
+            yield client
 
     async def stderr_line(self, needle: str) -> None:
         """Wait until the gateway writes a stderr line containing `needle`."""
@@ -99,7 +118,7 @@ async def glm_mcp_serve(
         path = tmp_path / "glm-mcp.json"
         path.write_text(json.dumps(config))
         command += ["--config", str(path)]
-    process_env = {**os.environ, **(env or {})}
+    process_env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), **(env or {})}
     process = await anyio.open_process(command, cwd=ROOT, env=process_env)
     lines: list[str] = []
     found = anyio.Event()
@@ -111,7 +130,9 @@ async def glm_mcp_serve(
         try:
             with anyio.fail_after(30):
                 await found.wait()
-            yield RunningGateway(process, f"http://127.0.0.1:{port[0]}", lines, waiting)
+            token_file = Path(process_env["XDG_STATE_HOME"]) / "glm-mcp" / "token"
+            token = token_file.read_text().strip() if token_file.exists() else None
+            yield RunningGateway(process, f"http://127.0.0.1:{port[0]}", lines, waiting, token)
         finally:
             if process.returncode is None:
                 process.terminate()

@@ -49,7 +49,7 @@ def _config(**gateway: Any) -> dict[str, Any]:
 
 async def test_an_mcp_client_lists_and_calls_tools_over_streamable_http(tmp_path: Path) -> None:
     async with glm_mcp_serve(_config(), tmp_path) as gateway:
-        async with Client(f"{gateway.url}/mcp", mode="legacy") as client:
+        async with gateway.mcp_client() as client:
             assert client.server_capabilities.tools == T.ToolsCapability(list_changed=True)
             names = [tool.name for tool in (await client.list_tools()).tools]
             assert "proc__echo" in names and "notes__add_note" in names
@@ -66,7 +66,7 @@ async def test_an_mcp_client_lists_and_calls_tools_over_streamable_http(tmp_path
 
 async def test_cancelling_a_call_over_http_cancels_it_in_the_upstream_process(tmp_path: Path) -> None:
     async with glm_mcp_serve(_config(), tmp_path, "--log-level", "info") as gateway:
-        async with Client(f"{gateway.url}/mcp", mode="legacy") as client, anyio.create_task_group() as tg:
+        async with gateway.mcp_client() as client, anyio.create_task_group() as tg:
 
             async def call() -> None:
                 await client.call_tool("proc__hang", {})
@@ -132,7 +132,7 @@ async def test_a_stop_signal_lets_the_call_in_flight_finish_then_ends_every_chil
         assert len(children) >= 2
         # A plain HTTP client: the SDK client's background GET stream would fail on its own at shutdown.
         headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-        async with httpx2.AsyncClient(base_url=gateway.url, headers=headers, timeout=30) as http:
+        async with httpx2.AsyncClient(base_url=gateway.url, headers={**headers, **gateway.headers}, timeout=30) as http:
             init = await http.post("/mcp", json=_rpc(1, "initialize", _INIT))
             http.headers["mcp-session-id"] = init.headers["mcp-session-id"]
             await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"})
@@ -196,6 +196,7 @@ async def test_each_mcp_post_is_answered_as_json_unless_it_asked_for_progress(tm
         glm_mcp_serve(_config(), tmp_path) as gateway,
         httpx2.AsyncClient(base_url=gateway.url, headers=headers) as http,
     ):
+        http.headers.update(gateway.headers)
         init = await http.post("/mcp", json=_rpc(1, "initialize", _INIT))
         http.headers["mcp-session-id"] = init.headers["mcp-session-id"]
         await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"})

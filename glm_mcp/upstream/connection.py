@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from glm_mcp.config import StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamUnavailable
+from glm_mcp.redact import scrub
 from glm_mcp.upstream.listing import Listing, list_everything, raw_request
 from glm_mcp.upstream.transport import StderrTail, open_transport
 
@@ -192,6 +193,7 @@ class Upstream:
             self.error = f"did not start within {self.config.start_timeout:g} s"
         if self._tail.lines and isinstance(self.config, StdioUpstreamConfig):
             self.error = f"{self.error}; last stderr: {self._tail.lines[-1]}"
+        self.error = scrub(self.error or "")
         self._live = None
         self.state = ServerState.RESTARTING if was_ready else ServerState.FAILED
         self.first_outcome.set()

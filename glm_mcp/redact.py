@@ -1,0 +1,61 @@
+"""Keeping secrets out of everything the gateway shows: logs, errors, status, servers' stderr lines. No I/O.
+
+Contract:
+- `register` adds the secret values of a configuration (keys, tokens, `env` and header values, URL credentials);
+  `scrub` replaces each of them in a text with `***`, and shows every URL in it without userinfo and with its
+  query values replaced;
+- `ScrubbingFormatter` applies `scrub` to every formatted log line, tracebacks included.
+The registry is process-wide on purpose: a secret is a secret wherever it turns up.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "***"
+_URL = re.compile(r"\b(?:https?|wss?)://[^\s'\"<>]+")
+_secrets: list[str] = []
+
+
+def register(values: Iterable[str]) -> None:
+    """Remember secret values; from now on `scrub` hides them."""
+    known = set(_secrets)
+    known.update(value for value in values if len(value) >= 4)
+    _secrets[:] = sorted(known, key=len, reverse=True)  # longest first: one secret may contain another
+
+
+def redact_url(url: str) -> str:
+    """A URL as it may be shown: no user or password, query values replaced, no fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return MASK
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    query = "&".join(
+        f"{pair.split('=', 1)[0]}={MASK}" if "=" in pair else pair for pair in parts.query.split("&") if pair
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def scrub(text: str) -> str:
+    """`text` with every registered secret and every URL credential hidden."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    if "://" in text:
+        text = _URL.sub(lambda match: redact_url(match.group()), text)
+    return text
+
+
+class ScrubbingFormatter(logging.Formatter):
+    """A log formatter whose every line, tracebacks included, has gone through `scrub`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
