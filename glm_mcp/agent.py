@@ -16,7 +16,8 @@ Contract:
   that turn was cut off: then the gateway answers the whole turn and the model repeats it;
 - `finish_reason: "sensitive"` ends the run as `content_filter`; `length` and
   `model_context_window_exceeded` on a final answer pass through with a note;
-- `max_steps`, `max_tool_calls` and `max_seconds` end the run with a message saying which limit was hit.
+- `max_steps`, `max_tool_calls` and `max_seconds` end the run with a message saying which limit was hit; a caller
+  may lower `max_steps`, never raise it past the config.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 import anyio
 
 from glm_mcp._json import as_object
-from glm_mcp.catalog import Catalog
+from glm_mcp.catalog import Catalog, is_destructive
 from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
 from glm_mcp.gateway import Gateway
 from glm_mcp.model.client import GlmClient
@@ -114,7 +115,7 @@ class _Compiled:
         self.servers: dict[str, str] = {}
         self.left_out: dict[str, str] = {}
         self.destructive: set[str] = set()
-        """Tools the server marks destructive, of servers whose config does not allow them."""
+        """Destructive tools (by the MCP spec's defaults) of servers whose config does not allow them."""
         for name, (entry, tool) in catalog.tools.items():
             try:
                 parameters = compile_schema(tool.input_schema)
@@ -128,11 +129,7 @@ class _Compiled:
             }
             self.schemas[name] = dict(tool.input_schema)
             self.servers[name] = entry.server
-            if (
-                tool.annotations is not None
-                and tool.annotations.destructive_hint
-                and not allow_destructive(entry.server)
-            ):
+            if is_destructive(tool) and not allow_destructive(entry.server):
                 self.destructive.add(name)
 
 
@@ -202,7 +199,8 @@ class Agent:
         steps = 0
         calls_made = 0
         turn = Turn()
-        limit = max_steps or self.limits.max_steps
+        # A caller (a request, glm__agent) may lower the limit, never raise it past the config.
+        limit = min(max_steps or self.limits.max_steps, self.limits.max_steps)
 
         async def emit(event: AgentEvent) -> None:
             if on_event is not None:
@@ -336,7 +334,8 @@ class Agent:
         if call.name in compiled.destructive:
             server = compiled.servers[call.name]
             return (
-                f"Error: glm-mcp did not run {call.name}: the server marks it destructive, and destructive tools "
+                f"Error: glm-mcp did not run {call.name}: the tool may change or delete data (it is not annotated "
+                "read-only or non-destructive), and such tools "
                 f'of \'{server}\' need the user\'s approval ("destructive": "allow" in the gateway config). '
                 "Tell the user what you wanted to do instead.",
                 True,

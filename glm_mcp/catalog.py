@@ -82,6 +82,22 @@ class Catalog:
         raise ToolNotFoundError(f"no server offers the resource '{uri}'")
 
 
+def is_destructive(tool: T.Tool) -> bool:
+    """Whether a tool may destroy data, by the MCP spec's defaults: yes, unless annotated read-only or not
+    destructive."""
+    hints = tool.annotations
+    return not (hints is not None and (hints.read_only_hint is True or hints.destructive_hint is False))
+
+
+def loop_policy(tool: T.Tool, destructive: str) -> str:
+    """What the chat loop does with a call to `tool` under the server's `destructive` setting."""
+    if not is_destructive(tool):
+        return "runs (read-only or not destructive)"
+    if destructive == "allow":
+        return 'runs (destructive, allowed by "destructive": "allow")'
+    return 'refused in the chat loop (destructive by its annotations or their absence; "destructive": "allow" runs it)'
+
+
 def template_matcher(template: str) -> re.Pattern[str]:
     """A regex for the URIs an RFC 6570 template can expand to (simple and reserved expansions)."""
     pattern = ""

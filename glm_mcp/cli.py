@@ -24,6 +24,7 @@ import mcp.types as T
 from pydantic import SecretStr
 
 from glm_mcp.agent import Agent, AgentEvent
+from glm_mcp.catalog import is_destructive, loop_policy
 from glm_mcp.config import GatewayConfig, find_config_path, load_config
 from glm_mcp.doctor import FAIL, diagnose, render
 from glm_mcp.errors import ConfigError, ModelError
@@ -282,6 +283,8 @@ def _tools(config: GatewayConfig, args: argparse.Namespace) -> int:
                     "server": entry.server,
                     "tool": entry.original,
                     "description": _first_line(tool.description),
+                    "destructive": is_destructive(tool),
+                    "chat_loop": loop_policy(tool, config.servers[entry.server].destructive),
                 }
                 for name, (entry, tool) in gateway.catalog.tools.items()
             ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from glm_mcp.agent import MAX_TOOLS, Agent
+from glm_mcp.catalog import is_destructive, loop_policy
 from glm_mcp.errors import ModelError
 from glm_mcp.upstream.connection import ServerState
 
@@ -47,6 +48,9 @@ async def diagnose(agent: Agent, *, probe_model: bool = True) -> list[Finding]:
     for tool, reason in sorted(compiled.left_out.items()):
         findings.append(Finding(f"tool {tool}", FAIL, f"GLM cannot take its schema: {reason}"))
     for name, (entry, tool) in gateway.catalog.tools.items():
+        if is_destructive(tool):
+            policy = loop_policy(tool, gateway.config.servers[entry.server].destructive)
+            findings.append(Finding(f"tool {name}", OK if "runs" in policy else WARN, policy))
         if not (tool.description or "").strip():
             findings.append(
                 Finding(

@@ -119,7 +119,11 @@ AGENT_TOOL = T.Tool(
                 "items": {"type": "string"},
                 "description": "Only offer the tools of these configured servers (default: all).",
             },
-            "max_steps": {"type": "integer", "minimum": 1, "maximum": 50, "description": "Model turns at most."},
+            "max_steps": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Model turns at most; never more than the gateway's own max_steps.",
+            },
         },
         "required": ["task"],
     },

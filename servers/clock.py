@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 mcp = MCPServer("clock", instructions="Current time, time-zone conversion and time arithmetic.")
 
@@ -19,7 +22,7 @@ def _zone(name: str) -> ZoneInfo:
         raise ToolError(f"unknown time zone {name!r}; use an IANA name such as 'Europe/Paris' or 'UTC'") from None
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def now(timezone: str = "UTC") -> dict[str, str]:
     """The current date and time in an IANA time zone (for example 'Asia/Tokyo')."""
     moment = datetime.now(_zone(timezone))
@@ -31,7 +34,7 @@ def now(timezone: str = "UTC") -> dict[str, str]:
     }
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def convert(time: str, from_timezone: str, to_timezone: str) -> dict[str, str]:
     """Convert a wall-clock time ('YYYY-MM-DD HH:MM' or 'HH:MM' for today) from one time zone to another."""
     source = _zone(from_timezone)
@@ -53,14 +56,14 @@ def convert(time: str, from_timezone: str, to_timezone: str) -> dict[str, str]:
     }
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def list_timezones(contains: str = "") -> list[str]:
     """IANA time-zone names, optionally only those containing a piece of text (case-insensitive)."""
     needle = contains.lower()
     return sorted(zone for zone in available_timezones() if needle in zone.lower())
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 async def wait(seconds: float, ctx: Context) -> str:
     """Wait for a number of seconds (at most 600), reporting progress every second."""
     if not 0 <= seconds <= 600:

@@ -1,23 +1,34 @@
 """A read-only file server confined to one root folder: read, list, find and search text files.
 
-Every path is resolved (symlinks included) and refused if it lands outside the root.
+Every path is resolved (symlinks included) and refused if it lands outside the root. Only regular files are
+ever opened: FIFOs, devices and sockets are skipped (opening one could block the server for good), and a
+dangling symlink or a symlink loop skips that entry, not its folder. Regular expressions run on RE2, whose
+time is linear in the text, so no pattern can pin the server. A hard link inside the root to a file outside it
+cannot be told from an ordinary file and is served: do not serve a folder where others can create hard links.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import importlib
 import os
 import re
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 
 MAX_READ_BYTES = 1_000_000
 MAX_RESULTS = 500
 _SKIPPED_DIRS = {".git", "node_modules", "__pycache__", ".venv", ".mypy_cache", ".ruff_cache"}
+
+_re2: Any = importlib.import_module("re2")  # google-re2 ships no type information
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 mcp = MCPServer("files", instructions="Read-only access to the files under one root folder.")
 _root = Path.cwd().resolve()
@@ -31,7 +42,10 @@ def set_root(root: str | os.PathLike[str]) -> None:
 
 def _inside(path: str) -> Path:
     candidate = (_root / path.lstrip("/")) if not Path(path).is_absolute() else Path(path)
-    resolved = candidate.resolve()
+    try:
+        resolved = candidate.resolve()
+    except (OSError, RuntimeError):
+        raise ToolError(f"{path!r} cannot be resolved (a symlink loop?)") from None
     if resolved != _root and _root not in resolved.parents:
         raise ToolError(f"{path!r} is outside the served folder; use a path relative to the root")
     if not resolved.exists():
@@ -43,12 +57,12 @@ def _shown(path: Path) -> str:
     return path.relative_to(_root).as_posix() or "."
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def read_file(path: str, offset: int = 0, max_bytes: int = 100_000) -> str:
     """Read a text file (UTF-8), starting at byte `offset`, at most `max_bytes` bytes (up to 1,000,000)."""
     target = _inside(path)
-    if not target.is_file():
-        raise ToolError(f"{path!r} is not a file")
+    if not _is_regular(target):
+        raise ToolError(f"{path!r} is not a regular file (folders, FIFOs, devices and sockets are not read)")
     if not 1 <= max_bytes <= MAX_READ_BYTES:
         raise ToolError(f"max_bytes must be between 1 and {MAX_READ_BYTES}; read a large file in slices with offset")
     size = target.stat().st_size
@@ -64,17 +78,32 @@ def read_file(path: str, offset: int = 0, max_bytes: int = 100_000) -> str:
     return text
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def list_directory(path: str = ".") -> list[dict[str, str | int]]:
     """List a folder: name, kind ('file' or 'dir') and size in bytes of each entry."""
     target = _inside(path)
     if not target.is_dir():
         raise ToolError(f"{path!r} is not a folder")
     entries: list[dict[str, str | int]] = []
-    for entry in sorted(target.iterdir(), key=lambda item: item.name)[:MAX_RESULTS]:
-        kind = "dir" if entry.is_dir() else "file"
-        entries.append({"name": entry.name, "kind": kind, "size": entry.stat().st_size if kind == "file" else 0})
+    for entry in sorted(target.iterdir(), key=lambda item: item.name):
+        try:
+            info = entry.stat()
+        except (OSError, RuntimeError):
+            continue  # a dangling symlink or a loop: skip the entry, not the folder
+        if stat.S_ISDIR(info.st_mode):
+            entries.append({"name": entry.name, "kind": "dir", "size": 0})
+        elif stat.S_ISREG(info.st_mode):
+            entries.append({"name": entry.name, "kind": "file", "size": info.st_size})
+        if len(entries) >= MAX_RESULTS:
+            break
     return entries
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except (OSError, RuntimeError):
+        return False
 
 
 def _walk(start: Path) -> list[Path]:
@@ -83,25 +112,32 @@ def _walk(start: Path) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
         for name in sorted(files):
             path = Path(folder, name)
-            if path.resolve().is_relative_to(_root):
+            try:
+                inside = path.resolve().is_relative_to(_root)
+            except (OSError, RuntimeError):
+                continue
+            if inside and _is_regular(path):
                 found.append(path)
     return found
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def find_files(pattern: str, path: str = ".") -> list[str]:
     """Find files whose name matches a glob such as '*.py' or 'README*', below `path`."""
     matches = [_shown(p) for p in _walk(_inside(path)) if fnmatch.fnmatch(p.name, pattern)]
     return matches[:MAX_RESULTS]
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def search_text(query: str, path: str = ".", glob: str = "*", regex: bool = False) -> list[str]:
     """Search text files below `path` for `query` (plain text, or a regex if `regex`); 'file:line: text' hits."""
+    options = _re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
     try:
-        matcher = re.compile(query if regex else re.escape(query), re.IGNORECASE)
-    except re.error as exc:
-        raise ToolError(f"invalid regex: {exc}") from None
+        matcher = _re2.compile(query if regex else re.escape(query), options)
+    except _re2.error as exc:
+        raise ToolError(f"invalid regex (RE2 syntax: no backreferences or lookarounds): {exc}") from None
     hits: list[str] = []
     for file in _walk(_inside(path)):
         if not fnmatch.fnmatch(file.name, glob) or file.stat().st_size > MAX_READ_BYTES:
@@ -118,16 +154,16 @@ def search_text(query: str, path: str = ".", glob: str = "*", regex: bool = Fals
     return hits
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def file_info(path: str) -> dict[str, str | int]:
     """Size, kind and modification time (UTC, ISO 8601) of a file or folder."""
     target = _inside(path)
-    stat = target.stat()
+    info = target.stat()
     return {
         "path": _shown(target),
         "kind": "dir" if target.is_dir() else "file",
-        "size": stat.st_size,
-        "modified": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds"),
+        "size": info.st_size,
+        "modified": datetime.fromtimestamp(info.st_mtime, UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -9,12 +9,20 @@ import argparse
 import json
 import os
 import tempfile
+from collections.abc import Generator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from filelock import FileLock, Timeout
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+
+LOCK_TIMEOUT_SECONDS = 10.0
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 mcp = MCPServer("notes", instructions="A small persistent notebook.")
 _store = Path(os.environ.get("GLM_MCP_NOTES", "notes.json"))
@@ -24,6 +32,17 @@ def set_store(path: str | os.PathLike[str]) -> None:
     """Keep notes in the JSON file at `path` (created on first write)."""
     global _store
     _store = Path(path)
+
+
+@contextmanager
+def _locked() -> Generator[None]:
+    """Hold the store's lock (a `.lock` file beside it): one load-modify-save at a time, across processes too."""
+    _store.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(f"{_store}.lock", timeout=LOCK_TIMEOUT_SECONDS):
+            yield
+    except Timeout:
+        raise ToolError(f"the notes file {_store} is busy (locked for {LOCK_TIMEOUT_SECONDS:g} s); try again") from None
 
 
 def _load() -> list[dict[str, Any]]:
@@ -46,44 +65,46 @@ def _save(notes: list[dict[str, Any]]) -> None:
     os.replace(temp, _store)
 
 
-@mcp.tool()
+@mcp.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False))
 def add_note(text: str, tags: list[str] | None = None) -> dict[str, Any]:
     """Store a note with optional tags; returns it with its id."""
     if not text.strip():
         raise ToolError("a note needs some text")
-    notes = _load()
-    note = {
-        "id": max((n["id"] for n in notes), default=0) + 1,
-        "text": text,
-        "tags": sorted(set(tags or [])),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    notes.append(note)
-    _save(notes)
+    with _locked():
+        notes = _load()
+        note = {
+            "id": max((n["id"] for n in notes), default=0) + 1,
+            "text": text,
+            "tags": sorted(set(tags or [])),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        notes.append(note)
+        _save(notes)
     return note
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def list_notes(tag: str | None = None) -> list[dict[str, Any]]:
     """Every note, or only those with a tag, oldest first."""
     return [n for n in _load() if tag is None or tag in n["tags"]]
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def search_notes(query: str) -> list[dict[str, Any]]:
     """Notes whose text or tags contain `query` (case-insensitive)."""
     needle = query.lower()
     return [n for n in _load() if needle in n["text"].lower() or any(needle in t.lower() for t in n["tags"])]
 
 
-@mcp.tool()
+@mcp.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True))
 def delete_note(note_id: int) -> str:
     """Delete a note by id."""
-    notes = _load()
-    kept = [n for n in notes if n["id"] != note_id]
-    if len(kept) == len(notes):
-        raise ToolError(f"there is no note {note_id}; list_notes shows the ids")
-    _save(kept)
+    with _locked():
+        notes = _load()
+        kept = [n for n in notes if n["id"] != note_id]
+        if len(kept) == len(notes):
+            raise ToolError(f"there is no note {note_id}; list_notes shows the ids")
+        _save(kept)
     return f"deleted note {note_id}"
 
 

@@ -12,6 +12,7 @@ import httpx2
 from inline_snapshot import snapshot
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 from pydantic import SecretStr
 
 from glm_mcp.agent import Agent, AgentEvent, AgentLimits
@@ -21,13 +22,14 @@ from glm_mcp.model.client import GlmClient
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import inproc
 
+READ_ONLY = ToolAnnotations(read_only_hint=True)
 MODEL = ModelConfig(base_url="http://glm/api/paas/v4", api_key=SecretStr("k"), name="glm-4.6")
 
 
 def weather_server(started: list[str] | None = None, gate: anyio.Event | None = None) -> MCPServer:
     server = MCPServer("weather")
 
-    @server.tool()
+    @server.tool(annotations=READ_ONLY)
     async def forecast(city: str, days: int = 1) -> str:
         """Forecast for a city."""
         if started is not None:
@@ -36,7 +38,7 @@ def weather_server(started: list[str] | None = None, gate: anyio.Event | None = 
             await gate.wait()
         return f"{city}: sunny for {days} day(s)"
 
-    @server.tool()
+    @server.tool(annotations=READ_ONLY)
     def fail(reason: str) -> str:
         """Always fails."""
         raise ToolError(f"cannot: {reason}")
@@ -48,13 +50,13 @@ def memo_server() -> MCPServer:
     server = MCPServer("memo")
     memos: list[str] = []
 
-    @server.tool()
+    @server.tool(annotations=ToolAnnotations(destructive_hint=False))
     def add(text: str) -> str:
         """Remember a text."""
         memos.append(text)
         return f"memo {len(memos)} saved"
 
-    @server.tool()
+    @server.tool(annotations=READ_ONLY)
     def count() -> int:
         """How many memos there are."""
         return len(memos)
@@ -348,7 +350,6 @@ async def test_streamed_runs_report_deltas_and_tool_events_in_order() -> None:
 
 
 async def test_destructive_tools_are_refused_unless_the_config_allows_them() -> None:
-    from mcp.types import ToolAnnotations
 
     deleted: list[str] = []
     server = MCPServer("disk")
@@ -372,6 +373,6 @@ async def test_destructive_tools_are_refused_unless_the_config_allows_them() -> 
         assert deleted == expected
         answer = [m for m in fake.requests[1]["messages"] if m["role"] == "tool"][0]["content"]
         if policy == "deny":
-            assert answer.startswith("Error: glm-mcp did not run disk__wipe: the server marks it destructive")
+            assert answer.startswith("Error: glm-mcp did not run disk__wipe: the tool may change or delete data")
         else:
             assert answer == "wiped"

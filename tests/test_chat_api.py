@@ -6,13 +6,14 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import httpx2
 import openai
 import pytest
 from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
 from pydantic import SecretStr
 
 from glm_mcp.app import build_app
@@ -31,13 +32,16 @@ class Stack:
 
 
 @asynccontextmanager
-async def stack(fake: FakeGlm, servers: dict[str, MCPServer] | None = None) -> AsyncIterator[Stack]:
+async def stack(
+    fake: FakeGlm, servers: dict[str, MCPServer] | None = None, destructive: Literal["allow", "deny"] = "deny"
+) -> AsyncIterator[Stack]:
     servers = servers if servers is not None else {"weather": weather_server(), "memo": memo_server()}
     async with serve_asgi(fake.app) as glm_url:
         model = ModelConfig(
             base_url=f"{glm_url}/api/paas/v4", api_key=SecretStr("zai-key"), name="glm-4.6", max_retries=1
         )
-        config = GatewayConfig(servers={name: inproc(server) for name, server in servers.items()}, model=model)
+        upstreams = {name: inproc(server, destructive=destructive) for name, server in servers.items()}
+        config = GatewayConfig(servers=upstreams, model=model)
         async with serve_asgi(build_app(Gateway(config))) as url:
             client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
             try:
@@ -215,7 +219,7 @@ async def test_a_client_that_disconnects_cancels_running_tool_calls() -> None:
     cancelled = anyio.Event()
     server = MCPServer("slow")
 
-    @server.tool()
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def crawl(url: str) -> str:
         """Takes forever."""
         started.append(url)

@@ -51,6 +51,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {
         "agent",
         "app",
+        "catalog",
         "config",
         "doctor",
         "errors",
@@ -62,7 +63,7 @@ ALLOWED: dict[str, set[str]] = {
         "token",
         "tools.results",
     },
-    "doctor": {"agent", "errors", "upstream.connection"},
+    "doctor": {"agent", "catalog", "errors", "upstream.connection"},
     "__main__": {"cli"},
     "__init__": {"config", "errors", "gateway"},
 }

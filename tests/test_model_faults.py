@@ -51,7 +51,7 @@ async def test_a_call_cut_off_by_the_token_limit_never_runs_and_the_model_is_ask
             Reply(content="I will write it in parts."),
         ]
     )
-    async with stack(fake, {"notes": notes_server(received)}) as s:
+    async with stack(fake, {"notes": notes_server(received)}, destructive="allow") as s:
         completion = await s.client.chat.completions.create(model="glm-4.6", messages=USER)
     assert completion.choices[0].message.content == "I will write it in parts."
     assert received == [("delete_note", 3)]
@@ -77,7 +77,7 @@ async def test_calls_leaked_as_glm_xml_run_and_leave_the_streamed_text() -> None
     for generation in ("2025-09", "2026"):
         received.clear()
         fake = FakeGlm([Reply(content=leaked), Reply(content="Done <b>now</b>.")], generation=generation)
-        async with stack(fake, {"notes": notes_server(received)}) as s:
+        async with stack(fake, {"notes": notes_server(received)}, destructive="allow") as s:
             stream = await s.client.chat.completions.create(model="glm-4.6", messages=USER, stream=True)
             text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
         assert received == [("delete_note", 12)]
