@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,6 +35,7 @@ from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from glm_mcp.model.client import GlmClient
+from glm_mcp.sessions import SessionLimits
 
 PROTECTED_PREFIXES = ("/mcp", "/v1/", "/admin/", "/sse", "/messages/")
 
@@ -138,6 +140,41 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, messa
     await JSONResponse(body, status_code=status)(scope, receive, send)
 
 
+class BodyDeadline:
+    """A request body must arrive within `seconds`; a slower one is answered 408 and its handler sees a disconnect."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = anyio.current_time() + self.seconds
+        body_done = False
+        timed_out = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done, timed_out
+            if body_done or timed_out:
+                return await receive()
+            with anyio.move_on_after(deadline - anyio.current_time()):
+                message = await receive()
+                body_done = message["type"] != "http.request" or not message.get("more_body", False)
+                return message
+            timed_out = True
+            message = f"the request body took longer than {self.seconds:g} s"
+            await _refuse(scope, receive, send, 408, message)
+            return {"type": "http.disconnect"}
+
+        async def guarded_send(message: Message) -> None:
+            if not timed_out:  # after a 408 the handler's own answer has nowhere to go
+                await send(message)
+
+        await self.app(scope, timed_receive, guarded_send)
+
+
 async def _json_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     body = {"error": {"message": exc.detail, "type": "invalid_request_error", "code": None, "param": None}}
@@ -175,9 +212,12 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
 
     security = _security(gateway)
     http_mode.install()
+    limits = gateway.config.gateway
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
         transport_security=security,
+        session_idle_timeout=limits.session_idle_timeout,
+        max_sessions=limits.max_sessions,
         custom_starlette_routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -197,5 +237,11 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
     mcp_app.router.lifespan_context = lifespan
     mcp_app.add_exception_handler(HTTPException, _json_http_error)
     tokens = [token.get_secret_value().encode() for token in gateway.config.gateway.auth_tokens or ()]
-    guarded = BearerAuth(http_mode.ResponseMode(mcp_app), tokens)
+    sessions = SessionLimits(
+        http_mode.ResponseMode(mcp_app),
+        max_sessions=limits.max_sessions,
+        max_per_client=limits.max_sessions_per_client,
+        idle_timeout_seconds=limits.session_idle_timeout,
+    )
+    guarded = BearerAuth(BodyDeadline(sessions, limits.body_timeout), tokens)
     return RequestGuard(guarded, security.allowed_hosts, security.allowed_origins)

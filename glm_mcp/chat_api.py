@@ -37,6 +37,8 @@ logger = logging.getLogger("glm_mcp.chat")
 MAX_BODY_BYTES = 8 * 2**20
 MAX_MESSAGES = 10_000
 MAX_CLIENT_TOOLS = 128
+MAX_DEPTH = 100
+"""JSON nesting a chat request may have: messages, tool schemas and arguments stay far below it."""
 _GATEWAY_FIELDS = {"glm_mcp", "tools", "tool_choice", "stream", "stream_options", "n", "model"}
 _TOOL_EVENT_CHARS = 2_000
 
@@ -218,8 +220,32 @@ class ChatCompletionsApp:
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
+        limits = agent.gateway.config.gateway
+        self._runs = anyio.CapacityLimiter(limits.max_concurrent_runs)
+        self._max_queued = limits.max_queued_runs
+        self._queued = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Admission comes before the body is read: a queue of waiting requests holds no bodies in memory.
+        if self._runs.available_tokens == 0 and self._queued >= self._max_queued:
+            message = (
+                f"the gateway is running {self._runs.total_tokens:g} chat completions and {self._queued} more wait; "
+                "try again shortly"
+            )
+            await _send_json(send, 429, error_body(message, "rate_limit_error"), headers=[(b"retry-after", b"2")])
+            self.agent.gateway.metrics.chat_completion("busy")
+            return
+        self._queued += 1
+        try:
+            await self._runs.acquire()
+        finally:
+            self._queued -= 1
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            self._runs.release()
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         async with anyio.create_task_group() as tg:
             body_ready = anyio.Event()
             chunks: list[bytes] = []
@@ -272,6 +298,12 @@ class ChatCompletionsApp:
         except ValueError as exc:
             await _send_json(send, 400, error_body(f"the body is not valid JSON: {exc}", "invalid_request_error"))
             return "invalid_request"
+        except RecursionError:
+            data = None
+        if data is None or _too_deep(data):
+            message = f"the body is nested more than {MAX_DEPTH} levels deep; no chat request is"
+            await _send_json(send, 400, error_body(message, "invalid_request_error"))
+            return "invalid_request"
         try:
             request = ChatRequest(data, self.agent)
         except RequestError as exc:
@@ -323,18 +355,38 @@ class ChatCompletionsApp:
         return outcome
 
 
+def _too_deep(value: Any) -> bool:
+    """Whether JSON nests deeper than `MAX_DEPTH` (checked without recursion)."""
+    level: list[Any] = [value]
+    for _ in range(MAX_DEPTH):
+        children: list[Any] = []
+        for item in level:
+            if (members := as_object(item)) is not None:
+                children.extend(members.values())
+            elif (elements := as_list(item)) is not None:
+                children.extend(elements)
+        level = children
+        if not level:
+            return False
+    return True
+
+
 def _refuse_constant(name: str) -> Any:
     # Python's json accepts NaN and Infinity; JSON, GLM and the encoder of the outgoing request do not.
     raise ValueError(f"{name} is not a JSON number")
 
 
-async def _send_json(send: Send, status: int, body: JsonObject) -> None:
+async def _send_json(send: Send, status: int, body: JsonObject, headers: list[tuple[bytes, bytes]] = []) -> None:  # noqa: B006  # never mutated
     payload = dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": payload})

@@ -187,6 +187,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
             yield
 
     from glm_mcp.app import build_app
+    from glm_mcp.connections import bounded_protocol
 
     host = args.host or config.gateway.host
     port = config.gateway.port if args.port is None else args.port
@@ -221,8 +222,18 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
         print(f"glm-mcp serving on http://{shown}:{bound_port} (MCP at /mcp)", file=sys.stderr, flush=True)
 
     app = build_app(Gateway(config), on_ready=announce)
+    protocol = bounded_protocol(
+        max_connections=config.gateway.max_connections, header_timeout_seconds=config.gateway.header_timeout
+    )
     server = _Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=10, access_log=False)
+        uvicorn.Config(
+            app,
+            http=protocol,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+            access_log=False,
+        )
     )
 
     async def run() -> None:

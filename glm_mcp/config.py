@@ -163,6 +163,31 @@ class ServeConfig(BaseModel):
     max_steps: int = Field(default=10, ge=1, le=1000)
     """Model turns one agent run may take; a request can lower it, never raise it."""
 
+    max_concurrent_runs: int = Field(default=16, ge=1, le=10_000)
+    """`/v1/chat/completions` runs at once; more wait in a queue (their bodies are read only when they start)."""
+
+    max_queued_runs: int = Field(default=64, ge=0, le=100_000)
+    """Runs waiting for a slot; past this a request is answered 429 with `Retry-After`."""
+
+    max_connections: int = Field(default=1000, ge=1, le=100_000)
+    """Open HTTP connections; past this a new one gets 503 and is closed."""
+
+    header_timeout: Seconds = 10.0
+    """Seconds a client may take to send a request's headers."""
+
+    body_timeout: Seconds = 30.0
+    """Seconds a client may take to send a request's body."""
+
+    session_idle_timeout: Seconds = 900.0
+    """Seconds an MCP session on `/mcp` may stay without any request (a standing GET stream counts as one)."""
+
+    max_sessions: int = Field(default=1000, ge=1, le=100_000)
+    """Open MCP sessions on `/mcp`, all clients together."""
+
+    max_sessions_per_client: int = Field(default=64, ge=1, le=100_000)
+    """Open MCP sessions of one client (one token, or one address without authentication). At either limit the
+    oldest idle session is closed to make room; only when none is idle is a new session refused (503)."""
+
     @field_validator("auth_tokens")
     @classmethod
     def _no_blank_tokens(cls, tokens: tuple[SecretStr, ...] | None) -> tuple[SecretStr, ...] | None:

@@ -17,7 +17,7 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
 from glm_mcp.app import build_app
-from glm_mcp.config import GatewayConfig, ModelConfig
+from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import FakeGlm, Reply
@@ -104,7 +104,9 @@ async def test_concurrent_chats_each_get_their_own_answer() -> None:
     before = _rss_mb()
     async with serve_asgi(fake.app) as glm:
         model = ModelConfig(base_url=glm, api_key=SecretStr("k"), max_concurrency=64)
-        app = build_app(Gateway(GatewayConfig(servers={"calc": inproc(server)}, model=model)))
+        serve = ServeConfig(max_concurrent_runs=64, max_queued_runs=1000)  # the queue is tested on its own
+        config = GatewayConfig(servers={"calc": inproc(server, destructive="allow")}, model=model, gateway=serve)
+        app = build_app(Gateway(config))
         async with serve_asgi(app) as url, httpx2.AsyncClient(base_url=url, timeout=60) as http:
             answers: dict[int, str] = {}
 

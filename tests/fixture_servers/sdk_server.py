@@ -7,29 +7,32 @@ import sys
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
 
+# Every tool here only reads; the chat loop runs read-only tools without "destructive": "allow".
+READ_ONLY = ToolAnnotations(read_only_hint=True)
 mcp = MCPServer("proc")
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def echo(text: str) -> str:
     """Return the text."""
     return text
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def pid() -> int:
     """This server's process id."""
     return os.getpid()
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 def crash() -> str:
     """Exit the process in the middle of the call."""
     os._exit(9)
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 async def hang(ctx: Context) -> str:
     """Wait until cancelled; says so on stderr."""
     print("HANG started", file=sys.stderr, flush=True)
@@ -40,7 +43,7 @@ async def hang(ctx: Context) -> str:
     return "never"
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 async def nap(seconds: float) -> str:
     """Sleep, then answer; says when it starts on stderr."""
     print("NAP started", file=sys.stderr, flush=True)
@@ -48,7 +51,7 @@ async def nap(seconds: float) -> str:
     return f"slept {seconds:g} s"
 
 
-@mcp.tool()
+@mcp.tool(annotations=READ_ONLY)
 async def progress(steps: int, ctx: Context) -> str:
     """Report `steps` progress notifications, then answer."""
     for step in range(1, steps + 1):

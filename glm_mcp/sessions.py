@@ -1,0 +1,139 @@
+"""Bounds on the MCP sessions of `/mcp`: per client and in all, the oldest idle session making room first.
+
+Contract:
+- a session is known from the `mcp-session-id` its opening response carries, and idle while none of its
+  requests is in flight (an editor's standing GET stream keeps it busy);
+- before a request that may open a session is let through, room is made: at `max_per_client` sessions of that
+  client (its bearer token, or its address without one) or at `max_sessions` in all, the oldest idle session is
+  closed (a DELETE through the SDK's own handler); when none is idle the request is refused with 503;
+- sessions the SDK let expire are forgotten after `idle_timeout_seconds`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+import anyio
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("glm_mcp.sessions")
+
+
+@dataclass
+class _Session:
+    client: str
+    last_used: float = field(default_factory=anyio.current_time)
+    in_flight: int = 0
+
+
+def client_key(scope: Scope) -> str:
+    """Who a request comes from: a digest of its bearer token, or its address."""
+    authorization = dict(scope["headers"]).get(b"authorization")
+    if authorization:
+        return "token:" + hashlib.sha256(authorization).hexdigest()[:16]
+    client = scope.get("client")
+    return f"address:{client[0] if client else '?'}"
+
+
+class SessionLimits:
+    """ASGI middleware in front of the SDK's streamable HTTP app."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_sessions: int,
+        max_per_client: int,
+        idle_timeout_seconds: float,
+        path: str = "/mcp",
+    ) -> None:
+        self.app = app
+        self.max_sessions = max_sessions
+        self.max_per_client = max_per_client
+        self.idle_timeout_seconds = idle_timeout_seconds
+        self.path = path
+        self.sessions: dict[str, _Session] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        session_id = dict(scope["headers"]).get(b"mcp-session-id", b"").decode("latin-1")
+        if session_id:
+            await self._in_session(session_id, scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        client = client_key(scope)
+        if not await self._make_room(client, scope):
+            body = {"error": {"message": "too many open MCP sessions; close idle ones", "type": "server_error"}}
+            await JSONResponse(body, status_code=503, headers={"Retry-After": "5"})(scope, receive, send)
+            return
+
+        async def remember(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                opened = dict(message.get("headers", [])).get(b"mcp-session-id")
+                if opened:
+                    self.sessions[opened.decode("latin-1")] = _Session(client)
+            await send(message)
+
+        await self.app(scope, receive, remember)
+
+    async def _in_session(self, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        session = self.sessions.get(session_id)
+        if session is not None:
+            session.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if session is not None:
+                session.in_flight -= 1
+                session.last_used = anyio.current_time()
+                if scope["method"] == "DELETE":
+                    self.sessions.pop(session_id, None)
+
+    async def _make_room(self, client: str, scope: Scope) -> bool:
+        now = anyio.current_time()
+        for session_id, session in list(self.sessions.items()):
+            if not session.in_flight and now - session.last_used > self.idle_timeout_seconds:
+                del self.sessions[session_id]  # the SDK has let it expire
+        mine = [sid for sid, session in self.sessions.items() if session.client == client]
+        if len(mine) >= self.max_per_client and not await self._close_oldest_idle(mine, scope):
+            return False
+        if len(self.sessions) >= self.max_sessions and not await self._close_oldest_idle(list(self.sessions), scope):
+            return False
+        return True
+
+    async def _close_oldest_idle(self, candidates: list[str], scope: Scope) -> bool:
+        idle = [sid for sid in candidates if not self.sessions[sid].in_flight]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda sid: self.sessions[sid].last_used)
+        del self.sessions[oldest]
+        logger.info("closing the idle MCP session %s… to make room for a new one", oldest[:8])
+        headers = [
+            (name, value)
+            for name, value in scope["headers"]
+            if name not in (b"content-type", b"content-length", b"mcp-session-id")
+        ]
+        delete: Scope = {**scope, "method": "DELETE", "headers": [*headers, (b"mcp-session-id", oldest.encode())]}
+        sent = False
+
+        async def no_body() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await anyio.sleep_forever()
+            raise AssertionError("unreachable")
+
+        async def discard(message: Message) -> None:
+            return None
+
+        with anyio.move_on_after(5):
+            await self.app(delete, no_body, discard)
+        return True
