@@ -4,7 +4,10 @@ Contract:
 - `open_transport` yields the SDK's (read, write) streams for a stdio, streamable-HTTP, SSE or in-process server;
 - the yielded read stream sets `closed` when the server's side ends (a process exit, a dropped stream),
   which the SDK's `Client` does not report by itself;
-- a stdio server's stderr is forwarded line by line to the log, and its last lines are kept for error messages.
+- a stdio server's stderr is forwarded line by line to the log, and its last lines are kept for error messages;
+- a stdio server's stdout is handed to the SDK one whole line at a time (the SDK joins partial chunks by string
+  concatenation, quadratic in a long line), and a line longer than `MAX_STDOUT_LINE_CHARS` ends the session:
+  the server is stopped and reported, instead of a core spent joining an endless line.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self, TextIO
 
 import anyio
 import httpx2
+import mcp.client.stdio
+from anyio.streams.text import TextReceiveStream
 from mcp import StdioServerParameters
 from mcp.client._memory import InMemoryTransport
 from mcp.client._transport import ReadStream, TransportStreams
@@ -38,6 +44,57 @@ STDERR_TAIL_LINES = 20
 """How many of a stdio server's last stderr lines are kept to explain a failure."""
 
 _MAX_STDERR_LINE = 2_000
+
+MAX_STDOUT_LINE_CHARS = 16 * 2**20
+"""The longest JSON-RPC message a stdio server may write (one line); a longer one stops the server."""
+
+_ON_LONG_LINE: ContextVar[Callable[[], None] | None] = ContextVar("glm_mcp_on_long_line", default=None)
+
+
+class _WholeLines(TextReceiveStream):
+    """The SDK's stdout text stream, handing on whole lines only, and refusing one past the limit.
+
+    The SDK builds this class from its module's name inside `stdio_client`, in a task that inherits the context
+    of `_stdio` below; `install_line_limit` puts it there (checked by a test against SDK upgrades).
+    """
+
+    _parts: list[str]
+    _size: int
+
+    async def receive(self) -> str:
+        parts = getattr(self, "_parts", None)
+        if parts is None:
+            parts = self._parts = []
+            self._size = 0
+        while True:
+            chunk = await super().receive()
+            end = chunk.rfind("\n")
+            if end >= 0:
+                whole = "".join([*parts, chunk[: end + 1]])
+                parts.clear()
+                rest = chunk[end + 1 :]
+                if rest:
+                    parts.append(rest)
+                self._size = len(rest)
+                return whole
+            parts.append(chunk)
+            self._size += len(chunk)
+            if self._size > MAX_STDOUT_LINE_CHARS:
+                parts.clear()
+                report = _ON_LONG_LINE.get()
+                if report is not None:
+                    report()
+                # Closing the pipe ends the SDK's drain of the rest too; the server then meets a closed pipe.
+                await self.transport_stream.aclose()
+                raise anyio.EndOfStream
+
+
+def install_line_limit() -> None:
+    """Make the SDK's stdio client read through `_WholeLines`."""
+    setattr(mcp.client.stdio, "TextReceiveStream", _WholeLines)  # noqa: B010
+
+
+install_line_limit()
 
 
 class _WatchedReadStream:
@@ -147,6 +204,13 @@ async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> 
     os.set_blocking(read_fd, False)
     errlog: TextIO = os.fdopen(write_fd, "w")
     params = StdioServerParameters(command=command, args=args, env=config.env, cwd=config.cwd)
+
+    def long_line() -> None:
+        message = f"[glm-mcp] the server wrote a stdout line longer than {MAX_STDOUT_LINE_CHARS} characters; stopped"
+        tail.lines.append(message)
+        logger.error("server '%s': %s", server, message.removeprefix("[glm-mcp] "))
+
+    _ON_LONG_LINE.set(long_line)
     async with anyio.create_task_group() as tg:
         tg.start_soon(_pump_stderr, read_fd, server, tail)
         try:
