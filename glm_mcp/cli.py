@@ -197,12 +197,14 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
             f'refusing to bind {host} without authentication: add "auth_tokens" to the "gateway" section '
             "of the config, or bind 127.0.0.1"
         )
+    auth_note = "clients send the bearer token of the config's auth_tokens"
     if tokens is None:
         path = token_path(os.environ, Path.home())
         tokens = (SecretStr(load_or_create(path)),)
         register(token.get_secret_value() for token in tokens)
-        logger.info("clients need the bearer token kept in %s (`glm-mcp token` prints it)", path)
+        auth_note = f"clients send the bearer token kept in {path}: `glm-mcp token` prints it"
     elif not tokens:
+        auth_note = "authentication is off"
         logger.warning(
             'authentication is off ("auth_tokens": []): every local user and process can run every tool '
             "and spend the model key"
@@ -219,7 +221,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
 
     def announce() -> None:
         _freeze_heap()
-        print(f"glm-mcp serving on http://{shown}:{bound_port} (MCP at /mcp)", file=sys.stderr, flush=True)
+        print(f"glm-mcp serving on http://{shown}:{bound_port} (MCP at /mcp; {auth_note})", file=sys.stderr, flush=True)
 
     app = build_app(Gateway(config), on_ready=announce)
     protocol = bounded_protocol(
