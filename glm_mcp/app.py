@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp import http_mode
 from glm_mcp.agent import Agent
-from glm_mcp.chat_api import ChatCompletionsApp, models_body
+from glm_mcp.chat_api import ChatCompletionsApp, model_body, models_body
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -203,6 +203,10 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
     async def models(request: Request) -> Response:
         return JSONResponse(models_body(agent))
 
+    async def one_model(request: Request) -> Response:
+        status, body = model_body(agent, request.path_params["name"])
+        return JSONResponse(body, status_code=status)
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -223,6 +227,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/v1/models", models),
+            Route("/v1/models/{name:path}", one_model),
             Route("/v1/chat/completions", ChatCompletionsApp(agent), methods=["POST"]),
         ],
     )

@@ -392,9 +392,42 @@ async def _send_json(send: Send, status: int, body: JsonObject, headers: list[tu
     await send({"type": "http.response.body", "body": payload})
 
 
+GLM_TEXT_MODELS = (
+    "glm-5.3",
+    "glm-5.2",
+    "glm-5.1",
+    "glm-5",
+    "glm-4.7",
+    "glm-4.7-flash",
+    "glm-4.7-flashx",
+    "glm-4.6",
+    "glm-4.5",
+    "glm-4.5-air",
+    "glm-4.5-x",
+    "glm-4.5-airx",
+    "glm-4.5-flash",
+)
+"""The text models of Z.ai's chat-completions API (its OpenAPI `model` enum, glm-api.md §2)."""
+
+
+def model_ids(agent: Agent) -> list[str]:
+    """Every model a client may name: the configured one first, then GLM's text models (passed on as named)."""
+    configured = agent.model.config.name
+    return [configured, *(name for name in GLM_TEXT_MODELS if name != configured)]
+
+
+def _model_object(name: str) -> JsonObject:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "glm-mcp"}
+
+
 def models_body(agent: Agent) -> JsonObject:
-    """The `/v1/models` list: the configured model."""
-    return {
-        "object": "list",
-        "data": [{"id": agent.model.config.name, "object": "model", "created": 0, "owned_by": "glm-mcp"}],
-    }
+    """The `/v1/models` list."""
+    return {"object": "list", "data": [_model_object(name) for name in model_ids(agent)]}
+
+
+def model_body(agent: Agent, name: str) -> tuple[int, JsonObject]:
+    """(status, body) of `/v1/models/{name}`."""
+    if name in model_ids(agent):
+        return 200, _model_object(name)
+    message = f"the model '{name}' does not exist here; /v1/models lists the models this gateway serves"
+    return 404, error_body(message, "invalid_request_error", "model_not_found", "model")

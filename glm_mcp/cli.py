@@ -318,6 +318,8 @@ def _tools(config: GatewayConfig, args: argparse.Namespace) -> int:
             print(line)
             for item in status.get("quarantined", []):
                 print(f"  quarantined {item['tool']}: {item['reason']}")
+            for note in status.get("notes", []):
+                print(f"  note: {note}")
     return EXIT_OK if report["ready"] else EXIT_FAILURE
 
 

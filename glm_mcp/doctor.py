@@ -40,6 +40,10 @@ async def diagnose(agent: Agent, *, probe_model: bool = True) -> list[Finding]:
             if upstream.config.type in ("http", "sse"):
                 fix = "check the URL, the headers and that the server is up"
             findings.append(Finding(f"server {name}", FAIL, f"{upstream.error}; {fix}"))
+        for method, why in upstream.listing.notes:
+            findings.append(
+                Finding(f"server {name}", WARN, f"{method} failed ({why}); counted as empty, its tools are served")
+            )
         for tool, reason in upstream.listing.quarantined:
             findings.append(
                 Finding(f"tool {name}/{tool}", FAIL, f"left out: {reason}; fix the server's tool definition")

@@ -135,6 +135,8 @@ class Gateway:
         }
         if upstream.error and upstream.state is not ServerState.READY:
             status["error"] = upstream.error
+        if listing.notes:
+            status["notes"] = [f"{method} failed ({why}); counted as empty" for method, why in listing.notes]
         if listing.quarantined:
             status["quarantined"] = [{"tool": name, "reason": reason} for name, reason in listing.quarantined]
         if filtered := self.catalog.filtered.get(upstream.name):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,53 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="session")
-def everything_server() -> Path:
-    """The entry point of `@modelcontextprotocol/server-everything`, installed from npm on first use."""
-    entry = NODE_DIR / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+VENVS_DIR = Path(__file__).parent / ".venvs"
+
+
+def _node_entry(package: str) -> Path:
+    """The entry point of an npm MCP server of `node/package.json`, installed from npm on first use."""
+    entry = NODE_DIR / "node_modules" / "@modelcontextprotocol" / package / "dist" / "index.js"
     if not entry.exists():
         npm = shutil.which("npm")
-        assert npm is not None, "npm is needed to install the third-party MCP server used in interop tests"
+        assert npm is not None, "npm is needed to install the third-party MCP servers used in interop tests"
         subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent"], cwd=NODE_DIR, check=True, timeout=300)
     assert entry.exists()
     return entry
+
+
+def _python_tool(name: str, *requirements: str) -> Path:
+    """The `bin/` of a virtual environment of its own holding `requirements` from PyPI (created on first use)."""
+    venv = VENVS_DIR / name
+    script = venv / "bin" / name
+    if not script.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, *requirements], check=True, timeout=600)
+    assert script.exists()
+    return venv / "bin"
+
+
+@pytest.fixture(scope="session")
+def everything_server() -> Path:
+    return _node_entry("server-everything")
+
+
+@pytest.fixture(scope="session")
+def filesystem_server() -> Path:
+    return _node_entry("server-filesystem")
+
+
+@pytest.fixture(scope="session")
+def memory_server() -> Path:
+    return _node_entry("server-memory")
+
+
+@pytest.fixture(scope="session")
+def sqlite_server() -> Path:
+    """`mcp-server-sqlite` from PyPI; it runs on `mcp` 1.x, so it gets a virtual environment of its own."""
+    return _python_tool("mcp-server-sqlite", "mcp-server-sqlite==2025.4.25", "mcp<2") / "mcp-server-sqlite"
+
+
+@pytest.fixture(scope="session")
+def git_server() -> Path:
+    return _python_tool("mcp-server-git", "mcp-server-git==2026.10.19") / "mcp-server-git"

@@ -192,10 +192,16 @@ async def test_per_request_narrowing_through_extra_body() -> None:
     assert "glm_mcp" not in fake.requests[0]
 
 
-async def test_models_lists_the_configured_model() -> None:
+async def test_models_lists_every_model_a_client_may_name_and_retrieves_one() -> None:
     async with stack(FakeGlm([])) as s:
         models = await s.client.models.list()
-    assert [m.id for m in models.data] == ["glm-4.6"]
+        one = await s.client.models.retrieve("glm-4.5-air")
+        with pytest.raises(openai.NotFoundError) as missing:
+            await s.client.models.retrieve("gpt-4o")
+    ids = [m.id for m in models.data]
+    assert ids[0] == "glm-4.6" and {"glm-4.5", "glm-4.7", "glm-5"} <= set(ids) and len(ids) == len(set(ids))
+    assert one.id == "glm-4.5-air" and one.object == "model"
+    assert missing.value.status_code == 404
 
 
 async def test_a_client_that_disconnects_cancels_the_model_request() -> None:

@@ -139,3 +139,55 @@ async def test_an_editor_reaches_third_party_tools_through_the_face(everything_s
         names = [tool.name for tool in (await editor.list_tools()).tools]
         assert "ev__echo" in names and "time__get_current_time" in names
         assert _text(await editor.call_tool("ev__echo", {"message": "through"})) == "Echo: through"
+
+
+async def test_mcp_server_sqlite_serves_its_tools_though_its_template_listing_fails(
+    sqlite_server: Path, tmp_path: Path
+) -> None:
+    """It advertises resources and answers resources/templates/list with -32601: an optional listing, empty."""
+    upstream = StdioUpstreamConfig(command=str(sqlite_server), args=("--db-path", str(tmp_path / "t.db")))
+    async with Gateway(GatewayConfig(servers={"sqlite": upstream})).running() as gateway:
+        status = gateway.status()["servers"]["sqlite"]
+        assert status["state"] == "ready" and status["restarts"] == 0
+        assert any("resources/templates/list failed" in note for note in status["notes"])
+        created = await gateway.call_tool("sqlite__create_table", {"query": "CREATE TABLE t (x INTEGER)"})
+        assert not created.is_error
+        listed = await gateway.call_tool("sqlite__list_tables", {})
+        assert "t" in _text(listed)
+
+
+async def test_server_filesystem_files_reach_the_model_once_and_whole(filesystem_server: Path, tmp_path: Path) -> None:
+    from glm_mcp.tools.results import flatten_result
+
+    text = "".join(f"line {i:05d} of a file the model must read whole\n" for i in range(355))
+    assert len(text.encode()) > 16_000
+    (tmp_path / "big.txt").write_text(text)
+    upstream = StdioUpstreamConfig(command=_node(), args=(str(filesystem_server), str(tmp_path)))
+    async with Gateway(GatewayConfig(servers={"fs": upstream})).running() as gateway:
+        result = await gateway.call_tool("fs__read_text_file", {"path": str(tmp_path / "big.txt")})
+    assert result.structured_content is not None  # the server does send the copy
+    assert flatten_result(result) == text
+
+
+async def test_server_memory_graphs_reach_the_model_once(memory_server: Path, tmp_path: Path) -> None:
+    from glm_mcp.tools.results import flatten_result
+
+    upstream = StdioUpstreamConfig(
+        command=_node(), args=(str(memory_server),), env={"MEMORY_FILE_PATH": str(tmp_path / "memory.jsonl")}
+    )
+    entity = {"name": "Ada", "entityType": "person", "observations": ["likes tea"]}
+    async with Gateway(GatewayConfig(servers={"mem": upstream})).running() as gateway:
+        assert not (await gateway.call_tool("mem__create_entities", {"entities": [entity]})).is_error
+        graph = await gateway.call_tool("mem__read_graph", {})
+    shown = flatten_result(graph)
+    assert shown.count("likes tea") == 1
+
+
+async def test_mcp_server_git_from_pypi_over_stdio(git_server: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    await anyio.run_process(["git", "init", "-q", str(repo)])
+    (repo / "a.txt").write_text("a\n")
+    upstream = StdioUpstreamConfig(command=str(git_server), args=("--repository", str(repo)))
+    async with Gateway(GatewayConfig(servers={"git": upstream})).running() as gateway:
+        status = await gateway.call_tool("git__git_status", {"repo_path": str(repo)})
+    assert not status.is_error and "a.txt" in _text(status)

@@ -1,8 +1,10 @@
 """A tool's `CallToolResult` → the text of a GLM tool message. No I/O.
 
-Contract: text blocks as they are; structured content as compact JSON when no text says the same; images,
-audio and blobs as a short note (GLM's text models cannot take them); resource links as their URI; an
-`isError` result starts with "Error: "; text longer than the limit is cut with a note of how much was cut.
+Contract: text blocks as they are; structured content as compact JSON unless it carries nothing beyond the
+text (JSON equal to a text block parsed, or one key holding the text itself, as server-filesystem and
+server-memory send it: said once, not twice); images, audio and blobs as a short note (GLM's text models
+cannot take them); resource links as their URI; an `isError` result starts with "Error: "; text longer than
+the limit is cut, with a note saying how many characters of how many the model did not get.
 """
 
 from __future__ import annotations
@@ -43,19 +45,29 @@ def flatten_result(result: T.CallToolResult, max_chars: int = DEFAULT_MAX_CHARS)
     if result.structured_content is not None:
         compact = json.dumps(result.structured_content, separators=(",", ":"), ensure_ascii=False)
         texts = [block.text for block in result.content if isinstance(block, T.TextContent)]
-        if not texts or not _same_json(texts, result.structured_content):
+        if not texts or not _adds_nothing(texts, result.structured_content):
             parts.append(compact)
     text = "\n".join(parts) if parts else "(the tool returned nothing)"
     if result.is_error:
         text = f"Error: {text}"
     if len(text) > max_chars:
         cut = len(text) - max_chars
-        text = f"{text[:max_chars]}\n[... {cut} of {len(text)} characters cut]"
+        text = (
+            f"{text[:max_chars]}\n[glm-mcp: the result has {len(text):,} characters; the last {cut:,} were cut "
+            "here. Ask the tool for a smaller part if you need them.]"
+        )
     return text
 
 
-def _same_json(texts: list[str], structured: dict[str, Any]) -> bool:
-    # Servers built on the SDK send structured content and the same data as JSON text: say it once.
+def _adds_nothing(texts: list[str], structured: dict[str, Any]) -> bool:
+    """Whether structured content only repeats the text: then it is said once."""
+    # One key holding the text itself, at any depth: {"content": "<the file>"}.
+    inner: Any = structured
+    while isinstance(inner, dict) and len(inner) == 1:  # pyright: ignore[reportUnknownArgumentType]
+        inner = next(iter(inner.values()))  # pyright: ignore[reportUnknownArgumentType, reportUnknownMemberType]
+    if isinstance(inner, str) and (inner in texts or inner in ("\n".join(texts), "".join(texts))):
+        return True
+    # Servers built on the SDK send structured content and the same data as JSON text.
     wrapped = structured.get("result")
     for text in texts:
         try:

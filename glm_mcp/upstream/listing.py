@@ -17,6 +17,7 @@ import anyio
 import mcp.types as T
 from mcp import Client
 from mcp.shared.dispatcher import CallOptions
+from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from glm_mcp._json import as_object
@@ -39,6 +40,8 @@ class Listing:
     resources: tuple[T.Resource, ...] = ()
     templates: tuple[T.ResourceTemplate, ...] = ()
     prompts: tuple[T.Prompt, ...] = ()
+    notes: tuple[tuple[str, str], ...] = ()
+    """(method, why) of every optional listing that failed and counts as empty."""
 
 
 def accept_tool(raw: Any, seen: set[str]) -> tuple[T.Tool | None, str, str | None]:
@@ -85,17 +88,32 @@ async def list_everything(client: Client, server: str) -> Listing:
                     logger.warning("server '%s': tool '%s' quarantined: %s", server, label, reason)
                 else:
                     tools.append(tool)
+        # Only tools/list is essential: a server whose other listings fail still serves its tools
+        # (mcp-server-sqlite advertises resources and answers resources/templates/list with -32601).
+        notes: list[tuple[str, str]] = []
         resources: list[T.Resource] = []
         templates: list[T.ResourceTemplate] = []
         if caps.resources is not None:
-            resources = await _valid_items(client, server, "resources/list", "resources", T.Resource)
-            templates = await _valid_items(
-                client, server, "resources/templates/list", "resourceTemplates", T.ResourceTemplate
+            resources = await _optional(client, server, "resources/list", "resources", T.Resource, notes)
+            templates = await _optional(
+                client, server, "resources/templates/list", "resourceTemplates", T.ResourceTemplate, notes
             )
         prompts: list[T.Prompt] = []
         if caps.prompts is not None:
-            prompts = await _valid_items(client, server, "prompts/list", "prompts", T.Prompt)
-    return Listing(tuple(tools), tuple(quarantined), tuple(resources), tuple(templates), tuple(prompts))
+            prompts = await _optional(client, server, "prompts/list", "prompts", T.Prompt, notes)
+    return Listing(tuple(tools), tuple(quarantined), tuple(resources), tuple(templates), tuple(prompts), tuple(notes))
+
+
+async def _optional(
+    client: Client, server: str, method: str, key: str, model: type[M], notes: list[tuple[str, str]]
+) -> list[M]:
+    try:
+        return await _valid_items(client, server, method, key, model)
+    except MCPError as exc:
+        reason = f"error {exc.code}: {exc.message}"
+        notes.append((method, reason))
+        logger.warning("server '%s': %s failed (%s); counted as empty", server, method, reason)
+        return []
 
 
 async def _valid_items(client: Client, server: str, method: str, key: str, model: type[M]) -> list[M]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import mcp.types as T
 
@@ -48,4 +49,19 @@ def test_errors_say_so() -> None:
 
 def test_long_results_are_cut_with_a_note_of_how_much() -> None:
     result = T.CallToolResult(content=[T.TextContent(text="y" * 150)])
-    assert flatten_result(result, max_chars=100) == "y" * 100 + "\n[... 50 of 150 characters cut]"
+    assert flatten_result(result, max_chars=100) == "y" * 100 + (
+        "\n[glm-mcp: the result has 150 characters; the last 50 were cut here. Ask the tool for a smaller part "
+        "if you need them.]"
+    )
+
+
+def test_structured_content_that_only_repeats_the_text_is_said_once() -> None:
+    """server-filesystem sends a file as text and again as {"content": text}; server-memory as JSON twice."""
+    file = "line\n" * 4000
+    read = T.CallToolResult(content=[T.TextContent(text=file)], structured_content={"content": file})
+    assert flatten_result(read, max_chars=100_000) == file
+    graph = {"entities": [{"name": "Ada", "observations": ["likes tea"]}], "relations": []}
+    memory = T.CallToolResult(content=[T.TextContent(text=json.dumps(graph, indent=2))], structured_content=graph)
+    assert flatten_result(memory) == json.dumps(graph, indent=2)
+    more = T.CallToolResult(content=[T.TextContent(text="ok")], structured_content={"content": "ok", "size": 2})
+    assert flatten_result(more) == 'ok\n{"content":"ok","size":2}'
