@@ -15,6 +15,8 @@ from typing import Any
 
 import mcp.types as T
 
+from glm_mcp._json import as_object
+
 DEFAULT_MAX_CHARS = 20_000
 
 
@@ -63,8 +65,8 @@ def _adds_nothing(texts: list[str], structured: dict[str, Any]) -> bool:
     """Whether structured content only repeats the text: then it is said once."""
     # One key holding the text itself, at any depth: {"content": "<the file>"}.
     inner: Any = structured
-    while isinstance(inner, dict) and len(inner) == 1:  # pyright: ignore[reportUnknownArgumentType]
-        inner = next(iter(inner.values()))  # pyright: ignore[reportUnknownArgumentType, reportUnknownMemberType]
+    while (members := as_object(inner)) is not None and len(members) == 1:
+        inner = next(iter(members.values()))
     if isinstance(inner, str) and (inner in texts or inner in ("\n".join(texts), "".join(texts))):
         return True
     # Servers built on the SDK send structured content and the same data as JSON text.
