@@ -9,7 +9,9 @@ This module and `cli.py` are the only readers of the environment.
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 import re
 import sys
 from collections.abc import Mapping
@@ -17,10 +19,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from glm_mcp._json import as_object
 from glm_mcp.errors import ConfigError
+
+logger = logging.getLogger("glm_mcp.config")
 
 ENV_VAR = "GLM_MCP_CONFIG"
 """Environment variable naming the config file when `--config` is not given."""
@@ -31,7 +36,15 @@ LOCAL_CONFIG = "glm-mcp.json"
 DEFAULT_ZAI_BASE_URL = "https://api.z.ai/api/paas/v4"
 """Z.ai's general (pay-as-you-go) endpoint; the coding endpoint is reserved for supported tools."""
 
-_VAR_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_VAR_PATTERN = re.compile(r"\$\{(?:(env|input):)?([A-Za-z_][A-Za-z0-9_.-]*)(?::-([^}]*))?\}")
+
+TOP_LEVEL_KEYS = ("mcpServers", "servers", "model", "gateway", "inputs", "$schema")
+"""Keys a config file may have at the top (`inputs` and `$schema` are VS Code's, accepted and ignored)."""
+
+
+class VariableError(ConfigError):
+    """A `${…}` in the config cannot be filled in; inside a server entry it fails that server only."""
+
 
 Seconds = Annotated[float, Field(gt=0, le=86_400)]
 
@@ -66,6 +79,10 @@ class _UpstreamBase(BaseModel):
 
     prefix: str | None = Field(default=None, min_length=1, max_length=48)
     """Replaces the server's name in front of its exposed tool and prompt names."""
+
+    config_error: str | None = None
+    """Set by the loader when this entry cannot be used as written (an unset variable, an `${input:…}`): the
+    server is reported as failed with this reason, and the others run."""
 
     destructive: Literal["allow", "deny"] = "deny"
     """Whether the chat loop may run this server's tools annotated `destructiveHint: true` (editors decide alone)."""
@@ -251,22 +268,34 @@ def url_secrets(url: str) -> set[str]:
     return found
 
 
-def expand_env(value: Any, environ: Mapping[str, str], path: str = "") -> Any:
-    """Expand `${VAR}` and `${VAR:-default}` in every string of a JSON value.
+def expand_env(
+    value: Any, environ: Mapping[str, str], path: str = "", builtins: Mapping[str, str] | None = None
+) -> Any:
+    """Expand `${VAR}`, `${VAR:-default}` and VS Code's `${env:VAR}` in every string of a JSON value.
+
+    `builtins` are VS Code's own variables (`workspaceFolder`, `userHome`), taken before the environment.
 
     Raises:
-        ConfigError: A variable without a default is unset; the message names it and the JSON path.
+        VariableError: A variable without a default is unset, or is VS Code's `${input:…}`; the message names
+            it and the JSON path.
     """
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
+            kind, name, default = match.group(1), match.group(2), match.group(3)
+            where = path or "<root>"
+            if kind == "input":
+                raise VariableError(
+                    f"{where}: ${{input:{name}}} is a value VS Code prompts for, and glm-mcp cannot prompt: "
+                    "put the value in the server's env (or in an environment variable)"
+                )
+            if kind is None and builtins is not None and name in builtins:
+                return builtins[name]
             if name in environ:
                 return environ[name]
             if default is not None:
                 return default
-            where = path or "<root>"
-            raise ConfigError(
+            raise VariableError(
                 f"{where}: environment variable {name} is not set; "
                 f"set it, or write ${{{name}:-default}} to give a default"
             )
@@ -274,10 +303,10 @@ def expand_env(value: Any, environ: Mapping[str, str], path: str = "") -> Any:
         return _VAR_PATTERN.sub(substitute, value)
     if isinstance(value, dict):
         items: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType] JSON object
-        return {key: expand_env(item, environ, _join(path, key)) for key, item in items.items()}
+        return {key: expand_env(item, environ, _join(path, key), builtins) for key, item in items.items()}
     if isinstance(value, list):
         elements: list[Any] = value  # pyright: ignore[reportUnknownVariableType] JSON array
-        return [expand_env(item, environ, f"{path}[{index}]") for index, item in enumerate(elements)]
+        return [expand_env(item, environ, f"{path}[{index}]", builtins) for index, item in enumerate(elements)]
     return value
 
 
@@ -293,15 +322,22 @@ def _format_validation_error(error: ValidationError, base: str) -> str:
         path = base
         for part in item["loc"]:
             path = _join(path, part)
+        message = _MESSAGES.get(item["msg"], item["msg"])
         got = item.get("input")
         # Never echo what a secret-bearing field holds: keys, tokens, env values, headers, URLs with credentials.
         secret = any(part in _SECRET_FIELDS for part in item["loc"])
         shown = (
             "" if secret or isinstance(got, dict | list) or got is None else f" (got {json.dumps(got, default=str)})"
         )
-        lines.append(f"{path}: {item['msg']}{shown}")
+        lines.append(f"{path}: {message}{shown}")
     return "; ".join(lines)
 
+
+_MESSAGES = {
+    "Input should be a valid tuple": "must be an array of strings",
+    "Input should be a valid dictionary": "must be an object",
+    "Input should be a valid string": "must be a string",
+}
 
 _SECRET_FIELDS = frozenset({"auth_tokens", "api_key", "env", "headers", "url"})
 
@@ -367,17 +403,31 @@ def parse_config(
 
 
 def _parse_config(data: Any, environ: Mapping[str, str], source: str, base_dir: Path | None) -> GatewayConfig:
-    if not isinstance(data, dict):
+    document = as_object(data)
+    if document is None:
         raise ConfigError('the top level must be a JSON object with "mcpServers"')
-    data = expand_env(data, environ)
-    key = "mcpServers" if "mcpServers" in data else "servers"
-    raw_servers = as_object(data.get(key, {}))
-    if raw_servers is None:
-        raise ConfigError(f"{key}: must be an object mapping server names to server entries")
-    servers = {name: parse_upstream(name, entry, f"{key}.{name}", base_dir) for name, entry in raw_servers.items()}
+    for key in document:
+        if key not in TOP_LEVEL_KEYS:
+            near = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise ConfigError(f"{key}: not a config key; {hint}the keys are mcpServers (or servers), model and gateway")
+    entries: dict[str, tuple[str, Any]] = {}
+    for key in ("mcpServers", "servers"):
+        if key not in document:
+            continue
+        section = as_object(document[key])
+        if section is None:
+            raise ConfigError(f"{key}: must be an object mapping server names to server entries")
+        for name, entry in section.items():
+            if name in entries:
+                raise ConfigError(f"{key}.{name}: '{name}' is in both mcpServers and servers; keep one of them")
+            entries[name] = (f"{key}.{name}", entry)
+    builtins = _vscode_variables(environ, base_dir)
+    servers = {name: _server(name, entry, path, environ, builtins, base_dir) for name, (path, entry) in entries.items()}
+    _check_prefixes(servers)
     sections: dict[str, Any] = {}
     for section, model in (("model", ModelConfig), ("gateway", ServeConfig)):
-        raw = data.get(section, {})
+        raw = expand_env(document.get(section, {}), environ, section, builtins)
         try:
             sections[section] = model.model_validate(raw)
         except ValidationError as exc:
@@ -386,6 +436,65 @@ def _parse_config(data: Any, environ: Mapping[str, str], source: str, base_dir: 
     if model_config.api_key is None and environ.get("ZAI_API_KEY"):
         model_config = model_config.model_copy(update={"api_key": SecretStr(environ["ZAI_API_KEY"])})
     return GatewayConfig(servers=servers, model=model_config, gateway=sections["gateway"], source=source)
+
+
+def _vscode_variables(environ: Mapping[str, str], base_dir: Path | None) -> dict[str, str]:
+    """VS Code's own `${workspaceFolder}` (the folder above `.vscode/`, or the config's folder) and `${userHome}`."""
+    folder = base_dir or Path.cwd()
+    if folder.name == ".vscode":
+        folder = folder.parent
+    return {"workspaceFolder": str(folder), "userHome": environ.get("HOME", str(Path.home()))}
+
+
+def _server(
+    name: str,
+    entry: Any,
+    path: str,
+    environ: Mapping[str, str],
+    builtins: Mapping[str, str],
+    base_dir: Path | None,
+) -> UpstreamConfig:
+    """One server entry; a variable that cannot be filled in fails this server only."""
+    try:
+        expanded = expand_env(entry, environ, path, builtins)
+        expanded = _with_env_file(expanded, path, base_dir)
+    except VariableError as exc:
+        logger.warning("%s", exc)
+        placeholder = as_object(entry) or {}
+        kind = "http" if "url" in placeholder and "command" not in placeholder else "stdio"
+        broken = {"command": "(not started)"} if kind == "stdio" else {"url": "http://0.0.0.0/", "type": "http"}
+        model = StdioUpstreamConfig if kind == "stdio" else HttpUpstreamConfig
+        disabled = placeholder.get("disabled") is True
+        return model.model_validate({**broken, "config_error": str(exc), "disabled": disabled})
+    return parse_upstream(name, expanded, path, base_dir)
+
+
+def _with_env_file(entry: Any, path: str, base_dir: Path | None) -> Any:
+    """VS Code's `envFile` (dotenv format) read into `env`; `env` wins where both name a variable."""
+    fields = as_object(entry)
+    if fields is None or not isinstance(fields.get("envFile"), str):
+        return entry
+    file = Path(fields["envFile"]).expanduser()
+    if not file.is_absolute() and base_dir is not None:
+        file = base_dir / file
+    if not file.is_file():
+        raise VariableError(f"{path}.envFile: {file} does not exist; create it or remove envFile")
+    loaded = {key: value for key, value in dotenv_values(file).items() if value is not None}
+    env = as_object(fields.get("env")) or {}
+    return {**fields, "env": {**loaded, **env}}
+
+
+def _check_prefixes(servers: Mapping[str, UpstreamConfig]) -> None:
+    """Two servers exposed under one prefix would lose one's tools: name both."""
+    owners: dict[str, str] = {}
+    for name, server in servers.items():
+        exposed = server.prefix or name
+        if exposed in owners:
+            raise ConfigError(
+                f"mcpServers.{name}: its tools would be exposed as '{exposed}__…' like those of "
+                f"'{owners[exposed]}'; give one of them another \"prefix\""
+            )
+        owners[exposed] = name
 
 
 def default_config_data(data_dir: Path) -> dict[str, Any]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from glm_mcp.cli import main
 from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, load_config, parse_config
 from glm_mcp.errors import ConfigError
+from glm_mcp.gateway import Gateway
 
 
 def test_claude_desktop_shape_gives_stdio_http_and_sse_servers() -> None:
@@ -67,12 +69,81 @@ def test_variables_expand_everywhere_with_defaults() -> None:
     assert (server.command, server.args, server.env) == ("/opt/bin/srv", ("--home=/home/me",), {"T": "secret"})
 
 
-def test_an_unset_variable_is_an_error_naming_it_and_its_path() -> None:
+def test_an_unset_variable_in_a_server_entry_fails_that_server_only_naming_it() -> None:
+    data = {
+        "mcpServers": {
+            "r": {"url": "https://x/mcp", "headers": {"A": "${NOPE}"}},
+            "ok": {"command": "srv"},
+        }
+    }
+    config = parse_config(data, {}, "cfg.json")
+    broken = config.servers["r"].config_error
+    assert broken is not None and broken.startswith("mcpServers.r.headers.A: environment variable NOPE is not set")
+    assert "${NOPE:-default}" in broken
+    assert config.servers["ok"].config_error is None
+
+
+def test_an_unset_variable_in_model_or_gateway_is_still_an_error() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_config({"mcpServers": {"r": {"url": "https://x/mcp", "headers": {"A": "${NOPE}"}}}}, {}, "cfg.json")
-    message = str(caught.value)
-    assert message.startswith("cfg.json: mcpServers.r.headers.A:")
-    assert "NOPE" in message and "${NOPE:-default}" in message
+        parse_config({"model": {"api_key": "${NOPE}"}}, {}, "cfg.json")
+    assert str(caught.value).startswith("cfg.json: model.api_key: environment variable NOPE is not set")
+
+
+async def test_a_server_whose_entry_cannot_be_filled_in_is_reported_and_the_others_serve() -> None:
+    data = {"mcpServers": {"gh": {"command": "x", "env": {"TOKEN": "${input:github_token}"}}}}
+    config = parse_config(data, {}, "mcp.json")
+    async with Gateway(config).running() as gateway:
+        status = gateway.status()["servers"]["gh"]
+    assert status["state"] == "failed" and "glm-mcp cannot prompt" in status["error"]
+
+
+def test_vscode_variables_and_env_files_are_understood(tmp_path: Path) -> None:
+    vscode = tmp_path / "project" / ".vscode"
+    vscode.mkdir(parents=True)
+    (vscode / "server.env").write_text("API_KEY=from-file\nOTHER=2\n")
+    data = {
+        "servers": {
+            "s": {
+                "type": "stdio",
+                "command": "${workspaceFolder}/bin/srv",
+                "args": ["${env:MODE}"],
+                "envFile": "server.env",
+                "env": {"OTHER": "from-env"},
+            }
+        },
+        "inputs": [{"id": "x", "type": "promptString"}],
+    }
+    config = parse_config(data, {"MODE": "fast"}, "mcp.json", vscode)
+    server = config.servers["s"]
+    assert isinstance(server, StdioUpstreamConfig)
+    assert server.command == str(tmp_path / "project" / "bin" / "srv") and server.args == ("fast",)
+    assert server.env == {"API_KEY": "from-file", "OTHER": "from-env"}
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"mcpServer": {}}, "mcpServer: not a config key; did you mean 'mcpServers'?"),
+        (
+            {"mcpServers": {"a": {"command": "x"}}, "servers": {"a": {"command": "y"}}},
+            "servers.a: 'a' is in both mcpServers and servers",
+        ),
+        (
+            {"mcpServers": {"a": {"command": "x", "prefix": "p"}, "b": {"command": "y", "prefix": "p"}}},
+            "mcpServers.b: its tools would be exposed as 'p__…' like those of 'a'",
+        ),
+        ({"mcpServers": {"a": {"command": "x", "args": "--flag"}}}, "mcpServers.a.args: must be an array of strings"),
+    ],
+)
+def test_config_mistakes_are_named(data: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, {}, "cfg.json")
+    assert expected in str(caught.value)
+
+
+def test_mcp_servers_and_vscode_servers_are_merged() -> None:
+    data = {"mcpServers": {"a": {"command": "x"}}, "servers": {"b": {"type": "http", "url": "http://h/mcp"}}}
+    assert list(parse_config(data, {}, "cfg.json").servers) == ["a", "b"]
 
 
 @pytest.mark.parametrize(

@@ -118,6 +118,8 @@ class Upstream:
         self.config = config
         self.state = ServerState.DISABLED if config.disabled else ServerState.STARTING
         self.error: str | None = None
+        if config.config_error is not None and not config.disabled:
+            self.state, self.error = ServerState.FAILED, config.config_error
         self.listing = Listing()
         self.restarts = 0
         self.server_info: T.Implementation | None = None
@@ -135,7 +137,8 @@ class Upstream:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect, serve and reconnect until cancelled."""
         task_status.started()
-        if self.config.disabled:
+        if self.config.disabled or self.config.config_error is not None:
+            # A disabled server is never started; one whose entry could not be read cannot be.
             self.first_outcome.set()
             return
         failures = 0
