@@ -31,7 +31,7 @@ from typing import Any
 import anyio
 
 from glm_mcp._json import as_object
-from glm_mcp.catalog import Catalog, is_destructive
+from glm_mcp.catalog import Catalog, closest, is_destructive
 from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
 from glm_mcp.gateway import Gateway
 from glm_mcp.model.client import GlmClient
@@ -45,6 +45,9 @@ logger = logging.getLogger("glm_mcp.agent")
 
 MAX_TOOLS = 128
 """GLM accepts at most 128 functions per request."""
+
+_LISTED_TOOLS = 30
+"""Tool names listed to a model that called an unknown one."""
 
 
 @dataclass(frozen=True)
@@ -326,10 +329,16 @@ class Agent:
     async def _execute(self, call: ToolCall, offer: ToolOffer) -> tuple[str, bool]:
         schema = offer.gateway_tools.get(call.name)
         if schema is None:
-            known = ", ".join(sorted(offer.gateway_tools)[:30])
             reason = offer.left_out.get(call.name)
-            why = f" ({reason})" if reason else ""
-            return f"Error: there is no tool named '{call.name}'{why}. Available tools: {known}.", True
+            if reason:
+                return f"Error: the tool '{call.name}' is not available here: {reason}.", True
+            names = sorted(offer.gateway_tools)
+            shown = ", ".join(names[:_LISTED_TOOLS])
+            cut = f" ({_LISTED_TOOLS} of {len(names)} shown)" if len(names) > _LISTED_TOOLS else ""
+            return (
+                f"Error: there is no tool named '{call.name}'{closest(call.name, names)}. "
+                f"Available tools{cut}: {shown}."
+            ), True
         compiled = self.compiled()
         if call.name in compiled.destructive:
             server = compiled.servers[call.name]

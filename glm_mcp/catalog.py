@@ -10,6 +10,7 @@ No I/O.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from collections.abc import Iterable
@@ -55,7 +56,7 @@ class Catalog:
         try:
             return self.tools[name][0]
         except KeyError:
-            raise ToolNotFoundError(f"unknown tool '{name}'") from None
+            raise ToolNotFoundError(f"unknown tool '{name}'{closest(name, self.tools)}") from None
 
     def prompt(self, name: str) -> Entry:
         """The entry of an exposed prompt.
@@ -80,6 +81,12 @@ class Catalog:
             if matcher.fullmatch(uri):
                 return server
         raise ToolNotFoundError(f"no server offers the resource '{uri}'")
+
+
+def closest(name: str, names: Iterable[str], limit: int = 5) -> str:
+    """ " (did you mean a, b?)" for the names most like `name`, or nothing."""
+    near = difflib.get_close_matches(name, list(names), n=limit, cutoff=0.5)
+    return f" (did you mean {', '.join(near)}?)" if near else ""
 
 
 def is_destructive(tool: T.Tool) -> bool:

@@ -29,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 
 from glm_mcp._json import as_list, as_object
 from glm_mcp.agent import Agent, AgentEvent, AgentResult, ToolOffer, function_name
+from glm_mcp.catalog import closest
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.model.messages import JsonObject
 
@@ -97,6 +98,14 @@ class ChatRequest:
         if servers is not None and (unknown := sorted(set(servers) - known)):
             raise RequestError(f"unknown servers {unknown}; configured: {sorted(known)}", "glm_mcp.servers")
         names = _strings(narrow.get("tools"), "glm_mcp.tools", "an array of exposed tool names")
+        catalog = agent.gateway.catalog.tools
+        if names is not None and (unknown_tools := [name for name in names if name not in catalog]):
+            first = unknown_tools[0]
+            raise RequestError(
+                f"unknown tools {unknown_tools}{closest(first, catalog)}; GET the gateway's tools with tools/list on "
+                "/mcp or `glm-mcp tools`",
+                "glm_mcp.tools",
+            )
         max_steps = narrow.get("max_steps")
         if max_steps is not None and (not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1):
             raise RequestError("'glm_mcp.max_steps' must be a positive integer", "glm_mcp.max_steps")
@@ -309,6 +318,9 @@ class ChatCompletionsApp:
         except RequestError as exc:
             await _send_json(send, 400, error_body(str(exc), "invalid_request_error", param=exc.param))
             return "invalid_request"
+        if (missing := self.agent.model.config.missing_key) is not None:
+            await _send_json(send, 503, error_body(missing, "model_error", "no_model_key"))
+            return "model_error"
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         if request.stream:

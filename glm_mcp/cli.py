@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib.metadata
 import ipaddress
 import json
 import logging
@@ -55,6 +56,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="glm-mcp", description="A gateway between MCP servers and GLM function calling.")
     parser.add_argument("--log-level", default=None, help="debug, info, warning (default) or error")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -72,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("name", help="the exposed tool name, for example clock__now")
     call.add_argument("arguments", nargs="?", default="{}", help="the arguments as a JSON object")
     chat = with_config(commands.add_parser("chat", help="one agent run: GLM with the gateway's tools"))
-    chat.add_argument("prompt", help="what to ask")
+    chat.add_argument("prompt", help="what to ask; - reads it from stdin")
+    chat.add_argument("--system", help="a system prompt")
     chat.add_argument("--server", action="append", dest="servers", help="only offer this server's tools (repeatable)")
     install = with_config(commands.add_parser("install", help="add glm-mcp to an editor's MCP config"))
     install.add_argument("client", choices=CLIENTS, help="the editor")
@@ -88,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor = with_config(commands.add_parser("doctor", help="check the config, the servers, the tools and the model"))
     doctor.add_argument("--no-model", action="store_true", help="skip the request to the model endpoint")
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("glm-mcp")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def _setup_logging(level_name: str | None) -> None:
@@ -136,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _setup_logging(args.log_level)
         config = load_config(args.config, os.environ, Path.cwd())
         register(config.secret_values())
+        if not config.servers and args.command in ("serve", "stdio", "chat"):
+            logger.warning('no servers are configured in %s: add them under "mcpServers"', config.source)
         command = {
             "token": _token,
             "serve": _serve,
@@ -152,6 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`glm-mcp tools --json | head`): nothing left to say, and nobody to say it to.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -174,6 +191,22 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """The listening sockets for `host`: `localhost` is both 127.0.0.1 and ::1 (where IPv6 is there).
+
+    Raises:
+        OSError: The address cannot be bound.
+    """
+    if host != "localhost":
+        return [listening_socket(host, port)]
+    first = listening_socket("127.0.0.1", port)
+    try:
+        return [first, listening_socket("::1", first.getsockname()[1])]
+    except OSError:
+        logger.info("no IPv6 loopback here; listening on 127.0.0.1 only")
+        return [first]
 
 
 def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
@@ -211,12 +244,14 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
         )
     serve_config = config.gateway.model_copy(update={"host": host, "port": port, "auth_tokens": tokens})
     config = config.model_copy(update={"gateway": serve_config})
+    if (missing := config.model.missing_key) is not None:
+        logger.warning("%s; /v1/chat/completions and glm__agent answer 503 until then", missing)
     try:
-        sock = listening_socket(host, port)
+        sockets = _listen(host, port)
     except OSError as exc:
         print(f"glm-mcp: cannot bind {host}:{port}: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILURE
-    bound_port = sock.getsockname()[1]
+    bound_port = sockets[0].getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
 
     def announce() -> None:
@@ -249,7 +284,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
                         server.should_exit = True
 
             tg.start_soon(stop_on_signal)
-            await server.serve(sockets=[sock])
+            await server.serve(sockets=sockets)
             tg.cancel_scope.cancel()
 
     _run(run)
@@ -288,8 +323,11 @@ def _first_line(text: str | None) -> str:
 
 
 def _tools(config: GatewayConfig, args: argparse.Namespace) -> int:
+    # Every server gets its own start timeout to show up, not the service's shorter ready wait.
+    wait = max((server.start_timeout for server in config.servers.values()), default=1.0)
+
     async def run() -> dict[str, Any]:
-        async with Gateway(config).running() as gateway:
+        async with Gateway(config, ready_wait_seconds=wait).running() as gateway:
             tools = [
                 {
                     "name": name,
@@ -311,16 +349,26 @@ def _tools(config: GatewayConfig, args: argparse.Namespace) -> int:
         for tool in report["tools"]:
             print(f"{tool['name']:<{width}}  {tool['description']}")
         print()
+        if not report["servers"]:
+            print(f'no servers are configured in {config.source}: add them under "mcpServers"')
         for name, status in report["servers"].items():
             line = f"{name}: {status['state']}, {status['tools']} tools"
             if "error" in status:
                 line += f" ({status['error']})"
+            if status["state"] == "starting":
+                line += f" (still starting after {config.servers[name].start_timeout:g} s)"
             print(line)
             for item in status.get("quarantined", []):
                 print(f"  quarantined {item['tool']}: {item['reason']}")
             for note in status.get("notes", []):
                 print(f"  note: {note}")
     return EXIT_OK if report["ready"] else EXIT_FAILURE
+
+
+def _owner(config: GatewayConfig, name: str) -> str | None:
+    """The one server whose name or prefix starts the exposed tool name `name`, if exactly one does."""
+    owners = [server for server, entry in config.servers.items() if name.startswith(f"{entry.prefix or server}__")]
+    return owners[0] if len(owners) == 1 else None
 
 
 def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
@@ -331,8 +379,13 @@ def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
     if not isinstance(arguments, dict):
         raise _UsageError('the arguments must be a JSON object, for example \'{"timezone": "UTC"}\'')
 
+    only = _owner(config, args.name)
+    if only is not None:  # start only the server that owns the tool
+        config = config.model_copy(update={"servers": {only: config.servers[only]}})
+
     async def run() -> T.CallToolResult:
-        async with Gateway(config).running() as gateway:
+        wait = max((server.start_timeout for server in config.servers.values()), default=1.0)
+        async with Gateway(config, ready_wait_seconds=wait).running() as gateway:
             return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]
 
     result = _run(run)
@@ -341,8 +394,11 @@ def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
 
 
 def _chat(config: GatewayConfig, args: argparse.Namespace) -> int:
-    if config.model.api_key is None and "api.z.ai" in config.model.base_url:
-        raise _UsageError("no model key: set $ZAI_API_KEY (or model.api_key in the config)")
+    if (missing := config.model.missing_key) is not None:
+        raise _UsageError(missing)
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt.strip():
+        raise _UsageError("the prompt is empty")
 
     async def on_event(event: AgentEvent) -> None:
         if event.kind == "content":
@@ -358,9 +414,14 @@ def _chat(config: GatewayConfig, args: argparse.Namespace) -> int:
             start = event.data["replaces"]["from_char"]
             print(f"\n[glm-mcp] the answer was interrupted; from character {start} on it reads:", file=sys.stderr)
 
+    unknown = sorted(set(args.servers or ()) - set(config.servers))
+    if unknown:
+        raise _UsageError(f"--server: no server named {', '.join(unknown)}; configured: {', '.join(config.servers)}")
+
     async def run() -> int:
         async with _running_agent(config) as agent:
-            body = {"model": config.model.name, "messages": [{"role": "user", "content": args.prompt}]}
+            system = [{"role": "system", "content": args.system}] if args.system else []
+            body = {"model": config.model.name, "messages": [*system, {"role": "user", "content": prompt}]}
             try:
                 result = await agent.run(body, agent.offer((), args.servers), stream=True, on_event=on_event)
             except ModelError as exc:

@@ -153,6 +153,14 @@ class ModelConfig(BaseModel):
     max_retries: int = Field(default=3, ge=0, le=10)
     """Retries of a request that failed in a transient way (429, 5xx, GLM codes 1302/1303/1305/1312)."""
 
+    @property
+    def missing_key(self) -> str | None:
+        """What to do when the endpoint needs a key and none is set (Z.ai's do; a self-hosted GLM may not)."""
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        if self.api_key is None and host.endswith(("z.ai", "bigmodel.cn")):
+            return "no model key: set ZAI_API_KEY (or model.api_key in the config)"
+        return None
+
 
 class ServeConfig(BaseModel):
     """The gateway's own service settings (the `gateway` section)."""

@@ -135,6 +135,8 @@ async def _run_agent(agent: Agent, ctx: ServerRequestContext[Any], arguments: di
     task = arguments.get("task")
     if not isinstance(task, str) or not task.strip():
         return error_result("'task' is required: say what GLM should do")
+    if (missing := agent.model.config.missing_key) is not None:
+        return error_result(f"glm__agent cannot run: {missing}")
     raw_servers = arguments.get("servers")
     servers = as_list(raw_servers)
     known = set(agent.gateway.pool.upstreams)

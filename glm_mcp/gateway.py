@@ -15,9 +15,10 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import mcp.types as T
 
-from glm_mcp.catalog import Catalog, build_catalog
+from glm_mcp.catalog import Catalog, Entry, build_catalog
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ToolNotFoundError, UpstreamError
 from glm_mcp.metrics import GatewayMetrics
@@ -26,6 +27,9 @@ from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
 from glm_mcp.upstream.pool import UpstreamPool
 
 logger = logging.getLogger("glm_mcp.gateway")
+
+RESTART_WAIT_SECONDS = 5.0
+"""How long a call to a tool whose server is restarting waits for it to come back."""
 
 CatalogListenerFnT = Callable[[Catalog, Catalog], Awaitable[None]]
 LogListenerFnT = Callable[[str, T.LoggingMessageNotificationParams], Awaitable[None]]
@@ -48,6 +52,9 @@ class Gateway:
         self.catalog = Catalog()
         self.metrics = GatewayMetrics(lambda: self.status()["servers"])
         self._catalog_listeners: list[CatalogListenerFnT] = []
+        self._last_owner: dict[str, str] = {}
+        """Every exposed tool name ever listed → its server: a call during a restart knows whom to wait for."""
+        self._catalog_changed = anyio.Event()
         self._log_listeners: list[LogListenerFnT] = []
 
     @asynccontextmanager
@@ -55,6 +62,7 @@ class Gateway:
         """Start every server; stop them all on exit."""
         async with self.pool.running():
             self.catalog = build_catalog(self.pool.upstreams.values())
+            self._last_owner.update((name, entry.server) for name, (entry, _) in self.catalog.tools.items())
             yield self
 
     def on_catalog_change(self, listener: CatalogListenerFnT) -> Callable[[], None]:
@@ -67,8 +75,34 @@ class Gateway:
         self._log_listeners.append(listener)
         return lambda: self._log_listeners.remove(listener)
 
+    async def _entry_when_back(self, name: str) -> Entry:
+        """The tool's entry; a tool whose server is restarting is waited for a short, bounded time.
+
+        Raises:
+            ToolNotFoundError: No such tool, or its server did not come back in time (the message says so).
+        """
+        if name in self.catalog.tools or name not in self._last_owner:
+            return self.catalog.tool(name)
+        upstream = self.pool.upstreams.get(self._last_owner[name])
+        if upstream is None or upstream.state not in (ServerState.RESTARTING, ServerState.STARTING):
+            return self.catalog.tool(name)
+        with anyio.move_on_after(RESTART_WAIT_SECONDS):
+            while name not in self.catalog.tools:
+                await self._catalog_changed.wait()
+        if name in self.catalog.tools:
+            return self.catalog.tool(name)
+        why = f" ({upstream.error})" if upstream.error else ""
+        raise ToolNotFoundError(
+            f"'{name}' is not available right now: its server '{upstream.name}' is restarting{why} and was not back "
+            f"within {RESTART_WAIT_SECONDS:g} s. Try again in a moment"
+        )
+
     async def _rebuild(self) -> None:
         old, self.catalog = self.catalog, build_catalog(self.pool.upstreams.values())
+        for tool_name, (entry, _) in self.catalog.tools.items():
+            self._last_owner[tool_name] = entry.server
+        changed, self._catalog_changed = self._catalog_changed, anyio.Event()
+        changed.set()
         for listener in list(self._catalog_listeners):
             try:
                 await listener(old, self.catalog)
@@ -88,7 +122,7 @@ class Gateway:
     ) -> T.CallToolResult:
         """Call an exposed tool on its server; failures come back as `is_error` results."""
         try:
-            entry = self.catalog.tool(name)
+            entry = await self._entry_when_back(name)
         except ToolNotFoundError as exc:
             self.metrics.tool_call("", "unknown_tool")
             return error_result(f"{exc}; the gateway's tools are listed by tools/list")

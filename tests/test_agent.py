@@ -246,7 +246,7 @@ async def test_every_call_is_answered_failures_invalid_arguments_and_unknown_nam
             "Error: Error executing tool fail: cannot: storm",
             "Error: invalid arguments: 'city' is required but missing. The call was not run. Call weather__forecast again with corrected arguments.",
             "Error: the arguments must be a JSON object, got 'city=Oslo'. The call was not run. Call weather__forecast again with corrected arguments.",
-            "Error: there is no tool named 'weather__nowcast'. Available tools: weather__fail, weather__forecast.",
+            "Error: there is no tool named 'weather__nowcast' (did you mean weather__forecast, weather__fail?). Available tools: weather__fail, weather__forecast.",
         ]
     )
 
@@ -324,7 +324,7 @@ async def test_more_than_128_tools_offers_the_first_128_and_says_why_of_the_rest
     assert fake.requests[0]["tools"][-1]["function"]["name"] == "big__t127"
     answer = [m for m in fake.requests[1]["messages"] if m["role"] == "tool"][0]["content"]
     assert answer.startswith(
-        "Error: there is no tool named 'big__t139' (more than 128 tools: narrow with glm_mcp.servers"
+        "Error: the tool 'big__t139' is not available here: more than 128 tools: narrow with glm_mcp.servers"
     )
 
 

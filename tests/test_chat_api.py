@@ -144,6 +144,8 @@ async def test_glm_errors_come_back_openai_style_with_glms_code() -> None:
         ({"messages": []}, "messages"),
         ({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}, "tool_choice"),
         ({"messages": [{"role": "user", "content": "x"}], "glm_mcp": {"servers": ["nope"]}}, "glm_mcp.servers"),
+        ({"messages": [{"role": "user", "content": "x"}], "glm_mcp": {"tools": ["memo__ad"]}}, "glm_mcp.tools"),
+        ({"messages": [{"role": "user", "content": "x"}], "glm_mcp": {"events": "no"}}, "glm_mcp.events"),
         ({"messages": [{"role": "user", "content": "x"}], "n": 3}, "n"),
     ],
 )

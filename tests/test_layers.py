@@ -43,7 +43,7 @@ ALLOWED: dict[str, set[str]] = {
         "tools.results",
         "tools.schema",
     },
-    "chat_api": {"agent", "errors", "model.messages"},
+    "chat_api": {"agent", "catalog", "errors", "model.messages"},
     "metrics": set(),
     "gateway": {"catalog", "config", "errors", "metrics", "redact", "upstream.connection", "upstream.pool"},
     "facade": {"agent", "catalog", "errors", "gateway"},
