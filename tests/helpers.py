@@ -141,10 +141,12 @@ async def glm_mcp_serve(
             tg.cancel_scope.cancel()
 
 
-async def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> tuple[int, str, str]:
+async def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, stdin: bytes | None = None
+) -> tuple[int, str, str]:
     """Run `python -m glm_mcp ARGS` to completion: (exit code, stdout, stderr)."""
     result = await anyio.run_process(
-        [sys.executable, "-m", "glm_mcp", *args], cwd=cwd, env={**os.environ, **(env or {})}, check=False
+        [sys.executable, "-m", "glm_mcp", *args], cwd=cwd, env={**os.environ, **(env or {})}, check=False, input=stdin
     )
     return result.returncode, result.stdout.decode(), result.stderr.decode()
 

@@ -1,0 +1,100 @@
+"""The command line as a new user meets it: real `glm-mcp` processes, real servers, the emulator as GLM."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+
+from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.helpers import ROOT, glm_mcp_serve, run_cli, serve_asgi, write_config
+
+pytestmark = pytest.mark.slow
+
+SDK_SERVER = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
+
+
+async def test_version_prints_the_installed_version() -> None:
+    code, out, _ = await run_cli("--version")
+    assert code == 0 and out.startswith("glm-mcp ")
+
+
+async def test_chat_reads_the_prompt_from_stdin_and_takes_a_system_prompt(tmp_path: Path) -> None:
+    fake = FakeGlm([Reply(content="Hello.")])
+    async with serve_asgi(fake.app) as url:
+        path = write_config(tmp_path, {}, model={"base_url": url, "api_key": "k"})
+        code, out, err = await run_cli("chat", "-", "--system", "Be brief.", "--config", str(path), stdin=b"Say hi\n")
+    assert (code, out) == (0, "Hello.\n"), err
+    assert fake.requests[0]["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Say hi\n"},
+    ]
+
+
+async def test_chat_with_an_unknown_server_is_a_usage_error(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"proc": {"command": sys.executable, "args": [SDK_SERVER]}}, model={"api_key": "k"})
+    code, _, err = await run_cli("chat", "hi", "--server", "nosuch", "--config", str(path))
+    assert code == 2 and "no server named nosuch" in err and "Traceback" not in err
+
+
+async def test_call_starts_only_the_server_that_owns_the_tool(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    other = tmp_path / "other.py"
+    other.write_text(f"open({str(marker)!r}, 'w').close()\nimport time\ntime.sleep(60)\n")
+    servers = {
+        "proc": {"command": sys.executable, "args": [SDK_SERVER]},
+        "other": {"command": sys.executable, "args": [str(other)]},
+    }
+    path = write_config(tmp_path, servers)
+    code, out, err = await run_cli("call", "proc__echo", '{"text": "hi"}', "--config", str(path))
+    assert (code, out.strip()) == (0, "hi"), err
+    assert not marker.exists()
+
+
+async def test_tools_output_to_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"proc": {"command": sys.executable, "args": [SDK_SERVER]}})
+    command = f"{sys.executable} -m glm_mcp tools --json --config {path} | head -c 10"
+    result = await anyio.run_process(["sh", "-c", command], cwd=ROOT, check=False)
+    assert b"Traceback" not in result.stderr and b"BrokenPipe" not in result.stderr
+    assert result.stdout == b"{\n  \"ready\""[:10]
+
+
+async def test_serve_without_a_model_key_warns_and_answers_503_at_once(tmp_path: Path) -> None:
+    config = {"mcpServers": {}, "gateway": {"auth_tokens": []}}
+    async with glm_mcp_serve(config, tmp_path, env={"ZAI_API_KEY": ""}) as gateway:
+        async with httpx2.AsyncClient(base_url=gateway.url) as http:
+            body = {"messages": [{"role": "user", "content": "hi"}]}
+            answer = await http.post("/v1/chat/completions", json=body)
+        assert any("no model key" in line for line in gateway.stderr_lines)
+    assert answer.status_code == 503 and "set ZAI_API_KEY" in answer.json()["error"]["message"]
+
+
+async def test_host_localhost_listens_on_both_loopbacks(tmp_path: Path) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    async with glm_mcp_serve({"mcpServers": {}}, tmp_path, "--host", "localhost") as gateway:
+        port = gateway.url.rsplit(":", 1)[1]
+        async with httpx2.AsyncClient() as http:
+            four = await http.get(f"http://127.0.0.1:{port}/healthz")
+            six = await http.get(f"http://[::1]:{port}/healthz")
+    assert four.status_code == six.status_code == 200
+
+
+async def test_a_call_while_its_server_restarts_waits_for_it(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"proc": {"command": sys.executable, "args": [SDK_SERVER]}}, gateway={"auth_tokens": []})
+    async with glm_mcp_serve(json.loads(path.read_text()), tmp_path) as gateway, gateway.mcp_client() as client:
+        crashed = await client.call_tool("proc__crash", {})
+        assert crashed.is_error
+        again = await client.call_tool("proc__echo", {"text": "back"})
+    assert not again.is_error and "back" in str(again.content)
