@@ -73,6 +73,8 @@ class RequestGuard:
         self.app = app
         self.hosts = hosts
         self.origins = frozenset(origins)
+        self.close_streams: Callable[[], None] = lambda: None
+        """Ends the standing `/mcp` GET streams; `serve` calls it when asked to stop."""
 
     @staticmethod
     def _allowed(value: str, patterns: list[str]) -> bool:
@@ -191,7 +193,7 @@ def _security(gateway: Gateway) -> TransportSecuritySettings:
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
-def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -> ASGIApp:
+def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -> RequestGuard:
     """The ASGI application serving `gateway`; its lifespan runs the gateway and then calls `on_ready`."""
     model = GlmClient(gateway.config.model)
     agent = Agent(gateway, model)
@@ -249,4 +251,6 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         idle_timeout_seconds=limits.session_idle_timeout,
     )
     guarded = BearerAuth(BodyDeadline(sessions, limits.body_timeout), tokens)
-    return RequestGuard(guarded, security.allowed_hosts, security.allowed_origins)
+    app = RequestGuard(guarded, security.allowed_hosts, security.allowed_origins)
+    app.close_streams = sessions.close_streams
+    return app

@@ -279,8 +279,13 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
             async def stop_on_signal() -> None:
                 with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
                     async for _ in signals:
-                        # A second signal skips the grace period for in-flight requests.
-                        server.force_exit = server.should_exit
+                        # Standing streams of idle editors end at once; in-flight calls get the grace period.
+                        # A second signal cuts those calls short, and the gateway still stops its servers in
+                        # order (uvicorn's own force exit would skip that and log the lifespan's cancellation).
+                        app.close_streams()
+                        if server.should_exit:
+                            for task in list(server.server_state.tasks):
+                                task.cancel()
                         server.should_exit = True
 
             tg.start_soon(stop_on_signal)

@@ -56,6 +56,8 @@ class SessionLimits:
         self.idle_timeout_seconds = idle_timeout_seconds
         self.path = path
         self.sessions: dict[str, _Session] = {}
+        self._standing: set[anyio.CancelScope] = set()
+        self._closing = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -83,12 +85,41 @@ class SessionLimits:
 
         await self.app(scope, receive, remember)
 
+    def close_streams(self) -> None:
+        """End every standing GET stream now (shutdown: an idle editor must not hold the process)."""
+        self._closing = True
+        for stream in list(self._standing):
+            stream.cancel()
+
+    async def _standing_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+        finished = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started, finished
+            started = started or message["type"] == "http.response.start"
+            finished = finished or (message["type"] == "http.response.body" and not message.get("more_body", False))
+            await send(message)
+
+        with anyio.CancelScope() as stream:
+            self._standing.add(stream)
+            try:
+                if not self._closing:
+                    await self.app(scope, receive, tracked)
+            finally:
+                self._standing.discard(stream)
+        if started and not finished:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
     async def _in_session(self, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         session = self.sessions.get(session_id)
         if session is not None:
             session.in_flight += 1
         try:
-            await self.app(scope, receive, send)
+            if scope["method"] == "GET":
+                await self._standing_stream(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
         finally:
             if session is not None:
                 session.in_flight -= 1

@@ -61,7 +61,7 @@ async def test_tools_output_to_a_closed_pipe_ends_quietly(tmp_path: Path) -> Non
     command = f"{sys.executable} -m glm_mcp tools --json --config {path} | head -c 10"
     result = await anyio.run_process(["sh", "-c", command], cwd=ROOT, check=False)
     assert b"Traceback" not in result.stderr and b"BrokenPipe" not in result.stderr
-    assert result.stdout == b"{\n  \"ready\""[:10]
+    assert result.stdout == b'{\n  "ready"'[:10]
 
 
 async def test_serve_without_a_model_key_warns_and_answers_503_at_once(tmp_path: Path) -> None:
@@ -92,7 +92,9 @@ async def test_host_localhost_listens_on_both_loopbacks(tmp_path: Path) -> None:
 
 
 async def test_a_call_while_its_server_restarts_waits_for_it(tmp_path: Path) -> None:
-    path = write_config(tmp_path, {"proc": {"command": sys.executable, "args": [SDK_SERVER]}}, gateway={"auth_tokens": []})
+    path = write_config(
+        tmp_path, {"proc": {"command": sys.executable, "args": [SDK_SERVER]}}, gateway={"auth_tokens": []}
+    )
     async with glm_mcp_serve(json.loads(path.read_text()), tmp_path) as gateway, gateway.mcp_client() as client:
         crashed = await client.call_tool("proc__crash", {})
         assert crashed.is_error

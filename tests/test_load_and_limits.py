@@ -43,7 +43,9 @@ async def test_a_10_mb_result_reaches_the_editor_whole_and_the_model_cut() -> No
         assert isinstance(block, T.TextContent) and len(block.text) == 10_000_000
         from glm_mcp.tools.results import flatten_result
 
-        assert flatten_result(result).endswith("the result has 10,000,000 characters; the last 9,980,000 were cut here. Ask the tool for a smaller part if you need them.]")
+        assert flatten_result(result).endswith(
+            "the result has 10,000,000 characters; the last 9,980,000 were cut here. Ask the tool for a smaller part if you need them.]"
+        )
 
 
 async def test_a_server_listing_5000_tools_is_served_whole() -> None:

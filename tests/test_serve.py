@@ -209,3 +209,23 @@ async def test_each_mcp_post_is_answered_as_json_unless_it_asked_for_progress(tm
         events = [json.loads(line[5:]) for line in streamed.text.splitlines() if line.startswith("data:")]
         assert [e["params"]["progress"] for e in events if e.get("method") == "notifications/progress"] == [1, 2]
         assert events[-1]["result"]["structuredContent"] == {"result": "done after 2 steps"}
+
+
+@pytest.mark.parametrize(
+    "signals", [[signal.SIGTERM], [signal.SIGINT, signal.SIGINT]], ids=["SIGTERM", "double-Ctrl-C"]
+)
+async def test_an_idle_editor_does_not_hold_shutdown_and_nothing_is_printed_but_logs(
+    tmp_path: Path, signals: list[int]
+) -> None:
+    """An editor's standing GET stream used to keep `serve` for the whole grace period, then print tracebacks."""
+    async with glm_mcp_serve(_config(), tmp_path, "--log-level", "debug") as gateway:
+        async with gateway.mcp_client() as client:
+            await client.list_tools()
+            await anyio.wait_all_tasks_blocked()
+            for signum in signals:
+                gateway.process.send_signal(signum)
+            with anyio.fail_after(20):
+                code = await gateway.process.wait()
+    assert code == 0
+    printed = "\n".join(gateway.stderr_lines)
+    assert "Traceback" not in printed and "graceful shutdown exceeded" not in printed
