@@ -10,6 +10,7 @@ This module and `cli.py` are the only readers of the environment.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import json
 import logging
 import re
@@ -37,6 +38,32 @@ DEFAULT_ZAI_BASE_URL = "https://api.z.ai/api/paas/v4"
 """Z.ai's general (pay-as-you-go) endpoint; the coding endpoint is reserved for supported tools."""
 
 _VAR_PATTERN = re.compile(r"\$\{(?:(env|input):)?([A-Za-z_][A-Za-z0-9_.-]*)(?::-([^}]*))?\}")
+
+PASSED_ENV = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "TZ",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "XDG_*",
+)
+"""What every stdio server gets from the gateway's environment besides the SDK's PATH, HOME, SHELL, TERM, USER
+and LOGNAME: without proxies and CA bundles `npx -y` cannot reach its registry, and hangs."""
 
 TOP_LEVEL_KEYS = ("mcpServers", "servers", "model", "gateway", "inputs", "$schema")
 """Keys a config file may have at the top (`inputs` and `$schema` are VS Code's, accepted and ignored)."""
@@ -100,6 +127,14 @@ class StdioUpstreamConfig(_UpstreamBase):
 
     env: dict[str, str] = Field(default_factory=dict[str, str])
     """Extra environment variables, added to a safe default environment (PATH, HOME, ...). Secret."""
+
+    inherit_env: bool | tuple[str, ...] = ()
+    """More of the gateway's environment to pass on: `true` for all of it, or names and globs (`AWS_*`).
+    Proxy, CA-bundle, locale, time-zone, temp-folder and XDG variables always pass (`PASSED_ENV`)."""
+
+    inherited: dict[str, str] = Field(default_factory=dict[str, str])
+    """The variables passed on from the gateway's environment, filled in by the loader (not secret: never
+    values the config holds)."""
 
     cwd: str | None = None
     """Working directory; a relative one is taken from the config file's folder."""
@@ -180,6 +215,9 @@ class ServeConfig(BaseModel):
 
     allowed_hosts: tuple[str, ...] = ()
     """Extra `Host` values accepted besides loopback ones, for deployments behind a real hostname."""
+
+    inherit_env: bool | tuple[str, ...] = ()
+    """`inherit_env` for every stdio server (added to each server's own)."""
 
     allowed_origins: tuple[str, ...] = ()
     """Browser origins (`https://app.example.com`) allowed to call the gateway, with CORS answers. A request
@@ -440,6 +478,8 @@ def _parse_config(data: Any, environ: Mapping[str, str], source: str, base_dir: 
             sections[section] = model.model_validate(raw)
         except ValidationError as exc:
             raise ConfigError(_format_validation_error(exc, section)) from None
+    for_all: bool | tuple[str, ...] = sections["gateway"].inherit_env
+    servers = {name: _with_inherited(server, environ, for_all) for name, server in servers.items()}
     model_config: ModelConfig = sections["model"]
     if model_config.api_key is None and environ.get("ZAI_API_KEY"):
         model_config = model_config.model_copy(update={"api_key": SecretStr(environ["ZAI_API_KEY"])})
@@ -490,6 +530,20 @@ def _with_env_file(entry: Any, path: str, base_dir: Path | None) -> Any:
     loaded = {key: value for key, value in dotenv_values(file).items() if value is not None}
     env = as_object(fields.get("env")) or {}
     return {**fields, "env": {**loaded, **env}}
+
+
+def _with_inherited(
+    server: UpstreamConfig, environ: Mapping[str, str], for_all: bool | tuple[str, ...]
+) -> UpstreamConfig:
+    """The stdio server with the variables it gets from the gateway's environment filled in."""
+    if not isinstance(server, StdioUpstreamConfig):
+        return server
+    wanted = (server.inherit_env, for_all)
+    if any(choice is True for choice in wanted):
+        return server.model_copy(update={"inherited": dict(environ)})
+    patterns = [*PASSED_ENV, *(p for choice in wanted if not isinstance(choice, bool) for p in choice)]
+    inherited = {name: value for name, value in environ.items() if any(fnmatch.fnmatchcase(name, p) for p in patterns)}
+    return server.model_copy(update={"inherited": inherited})
 
 
 def _check_prefixes(servers: Mapping[str, UpstreamConfig]) -> None:

@@ -17,6 +17,7 @@ import enum
 import logging
 import math
 import random
+import shlex
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from mcp import Client, MCPError
 from mcp.shared.dispatcher import CallOptions
 from pydantic import ValidationError
 
-from glm_mcp.config import StdioUpstreamConfig, UpstreamConfig
+from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamUnavailable
 from glm_mcp.redact import scrub
 from glm_mcp.upstream.listing import Listing, list_everything, raw_request
@@ -164,6 +165,7 @@ class Upstream:
         closed = anyio.Event()
         was_ready = False
         self._tail = StderrTail()
+        waiting_for = "initialize"
         with anyio.CancelScope() as attempt:
             attempt.deadline = anyio.current_time() + self.config.start_timeout
             try:
@@ -180,6 +182,7 @@ class Upstream:
                 ):
                     live = _Live(client, closed)
                     self.server_info = client.server_info
+                    waiting_for = "its listings (tools/list, resources/list, prompts/list)"
                     self.listing = await list_everything(client, self.name)
                     attempt.deadline = math.inf
                     self._live = live
@@ -193,8 +196,14 @@ class Upstream:
             except Exception as exc:  # boundary: whatever one server does must not stop the others
                 self.error = describe_failure(exc)
         if attempt.cancelled_caught:
-            self.error = f"did not start within {self.config.start_timeout:g} s"
-        if self._tail.lines and isinstance(self.config, StdioUpstreamConfig):
+            self.error = f"no answer to {waiting_for} after {self.config.start_timeout:g} s (start_timeout)"
+            if isinstance(self.config, StdioUpstreamConfig):
+                self.error += f"; command: {shlex.join([self.config.command, *self.config.args])}"
+                if self._tail.lines:
+                    self.error += "; last stderr: " + " | ".join(list(self._tail.lines)[-3:])
+            else:
+                self.error += f"; url: {self.config.url if isinstance(self.config, HttpUpstreamConfig) else '-'}"
+        elif self._tail.lines and isinstance(self.config, StdioUpstreamConfig):
             self.error = f"{self.error}; last stderr: {self._tail.lines[-1]}"
         self.error = scrub(self.error or "")
         self._live = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import AsyncGenerator, Callable
@@ -203,7 +204,15 @@ async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> 
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
     errlog: TextIO = os.fdopen(write_fd, "w")
-    params = StdioServerParameters(command=command, args=args, env=config.env, cwd=config.cwd)
+    env = {**config.inherited, **config.env}
+    params = StdioServerParameters(command=command, args=args, env=env, cwd=config.cwd)
+    logger.debug(
+        "server '%s': spawning %s in %s (environment: the defaults and %s)",
+        server,
+        shlex.join([command, *args]),
+        config.cwd or os.getcwd(),
+        ", ".join(sorted(env)) or "nothing more",
+    )
 
     def long_line() -> None:
         message = f"[glm-mcp] the server wrote a stdout line longer than {MAX_STDOUT_LINE_CHARS} characters; stopped"

@@ -21,6 +21,12 @@ def echo(text: str) -> str:
 
 
 @mcp.tool(annotations=READ_ONLY)
+def getenv(name: str) -> str:
+    """The value of an environment variable of this process, or <unset>."""
+    return os.environ.get(name, "<unset>")
+
+
+@mcp.tool(annotations=READ_ONLY)
 def pid() -> int:
     """This server's process id."""
     return os.getpid()
