@@ -30,7 +30,16 @@ from glm_mcp.config import GatewayConfig, find_config_path, load_config
 from glm_mcp.doctor import FAIL, diagnose, render
 from glm_mcp.errors import ConfigError, ModelError
 from glm_mcp.gateway import Gateway
-from glm_mcp.install import CLIENTS, apply, config_path, launch_command, plan, plan_http
+from glm_mcp.install import (
+    CLIENTS,
+    apply,
+    config_path,
+    launch_command,
+    plan,
+    plan_http,
+    user_config_path,
+    user_config_text,
+)
 from glm_mcp.model.client import GlmClient
 from glm_mcp.redact import MASK, ScrubbingFormatter, register, scrub
 from glm_mcp.token import load_or_create, token_path
@@ -86,6 +95,18 @@ def _parser() -> argparse.ArgumentParser:
         const="http://127.0.0.1:8765/mcp",
         metavar="URL",
         help="point the editor at a running `glm-mcp serve` (default http://127.0.0.1:8765/mcp), with its token",
+    )
+    install.add_argument(
+        "--files-root",
+        help="the folder the bundled files server serves, when install writes a new config (default: a folder "
+        "of its own, created)",
+    )
+    install.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="an environment variable the editor should pass (editors do not pass your shell's), e.g. ZAI_API_KEY",
     )
     with_config(commands.add_parser("token", help="print the bearer token `glm-mcp serve` requires"))
     doctor = with_config(commands.add_parser("doctor", help="check the config, the servers, the tools and the model"))
@@ -146,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _setup_logging(args.log_level)
         config = load_config(args.config, os.environ, Path.cwd())
         register(config.secret_values())
+        logger.info("config: %s", config.source)
         if not config.servers and args.command in ("serve", "stdio", "chat"):
             logger.warning('no servers are configured in %s: add them under "mcpServers"', config.source)
         command = {
@@ -461,6 +483,36 @@ def _gateway_token(config: GatewayConfig) -> str | None:
     return tokens[0].get_secret_value() if tokens else None
 
 
+def _install_env(specs: list[str]) -> dict[str, str]:
+    """`--env NAME` (its value from this shell) and `--env NAME=VALUE`."""
+    env: dict[str, str] = {}
+    for spec in specs:
+        name, has_value, value = spec.partition("=")
+        if not has_value:
+            if name not in os.environ:
+                raise _UsageError(f"--env {name}: it is not set in this shell; set it, or write --env {name}=VALUE")
+            value = os.environ[name]
+        env[name] = value
+    return env
+
+
+def _user_config(args: argparse.Namespace, *, dry_run: bool) -> Path:
+    """The user's glm-mcp config (created with an explicit files root when there is none): what install names."""
+    path = user_config_path(Path.home(), os.environ)
+    if path.exists():
+        return path
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "glm-mcp"
+    root = Path(args.files_root).expanduser().resolve() if args.files_root else data_home / "files"
+    if root in (Path("/"), Path.home().resolve()):
+        raise _UsageError(f"--files-root {root}: serving / or your home folder gives every tool all your files")
+    if not dry_run:
+        root.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(user_config_text(root, data_home / "notes.json"), encoding="utf-8")
+        print(f"glm-mcp: wrote {path} (the bundled servers; files serves {root}); edit it to add servers")
+    return path
+
+
 def _token(config: GatewayConfig, args: argparse.Namespace) -> int:
     token = _gateway_token(config)
     if token is None:
@@ -472,20 +524,25 @@ def _token(config: GatewayConfig, args: argparse.Namespace) -> int:
 
 def _install(config: GatewayConfig, args: argparse.Namespace) -> int:
     path = config_path(args.client, Path.home(), os.environ)
+    env = _install_env(args.env)
+    register(env.values())
+    config_file = find_config_path(args.config, os.environ, Path.cwd())
     try:
         if args.http:
             token = _gateway_token(config)
             register([token] if token else [])
             change = plan_http(args.client, path, args.http, token)
         else:
-            command, launch_args = launch_command(find_config_path(args.config, os.environ, Path.cwd()))
-            change = plan(args.client, path, command, launch_args)
+            if config_file is None:
+                config_file = _user_config(args, dry_run=args.dry_run)
+            command, launch_args = launch_command(config_file)
+            change = plan(args.client, path, command, launch_args, env)
     except ConfigError as exc:
         print(f"glm-mcp: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     if args.dry_run:
         print(f"# {path} would become (secrets shown as {MASK}):")
-        print(scrub(json.dumps(change.content, indent=2)))
+        print(scrub(change.text), end="")
         return EXIT_OK
     saved = apply(change)
     backup = f" (the previous version is in {saved.name})" if saved is not None else ""

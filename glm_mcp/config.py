@@ -559,13 +559,13 @@ def _check_prefixes(servers: Mapping[str, UpstreamConfig]) -> None:
         owners[exposed] = name
 
 
-def default_config_data(data_dir: Path) -> dict[str, Any]:
+def default_config_data(data_dir: Path, files_root: Path | str = ".") -> dict[str, Any]:
     """The built-in configuration: the bundled servers of `servers/`, run with this interpreter."""
     python = sys.executable
     return {
         "mcpServers": {
             "clock": {"command": python, "args": ["-m", "servers.clock"]},
-            "files": {"command": python, "args": ["-m", "servers.files", "--root", "."]},
+            "files": {"command": python, "args": ["-m", "servers.files", "--root", str(files_root)]},
             "notes": {"command": python, "args": ["-m", "servers.notes", "--store", str(data_dir / "notes.json")]},
         }
     }
@@ -589,10 +589,20 @@ def load_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> 
     """
     path = find_config_path(explicit, environ, cwd)
     if path is None:
-        data_home = Path(environ.get("XDG_DATA_HOME") or Path(environ.get("HOME", str(cwd))) / ".local" / "share")
-        return parse_config(
-            default_config_data(data_home / "glm-mcp"), environ, "<built-in default: the bundled servers>"
-        )
+        home = Path(environ.get("HOME", str(cwd)))
+        data_dir = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "glm-mcp"
+        root: Path | str = "."
+        if cwd.resolve() in (Path("/"), home.resolve()):
+            # Launched from / or the home folder (as editors do): never hand every tool all of the user's files.
+            root = data_dir / "files"
+            root.mkdir(parents=True, exist_ok=True)
+            logger.warning(
+                "the built-in config serves %s with the files server, not %s; to choose the folder, write a "
+                "config (`glm-mcp install` does) or pass --config",
+                root,
+                cwd,
+            )
+        return parse_config(default_config_data(data_dir, root), environ, "<built-in default: the bundled servers>")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

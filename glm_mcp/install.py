@@ -7,15 +7,16 @@ Contract:
   readable by other users; a config that is a symlink is written through to its target;
 - the previous version is kept beside it as `<name>.bak` (`.bak.1`, `.bak.2`, … when older backups exist, never
   overwritten), created without following symlinks and with the original's mode;
-- a file that is not plain JSON (Zed's settings may carry comments) is never rewritten: the entry to add by
-  hand is printed instead; `--dry-run` shows the result without writing anything.
+- the file is edited as text (`jsonc`): comments, trailing commas, formatting and non-ASCII text stay; a file
+  that cannot be read as JSON or JSONC is never rewritten: the entry to add by hand is printed instead;
+- the entry always names a config file and this installation (not whatever `glm-mcp` is first on the
+  editor's PATH); `--dry-run` shows the result without writing anything.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import sys
 import tempfile
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glm_mcp._json import as_object
 from glm_mcp.errors import ConfigError
+from glm_mcp.jsonc import set_member
 
 ENTRY_NAME = "glm-mcp"
 CLIENTS = ("claude-desktop", "cursor", "vscode", "zed", "claude-code")
@@ -33,13 +34,13 @@ CLIENTS = ("claude-desktop", "cursor", "vscode", "zed", "claude-code")
 
 @dataclass(frozen=True)
 class Plan:
-    """What `install` would do: the file, and its new content."""
+    """What `install` would do: the file, and its new text."""
 
     path: Path
-    content: dict[str, Any]
+    text: str
     existed: bool
     secret: bool = False
-    """The new content holds a token: the file must not be readable by other users."""
+    """The new text holds a token or key: the file must not be readable by other users."""
 
 
 def config_path(client: str, home: Path, environ: Mapping[str, str], platform: str = sys.platform) -> Path:
@@ -63,22 +64,46 @@ def config_path(client: str, home: Path, environ: Mapping[str, str], platform: s
     return files[client]
 
 
-def launch_command(config: Path | None) -> tuple[str, list[str]]:
-    """How the editor should start glm-mcp: the installed script if there is one, else this interpreter."""
-    args = ["stdio"] + (["--config", str(config.resolve())] if config is not None else [])
-    script = shutil.which("glm-mcp")
-    if script is not None:
-        return script, args
+def user_config_path(home: Path, environ: Mapping[str, str], platform: str = sys.platform) -> Path:
+    """glm-mcp's own config file in the platform's config folder, written by `install` when none is given."""
+    if platform == "darwin":
+        folder = home / "Library" / "Application Support" / "glm-mcp"
+    elif platform.startswith("win"):
+        folder = Path(environ.get("APPDATA", home / "AppData" / "Roaming")) / "glm-mcp"
+    else:
+        folder = Path(environ.get("XDG_CONFIG_HOME", home / ".config")) / "glm-mcp"
+    return folder / "glm-mcp.json"
+
+
+def user_config_text(files_root: Path, notes_store: Path) -> str:
+    """A config with the bundled servers, run by this installation, and an explicit folder for `files`."""
+    python = sys.executable
+    data = {
+        "mcpServers": {
+            "clock": {"command": python, "args": ["-m", "servers.clock"]},
+            "files": {"command": python, "args": ["-m", "servers.files", "--root", str(files_root)]},
+            "notes": {"command": python, "args": ["-m", "servers.notes", "--store", str(notes_store)]},
+        }
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def launch_command(config: Path) -> tuple[str, list[str]]:
+    """How the editor should start this very installation of glm-mcp, whatever is first on the editor's PATH."""
+    args = ["stdio", "--config", str(config.resolve())]
+    script = Path(sys.executable).parent / ("glm-mcp.exe" if sys.platform.startswith("win") else "glm-mcp")
+    if script.exists():
+        return str(script), args
     return sys.executable, ["-m", "glm_mcp", *args]
 
 
-def _entry(client: str, command: str, args: list[str]) -> tuple[str, dict[str, Any]]:
+def _entry(client: str, command: str, args: list[str], env: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """(the key holding the servers, the entry) in the client's own shape."""
     if client == "vscode":
-        return "servers", {"type": "stdio", "command": command, "args": args}
+        return "servers", {"type": "stdio", "command": command, "args": args, **({"env": env} if env else {})}
     if client == "zed":
-        return "context_servers", {"source": "custom", "command": command, "args": args, "env": {}}
-    return "mcpServers", {"command": command, "args": args}
+        return "context_servers", {"source": "custom", "command": command, "args": args, "env": env}
+    return "mcpServers", {"command": command, "args": args, **({"env": env} if env else {})}
 
 
 def _http_entry(client: str, url: str, token: str | None) -> tuple[str, dict[str, Any]]:
@@ -98,10 +123,10 @@ def _http_entry(client: str, url: str, token: str | None) -> tuple[str, dict[str
 
 
 def plan_http(client: str, path: Path, url: str, token: str | None) -> Plan:
-    """The new content of `path` with an entry pointing at a running `glm-mcp serve`.
+    """The new text of `path` with an entry pointing at a running `glm-mcp serve`.
 
     Raises:
-        ConfigError: The client cannot take an HTTP entry, or the file is not a JSON object.
+        ConfigError: The client cannot take an HTTP entry, or the file cannot be edited.
     """
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"--http: {url!r} is not an http:// or https:// URL")
@@ -109,35 +134,29 @@ def plan_http(client: str, path: Path, url: str, token: str | None) -> Plan:
     return _merge(path, key, entry, secret=token is not None)
 
 
-def plan(client: str, path: Path, command: str, args: list[str]) -> Plan:
-    """The new content of `path` with the glm-mcp entry in it.
+def plan(client: str, path: Path, command: str, args: list[str], env: dict[str, str] | None = None) -> Plan:
+    """The new text of `path` with the glm-mcp entry in it (with `env` for the variables editors do not pass).
 
     Raises:
-        ConfigError: The file exists but is not a JSON object (comments included), so it is left alone.
+        ConfigError: The file exists but is not a JSON or JSONC object, so it is left alone.
     """
-    key, entry = _entry(client, command, args)
-    return _merge(path, key, entry)
+    key, entry = _entry(client, command, args, dict(env or {}))
+    return _merge(path, key, entry, secret=bool(env))
 
 
 def _merge(path: Path, key: str, entry: dict[str, Any], *, secret: bool = False) -> Plan:
     existed = path.exists()
-    data: dict[str, Any] = {}
-    if existed:
-        try:
-            parsed = as_object(json.loads(path.read_text(encoding="utf-8") or "{}"))
-        except (OSError, ValueError) as exc:
-            snippet = json.dumps({key: {ENTRY_NAME: entry}}, indent=2)
-            raise ConfigError(
-                f"{path} is not plain JSON ({exc}); it was left as it is. Add this to it by hand:\n{snippet}"
-            ) from None
-        if parsed is None:
-            raise ConfigError(f"{path} does not hold a JSON object; it was left as it is")
-        data = parsed
-    servers = as_object(data.get(key, {}))
-    if servers is None:
-        raise ConfigError(f"{path}: '{key}' is not an object; it was left as it is")
-    data[key] = {**servers, ENTRY_NAME: entry}
-    return Plan(path, data, existed, secret)
+    original = path.read_text(encoding="utf-8") if existed else ""
+    if not original.strip():
+        original = "{}\n"
+    try:
+        text = set_member(original, (key, ENTRY_NAME), entry)
+    except ValueError as exc:
+        snippet = json.dumps({key: {ENTRY_NAME: entry}}, indent=2)
+        raise ConfigError(
+            f"{path} cannot be edited safely ({exc}); it was left as it is. Add this to it by hand:\n{snippet}"
+        ) from None
+    return Plan(path, text, existed, secret)
 
 
 def apply(change: Plan) -> Path | None:
@@ -153,10 +172,9 @@ def apply(change: Plan) -> Path | None:
         mode &= ~0o077
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             os.fchmod(handle.fileno(), mode)
-            json.dump(change.content, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
+            handle.write(change.text)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -1,19 +1,29 @@
-"""`glm-mcp install`: the editor's config gains one entry and keeps everything else."""
+"""`glm-mcp install`: the editor's config gains one explicit, safe entry and keeps everything else as written."""
 
 from __future__ import annotations
 
 import json
-import os
+import stat
+import sys
 from pathlib import Path
 
 import pytest
 
-from glm_mcp.install import config_path
+from glm_mcp.install import config_path, user_config_path
+from glm_mcp.tools.lenient import parse_document
 from tests.helpers import run_cli
 
+pytestmark = pytest.mark.slow
 
-def _env(home: Path) -> dict[str, str]:
-    return {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GLM_MCP_CONFIG": ""}
+
+def _env(home: Path, **more: str) -> dict[str, str]:
+    return {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "GLM_MCP_CONFIG": "",
+        **more,
+    }
 
 
 @pytest.mark.parametrize(
@@ -26,46 +36,105 @@ def _env(home: Path) -> dict[str, str]:
         ("claude-code", "mcpServers", {"command", "args"}),
     ],
 )
-async def test_install_adds_a_stdio_entry_and_keeps_the_rest(
+async def test_install_adds_an_entry_naming_a_config_and_this_installation_and_keeps_the_rest(
     tmp_path: Path, client: str, key: str, shape: set[str]
 ) -> None:
     path = config_path(client, tmp_path, _env(tmp_path))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"theme": "dark", key: {"other": {"command": "x"}}}))
-    code, out, err = await run_cli("install", client, env=_env(tmp_path))
+    code, out, err = await run_cli("install", client, env=_env(tmp_path), cwd=tmp_path)
     assert code == 0, err
     assert str(path) in out
     data = json.loads(path.read_text())
     assert data["theme"] == "dark" and data[key]["other"] == {"command": "x"}
     entry = data[key]["glm-mcp"]
     assert set(entry) == shape
-    assert entry["args"][-1] == "stdio"  # no config file in the working directory: the built-in default
+    user_config = user_config_path(tmp_path, _env(tmp_path))
+    assert entry["args"][-3:] == ["stdio", "--config", str(user_config)]
+    assert entry["command"] == str(Path(sys.executable).parent / "glm-mcp")  # this installation, not PATH's
     assert json.loads(path.with_name(path.name + ".bak").read_text())[key] == {"other": {"command": "x"}}
+    # The config install wrote serves a folder of its own, never the editor's working directory.
+    files = json.loads(user_config.read_text())["mcpServers"]["files"]["args"]
+    root = Path(files[files.index("--root") + 1])
+    assert root == tmp_path / ".local" / "share" / "glm-mcp" / "files"
+    assert root.exists()  # noqa: ASYNC240  # the test reads what the CLI wrote
 
 
-async def test_install_creates_a_missing_file_and_points_at_the_config_in_use(tmp_path: Path) -> None:
+async def test_install_names_the_config_in_use_and_files_root_is_honoured(tmp_path: Path) -> None:
     config = tmp_path / "glm-mcp.json"
     config.write_text(json.dumps({"mcpServers": {}}))
     code, _, err = await run_cli("install", "cursor", "--config", str(config), env=_env(tmp_path))
     assert code == 0, err
     entry = json.loads((tmp_path / ".cursor" / "mcp.json").read_text())["mcpServers"]["glm-mcp"]
     assert entry["args"][-3:] == ["stdio", "--config", str(config)]
-    assert os.path.isabs(entry["command"])
+    home = tmp_path / "other-home"
+    code, _, err = await run_cli("install", "cursor", "--files-root", str(tmp_path / "work"), env=_env(home))
+    assert code == 0, err
+    written = json.loads(user_config_path(home, _env(home)).read_text())["mcpServers"]["files"]["args"]
+    assert written[-1] == str(tmp_path / "work")
 
 
-async def test_dry_run_writes_nothing(tmp_path: Path) -> None:
-    code, out, _ = await run_cli("install", "cursor", "--dry-run", env=_env(tmp_path))
+async def test_env_carries_what_editors_do_not_pass_and_the_file_becomes_private(tmp_path: Path) -> None:
+    env = _env(tmp_path, ZAI_API_KEY="sk-zai-1234")
+    code, out, err = await run_cli("install", "cursor", "--env", "ZAI_API_KEY", "--env", "MODE=fast", env=env)
+    assert code == 0, err
+    path = tmp_path / ".cursor" / "mcp.json"
+    assert json.loads(path.read_text())["mcpServers"]["glm-mcp"]["env"] == {
+        "ZAI_API_KEY": "sk-zai-1234",
+        "MODE": "fast",
+    }
+    assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+    code, _, err = await run_cli("install", "cursor", "--env", "NOT_SET_ANYWHERE", env=env)
+    assert code == 2 and "NOT_SET_ANYWHERE" in err
+
+
+async def test_dry_run_writes_nothing_and_hides_secrets(tmp_path: Path) -> None:
+    env = _env(tmp_path, ZAI_API_KEY="sk-zai-1234")
+    code, out, _ = await run_cli("install", "cursor", "--dry-run", "--env", "ZAI_API_KEY", env=env)
     assert code == 0
-    assert '"glm-mcp"' in out
+    assert '"glm-mcp"' in out and "sk-zai-1234" not in out
     assert not (tmp_path / ".cursor" / "mcp.json").exists()
 
 
-async def test_a_config_with_comments_is_left_alone_with_the_entry_to_add_by_hand(tmp_path: Path) -> None:
+async def test_jsonc_settings_keep_their_comments_trailing_commas_and_formatting(tmp_path: Path) -> None:
     path = config_path("zed", tmp_path, _env(tmp_path))
     path.parent.mkdir(parents=True)
-    original = '// my settings\n{"theme": "One Dark",}\n'
+    original = (
+        '// Zed settings\n{\n    "theme": "One Dark", // my theme\n    "font": "Iosevka – ü",\n'
+        '    /* servers */\n    "context_servers": {\n        "other": {"command": "x"},\n    },\n}\n'
+    )
     path.write_text(original)
     code, _, err = await run_cli("install", "zed", env=_env(tmp_path))
+    assert code == 0, err
+    text = path.read_text()
+    for kept in ("// Zed settings", "// my theme", "/* servers */", "Iosevka – ü", '"other": {"command": "x"},'):
+        assert kept in text
+    assert '\n        "glm-mcp": {\n            "source": "custom",' in text  # the file's own indentation
+    data = parse_document(text)
+    assert set(data["context_servers"]) == {"glm-mcp", "other"} and data["theme"] == "One Dark"
+    code, _, err = await run_cli("install", "zed", "--env", "MODE=x", env=_env(tmp_path))
+    assert code == 0, err
+    again = parse_document(path.read_text())
+    assert again["context_servers"]["glm-mcp"]["env"] == {"MODE": "x"}  # replaced, not added twice
+    assert path.read_text().count('"glm-mcp"') == 1
+    assert (path.parent / "settings.json.bak.1").exists()
+
+
+async def test_a_file_that_is_not_json_is_left_alone_with_the_entry_to_add_by_hand(tmp_path: Path) -> None:
+    path = config_path("cursor", tmp_path, _env(tmp_path))
+    path.parent.mkdir(parents=True)
+    original = "mcpServers = [broken\n"
+    path.write_text(original)
+    code, _, err = await run_cli("install", "cursor", env=_env(tmp_path))
     assert code == 1
-    assert "is not plain JSON" in err and '"context_servers"' in err and "Traceback" not in err
+    assert "cannot be edited safely" in err and '"mcpServers"' in err and "Traceback" not in err
     assert path.read_text() == original
+
+
+async def test_the_built_in_default_never_serves_the_home_folder(tmp_path: Path) -> None:
+    (tmp_path / "private.txt").write_text("mine")
+    env = _env(tmp_path)
+    code, out, err = await run_cli("call", "files__list_directory", "{}", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert "private.txt" not in out
+    assert "the built-in config serves" in err and "not " + str(tmp_path) in err

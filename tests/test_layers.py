@@ -49,7 +49,8 @@ ALLOWED: dict[str, set[str]] = {
     "facade": {"agent", "catalog", "errors", "gateway"},
     "app": {"agent", "chat_api", "facade", "gateway", "http_mode", "metrics", "model.client", "sessions"},
     "http_mode": set(),
-    "install": {"errors"},
+    "install": {"errors", "jsonc"},
+    "jsonc": set(),
     "cli": {
         "agent",
         "app",
