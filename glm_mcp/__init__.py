@@ -21,6 +21,7 @@ from glm_mcp.errors import (
     TruncatedArgumentsError,
     UpstreamError,
     UpstreamProtocolError,
+    UpstreamTimeout,
     UpstreamUnavailable,
 )
 from glm_mcp.gateway import Gateway
@@ -45,5 +46,6 @@ __all__ = [
     "TruncatedArgumentsError",
     "UpstreamError",
     "UpstreamProtocolError",
+    "UpstreamTimeout",
     "UpstreamUnavailable",
 ]

@@ -304,6 +304,7 @@ class Agent:
             problem = cut[call.id]
             if problem is not None:
                 text, is_error = _cut_off_message(call, problem, token_limit), True
+                self._count(call, "truncated")
             elif call.name in offer.client_tools:
                 text, is_error = (
                     f"Error: {call.name} was not handed to the client: another call of the same answer was cut "
@@ -329,6 +330,7 @@ class Agent:
     async def _execute(self, call: ToolCall, offer: ToolOffer) -> tuple[str, bool]:
         schema = offer.gateway_tools.get(call.name)
         if schema is None:
+            self._count(call, "unknown_tool")
             reason = offer.left_out.get(call.name)
             if reason:
                 return f"Error: the tool '{call.name}' is not available here: {reason}.", True
@@ -341,6 +343,7 @@ class Agent:
             ), True
         compiled = self.compiled()
         if call.name in compiled.destructive:
+            self._count(call, "refused")
             server = compiled.servers[call.name]
             return (
                 f"Error: glm-mcp did not run {call.name}: the tool may change or delete data (it is not annotated "
@@ -352,9 +355,14 @@ class Agent:
         try:
             arguments = prepare_arguments(call.arguments, schema)
         except ArgumentsError as exc:
+            self._count(call, "invalid_arguments")
             return f"Error: {exc}. The call was not run. Call {call.name} again with corrected arguments.", True
         result = await self.gateway.call_tool(call.name, arguments)
         return flatten_result(result, self.limits.max_result_chars), bool(result.is_error)
+
+    def _count(self, call: ToolCall, outcome: str) -> None:
+        """Count a call the loop answered itself, like the calls that reached a server."""
+        self.gateway.metrics.tool_call(self.compiled().servers.get(call.name, ""), outcome)
 
 
 def _recover_calls(turn: Turn, offered: frozenset[str]) -> None:

@@ -195,7 +195,7 @@ def _security(gateway: Gateway) -> TransportSecuritySettings:
 
 def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -> RequestGuard:
     """The ASGI application serving `gateway`; its lifespan runs the gateway and then calls `on_ready`."""
-    model = GlmClient(gateway.config.model)
+    model = GlmClient(gateway.config.model, on_request=gateway.metrics.model_request)
     agent = Agent(gateway, model)
     server = build_server(gateway, agent)
 

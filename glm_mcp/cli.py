@@ -320,7 +320,8 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
 
 @contextlib.asynccontextmanager
 async def _running_agent(config: GatewayConfig) -> AsyncGenerator[Agent, None]:
-    async with Gateway(config).running() as gateway, GlmClient(config.model).running() as model:
+    gateway = Gateway(config)
+    async with gateway.running(), GlmClient(config.model, on_request=gateway.metrics.model_request).running() as model:
         yield Agent(gateway, model)
 
 

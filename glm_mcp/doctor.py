@@ -45,16 +45,19 @@ async def diagnose(agent: Agent, *, probe_model: bool = True) -> list[Finding]:
                 Finding(f"server {name}", WARN, f"{method} failed ({why}); counted as empty, its tools are served")
             )
         for tool, reason in upstream.listing.quarantined:
-            findings.append(
-                Finding(f"tool {name}/{tool}", FAIL, f"left out: {reason}; fix the server's tool definition")
+            # Usually someone else's server: the rest of it works, and hiding the tool silences this.
+            hide = (
+                f'; if you cannot fix the server, hide the tool: "tools": {{"deny": ["{tool}"]}} in mcpServers.{name}'
             )
+            advice = "the server's other tools are served" + ("" if tool.startswith("<") else hide)
+            findings.append(Finding(f"tool {name}/{tool}", WARN, f"left out: {reason}; {advice}"))
     compiled = agent.compiled()
     for tool, reason in sorted(compiled.left_out.items()):
         findings.append(Finding(f"tool {tool}", FAIL, f"GLM cannot take its schema: {reason}"))
     for name, (entry, tool) in gateway.catalog.tools.items():
         if is_destructive(tool):
             policy = loop_policy(tool, gateway.config.servers[entry.server].destructive)
-            findings.append(Finding(f"tool {name}", OK if "runs" in policy else WARN, policy))
+            findings.append(Finding(f"tool {name}", OK, policy))  # the policy is information, not a fault
         if not (tool.description or "").strip():
             findings.append(
                 Finding(

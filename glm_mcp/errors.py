@@ -5,6 +5,7 @@ GlmMcpError
 ├── ConfigError                 a user mistake in the config file or command line (exit code 2)
 ├── UpstreamError (.server)     one MCP server failed; the rest of the gateway keeps working
 │   ├── UpstreamUnavailable     the server is not connected (failed to start, died, restarting)
+│   ├── UpstreamTimeout         a call got neither a result nor progress within the server's timeout
 │   └── UpstreamProtocolError   the server answered with an error or with something malformed
 ├── ToolNotFoundError           no exposed tool, prompt or resource by that name
 ├── ArgumentsError              a model's tool-call arguments cannot be used as written (a message for the model)
@@ -42,6 +43,10 @@ class UpstreamError(GlmMcpError):
 
 class UpstreamUnavailable(UpstreamError):
     """The server is not connected right now."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """A call got neither a result nor a progress notification within the server's `timeout`."""
 
 
 class UpstreamProtocolError(UpstreamError):

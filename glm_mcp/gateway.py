@@ -20,7 +20,7 @@ import mcp.types as T
 
 from glm_mcp.catalog import Catalog, Entry, build_catalog
 from glm_mcp.config import GatewayConfig
-from glm_mcp.errors import ToolNotFoundError, UpstreamError
+from glm_mcp.errors import ToolNotFoundError, UpstreamError, UpstreamTimeout
 from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.redact import register, scrub
 from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
@@ -131,10 +131,12 @@ class Gateway:
             result = await self.pool[entry.server].call_tool(entry.original, arguments, on_progress=on_progress)
         except UpstreamError as exc:
             result = error_result(scrub(f"The call failed at {exc}"))
-            outcome = "failed"
+            outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "error"
         else:
-            outcome = "tool_error" if result.is_error else "ok"
-        self.metrics.tool_call(entry.server, outcome, time.perf_counter() - started)
+            outcome = "error" if result.is_error else "ok"
+        seconds = time.perf_counter() - started
+        self.metrics.tool_call(entry.server, outcome, seconds)
+        logger.debug("call %s on '%s': %s in %.3f s", entry.original, entry.server, outcome, seconds)
         return result
 
     async def read_resource(self, uri: str) -> T.ReadResourceResult:

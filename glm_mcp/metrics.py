@@ -1,4 +1,5 @@
-"""Prometheus metrics of one gateway: its servers, tool calls and chat completions, on its own registry.
+"""Prometheus metrics of one gateway: its servers, tool calls, model requests, chat completions and its process,
+on its own registry.
 
 Calls are counted in plain dictionaries (a tool call is on the hot path: no locks, no label lookups there)
 and turned into metric families only when `/metrics` is scraped; server state is read from the pool then.
@@ -10,7 +11,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -29,18 +30,33 @@ class GatewayMetrics(Collector):
         self._durations: dict[str, list[int]] = {}
         self._duration_sums: defaultdict[str, float] = defaultdict(float)
         self._chat: defaultdict[str, int] = defaultdict(int)
+        self._model_requests: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self._model_durations: dict[str, list[int]] = {}
+        self._model_duration_sums: defaultdict[str, float] = defaultdict(float)
+        self._model_retries: defaultdict[str, int] = defaultdict(int)
+        self._model_tokens: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.registry = CollectorRegistry()
         self.registry.register(self)
+        ProcessCollector(registry=self.registry)  # CPU, memory, open files of this process
 
     def tool_call(self, server: str, outcome: str, seconds: float | None = None) -> None:
-        """Count one tool call (`ok`, `tool_error`, `failed` or `unknown_tool`) and its duration."""
+        """Count one tool call and its duration; outcomes: `ok`, `error`, `timeout` (the server answered or not),
+        `unknown_tool`, `invalid_arguments`, `refused`, `truncated` (the chat loop answered it itself)."""
         self._tool_calls[(server, outcome)] += 1
         if seconds is not None:
-            counts = self._durations.get(server)
-            if counts is None:
-                counts = self._durations[server] = [0] * (len(BUCKETS) + 1)
-            counts[bisect.bisect_left(BUCKETS, seconds)] += 1
-            self._duration_sums[server] += seconds
+            _observe(self._durations, self._duration_sums, server, seconds)
+
+    def model_request(
+        self, model: str, outcome: str, seconds: float, retries: int, usage: Mapping[str, object] | None
+    ) -> None:
+        """Count one request to the model (all its attempts): outcome, latency, retries and tokens."""
+        self._model_requests[(model, outcome)] += 1
+        _observe(self._model_durations, self._model_duration_sums, model, seconds)
+        self._model_retries[model] += retries
+        for kind in ("prompt", "completion"):
+            value = (usage or {}).get(f"{kind}_tokens")
+            if isinstance(value, int) and not isinstance(value, bool):
+                self._model_tokens[(model, kind)] += value
 
     def chat_completion(self, outcome: str) -> None:
         """Count one chat completion request by how it ended."""
@@ -49,7 +65,7 @@ class GatewayMetrics(Collector):
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily("glm_mcp_server_up", "1 when the server is connected", labels=["server", "state"])
         tools = GaugeMetricFamily("glm_mcp_server_tools", "Tools the server exposes", labels=["server"])
-        restarts = GaugeMetricFamily("glm_mcp_server_restarts", "Reconnections since start", labels=["server"])
+        restarts = CounterMetricFamily("glm_mcp_server_restarts", "Reconnections since start", labels=["server"])
         for name, status in self._states().items():
             state = str(status["state"])
             up.add_metric([name, state], 1.0 if state == "ready" else 0.0)
@@ -60,20 +76,55 @@ class GatewayMetrics(Collector):
         )
         for (server, outcome), count in sorted(self._tool_calls.items()):
             calls.add_metric([server, outcome], count)
-        seconds = HistogramMetricFamily("glm_mcp_tool_call_seconds", "Duration of tool calls", labels=["server"])
-        for server, counts in sorted(self._durations.items()):
-            cumulative = 0
-            buckets: list[tuple[str, float]] = []
-            for bound, count in zip((*map(str, BUCKETS), "+Inf"), counts, strict=True):
-                cumulative += count
-                buckets.append((bound, float(cumulative)))
-            seconds.add_metric([server], buckets, self._duration_sums[server])
+        seconds = _histogram(
+            "glm_mcp_tool_call_seconds", "Duration of tool calls", "server", self._durations, self._duration_sums
+        )
+        models = CounterMetricFamily(
+            "glm_mcp_model_requests", "Requests to the model by outcome", labels=["model", "outcome"]
+        )
+        for (model, outcome), count in sorted(self._model_requests.items()):
+            models.add_metric([model, outcome], count)
+        model_seconds = _histogram(
+            "glm_mcp_model_request_seconds",
+            "Duration of model requests, retries included",
+            "model",
+            self._model_durations,
+            self._model_duration_sums,
+        )
+        retries = CounterMetricFamily("glm_mcp_model_retries", "Retried model attempts", labels=["model"])
+        for model, count in sorted(self._model_retries.items()):
+            retries.add_metric([model], count)
+        tokens = CounterMetricFamily("glm_mcp_model_tokens", "Tokens the model counted", labels=["model", "kind"])
+        for (model, kind), count in sorted(self._model_tokens.items()):
+            tokens.add_metric([model, kind], count)
         chats = CounterMetricFamily(
             "glm_mcp_chat_completions", "Chat completion requests by outcome", labels=["outcome"]
         )
         for outcome, count in sorted(self._chat.items()):
             chats.add_metric([outcome], count)
-        yield from (up, tools, restarts, calls, seconds, chats)
+        yield from (up, tools, restarts, calls, seconds, chats, models, model_seconds, retries, tokens)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _observe(counts_by: dict[str, list[int]], sums: defaultdict[str, float], label: str, seconds: float) -> None:
+    counts = counts_by.get(label)
+    if counts is None:
+        counts = counts_by[label] = [0] * (len(BUCKETS) + 1)
+    counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+    sums[label] += seconds
+
+
+def _histogram(
+    name: str, documentation: str, label: str, counts_by: dict[str, list[int]], sums: Mapping[str, float]
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, documentation, labels=[label])
+    for value, counts in sorted(counts_by.items()):
+        cumulative = 0
+        buckets: list[tuple[str, float]] = []
+        for bound, count in zip((*map(str, BUCKETS), "+Inf"), counts, strict=True):
+            cumulative += count
+            buckets.append((bound, float(cumulative)))
+        family.add_metric([value], buckets, sums[value])
+    return family

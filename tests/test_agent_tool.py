@@ -100,11 +100,16 @@ async def test_doctor_lists_what_is_wrong_and_how_to_fix_it(tmp_path: Path) -> N
     fake = FakeGlm([Failure(400, "1211", "Unknown Model")])
     async with serve_asgi(fake.app) as url:
         code, out, _ = await run_cli("doctor", "--config", str(_cli_config(tmp_path, url, name="glm-9")))
-    assert code == 1
+    assert code == 1, out
     lines = out.splitlines()
     assert lines[0].startswith("config: ")
     assert any(line.startswith("ok    server proc") for line in lines)
-    assert any(line.startswith("FAIL  tool raw/bad_type") and 'must have "type": "object"' in line for line in lines)
+    assert any(
+        line.startswith("warn  tool raw/bad_type")
+        and 'must have "type": "object"' in line
+        and '"deny": ["bad_type"]' in line
+        for line in lines
+    )
     assert any(line.startswith("ok    tool count") for line in lines)
     endpoint = [line for line in lines if "model endpoint" in line]
     assert (

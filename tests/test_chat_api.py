@@ -287,3 +287,46 @@ def test_tool_call_durations_fall_into_cumulative_buckets() -> None:
     assert 'glm_mcp_tool_call_seconds_bucket{le="+Inf",server="s"} 4.0' in text
     assert 'glm_mcp_tool_call_seconds_count{server="s"} 4.0' in text
     assert 'glm_mcp_tool_calls_total{outcome="ok",server="s"} 4.0' in text
+
+
+async def test_metrics_count_the_loops_own_answers_model_requests_and_the_process() -> None:
+    fake = FakeGlm(
+        [
+            Reply(
+                tool_calls=[
+                    ("weather__forecast", '{"city": "Oslo"}'),
+                    ("weather__forecast", '{"city": 12'),
+                    ("weather__forecast", '{"days": 2}'),
+                    ("weather__nowcast", "{}"),
+                    ("memo__wipe", "{}"),
+                ],
+                finish_reason="length",
+            ),
+            Reply(content="done"),
+        ]
+    )
+    memo = MCPServer("memo")
+
+    @memo.tool()
+    def wipe() -> str:
+        """Unannotated: destructive by the spec's defaults."""
+        return "wiped"
+
+    async with stack(fake, {"weather": weather_server(), "memo": memo}) as s, httpx2.AsyncClient(base_url=s.url) as h:
+        await s.client.chat.completions.create(model="glm-4.6", messages=[{"role": "user", "content": "go"}])
+        text = (await h.get("/metrics")).text
+    lines = set(text.splitlines())
+    for outcome, server in (
+        ("ok", "weather"),
+        ("truncated", "weather"),
+        ("invalid_arguments", "weather"),
+        ("unknown_tool", ""),
+        ("refused", "memo"),
+    ):
+        assert f'glm_mcp_tool_calls_total{{outcome="{outcome}",server="{server}"}} 1.0' in lines, outcome
+    assert 'glm_mcp_model_requests_total{model="glm-4.6",outcome="ok"} 2.0' in lines
+    assert 'glm_mcp_model_request_seconds_count{model="glm-4.6"} 2.0' in lines
+    assert 'glm_mcp_model_tokens_total{kind="prompt",model="glm-4.6"} 200.0' in lines
+    assert 'glm_mcp_model_retries_total{model="glm-4.6"} 0.0' in lines
+    assert any(line.startswith("process_resident_memory_bytes ") for line in lines)
+    assert any(line.startswith("glm_mcp_server_restarts_total{") for line in lines)

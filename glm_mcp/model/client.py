@@ -38,6 +38,9 @@ DeltaFnT = Callable[[str, str], Awaitable[None]]
 object) when an attempt failed and is retried: `{"attempt", "reason"}`, or, once the retry's text departs from
 what was handed on, `{"attempt", "replaces": {"kind", "from_char"}}`."""
 
+RequestFnT = Callable[[str, str, float, int, "JsonObject | None"], None]
+"""Hears of each finished model request: (model, outcome, seconds, retries, usage)."""
+
 MAX_RETRY_AFTER_SECONDS = 60.0
 BACKOFF_INITIAL_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 8.0
@@ -68,9 +71,16 @@ class _NetworkError(ModelResponseError):
 class GlmClient:
     """Talks to one OpenAI-compatible GLM endpoint."""
 
-    def __init__(self, config: ModelConfig, *, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        config: ModelConfig,
+        *,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        on_request: RequestFnT | None = None,
+    ) -> None:
         self.config = config
         self._transport = transport
+        self._on_request = on_request
         self._limiter = anyio.CapacityLimiter(config.max_concurrency)
         self._http: httpx2.AsyncClient | None = None
 
@@ -112,6 +122,37 @@ class GlmClient:
         return await self._with_retries({**body, "stream": True}, on_delta)
 
     async def _with_retries(self, body: JsonObject, on_delta: DeltaFnT | None) -> Turn:
+        started = time.perf_counter()
+        model = str(body.get("model") or self.config.name)
+        retries = [0]
+        try:
+            turn = await self._retrying(body, on_delta, retries)
+        except ModelError as exc:
+            outcome = {429: "rate_limited", 504: "timeout"}.get(exc.status_code, "error")
+            self._observe(model, outcome, started, retries[0], None, exc.code or str(exc.upstream_status))
+            raise
+        self._observe(model, "ok", started, retries[0], turn.usage, turn.finish_reason)
+        return turn
+
+    def _observe(
+        self, model: str, outcome: str, started: float, retries: int, usage: JsonObject | None, detail: str | None
+    ) -> None:
+        seconds = time.perf_counter() - started
+        if self._on_request is not None:
+            self._on_request(model, outcome, seconds, retries, usage)
+        tokens = usage or {}
+        logger.debug(
+            "model request to %s: %s (%s) in %.3f s, %d retries, %s prompt + %s completion tokens",
+            model,
+            outcome,
+            detail,
+            seconds,
+            retries,
+            tokens.get("prompt_tokens", "?"),
+            tokens.get("completion_tokens", "?"),
+        )
+
+    async def _retrying(self, body: JsonObject, on_delta: DeltaFnT | None, retries: list[int]) -> Turn:
         attempt = 0
         handed: dict[str, str] = {}
         """Text of each kind handed on so far: what the reader of the stream has."""
@@ -148,6 +189,7 @@ class GlmClient:
                     delay = min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2**attempt)
                     delay *= random.uniform(0.5, 1.0)
                 attempt += 1
+                retries[0] = attempt
                 logger.warning("model request failed (%s); retry %d in %.2f s", exc.message, attempt, delay)
                 if on_delta is not None:
                     await on_delta("retry", json.dumps({"attempt": attempt + 1, "reason": exc.message}))

@@ -31,7 +31,7 @@ from mcp.shared.dispatcher import CallOptions
 from pydantic import ValidationError
 
 from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
-from glm_mcp.errors import UpstreamProtocolError, UpstreamUnavailable
+from glm_mcp.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
 from glm_mcp.redact import scrub
 from glm_mcp.upstream.listing import Listing, list_everything, raw_request
 from glm_mcp.upstream.transport import StderrTail, open_transport
@@ -311,7 +311,7 @@ class Upstream:
             params = {"name": tool, "arguments": dict(arguments or {})}
             raw = await self._request(live, "tools/call", params, CallOptions(on_progress=progress))
         if scope.cancelled_caught or raw is None:
-            raise UpstreamProtocolError(
+            raise UpstreamTimeout(
                 self.name, f"tool '{tool}' timed out after {timeout:g} s without a result or progress"
             )
         try:

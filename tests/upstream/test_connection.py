@@ -13,7 +13,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 
 from glm_mcp.config import GatewayConfig, StdioUpstreamConfig, UpstreamConfig
-from glm_mcp.errors import UpstreamProtocolError, UpstreamUnavailable
+from glm_mcp.errors import UpstreamTimeout, UpstreamUnavailable
 from glm_mcp.gateway import Gateway
 from glm_mcp.upstream.connection import ServerState, Upstream
 from tests.helpers import growing_server, inproc, python_server
@@ -122,7 +122,7 @@ async def test_a_silent_call_times_out_with_an_error_naming_the_server_and_is_ca
         return "still here"
 
     async with running_upstream("mute", inproc(server, timeout=0.1)) as upstream:
-        with pytest.raises(UpstreamProtocolError) as caught:
+        with pytest.raises(UpstreamTimeout) as caught:
             await upstream.call_tool("silent", {})
         assert caught.value.server == "mute"
         assert "timed out after 0.1 s" in str(caught.value)
