@@ -100,3 +100,24 @@ async def test_a_call_while_its_server_restarts_waits_for_it(tmp_path: Path) -> 
         assert crashed.is_error
         again = await client.call_tool("proc__echo", {"text": "back"})
     assert not again.is_error and "back" in str(again.content)
+
+
+async def test_debug_logs_each_spawn_call_and_model_request(tmp_path: Path) -> None:
+    fake = FakeGlm([Reply(tool_calls=[("proc__echo", '{"text": "x"}')]), Reply(content="done")])
+    async with serve_asgi(fake.app) as url:
+        path = write_config(
+            tmp_path,
+            {"proc": {"command": sys.executable, "args": [SDK_SERVER], "env": {"TOKEN": "t-SECRET-1"}}},
+            model={"base_url": url, "api_key": "k"},
+        )
+        code, _, err = await run_cli("chat", "go", "--config", str(path), "--log-level", "debug")
+    assert code == 0, err
+    assert "server 'proc': spawning" in err and "TOKEN" in err and "t-SECRET-1" not in err
+    assert "call echo on 'proc': ok in" in err
+    assert "model request to glm-4.6: ok (tool_calls)" in err and "100 prompt" in err
+
+
+async def test_a_config_without_servers_is_said_plainly(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {})
+    code, out, _ = await run_cli("tools", "--config", str(path))
+    assert code == 0 and f"no servers are configured in {path}" in out
