@@ -380,7 +380,13 @@ def _recover_calls(turn: Turn, offered: frozenset[str]) -> None:
     for leaked in found:
         position = len(turn.tool_calls)
         arguments = json.dumps(leaked.arguments, ensure_ascii=False)
-        turn.tool_calls.append(ToolCall(id=f"call_glm_mcp_{position}", name=leaked.name, arguments=arguments))
+        call = ToolCall(id=f"call_glm_mcp_{position}", name=leaked.name, arguments=arguments, cut_off=leaked.cut_off)
+        turn.tool_calls.append(call)
+    seen: set[str] = set()
+    for call in turn.tool_calls:  # every call must be answered by its own id
+        if call.id in seen:
+            call.id = f"{call.id}_{len(seen)}"
+        seen.add(call.id)
     if found:
         logger.info("recovered %d tool calls GLM wrote as text", len(found))
         if turn.finish_reason in (None, "stop"):
@@ -388,6 +394,8 @@ def _recover_calls(turn: Turn, offered: frozenset[str]) -> None:
 
 
 def _cut_off(call: ToolCall) -> TruncatedArgumentsError | None:
+    if call.cut_off:
+        return TruncatedArgumentsError("the answer ended inside the <tool_call> block")
     try:
         read_arguments(call.arguments)
     except TruncatedArgumentsError as exc:

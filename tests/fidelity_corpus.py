@@ -417,6 +417,24 @@ def _unreadable() -> list[Case]:
             None,
         ),
         Case("fence-cut", "unreadable", "notes__add_note", '```json\n{"text": "hal', None),
+        Case(
+            "xml-unclosed-block",
+            "truncation",
+            "notes__delete_note",
+            "",
+            None,
+            content="<tool_call>notes__delete_note\n<arg_key>note_id</arg_key>\n<arg_value>1",
+            finish_reason="length",
+        ),
+        Case(
+            "xml-unclosed-in-reasoning",
+            "truncation",
+            "filesystem__write_file",
+            "",
+            None,
+            reasoning="<tool_call>filesystem__write_file<arg_key>path</arg_key><arg_value>a.txt</arg_value><arg_key>con",
+            finish_reason="length",
+        ),
     ]
 
 

@@ -19,6 +19,8 @@ class ToolCall:
     name: str
     arguments: str
     index: int = 0
+    cut_off: bool = False
+    """The call was cut off before its arguments were written out (a leaked call the answer ended inside)."""
 
     def to_wire(self) -> JsonObject:
         return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}

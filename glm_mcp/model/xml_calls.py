@@ -12,8 +12,9 @@ the glm47 form allows the arguments on the name's line, and zero-argument calls 
 
 Contract:
 - `LeakFilter` reads text as it arrives (whole or in deltas), holds back only what may still become a call,
-  and turns every complete block that names an offered tool into a `LeakedCall`, removed from the text;
-  a block naming anything else, an unclosed block, and all other text come out unchanged;
+  and turns every complete block that names an offered tool into a `LeakedCall`, removed from the text; a block
+  the text ends inside that names an offered tool is a `LeakedCall` marked `cut_off` (it must never run); a
+  block naming anything else and all other text come out unchanged;
 - `clean_name` and `clean_value` remove the format's tags that leak into a structured call.
 """
 
@@ -36,6 +37,8 @@ class LeakedCall:
 
     name: str
     arguments: dict[str, str]
+    cut_off: bool = False
+    """The block never closed (the answer ended inside it): such a call must not run."""
 
 
 def parse_block(body: str) -> LeakedCall | None:
@@ -139,6 +142,11 @@ class LeakFilter:
 
     def finish(self) -> str:
         held, self._held = self._held, ""
+        name = _NAME.match(held[len(OPEN) :]) if held.startswith(OPEN) else None
+        if name is not None and name.group(1) in self.offered:
+            # The answer ended inside a call to an offered tool: a cut-off call, not text for the reader.
+            self.calls.append(LeakedCall(name.group(1), {}, cut_off=True))
+            return ""
         self.shown += held
         return held
 

@@ -34,11 +34,11 @@ def test_a_stream_split_at_every_position_gives_the_same_text_and_calls() -> Non
     assert shown == " done" and len(one_by_one.calls) == 1
 
 
-def test_text_that_only_looks_like_a_tag_is_shown_and_an_unclosed_block_is_kept_as_text() -> None:
+def test_text_that_only_looks_like_a_tag_is_shown_and_an_unclosed_block_of_another_tool_is_kept_as_text() -> None:
     leak = LeakFilter({"weather__forecast"})
     assert leak.feed("if a <b and <tool") + leak.feed("box> then") + leak.finish() == "if a <b and <toolbox> then"
     leak = LeakFilter({"weather__forecast"})
-    cut = "<tool_call>weather__forecast\n<arg_key>city"
+    cut = "<tool_call>other_tool\n<arg_key>city"
     assert leak.feed(cut) == "" and leak.finish() == cut and leak.calls == []
 
 
@@ -47,3 +47,11 @@ def test_leaked_tags_in_a_structured_call_are_cleaned() -> None:
     assert clean_name("<tool_call>get_weather") == "get_weather"
     assert parse_pairs("<arg_key>a</arg_key><arg_value>1</arg_value></tool_call>") == {"a": "1"}
     assert parse_pairs('{"a": 1}') is None
+
+
+def test_a_block_the_text_ends_inside_is_a_cut_off_call_when_it_names_an_offered_tool() -> None:
+    cut = "Deleting.<tool_call>notes__delete_note\n<arg_key>note_id</arg_key>\n<arg_value>1"
+    text, calls = take_calls(cut, {"notes__delete_note"})
+    assert text == "Deleting." and calls == [LeakedCall("notes__delete_note", {}, cut_off=True)]
+    text, calls = take_calls(cut, {"other"})
+    assert (text, calls) == (cut, [])
