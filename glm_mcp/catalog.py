@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,8 +21,13 @@ import mcp.types as T
 
 from glm_mcp.config import ToolFilterConfig
 from glm_mcp.errors import ToolNotFoundError
-from glm_mcp.naming import assign_names
+from glm_mcp.naming import assign_names, raw_name
 from glm_mcp.upstream.connection import Upstream
+
+logger = logging.getLogger("glm_mcp.catalog")
+
+RESERVED_PREFIX = "glm__"
+"""Exposed names the gateway keeps for its own tools (`glm__agent`, …)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class Catalog:
     """(server, matcher, template) in config order."""
     filtered: dict[str, tuple[str, ...]] = field(default_factory=dict[str, tuple[str, ...]])
     """Server → its tools left out by allow/deny."""
+    conflicts: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict[str, tuple[tuple[str, str], ...]])
+    """Server → (name, why) of the names a passthrough server could not expose as they are."""
 
     def tool(self, name: str) -> Entry:
         """The entry of an exposed tool.
@@ -131,18 +139,27 @@ def build_catalog(upstreams: Iterable[Upstream]) -> Catalog:
     tool_pairs: dict[tuple[str, str], tuple[str, T.Tool]] = {}
     prompt_pairs: dict[tuple[str, str], tuple[str, T.Prompt]] = {}
     filtered: dict[str, tuple[str, ...]] = {}
+    conflicts: dict[str, list[tuple[str, str]]] = {}
+    # Names a prefixed server exposes are taken first; passthrough servers then claim theirs in config order.
+    owner: dict[str, str] = {}
     for upstream in servers:
-        prefix = upstream.config.prefix or upstream.name
+        if upstream.config.prefix != "":
+            prefix = upstream.config.prefix or upstream.name
+            owner.update((raw_name(prefix, tool.name), upstream.name) for tool in upstream.listing.tools)
+            owner.update((raw_name(prefix, prompt.name), upstream.name) for prompt in upstream.listing.prompts)
+    for upstream in servers:
+        prefix = "" if upstream.config.prefix == "" else upstream.config.prefix or upstream.name
         left_out: list[str] = []
         for tool in upstream.listing.tools:
-            if is_exposed(tool.name, upstream.config.tools):
-                tool_pairs[(prefix, tool.name)] = (upstream.name, tool)
-            else:
+            if not is_exposed(tool.name, upstream.config.tools):
                 left_out.append(tool.name)
+            elif prefix or _claim(tool.name, upstream.name, owner, conflicts):
+                tool_pairs[(prefix, tool.name)] = (upstream.name, tool)
         if left_out:
             filtered[upstream.name] = tuple(left_out)
         for prompt in upstream.listing.prompts:
-            prompt_pairs[(prefix, prompt.name)] = (upstream.name, prompt)
+            if prefix or _claim(prompt.name, upstream.name, owner, conflicts):
+                prompt_pairs[(prefix, prompt.name)] = (upstream.name, prompt)
 
     tools: dict[str, tuple[Entry, T.Tool]] = {}
     for pair, exposed in sorted(assign_names(tool_pairs).items(), key=lambda item: item[1]):
@@ -156,12 +173,29 @@ def build_catalog(upstreams: Iterable[Upstream]) -> Catalog:
     resources: dict[str, tuple[str, T.Resource]] = {}
     templates: list[tuple[str, re.Pattern[str], T.ResourceTemplate]] = []
     for upstream in servers:
-        prefix = upstream.config.prefix or upstream.name
+        prefix = "" if upstream.config.prefix == "" else upstream.config.prefix or upstream.name
         for resource in upstream.listing.resources:
             if resource.uri not in resources:
-                renamed = resource.model_copy(update={"name": f"{prefix}__{resource.name}"})
+                renamed = resource.model_copy(update={"name": raw_name(prefix, resource.name)})
                 resources[resource.uri] = (upstream.name, renamed)
         for template in upstream.listing.templates:
-            renamed_template = template.model_copy(update={"name": f"{prefix}__{template.name}"})
+            renamed_template = template.model_copy(update={"name": raw_name(prefix, template.name)})
             templates.append((upstream.name, template_matcher(template.uri_template), renamed_template))
-    return Catalog(tools, prompts, resources, tuple(templates), filtered)
+    frozen = {server: tuple(items) for server, items in conflicts.items()}
+    return Catalog(tools, prompts, resources, tuple(templates), filtered, frozen)
+
+
+def _claim(name: str, server: str, owner: dict[str, str], conflicts: dict[str, list[tuple[str, str]]]) -> bool:
+    """Whether a passthrough server may expose `name` as it is; a refusal is recorded, naming the other server."""
+    if name.startswith(RESERVED_PREFIX):
+        reason = f"names starting '{RESERVED_PREFIX}' are the gateway's own; give server '{server}' a prefix"
+    elif owner.setdefault(name, server) != server:
+        reason = (
+            f"'{name}' is exposed by server '{owner[name]}' too; give '{server}' or '{owner[name]}' a \"prefix\" "
+            "(no tool is lost silently)"
+        )
+    else:
+        return True
+    conflicts.setdefault(server, []).append((name, reason))
+    logger.error("server '%s': %s", server, reason)
+    return False

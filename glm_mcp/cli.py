@@ -390,12 +390,18 @@ def _tools(config: GatewayConfig, args: argparse.Namespace) -> int:
                 print(f"  quarantined {item['tool']}: {item['reason']}")
             for note in status.get("notes", []):
                 print(f"  note: {note}")
+            for conflict in status.get("conflicts", []):
+                print(f"  not exposed {conflict['name']}: {conflict['reason']}")
     return EXIT_OK if report["ready"] else EXIT_FAILURE
 
 
 def _owner(config: GatewayConfig, name: str) -> str | None:
     """The one server whose name or prefix starts the exposed tool name `name`, if exactly one does."""
-    owners = [server for server, entry in config.servers.items() if name.startswith(f"{entry.prefix or server}__")]
+    owners = [
+        server
+        for server, entry in config.servers.items()
+        if entry.prefix != "" and name.startswith(f"{entry.prefix or server}__")
+    ]
     return owners[0] if len(owners) == 1 else None
 
 

@@ -104,8 +104,9 @@ class _UpstreamBase(BaseModel):
     start_timeout: Seconds = 30.0
     """Seconds the server may take to start and answer its first listings."""
 
-    prefix: str | None = Field(default=None, min_length=1, max_length=48)
-    """Replaces the server's name in front of its exposed tool and prompt names."""
+    prefix: str | None = Field(default=None, max_length=48)
+    """Replaces the server's name in front of its exposed tool and prompt names; `""` passes the server's own
+    names through unprefixed (a name another server also exposes is then left out and reported)."""
 
     config_error: str | None = None
     """Set by the loader when this entry cannot be used as written (an unset variable, an `${input:…}`): the
@@ -428,6 +429,8 @@ def parse_upstream(name: str, raw: Any, path: str, base_dir: Path | None = None)
             upstream = upstream.model_copy(update={"cwd": str((base_dir / cwd).resolve())})
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,48}", name):
         raise ConfigError(f"{path}: server names use letters, digits, '_', '-' and '.', at most 48 characters")
+    if (upstream.prefix if upstream.prefix is not None else name) == "glm":
+        raise ConfigError(f"{path}: the prefix 'glm' is the gateway's own (glm__agent); give this server another")
     if "__" in name or "__" in (upstream.prefix or ""):
         # `a` with tool `b__c` and `a__b` with tool `c` would both be exposed as `a__b__c`.
         raise ConfigError(f"{path}: a server name or prefix cannot contain '__', which separates it from tool names")
@@ -550,6 +553,8 @@ def _check_prefixes(servers: Mapping[str, UpstreamConfig]) -> None:
     """Two servers exposed under one prefix would lose one's tools: name both."""
     owners: dict[str, str] = {}
     for name, server in servers.items():
+        if server.prefix == "":
+            continue  # passthrough: its names are checked one by one when the server lists them
         exposed = server.prefix or name
         if exposed in owners:
             raise ConfigError(

@@ -40,6 +40,8 @@ async def diagnose(agent: Agent, *, probe_model: bool = True) -> list[Finding]:
             if upstream.config.type in ("http", "sse"):
                 fix = "check the URL, the headers and that the server is up"
             findings.append(Finding(f"server {name}", FAIL, f"{upstream.error}; {fix}"))
+        for conflict, why in gateway.catalog.conflicts.get(name, ()):
+            findings.append(Finding(f"tool {name}/{conflict}", FAIL, f"not exposed: {why}"))
         for method, why in upstream.listing.notes:
             findings.append(
                 Finding(f"server {name}", WARN, f"{method} failed ({why}); counted as empty, its tools are served")

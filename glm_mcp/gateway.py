@@ -177,6 +177,8 @@ class Gateway:
             status["quarantined"] = [{"tool": name, "reason": reason} for name, reason in listing.quarantined]
         if filtered := self.catalog.filtered.get(upstream.name):
             status["filtered"] = list(filtered)
+        if conflicts := self.catalog.conflicts.get(upstream.name):
+            status["conflicts"] = [{"name": name, "reason": reason} for name, reason in conflicts]
         return status
 
     def status(self) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Exposed names: `<prefix>__<name>` under the function-name rule of GLM and OpenAI, `^[a-zA-Z0-9_-]{1,64}$`.
+"""Exposed names: `<prefix>__<name>` (or the name itself for a passthrough server, prefix "") under the
+function-name rule of GLM and OpenAI, `^[a-zA-Z0-9_-]{1,64}$`.
 
 Contract:
 - a name that is already legal is kept as is;
@@ -35,9 +36,14 @@ def is_legal(name: str) -> bool:
     return _LEGAL.fullmatch(name) is not None
 
 
+def raw_name(prefix: str, name: str) -> str:
+    """`prefix__name`, or the name itself for a passthrough server (prefix "")."""
+    return f"{prefix}{SEPARATOR}{name}" if prefix else name
+
+
 def plain_name(prefix: str, name: str) -> str:
     """The exposed name before collision handling: legal, at most 64 characters."""
-    raw = f"{prefix}{SEPARATOR}{name}"
+    raw = raw_name(prefix, name)
     if is_legal(raw):
         return raw
     sanitized = _ILLEGAL.sub("_", raw)
@@ -63,7 +69,7 @@ def assign_names(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]
             result[group[0]] = plain
             continue
         for pair in group:
-            raw = f"{pair[0]}{SEPARATOR}{pair[1]}"
+            raw = raw_name(*pair)
             if raw == plain:
                 result[pair] = plain
                 continue

@@ -220,3 +220,13 @@ def test_the_docker_image_config_requires_a_token_for_its_public_bind() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path, {}, Path("/"))
     assert "gateway.auth_tokens[0]: environment variable GLM_MCP_TOKEN is not set" in str(caught.value)
+
+
+def test_an_empty_prefix_passes_names_through_and_the_gateways_own_prefix_is_refused() -> None:
+    config = parse_config(
+        {"mcpServers": {"gh": {"command": "x", "prefix": ""}, "b": {"command": "y", "prefix": ""}}}, {}, "c"
+    )
+    assert [server.prefix for server in config.servers.values()] == ["", ""]
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"mcpServers": {"glm": {"command": "x"}}}, {}, "c")
+    assert "mcpServers.glm: the prefix 'glm' is the gateway's own" in str(caught.value)
