@@ -357,12 +357,13 @@ class Agent:
         except ArgumentsError as exc:
             self._count(call, "invalid_arguments")
             return f"Error: {exc}. The call was not run. Call {call.name} again with corrected arguments.", True
-        result = await self.gateway.call_tool(call.name, arguments)
+        result = await self.gateway.call_tool(call.name, arguments, source="chat")
         return flatten_result(result, self.limits.max_result_chars), bool(result.is_error)
 
     def _count(self, call: ToolCall, outcome: str) -> None:
         """Count a call the loop answered itself, like the calls that reached a server."""
-        self.gateway.metrics.tool_call(self.compiled().servers.get(call.name, ""), outcome)
+        server = self.compiled().servers.get(call.name, "")
+        self.gateway.record_call(call.name, server, "chat", outcome, 0.0, {"raw": call.arguments})
 
 
 def _recover_calls(turn: Turn, offered: frozenset[str]) -> None:

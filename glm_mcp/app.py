@@ -29,6 +29,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp import http_mode
+from glm_mcp.admin import admin_routes
 from glm_mcp.agent import Agent
 from glm_mcp.chat_api import ChatCompletionsApp, model_body, models_body
 from glm_mcp.facade import build_server
@@ -96,7 +97,8 @@ class RequestGuard:
         if not self._allowed(host, self.hosts):
             await _refuse(scope, receive, send, 421, f"Host {host!r} is not allowed; add it to gateway.allowed_hosts")
             return
-        if origin and origin not in self.origins:
+        same_origin = origin in (f"http://{host}".lower(), f"https://{host}".lower())
+        if origin and origin not in self.origins and not same_origin:
             message = f"Origin {origin!r} is not allowed; add it to gateway.allowed_origins to let that page in"
             await _refuse(scope, receive, send, 403, message)
             return
@@ -109,7 +111,7 @@ class RequestGuard:
                 message = "the body must be JSON, sent with Content-Type: application/json"
                 await _refuse(scope, receive, send, 415, message)
                 return
-        if not origin:
+        if not origin or same_origin:
             await self.app(scope, receive, send)
             return
         cors = [(key.lower().encode(), value.encode()) for key, value in _cors(origin).items()]
@@ -195,7 +197,8 @@ def _security(gateway: Gateway) -> TransportSecuritySettings:
 
 def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -> RequestGuard:
     """The ASGI application serving `gateway`; its lifespan runs the gateway and then calls `on_ready`."""
-    model = GlmClient(gateway.config.model, on_request=gateway.metrics.model_request)
+    model = GlmClient(gateway.config.model, on_request=gateway.model_request)
+    gateway.on_model_change(lambda config: model.reconfigure(config.model))
     agent = Agent(gateway, model)
     server = build_server(gateway, agent)
 
@@ -231,6 +234,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
             Route("/v1/models", models),
             Route("/v1/models/{name:path}", one_model),
             Route("/v1/chat/completions", ChatCompletionsApp(agent), methods=["POST"]),
+            *admin_routes(agent),
         ],
     )
 

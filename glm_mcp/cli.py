@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import anyio
 import mcp.types as T
+import watchfiles
 from pydantic import SecretStr
 
 from glm_mcp.agent import Agent, AgentEvent
@@ -109,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
         help="an environment variable the editor should pass (editors do not pass your shell's), e.g. ZAI_API_KEY",
     )
     with_config(commands.add_parser("token", help="print the bearer token `glm-mcp serve` requires"))
+    restart = with_config(commands.add_parser("restart", help="restart one server of a running `glm-mcp serve`"))
+    restart.add_argument("server", help="the configured server name")
+    restart.add_argument("--url", help="the running gateway (default: http://HOST:PORT of the config)")
     doctor = with_config(commands.add_parser("doctor", help="check the config, the servers, the tools and the model"))
     doctor.add_argument("--no-model", action="store_true", help="skip the request to the model endpoint")
     return parser
@@ -172,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.warning('no servers are configured in %s: add them under "mcpServers"', config.source)
         command = {
             "token": _token,
+            "restart": _restart,
             "serve": _serve,
             "stdio": _stdio,
             "tools": _tools,
@@ -280,7 +285,8 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
         _freeze_heap()
         print(f"glm-mcp serving on http://{shown}:{bound_port} (MCP at /mcp; {auth_note})", file=sys.stderr, flush=True)
 
-    app = build_app(Gateway(config), on_ready=announce)
+    gateway = Gateway(config, loader=_loader(args))
+    app = build_app(gateway, on_ready=announce)
     protocol = bounded_protocol(
         max_connections=config.gateway.max_connections, header_timeout_seconds=config.gateway.header_timeout
     )
@@ -299,7 +305,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
         async with anyio.create_task_group() as tg:
 
             async def stop_on_signal() -> None:
-                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                     async for _ in signals:
                         # Standing streams of idle editors end at once; in-flight calls get the grace period.
                         # A second signal cuts those calls short, and the gateway still stops its servers in
@@ -311,6 +317,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
                         server.should_exit = True
 
             tg.start_soon(stop_on_signal)
+            tg.start_soon(_reload_on_change, gateway, args)
             await server.serve(sockets=sockets)
             tg.cancel_scope.cancel()
 
@@ -318,10 +325,44 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     return EXIT_OK if server.started else EXIT_FAILURE
 
 
+def _loader(args: argparse.Namespace) -> Callable[[], GatewayConfig]:
+    """How a reload reads the config again: the same lookup as at start."""
+    cwd = Path.cwd()
+    return lambda: load_config(args.config, os.environ, cwd)
+
+
+async def _reload_on_change(gateway: Gateway, args: argparse.Namespace) -> None:
+    """Reload on SIGHUP and whenever the config file changes (editors that replace the file included)."""
+    path = find_config_path(args.config, os.environ, Path.cwd())
+    async with anyio.create_task_group() as tg:
+
+        async def on_hangup() -> None:
+            with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+                async for _ in signals:
+                    await gateway.reload()
+
+        tg.start_soon(on_hangup)
+        if path is None:
+            return
+        target = path.resolve()
+        folder = target.parent
+
+        def is_the_config(change: watchfiles.Change, changed: str) -> bool:
+            return Path(changed).name == target.name
+
+        changes = watchfiles.awatch(folder, watch_filter=is_the_config, debounce=200, step=50)  # pyright: ignore[reportUnknownMemberType]  # watchfiles types its stop_event loosely
+        async for _ in changes:
+            logger.info("the config file changed: reloading")
+            await gateway.reload()
+
+
 @contextlib.asynccontextmanager
-async def _running_agent(config: GatewayConfig) -> AsyncGenerator[Agent, None]:
-    gateway = Gateway(config)
-    async with gateway.running(), GlmClient(config.model, on_request=gateway.metrics.model_request).running() as model:
+async def _running_agent(
+    config: GatewayConfig, loader: Callable[[], GatewayConfig] | None = None
+) -> AsyncGenerator[Agent, None]:
+    gateway = Gateway(config, loader=loader)
+    async with gateway.running(), GlmClient(config.model, on_request=gateway.model_request).running() as model:
+        gateway.on_model_change(lambda new: model.reconfigure(new.model))
         yield Agent(gateway, model)
 
 
@@ -332,12 +373,13 @@ def _stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
         async with anyio.create_task_group() as tg:
 
             async def stop_on_signal() -> None:
-                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP) as signals:
+                with anyio.open_signal_receiver(signal.SIGTERM) as signals:
                     async for _ in signals:
                         tg.cancel_scope.cancel()
 
             tg.start_soon(stop_on_signal)
-            async with _running_agent(config) as agent:
+            async with _running_agent(config, loader=_loader(args)) as agent:
+                tg.start_soon(_reload_on_change, agent.gateway, args)
                 _freeze_heap()
                 await serve_stdio(agent.gateway, agent)
             tg.cancel_scope.cancel()
@@ -518,6 +560,33 @@ def _user_config(args: argparse.Namespace, *, dry_run: bool) -> Path:
         path.write_text(user_config_text(root, data_home / "notes.json"), encoding="utf-8")
         print(f"glm-mcp: wrote {path} (the bundled servers; files serves {root}); edit it to add servers")
     return path
+
+
+def _restart(config: GatewayConfig, args: argparse.Namespace) -> int:
+    import httpx2
+
+    serve = config.gateway
+    host = f"[{serve.host}]" if ":" in serve.host else serve.host
+    base = args.url or f"http://{'127.0.0.1' if serve.host in ('0.0.0.0', '::') else host}:{serve.port}"
+    token = _gateway_token(config)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx2.post(f"{base.rstrip('/')}/admin/servers/{args.server}/restart", headers=headers, timeout=60)
+    except httpx2.HTTPError as exc:
+        print(
+            f"glm-mcp: no gateway answers at {base} ({type(exc).__name__}); is `glm-mcp serve` running?",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    if response.status_code != 200:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:200]
+        print(f"glm-mcp: {message}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"restarted {args.server}")
+    return EXIT_OK
 
 
 def _token(config: GatewayConfig, args: argparse.Namespace) -> int:

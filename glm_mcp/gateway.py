@@ -9,6 +9,7 @@ Contract:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
@@ -18,9 +19,10 @@ from typing import Any
 import anyio
 import mcp.types as T
 
-from glm_mcp.catalog import Catalog, Entry, build_catalog
+from glm_mcp.activity import Activity, CallEvent, CallSource, ModelEvent, ServerEvent
+from glm_mcp.catalog import Catalog, Entry, build_catalog, closest
 from glm_mcp.config import GatewayConfig
-from glm_mcp.errors import ToolNotFoundError, UpstreamError, UpstreamTimeout
+from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, UpstreamTimeout
 from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.redact import register, scrub
 from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
@@ -28,11 +30,20 @@ from glm_mcp.upstream.pool import UpstreamPool
 
 logger = logging.getLogger("glm_mcp.gateway")
 
+READY_WAIT_SECONDS = 10.0
+"""How long a reload or an admin action waits for the servers it started (slower ones join when ready)."""
+
 RESTART_WAIT_SECONDS = 5.0
 """How long a call to a tool whose server is restarting waits for it to come back."""
 
 CatalogListenerFnT = Callable[[Catalog, Catalog], Awaitable[None]]
 LogListenerFnT = Callable[[str, T.LoggingMessageNotificationParams], Awaitable[None]]
+
+
+async def _first_outcomes(upstreams: list[Upstream], seconds: float) -> None:
+    with anyio.move_on_after(seconds):
+        for upstream in upstreams:
+            await upstream.first_outcome.wait()
 
 
 def error_result(message: str) -> T.CallToolResult:
@@ -43,8 +54,21 @@ def error_result(message: str) -> T.CallToolResult:
 class Gateway:
     """Every configured server behind one catalog."""
 
-    def __init__(self, config: GatewayConfig, *, ready_wait_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        ready_wait_seconds: float = 10.0,
+        loader: Callable[[], GatewayConfig] | None = None,
+    ) -> None:
         self.config = config
+        self.loader = loader
+        """Reads the config again (from its file) for `reload`; None when there is nothing to re-read."""
+        self.reload_error: str | None = None
+        """Why the last reload was refused (the running config stays), until one succeeds."""
+        self.activity = Activity()
+        self._model_listeners: list[Callable[[GatewayConfig], None]] = []
+        self._admin_lock = anyio.Lock()
         register(config.secret_values())
         self.pool = UpstreamPool(
             config.servers, on_change=self._rebuild, on_log=self._forward_log, ready_wait_seconds=ready_wait_seconds
@@ -99,6 +123,7 @@ class Gateway:
 
     async def _rebuild(self) -> None:
         old, self.catalog = self.catalog, build_catalog(self.pool.upstreams.values())
+        self.activity.record(ServerEvent(f"the catalog changed: {len(self.catalog.tools)} tools"))
         for tool_name, (entry, _) in self.catalog.tools.items():
             self._last_owner[tool_name] = entry.server
         changed, self._catalog_changed = self._catalog_changed, anyio.Event()
@@ -118,13 +143,18 @@ class Gateway:
                 logger.exception("a log listener failed")
 
     async def call_tool(
-        self, name: str, arguments: Mapping[str, Any] | None, *, on_progress: ProgressFnT | None = None
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        on_progress: ProgressFnT | None = None,
+        source: CallSource = "mcp",
     ) -> T.CallToolResult:
         """Call an exposed tool on its server; failures come back as `is_error` results."""
         try:
             entry = await self._entry_when_back(name)
         except ToolNotFoundError as exc:
-            self.metrics.tool_call("", "unknown_tool")
+            self.record_call(name, "", source, "unknown_tool", 0.0, arguments)
             return error_result(f"{exc}; the gateway's tools are listed by tools/list")
         started = time.perf_counter()
         try:
@@ -135,9 +165,139 @@ class Gateway:
         else:
             outcome = "error" if result.is_error else "ok"
         seconds = time.perf_counter() - started
-        self.metrics.tool_call(entry.server, outcome, seconds)
+        self.record_call(name, entry.server, source, outcome, seconds, arguments)
         logger.debug("call %s on '%s': %s in %.3f s", entry.original, entry.server, outcome, seconds)
         return result
+
+    def record_call(
+        self,
+        name: str,
+        server: str,
+        source: CallSource,
+        outcome: str,
+        seconds: float,
+        arguments: Mapping[str, Any] | None,
+    ) -> None:
+        """Count a tool call in the metrics and show it on the status page."""
+        timed = None if outcome in ("unknown_tool", "invalid_arguments", "refused", "truncated") else seconds
+        self.metrics.tool_call(server, outcome, timed)
+        self.activity.record(CallEvent(name, server, source, outcome, seconds, dict(arguments or {})))
+
+    def model_request(
+        self, model: str, outcome: str, seconds: float, retries: int, usage: Mapping[str, Any] | None
+    ) -> None:
+        """Count a model request in the metrics and show it on the status page."""
+        self.metrics.model_request(model, outcome, seconds, retries, usage)
+        tokens = usage or {}
+        prompt, completion = tokens.get("prompt_tokens"), tokens.get("completion_tokens")
+        self.activity.record(
+            ModelEvent(
+                model,
+                outcome,
+                seconds,
+                retries,
+                prompt if isinstance(prompt, int) else None,
+                completion if isinstance(completion, int) else None,
+            )
+        )
+
+    # -- live operations -----------------------------------------------------------------------------
+
+    def on_model_change(self, listener: Callable[[GatewayConfig], None]) -> Callable[[], None]:
+        """Register `listener(config)` for a reload that changed the `model` section; returns the unregister."""
+        self._model_listeners.append(listener)
+        return lambda: self._model_listeners.remove(listener)
+
+    async def reload(self) -> dict[str, Any]:
+        """Read the config again and apply it as a difference; an invalid one changes nothing.
+
+        Returns what was done: `{"ok": true, "added": [...], "removed": [...], "restarted": [...], "notes": [...]}`,
+        or `{"ok": false, "error": "..."}`.
+        """
+        if self.loader is None:
+            return {"ok": False, "error": "this gateway was not started from a config file; nothing to reload"}
+        try:
+            new = self.loader()
+        except ConfigError as exc:
+            self.reload_error = str(exc)
+            logger.error("reload refused, the running config stays: %s", exc)
+            self.activity.record(ServerEvent(f"reload refused: {exc}"))
+            return {"ok": False, "error": str(exc)}
+        return await self.apply(new)
+
+    async def apply(self, new: GatewayConfig) -> dict[str, Any]:
+        """Move to `new`: added servers start, removed ones stop, changed ones restart, the rest are untouched."""
+        async with self._admin_lock:
+            old = self.config
+            register(new.secret_values())
+            added = [name for name in new.servers if name not in old.servers]
+            removed = [name for name in old.servers if name not in new.servers]
+            changed = [name for name in new.servers if name in old.servers and new.servers[name] != old.servers[name]]
+            notes: list[str] = []
+            kept_socket = {"host": old.gateway.host, "port": old.gateway.port, "auth_tokens": old.gateway.auth_tokens}
+            for field_name, value in kept_socket.items():
+                if getattr(new.gateway, field_name) != value:
+                    notes.append(f"gateway.{field_name} changes when the gateway restarts (it needs a new socket)")
+            gateway_section = new.gateway.model_copy(update=kept_socket)
+            self.config = new.model_copy(update={"gateway": gateway_section})
+            for name in removed:
+                await self.pool.stop(name)
+                self.pool.forget(name)
+            started: list[Upstream] = []
+            for name in changed:
+                restarts = self.pool.upstreams[name].restarts + 1
+                await self.pool.stop(name)
+                started.append(await self.pool.start(name, new.servers[name], restarts=restarts))
+            for name in added:
+                started.append(await self.pool.start(name, new.servers[name]))
+            await _first_outcomes(started, READY_WAIT_SECONDS)
+            self.pool.upstreams = {name: self.pool.upstreams[name] for name in new.servers}
+            if new.model != old.model:
+                for listener in list(self._model_listeners):
+                    listener(self.config)
+                notes.append("model settings applied to the next requests")
+            self.reload_error = None
+        await self._rebuild()
+        report = {"ok": True, "added": added, "removed": removed, "restarted": changed, "notes": notes}
+        logger.warning("config reloaded: %s", json.dumps(report))
+        self.activity.record(ServerEvent(f"config reloaded: {json.dumps(report)}"))
+        return report
+
+    async def restart_server(self, name: str) -> None:
+        """Stop one server and start it again.
+
+        Raises:
+            ToolNotFoundError: No server has that name.
+        """
+        async with self._admin_lock:
+            upstream = self._server(name)
+            await self.pool.stop(name)
+            config = self.config.servers[name].model_copy(update={"disabled": False})
+            await _first_outcomes(
+                [await self.pool.start(name, config, restarts=upstream.restarts + 1)], READY_WAIT_SECONDS
+            )
+        self.activity.record(ServerEvent(f"server '{name}' restarted"))
+        await self._rebuild()
+
+    async def set_enabled(self, name: str, enabled: bool) -> None:
+        """Disable a server (stopped, listed as disabled) or enable it again, until the next reload.
+
+        Raises:
+            ToolNotFoundError: No server has that name.
+        """
+        async with self._admin_lock:
+            upstream = self._server(name)
+            await self.pool.stop(name)
+            config = self.config.servers[name].model_copy(update={"disabled": not enabled})
+            await _first_outcomes([await self.pool.start(name, config, restarts=upstream.restarts)], READY_WAIT_SECONDS)
+        self.activity.record(ServerEvent(f"server '{name}' {'enabled' if enabled else 'disabled'}"))
+        await self._rebuild()
+
+    def _server(self, name: str) -> Upstream:
+        upstream = self.pool.upstreams.get(name)
+        if upstream is None:
+            raise ToolNotFoundError(f"no server named '{name}'{closest(name, self.pool.upstreams)}")
+        return upstream
 
     async def read_resource(self, uri: str) -> T.ReadResourceResult:
         """Read a resource from the server that owns its URI.
@@ -168,6 +328,7 @@ class Gateway:
             "resources": len(listing.resources) + len(listing.templates),
             "prompts": len(listing.prompts),
             "restarts": upstream.restarts,
+            "uptime_seconds": round(time.time() - upstream.ready_since, 1) if upstream.ready_since else None,
         }
         if upstream.error and upstream.state is not ServerState.READY:
             status["error"] = upstream.error
@@ -185,8 +346,11 @@ class Gateway:
         """Every server's state; `ready` is true when every enabled server is connected."""
         servers = {name: self.upstream_status(upstream) for name, upstream in self.pool.upstreams.items()}
         enabled = [status for status in servers.values() if status["state"] != ServerState.DISABLED.value]
-        return {
+        status: dict[str, Any] = {
             "ready": all(status["state"] == ServerState.READY.value for status in enabled),
             "servers": servers,
             "tools": len(self.catalog.tools),
         }
+        if self.reload_error is not None:
+            status["config_error"] = f"the last reload was refused, the running config stays: {self.reload_error}"
+        return status

@@ -79,11 +79,15 @@ class RunningGateway:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     @asynccontextmanager
-    async def mcp_client(self, mode: str = "legacy") -> AsyncIterator[Client]:
+    async def mcp_client(self, mode: str = "legacy", message_handler: Any = None) -> AsyncIterator[Client]:
         """An MCP SDK client on `/mcp`, with the gateway's token."""
         async with (
             httpx2.AsyncClient(headers=self.headers, timeout=httpx2.Timeout(30, read=300)) as http,
-            Client(streamable_http_client(f"{self.url}/mcp", http_client=http), mode=mode) as client,  # pyright: ignore[reportArgumentType]
+            Client(
+                streamable_http_client(f"{self.url}/mcp", http_client=http),
+                mode=mode,  # pyright: ignore[reportArgumentType]
+                message_handler=message_handler,
+            ) as client,
         ):
             yield client
 

@@ -87,23 +87,29 @@ class GlmClient:
     @asynccontextmanager
     async def running(self) -> AsyncGenerator[GlmClient, None]:
         """Open the connection pool; close it on exit."""
-        headers = {"Accept-Language": "en-US,en"}
-        if self.config.api_key is not None:
-            headers["Authorization"] = f"Bearer {self.config.api_key.get_secret_value()}"
-        timeout = httpx2.Timeout(self.config.read_timeout, connect=self.config.connect_timeout)
         limits = httpx2.Limits(max_connections=self.config.max_concurrency * 2)
-        async with httpx2.AsyncClient(
-            base_url=self.config.base_url.rstrip("/") + "/",
-            headers=headers,
-            timeout=timeout,
-            limits=limits,
-            transport=self._transport,
-        ) as http:
+        async with httpx2.AsyncClient(limits=limits, transport=self._transport) as http:
             self._http = http
+            self.reconfigure(self.config)
             try:
                 yield self
             finally:
                 self._http = None
+
+    def reconfigure(self, config: ModelConfig) -> None:
+        """Use `config` from the next request on (a reload): endpoint, key, name, timeouts, limits."""
+        self.config = config
+        self._limiter.total_tokens = config.max_concurrency
+        http = self._http
+        if http is None:
+            return
+        http.base_url = httpx2.URL(config.base_url.rstrip("/") + "/")
+        http.timeout = httpx2.Timeout(config.read_timeout, connect=config.connect_timeout)
+        http.headers["Accept-Language"] = "en-US,en"
+        if config.api_key is not None:
+            http.headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
+        else:
+            http.headers.pop("Authorization", None)
 
     async def complete(self, body: JsonObject) -> Turn:
         """Send a non-streamed request and return the answer.

@@ -123,6 +123,8 @@ class Upstream:
             self.state, self.error = ServerState.FAILED, config.config_error
         self.listing = Listing()
         self.restarts = 0
+        self.ready_since: float | None = None
+        """When the current session became ready (wall clock), None while the server is not ready."""
         self.server_info: T.Implementation | None = None
         self._on_change = on_change
         self._on_log = on_log
@@ -187,6 +189,7 @@ class Upstream:
                     attempt.deadline = math.inf
                     self._live = live
                     self.state, self.error, was_ready = ServerState.READY, None, True
+                    self.ready_since = time.time()
                     self.first_outcome.set()
                     self._reconnected.set()
                     logger.info("server '%s': ready with %d tools", self.name, len(self.listing.tools))
@@ -207,6 +210,7 @@ class Upstream:
             self.error = f"{self.error}; last stderr: {self._tail.lines[-1]}"
         self.error = scrub(self.error or "")
         self._live = None
+        self.ready_since = None
         self.state = ServerState.RESTARTING if was_ready else ServerState.FAILED
         self.first_outcome.set()
         if was_ready:

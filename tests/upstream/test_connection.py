@@ -195,6 +195,7 @@ async def test_a_disabled_server_is_listed_as_disabled_and_never_started() -> No
                     "resources": 0,
                     "prompts": 0,
                     "restarts": 0,
+                    "uptime_seconds": None,
                 }
             },
             "tools": 0,

@@ -1,0 +1,110 @@
+"""What the gateway just did, for the status page: the last tool calls and model requests, and a live feed.
+
+Contract:
+- `record` keeps an event (a `CallEvent`, a `ModelEvent` or a `ServerEvent`) in a bounded history of its kind
+  and hands it to every subscriber at once, without waiting: a subscriber that does not keep up misses live
+  events (the history keeps them), it never slows a call down;
+- `subscribe` is a context manager: the subscription ends with it, explicitly, never by garbage collection.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import time
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+HISTORY = 200
+"""Events of each kind kept for a page that opens later."""
+
+SUBSCRIBER_BUFFER = 256
+
+CallSource = Literal["mcp", "chat", "agent", "admin", "cli"]
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One tool call: who made it, where it went, how it ended."""
+
+    tool: str
+    server: str
+    source: CallSource
+    outcome: str
+    seconds: float
+    arguments: dict[str, Any]
+    kind: Literal["call"] = "call"
+    at: float = field(default_factory=time.time)
+    id: int = field(default_factory=lambda: next(_ids))
+
+
+@dataclass(frozen=True)
+class ModelEvent:
+    """One request to the model (its retries included)."""
+
+    model: str
+    outcome: str
+    seconds: float
+    retries: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    kind: Literal["model"] = "model"
+    at: float = field(default_factory=time.time)
+    id: int = field(default_factory=lambda: next(_ids))
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """A change of the catalog or of a server's state, or a reload."""
+
+    message: str
+    kind: Literal["server"] = "server"
+    at: float = field(default_factory=time.time)
+    id: int = field(default_factory=lambda: next(_ids))
+
+
+Event = CallEvent | ModelEvent | ServerEvent
+
+
+def as_json(event: Event) -> dict[str, Any]:
+    return asdict(event)
+
+
+class Activity:
+    """The bounded history and the subscribers of one gateway."""
+
+    def __init__(self) -> None:
+        self.calls: collections.deque[CallEvent] = collections.deque(maxlen=HISTORY)
+        self.model_requests: collections.deque[ModelEvent] = collections.deque(maxlen=HISTORY)
+        self._subscribers: set[MemoryObjectSendStream[Event]] = set()
+
+    def record(self, event: Event) -> None:
+        if isinstance(event, CallEvent):
+            self.calls.append(event)
+        elif isinstance(event, ModelEvent):
+            self.model_requests.append(event)
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber.send_nowait(event)
+            except anyio.WouldBlock:
+                pass  # a slow page misses this one; the history still has it
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._subscribers.discard(subscriber)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncGenerator[MemoryObjectReceiveStream[Event], None]:
+        """A live feed of every event recorded from now on, until the block ends."""
+        send, receive = anyio.create_memory_object_stream[Event](SUBSCRIBER_BUFFER)
+        self._subscribers.add(send)
+        try:
+            async with receive:
+                yield receive
+        finally:
+            self._subscribers.discard(send)
+            send.close()

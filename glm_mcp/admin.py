@@ -1,0 +1,138 @@
+"""The operator's face of `glm-mcp serve`: the status page at `/` and the `/admin/*` API it and `glm-mcp restart` use.
+
+Contract:
+- `/` is the status page, one self-contained HTML file (no build step, no CDN, works offline); it holds no data
+  itself and asks for the token, kept in the page's session storage, never in a URL;
+- `/admin/*` needs the gateway's token like `/mcp` (the app's `BearerAuth`) and is refused to other origins;
+- `GET /admin/status`: servers, tools with their policy, the last calls and model requests, a refused reload;
+- `GET /admin/events`: the same activity live, as server-sent events (read with `fetch`, which can send the token);
+- `POST /admin/reload`, `POST /admin/servers/{name}/{restart|disable|enable}`, `POST /admin/call` (a tool, with
+  JSON arguments: the form on the page).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from importlib import resources
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from glm_mcp._json import as_object
+from glm_mcp.activity import as_json
+from glm_mcp.agent import Agent
+from glm_mcp.catalog import is_destructive, loop_policy
+from glm_mcp.errors import ToolNotFoundError
+from glm_mcp.tools.results import flatten_result
+
+HEARTBEAT_SECONDS = 15.0
+"""A comment line on the event stream this often, so proxies and the page see it alive."""
+
+
+def _error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, status_code=status)
+
+
+def status_body(agent: Agent) -> dict[str, Any]:
+    """Everything the status page shows at load time."""
+    gateway = agent.gateway
+    compiled = agent.compiled()
+    tools: list[dict[str, Any]] = []
+    for name, (entry, tool) in gateway.catalog.tools.items():
+        offered = name in compiled.definitions and name not in compiled.destructive
+        why = compiled.left_out.get(name)
+        policy = (
+            loop_policy(tool, gateway.config.servers[entry.server].destructive)
+            if entry.server in gateway.config.servers
+            else ""
+        )
+        tools.append(
+            {
+                "name": name,
+                "server": entry.server,
+                "description": (tool.description or "").strip().split("\n")[0][:200],
+                "destructive": is_destructive(tool),
+                "offered": offered,
+                "policy": why or policy,
+            }
+        )
+    return {
+        **gateway.status(),
+        "model": agent.model.config.name,
+        "tool_list": tools,
+        "calls": [as_json(event) for event in gateway.activity.calls],
+        "model_requests": [as_json(event) for event in gateway.activity.model_requests],
+    }
+
+
+def admin_routes(agent: Agent) -> list[Route]:
+    """The routes of the status page and the admin API."""
+    gateway = agent.gateway
+
+    async def page(request: Request) -> Response:
+        html = resources.files("glm_mcp").joinpath("status_page.html").read_text(encoding="utf-8")
+        return HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+
+    async def status(request: Request) -> Response:
+        return JSONResponse(status_body(agent))
+
+    async def events(request: Request) -> Response:
+        async def stream() -> AsyncGenerator[str, None]:
+            yield ": glm-mcp events\n\n"
+            async with gateway.activity.subscribe() as feed:
+                while True:
+                    with anyio.move_on_after(HEARTBEAT_SECONDS):
+                        event = await feed.receive()
+                        yield f"data: {json.dumps(as_json(event), default=str)}\n\n"
+                        continue
+                    yield ": alive\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    async def reload(request: Request) -> Response:
+        report = await gateway.reload()
+        return JSONResponse(report, status_code=200 if report["ok"] else 400)
+
+    async def server_action(request: Request) -> Response:
+        name, action = request.path_params["name"], request.path_params["action"]
+        try:
+            if action == "restart":
+                await gateway.restart_server(name)
+            elif action in ("disable", "enable"):
+                await gateway.set_enabled(name, action == "enable")
+            else:
+                return _error(f"unknown action '{action}': restart, disable or enable", 404)
+        except ToolNotFoundError as exc:
+            return _error(str(exc), 404)
+        return JSONResponse({"ok": True, "server": name, "action": action})
+
+    async def call(request: Request) -> Response:
+        try:
+            body = as_object(await request.json()) or {}
+        except ValueError:
+            return _error('the body must be JSON: {"name": ..., "arguments": {...}}', 400)
+        name = body.get("name")
+        arguments = as_object(body.get("arguments", {}))
+        if not isinstance(name, str) or arguments is None:
+            return _error("give 'name' (a tool) and 'arguments' (a JSON object)", 400)
+        result = await gateway.call_tool(name, arguments, source="admin")
+        return JSONResponse(
+            {
+                "is_error": bool(result.is_error),
+                "text": flatten_result(result, 100_000),
+                "result": result.model_dump(mode="json", by_alias=True, exclude_none=True),
+            }
+        )
+
+    return [
+        Route("/", page),
+        Route("/admin/status", status),
+        Route("/admin/events", events),
+        Route("/admin/reload", reload, methods=["POST"]),
+        Route("/admin/servers/{name}/{action}", server_action, methods=["POST"]),
+        Route("/admin/call", call, methods=["POST"]),
+    ]

@@ -1,0 +1,119 @@
+"""Changing a running gateway: config reloads (file watch, SIGHUP, /admin/reload), one server at a time, with
+editors connected and calls in flight. Real `glm-mcp serve` and `glm-mcp stdio` processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import mcp.types as T
+import pytest
+from mcp.client import Client
+from mcp.client.stdio import StdioServerParameters
+
+from tests.helpers import ROOT, glm_mcp_serve, run_cli
+
+pytestmark = pytest.mark.slow
+
+SDK_SERVER = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
+
+
+def _servers(*names: str) -> dict[str, Any]:
+    return {name: {"command": sys.executable, "args": [SDK_SERVER]} for name in names}
+
+
+class Heard:
+    """Counts `tools/list_changed` notifications an editor receives."""
+
+    def __init__(self) -> None:
+        self.changed = anyio.Event()
+
+    async def __call__(self, message: object) -> None:
+        if isinstance(message, T.ToolListChangedNotification):
+            self.changed.set()
+
+    async def tools_until(self, client: Client, predicate: Any) -> list[str]:
+        with anyio.fail_after(10):
+            while True:
+                names = [tool.name for tool in (await client.list_tools()).tools]
+                if predicate(names):
+                    return names
+                self.changed = anyio.Event()
+                await self.changed.wait()
+
+
+async def test_editing_the_config_of_a_running_serve_reaches_editors_and_spares_calls_in_flight(tmp_path: Path) -> None:
+    config = {"mcpServers": _servers("one")}
+    async with glm_mcp_serve(config, tmp_path, "--log-level", "info") as gateway:
+        path = tmp_path / "glm-mcp.json"
+        heard = Heard()
+        async with gateway.mcp_client(message_handler=heard) as editor, anyio.create_task_group() as tg:
+            assert "one__echo" in await heard.tools_until(editor, lambda names: True)
+            napped: list[T.CallToolResult] = []
+
+            async def nap() -> None:
+                napped.append(await editor.call_tool("one__nap", {"seconds": 1.5}))
+
+            tg.start_soon(nap)
+            await anyio.wait_all_tasks_blocked()
+            path.write_text(json.dumps({"mcpServers": _servers("one", "two")}))
+            names = await heard.tools_until(editor, lambda names: "two__echo" in names)
+            assert "one__echo" in names
+        assert len(napped) == 1 and not napped[0].is_error  # the unchanged server's call finished undisturbed
+
+        path.write_text('{"mcpServers": {"three": ')  # a broken edit
+        async with httpx2.AsyncClient(base_url=gateway.url, headers=gateway.headers) as http:
+            with anyio.fail_after(10):
+                while "config_error" not in (ready := (await http.get("/readyz")).json()):
+                    await anyio.sleep(0.05)
+            assert "not valid JSON" in ready["config_error"] and set(ready["servers"]) == {"one", "two"}
+            path.write_text(json.dumps({"mcpServers": _servers("two")}))
+            gateway.process.send_signal(signal.SIGHUP)
+            with anyio.fail_after(10):
+                while set((ready := (await http.get("/readyz")).json())["servers"]) != {"two"}:
+                    await anyio.sleep(0.05)
+            assert "config_error" not in ready
+
+
+async def test_glm_mcp_stdio_reloads_its_config_too(tmp_path: Path) -> None:
+    path = tmp_path / "glm-mcp.json"
+    path.write_text(json.dumps({"mcpServers": _servers("one")}))
+    heard = Heard()
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "glm_mcp", "stdio", "--config", str(path)], cwd=str(ROOT)
+    )
+    async with Client(params, mode="legacy", message_handler=heard) as editor:
+        assert "one__echo" in await heard.tools_until(editor, lambda names: True)
+        path.write_text(json.dumps({"mcpServers": _servers("one", "two")}))
+        assert "two__echo" in await heard.tools_until(editor, lambda names: "two__echo" in names)
+
+
+async def test_one_server_at_a_time_over_the_admin_api_and_the_cli(tmp_path: Path) -> None:
+    async with glm_mcp_serve({"mcpServers": _servers("one", "two")}, tmp_path) as gateway:
+        async with httpx2.AsyncClient(base_url=gateway.url, headers=gateway.headers) as http:
+            pid = int((await http.post("/admin/call", json={"name": "one__pid", "arguments": {}})).json()["text"])
+            env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+            port = gateway.url.rsplit(":", 1)[1]
+            code, out, err = await run_cli("restart", "one", "--url", gateway.url, env=env)
+            assert (code, out.strip()) == (0, "restarted one"), err
+            status = (await http.get("/readyz")).json()["servers"]["one"]
+            assert status["restarts"] == 1
+            new_pid = int((await http.post("/admin/call", json={"name": "one__pid", "arguments": {}})).json()["text"])
+            assert new_pid != pid
+            assert (await http.post("/admin/servers/two/disable")).status_code == 200
+            assert (await http.get("/readyz")).json()["servers"]["two"]["state"] == "disabled"
+            assert (await http.post("/admin/servers/two/enable")).status_code == 200
+            assert (await http.get("/readyz")).json()["servers"]["two"]["state"] == "ready"
+            missing = await http.post("/admin/servers/nope/restart")
+            assert missing.status_code == 404 and "no server named 'nope'" in missing.json()["error"]["message"]
+            code, _, err = await run_cli("restart", "nope", "--url", f"http://127.0.0.1:{port}", env=env)
+            assert code == 1 and "no server named 'nope'" in err
+        async with httpx2.AsyncClient(base_url=gateway.url) as anonymous:
+            assert (await anonymous.post("/admin/reload")).status_code == 401
+            page = await anonymous.post("/admin/reload", headers={**gateway.headers, "origin": "http://localhost:9999"})
+            assert page.status_code == 403
