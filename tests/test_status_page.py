@@ -1,0 +1,106 @@
+"""The status page in a real browser: headless Chromium (Debian's `chromium`, driven by Playwright) against a real
+`glm-mcp serve`, watching a server die and come back, a call appear live, a call made through the form, a model
+request, and a reload. Screenshots are kept in `test-artifacts/` at the repository root."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.helpers import ROOT, glm_mcp_serve, serve_asgi
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+SDK_SERVER = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _servers(*names: str) -> dict[str, object]:
+    return {name: {"command": sys.executable, "args": [SDK_SERVER]} for name in names}
+
+
+@pytest.fixture
+async def browser_page() -> AsyncIterator[object]:
+    if CHROMIUM is None:
+        message = "Chromium is needed for the status page tests: apt-get install chromium (.ci/run does)"
+        if os.environ.get("GLM_MCP_REQUIRE_BROWSER"):
+            pytest.fail(message)  # CI installs it: there, a missing browser is a failure, never a skip
+        pytest.skip(message)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield await browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            await browser.close()
+
+
+async def test_the_status_page_shows_the_gateway_live_and_drives_it(tmp_path: Path, browser_page: object) -> None:
+    from playwright.async_api import Page, expect
+
+    page = browser_page
+    assert isinstance(page, Page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    fake = FakeGlm(lambda body: Reply(content="Hello from GLM."), generation="2026")
+    async with serve_asgi(fake.app) as glm_url:
+        config = {"mcpServers": _servers("one", "two"), "model": {"base_url": glm_url, "api_key": "k"}}
+        async with glm_mcp_serve(config, tmp_path) as gateway:
+            assert gateway.token is not None
+            await page.goto(gateway.url + "/")
+            assert "token" not in page.url
+            await page.get_by_test_id("token").fill(gateway.token)
+            await page.get_by_test_id("sign-in").click()
+            servers = page.get_by_test_id("servers")
+            await expect(servers.locator('tr[data-server="one"] [data-testid="state"]')).to_have_text("ready")
+            await expect(page.get_by_test_id("live")).to_have_text("live")
+            await page.screenshot(path=str(ARTIFACTS / "status-1-loaded.png"), full_page=True)
+
+            # A server killed from outside: the page shows it restarting, then ready again.
+            async with gateway.mcp_client() as editor:
+                pid = int(str((await editor.call_tool("one__pid", {})).content[0].text))  # pyright: ignore[reportAttributeAccessIssue]
+                os.kill(pid, signal.SIGKILL)
+                state = servers.locator('tr[data-server="one"] [data-testid="state"]')
+                await expect(state).to_have_text("restarting", timeout=10_000)
+                await page.screenshot(path=str(ARTIFACTS / "status-2-restarting.png"), full_page=True)
+                await expect(state).to_have_text("ready", timeout=15_000)
+
+                # A call from an editor appears live.
+                await editor.call_tool("two__echo", {"text": "seen live"})
+                call_row = page.get_by_test_id("calls").locator('tr[data-tool="two__echo"]').first
+                await expect(call_row).to_contain_text("mcp")
+                await call_row.click()
+                await expect(page.get_by_test_id("calls")).to_contain_text('"text": "seen live"')
+
+            # A call through the form.
+            await page.get_by_test_id("call-name").fill("one__echo")
+            await page.get_by_test_id("call-arguments").fill(json.dumps({"text": "from the page"}))
+            await page.get_by_test_id("call").click()
+            await expect(page.get_by_test_id("call-result")).to_have_text("from the page")
+
+            # A model request, from an OpenAI client of the gateway.
+            client = openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=gateway.token, max_retries=0)
+            async with client:
+                await client.chat.completions.create(model="glm-4.6", messages=[{"role": "user", "content": "hi"}])
+            await expect(page.get_by_test_id("model-requests")).to_contain_text("glm-4.6")
+            await page.screenshot(path=str(ARTIFACTS / "status-3-calls.png"), full_page=True)
+
+            # A reload from the page: a server added to the config shows up.
+            config["mcpServers"] = _servers("one", "two", "three")
+            (tmp_path / "glm-mcp.json").write_text(json.dumps(config))
+            await page.get_by_test_id("reload").click()
+            await expect(page.get_by_test_id("notice")).to_contain_text("reloaded")
+            await expect(servers.locator('tr[data-server="three"] [data-testid="state"]')).to_have_text("ready")
+            await page.get_by_test_id("tool-search").fill("three__echo")
+            await expect(page.get_by_test_id("tools")).to_contain_text("three__echo")
+            await page.screenshot(path=str(ARTIFACTS / "status-4-reloaded.png"), full_page=True)
