@@ -45,11 +45,8 @@ def status_body(agent: Agent) -> dict[str, Any]:
     for name, (entry, tool) in gateway.catalog.tools.items():
         offered = name in compiled.definitions and name not in compiled.destructive
         why = compiled.left_out.get(name)
-        policy = (
-            loop_policy(tool, gateway.config.servers[entry.server].destructive)
-            if entry.server in gateway.config.servers
-            else ""
-        )
+        server_config = gateway.config.servers.get(entry.server)
+        policy = loop_policy(tool, server_config.destructive) if server_config is not None else ""
         tools.append(
             {
                 "name": name,
@@ -60,6 +57,20 @@ def status_body(agent: Agent) -> dict[str, Any]:
                 "policy": why or policy,
             }
         )
+    for server, upstream in gateway.pool.upstreams.items():
+        left_out = [(tool, f"quarantined: {why}") for tool, why in upstream.listing.quarantined]
+        left_out += [(tool, f"not exposed: {why}") for tool, why in gateway.catalog.conflicts.get(server, ())]
+        for tool_name, policy in left_out:
+            tools.append(
+                {
+                    "name": tool_name,
+                    "server": server,
+                    "description": "",
+                    "destructive": None,
+                    "offered": False,
+                    "policy": policy,
+                }
+            )
     return {
         **gateway.status(),
         "model": agent.model.config.name,

@@ -117,3 +117,17 @@ async def test_one_server_at_a_time_over_the_admin_api_and_the_cli(tmp_path: Pat
             assert (await anonymous.post("/admin/reload")).status_code == 401
             page = await anonymous.post("/admin/reload", headers={**gateway.headers, "origin": "http://localhost:9999"})
             assert page.status_code == 403
+
+
+async def test_the_status_data_lists_every_tool_with_its_policy_quarantined_ones_included(tmp_path: Path) -> None:
+    raw = str(ROOT / "tests" / "fixture_servers" / "raw_server.py")
+    config = {"mcpServers": {"raw": {"command": sys.executable, "args": [raw]}, **_servers("one")}}
+    async with glm_mcp_serve(config, tmp_path) as gateway:
+        async with httpx2.AsyncClient(base_url=gateway.url, headers=gateway.headers) as http:
+            page = await http.get("/")
+            status = (await http.get("/admin/status")).json()
+    assert page.status_code == 200 and "<title>glm-mcp</title>" in page.text and "https://" not in page.text
+    policies = {tool["name"]: (tool["offered"], tool["policy"]) for tool in status["tool_list"]}
+    assert policies["one__echo"] == (True, "runs (read-only or not destructive)")
+    assert policies["raw__echo"][0] is False and policies["raw__echo"][1].startswith("refused in the chat loop")
+    assert policies["bad_type"][0] is False and policies["bad_type"][1].startswith("quarantined: inputSchema")
