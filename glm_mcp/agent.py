@@ -1,9 +1,9 @@
 """The tool loop: ask the model, run its calls to gateway tools concurrently, feed the results back, repeat.
 
 Contract:
-- the gateway's tools are compiled for GLM once per catalog snapshot; a tool that cannot be compiled is
-  left out with its reason; the client's own tools are offered beside them (the client's win a name clash);
-  at most `MAX_TOOLS` are offered: the client's first, then the gateway's in name order;
+- the tools offered are chosen by `offer` (all of them when they fit GLM's 128, else the conversation's most
+  relevant and `glm__find_tools`); a call to a gateway tool that exists but was not offered runs and joins the
+  offer; `glm__find_tools` is answered by the loop itself;
 - every call the model makes to a gateway tool is answered with a tool message: results, failures,
   invalid arguments, unknown names and timeouts alike, so the model can correct itself;
 - each assistant turn goes back to the model with its `reasoning_content`, and with arguments GLM accepts
@@ -31,20 +31,17 @@ from typing import Any
 import anyio
 
 from glm_mcp._json import as_object
-from glm_mcp.catalog import Catalog, closest, is_destructive
+from glm_mcp.catalog import closest
 from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
 from glm_mcp.gateway import Gateway
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.messages import JsonObject, ToolCall, Turn, add_usage
 from glm_mcp.model.xml_calls import LeakedCall, LeakFilter, clean_name, take_calls
+from glm_mcp.offer import FIND_TOOLS, CompiledTools, ToolOffer, build_offer, find_tools
 from glm_mcp.tools.arguments import prepare_arguments, read_arguments
 from glm_mcp.tools.results import flatten_result
-from glm_mcp.tools.schema import SchemaError, compile_schema
 
 logger = logging.getLogger("glm_mcp.agent")
-
-MAX_TOOLS = 128
-"""GLM accepts at most 128 functions per request."""
 
 _LISTED_TOOLS = 30
 """Tool names listed to a model that called an unknown one."""
@@ -69,29 +66,12 @@ class AgentEvent:
     """Something the client may want to see as it happens."""
 
     kind: str
-    """"content", "reasoning_content", "tool_call", "tool_result", "retry" or "step"."""
+    """"content", "reasoning_content", "tool_call", "tool_result", "retry", "offer" or "step"."""
     text: str = ""
     data: JsonObject = field(default_factory=dict[str, Any])
 
 
 EventFnT = Callable[[AgentEvent], Awaitable[None]]
-
-
-@dataclass
-class ToolOffer:
-    """The tools of one request: what GLM is shown, and which names the gateway runs."""
-
-    definitions: list[JsonObject]
-    gateway_tools: dict[str, JsonObject]
-    """Exposed name → the tool's original input schema (what arguments are validated against)."""
-    left_out: dict[str, str]
-    """Exposed name → why it is not offered."""
-    client_tools: frozenset[str] = frozenset()
-    """Names of the client's own tools: a call to one of them ends the run for the client to make."""
-
-    def names(self) -> frozenset[str]:
-        """Every name offered to the model."""
-        return self.client_tools | self.gateway_tools.keys()
 
 
 @dataclass
@@ -108,34 +88,6 @@ class AgentResult:
     """What the client should know about how the answer ended (a filter, a token limit)."""
 
 
-class _Compiled:
-    """The gateway tools of one catalog snapshot, compiled for GLM."""
-
-    def __init__(self, catalog: Catalog, allow_destructive: Callable[[str], bool]) -> None:
-        self.catalog = catalog
-        self.definitions: dict[str, JsonObject] = {}
-        self.schemas: dict[str, JsonObject] = {}
-        self.servers: dict[str, str] = {}
-        self.left_out: dict[str, str] = {}
-        self.destructive: set[str] = set()
-        """Destructive tools (by the MCP spec's defaults) of servers whose config does not allow them."""
-        for name, (entry, tool) in catalog.tools.items():
-            try:
-                parameters = compile_schema(tool.input_schema)
-            except SchemaError as exc:
-                self.left_out[name] = str(exc)
-                continue
-            description = tool.description or tool.title or f"The tool {entry.original} of the server {entry.server}."
-            self.definitions[name] = {
-                "type": "function",
-                "function": {"name": name, "description": description, "parameters": parameters},
-            }
-            self.schemas[name] = dict(tool.input_schema)
-            self.servers[name] = entry.server
-            if is_destructive(tool) and not allow_destructive(entry.server):
-                self.destructive.add(name)
-
-
 class Agent:
     """Runs chat requests against the model with the gateway's tools."""
 
@@ -144,14 +96,16 @@ class Agent:
         self.model = model
         self.limits = limits or AgentLimits(max_steps=gateway.config.gateway.max_steps)
         """By default the config's `max_steps` and the other limits' defaults."""
-        self._compiled: _Compiled | None = None
+        self._compiled: CompiledTools | None = None
 
-    def compiled(self) -> _Compiled:
-        """The current catalog's tools, compiled (cached until the catalog changes)."""
+    def compiled(self) -> CompiledTools:
+        """The current catalog's tools, compiled and indexed (once per catalog snapshot)."""
         catalog = self.gateway.catalog
         if self._compiled is None or self._compiled.catalog is not catalog:
             servers = self.gateway.config.servers
-            self._compiled = _Compiled(catalog, lambda server: servers[server].destructive == "allow")
+            self._compiled = CompiledTools(
+                catalog, lambda server: server in servers and servers[server].destructive == "allow"
+            )
         return self._compiled
 
     def offer(
@@ -159,33 +113,11 @@ class Agent:
         client_tools: Sequence[JsonObject] = (),
         servers: Sequence[str] | None = None,
         tools: Sequence[str] | None = None,
+        messages: Sequence[Any] = (),
     ) -> ToolOffer:
-        """The tools for one request, narrowed to `servers` and `tools` when given."""
-        compiled = self.compiled()
+        """The tools for one request (see `offer`), narrowed to `servers` and `tools` when given."""
         client_names = frozenset(name for name in map(function_name, client_tools) if name)
-        left_out = dict(compiled.left_out)
-        chosen: list[str] = []
-        for name in compiled.definitions:  # in name order: the catalog is built sorted
-            if servers is not None and compiled.servers[name] not in servers:
-                continue
-            if tools is not None and name not in tools:
-                continue
-            if name in client_names:
-                left_out[name] = "the client sent a tool of the same name"
-                continue
-            chosen.append(name)
-        room = max(0, MAX_TOOLS - len(client_tools))
-        for name in chosen[room:]:
-            left_out[name] = f"more than {MAX_TOOLS} tools: narrow with glm_mcp.servers or glm_mcp.tools"
-        if len(chosen) > room:
-            logger.warning("offering %d of %d gateway tools (GLM takes %d)", room, len(chosen), MAX_TOOLS)
-        chosen = chosen[:room]
-        return ToolOffer(
-            definitions=[*client_tools, *(compiled.definitions[name] for name in chosen)],
-            gateway_tools={name: compiled.schemas[name] for name in chosen},
-            left_out=left_out,
-            client_tools=client_names,
-        )
+        return build_offer(self.compiled(), self.gateway.config, client_tools, client_names, messages, servers, tools)
 
     async def run(
         self,
@@ -233,6 +165,7 @@ class Agent:
                 await emit(AgentEvent(kind, text))
 
         stopped_by: str | None = None
+        announced: Any = None
         with anyio.move_on_after(self.limits.max_seconds) as wall:
             while True:
                 if steps >= limit:
@@ -242,6 +175,9 @@ class Agent:
                 answer_started[0] = False
                 leaks.clear()
                 await emit(AgentEvent("step", data={"step": steps}))
+                if steps == 1 or offer.facts.get("promoted") != announced:
+                    announced = offer.facts.get("promoted")
+                    await emit(AgentEvent("offer", data=dict(offer.facts)))
                 request = {**body, "messages": messages}
                 if offer.definitions:
                     request["tools"] = offer.definitions
@@ -328,7 +264,28 @@ class Agent:
         return [answer for answer in answers if answer is not None]
 
     async def _execute(self, call: ToolCall, offer: ToolOffer) -> tuple[str, bool]:
+        compiled = self.compiled()
+        if call.name == FIND_TOOLS and offer.searchable:
+            try:
+                arguments = read_arguments(call.arguments)
+            except ArgumentsError as exc:
+                return f"Error: {exc}. Call {FIND_TOOLS} again with a query.", True
+            return find_tools(compiled, offer, arguments), False
+        if call.name in compiled.destructive:
+            self._count(call, "refused")
+            server = compiled.servers[call.name]
+            return (
+                f"Error: glm-mcp did not run {call.name}: the tool may change or delete data (it is not annotated "
+                "read-only or non-destructive), and such tools "
+                f'of \'{server}\' need the user\'s approval ("destructive": "allow" in the gateway config). '
+                "Tell the user what you wanted to do instead.",
+                True,
+            )
         schema = offer.gateway_tools.get(call.name)
+        if schema is None and call.name in offer.candidates:
+            # A tool of the catalog that was not offered: it runs (validated as usual) and joins the offer.
+            offer.promote([call.name], compiled)
+            schema = compiled.schemas[call.name]
         if schema is None:
             self._count(call, "unknown_tool")
             reason = offer.left_out.get(call.name)
@@ -341,17 +298,6 @@ class Agent:
                 f"Error: there is no tool named '{call.name}'{closest(call.name, names)}. "
                 f"Available tools{cut}: {shown}."
             ), True
-        compiled = self.compiled()
-        if call.name in compiled.destructive:
-            self._count(call, "refused")
-            server = compiled.servers[call.name]
-            return (
-                f"Error: glm-mcp did not run {call.name}: the tool may change or delete data (it is not annotated "
-                "read-only or non-destructive), and such tools "
-                f'of \'{server}\' need the user\'s approval ("destructive": "allow" in the gateway config). '
-                "Tell the user what you wanted to do instead.",
-                True,
-            )
         try:
             arguments = prepare_arguments(call.arguments, schema)
         except ArgumentsError as exc:

@@ -28,10 +28,11 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from glm_mcp._json import as_list, as_object
-from glm_mcp.agent import Agent, AgentEvent, AgentResult, ToolOffer, function_name
+from glm_mcp.agent import Agent, AgentEvent, AgentResult, function_name
 from glm_mcp.catalog import closest
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.model.messages import JsonObject
+from glm_mcp.offer import ToolOffer
 
 logger = logging.getLogger("glm_mcp.chat")
 
@@ -131,7 +132,7 @@ class ChatRequest:
             self.offer = ToolOffer(definitions=[], gateway_tools={}, left_out={})
         else:
             client_tools = [tool for tool in map(as_object, tools) if tool is not None]
-            self.offer = agent.offer(client_tools, servers, names)
+            self.offer = agent.offer(client_tools, servers, names, messages)
 
     @staticmethod
     def _model(requested: Any, agent: Agent) -> str:
@@ -151,7 +152,9 @@ def _strings(value: Any, param: str, what: str) -> list[str] | None:
     return [str(item) for item in items]
 
 
-def _completion(result: AgentResult, model: str, request_id: str, created: int) -> JsonObject:
+def _completion(
+    result: AgentResult, model: str, request_id: str, created: int, offer: ToolOffer | None = None
+) -> JsonObject:
     message: JsonObject = {"role": "assistant", "content": result.turn.content.lstrip("\n") or None}
     if result.turn.reasoning_content:
         message["reasoning_content"] = result.turn.reasoning_content
@@ -166,14 +169,16 @@ def _completion(result: AgentResult, model: str, request_id: str, created: int) 
     }
     if result.usage is not None:
         body["usage"] = result.usage
-    if (extra := _run_facts(result)) is not None:
+    if (extra := _run_facts(result, offer)) is not None:
         body["glm_mcp"] = extra
     return body
 
 
-def _run_facts(result: AgentResult) -> JsonObject | None:
-    """The response's `glm_mcp` object: why the run stopped early, and notes about how it ended."""
+def _run_facts(result: AgentResult, offer: ToolOffer | None = None) -> JsonObject | None:
+    """The response's `glm_mcp` object: what was offered, why the run stopped early, how it ended."""
     facts: JsonObject = {}
+    if offer is not None and offer.facts:
+        facts["offer"] = offer.facts
     if result.stopped_by:
         facts.update(stopped_by=result.stopped_by, steps=result.steps)
     if result.note:
@@ -188,6 +193,8 @@ class _Stream:
         self.send = send
         self.events = events
         self.started = False
+        self.pending: list[str] = []
+        """Frames written as soon as the response starts."""
         self.base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
 
     async def write(self, text: str) -> None:
@@ -204,20 +211,28 @@ class _Stream:
                 }
             )
             await self.chunk({"role": "assistant", "content": ""})
+            for frame in self.pending:
+                await self.send({"type": "http.response.body", "body": frame.encode(), "more_body": True})
         await self.send({"type": "http.response.body", "body": text.encode(), "more_body": True})
 
     async def chunk(self, delta: JsonObject | None, finish: str | None = None, **extra: Any) -> None:
         # Only the usage chunk has no choice (as OpenAI's own); an event rides on an empty delta, which the
         # common `chunk.choices[0].delta.content` loop reads safely.
+        await self.write(self._frame(delta, finish, **extra))
+
+    def _frame(self, delta: JsonObject | None, finish: str | None = None, **extra: Any) -> str:
         choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
-        await self.write(f"data: {dumps({**self.base, 'choices': choices, **extra})}\n\n")
+        return f"data: {dumps({**self.base, 'choices': choices, **extra})}\n\n"
 
     async def on_event(self, event: AgentEvent) -> None:
         if event.kind == "content":
             await self.chunk({"content": event.text})
         elif event.kind == "reasoning_content":
             await self.chunk({"reasoning_content": event.text})
-        elif event.kind in ("tool_call", "tool_result", "retry") and self.events:
+        elif event.kind == "offer" and self.events and not self.started:
+            # Said before anything else, but without starting the response: a model error can still get its status.
+            self.pending.append(self._frame({}, None, glm_mcp={"event": "offer", **event.data}))
+        elif event.kind in ("tool_call", "tool_result", "retry", "offer") and self.events:
             data = dict(event.data)
             if isinstance(data.get("content"), str) and len(data["content"]) > _TOOL_EVENT_CHARS:
                 data["content"] = data["content"][:_TOOL_EVENT_CHARS] + "…"
@@ -330,7 +345,7 @@ class ChatCompletionsApp:
         except ModelError as exc:
             await _send_json(send, exc.status_code, _model_error_body(exc))
             return "model_error"
-        await _send_json(send, 200, _completion(result, request.model, request_id, created))
+        await _send_json(send, 200, _completion(result, request.model, request_id, created, request.offer))
         return result.stopped_by or "ok"
 
     async def _stream(self, request: ChatRequest, request_id: str, created: int, send: Send) -> str:
@@ -357,7 +372,7 @@ class ChatCompletionsApp:
                 calls = [{"index": i, **call.to_wire()} for i, call in enumerate(result.client_calls)]
                 await out.chunk({"tool_calls": calls})
             extra: JsonObject = {}
-            if (facts := _run_facts(result)) is not None:
+            if (facts := _run_facts(result, request.offer)) is not None:
                 extra["glm_mcp"] = facts
             await out.chunk({}, result.finish_reason, **extra)
             if request.include_usage and result.usage is not None:

@@ -499,7 +499,8 @@ def _chat(config: GatewayConfig, args: argparse.Namespace) -> int:
             system = [{"role": "system", "content": args.system}] if args.system else []
             body = {"model": config.model.name, "messages": [*system, {"role": "user", "content": prompt}]}
             try:
-                result = await agent.run(body, agent.offer((), args.servers), stream=True, on_event=on_event)
+                offer = agent.offer((), args.servers, messages=body["messages"])
+                result = await agent.run(body, offer, stream=True, on_event=on_event)
             except ModelError as exc:
                 print(f"glm-mcp: the model failed: {exc.message}", file=sys.stderr)
                 return EXIT_FAILURE

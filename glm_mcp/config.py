@@ -87,6 +87,9 @@ class ToolFilterConfig(BaseModel):
     deny: tuple[str, ...] = ()
     """Glob patterns on the server's own tool names that are never exposed; wins over `allow`."""
 
+    pin: tuple[str, ...] = ()
+    """Glob patterns on the server's own tool names always offered to GLM, however many tools there are."""
+
 
 class _UpstreamBase(BaseModel):
     # Editors' configs carry keys of their own (autoApprove, envFile, ...): ignore, don't fail.
@@ -226,6 +229,16 @@ class ServeConfig(BaseModel):
 
     max_steps: int = Field(default=10, ge=1, le=1000)
     """Model turns one agent run may take; a request can lower it, never raise it."""
+
+    max_offered_tools: int = Field(default=128, ge=1, le=128)
+    """Tools offered to GLM per request (GLM takes 128); past it the offer is chosen for the conversation."""
+
+    max_tool_tokens: int | None = Field(default=None, ge=100)
+    """A budget for the tool definitions of one request, in prompt tokens (estimated as characters / 4)."""
+
+    mcp_tools: Literal["all", "search"] = "all"
+    """What editors list on the MCP face: every tool, or (`search`) the pinned ones, `glm__find_tools` and
+    `glm__call_tool`; `/mcp?tools=search` chooses per connection."""
 
     max_concurrent_runs: int = Field(default=16, ge=1, le=10_000)
     """`/v1/chat/completions` runs at once; more wait in a queue (their bodies are read only when they start)."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from glm_mcp.agent import MAX_TOOLS, Agent
+from glm_mcp.agent import Agent
 from glm_mcp.catalog import is_destructive, loop_policy
 from glm_mcp.errors import ModelError
+from glm_mcp.offer import GLM_MAX_TOOLS as MAX_TOOLS
 from glm_mcp.upstream.connection import ServerState
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -72,8 +73,8 @@ async def diagnose(agent: Agent, *, probe_model: bool = True) -> list[Finding]:
             Finding(
                 "tool count",
                 WARN,
-                f"{count} tools, GLM takes {MAX_TOOLS} per request; the first {MAX_TOOLS} by name are offered: "
-                "narrow with tools.allow/deny in the config or glm_mcp.servers per request",
+                f"{count} tools, GLM takes {MAX_TOOLS} per request: each request is offered the most relevant "
+                "ones and glm__find_tools; pin the ones every request needs with tools.pin",
             )
         )
     else:

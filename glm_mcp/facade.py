@@ -153,7 +153,7 @@ async def _run_agent(agent: Agent, ctx: ServerRequestContext[Any], arguments: di
             await ctx.session.report_progress(tool_calls, None, f"calling {event.data['name']}")
 
     body = {"model": agent.model.config.name, "messages": [{"role": "user", "content": task}]}
-    offer = agent.offer((), None if servers is None else [str(server) for server in servers])
+    offer = agent.offer((), None if servers is None else [str(server) for server in servers], messages=body["messages"])
     try:
         result = await agent.run(body, offer, stream=False, on_event=on_event, max_steps=steps_limit)
     except ModelError as exc:

@@ -312,20 +312,21 @@ async def test_narrowing_offers_only_the_chosen_servers_and_tools() -> None:
     assert [t["function"]["name"] for t in fake.requests[1]["tools"]] == ["weather__forecast"]
 
 
-async def test_more_than_128_tools_offers_the_first_128_and_says_why_of_the_rest() -> None:
+async def test_past_128_tools_the_offer_is_chosen_and_a_tool_not_offered_still_runs_and_joins_it() -> None:
     big = MCPServer("big")
     for index in range(140):
-        big.add_tool(lambda: "x", name=f"t{index:03d}", description="A tool.")
+        big.add_tool(lambda: "x", name=f"t{index:03d}", description="A tool.", annotations=READ_ONLY)
     fake = FakeGlm([Reply(tool_calls=[("big__t139", "{}")]), Reply(content="done")])
     async with agent_for(fake, ("big", big)) as agent:
         offer = agent.offer()
         await agent.run(body("x"), offer, stream=False)
-    assert len(fake.requests[0]["tools"]) == 128
-    assert fake.requests[0]["tools"][-1]["function"]["name"] == "big__t127"
+    first = [tool["function"]["name"] for tool in fake.requests[0]["tools"]]
+    assert len(first) <= 128 and first[-1] == "glm__find_tools" and "big__t139" not in first
     answer = [m for m in fake.requests[1]["messages"] if m["role"] == "tool"][0]["content"]
-    assert answer.startswith(
-        "Error: the tool 'big__t139' is not available here: more than 128 tools: narrow with glm_mcp.servers"
-    )
+    assert answer == "x"
+    second = [tool["function"]["name"] for tool in fake.requests[1]["tools"]]
+    assert second == [*first, "big__t139"]  # appended: the earlier offer keeps its order
+    assert offer.facts["candidates"] == 140 and offer.facts["promoted"] == ["big__t139"]
 
 
 async def test_streamed_runs_report_deltas_and_tool_events_in_order() -> None:
@@ -341,6 +342,7 @@ async def test_streamed_runs_report_deltas_and_tool_events_in_order() -> None:
         await agent.run(body("count"), agent.offer(), stream=True, on_event=on_event)
     assert [(e.kind, e.text) for e in events if e.kind != "tool_call"] == [
         ("step", ""),
+        ("offer", ""),
         ("reasoning_content", "hmm"),
         ("tool_result", "0"),
         ("step", ""),

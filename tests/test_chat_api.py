@@ -88,7 +88,10 @@ async def test_streaming_sends_deltas_of_every_step_tool_events_and_one_finish()
     reasoning = "".join(
         (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices
     )
-    events = [(c.model_extra or {})["glm_mcp"] for c in chunks if c.choices and (c.model_extra or {}).get("glm_mcp")]
+    extras = [(c.model_extra or {}).get("glm_mcp") or {} for c in chunks if c.choices]
+    events = [event for event in extras if event.get("event") in ("tool_call", "tool_result")]
+    offers = [event for event in extras if event.get("event") == "offer"]
+    assert offers == [{"event": "offer", "candidates": 4, "offered": 4, "left_out": {}}]
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert content == "Oslo will be sunny; I saved a memo."
     assert reasoning == "Forecast first.Now save it.Done."

@@ -1,0 +1,255 @@
+"""Which tools GLM is offered for one request, and how the offer grows while the run goes on.
+
+Contract:
+- the gateway's tools are compiled for GLM once per catalog snapshot (`CompiledTools`), with a search index;
+- a request's candidates are the gateway's tools left after narrowing (`glm_mcp.servers` / `glm_mcp.tools`),
+  minus the client's own names, minus tools the loop would refuse (destructive under `deny`): those take no slot;
+- when the client's tools and the candidates fit `max_offered_tools` (GLM takes 128) and the token budget, all
+  are offered; past either limit the offer is the client's tools, the pinned tools (`tools.pin`), the candidates
+  most relevant to the conversation (BM25, the latest user message first) and `glm__find_tools`, with room left
+  for the tools it finds;
+- the offer only grows, by appending (`promote`): what was offered keeps its place, so GLM's prompt cache keeps
+  its prefix; `facts` says how many tools were candidates, offered and left out, and why.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from glm_mcp._json import as_list, as_object
+from glm_mcp.catalog import Catalog, is_destructive
+from glm_mcp.config import GatewayConfig
+from glm_mcp.model.messages import JsonObject
+from glm_mcp.tools.discovery import ToolIndex, tool_text
+from glm_mcp.tools.schema import SchemaError, compile_schema
+
+logger = logging.getLogger("glm_mcp.offer")
+
+GLM_MAX_TOOLS = 128
+"""GLM accepts at most 128 functions per request (glm-api.md §3)."""
+
+FIND_TOOLS = "glm__find_tools"
+FIND_RESULTS = 8
+"""Matches `glm__find_tools` returns (and promotes)."""
+
+FIND_TOOLS_DEFINITION: JsonObject = {
+    "type": "function",
+    "function": {
+        "name": FIND_TOOLS,
+        "description": (
+            "Search the gateway's other tools by what they do, when none of the offered tools fits the task. "
+            "The tools found are offered from the next step on; you may also call one directly by its name."
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "description": "What the tool should do, in a few words."},
+                "server": {"type": "string", "description": "Only tools of this configured server."},
+            },
+            "required": ["query"],
+        },
+    },
+}
+
+
+def definition_tokens(definition: JsonObject) -> int:
+    """A tool definition's size in prompt tokens, estimated as characters / 4 (no GLM tokenizer offline)."""
+    return len(json.dumps(definition, ensure_ascii=False, separators=(",", ":"))) // 4
+
+
+class CompiledTools:
+    """The gateway tools of one catalog snapshot, compiled for GLM, with their search index."""
+
+    def __init__(self, catalog: Catalog, allow_destructive: Callable[[str], bool]) -> None:
+        self.catalog = catalog
+        self.definitions: dict[str, JsonObject] = {}
+        self.schemas: dict[str, JsonObject] = {}
+        self.servers: dict[str, str] = {}
+        self.left_out: dict[str, str] = {}
+        self.destructive: set[str] = set()
+        """Destructive tools (by the MCP spec's defaults) of servers whose config does not allow them."""
+        texts: list[tuple[str, Any]] = []
+        for name, (entry, tool) in catalog.tools.items():
+            try:
+                parameters = compile_schema(tool.input_schema)
+            except SchemaError as exc:
+                self.left_out[name] = str(exc)
+                continue
+            description = tool.description or tool.title or f"The tool {entry.original} of the server {entry.server}."
+            self.definitions[name] = {
+                "type": "function",
+                "function": {"name": name, "description": description, "parameters": parameters},
+            }
+            self.schemas[name] = dict(tool.input_schema)
+            self.servers[name] = entry.server
+            if is_destructive(tool) and not allow_destructive(entry.server):
+                self.destructive.add(name)
+            texts.append((name, tool_text(name, entry.original, tool.title, tool.description, tool.input_schema)))
+        self.index = ToolIndex(texts)
+
+
+@dataclass
+class ToolOffer:
+    """The tools of one request: what GLM is shown, and which names the gateway runs."""
+
+    definitions: list[JsonObject]
+    gateway_tools: dict[str, JsonObject]
+    """Exposed name → the tool's original input schema (what arguments are validated against)."""
+    left_out: dict[str, str]
+    """Exposed name → why it is not offered."""
+    client_tools: frozenset[str] = frozenset()
+    """Names of the client's own tools: a call to one of them ends the run for the client to make."""
+    candidates: frozenset[str] = frozenset()
+    """Gateway tools this request may use: offered or not, a call to one of them runs (and offers it)."""
+    searchable: bool = False
+    """`glm__find_tools` is offered."""
+    capacity: int = GLM_MAX_TOOLS
+    facts: JsonObject = field(default_factory=dict[str, Any])
+    """How many tools were candidates, offered and left out, and why (the response's `glm_mcp.offer`)."""
+
+    def names(self) -> frozenset[str]:
+        """Every name offered to the model."""
+        own: set[str] = {FIND_TOOLS} if self.searchable else set()
+        return frozenset({*self.client_tools, *self.gateway_tools, *own})
+
+    def promote(self, names: Sequence[str], compiled: CompiledTools) -> list[str]:
+        """Append tools to the offer (never reordering it); returns those added."""
+        added: list[str] = []
+        for name in names:
+            if name in self.gateway_tools or name not in self.candidates or len(self.definitions) >= self.capacity:
+                continue
+            self.definitions.append(compiled.definitions[name])
+            self.gateway_tools[name] = compiled.schemas[name]
+            self.left_out.pop(name, None)
+            added.append(name)
+        if added:
+            self.facts["offered"] = len(self.gateway_tools)
+            self.facts["promoted"] = [*(as_list(self.facts.get("promoted")) or []), *added]
+        return added
+
+
+def user_texts(messages: Sequence[Any]) -> list[str]:
+    """The text of every user message, oldest first."""
+    texts: list[str] = []
+    for item in messages:
+        message = as_object(item)
+        if message is None or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+        elif (parts := as_list(content)) is not None:
+            texts.append(" ".join(str(part.get("text", "")) for p in parts if (part := as_object(p)) is not None))
+    return texts
+
+
+def build_offer(
+    compiled: CompiledTools,
+    config: GatewayConfig,
+    client_tools: Sequence[JsonObject],
+    client_names: frozenset[str],
+    messages: Sequence[Any] = (),
+    servers: Sequence[str] | None = None,
+    tools: Sequence[str] | None = None,
+) -> ToolOffer:
+    """The offer of one request (see the module docstring)."""
+    left_out = dict(compiled.left_out)
+    why: dict[str, int] = {"policy": 0, "narrowing": 0, "name_clash": 0, "schema": len(compiled.left_out)}
+    narrowed: list[str] = []
+    for name in compiled.definitions:  # in name order: the catalog is built sorted
+        if (servers is not None and compiled.servers[name] not in servers) or (tools is not None and name not in tools):
+            why["narrowing"] += 1
+        elif name in client_names:
+            left_out[name] = "the client sent a tool of the same name"
+            why["name_clash"] += 1
+        else:
+            narrowed.append(name)
+    cap = max(0, min(config.gateway.max_offered_tools, GLM_MAX_TOOLS) - len(client_tools))
+    budget = config.gateway.max_tool_tokens
+    sizes = {name: definition_tokens(compiled.definitions[name]) for name in narrowed}
+    fits = len(narrowed) <= cap and (budget is None or sum(sizes.values()) <= budget)
+    # Under the limits every tool is offered (a destructive one is refused when called, saying why); past them,
+    # tools the loop would refuse take no slot.
+    candidates = narrowed if fits else [name for name in narrowed if name not in compiled.destructive]
+    for name in sorted(set(narrowed) - set(candidates)):
+        server = compiled.servers[name]
+        left_out[name] = f'destructive, and the chat loop does not run them for \'{server}\' ("destructive": "deny")'
+        why["policy"] += 1
+    chosen: list[str] = []
+    if fits:
+        chosen, searchable = candidates, False
+    else:
+        searchable = cap > 0
+        reserve = min(FIND_RESULTS * 2, cap // 8)
+        slots = max(0, cap - 1 - reserve)
+        pinned = [name for name in candidates if _pinned(name, compiled, config)]
+        ranked = compiled.index.rank_for(user_texts(messages), slots, set(candidates) - set(pinned))
+        spent = definition_tokens(FIND_TOOLS_DEFINITION)
+        for name in [*pinned, *ranked]:
+            if len(chosen) >= slots or (budget is not None and spent + sizes[name] > budget):
+                break
+            chosen.append(name)
+            spent += sizes[name]
+        for name in candidates:
+            if name not in chosen:
+                left_out[name] = "not among the tools most relevant to this conversation: glm__find_tools finds it"
+        why["budget"] = len(candidates) - len(chosen)
+    definitions = [*client_tools, *(compiled.definitions[name] for name in chosen)]
+    if searchable:
+        definitions.append(FIND_TOOLS_DEFINITION)
+    facts: JsonObject = {
+        "candidates": len(compiled.definitions) + len(compiled.left_out),
+        "offered": len(chosen),
+        "left_out": {reason: count for reason, count in why.items() if count},
+    }
+    if searchable:
+        facts["find_tools"] = True
+        logger.debug(
+            "offered %d of %d tools; left out: %s", len(chosen), len(candidates), sorted(set(candidates) - set(chosen))
+        )
+    return ToolOffer(
+        definitions=definitions,
+        gateway_tools={name: compiled.schemas[name] for name in chosen},
+        left_out=left_out,
+        client_tools=client_names,
+        candidates=frozenset(candidates),
+        searchable=searchable,
+        capacity=cap + len(client_tools) + (1 if searchable else 0),
+        facts=facts,
+    )
+
+
+def _pinned(name: str, compiled: CompiledTools, config: GatewayConfig) -> bool:
+    server = compiled.servers[name]
+    upstream = config.servers.get(server)
+    if upstream is None or not upstream.tools.pin:
+        return False
+    original = compiled.catalog.tools[name][0].original
+    return any(fnmatch.fnmatchcase(original, pattern) for pattern in upstream.tools.pin)
+
+
+def find_tools(compiled: CompiledTools, offer: ToolOffer, arguments: JsonObject) -> str:
+    """Run `glm__find_tools`: the best matches, promoted into the offer; the text the model reads."""
+    query = arguments.get("query")
+    if not isinstance(query, str) or not query.strip():
+        return "Error: give 'query': what the tool should do, in a few words."
+    server = arguments.get("server")
+    only = {name for name in offer.candidates if server is None or compiled.servers[name] == server}
+    found = compiled.index.search(query, FIND_RESULTS, only)
+    if not found:
+        return f"No tool matches '{query}'" + (f" on the server '{server}'." if server else ".")
+    added = offer.promote(found, compiled)
+    lines: list[str] = []
+    for name in found:
+        function = as_object(compiled.definitions[name].get("function")) or {}
+        parameters = as_object(function.get("parameters")) or {}
+        required = [str(item) for item in as_list(parameters.get("required")) or []]
+        description = str(function.get("description", "")).strip().split("\n")[0][:160]
+        lines.append(f"- {name}({', '.join(required)}): {description}")
+    note = "They are offered from the next step on." if added else "Call them by name."
+    return "Tools found:\n" + "\n".join(lines) + f"\n{note}"
