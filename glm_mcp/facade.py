@@ -9,10 +9,12 @@ Contract:
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import logging
 import warnings
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import mcp.types as T
 from mcp import MCPError
@@ -35,6 +37,7 @@ from glm_mcp.agent import Agent, AgentEvent
 from glm_mcp.catalog import Catalog
 from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
 from glm_mcp.gateway import Gateway, error_result
+from glm_mcp.tools.discovery import ToolIndex, tool_text
 
 logger = logging.getLogger("glm_mcp.facade")
 
@@ -162,6 +165,78 @@ async def _run_agent(agent: Agent, ctx: ServerRequestContext[Any], arguments: di
     return T.CallToolResult(content=[T.TextContent(text=answer)], is_error=result.stopped_by is not None)
 
 
+FIND_TOOLS_TOOL = T.Tool(
+    name="glm__find_tools",
+    title="Find tools",
+    description=(
+        "Search the gateway's tools by what they do; returns the best matches with their input schemas. "
+        "Call one with glm__call_tool."
+    ),
+    input_schema={
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "description": "What the tool should do, in a few words."},
+            "server": {"type": "string", "description": "Only tools of this configured server."},
+        },
+        "required": ["query"],
+    },
+    annotations=T.ToolAnnotations(read_only_hint=True, open_world_hint=False),
+)
+CALL_TOOL_TOOL = T.Tool(
+    name="glm__call_tool",
+    title="Call a tool",
+    description="Call any tool of the gateway by its name (as glm__find_tools gives it), with its arguments.",
+    input_schema={
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "The tool's name."},
+            "arguments": {"type": "object", "description": "The tool's arguments."},
+        },
+        "required": ["name"],
+    },
+)
+
+
+class _SearchIndex:
+    """The catalog's search index for the MCP face's search mode, rebuilt when the catalog changes."""
+
+    RESULTS = 8
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self._catalog: Any = None
+        self._index: ToolIndex | None = None
+
+    def index(self) -> ToolIndex:
+        catalog = self.gateway.catalog
+        if self._index is None or self._catalog is not catalog:
+            texts = [
+                (name, tool_text(name, entry.original, tool.title, tool.description, tool.input_schema))
+                for name, (entry, tool) in catalog.tools.items()
+            ]
+            self._catalog, self._index = catalog, ToolIndex(texts)
+        return self._index
+
+    def pinned(self, name: str) -> bool:
+        entry = self.gateway.catalog.tools[name][0]
+        upstream = self.gateway.config.servers.get(entry.server)
+        return upstream is not None and any(fnmatch.fnmatchcase(entry.original, p) for p in upstream.tools.pin)
+
+    def find(self, arguments: dict[str, Any]) -> T.CallToolResult:
+        query, server = arguments.get("query"), arguments.get("server")
+        if not isinstance(query, str) or not query.strip():
+            return error_result("give 'query': what the tool should do, in a few words")
+        tools = self.gateway.catalog.tools
+        only = {name for name, (entry, _) in tools.items() if server is None or entry.server == server}
+        found = self.index().search(query, self.RESULTS, only)
+        matches = [
+            {"name": name, "description": tools[name][1].description or "", "inputSchema": tools[name][1].input_schema}
+            for name in found
+        ]
+        text = json.dumps(matches, ensure_ascii=False) if matches else f"no tool matches '{query}'"
+        return T.CallToolResult(content=[T.TextContent(text=text)], structured_content={"tools": matches})
+
+
 def _mcp_error(exc: ToolNotFoundError | UpstreamError) -> MCPError:
     code = T.INVALID_PARAMS if isinstance(exc, ToolNotFoundError) else T.INTERNAL_ERROR
     return MCPError(code, str(exc))
@@ -176,20 +251,41 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     bus = InMemorySubscriptionBus()
     listen = ListenHandler(bus)
 
+    search = _SearchIndex(gateway)
+
+    def search_mode(ctx: ServerRequestContext[Any]) -> bool:
+        request: Any = getattr(ctx, "request", None)
+        if request is not None and hasattr(request, "query_params"):
+            chosen = request.query_params.get("tools")
+            if chosen in ("search", "all"):
+                return chosen == "search"
+        return gateway.config.gateway.mcp_tools == "search"
+
     async def list_tools(ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None) -> T.ListToolsResult:
         editors.remember(ctx.session)
-        tools = [tool for _, tool in gateway.catalog.tools.values()]
-        return T.ListToolsResult(tools=[AGENT_TOOL, *tools] if agent is not None else tools)
+        own = [AGENT_TOOL] if agent is not None else []
+        if search_mode(ctx):
+            pinned = [tool for name, (_, tool) in gateway.catalog.tools.items() if search.pinned(name)]
+            return T.ListToolsResult(tools=[*own, FIND_TOOLS_TOOL, CALL_TOOL_TOOL, *pinned])
+        return T.ListToolsResult(tools=[*own, *(tool for _, tool in gateway.catalog.tools.values())])
 
     async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
         editors.remember(ctx.session)
         if agent is not None and params.name == AGENT_TOOL_NAME:
             return await _run_agent(agent, ctx, params.arguments or {})
+        name, arguments = params.name, params.arguments
+        if name == FIND_TOOLS_TOOL.name:
+            return search.find(arguments or {})
+        if name == CALL_TOOL_TOOL.name:
+            target, inner = (arguments or {}).get("name"), (arguments or {}).get("arguments", {})
+            if not isinstance(target, str) or not isinstance(inner, dict):
+                return error_result("give 'name' (a tool glm__find_tools found) and 'arguments' (a JSON object)")
+            name, arguments = target, cast(dict[str, Any], inner)
 
         async def relay(progress: float, total: float | None, message: str | None) -> None:
             await ctx.session.report_progress(progress, total, message)
 
-        result = await gateway.call_tool(params.name, params.arguments, on_progress=relay)
+        result = await gateway.call_tool(name, arguments, on_progress=relay)
         # Upstream `_meta` (a 2026 server stamp, a foreign progress token) describes the other hop.
         return result.model_copy(update={"meta": None}) if result.meta else result
 

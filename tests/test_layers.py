@@ -50,7 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     "metrics": set(),
     "gateway": {"activity", "catalog", "config", "errors", "metrics", "redact", "upstream.connection", "upstream.pool"},
     "activity": set(),
-    "facade": {"agent", "catalog", "errors", "gateway"},
+    "facade": {"agent", "catalog", "errors", "gateway", "tools.discovery"},
     "app": {"admin", "agent", "chat_api", "facade", "gateway", "http_mode", "metrics", "model.client", "sessions"},
     "admin": {"activity", "agent", "catalog", "errors", "tools.results"},
     "http_mode": set(),
