@@ -18,7 +18,7 @@ from glm_mcp.gateway import Gateway
 from glm_mcp.model.client import GlmClient
 from glm_mcp.tools.discovery import ToolIndex, tool_text
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import inproc
+from tests.helpers import ROOT, inproc
 
 MODEL = ModelConfig(base_url="http://glm/api/paas/v4", api_key=SecretStr("k"), name="glm-4.6")
 READ_ONLY = ToolAnnotations(read_only_hint=True)
@@ -130,3 +130,14 @@ async def test_an_editor_in_search_mode_lists_three_tools_and_can_call_any_of_th
     assert (found.structured_content or {})["tools"][0]["name"] == "big__maps_directions"
     block = called.content[0]
     assert isinstance(block, T.TextContent) and block.text == "directions done"
+
+
+def test_the_discovery_benchmark_meets_its_recall_and_token_targets_and_the_readme_says_so() -> None:
+    from bench.discovery import measure
+
+    results = measure()
+    assert results["tools"] >= 500 and results["requests"] >= 200
+    assert results["recall"]["@32"] >= 0.95
+    assert results["tokens"]["ratio"] <= 0.15
+    readme = (ROOT / "README.md").read_text()
+    assert f"| recall@32 | {results['recall']['@32']:.3f} |" in readme

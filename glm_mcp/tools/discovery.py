@@ -25,6 +25,33 @@ _STOP = frozenset(
     "a an and are as at be by can could do does for from how i in is it me my of on or please the this to "
     "what when where which who will with would you your".split()
 )
+_SYNONYMS = {
+    "folder": ("directory",),
+    "folders": ("directory",),
+    "dir": ("directory",),
+    "repo": ("repository",),
+    "repos": ("repository",),
+    "bug": ("issue",),
+    "bugs": ("issue",),
+    "ticket": ("issue",),
+    "pr": ("pull", "request"),
+    "prs": ("pull", "request"),
+    "remember": ("memory", "entity", "observation"),
+    "recall": ("memory", "search"),
+    "forget": ("delete", "memory"),
+    "picture": ("image",),
+    "photo": ("image",),
+    "website": ("page", "url"),
+    "site": ("page", "url"),
+    "webpage": ("page", "url"),
+    "email": ("mail", "message"),
+    "sum": ("add",),
+    "plus": ("sum", "add"),
+    "readme": ("file", "contents"),
+    "reviews": ("details",),
+}
+"""Everyday words for what tool definitions name otherwise; each adds its counterparts to the query."""
+
 _WEIGHTS = (8.0, 4.0, 2.0, 1.0, 0.0)
 """BM25 weights of the columns: name, title, description, parameters, and the (unsearched) key."""
 
@@ -57,6 +84,7 @@ def tool_text(name: str, original: str, title: str | None, description: str | No
 def _match_query(text: str) -> str | None:
     """An FTS5 query matching any meaningful word of `text` (each quoted, so no word is read as syntax)."""
     words = [word.lower() for word in _WORD.findall(_CAMEL.sub(" ", text))]
+    words += [extra for word in words for extra in _SYNONYMS.get(word, ())]
     kept = list(dict.fromkeys(word for word in words if word not in _STOP and len(word) > 1))[:64]
     return " OR ".join(f'"{word}"' for word in kept) or None
 
