@@ -32,8 +32,9 @@ START, END = "<!-- discovery:start -->", "<!-- discovery:end -->"
 KS = (8, 16, 32, 64)
 
 
-def load_catalog(copies: int = 1) -> dict[str, dict[str, Any]]:
-    """Exposed name → tool definition, for the catalog repeated `copies` times under other server names."""
+def load_catalog(copies: int = 1, size: int | None = None) -> dict[str, dict[str, Any]]:
+    """Exposed name → tool definition, for the catalog repeated `copies` times under other server names (and cut
+    to `size` tools)."""
     raw = json.loads((DATA / "tool_catalog.json").read_text())
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
     for copy in range(copies):
@@ -43,6 +44,8 @@ def load_catalog(copies: int = 1) -> dict[str, dict[str, Any]]:
             name = server if copy == 0 else f"{server}{copy}"
             for tool in entry["tools"]:
                 pairs[(name, tool["name"])] = tool
+    if size is not None:
+        pairs = dict(list(pairs.items())[:size])
     return {exposed: pairs[pair] for pair, exposed in assign_names(pairs).items()}
 
 
@@ -91,7 +94,7 @@ def measure() -> dict[str, Any]:
         per_step.append(sum(sizes.get(name, 0) for name in chosen) + definition_tokens(FIND_TOOLS_DEFINITION))
     timing: dict[str, dict[str, float]] = {}
     for copies, label in ((2, "1000"), (10, "5000")):
-        big = load_catalog(copies)
+        big = load_catalog(copies, int(label))
         started = time.perf_counter()
         big_index = build_index(big)
         build_ms = (time.perf_counter() - started) * 1000
