@@ -191,17 +191,19 @@ class Agent:
                     return _filtered(turn, usage, steps)
                 if not turn.tool_calls:
                     return _final(turn, usage, steps)
-                cut = {call.id: _cut_off(call) for call in turn.tool_calls}
+                # Each call's arguments are read once: for the cut-off check, the message back to GLM and the run.
+                readings = {call.id: _read(call) for call in turn.tool_calls}
+                cut_off = any(isinstance(reading, TruncatedArgumentsError) for reading in readings.values())
                 client_calls = [call for call in turn.tool_calls if call.name in offer.client_tools]
-                if client_calls and not any(cut.values()):
+                if client_calls and not cut_off:
                     turn.tool_calls = client_calls
                     return AgentResult(turn, "tool_calls", usage, steps, client_calls=client_calls)
                 if calls_made + len(turn.tool_calls) > self.limits.max_tool_calls:
                     stopped_by = "max_tool_calls"
                     break
                 calls_made += len(turn.tool_calls)
-                messages.append(_for_the_model(turn))
-                messages.extend(await self._run_calls(turn, offer, cut, emit))
+                messages.append(_for_the_model(turn, readings))
+                messages.extend(await self._run_calls(turn, offer, readings, emit))
         if wall.cancelled_caught:
             stopped_by = "max_seconds"
         assert stopped_by is not None
@@ -223,7 +225,7 @@ class Agent:
         return AgentResult(final, "length", usage, steps, stopped_by=limit_name)
 
     async def _run_calls(
-        self, turn: Turn, offer: ToolOffer, cut: dict[str, TruncatedArgumentsError | None], emit: EventFnT
+        self, turn: Turn, offer: ToolOffer, readings: dict[str, _Reading], emit: EventFnT
     ) -> list[JsonObject]:
         calls = turn.tool_calls
         answers: list[JsonObject | None] = [None] * len(calls)
@@ -237,9 +239,9 @@ class Agent:
                     data={"id": call.id, "name": call.name, "server": server, "arguments": call.arguments},
                 )
             )
-            problem = cut[call.id]
-            if problem is not None:
-                text, is_error = _cut_off_message(call, problem, token_limit), True
+            reading = readings[call.id]
+            if isinstance(reading, TruncatedArgumentsError):
+                text, is_error = _cut_off_message(call, reading, token_limit), True
                 self._count(call, "truncated")
             elif call.name in offer.client_tools:
                 text, is_error = (
@@ -248,7 +250,7 @@ class Agent:
                     True,
                 )
             else:
-                text, is_error = await self._execute(call, offer)
+                text, is_error = await self._execute(call, reading, offer)
             answers[position] = {"role": "tool", "tool_call_id": call.id, "content": text}
             await emit(
                 AgentEvent(
@@ -263,14 +265,12 @@ class Agent:
                 tg.start_soon(run_one, position, call)
         return [answer for answer in answers if answer is not None]
 
-    async def _execute(self, call: ToolCall, offer: ToolOffer) -> tuple[str, bool]:
+    async def _execute(self, call: ToolCall, reading: _Reading, offer: ToolOffer) -> tuple[str, bool]:
         compiled = self.compiled()
         if call.name == FIND_TOOLS and offer.searchable:
-            try:
-                arguments = read_arguments(call.arguments)
-            except ArgumentsError as exc:
-                return f"Error: {exc}. Call {FIND_TOOLS} again with a query.", True
-            return find_tools(compiled, offer, arguments), False
+            if isinstance(reading, ArgumentsError):
+                return f"Error: {reading}. Call {FIND_TOOLS} again with a query.", True
+            return find_tools(compiled, offer, reading), False
         if call.name in compiled.destructive:
             self._count(call, "refused")
             server = compiled.servers[call.name]
@@ -299,7 +299,9 @@ class Agent:
                 f"Available tools{cut}: {shown}."
             ), True
         try:
-            arguments = prepare_arguments(call.arguments, schema)
+            if isinstance(reading, ArgumentsError):
+                raise reading
+            arguments = prepare_arguments(reading, schema)
         except ArgumentsError as exc:
             self._count(call, "invalid_arguments")
             return f"Error: {exc}. The call was not run. Call {call.name} again with corrected arguments.", True
@@ -340,16 +342,17 @@ def _recover_calls(turn: Turn, offered: frozenset[str]) -> None:
             turn.finish_reason = "tool_calls"
 
 
-def _cut_off(call: ToolCall) -> TruncatedArgumentsError | None:
+_Reading = JsonObject | ArgumentsError
+"""A call's arguments as read (see `tools.arguments.read_arguments`), or why they cannot be read."""
+
+
+def _read(call: ToolCall) -> _Reading:
     if call.cut_off:
         return TruncatedArgumentsError("the answer ended inside the <tool_call> block")
     try:
-        read_arguments(call.arguments)
-    except TruncatedArgumentsError as exc:
+        return read_arguments(call.arguments)
+    except ArgumentsError as exc:
         return exc
-    except ArgumentsError:
-        return None
-    return None
 
 
 def _cut_off_message(call: ToolCall, problem: TruncatedArgumentsError, token_limit: bool) -> str:
@@ -361,18 +364,15 @@ def _cut_off_message(call: ToolCall, problem: TruncatedArgumentsError, token_lim
     )
 
 
-def _for_the_model(turn: Turn) -> JsonObject:
-    """The assistant message for the next request: every call's arguments as a string GLM accepts."""
+def _for_the_model(turn: Turn, readings: dict[str, _Reading]) -> JsonObject:
+    """The assistant message for the next request: every call's arguments as a JSON string GLM accepts (what was
+    read, or `{}` for a call that could not be read)."""
     message = turn.to_message()
     for wire in message.get("tool_calls", []):
-        function = wire["function"]
-        try:
-            json.loads(function["arguments"])
-        except ValueError:
-            try:
-                function["arguments"] = json.dumps(read_arguments(function["arguments"]), ensure_ascii=False)
-            except ArgumentsError:
-                function["arguments"] = "{}"
+        reading = readings[wire["id"]]
+        wire["function"]["arguments"] = (
+            "{}" if isinstance(reading, ArgumentsError) else json.dumps(reading, ensure_ascii=False)
+        )
     return message
 
 
