@@ -16,12 +16,14 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import mcp.types as T
 
-from glm_mcp.config import ToolFilterConfig
+from glm_mcp.config import GatewayConfig, ToolFilterConfig
 from glm_mcp.errors import ToolNotFoundError
 from glm_mcp.naming import assign_names, raw_name
+from glm_mcp.tools.discovery import ToolIndex, tool_text
 from glm_mcp.upstream.connection import Upstream
 
 logger = logging.getLogger("glm_mcp.catalog")
@@ -54,6 +56,14 @@ class Catalog:
     """Server → its tools left out by allow/deny."""
     conflicts: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict[str, tuple[tuple[str, str], ...]])
     """Server → (name, why) of the names a passthrough server could not expose as they are."""
+
+    @cached_property
+    def search_index(self) -> ToolIndex:
+        """The BM25 index of this snapshot's tools: built on first use, once per snapshot."""
+        return ToolIndex(
+            (name, tool_text(name, entry.original, tool.title, tool.description, tool.input_schema))
+            for name, (entry, tool) in self.tools.items()
+        )
 
     def tool(self, name: str) -> Entry:
         """The entry of an exposed tool.
@@ -95,6 +105,12 @@ def closest(name: str, names: Iterable[str], limit: int = 5) -> str:
     """ " (did you mean a, b?)" for the names most like `name`, or nothing."""
     near = difflib.get_close_matches(name, list(names), n=limit, cutoff=0.5)
     return f" (did you mean {', '.join(near)}?)" if near else ""
+
+
+def is_pinned(entry: Entry, config: GatewayConfig) -> bool:
+    """Whether the config pins this tool (`tools.pin` of its server): offered to GLM and listed in search mode."""
+    upstream = config.servers.get(entry.server)
+    return upstream is not None and any(fnmatch.fnmatchcase(entry.original, p) for p in upstream.tools.pin)
 
 
 def is_destructive(tool: T.Tool) -> bool:

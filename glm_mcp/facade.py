@@ -9,7 +9,6 @@ Contract:
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import warnings
@@ -34,10 +33,10 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from glm_mcp._json import as_list
 from glm_mcp.agent import Agent, AgentEvent
-from glm_mcp.catalog import Catalog
+from glm_mcp.catalog import Catalog, is_pinned
 from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
 from glm_mcp.gateway import Gateway, error_result
-from glm_mcp.tools.discovery import ToolIndex, tool_text
+from glm_mcp.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
 
 logger = logging.getLogger("glm_mcp.facade")
 
@@ -166,20 +165,13 @@ async def _run_agent(agent: Agent, ctx: ServerRequestContext[Any], arguments: di
 
 
 FIND_TOOLS_TOOL = T.Tool(
-    name="glm__find_tools",
+    name=FIND_TOOLS,
     title="Find tools",
     description=(
         "Search the gateway's tools by what they do; returns the best matches with their input schemas. "
         "Call one with glm__call_tool."
     ),
-    input_schema={
-        "type": "object",
-        "properties": {
-            "query": {"type": "string", "description": "What the tool should do, in a few words."},
-            "server": {"type": "string", "description": "Only tools of this configured server."},
-        },
-        "required": ["query"],
-    },
+    input_schema=FIND_TOOLS_DEFINITION["function"]["parameters"],  # the same parameters GLM's version takes
     annotations=T.ToolAnnotations(read_only_hint=True, open_world_hint=False),
 )
 CALL_TOOL_TOOL = T.Tool(
@@ -197,44 +189,24 @@ CALL_TOOL_TOOL = T.Tool(
 )
 
 
-class _SearchIndex:
-    """The catalog's search index for the MCP face's search mode, rebuilt when the catalog changes."""
-
-    RESULTS = 8
-
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self._catalog: Any = None
-        self._index: ToolIndex | None = None
-
-    def index(self) -> ToolIndex:
-        catalog = self.gateway.catalog
-        if self._index is None or self._catalog is not catalog:
-            texts = [
-                (name, tool_text(name, entry.original, tool.title, tool.description, tool.input_schema))
-                for name, (entry, tool) in catalog.tools.items()
-            ]
-            self._catalog, self._index = catalog, ToolIndex(texts)
-        return self._index
-
-    def pinned(self, name: str) -> bool:
-        entry = self.gateway.catalog.tools[name][0]
-        upstream = self.gateway.config.servers.get(entry.server)
-        return upstream is not None and any(fnmatch.fnmatchcase(entry.original, p) for p in upstream.tools.pin)
-
-    def find(self, arguments: dict[str, Any]) -> T.CallToolResult:
-        query, server = arguments.get("query"), arguments.get("server")
-        if not isinstance(query, str) or not query.strip():
-            return error_result("give 'query': what the tool should do, in a few words")
-        tools = self.gateway.catalog.tools
-        only = {name for name, (entry, _) in tools.items() if server is None or entry.server == server}
-        found = self.index().search(query, self.RESULTS, only)
-        matches = [
-            {"name": name, "description": tools[name][1].description or "", "inputSchema": tools[name][1].input_schema}
-            for name in found
-        ]
-        text = json.dumps(matches, ensure_ascii=False) if matches else f"no tool matches '{query}'"
-        return T.CallToolResult(content=[T.TextContent(text=text)], structured_content={"tools": matches})
+def _find(gateway: Gateway, arguments: dict[str, Any]) -> T.CallToolResult:
+    """`glm__find_tools` on the MCP face: the best matches of the catalog, with their input schemas."""
+    query, server = arguments.get("query"), arguments.get("server")
+    if not isinstance(query, str) or not query.strip():
+        return error_result("give 'query': what the tool should do, in a few words")
+    catalog = gateway.catalog
+    only = {name for name, (entry, _) in catalog.tools.items() if server is None or entry.server == server}
+    found = catalog.search_index.search(query, FIND_RESULTS, only)
+    matches = [
+        {
+            "name": name,
+            "description": catalog.tools[name][1].description or "",
+            "inputSchema": catalog.tools[name][1].input_schema,
+        }
+        for name in found
+    ]
+    text = json.dumps(matches, ensure_ascii=False) if matches else f"no tool matches '{query}'"
+    return T.CallToolResult(content=[T.TextContent(text=text)], structured_content={"tools": matches})
 
 
 def _mcp_error(exc: ToolNotFoundError | UpstreamError) -> MCPError:
@@ -251,8 +223,6 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     bus = InMemorySubscriptionBus()
     listen = ListenHandler(bus)
 
-    search = _SearchIndex(gateway)
-
     def search_mode(ctx: ServerRequestContext[Any]) -> bool:
         request: Any = getattr(ctx, "request", None)
         if request is not None and hasattr(request, "query_params"):
@@ -265,7 +235,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         editors.remember(ctx.session)
         own = [AGENT_TOOL] if agent is not None else []
         if search_mode(ctx):
-            pinned = [tool for name, (_, tool) in gateway.catalog.tools.items() if search.pinned(name)]
+            pinned = [tool for entry, tool in gateway.catalog.tools.values() if is_pinned(entry, gateway.config)]
             return T.ListToolsResult(tools=[*own, FIND_TOOLS_TOOL, CALL_TOOL_TOOL, *pinned])
         return T.ListToolsResult(tools=[*own, *(tool for _, tool in gateway.catalog.tools.values())])
 
@@ -275,7 +245,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             return await _run_agent(agent, ctx, params.arguments or {})
         name, arguments = params.name, params.arguments
         if name == FIND_TOOLS_TOOL.name:
-            return search.find(arguments or {})
+            return _find(gateway, arguments or {})
         if name == CALL_TOOL_TOOL.name:
             target, inner = (arguments or {}).get("name"), (arguments or {}).get("arguments", {})
             if not isinstance(target, str) or not isinstance(inner, dict):

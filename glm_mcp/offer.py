@@ -14,7 +14,6 @@ Contract:
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -22,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glm_mcp._json import as_list, as_object
-from glm_mcp.catalog import Catalog, is_destructive
+from glm_mcp.catalog import Catalog, is_destructive, is_pinned
 from glm_mcp.config import GatewayConfig
 from glm_mcp.model.messages import JsonObject
-from glm_mcp.tools.discovery import ToolIndex, tool_text
+from glm_mcp.tools.discovery import ToolIndex
 from glm_mcp.tools.schema import SchemaError, compile_schema
 
 logger = logging.getLogger("glm_mcp.offer")
@@ -73,7 +72,6 @@ class CompiledTools:
         self.left_out: dict[str, str] = {}
         self.destructive: set[str] = set()
         """Destructive tools (by the MCP spec's defaults) of servers whose config does not allow them."""
-        texts: list[tuple[str, Any]] = []
         for name, (entry, tool) in catalog.tools.items():
             try:
                 parameters = compile_schema(tool.input_schema)
@@ -89,8 +87,11 @@ class CompiledTools:
             self.servers[name] = entry.server
             if is_destructive(tool) and not allow_destructive(entry.server):
                 self.destructive.add(name)
-            texts.append((name, tool_text(name, entry.original, tool.title, tool.description, tool.input_schema)))
-        self.index = ToolIndex(texts)
+
+    @property
+    def index(self) -> ToolIndex:
+        """The snapshot's search index (the catalog's own, built on first use)."""
+        return self.catalog.search_index
 
 
 @dataclass
@@ -187,7 +188,7 @@ def build_offer(
         searchable = cap > 0
         reserve = min(FIND_RESULTS * 2, cap // 8)
         slots = max(0, cap - 1 - reserve)
-        pinned = [name for name in candidates if _pinned(name, compiled, config)]
+        pinned = [name for name in candidates if is_pinned(compiled.catalog.tools[name][0], config)]
         ranked = compiled.index.rank_for(user_texts(messages), slots, set(candidates) - set(pinned))
         spent = definition_tokens(FIND_TOOLS_DEFINITION)
         for name in [*pinned, *ranked]:
@@ -222,15 +223,6 @@ def build_offer(
         capacity=cap + len(client_tools) + (1 if searchable else 0),
         facts=facts,
     )
-
-
-def _pinned(name: str, compiled: CompiledTools, config: GatewayConfig) -> bool:
-    server = compiled.servers[name]
-    upstream = config.servers.get(server)
-    if upstream is None or not upstream.tools.pin:
-        return False
-    original = compiled.catalog.tools[name][0].original
-    return any(fnmatch.fnmatchcase(original, pattern) for pattern in upstream.tools.pin)
 
 
 def find_tools(compiled: CompiledTools, offer: ToolOffer, arguments: JsonObject) -> str:
