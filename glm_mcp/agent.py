@@ -94,9 +94,13 @@ class Agent:
     def __init__(self, gateway: Gateway, model: GlmClient, limits: AgentLimits | None = None) -> None:
         self.gateway = gateway
         self.model = model
-        self.limits = limits or AgentLimits(max_steps=gateway.config.gateway.max_steps)
-        """By default the config's `max_steps` and the other limits' defaults."""
+        self._limits = limits
         self._compiled: CompiledTools | None = None
+
+    @property
+    def limits(self) -> AgentLimits:
+        """The limits given, else the config's `max_steps` (as it is now: a reload changes it) and the defaults."""
+        return self._limits or AgentLimits(max_steps=self.gateway.config.gateway.max_steps)
 
     def compiled(self) -> CompiledTools:
         """The current catalog's tools, compiled and indexed (once per catalog snapshot)."""

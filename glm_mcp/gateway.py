@@ -30,6 +30,20 @@ from glm_mcp.upstream.pool import UpstreamPool
 
 logger = logging.getLogger("glm_mcp.gateway")
 
+_SET_AT_START = (
+    "allowed_hosts",
+    "allowed_origins",
+    "max_concurrent_runs",
+    "max_queued_runs",
+    "max_connections",
+    "header_timeout",
+    "body_timeout",
+    "session_idle_timeout",
+    "max_sessions",
+    "max_sessions_per_client",
+)
+"""Service settings read when `serve` starts (its HTTP stack); a reload reports them instead of applying them."""
+
 READY_WAIT_SECONDS = 10.0
 """How long a reload or an admin action waits for the servers it started (slower ones join when ready)."""
 
@@ -238,7 +252,11 @@ class Gateway:
             for field_name, value in kept_socket.items():
                 if getattr(new.gateway, field_name) != value:
                     notes.append(f"gateway.{field_name} changes when the gateway restarts (it needs a new socket)")
-            gateway_section = new.gateway.model_copy(update=kept_socket)
+            for field_name in _SET_AT_START:
+                if getattr(new.gateway, field_name) != getattr(old.gateway, field_name):
+                    notes.append(f"gateway.{field_name} changes when the gateway restarts (set when it starts)")
+            kept = {**kept_socket, **{name: getattr(old.gateway, name) for name in _SET_AT_START}}
+            gateway_section = new.gateway.model_copy(update=kept)  # the config says what is really in force
             self.config = new.model_copy(update={"gateway": gateway_section})
             for name in removed:
                 await self.pool.stop(name)

@@ -131,3 +131,46 @@ async def test_the_status_data_lists_every_tool_with_its_policy_quarantined_ones
     assert policies["one__echo"] == (True, "runs (read-only or not destructive)")
     assert policies["raw__echo"][0] is False and policies["raw__echo"][1].startswith("refused in the chat loop")
     assert policies["bad_type"][0] is False and policies["bad_type"][1].startswith("quarantined: inputSchema")
+
+
+async def test_a_reload_applies_a_difference_and_says_what_needs_a_new_socket() -> None:
+    """Unchanged servers keep their session, changed ones restart, added ones start; model settings reach the
+    model client; host, port and tokens wait for the next start, and the report says so."""
+    from mcp.server.mcpserver import MCPServer
+    from pydantic import SecretStr
+
+    from glm_mcp.agent import Agent
+    from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
+    from glm_mcp.gateway import Gateway
+    from glm_mcp.model.client import GlmClient
+    from tests.helpers import inproc
+
+    def server(name: str) -> MCPServer:
+        built = MCPServer(name)
+
+        @built.tool()
+        def hello() -> str:
+            """Say hello."""
+            return f"hello from {name}"
+
+        return built
+
+    one, two, three = server("one"), server("two"), server("three")
+    old = GatewayConfig(servers={"one": inproc(one), "two": inproc(two)}, model=ModelConfig(api_key=SecretStr("k")))
+    new = GatewayConfig(
+        servers={"one": inproc(one, timeout=5), "two": old.servers["two"], "three": inproc(three)},
+        model=ModelConfig(api_key=SecretStr("k"), name="glm-4.7"),
+        gateway=ServeConfig(port=9999, max_steps=3, max_connections=5),
+    )
+    async with Gateway(old, loader=lambda: new).running() as gateway:
+        untouched = gateway.pool.upstreams["two"]
+        heard: list[str] = []
+        gateway.on_model_change(lambda config: heard.append(config.model.name))
+        report = await gateway.reload()
+        assert (report["added"], report["removed"], report["restarted"]) == (["three"], [], ["one"])
+        assert [note.split(" ")[0] for note in report["notes"]] == ["gateway.port", "gateway.max_connections", "model"]
+        assert heard == ["glm-4.7"]
+        assert gateway.pool.upstreams["two"] is untouched and gateway.pool.upstreams["one"].restarts == 1
+        assert gateway.config.gateway.port == old.gateway.port
+        assert Agent(gateway, GlmClient(gateway.config.model)).limits.max_steps == 3  # applied at once
+        assert sorted(gateway.catalog.tools) == ["one__hello", "three__hello", "two__hello"]
