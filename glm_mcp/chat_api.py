@@ -256,7 +256,7 @@ class ChatCompletionsApp:
                 f"the gateway is running {self._runs.total_tokens:g} chat completions and {self._queued} more wait; "
                 "try again shortly"
             )
-            await _send_json(send, 429, error_body(message, "rate_limit_error"), headers=[(b"retry-after", b"2")])
+            await _send_json(send, 429, error_body(message, "rate_limit_error"), headers=((b"retry-after", b"2"),))
             self.agent.gateway.metrics.chat_completion("busy")
             return
         self._queued += 1
@@ -403,7 +403,7 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-async def _send_json(send: Send, status: int, body: JsonObject, headers: list[tuple[bytes, bytes]] = []) -> None:  # noqa: B006  # never mutated
+async def _send_json(send: Send, status: int, body: JsonObject, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
     payload = dumps(body).encode()
     await send(
         {
