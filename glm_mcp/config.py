@@ -118,6 +118,10 @@ class _UpstreamBase(BaseModel):
     destructive: Literal["allow", "deny"] = "deny"
     """Whether the chat loop may run this server's tools annotated `destructiveHint: true` (editors decide alone)."""
 
+    protocol: Literal["auto", "legacy", "2026-07-28"] = "auto"
+    """The protocol era: `"legacy"` (the `initialize` handshake), `"2026-07-28"` (no handshake), or `"auto"`: the
+    handshake first, and `server/discover` when the server refuses it (so no server waits on a probe)."""
+
 
 class StdioUpstreamConfig(_UpstreamBase):
     """A server started as a child process, spoken to over its stdin and stdout."""

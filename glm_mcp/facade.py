@@ -57,6 +57,15 @@ _LOG_LEVELS: tuple[T.LoggingLevel, ...] = (
 )
 
 
+def connection_of(session: ServerSession) -> Any:
+    """The editor connection under a request's session proxy (`ctx.session` is a new proxy per request).
+
+    The SDK has no public connection identity; this is the one place that reads it, and
+    `tests/upstream/test_sdk_seams.py` fails the day an upgrade moves it.
+    """
+    return session._connection  # pyright: ignore[reportPrivateUsage] the documented seam above
+
+
 class _Editors:
     """The editor connections that can hear notifications, one session proxy per connection."""
 
@@ -65,8 +74,7 @@ class _Editors:
         self._levels: dict[int, T.LoggingLevel] = {}
 
     def remember(self, session: ServerSession) -> None:
-        # `ctx.session` is a new proxy per request; the connection underneath is what identifies an editor.
-        connection = session._connection  # pyright: ignore[reportPrivateUsage] no public connection identity
+        connection = connection_of(session)
         key = id(connection)
         if key not in self._sessions:
             connection.exit_stack.callback(self.forget, key)
@@ -78,7 +86,7 @@ class _Editors:
 
     def set_level(self, session: ServerSession, level: T.LoggingLevel) -> None:
         self.remember(session)
-        self._levels[id(session._connection)] = level  # pyright: ignore[reportPrivateUsage] see remember
+        self._levels[id(connection_of(session))] = level
 
     def sessions(self) -> list[tuple[int, ServerSession]]:
         return list(self._sessions.items())

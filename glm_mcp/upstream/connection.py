@@ -26,15 +26,16 @@ from typing import Any
 import anyio
 import mcp.types as T
 from anyio.abc import TaskStatus
-from mcp import Client, MCPError
+from mcp import MCPError
 from mcp.shared.dispatcher import CallOptions
 from pydantic import ValidationError
 
 from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
 from glm_mcp.redact import scrub
-from glm_mcp.upstream.listing import Listing, list_everything, raw_request
+from glm_mcp.upstream.listing import Listing, list_everything
 from glm_mcp.upstream.transport import StderrTail, open_transport
+from glm_mcp.upstream.wire import Answers, NoAnswers, Wire, open_wire
 
 logger = logging.getLogger("glm_mcp.upstream")
 
@@ -46,9 +47,6 @@ BACKOFF_INITIAL_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 STABLE_SECONDS = 30.0
 """A session that lived this long resets the backoff; shorter ones count as a crash loop."""
-
-CLIENT_INFO = T.Implementation(name="glm-mcp", version="0.1.0")
-
 
 class ServerState(enum.StrEnum):
     """Where a configured server is in its life."""
@@ -63,7 +61,7 @@ class ServerState(enum.StrEnum):
 
 @dataclass
 class _Live:
-    client: Client
+    wire: Wire
     closed: anyio.Event
     wake: anyio.Event = field(default_factory=anyio.Event)
 
@@ -114,8 +112,11 @@ class Upstream:
         *,
         on_change: ChangeFnT | None = None,
         on_log: LogFnT | None = None,
+        answers: Answers | None = None,
     ) -> None:
         self.name = name
+        self.answers: Answers = answers or NoAnswers()
+        """Who answers the server's own requests (sampling, elicitation, roots) for this server."""
         self.config = config
         self.state = ServerState.DISABLED if config.disabled else ServerState.STARTING
         self.error: str | None = None
@@ -126,6 +127,8 @@ class Upstream:
         self.ready_since: float | None = None
         """When the current session became ready (wall clock), None while the server is not ready."""
         self.server_info: T.Implementation | None = None
+        self.protocol_version: str | None = None
+        """The protocol version the current (or last) session negotiated."""
         self._on_change = on_change
         self._on_log = on_log
         self._live: _Live | None = None
@@ -173,19 +176,19 @@ class Upstream:
             try:
                 async with (
                     open_transport(self.config, self.name, closed, self._tail) as streams,
-                    Client(
-                        _StreamsTransport(streams),
-                        mode="legacy",
-                        cache=None,
-                        client_info=CLIENT_INFO,
-                        logging_callback=self._forward_log,
-                        message_handler=self._on_message,
-                    ) as client,
+                    open_wire(
+                        streams,
+                        era=self.config.protocol,
+                        answers=self.answers,
+                        on_message=self._on_message,
+                        on_log=self._forward_log,
+                    ) as wire,
                 ):
-                    live = _Live(client, closed)
-                    self.server_info = client.server_info
+                    live = _Live(wire, closed)
+                    self.server_info = wire.server_info
+                    self.protocol_version = wire.protocol_version
                     waiting_for = "its listings (tools/list, resources/list, prompts/list)"
-                    self.listing = await list_everything(client, self.name)
+                    self.listing = await list_everything(wire, self.name)
                     attempt.deadline = math.inf
                     self._live = live
                     self.state, self.error, was_ready = ServerState.READY, None, True
@@ -230,7 +233,7 @@ class Upstream:
                 if live.closed.is_set():
                     break
                 try:
-                    self.listing = await list_everything(live.client, self.name)
+                    self.listing = await list_everything(live.wire, self.name)
                 except Exception as exc:  # boundary: a failed refresh keeps the last good listing
                     logger.warning("server '%s': refreshing the catalog failed: %s", self.name, describe_failure(exc))
                     continue
@@ -361,11 +364,11 @@ class Upstream:
         self, live: _Live, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None
     ) -> dict[str, Any]:
         try:
-            return await raw_request(live.client, method, params, opts)
+            return await live.wire.request(method, params, opts)
         except MCPError as exc:
             if exc.code == T.CONNECTION_CLOSED or live.closed.is_set():
                 raise UpstreamUnavailable(self.name, "the connection closed during the request") from exc
-            if self.config.type in ("http", "sse") and _is_session_lost(exc):
+            if self.config.type in ("http", "sse") and is_session_lost(exc):
                 # The server forgot us (HTTP 404 after a restart): end this session so the supervisor
                 # opens a new one at once.
                 self._reconnected = anyio.Event()
@@ -379,19 +382,8 @@ class _SessionLost(UpstreamUnavailable):
     """The HTTP server no longer knows the session."""
 
 
-def _is_session_lost(exc: MCPError) -> bool:
+def is_session_lost(exc: MCPError) -> bool:
+    """Whether an HTTP server no longer knows the session (the SDK's words for its 404; a seam test guards them)."""
     message = exc.message.lower()
     return "session not found" in message or "session terminated" in message
 
-
-class _StreamsTransport:
-    """Hands already-open streams to `Client`, which expects a transport context manager."""
-
-    def __init__(self, streams: Any) -> None:
-        self._streams = streams
-
-    async def __aenter__(self) -> Any:
-        return self._streams
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        return None

@@ -1,4 +1,4 @@
-"""Reading a server's listings item by item, over the SDK session's raw request path.
+"""Reading a server's listings item by item, over the session's raw request path.
 
 Contract:
 - every page of `tools/list`, `resources/list`, `resources/templates/list` and `prompts/list` is read;
@@ -15,12 +15,11 @@ from typing import Any, TypeVar
 
 import anyio
 import mcp.types as T
-from mcp import Client
-from mcp.shared.dispatcher import CallOptions
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from glm_mcp._json import as_object
+from glm_mcp.upstream.wire import Wire
 
 logger = logging.getLogger("glm_mcp.upstream")
 
@@ -72,15 +71,15 @@ def accept_tool(raw: Any, seen: set[str]) -> tuple[T.Tool | None, str, str | Non
     return tool, label, None
 
 
-async def list_everything(client: Client, server: str) -> Listing:
+async def list_everything(wire: Wire, server: str) -> Listing:
     """Read every page of every listing the server advertises; bad entries are left out with a reason."""
-    caps = client.server_capabilities
+    caps = wire.server_capabilities
     with anyio.fail_after(LISTING_TIMEOUT_SECONDS):
         tools: list[T.Tool] = []
         quarantined: list[tuple[str, str]] = []
         if caps.tools is not None:
             seen: set[str] = set()
-            for raw in await _pages(client, "tools/list", "tools"):
+            for raw in await _pages(wire, "tools/list", "tools"):
                 tool, label, reason = accept_tool(raw, seen)
                 if tool is None:
                     assert reason is not None
@@ -94,21 +93,21 @@ async def list_everything(client: Client, server: str) -> Listing:
         resources: list[T.Resource] = []
         templates: list[T.ResourceTemplate] = []
         if caps.resources is not None:
-            resources = await _optional(client, server, "resources/list", "resources", T.Resource, notes)
+            resources = await _optional(wire, server, "resources/list", "resources", T.Resource, notes)
             templates = await _optional(
-                client, server, "resources/templates/list", "resourceTemplates", T.ResourceTemplate, notes
+                wire, server, "resources/templates/list", "resourceTemplates", T.ResourceTemplate, notes
             )
         prompts: list[T.Prompt] = []
         if caps.prompts is not None:
-            prompts = await _optional(client, server, "prompts/list", "prompts", T.Prompt, notes)
+            prompts = await _optional(wire, server, "prompts/list", "prompts", T.Prompt, notes)
     return Listing(tuple(tools), tuple(quarantined), tuple(resources), tuple(templates), tuple(prompts), tuple(notes))
 
 
 async def _optional(
-    client: Client, server: str, method: str, key: str, model: type[M], notes: list[tuple[str, str]]
+    wire: Wire, server: str, method: str, key: str, model: type[M], notes: list[tuple[str, str]]
 ) -> list[M]:
     try:
-        return await _valid_items(client, server, method, key, model)
+        return await _valid_items(wire, server, method, key, model)
     except MCPError as exc:
         reason = f"error {exc.code}: {exc.message}"
         notes.append((method, reason))
@@ -116,9 +115,9 @@ async def _optional(
         return []
 
 
-async def _valid_items(client: Client, server: str, method: str, key: str, model: type[M]) -> list[M]:
+async def _valid_items(wire: Wire, server: str, method: str, key: str, model: type[M]) -> list[M]:
     items: list[M] = []
-    for raw in await _pages(client, method, key):
+    for raw in await _pages(wire, method, key):
         try:
             items.append(model.model_validate(raw, by_name=False))
         except ValidationError:
@@ -126,13 +125,13 @@ async def _valid_items(client: Client, server: str, method: str, key: str, model
     return items
 
 
-async def _pages(client: Client, method: str, key: str) -> list[Any]:
+async def _pages(wire: Wire, method: str, key: str) -> list[Any]:
     """Every item of every page; a repeated cursor ends the walk instead of looping."""
     items: list[Any] = []
     cursor: str | None = None
     seen_cursors: set[str] = set()
     for _ in range(MAX_PAGES):
-        result = await raw_request(client, method, {"cursor": cursor} if cursor else None)
+        result = await wire.request(method, {"cursor": cursor} if cursor else None)
         page = result.get(key)
         if isinstance(page, list):
             items.extend(page)  # pyright: ignore[reportUnknownArgumentType] JSON array
@@ -143,20 +142,3 @@ async def _pages(client: Client, method: str, key: str) -> list[Any]:
         cursor = next_cursor
     return items
 
-
-async def raw_request(
-    client: Client, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None
-) -> dict[str, Any]:
-    """Send a request and return the raw result.
-
-    The SDK validates a whole listing at once, so one bad tool schema would fail a server's entire
-    `tools/list`; the raw path lets the gateway validate each item by itself. It also skips the
-    SDK's per-call re-listing of tools it has not seen through its own `list_tools`.
-    """
-    session = client.session
-    data: dict[str, Any] = {"method": method}
-    if params is not None:
-        data["params"] = params
-    options: CallOptions = dict(opts or {})  # pyright: ignore[reportAssignmentType] same keys
-    session._stamp(data, options)  # pyright: ignore[reportPrivateUsage] protocol-version headers on HTTP
-    return await session._dispatcher.send_raw_request(method, data.get("params"), options)  # pyright: ignore[reportPrivateUsage] see docstring

@@ -22,15 +22,13 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, Self, TextIO
+from typing import Any, Protocol, Self, TextIO
 
 import anyio
 import httpx2
 import mcp.client.stdio
 from anyio.streams.text import TextReceiveStream
 from mcp import StdioServerParameters
-from mcp.client._memory import InMemoryTransport
-from mcp.client._transport import ReadStream, TransportStreams
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -98,10 +96,20 @@ def install_line_limit() -> None:
 install_line_limit()
 
 
+TransportStreams = tuple[Any, Any]
+"""The (read, write) stream pair an SDK transport yields."""
+
+
+class _Receiving(Protocol):
+    async def receive(self) -> SessionMessage | Exception: ...
+
+    async def aclose(self) -> None: ...
+
+
 class _WatchedReadStream:
     """A read stream that sets an event at end of stream; everything else is delegated."""
 
-    def __init__(self, inner: ReadStream[SessionMessage | Exception], closed: anyio.Event) -> None:
+    def __init__(self, inner: _Receiving, closed: anyio.Event) -> None:
         self._inner = inner
         self._closed = closed
 
@@ -257,5 +265,9 @@ async def open_transport(
                 read, write = await stack.enter_async_context(streamable_http_client(config.url, http_client=http))
         else:
             assert isinstance(config, InProcessUpstreamConfig)
+            # In-process servers are for tests and embedding; the SDK keeps their transport in a private module,
+            # imported only when one is configured (`tests/upstream/test_sdk_seams.py` checks it is still there).
+            from mcp.client._memory import InMemoryTransport
+
             read, write = await stack.enter_async_context(InMemoryTransport(config.server))
         yield _WatchedReadStream(read, closed), write

@@ -1,0 +1,202 @@
+"""One MCP client session to one server, on a JSON-RPC dispatcher the gateway owns.
+
+Contract:
+- `open_wire` negotiates the session (`legacy`: the `initialize` handshake; `2026-07-28`: no handshake,
+  `server/discover`; `auto`: the handshake, and `server/discover` when the server refuses it, so a server of
+  either era connects without waiting on a probe) and yields a `Wire`;
+- `Wire.request` sends any request and returns the raw result, stamped as the negotiated era requires
+  (the protocol-version header on HTTP; the per-request `_meta` envelope on 2026-07-28), so listings can be
+  validated item by item and results relayed unchanged;
+- the server's own requests (sampling, elicitation, roots) go to the `Answers` given; a capability is
+  advertised exactly when there is an answer for it.
+
+Only public SDK names are used here: the dispatcher is built from `JSONRPCDispatcher`, and the typed layer
+(`ClientSession`) runs on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import mcp.types as T
+from mcp.client import ClientRequestContext, ClientSession
+from mcp.client.session import LoggingFnT, MessageHandlerFnT
+from mcp.shared.dispatcher import CallOptions
+from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_PROTOCOL_VERSION_HEADER
+from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
+
+Era = Literal["auto", "legacy", "2026-07-28"]
+
+MODERN_VERSION = "2026-07-28"
+CLIENT_INFO = T.Implementation(name="glm-mcp", version="0.1.0")
+
+
+class Answers(Protocol):
+    """Answers a server's own requests; None for a kind means the capability is not advertised."""
+
+    sample: Callable[[T.CreateMessageRequestParams], Awaitable[T.CreateMessageResult | T.ErrorData]] | None
+    elicit: Callable[[T.ElicitRequestParams], Awaitable[T.ElicitResult | T.ErrorData]] | None
+    roots: Callable[[], Awaitable[T.ListRootsResult | T.ErrorData]] | None
+
+
+@dataclass
+class NoAnswers:
+    """A client that advertises nothing and is asked nothing."""
+
+    sample: Callable[[T.CreateMessageRequestParams], Awaitable[T.CreateMessageResult | T.ErrorData]] | None = None
+    elicit: Callable[[T.ElicitRequestParams], Awaitable[T.ElicitResult | T.ErrorData]] | None = None
+    roots: Callable[[], Awaitable[T.ListRootsResult | T.ErrorData]] | None = None
+
+
+Streams = tuple[Any, Any]
+"""The (read, write) stream pair an SDK transport yields."""
+
+
+class Wire:
+    """A negotiated session: its server's identity and capabilities, and a raw request path."""
+
+    def __init__(self, session: ClientSession, dispatcher: JSONRPCDispatcher[Any], capabilities: T.ClientCapabilities):
+        self.session = session
+        self._dispatcher = dispatcher
+        self._capabilities = capabilities.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+    @property
+    def protocol_version(self) -> str:
+        return self.session.protocol_version or "2025-11-25"
+
+    @property
+    def modern(self) -> bool:
+        return self.protocol_version == MODERN_VERSION
+
+    @property
+    def server_info(self) -> T.Implementation | None:
+        return self.session.server_info
+
+    @property
+    def server_capabilities(self) -> T.ServerCapabilities:
+        return self.session.server_capabilities or T.ServerCapabilities()
+
+    async def request(
+        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
+    ) -> dict[str, Any]:
+        """Send one request and return its raw result.
+
+        Raises:
+            MCPError: The server answered with an error, the connection closed, or the request timed out.
+        """
+        options: CallOptions = dict(opts or {})  # pyright: ignore[reportAssignmentType] the same keys
+        headers = dict(options.get("headers") or {})
+        headers[MCP_PROTOCOL_VERSION_HEADER] = self.protocol_version
+        body: dict[str, Any] | None = dict(params) if params is not None else None
+        if self.modern:
+            body = dict(body or {})
+            meta = dict(body.get("_meta") or {})
+            meta.setdefault(T.PROTOCOL_VERSION_META_KEY, self.protocol_version)
+            meta.setdefault(T.CLIENT_INFO_META_KEY, CLIENT_INFO.model_dump(by_alias=True, exclude_none=True))
+            meta.setdefault(T.CLIENT_CAPABILITIES_META_KEY, self._capabilities)
+            body["_meta"] = meta
+            headers[MCP_METHOD_HEADER] = method
+        options["headers"] = headers
+        return await self._dispatcher.send_raw_request(method, body, options)
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
+        await self._dispatcher.notify(method, params, {"headers": {MCP_PROTOCOL_VERSION_HEADER: self.protocol_version}})
+
+
+def advertised(answers: Answers) -> T.ClientCapabilities:
+    """What a session with these answers tells the server it can do."""
+    return T.ClientCapabilities(
+        sampling=T.SamplingCapability() if answers.sample is not None else None,
+        elicitation=T.ElicitationCapability(form=T.FormElicitationCapability(), url=T.UrlElicitationCapability())
+        if answers.elicit is not None
+        else None,
+        roots=T.RootsCapability(list_changed=True) if answers.roots is not None else None,
+    )
+
+
+@asynccontextmanager
+async def open_wire(
+    streams: Streams,
+    *,
+    era: Era,
+    answers: Answers,
+    on_message: MessageHandlerFnT,
+    on_log: LoggingFnT,
+) -> AsyncGenerator[Wire, None]:
+    """Negotiate a session over open streams.
+
+    Raises:
+        MCPError: The server refused the handshake.
+        RuntimeError: The server speaks no version this client does.
+    """
+    dispatcher: JSONRPCDispatcher[Any] = JSONRPCDispatcher(streams[0], streams[1])
+    session = ClientSession(
+        dispatcher=dispatcher,
+        sampling_callback=_sampling(answers),
+        elicitation_callback=_elicitation(answers),
+        list_roots_callback=_roots(answers),
+        logging_callback=on_log,
+        message_handler=on_message,
+        client_info=CLIENT_INFO,
+    )
+    async with session:
+        if era == "legacy":
+            await session.initialize()
+        elif era == MODERN_VERSION:
+            await session.discover()
+        else:
+            await _negotiate(session)
+        yield Wire(session, dispatcher, advertised(answers))
+
+
+async def _negotiate(session: ClientSession) -> None:
+    """`auto`: every server of the handshake era answers `initialize` at once; one that refuses it with an error
+    is asked `server/discover`. (Probing `server/discover` first would stall on servers that ignore unknown
+    requests before the handshake.)"""
+    try:
+        await session.initialize()
+    except MCPError as refused:
+        try:
+            await session.discover()
+        except MCPError:
+            raise refused from None
+
+
+# The SDK takes a callback only where a capability is advertised; None keeps its default (refuse, unadvertised).
+
+
+def _sampling(answers: Answers) -> Any:
+    sample = answers.sample
+    if sample is None:
+        return None
+
+    async def callback(ctx: ClientRequestContext, params: T.CreateMessageRequestParams) -> Any:
+        return await sample(params)
+
+    return callback
+
+
+def _elicitation(answers: Answers) -> Any:
+    elicit = answers.elicit
+    if elicit is None:
+        return None
+
+    async def callback(ctx: ClientRequestContext, params: T.ElicitRequestParams) -> Any:
+        return await elicit(params)
+
+    return callback
+
+
+def _roots(answers: Answers) -> Any:
+    roots = answers.roots
+    if roots is None:
+        return None
+
+    async def callback(ctx: ClientRequestContext) -> Any:
+        return await roots()
+
+    return callback
