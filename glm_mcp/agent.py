@@ -36,6 +36,7 @@ from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
 from glm_mcp.gateway import Gateway
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.messages import JsonObject, ToolCall, Turn, add_usage
+from glm_mcp.model.profile import LEADING_NEWLINES
 from glm_mcp.model.xml_calls import LeakedCall, LeakFilter, clean_name, take_calls
 from glm_mcp.offer import FIND_TOOLS, CompiledTools, ToolOffer, build_offer, find_tools
 from glm_mcp.tools.arguments import prepare_arguments, read_arguments
@@ -161,7 +162,7 @@ class Agent:
         async def show(kind: str, text: str) -> None:
             if kind == "content" and not answer_started[0]:
                 # GLM opens many answers with "\n" or "\n\n"; whoever reads the stream should not see them.
-                text = text.lstrip("\n")
+                text = text.lstrip(LEADING_NEWLINES)
                 if not text:
                     return
                 answer_started[0] = True

@@ -30,15 +30,24 @@ from starlette.types import Receive, Scope, Send
 from glm_mcp._json import as_list, as_object
 from glm_mcp.agent import Agent, AgentEvent, AgentResult, function_name
 from glm_mcp.catalog import closest
-from glm_mcp.errors import ModelError, RequestError
+from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable, RequestError
 from glm_mcp.model.messages import JsonObject
+from glm_mcp.model.profile import (
+    LEADING_NEWLINES,
+    MAX_TOOLS,
+    TEMPERATURE_RANGE,
+    TEXT_MODELS,
+    TOOL_CHOICES,
+    TOP_P_RANGE,
+    is_rate_limit,
+)
 from glm_mcp.offer import ToolOffer
 
 logger = logging.getLogger("glm_mcp.chat")
 
 MAX_BODY_BYTES = 8 * 2**20
 MAX_MESSAGES = 10_000
-MAX_CLIENT_TOOLS = 128
+MAX_CLIENT_TOOLS = MAX_TOOLS
 MAX_DEPTH = 100
 """JSON nesting a chat request may have: messages, tool schemas and arguments stay far below it."""
 _GATEWAY_FIELDS = {"glm_mcp", "tools", "tool_choice", "stream", "stream_options", "n", "model"}
@@ -55,8 +64,27 @@ def error_body(message: str, kind: str, code: str | None = None, param: str | No
     return {"error": {"message": message, "type": kind, "code": code, "param": param}}
 
 
+_MODEL_ERROR_STATUS: tuple[tuple[type[ModelError], int], ...] = (
+    (ModelTimeout, 504),
+    (ModelUnreachable, 502),
+    (ModelResponseError, 502),
+    (ModelHTTPError, 502),
+)
+"""The one table from a model failure to the gateway's own answer (a rate limit is 429 whatever its class).
+An error GLM put inside a 200 answer is still a failure: never 2xx."""
+
+
+def status_for(exc: ModelError) -> int:
+    """The HTTP status a client of the gateway gets for a model failure."""
+    if is_rate_limit(exc.code, exc.upstream_status):
+        return 429
+    if isinstance(exc, ModelHTTPError) and exc.upstream_status is not None and exc.upstream_status >= 400:
+        return exc.upstream_status  # the endpoint's own error status says the most
+    return next((status for kind, status in _MODEL_ERROR_STATUS if isinstance(exc, kind)), 502)
+
+
 def _model_error_body(exc: ModelError) -> JsonObject:
-    kind = "rate_limit_error" if exc.status_code == 429 else "model_error"
+    kind = "rate_limit_error" if status_for(exc) == 429 else "model_error"
     return error_body(f"GLM: {exc.message}", kind, exc.code)
 
 
@@ -78,7 +106,7 @@ class ChatRequest:
         if len(tools) > MAX_CLIENT_TOOLS:
             raise RequestError(f"'tools' has more than {MAX_CLIENT_TOOLS} tools, GLM's limit", "tools")
         choice = body.get("tool_choice", "auto")
-        if choice not in ("auto", "none", None):
+        if choice not in (*TOOL_CHOICES, "none", None):
             raise RequestError(
                 "GLM supports only tool_choice 'auto' (the gateway also accepts 'none'); "
                 "it cannot force a tool: ask for it in the prompt instead",
@@ -118,7 +146,7 @@ class ChatRequest:
         self.model = self._model(body.get("model"), agent)
         self.forwarded: JsonObject = {k: v for k, v in body.items() if k not in _GATEWAY_FIELDS}
         self.forwarded["model"] = self.model
-        for key, low, high in (("temperature", 0.0, 1.0), ("top_p", 0.01, 1.0)):
+        for key, (low, high) in (("temperature", TEMPERATURE_RANGE), ("top_p", TOP_P_RANGE)):
             value = self.forwarded.get(key)
             if isinstance(value, int | float) and not isinstance(value, bool) and not low <= value <= high:
                 # OpenAI allows temperature up to 2; GLM refuses what is outside its range.
@@ -155,7 +183,7 @@ def _strings(value: Any, param: str, what: str) -> list[str] | None:
 def _completion(
     result: AgentResult, model: str, request_id: str, created: int, offer: ToolOffer | None = None
 ) -> JsonObject:
-    message: JsonObject = {"role": "assistant", "content": result.turn.content.lstrip("\n") or None}
+    message: JsonObject = {"role": "assistant", "content": result.turn.content.lstrip(LEADING_NEWLINES) or None}
     if result.turn.reasoning_content:
         message["reasoning_content"] = result.turn.reasoning_content
     if result.client_calls:
@@ -343,7 +371,7 @@ class ChatCompletionsApp:
         try:
             result = await self.agent.run(request.forwarded, request.offer, stream=False, max_steps=request.max_steps)
         except ModelError as exc:
-            await _send_json(send, exc.status_code, _model_error_body(exc))
+            await _send_json(send, status_for(exc), _model_error_body(exc))
             return "model_error"
         await _send_json(send, 200, _completion(result, request.model, request_id, created, request.offer))
         return result.stopped_by or "ok"
@@ -356,7 +384,7 @@ class ChatCompletionsApp:
             )
         except ModelError as exc:
             if not out.started:
-                await _send_json(send, exc.status_code, _model_error_body(exc))
+                await _send_json(send, status_for(exc), _model_error_body(exc))
                 return "model_error"
             await out.write(f"data: {dumps(_model_error_body(exc))}\n\n")
             outcome = "model_error"
@@ -419,28 +447,10 @@ async def _send_json(send: Send, status: int, body: JsonObject, headers: tuple[t
     await send({"type": "http.response.body", "body": payload})
 
 
-GLM_TEXT_MODELS = (
-    "glm-5.3",
-    "glm-5.2",
-    "glm-5.1",
-    "glm-5",
-    "glm-4.7",
-    "glm-4.7-flash",
-    "glm-4.7-flashx",
-    "glm-4.6",
-    "glm-4.5",
-    "glm-4.5-air",
-    "glm-4.5-x",
-    "glm-4.5-airx",
-    "glm-4.5-flash",
-)
-"""The text models of Z.ai's chat-completions API (its OpenAPI `model` enum, glm-api.md §2)."""
-
-
 def model_ids(agent: Agent) -> list[str]:
     """Every model a client may name: the configured one first, then GLM's text models (passed on as named)."""
     configured = agent.model.config.name
-    return [configured, *(name for name in GLM_TEXT_MODELS if name != configured)]
+    return [configured, *(name for name in TEXT_MODELS if name != configured)]
 
 
 def _model_object(name: str) -> JsonObject:

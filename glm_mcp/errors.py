@@ -8,13 +8,18 @@ GlmMcpError
 │   ├── UpstreamTimeout         a call got neither a result nor progress within the server's timeout
 │   └── UpstreamProtocolError   the server answered with an error or with something malformed
 ├── ToolNotFoundError           no exposed tool, prompt or resource by that name
+├── SchemaError                 a tool's JSON Schema cannot be offered to GLM as written
 ├── ArgumentsError              a model's tool-call arguments cannot be used as written (a message for the model)
 │   └── TruncatedArgumentsError the arguments were cut off before the document ended: the call never runs
-├── ModelError                  the model endpoint failed
-│   ├── ModelHTTPError          it answered with an error (HTTP status, GLM business code, message)
-│   └── ModelResponseError      it answered with something that is not GLM's wire format, or not at all
+├── ModelError                  the model endpoint failed (facts: upstream status, GLM code, body, retry-after)
+│   ├── ModelHTTPError          it answered with an error (an error status, or an error inside a 200 answer)
+│   ├── ModelTimeout            it did not answer in time
+│   ├── ModelUnreachable        it could not be reached (connection refused, DNS, TLS)
+│   └── ModelResponseError      it answered with something that is not GLM's wire format
 └── RequestError                a client's chat request is invalid (HTTP 400)
 ```
+
+Errors carry facts only; the HTTP status a client of the gateway sees is chosen in one table, `chat_api.status_for`.
 """
 
 from __future__ import annotations
@@ -69,14 +74,18 @@ class TruncatedArgumentsError(ArgumentsError):
     """
 
 
+class SchemaError(GlmMcpError, ValueError):
+    """A tool's JSON Schema cannot be offered to GLM as written; the message says where and why."""
+
+
 class ModelError(GlmMcpError):
     """The model endpoint failed.
 
     Attributes:
-        status_code: The HTTP status to report to a client of the gateway (never 2xx).
         upstream_status: The HTTP status the model endpoint answered with (200 for an error inside a 200 body or
             stream), or None when it did not answer.
         code: GLM's business code as a string (for example "1302"), or None.
+        body: The start of the endpoint's answer (at most 2,000 characters), or None.
         retry_after: Seconds the endpoint asked to wait (`Retry-After`), or None.
     """
 
@@ -84,25 +93,33 @@ class ModelError(GlmMcpError):
         self,
         message: str,
         *,
-        status_code: int = 502,
-        code: str | None = None,
-        retry_after: float | None = None,
         upstream_status: int | None = None,
+        code: str | None = None,
+        body: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.status_code = status_code
-        self.upstream_status = upstream_status if upstream_status is not None else status_code
+        self.upstream_status = upstream_status
         self.code = code
+        self.body = body[:2_000] if body is not None else None
         self.retry_after = retry_after
 
 
 class ModelHTTPError(ModelError):
-    """The model endpoint answered with an error status or an error object."""
+    """The model endpoint answered with an error status, or with an error object inside a 200 answer."""
+
+
+class ModelTimeout(ModelError):
+    """The model endpoint did not answer (or stopped answering) in time."""
+
+
+class ModelUnreachable(ModelError):
+    """The model endpoint could not be reached."""
 
 
 class ModelResponseError(ModelError):
-    """The model endpoint's answer could not be read, or never came (connect or read timeout)."""
+    """The model endpoint's answer could not be read as GLM's wire format."""
 
 
 class RequestError(GlmMcpError):

@@ -23,14 +23,16 @@ from typing import Any
 from glm_mcp._json import as_list, as_object
 from glm_mcp.catalog import Catalog, is_destructive, is_pinned
 from glm_mcp.config import GatewayConfig
+from glm_mcp.errors import SchemaError
 from glm_mcp.model.messages import JsonObject
+from glm_mcp.model.profile import MAX_TOOLS
 from glm_mcp.tools.discovery import ToolIndex
-from glm_mcp.tools.schema import SchemaError, compile_schema
+from glm_mcp.tools.schema import compile_schema
 
 logger = logging.getLogger("glm_mcp.offer")
 
-GLM_MAX_TOOLS = 128
-"""GLM accepts at most 128 functions per request (glm-api.md §3)."""
+GLM_MAX_TOOLS = MAX_TOOLS
+"""GLM's cap on functions per request (`model.profile`)."""
 
 FIND_TOOLS = "glm__find_tools"
 FIND_RESULTS = 8

@@ -9,10 +9,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from glm_mcp.config import parse_config
-from glm_mcp.errors import ConfigError
+from glm_mcp.errors import ConfigError, SchemaError
 from glm_mcp.naming import assign_names, is_legal
 from glm_mcp.tools.arguments import ArgumentsError, prepare_arguments
-from glm_mcp.tools.schema import SchemaError, compile_schema
+from glm_mcp.tools.schema import compile_schema
 from tests.tools.test_schema import assert_glm_acceptable
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)

@@ -27,8 +27,9 @@ import anyio
 import httpx2
 
 from glm_mcp.config import ModelConfig
-from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError
+from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable
 from glm_mcp.model.messages import JsonObject, Turn
+from glm_mcp.model.profile import is_rate_limit
 from glm_mcp.model.stream import StreamAssembler, error_from_body, is_retryable, parse_completion
 
 logger = logging.getLogger("glm_mcp.model")
@@ -134,7 +135,13 @@ class GlmClient:
         try:
             turn = await self._retrying(body, on_delta, retries)
         except ModelError as exc:
-            outcome = {429: "rate_limited", 504: "timeout"}.get(exc.status_code, "error")
+            outcome = (
+                "timeout"
+                if isinstance(exc, ModelTimeout)
+                else "rate_limited"
+                if is_rate_limit(exc.code, exc.upstream_status)
+                else "error"
+            )
             self._observe(model, outcome, started, retries[0], None, exc.code or str(exc.upstream_status))
             raise
         self._observe(model, "ok", started, retries[0], turn.usage, turn.finish_reason)
@@ -188,7 +195,7 @@ class GlmClient:
                 retryable = isinstance(exc, _NetworkError) or (isinstance(exc, ModelHTTPError) and is_retryable(exc))
                 if not retryable or attempt >= self.config.max_retries:
                     if isinstance(exc, _NetworkError):
-                        raise ModelResponseError(exc.message, status_code=502) from None
+                        raise ModelResponseError(exc.message) from None
                     raise
                 delay = exc.retry_after
                 if delay is None or delay > MAX_RETRY_AFTER_SECONDS:
@@ -226,11 +233,10 @@ class GlmClient:
                             if text := getattr(turn, kind):
                                 await on_delta(kind, text)
         except httpx2.TimeoutException as exc:
-            raise ModelResponseError(f"the model endpoint timed out ({type(exc).__name__})", status_code=504) from exc
+            raise ModelTimeout(f"the model endpoint timed out ({type(exc).__name__})") from exc
         except httpx2.HTTPError as exc:
-            raise ModelResponseError(
-                f"cannot reach the model endpoint {self.config.base_url}: {type(exc).__name__}: {exc}",
-                status_code=502,
+            raise ModelUnreachable(
+                f"cannot reach the model endpoint {self.config.base_url}: {type(exc).__name__}: {exc}"
             ) from exc
         if turn.finish_reason == "network_error":
             raise _NetworkError("the model aborted the answer (finish_reason network_error)")

@@ -16,23 +16,7 @@ from typing import Any
 from glm_mcp._json import as_list, as_object
 from glm_mcp.errors import ModelHTTPError, ModelResponseError
 from glm_mcp.model.messages import ToolCall, Turn
-
-RETRYABLE_CODES = frozenset({"500", "1230", "1234", "1302", "1303", "1305", "1312"})
-RATE_LIMIT_CODES = frozenset({"1302", "1303", "1304", "1305", "1308", "1310"})
-"""GLM business codes about the account's rate, concurrency or usage limits (glm-api.md §6): HTTP 429 for clients."""
-"""GLM business codes that mean "try again later": internal, network, concurrency, frequency, rate, traffic."""
-
-_HINTS = {
-    "1000": "the API key was refused: check model.api_key (or $ZAI_API_KEY)",
-    "1001": "no API key was sent: set model.api_key (or $ZAI_API_KEY)",
-    "1002": "the API key is invalid: check model.api_key (or $ZAI_API_KEY)",
-    "1003": "the API key has expired: create a new one",
-    "1004": "the API key was refused: check model.api_key (or $ZAI_API_KEY)",
-    "1113": "the account has no balance left (or the key belongs to another plan or region): top up or use the "
-    "matching endpoint",
-    "1211": "the model does not exist: check model.name (for example glm-4.6)",
-    "1261": "the prompt is longer than the model's context: shorten the conversation or the tool results",
-}
+from glm_mcp.model.profile import CODE_HINTS, RETRYABLE_CODES
 
 
 def error_from_body(status_code: int, text: str, retry_after: float | None = None) -> ModelHTTPError:
@@ -52,22 +36,18 @@ def error_from_body(status_code: int, text: str, retry_after: float | None = Non
                 message = str(raw_message)
         elif isinstance(error, str):
             message = error
-    hint = _HINTS.get(code or "")
+    hint = CODE_HINTS.get(code or "")
     full = f"{message} ({hint})" if hint else message
-    answer = status_code
-    if status_code < 400:
-        # An error inside a 200 body or stream: the gateway's own client must never see it as a success.
-        answer = 429 if code in RATE_LIMIT_CODES else 502
-    return ModelHTTPError(full, status_code=answer, code=code, retry_after=retry_after, upstream_status=status_code)
+    return ModelHTTPError(full, upstream_status=status_code, code=code, body=text, retry_after=retry_after)
 
 
 def is_retryable(error: ModelHTTPError) -> bool:
     """Whether an error is worth a retry after a pause."""
-    if error.code in _HINTS:
+    if error.code in CODE_HINTS:
         return False
     if error.code in RETRYABLE_CODES:
         return True
-    status = error.upstream_status
+    status = error.upstream_status or 0
     return status == 429 and error.code is None or status >= 500
 
 

@@ -18,46 +18,20 @@ import copy
 from typing import Any
 
 from glm_mcp._json import as_list, as_object
+from glm_mcp.errors import SchemaError
+from glm_mcp.model.profile import SCHEMA_KEYWORDS, SCHEMA_TYPES
 
 JsonSchema = dict[str, Any]
 
 MAX_REF_DEPTH = 3
 MAX_NESTING = 32
 
-KEPT_KEYWORDS = frozenset(
-    {
-        "type",
-        "description",
-        "properties",
-        "required",
-        "items",
-        "enum",
-        "default",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "minLength",
-        "maxLength",
-        "minItems",
-        "maxItems",
-        "pattern",
-        "format",
-        "anyOf",
-        "additionalProperties",
-        "title",
-    }
-)
-
-_GLM_TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean"})
+KEPT_KEYWORDS = SCHEMA_KEYWORDS
+"""The keywords that survive compilation (GLM's, from `model.profile`)."""
 _STRING_KEYWORDS = frozenset({"description", "pattern", "format", "title"})
 _NUMBER_KEYWORDS = frozenset(
     {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems"}
 )
-
-
-class SchemaError(ValueError):
-    """A schema GLM cannot be given; the message says why."""
 
 
 def compile_schema(schema: Any) -> JsonSchema:
@@ -189,7 +163,7 @@ class _Compiler:
 
     @staticmethod
     def _fill_type(out: JsonSchema) -> None:
-        if out.get("type") not in _GLM_TYPES:
+        if out.get("type") not in SCHEMA_TYPES:
             out.pop("type", None)
         if "type" not in out and "anyOf" not in out:
             if "properties" in out or "additionalProperties" in out:

@@ -48,6 +48,7 @@ BACKOFF_MAX_SECONDS = 30.0
 STABLE_SECONDS = 30.0
 """A session that lived this long resets the backoff; shorter ones count as a crash loop."""
 
+
 class ServerState(enum.StrEnum):
     """Where a configured server is in its life."""
 
@@ -284,7 +285,8 @@ class Upstream:
 
         Raises:
             UpstreamUnavailable: The server is not connected, or the connection dropped during the call.
-            UpstreamProtocolError: The server answered with an error or a malformed result, or timed out.
+            UpstreamProtocolError: The server answered with an error or a malformed result.
+            UpstreamTimeout: Neither a result nor progress within the server's `timeout`.
         """
         try:
             return await self._call_tool(tool, arguments, on_progress)
@@ -333,10 +335,10 @@ class Upstream:
         Raises:
             UpstreamUnavailable: The server is not connected.
             UpstreamProtocolError: The server answered with an error or a malformed result.
+            UpstreamTimeout: No answer within the server's `timeout`.
         """
         live = self._require_live()
-        with anyio.fail_after(self.config.timeout):
-            raw = await self._request(live, "resources/read", {"uri": uri})
+        raw = await self._timed(live, "resources/read", {"uri": uri}, f"resource '{uri}'")
         try:
             return T.ReadResourceResult.model_validate(raw, by_name=False)
         except ValidationError:
@@ -348,17 +350,27 @@ class Upstream:
         Raises:
             UpstreamUnavailable: The server is not connected.
             UpstreamProtocolError: The server answered with an error or a malformed result.
+            UpstreamTimeout: No answer within the server's `timeout`.
         """
         live = self._require_live()
         params: dict[str, Any] = {"name": prompt}
         if arguments:
             params["arguments"] = dict(arguments)
-        with anyio.fail_after(self.config.timeout):
-            raw = await self._request(live, "prompts/get", params)
+        raw = await self._timed(live, "prompts/get", params, f"prompt '{prompt}'")
         try:
             return T.GetPromptResult.model_validate(raw, by_name=False)
         except ValidationError:
             raise UpstreamProtocolError(self.name, f"prompt '{prompt}': malformed result") from None
+
+    async def _timed(self, live: _Live, method: str, params: dict[str, Any], what: str) -> dict[str, Any]:
+        """A request bounded by the server's `timeout` (cancelled upstream when it runs out).
+
+        Raises:
+            UpstreamTimeout: No answer within the timeout.
+        """
+        with anyio.move_on_after(self.config.timeout):
+            return await self._request(live, method, params)
+        raise UpstreamTimeout(self.name, f"{what}: no answer after {self.config.timeout:g} s")
 
     async def _request(
         self, live: _Live, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None
@@ -386,4 +398,3 @@ def is_session_lost(exc: MCPError) -> bool:
     """Whether an HTTP server no longer knows the session (the SDK's words for its 404; a seam test guards them)."""
     message = exc.message.lower()
     return "session not found" in message or "session terminated" in message
-

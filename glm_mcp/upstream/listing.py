@@ -141,4 +141,3 @@ async def _pages(wire: Wire, method: str, key: str) -> list[Any]:
         seen_cursors.add(next_cursor)
         cursor = next_cursor
     return items
-

@@ -10,8 +10,9 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
+from glm_mcp.chat_api import status_for
 from glm_mcp.config import ModelConfig
-from glm_mcp.errors import ModelHTTPError, ModelResponseError
+from glm_mcp.errors import ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.messages import Turn
 from tests.fakes.fake_glm import Failure, FakeGlm, Garbage, Reply
@@ -131,7 +132,7 @@ async def test_retries_stop_at_the_limit_with_glms_code_and_status() -> None:
     fake = FakeGlm([failure] * 3)
     with pytest.raises(ModelHTTPError) as caught:
         await _run(fake, BODY, max_retries=2)
-    assert (caught.value.status_code, caught.value.code, caught.value.message) == (429, "1302", "High concurrency")
+    assert (caught.value.upstream_status, caught.value.code, caught.value.message) == (429, "1302", "High concurrency")
     assert len(fake.requests) == 3
 
 
@@ -152,7 +153,7 @@ async def test_key_balance_model_and_length_errors_fail_fast_saying_what_to_do(
     with pytest.raises(ModelHTTPError) as caught:
         await _run(fake, BODY)
     assert len(fake.requests) == 1
-    assert caught.value.code == code and caught.value.status_code == status
+    assert caught.value.code == code and status_for(caught.value) == status
     assert caught.value.message.startswith("refused (") and hint in caught.value.message
 
 
@@ -167,15 +168,19 @@ async def test_garbage_from_the_endpoint_is_a_clear_error() -> None:
     fake = FakeGlm([Garbage(200, "<html>oops</html>")])
     with pytest.raises(ModelResponseError) as caught:
         await _run(fake, BODY)
-    assert "non-JSON" in caught.value.message and caught.value.status_code == 502
+    assert "non-JSON" in caught.value.message and status_for(caught.value) == 502
 
 
 async def test_an_unreachable_endpoint_is_a_502_naming_it() -> None:
     config = CONFIG.model_copy(update={"base_url": "http://127.0.0.1:9/v4", "connect_timeout": 2.0})
     async with GlmClient(config).running() as client:
-        with pytest.raises(ModelResponseError) as caught:
+        with pytest.raises(ModelUnreachable) as caught:
             await client.complete(BODY)
-    assert caught.value.status_code == 502 and "http://127.0.0.1:9/v4" in caught.value.message
+    assert (
+        isinstance(caught.value, ModelUnreachable)
+        and status_for(caught.value) == 502
+        and "http://127.0.0.1:9/v4" in caught.value.message
+    )
 
 
 async def test_a_slow_endpoint_times_out_with_504_over_real_http() -> None:
@@ -184,10 +189,14 @@ async def test_a_slow_endpoint_times_out_with_504_over_real_http() -> None:
     async with serve_asgi(fake.app) as url:
         config = CONFIG.model_copy(update={"base_url": url, "read_timeout": 0.3})
         async with GlmClient(config).running() as client:
-            with pytest.raises(ModelResponseError) as caught:
+            with pytest.raises(ModelTimeout) as caught:
                 await client.complete(BODY)
         fake.hold.set()
-    assert caught.value.status_code == 504 and "timed out" in caught.value.message
+    assert (
+        isinstance(caught.value, ModelTimeout)
+        and status_for(caught.value) == 504
+        and "timed out" in caught.value.message
+    )
 
 
 async def test_concurrency_is_limited_per_model() -> None:
@@ -275,4 +284,4 @@ async def test_an_error_inside_a_200_body_is_reported_as_502_and_a_rate_limit_as
         async with GlmClient(CONFIG.model_copy(update={"max_retries": 0}), transport=mock(code)).running() as client:
             with pytest.raises(ModelHTTPError) as caught:
                 await client.complete(BODY)
-        assert (caught.value.status_code, caught.value.upstream_status, caught.value.code) == (status, 200, code)
+        assert (status_for(caught.value), caught.value.upstream_status, caught.value.code) == (status, 200, code)

@@ -10,7 +10,8 @@ import pytest
 from inline_snapshot import snapshot
 from mcp import Client, StdioServerParameters
 
-from glm_mcp.tools.schema import KEPT_KEYWORDS, SchemaError, compile_schema
+from glm_mcp.errors import SchemaError
+from glm_mcp.tools.schema import KEPT_KEYWORDS, compile_schema
 from servers import clock, files, notes
 
 GLM_TYPES = {"object", "array", "string", "integer", "number", "boolean"}

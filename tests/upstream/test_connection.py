@@ -132,6 +132,26 @@ async def test_a_silent_call_times_out_with_an_error_naming_the_server_and_is_ca
         assert (await upstream.call_tool("quick", {})).structured_content == {"result": "still here"}
 
 
+async def test_a_silent_resource_or_prompt_is_an_upstream_timeout_not_a_protocol_error() -> None:
+    server = MCPServer("mute")
+
+    @server.resource("mute://silence")
+    async def silence() -> str:
+        await anyio.sleep_forever()
+        return "never"
+
+    @server.prompt()
+    async def hush() -> str:
+        await anyio.sleep_forever()
+        return "never"
+
+    async with running_upstream("mute", inproc(server, timeout=0.1)) as upstream:
+        with pytest.raises(UpstreamTimeout, match="resource 'mute://silence': no answer after 0.1 s"):
+            await upstream.read_resource("mute://silence")
+        with pytest.raises(UpstreamTimeout, match="prompt 'hush': no answer after 0.1 s"):
+            await upstream.get_prompt("hush", None)
+
+
 async def test_a_command_that_does_not_exist_fails_alone_and_says_why() -> None:
     healthy = MCPServer("ok")
 
