@@ -80,7 +80,7 @@ def targets(m: dict[str, dict[str, float]]) -> list[str]:
     t1 = _get(m, "chat/emulator-tool-turn/c1", "p50_ms")
     t2 = _get(m, "chat/emulator-answer-turn/c1", "p50_ms")
     gw = _get(m, "chat/glm-mcp/c1", "p50_ms")
-    per_step = None if None in (t1, t2, gw) else (gw - t1 - t2) / 2  # type: ignore[operator]
+    per_step = None if t1 is None or t2 is None or gw is None else (gw - t1 - t2) / 2
     check("p50 added per agent step at c1, ms", per_step, "≤ 2 ms", None if per_step is None else per_step <= 2)
     rate = _get(m, "chat/glm-mcp/c16", "rps")
     check("tool-using completions/s at c16", rate, "≥ 370", None if rate is None else rate >= 370)

@@ -140,7 +140,7 @@ def _setup_logging(level_name: str | None) -> None:
 def _run(main: Callable[[], Awaitable[_T]]) -> _T:
     """Run the async `main` on asyncio, with uvloop's faster event loop where it is installed."""
     try:
-        import uvloop  # noqa: F401  # pyright: ignore[reportUnusedImport]
+        import uvloop  # noqa: F401  # pyright: ignore[reportUnusedImport]  # imported only to fail early when missing
     except ImportError:
         return anyio.run(main)
     return anyio.run(main, backend_options={"use_uvloop": True})
@@ -462,7 +462,7 @@ def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
     async def run() -> T.CallToolResult:
         wait = max((server.start_timeout for server in config.servers.values()), default=1.0)
         async with Gateway(config, ready_wait_seconds=wait).running() as gateway:
-            return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]
+            return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]  # JSON from the command line
 
     result = _run(run)
     print(flatten_result(result, max_chars=sys.maxsize), file=sys.stderr if result.is_error else sys.stdout)

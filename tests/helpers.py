@@ -6,7 +6,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,13 +79,13 @@ class RunningGateway:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     @asynccontextmanager
-    async def mcp_client(self, mode: str = "legacy", message_handler: Any = None) -> AsyncIterator[Client]:
+    async def mcp_client(self, mode: str = "legacy", message_handler: Any = None) -> AsyncGenerator[Client, None]:
         """An MCP SDK client on `/mcp`, with the gateway's token."""
         async with (
             httpx2.AsyncClient(headers=self.headers, timeout=httpx2.Timeout(30, read=300)) as http,
             Client(
                 streamable_http_client(f"{self.url}/mcp", http_client=http),
-                mode=mode,  # pyright: ignore[reportArgumentType]
+                mode=mode,
                 message_handler=message_handler,
             ) as client,
         ):
@@ -115,7 +115,7 @@ async def _collect(
 @asynccontextmanager
 async def glm_mcp_serve(
     config: dict[str, Any] | None, tmp_path: Path, *extra: str, env: dict[str, str] | None = None
-) -> AsyncIterator[RunningGateway]:
+) -> AsyncGenerator[RunningGateway, None]:
     """Run `glm-mcp serve --port 0` as a real process; yields once it listens; SIGTERMs it on exit."""
     command = [sys.executable, "-m", "glm_mcp", "serve", "--port", "0", *extra]
     if config is not None:
@@ -167,7 +167,7 @@ def argv(*parts: str | Path) -> Sequence[str]:
 
 
 @asynccontextmanager
-async def serve_asgi(app: Any, port: int = 0) -> AsyncIterator[str]:
+async def serve_asgi(app: Any, port: int = 0) -> AsyncGenerator[str, None]:
     """Serve an ASGI app with uvicorn on 127.0.0.1 (`port`, by default a free one) for the duration; yields its URL.
 
     The socket listens before uvicorn starts, so a client may connect at once: it waits in the backlog.

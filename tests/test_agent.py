@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -65,7 +65,7 @@ def memo_server() -> MCPServer:
 
 
 @asynccontextmanager
-async def agent_for(fake: FakeGlm, *servers: tuple[str, MCPServer], **limits: Any) -> AsyncIterator[Agent]:
+async def agent_for(fake: FakeGlm, *servers: tuple[str, MCPServer], **limits: Any) -> AsyncGenerator[Agent, None]:
     config = GatewayConfig(servers={name: inproc(server) for name, server in servers}, model=MODEL)
     async with (
         Gateway(config).running() as gateway,
@@ -290,7 +290,7 @@ async def test_the_wall_time_limit_ends_the_run() -> None:
 
 
 async def test_a_call_to_a_client_tool_ends_the_turn_for_the_client_to_run() -> None:
-    client_tool = {
+    client_tool: dict[str, Any] = {
         "type": "function",
         "function": {"name": "ask_user", "parameters": {"type": "object", "properties": {}}},
     }

@@ -40,17 +40,17 @@ async def test_an_editor_calling_glm_agent_gets_the_answer_with_progress_per_too
         async with Client(build_server(gateway, agent), mode="legacy") as editor:
             tools = (await editor.list_tools()).tools
             assert tools[0].name == "glm__agent"
-            progress: list[str | None] = []
+            notes: list[str | None] = []
 
-            async def on_progress(value: float, total: float | None, message: str | None) -> None:
-                progress.append(message)
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                notes.append(message)
 
             result = await editor.call_tool(
                 "glm__agent", {"task": "Weather in Rome, and note it"}, progress_callback=on_progress
             )
     assert not result.is_error
     assert result.content == [T.TextContent(text="Rome is sunny and noted.")]
-    assert sorted(progress) == ["calling memo__add", "calling weather__forecast"]
+    assert sorted(str(message) for message in notes) == ["calling memo__add", "calling weather__forecast"]
     assert fake.requests[0]["messages"] == [{"role": "user", "content": "Weather in Rome, and note it"}]
     assert "glm__agent" not in [t["function"]["name"] for t in fake.requests[0]["tools"]]
 

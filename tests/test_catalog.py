@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mcp.types as T
 from mcp.server.mcpserver import MCPServer
 
 from glm_mcp.config import GatewayConfig, ToolFilterConfig
@@ -100,7 +101,7 @@ async def test_a_passthrough_server_keeps_its_own_names_for_editors_and_for_call
         ]
         assert "ask" in gateway.catalog.prompts
         result = await gateway.call_tool("read_item", {"key": "k"})
-        assert str(result.content[0].text) == "alpha:k"  # pyright: ignore[reportAttributeAccessIssue]
+        assert result.content == [T.TextContent(text="alpha:k")]
 
 
 async def test_a_passthrough_name_another_server_exposes_is_left_out_and_reported_naming_both() -> None:
@@ -113,7 +114,7 @@ async def test_a_passthrough_name_another_server_exposes_is_left_out_and_reporte
         assert [conflict["name"] for conflict in beta["conflicts"]] == ["read_item", "delete_item", "ask"]
         assert "'alpha'" in beta["conflicts"][0]["reason"] and "'beta'" in beta["conflicts"][0]["reason"]
         result = await gateway.call_tool("read_item", {"key": "k"})
-        assert str(result.content[0].text) == "alpha:k"  # pyright: ignore[reportAttributeAccessIssue]
+        assert result.content == [T.TextContent(text="alpha:k")]
 
 
 async def test_passthrough_names_cannot_take_the_gateways_own_or_a_prefixed_name() -> None:
@@ -132,6 +133,6 @@ async def test_passthrough_names_cannot_take_the_gateways_own_or_a_prefixed_name
     config = GatewayConfig(servers={"own": inproc(own, prefix=""), "beta": inproc(_server("beta"))})
     async with Gateway(config).running() as gateway:
         assert "glm__agent" not in gateway.catalog.tools
-        assert (await gateway.call_tool("beta__read_item", {"key": "k"})).content[0].text == "beta:k"  # pyright: ignore[reportAttributeAccessIssue]
+        assert (await gateway.call_tool("beta__read_item", {"key": "k"})).content == [T.TextContent(text="beta:k")]
         reasons = [conflict["reason"] for conflict in gateway.status()["servers"]["own"]["conflicts"]]
     assert "the gateway's own" in reasons[0] and "'beta'" in reasons[1]

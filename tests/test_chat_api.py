@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import anyio
 import httpx2
@@ -17,7 +17,7 @@ from mcp.types import ToolAnnotations
 from pydantic import SecretStr
 
 from glm_mcp.app import build_app
-from glm_mcp.config import GatewayConfig, ModelConfig
+from glm_mcp.config import GatewayConfig, ModelConfig, UpstreamConfig
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import Failure, FakeGlm, Reply
 from tests.helpers import inproc, serve_asgi
@@ -34,13 +34,15 @@ class Stack:
 @asynccontextmanager
 async def stack(
     fake: FakeGlm, servers: dict[str, MCPServer] | None = None, destructive: Literal["allow", "deny"] = "deny"
-) -> AsyncIterator[Stack]:
+) -> AsyncGenerator[Stack, None]:
     servers = servers if servers is not None else {"weather": weather_server(), "memo": memo_server()}
     async with serve_asgi(fake.app) as glm_url:
         model = ModelConfig(
             base_url=f"{glm_url}/api/paas/v4", api_key=SecretStr("zai-key"), name="glm-4.6", max_retries=1
         )
-        upstreams = {name: inproc(server, destructive=destructive) for name, server in servers.items()}
+        upstreams: dict[str, UpstreamConfig] = {
+            name: inproc(server, destructive=destructive) for name, server in servers.items()
+        }
         config = GatewayConfig(servers=upstreams, model=model)
         async with serve_asgi(build_app(Gateway(config))) as url:
             client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
@@ -88,7 +90,7 @@ async def test_streaming_sends_deltas_of_every_step_tool_events_and_one_finish()
     reasoning = "".join(
         (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices
     )
-    extras = [(c.model_extra or {}).get("glm_mcp") or {} for c in chunks if c.choices]
+    extras: list[dict[str, Any]] = [(c.model_extra or {}).get("glm_mcp") or {} for c in chunks if c.choices]
     events = [event for event in extras if event.get("event") in ("tool_call", "tool_result")]
     offers = [event for event in extras if event.get("event") == "offer"]
     assert offers == [{"event": "offer", "candidates": 4, "offered": 4, "left_out": {}}]
@@ -109,7 +111,7 @@ async def test_streaming_sends_deltas_of_every_step_tool_events_and_one_finish()
 
 async def test_a_client_tool_call_comes_back_for_the_client_to_run_and_gateway_tools_never_do() -> None:
     fake = FakeGlm([Reply(tool_calls=[("get_location", "{}")])])
-    tool = {
+    tool: dict[str, Any] = {
         "type": "function",
         "function": {
             "name": "get_location",
@@ -121,12 +123,13 @@ async def test_a_client_tool_call_comes_back_for_the_client_to_run_and_gateway_t
         completion = await s.client.chat.completions.create(
             model="glm-4.6",
             messages=[{"role": "user", "content": "weather here?"}],
-            tools=[tool],  # pyright: ignore[reportArgumentType]
+            tools=[tool],  # pyright: ignore[reportArgumentType]  # a plain dict where the SDK wants its TypedDict
         )
     choice = completion.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.tool_calls is not None
-    assert [(c.function.name, c.function.arguments) for c in choice.message.tool_calls] == [("get_location", "{}")]  # pyright: ignore[reportAttributeAccessIssue]
+    calls = [call for call in choice.message.tool_calls if call.type == "function"]
+    assert [(c.function.name, c.function.arguments) for c in calls] == [("get_location", "{}")]
     assert [t["function"]["name"] for t in fake.requests[0]["tools"]][:1] == ["get_location"]
 
 
@@ -135,7 +138,7 @@ async def test_glm_errors_come_back_openai_style_with_glms_code() -> None:
     async with stack(fake) as s:
         with pytest.raises(openai.RateLimitError) as caught:
             await s.client.chat.completions.create(model="glm-4.6", messages=[{"role": "user", "content": "hi"}])
-    error = caught.value.body
+    error = cast(dict[str, Any], caught.value.body)
     assert isinstance(error, dict)
     assert error["code"] == "1113"
     assert error["message"].startswith("GLM: Insufficient balance (the account has no balance left")

@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
@@ -72,7 +73,7 @@ async def test_tools_output_to_a_closed_pipe_ends_quietly(tmp_path: Path) -> Non
 
 
 async def test_serve_without_a_model_key_warns_and_answers_503_at_once(tmp_path: Path) -> None:
-    config = {"mcpServers": {}, "gateway": {"auth_tokens": []}}
+    config: dict[str, Any] = {"mcpServers": {}, "gateway": {"auth_tokens": []}}
     async with glm_mcp_serve(config, tmp_path, env={"ZAI_API_KEY": ""}) as gateway:
         async with httpx2.AsyncClient(base_url=gateway.url) as http:
             body = {"messages": [{"role": "user", "content": "hi"}]}

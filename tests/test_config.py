@@ -215,7 +215,7 @@ def test_cli_reports_a_missing_config_file(tmp_path: Path, capsys: pytest.Captur
 def test_the_docker_image_config_requires_a_token_for_its_public_bind() -> None:
     path = str(Path(__file__).parent.parent / "docker" / "glm-mcp.json")
     config = load_config(path, {"GLM_MCP_TOKEN": "t0ken"}, Path("/"))
-    assert [token.get_secret_value() for token in config.gateway.auth_tokens] == ["t0ken"]
+    assert [token.get_secret_value() for token in config.gateway.auth_tokens or ()] == ["t0ken"]
     assert list(config.servers) == ["clock", "files", "notes"]
     with pytest.raises(ConfigError) as caught:
         load_config(path, {}, Path("/"))

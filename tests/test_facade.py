@@ -39,7 +39,7 @@ def _worker() -> tuple[MCPServer, dict[str, anyio.Event]]:
     @server.tool()
     async def chatty(ctx: Context) -> str:
         """Log a line, then answer."""
-        await ctx.warning("disk almost full")
+        await ctx.warning("disk almost full")  # pyright: ignore[reportDeprecated]  # the 2025-era logging editors use
         return "said it"
 
     return server, events

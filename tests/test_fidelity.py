@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,7 +21,7 @@ from mcp.server import Server, ServerRequestContext
 from pydantic import SecretStr
 
 from glm_mcp.app import build_app
-from glm_mcp.config import GatewayConfig, ModelConfig
+from glm_mcp.config import GatewayConfig, ModelConfig, UpstreamConfig
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.fidelity_corpus import SCHEMAS, Case, cases
@@ -55,9 +55,11 @@ def script(body: dict[str, Any]) -> Reply:
 
 
 @asynccontextmanager
-async def corpus_stack(received: list[tuple[str, dict[str, Any]]]) -> AsyncIterator[tuple[FakeGlm, openai.AsyncOpenAI]]:
+async def corpus_stack(
+    received: list[tuple[str, dict[str, Any]]],
+) -> AsyncGenerator[tuple[FakeGlm, openai.AsyncOpenAI], None]:
     fake = FakeGlm(script)
-    servers = {
+    servers: dict[str, UpstreamConfig] = {
         name: inproc(recording_server(name, entry["tools"], received), destructive="allow")
         for name, entry in SCHEMAS.items()
         if not name.startswith("_")
@@ -101,7 +103,8 @@ async def run_corpus(streamed: bool) -> tuple[Counter[str], dict[str, str]]:
             assert "<tool_call>" not in text, case.id
             for request in fake.requests[1:]:
                 for message in request["messages"]:
-                    for call in message.get("tool_calls") or []:
+                    calls: list[dict[str, Any]] = message.get("tool_calls") or []
+                    for call in calls:
                         json.loads(call["function"]["arguments"])  # what GLM is sent back must be valid JSON
     return Counter(outcomes.values()), outcomes
 

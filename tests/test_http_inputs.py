@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpx2
@@ -23,7 +23,7 @@ from tests.test_agent import memo_server
 
 
 @asynccontextmanager
-async def lifespan(app: Any) -> AsyncIterator[None]:
+async def lifespan(app: Any) -> AsyncGenerator[None, None]:
     """Drive an ASGI app's lifespan (ASGITransport sends none)."""
     send_in, receive_in = anyio.create_memory_object_stream[dict[str, Any]](4)
     send_out, receive_out = anyio.create_memory_object_stream[dict[str, Any]](4)
@@ -41,7 +41,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def client() -> AsyncIterator[httpx2.AsyncClient]:
+async def client() -> AsyncGenerator[httpx2.AsyncClient, None]:
     fake = FakeGlm(lambda body: Reply(content="fine"))
     async with serve_asgi(fake.app) as glm:
         model = ModelConfig(base_url=glm, api_key=SecretStr("k"))
@@ -87,7 +87,12 @@ async def test_fuzzed_bodies_never_get_a_500_and_always_a_json_answer() -> None:
     async with client() as http:
         results: list[tuple[str, int]] = []
 
-        @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=300,
+            deadline=None,
+            suppress_health_check=cast(list[HealthCheck], list(HealthCheck)),
+            database=None,
+        )
         @given(body=bodies, path=st.sampled_from(["/v1/chat/completions", "/v1/models", "/readyz", "/nope", "/mcp"]))
         def check(body: bytes, path: str) -> None:
             async def one() -> None:

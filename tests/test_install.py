@@ -76,7 +76,7 @@ async def test_install_names_the_config_in_use_and_files_root_is_honoured(tmp_pa
 
 async def test_env_carries_what_editors_do_not_pass_and_the_file_becomes_private(tmp_path: Path) -> None:
     env = _env(tmp_path, ZAI_API_KEY="sk-zai-1234")
-    code, out, err = await run_cli("install", "cursor", "--env", "ZAI_API_KEY", "--env", "MODE=fast", env=env)
+    code, _, err = await run_cli("install", "cursor", "--env", "ZAI_API_KEY", "--env", "MODE=fast", env=env)
     assert code == 0, err
     path = tmp_path / ".cursor" / "mcp.json"
     assert json.loads(path.read_text())["mcpServers"]["glm-mcp"]["env"] == {

@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -85,7 +85,7 @@ async def test_server_everything_from_npm_over_stdio(everything_server: Path) ->
 
 
 @asynccontextmanager
-async def _node_http_server(entry: Path, transport: str) -> AsyncIterator[int]:
+async def _node_http_server(entry: Path, transport: str) -> AsyncGenerator[int, None]:
     process = await anyio.open_process(
         [_node(), "--require", str(LOOPBACK_PRELOAD), str(entry), transport], env={**os.environ, "PORT": "0"}
     )
@@ -118,7 +118,7 @@ async def test_server_everything_over_http_transports(
     everything_server: Path, transport: str, kind: str, path: str
 ) -> None:
     async with _node_http_server(everything_server, transport) as port:
-        upstream = HttpUpstreamConfig(url=f"http://127.0.0.1:{port}{path}", type=kind)  # pyright: ignore[reportArgumentType]
+        upstream = HttpUpstreamConfig(url=f"http://127.0.0.1:{port}{path}", type=kind)  # pyright: ignore[reportArgumentType]  # the parametrized kind is one of the literal values
         async with Gateway(GatewayConfig(servers={"ev": upstream})).running() as gateway:
             assert gateway.status()["servers"]["ev"]["state"] == "ready"
             assert _text(await gateway.call_tool("ev__echo", {"message": kind})) == f"Echo: {kind}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ class Heard:
         if isinstance(message, T.ToolListChangedNotification):
             self.changed.set()
 
-    async def tools_until(self, client: Client, predicate: Any) -> list[str]:
+    async def tools_until(self, client: Client, predicate: Callable[[list[str]], bool]) -> list[str]:
         with anyio.fail_after(10):
             while True:
                 names = [tool.name for tool in (await client.list_tools()).tools]
@@ -52,9 +53,9 @@ async def test_editing_the_config_of_a_running_serve_reaches_editors_and_spares_
     async with glm_mcp_serve(config, tmp_path, "--log-level", "info") as gateway:
         path = tmp_path / "glm-mcp.json"
         heard = Heard()
+        napped: list[T.CallToolResult] = []
         async with gateway.mcp_client(message_handler=heard) as editor, anyio.create_task_group() as tg:
             assert "one__echo" in await heard.tools_until(editor, lambda names: True)
-            napped: list[T.CallToolResult] = []
 
             async def nap() -> None:
                 napped.append(await editor.call_tool("one__nap", {"seconds": 1.5}))

@@ -96,8 +96,8 @@ async def test_concurrent_chats_each_get_their_own_answer() -> None:
     def script(body: dict[str, object]) -> Reply:
         messages = body["messages"]
         assert isinstance(messages, list)
-        question = int(str(messages[0]["content"]).split()[-1])  # pyright: ignore[reportUnknownArgumentType]
-        tool_messages = [m for m in messages if m["role"] == "tool"]  # pyright: ignore[reportUnknownVariableType]
+        question = int(str(messages[0]["content"]).split()[-1])  # pyright: ignore[reportUnknownArgumentType]  # JSON from the request
+        tool_messages = [m for m in messages if m["role"] == "tool"]  # pyright: ignore[reportUnknownVariableType]  # JSON from the request
         if not tool_messages:
             return Reply(tool_calls=[("calc__square", json.dumps({"n": question}))])
         return Reply(content=f"{question} squared is {tool_messages[0]['content']}")

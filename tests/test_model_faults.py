@@ -64,7 +64,8 @@ async def test_a_call_cut_off_by_the_token_limit_never_runs_and_the_model_is_ask
     assert "'content'" in cut and "token limit" in cut and "not run" in cut
     for request in fake.requests[1:]:
         for message in request["messages"]:
-            for call in message.get("tool_calls") or []:
+            calls: list[dict[str, Any]] = message.get("tool_calls") or []
+            for call in calls:
                 json.loads(call["function"]["arguments"])
 
 
@@ -169,7 +170,8 @@ async def test_the_common_streaming_loops_of_the_openai_sdk_never_crash_on_gatew
         quiet = await s.client.chat.completions.create(
             model="glm-4.6", messages=USER, stream=True, extra_body={"glm_mcp": {"events": False}}
         )
-        assert [c async for c in quiet if ((c.model_extra or {}).get("glm_mcp") or {}).get("event")] == []
+        extras: list[dict[str, Any]] = [(c.model_extra or {}).get("glm_mcp") or {} async for c in quiet]
+        assert [extra for extra in extras if extra.get("event")] == []
 
         def sync_loop() -> str:
             client = openai.OpenAI(base_url=f"{s.url}/v1", api_key="unused", max_retries=0)

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import anyio
 import mcp.types as T
@@ -42,7 +42,7 @@ class _LineWatcher(logging.Handler):
 
 
 @contextlib.contextmanager
-def stderr_line(server: str, needle: str) -> Iterator[anyio.Event]:
+def stderr_line(server: str, needle: str) -> Generator[anyio.Event, None, None]:
     """An event set when the stdio server `server` writes a stderr line containing `needle`."""
     watcher = _LineWatcher(needle)
     server_logger = logging.getLogger(f"glm_mcp.upstream.{server}")

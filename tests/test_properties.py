@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -68,7 +68,7 @@ def test_the_schema_compiler_never_raises_anything_but_schema_error_and_its_outp
 @given(st.one_of(st.text(max_size=200), json_values.map(json.dumps)), schemas)
 def test_argument_repair_gives_a_dict_or_a_clear_error(raw: str, schema: Any) -> None:
     try:
-        arguments = prepare_arguments(raw, schema if isinstance(schema, dict) else {})
+        arguments = prepare_arguments(raw, cast(dict[str, Any], schema) if isinstance(schema, dict) else {})
     except ArgumentsError as exc:
         assert str(exc)
         return

@@ -58,7 +58,7 @@ async def test_no_secret_appears_in_output_logs_or_responses(tmp_path: Path) -> 
     seen.extend(gateway.stderr_lines)
     config = tmp_path / "glm-mcp.json"
     for command in (["tools", "--json"], ["tools"], ["call", "gone__x"], ["doctor"]):
-        code, out, err = await run_cli(*command, "--config", str(config), "--log-level", "debug", env=SECRETS)
+        _, out, err = await run_cli(*command, "--config", str(config), "--log-level", "debug", env=SECRETS)
         seen.extend([out, err])
     everything = "\n".join(seen)
     assert "proc__echo" in everything and "gone" in everything  # the search did cover real output

@@ -11,7 +11,7 @@ import os
 import socket
 import stat
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
 from glm_mcp.app import build_app
-from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ModelConfig, ServeConfig, parse_config
+from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ModelConfig, ServeConfig, UpstreamConfig, parse_config
 from glm_mcp.errors import ConfigError
 from glm_mcp.gateway import Gateway
 from glm_mcp.install import apply, plan, plan_http
@@ -45,12 +45,12 @@ def _proc_config(**gateway: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def app_client(serve: ServeConfig | None = None, **servers: Any) -> AsyncIterator[httpx2.AsyncClient]:
+async def app_client(serve: ServeConfig | None = None, **servers: Any) -> AsyncGenerator[httpx2.AsyncClient, None]:
     """The HTTP app in process (with its lifespan) in front of in-memory servers and an emulated GLM."""
     fake = FakeGlm(lambda body: Reply(content="fine"))
     async with serve_asgi(fake.app) as glm:
         model = ModelConfig(base_url=glm, api_key=SecretStr("k"))
-        upstreams = {
+        upstreams: dict[str, UpstreamConfig] = {
             name: server if isinstance(server, HttpUpstreamConfig) else inproc(server)
             for name, server in servers.items()
         }
@@ -183,7 +183,7 @@ async def test_readyz_and_the_log_show_no_url_key_and_no_secret_from_a_servers_s
     leaky.write_text(
         "import os, sys\nprint('starting with key ' + os.environ['API_KEY'], file=sys.stderr)\nsys.exit(3)\n"
     )
-    config = {
+    config: dict[str, Any] = {
         "mcpServers": {
             "leaky": {"command": sys.executable, "args": [str(leaky)], "env": {"API_KEY": "sk-live-SECRET-9876"}},
         },
@@ -306,7 +306,9 @@ async def test_fifos_sockets_and_broken_symlinks_are_skipped_never_opened(tmp_pa
             loop = await client.call_tool("read_file", {"path": "loop"})
     finally:
         sock.close()
-    names = [entry["name"] for entry in (listing.structured_content or {})["result"]]
+    structured: dict[str, Any] = listing.structured_content or {}
+    entries: list[dict[str, Any]] = structured["result"]
+    names = [entry["name"] for entry in entries]
     assert names == ["note.txt"]
     assert (hits.structured_content or {})["result"] == ["note.txt:1: findme"]
     assert pipe.is_error and loop.is_error
@@ -366,6 +368,7 @@ async def test_past_the_run_queue_a_chat_request_gets_429_with_retry_after() -> 
         async with serve_asgi(app) as url, httpx2.AsyncClient(base_url=url, timeout=30) as http:
             body = {"messages": [{"role": "user", "content": "hi"}]}
             first: list[httpx2.Response] = []
+            second: httpx2.Response | None = None
 
             async def run_first() -> None:
                 first.append(await http.post("/v1/chat/completions", json=body))
@@ -376,9 +379,9 @@ async def test_past_the_run_queue_a_chat_request_gets_429_with_retry_after() -> 
                     await fake.entered.wait()  # the first run holds the only slot
                 second = await http.post("/v1/chat/completions", json=body)
                 fake.hold.set()
-    assert second.status_code == 429 and second.headers["retry-after"] == "2"
-    assert second.json()["error"]["type"] == "rate_limit_error"
-    assert first[0].status_code == 200
+            assert second is not None and second.status_code == 429 and second.headers["retry-after"] == "2"
+            assert second.json()["error"]["type"] == "rate_limit_error"
+        assert first[0].status_code == 200
 
 
 async def test_a_body_nested_100000_deep_is_a_400() -> None:
@@ -457,6 +460,7 @@ def test_install_never_writes_a_backup_through_a_symlink_nor_widens_a_mode(tmp_p
     victim.write_text("untouched")
     (tmp_path / "mcp.json.bak").symlink_to(victim)
     backup = apply(plan("cursor", path, "/bin/glm-mcp", ["stdio"]))
+    assert backup is not None
     assert victim.read_text() == "untouched"
     assert backup == tmp_path / "mcp.json.bak.1" and not backup.is_symlink()
     assert stat.S_IMODE(backup.stat().st_mode) == 0o640 and stat.S_IMODE(path.stat().st_mode) == 0o640

@@ -152,7 +152,7 @@ async def test_a_stop_signal_lets_the_call_in_flight_finish_then_ends_every_chil
                 tg.start_soon(call)
                 with anyio.fail_after(10):
                     await gateway.stderr_line("NAP started")
-                gateway.process.send_signal(signum)
+                gateway.process.send_signal(signal.Signals(signum))
         assert answers[-1]["result"]["structuredContent"] == {"result": "slept 1 s"}
         with anyio.fail_after(15):
             code = await gateway.process.wait()
@@ -223,7 +223,7 @@ async def test_an_idle_editor_does_not_hold_shutdown_and_nothing_is_printed_but_
             await client.list_tools()
             await anyio.wait_all_tasks_blocked()
             for signum in signals:
-                gateway.process.send_signal(signum)
+                gateway.process.send_signal(signal.Signals(signum))
             with anyio.fail_after(20):
                 code = await gateway.process.wait()
     assert code == 0

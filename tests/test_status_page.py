@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import mcp.types as T
 import openai
 import pytest
 
@@ -68,7 +69,9 @@ async def test_the_status_page_shows_the_gateway_live_and_drives_it(tmp_path: Pa
 
             # A server killed from outside: the page shows it restarting, then ready again.
             async with gateway.mcp_client() as editor:
-                pid = int(str((await editor.call_tool("one__pid", {})).content[0].text))  # pyright: ignore[reportAttributeAccessIssue]
+                reply = (await editor.call_tool("one__pid", {})).content[0]
+                assert isinstance(reply, T.TextContent)
+                pid = int(reply.text)
                 os.kill(pid, signal.SIGKILL)
                 state = servers.locator('tr[data-server="one"] [data-testid="state"]')
                 await expect(state).to_have_text("restarting", timeout=10_000)

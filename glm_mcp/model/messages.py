@@ -63,5 +63,5 @@ def add_usage(total: JsonObject | None, more: JsonObject | None) -> JsonObject |
             merged[key] = (current if isinstance(current, int | float) else 0) + value
         elif isinstance(value, dict):
             current = merged.get(key)
-            merged[key] = add_usage(current if isinstance(current, dict) else None, value)  # pyright: ignore[reportUnknownArgumentType]
+            merged[key] = add_usage(current if isinstance(current, dict) else None, value)  # pyright: ignore[reportUnknownArgumentType]  # JSON object from the wire
     return merged

@@ -42,7 +42,7 @@ def compile_schema(schema: Any) -> JsonSchema:
     """
     if not isinstance(schema, dict):
         raise SchemaError("the input schema is not a JSON object")
-    root: JsonSchema = schema  # pyright: ignore[reportUnknownVariableType]
+    root: JsonSchema = schema  # pyright: ignore[reportUnknownVariableType]  # JSON Schema from an upstream server
     compiled = _Compiler(root).node(root, depth=0, refs=())
     if compiled.get("type") != "object":
         raise SchemaError(f"the input schema describes {compiled.get('type')!r}, not an object")
@@ -76,7 +76,7 @@ class _Compiler:
             return {"type": "string"}
         if not isinstance(schema, dict):
             return {"type": "string"}
-        source: JsonSchema = dict(schema)  # pyright: ignore[reportUnknownArgumentType]
+        source: JsonSchema = dict(schema)  # pyright: ignore[reportUnknownArgumentType]  # JSON Schema from an upstream server
         if "$ref" in source:
             ref = str(source.pop("$ref"))
             if refs.count(ref) >= MAX_REF_DEPTH:
@@ -122,8 +122,8 @@ class _Compiler:
             if isinstance(options, list):
                 kept: list[Any] = [
                     option
-                    for option in options  # pyright: ignore[reportUnknownVariableType]
-                    if not (isinstance(option, dict) and option.get("type") == "null")  # pyright: ignore[reportUnknownMemberType]
+                    for option in options  # pyright: ignore[reportUnknownVariableType]  # JSON array
+                    if not (isinstance(option, dict) and option.get("type") == "null")  # pyright: ignore[reportUnknownMemberType]  # JSON object
                 ]
                 del source[key]
                 if len(kept) == 1:
@@ -134,7 +134,7 @@ class _Compiler:
                     source["anyOf"] = kept
         all_of = source.pop("allOf", None)
         if isinstance(all_of, list):
-            for part in all_of:  # pyright: ignore[reportUnknownVariableType]
+            for part in all_of:  # pyright: ignore[reportUnknownVariableType]  # JSON array
                 resolved = self.node(part, depth + 1, refs)
                 for key, value in resolved.items():
                     if key == "properties":
@@ -145,7 +145,7 @@ class _Compiler:
                         source.setdefault(key, value)
         kind = source.get("type")
         if isinstance(kind, list):
-            kinds: list[Any] = [k for k in kind if k != "null"]  # pyright: ignore[reportUnknownVariableType]
+            kinds: list[Any] = [k for k in kind if k != "null"]  # pyright: ignore[reportUnknownVariableType]  # JSON array
             if len(kinds) == 1:
                 source["type"] = kinds[0]
             elif kinds:

@@ -83,8 +83,8 @@ def describe_failure(exc: BaseException) -> str:
 
     def walk(error: BaseException) -> None:
         if isinstance(error, BaseExceptionGroup):
-            for inner in error.exceptions:  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
-                walk(inner)  # pyright: ignore[reportUnknownArgumentType]
+            for inner in error.exceptions:  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]  # ExceptionGroup's members are untyped
+                walk(inner)  # pyright: ignore[reportUnknownArgumentType]  # see above
         else:
             leaves.append(error)
 

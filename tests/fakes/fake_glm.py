@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,13 +80,13 @@ class FakeGlm:
 
     def __init__(
         self,
-        script: list[Answer] | ScriptFnT,
+        script: Sequence[Answer] | ScriptFnT,
         *,
         generation: Generation = "2025-09",
         model: str = "glm-4.6",
         seed: int = 0,
     ) -> None:
-        self.script = script
+        self.script: list[Answer] | ScriptFnT = script if callable(script) else list(script)
         self.generation = generation
         self.model = model
         self.requests: list[dict[str, Any]] = []

@@ -18,9 +18,10 @@ def _shape(chunk: dict[str, Any] | str) -> str:
     """What matters of a chunk: object field, delta keys (a lone newline marked), finish_reason, usage."""
     if isinstance(chunk, str):
         return chunk
-    choice = chunk["choices"][0] if chunk.get("choices") else {}
+    choice: dict[str, Any] = chunk["choices"][0] if chunk.get("choices") else {}
+    delta: dict[str, Any] = choice.get("delta", {})
     keys: list[str] = []
-    for key, value in choice.get("delta", {}).items():
+    for key, value in delta.items():
         if key == "tool_calls":
             keys.append("tool_calls:" + ",".join(sorted(value[0])))
         elif key == "content":

@@ -11,9 +11,10 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
-GOOD = {"type": "object", "properties": {"text": {"type": "string"}}}
-TOOLS = [
+GOOD: dict[str, Any] = {"type": "object", "properties": {"text": {"type": "string"}}}
+BROKEN_AND_GOOD: list[dict[str, Any]] = [
     {"name": "echo", "description": "Echo the arguments back.", "inputSchema": GOOD},
     {"name": "bad_type", "description": "Schema is not an object.", "inputSchema": {"type": "string"}},
     {"name": "no_schema", "description": "No input schema at all."},
@@ -25,13 +26,20 @@ TOOLS = [
     {"name": "huge", "description": "Return 10 MB of text.", "inputSchema": {"type": "object"}},
     {"name": 42, "description": "A name that is not a string."},
 ]
-PAGE = 2
-if "--many" in sys.argv:  # thousands of valid tools, in pages of 100
-    TOOLS = [
+
+
+def _listing() -> tuple[list[dict[str, Any]], int]:
+    """The tools this run lists, and its page size."""
+    if "--many" not in sys.argv:
+        return BROKEN_AND_GOOD, 2
+    many = [
         {"name": f"tool_{i:05d}", "description": f"Tool number {i}.", "inputSchema": GOOD}
         for i in range(int(sys.argv[sys.argv.index("--many") + 1]))
-    ]
-    PAGE = int(sys.argv[sys.argv.index("--page") + 1]) if "--page" in sys.argv else 100
+    ]  # thousands of valid tools, in pages of 100
+    return many, int(sys.argv[sys.argv.index("--page") + 1]) if "--page" in sys.argv else 100
+
+
+TOOLS, PAGE = _listing()
 
 
 def send(message: dict[str, object]) -> None:
@@ -44,10 +52,11 @@ def send(message: dict[str, object]) -> None:
 def main() -> None:
     for line in sys.stdin:
         try:
-            request = json.loads(line)
+            request: dict[str, Any] = json.loads(line)
         except json.JSONDecodeError:
             continue
-        method, ident, params = request.get("method"), request.get("id"), request.get("params") or {}
+        method, ident = request.get("method"), request.get("id")
+        params: dict[str, Any] = request.get("params") or {}
         if ident is None:
             continue
         if method == "initialize":
@@ -58,7 +67,7 @@ def main() -> None:
             }
         elif method == "tools/list":
             start = int(params.get("cursor") or 0)
-            page = {"tools": TOOLS[start : start + PAGE]}
+            page: dict[str, Any] = {"tools": TOOLS[start : start + PAGE]}
             if start + PAGE < len(TOOLS):
                 page["nextCursor"] = str(start + PAGE)
             result = page
@@ -71,7 +80,8 @@ def main() -> None:
                 send({"jsonrpc": "2.0", "id": ident, "result": {"content": [{"type": "text", "text": text}]}})
                 continue
             if name == "slow":
-                token = (params.get("_meta") or {}).get("progressToken")
+                meta: dict[str, Any] = params.get("_meta") or {}
+                token = meta.get("progressToken")
                 for step in (1, 2, 3):
                     if token is not None:
                         notification = {"progress": step, "total": 3, "progressToken": token}

@@ -218,12 +218,12 @@ async def test_concurrency_is_limited_per_model() -> None:
             arrived.set()
         await release.wait()
         try:
-            await fake.app(scope, receive, send)  # pyright: ignore[reportArgumentType]
+            await fake.app(scope, receive, send)  # pyright: ignore[reportArgumentType]  # starlette's ASGI types against httpx2's
         finally:
             in_flight -= 1
 
     config = CONFIG.model_copy(update={"max_concurrency": 2})
-    async with GlmClient(config, transport=httpx2.ASGITransport(app)).running() as client:  # pyright: ignore[reportArgumentType]
+    async with GlmClient(config, transport=httpx2.ASGITransport(app)).running() as client:
         async with anyio.create_task_group() as tg:
             for _ in range(5):
                 tg.start_soon(client.complete, BODY)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from inline_snapshot import snapshot
@@ -20,6 +20,7 @@ GLM_TYPES = {"object", "array", "string", "integer", "number", "boolean"}
 def assert_glm_acceptable(schema: Any, top: bool = True) -> None:
     """What GLM takes: known keywords only, a known type (or anyOf) on every node, an object at the top."""
     assert isinstance(schema, dict)
+    schema = cast(dict[str, Any], schema)
     assert set(schema) <= KEPT_KEYWORDS, set(schema) - KEPT_KEYWORDS
     if top:
         assert schema["type"] == "object" and isinstance(schema["properties"], dict)

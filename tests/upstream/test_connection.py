@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 import anyio
@@ -20,7 +20,7 @@ from tests.helpers import growing_server, inproc, python_server
 
 
 @asynccontextmanager
-async def running_upstream(name: str, config: UpstreamConfig) -> AsyncIterator[Upstream]:
+async def running_upstream(name: str, config: UpstreamConfig) -> AsyncGenerator[Upstream, None]:
     """One supervised upstream, started and connected, stopped on exit."""
     upstream = Upstream(name, config)
     async with anyio.create_task_group() as tg:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -59,7 +59,7 @@ class _Restartable:
         await self.apps[self.current](scope, receive, send)
 
     @asynccontextmanager
-    async def serving(self) -> AsyncIterator[str]:
+    async def serving(self) -> AsyncGenerator[str, None]:
         async with (
             self.generations[0].session_manager.run(),
             self.generations[1].session_manager.run(),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,7 +38,7 @@ from tests.helpers import serve_asgi
 
 
 def test_the_sdk_still_reads_stdio_through_the_stream_class_the_gateway_replaces() -> None:
-    assert mcp.client.stdio.TextReceiveStream is transport._WholeLines  # pyright: ignore[reportPrivateUsage]  # the seam under test
+    assert mcp.client.stdio.TextReceiveStream is transport._WholeLines  # pyright: ignore[reportPrivateUsage, reportPrivateImportUsage]  # the seam under test
     assert "TextReceiveStream(process.stdout" in inspect.getsource(mcp.client.stdio.stdio_client)
 
 
@@ -47,7 +47,7 @@ async def test_a_request_session_still_exposes_the_editor_connection_the_facade_
     server = MCPServer("seam")
 
     @server.tool()
-    async def probe(ctx: Context) -> str:  # pyright: ignore[reportUnusedFunction]  # registered by the decorator
+    async def probe(ctx: Context) -> str:
         seen.append(facade.connection_of(ctx.session))
         return "ok"
 
@@ -61,7 +61,7 @@ async def test_a_request_session_still_exposes_the_editor_connection_the_facade_
 
 def test_the_session_manager_still_builds_its_transport_from_the_class_the_gateway_replaces() -> None:
     http_mode.install()
-    assert streamable_http_manager.StreamableHTTPServerTransport is http_mode._PerRequestTransport  # pyright: ignore[reportPrivateUsage]  # the seam under test
+    assert streamable_http_manager.StreamableHTTPServerTransport is http_mode._PerRequestTransport  # pyright: ignore[reportPrivateUsage, reportPrivateImportUsage]  # the seam under test
     assert "StreamableHTTPServerTransport(" in inspect.getsource(streamable_http_manager)
     assert "is_json_response_enabled" in inspect.getsource(importlib.import_module("mcp.server.streamable_http"))
 
@@ -70,7 +70,7 @@ def _pinging_server() -> MCPServer:
     server = MCPServer("seam")
 
     @server.tool()
-    def ping() -> str:  # pyright: ignore[reportUnusedFunction]  # registered by the decorator
+    def ping() -> str:
         return "pong"
 
     return server
@@ -85,7 +85,7 @@ async def test_a_forgotten_http_session_is_still_recognised_from_the_sdk_error()
         await serving[0](scope, receive, send)
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_: Starlette) -> AsyncGenerator[None, None]:
         async with first.session_manager.run(), second.session_manager.run():
             yield
 
