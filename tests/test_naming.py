@@ -22,6 +22,18 @@ def test_long_names_are_cut_to_64_with_a_stable_hash() -> None:
     assert name != plain_name("server", "t" * 119 + "u")
 
 
+def test_hashed_names_are_pinned_so_an_upgrade_never_renames_a_users_tools() -> None:
+    # Editors remember tool names (approvals, allow lists); a changed hash would silently rename tools.
+    assert plain_name("server", "t" * 120) == "server__ttttttttttttttttttttttttttttttttttttttttttttttt_4206853a"
+    long = "create_or_update_file_contents_in_a_repository_with_a_very_long_name"
+    assert plain_name("github", long) == "github__create_or_update_file_contents_in_a_repository__a67e1b5e"
+    assert assign_names([("s", "a.b"), ("s", "a_b"), ("s", "a b")]) == {
+        ("s", "a b"): "s__a_b_496b0969",
+        ("s", "a.b"): "s__a_b_f7700fde",
+        ("s", "a_b"): "s__a_b",
+    }
+
+
 def test_colliding_names_all_survive_and_an_untouched_name_keeps_its_form() -> None:
     names = assign_names([("s", "a.b"), ("s", "a_b"), ("s", "a b")])
     assert names[("s", "a_b")] == "s__a_b"
