@@ -38,8 +38,9 @@ from glm_mcp.model.client import GlmClient
 from glm_mcp.model.messages import JsonObject, ToolCall, Turn, add_usage
 from glm_mcp.model.profile import LEADING_NEWLINES
 from glm_mcp.model.xml_calls import LeakedCall, LeakFilter, clean_name, take_calls
-from glm_mcp.offer import FIND_TOOLS, CompiledTools, ToolOffer, build_offer, find_tools
+from glm_mcp.offer import FIND_TOOLS, ToolOffer, build_offer, find_tools
 from glm_mcp.tools.arguments import prepare_arguments, read_arguments
+from glm_mcp.tools.registry import CompiledTools
 from glm_mcp.tools.results import flatten_result
 
 logger = logging.getLogger("glm_mcp.agent")
@@ -271,7 +272,8 @@ class Agent:
         return [answer for answer in answers if answer is not None]
 
     async def _execute(self, call: ToolCall, reading: _Reading, offer: ToolOffer) -> tuple[str, bool]:
-        compiled = self.compiled()
+        # The snapshot the offer was built from: what GLM saw is what is validated, refused or run.
+        compiled = offer.compiled or self.compiled()
         if call.name == FIND_TOOLS and offer.searchable:
             if isinstance(reading, ArgumentsError):
                 return f"Error: {reading}. Call {FIND_TOOLS} again with a query.", True
@@ -310,7 +312,7 @@ class Agent:
         except ArgumentsError as exc:
             self._count(call, "invalid_arguments")
             return f"Error: {exc}. The call was not run. Call {call.name} again with corrected arguments.", True
-        result = await self.gateway.call_tool(call.name, arguments, source="chat")
+        result = await self.gateway.call_tool(call.name, arguments, source="chat", snapshot=compiled.catalog)
         return flatten_result(result, self.limits.max_result_chars), bool(result.is_error)
 
     def _count(self, call: ToolCall, outcome: str) -> None:

@@ -94,10 +94,18 @@ class Gateway:
         """Every exposed tool name ever listed → its server: a call during a restart knows whom to wait for."""
         self._catalog_changed = anyio.Event()
         self._log_listeners: list[LogListenerFnT] = []
+        self._entered = False
 
     @asynccontextmanager
     async def running(self) -> AsyncGenerator[Gateway, None]:
-        """Start every server; stop them all on exit."""
+        """Start every server; stop them all on exit.
+
+        Raises:
+            RuntimeError: The gateway is already running (its servers would be started twice).
+        """
+        if self._entered:
+            raise RuntimeError("this Gateway is already running; create another one to run it twice")
+        self._entered = True
         async with self.pool.running():
             self.catalog = build_catalog(self.pool.upstreams.values())
             self._last_owner.update((name, entry.server) for name, (entry, _) in self.catalog.tools.items())
@@ -163,10 +171,16 @@ class Gateway:
         *,
         on_progress: ProgressFnT | None = None,
         source: CallSource = "mcp",
+        snapshot: Catalog | None = None,
     ) -> T.CallToolResult:
-        """Call an exposed tool on its server; failures come back as `is_error` results."""
+        """Call an exposed tool on its server; failures come back as `is_error` results.
+
+        With `snapshot`, the name is resolved in that catalog snapshot (the one a model was offered tools from), so
+        a catalog that changed since cannot send the call to another tool.
+        """
         try:
-            entry = await self._entry_when_back(name)
+            found = snapshot.tools.get(name) if snapshot is not None else None
+            entry = found[0] if found is not None else await self._entry_when_back(name)
         except ToolNotFoundError as exc:
             self.record_call(name, "", source, "unknown_tool", 0.0, arguments)
             return error_result(f"{exc}; the gateway's tools are listed by tools/list")

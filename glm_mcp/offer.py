@@ -1,7 +1,8 @@
 """Which tools GLM is offered for one request, and how the offer grows while the run goes on.
 
 Contract:
-- the gateway's tools are compiled for GLM once per catalog snapshot (`CompiledTools`), with a search index;
+- the gateway's tools are compiled for GLM once per catalog snapshot (`tools.registry.CompiledTools`); an offer
+  keeps the snapshot it was built from (`compiled`), and its calls run against that snapshot;
 - a request's candidates are the gateway's tools left after narrowing (`glm_mcp.servers` / `glm_mcp.tools`),
   minus the client's own names, minus tools the loop would refuse (destructive under `deny`): those take no slot;
 - when the client's tools and the candidates fit `max_offered_tools` (GLM takes 128) and the token budget, all
@@ -16,18 +17,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from glm_mcp._json import as_list, as_object
-from glm_mcp.catalog import Catalog, is_destructive, is_pinned
+from glm_mcp.catalog import is_pinned
 from glm_mcp.config import GatewayConfig
-from glm_mcp.errors import SchemaError
 from glm_mcp.model.messages import JsonObject
 from glm_mcp.model.profile import MAX_TOOLS
-from glm_mcp.tools.discovery import ToolIndex
-from glm_mcp.tools.schema import compile_schema
+from glm_mcp.tools.registry import CompiledTools
 
 logger = logging.getLogger("glm_mcp.offer")
 
@@ -63,39 +62,6 @@ def definition_tokens(definition: JsonObject) -> int:
     return len(json.dumps(definition, ensure_ascii=False, separators=(",", ":"))) // 4
 
 
-class CompiledTools:
-    """The gateway tools of one catalog snapshot, compiled for GLM, with their search index."""
-
-    def __init__(self, catalog: Catalog, allow_destructive: Callable[[str], bool]) -> None:
-        self.catalog = catalog
-        self.definitions: dict[str, JsonObject] = {}
-        self.schemas: dict[str, JsonObject] = {}
-        self.servers: dict[str, str] = {}
-        self.left_out: dict[str, str] = {}
-        self.destructive: set[str] = set()
-        """Destructive tools (by the MCP spec's defaults) of servers whose config does not allow them."""
-        for name, (entry, tool) in catalog.tools.items():
-            try:
-                parameters = compile_schema(tool.input_schema)
-            except SchemaError as exc:
-                self.left_out[name] = str(exc)
-                continue
-            description = tool.description or tool.title or f"The tool {entry.original} of the server {entry.server}."
-            self.definitions[name] = {
-                "type": "function",
-                "function": {"name": name, "description": description, "parameters": parameters},
-            }
-            self.schemas[name] = dict(tool.input_schema)
-            self.servers[name] = entry.server
-            if is_destructive(tool) and not allow_destructive(entry.server):
-                self.destructive.add(name)
-
-    @property
-    def index(self) -> ToolIndex:
-        """The snapshot's search index (the catalog's own, built on first use)."""
-        return self.catalog.search_index
-
-
 @dataclass
 class ToolOffer:
     """The tools of one request: what GLM is shown, and which names the gateway runs."""
@@ -114,6 +80,8 @@ class ToolOffer:
     capacity: int = GLM_MAX_TOOLS
     facts: JsonObject = field(default_factory=dict[str, Any])
     """How many tools were candidates, offered and left out, and why (the response's `glm_mcp.offer`)."""
+    compiled: CompiledTools | None = None
+    """The catalog snapshot the offer was built from; the run's calls go where it says."""
 
     def names(self) -> frozenset[str]:
         """Every name offered to the model."""
@@ -224,6 +192,7 @@ def build_offer(
         searchable=searchable,
         capacity=cap + len(client_tools) + (1 if searchable else 0),
         facts=facts,
+        compiled=compiled,
     )
 
 

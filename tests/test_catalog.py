@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import anyio
 import mcp.types as T
-from mcp.server.mcpserver import MCPServer
+import pytest
+from mcp.server.mcpserver import Context, MCPServer
 
 from glm_mcp.config import GatewayConfig, ToolFilterConfig
 from glm_mcp.gateway import Gateway
@@ -136,3 +138,53 @@ async def test_passthrough_names_cannot_take_the_gateways_own_or_a_prefixed_name
         assert (await gateway.call_tool("beta__read_item", {"key": "k"})).content == [T.TextContent(text="beta:k")]
         reasons = [conflict["reason"] for conflict in gateway.status()["servers"]["own"]["conflicts"]]
     assert "the gateway's own" in reasons[0] and "'beta'" in reasons[1]
+
+
+async def test_a_call_resolved_in_the_offered_snapshot_never_reaches_a_tool_that_took_its_name_since() -> None:
+    first, second = MCPServer("first"), MCPServer("second")
+    ran_second: list[str] = []
+
+    @first.tool()
+    def delete_note(title: str) -> str:
+        """Delete a note."""
+        return f"first deleted {title}"
+
+    @first.tool()
+    async def retire(ctx: Context) -> str:
+        """Remove `delete_note` and announce it."""
+        first.remove_tool("delete_note")
+        await ctx.session.send_tool_list_changed()
+        return "retired"
+
+    @second.tool(name="delete_note")
+    def delete_other(title: str) -> str:
+        """Delete a note of another store."""
+        ran_second.append(title)
+        return f"second deleted {title}"
+
+    config = GatewayConfig(servers={"first": inproc(first, prefix=""), "second": inproc(second, prefix="")})
+    async with Gateway(config).running() as gateway:
+        offered = gateway.catalog  # what a model was shown: `delete_note` is the first server's
+        assert offered.tools["delete_note"][0].server == "first"
+        changed = anyio.Event()
+
+        async def heard(old: object, new: object) -> None:
+            changed.set()
+
+        gateway.on_catalog_change(heard)
+        await gateway.call_tool("retire", {})
+        with anyio.fail_after(5):
+            await changed.wait()
+        assert gateway.catalog.tools["delete_note"][0].server == "second"  # the name now means another tool
+        result = await gateway.call_tool("delete_note", {"title": "groceries"}, snapshot=offered)
+    assert result.is_error and ran_second == []
+
+
+async def test_a_gateway_refuses_to_run_twice_instead_of_starting_its_servers_again() -> None:
+    server = MCPServer("once")
+    gateway = Gateway(GatewayConfig(servers={"once": inproc(server)}))
+    async with gateway.running():
+        with pytest.raises(RuntimeError, match="already running"):
+            async with gateway.running():
+                pass
+        assert gateway.status()["servers"]["once"]["state"] == "ready"  # the running one is undisturbed
