@@ -24,9 +24,9 @@ from starlette.routing import Route
 
 from glm_mcp._json import as_object
 from glm_mcp.activity import as_json
-from glm_mcp.agent import Agent
 from glm_mcp.catalog import is_destructive, loop_policy
 from glm_mcp.errors import ToolNotFoundError
+from glm_mcp.gateway import Gateway
 from glm_mcp.tools.results import flatten_result
 
 HEARTBEAT_SECONDS = 15.0
@@ -37,9 +37,9 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, status_code=status)
 
 
-def status_body(agent: Agent) -> dict[str, Any]:
+def status_body(gateway: Gateway) -> dict[str, Any]:
     """Everything the status page shows at load time."""
-    gateway = agent.gateway
+    agent = gateway.agent
     compiled = agent.compiled()
     tools: list[dict[str, Any]] = []
     for name, (entry, tool) in gateway.catalog.tools.items():
@@ -57,7 +57,7 @@ def status_body(agent: Agent) -> dict[str, Any]:
                 "policy": why or policy,
             }
         )
-    for server, upstream in gateway.pool.upstreams.items():
+    for server, upstream in gateway.servers.items():
         left_out = [(tool, f"quarantined: {why}") for tool, why in upstream.listing.quarantined]
         left_out += [(tool, f"not exposed: {why}") for tool, why in gateway.catalog.conflicts.get(server, ())]
         for tool_name, policy in left_out:
@@ -80,16 +80,15 @@ def status_body(agent: Agent) -> dict[str, Any]:
     }
 
 
-def admin_routes(agent: Agent) -> list[Route]:
+def admin_routes(gateway: Gateway) -> list[Route]:
     """The routes of the status page and the admin API."""
-    gateway = agent.gateway
 
     async def page(request: Request) -> Response:
         html = resources.files("glm_mcp").joinpath("status_page.html").read_text(encoding="utf-8")
         return HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
     async def status(request: Request) -> Response:
-        return JSONResponse(status_body(agent))
+        return JSONResponse(status_body(gateway))
 
     async def events(request: Request) -> Response:
         async def stream() -> AsyncGenerator[str, None]:

@@ -24,16 +24,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
+import mcp.types as T
 
 from glm_mcp._json import as_object
-from glm_mcp.catalog import closest
+from glm_mcp.activity import CallSource
+from glm_mcp.catalog import Catalog, closest
+from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
-from glm_mcp.gateway import Gateway
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.messages import JsonObject, ToolCall, Turn, add_usage
 from glm_mcp.model.profile import LEADING_NEWLINES
@@ -90,10 +92,39 @@ class AgentResult:
     """What the client should know about how the answer ended (a filter, a token limit)."""
 
 
+class ToolHost(Protocol):
+    """What a run needs from the gateway: its catalog and config as they are now, and a way to call a tool."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def config(self) -> GatewayConfig: ...
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        source: CallSource = "mcp",
+        snapshot: Catalog | None = None,
+    ) -> T.CallToolResult: ...
+
+    def record_call(
+        self,
+        name: str,
+        server: str,
+        source: CallSource,
+        outcome: str,
+        seconds: float,
+        arguments: Mapping[str, Any] | None,
+    ) -> None: ...
+
+
 class Agent:
     """Runs chat requests against the model with the gateway's tools."""
 
-    def __init__(self, gateway: Gateway, model: GlmClient, limits: AgentLimits | None = None) -> None:
+    def __init__(self, gateway: ToolHost, model: GlmClient, limits: AgentLimits | None = None) -> None:
         self.gateway = gateway
         self.model = model
         self._limits = limits

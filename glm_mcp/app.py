@@ -30,12 +30,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp import http_mode
 from glm_mcp.admin import admin_routes
-from glm_mcp.agent import Agent
 from glm_mcp.chat_api import ChatCompletionsApp, model_body, models_body
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from glm_mcp.model.client import GlmClient
 from glm_mcp.sessions import SessionLimits
 
 PROTECTED_PREFIXES = ("/mcp", "/v1/", "/admin/", "/sse", "/messages/")
@@ -197,9 +195,7 @@ def _security(gateway: Gateway) -> TransportSecuritySettings:
 
 def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -> RequestGuard:
     """The ASGI application serving `gateway`; its lifespan runs the gateway and then calls `on_ready`."""
-    model = GlmClient(gateway.config.model, on_request=gateway.model_request)
-    gateway.on_model_change(lambda config: model.reconfigure(config.model))
-    agent = Agent(gateway, model)
+    agent = gateway.agent
     server = build_server(gateway, agent)
 
     async def metrics(request: Request) -> Response:
@@ -233,14 +229,14 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
             Route("/metrics", metrics),
             Route("/v1/models", models),
             Route("/v1/models/{name:path}", one_model),
-            Route("/v1/chat/completions", ChatCompletionsApp(agent), methods=["POST"]),
-            *admin_routes(agent),
+            Route("/v1/chat/completions", ChatCompletionsApp(gateway), methods=["POST"]),
+            *admin_routes(gateway),
         ],
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None, None]:
-        async with gateway.running(), model.running(), server.session_manager.run():
+        async with gateway.running(), server.session_manager.run():
             if on_ready is not None:
                 on_ready()
             yield

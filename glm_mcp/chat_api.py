@@ -31,6 +31,7 @@ from glm_mcp._json import as_list, as_object
 from glm_mcp.agent import Agent, AgentEvent, AgentResult, function_name
 from glm_mcp.catalog import closest
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable, RequestError
+from glm_mcp.gateway import Gateway
 from glm_mcp.model.messages import JsonObject
 from glm_mcp.model.profile import (
     LEADING_NEWLINES,
@@ -91,7 +92,8 @@ def _model_error_body(exc: ModelError) -> JsonObject:
 class ChatRequest:
     """A validated chat request."""
 
-    def __init__(self, data: Any, agent: Agent) -> None:
+    def __init__(self, data: Any, gateway: Gateway) -> None:
+        agent = gateway.agent
         body = as_object(data)
         if body is None:
             raise RequestError("the body must be a JSON object")
@@ -123,11 +125,11 @@ class ChatRequest:
                 "'glm_mcp' must be an object with 'servers', 'tools', 'max_steps' or 'events'", "glm_mcp"
             )
         servers = _strings(narrow.get("servers"), "glm_mcp.servers", "an array of server names")
-        known = set(agent.gateway.pool.upstreams)
+        known = set(gateway.servers)
         if servers is not None and (unknown := sorted(set(servers) - known)):
             raise RequestError(f"unknown servers {unknown}; configured: {sorted(known)}", "glm_mcp.servers")
         names = _strings(narrow.get("tools"), "glm_mcp.tools", "an array of exposed tool names")
-        catalog = agent.gateway.catalog.tools
+        catalog = gateway.catalog.tools
         if names is not None and (unknown_tools := [name for name in names if name not in catalog]):
             first = unknown_tools[0]
             raise RequestError(
@@ -270,9 +272,10 @@ class _Stream:
 class ChatCompletionsApp:
     """The ASGI endpoint for `POST /v1/chat/completions`."""
 
-    def __init__(self, agent: Agent) -> None:
-        self.agent = agent
-        limits = agent.gateway.config.gateway
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.agent = gateway.agent
+        limits = gateway.config.gateway
         self._runs = anyio.CapacityLimiter(limits.max_concurrent_runs)
         self._max_queued = limits.max_queued_runs
         self._queued = 0
@@ -285,7 +288,7 @@ class ChatCompletionsApp:
                 "try again shortly"
             )
             await _send_json(send, 429, error_body(message, "rate_limit_error"), headers=((b"retry-after", b"2"),))
-            self.agent.gateway.metrics.chat_completion("busy")
+            self.gateway.metrics.chat_completion("busy")
             return
         self._queued += 1
         try:
@@ -335,7 +338,7 @@ class ChatCompletionsApp:
                 outcome = "internal_error"
                 if not started[0]:
                     await _send_json(send, 500, error_body("internal error in glm-mcp; see its log", "server_error"))
-            self.agent.gateway.metrics.chat_completion(outcome)
+            self.gateway.metrics.chat_completion(outcome)
             tg.cancel_scope.cancel()
 
     async def _handle(self, raw: bytes, too_big: bool, send: Send) -> str:
@@ -357,7 +360,7 @@ class ChatCompletionsApp:
             await _send_json(send, 400, error_body(message, "invalid_request_error"))
             return "invalid_request"
         try:
-            request = ChatRequest(data, self.agent)
+            request = ChatRequest(data, self.gateway)
         except RequestError as exc:
             await _send_json(send, 400, error_body(str(exc), "invalid_request_error", param=exc.param))
             return "invalid_request"

@@ -25,7 +25,7 @@ import mcp.types as T
 import watchfiles
 from pydantic import SecretStr
 
-from glm_mcp.agent import Agent, AgentEvent
+from glm_mcp.agent import AgentEvent
 from glm_mcp.catalog import is_destructive, loop_policy
 from glm_mcp.config import GatewayConfig, find_config_path, load_config
 from glm_mcp.doctor import FAIL, diagnose, render
@@ -41,7 +41,6 @@ from glm_mcp.install import (
     user_config_path,
     user_config_text,
 )
-from glm_mcp.model.client import GlmClient
 from glm_mcp.redact import MASK, ScrubbingFormatter, register, scrub
 from glm_mcp.token import load_or_create, token_path
 from glm_mcp.tools.results import flatten_result
@@ -357,13 +356,11 @@ async def _reload_on_change(gateway: Gateway, args: argparse.Namespace) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _running_agent(
+async def _running_gateway(
     config: GatewayConfig, loader: Callable[[], GatewayConfig] | None = None
-) -> AsyncGenerator[Agent, None]:
-    gateway = Gateway(config, loader=loader)
-    async with gateway.running(), GlmClient(config.model, on_request=gateway.model_request).running() as model:
-        gateway.on_model_change(lambda new: model.reconfigure(new.model))
-        yield Agent(gateway, model)
+) -> AsyncGenerator[Gateway, None]:
+    async with Gateway(config, loader=loader).running() as gateway:
+        yield gateway
 
 
 def _stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
@@ -378,10 +375,10 @@ def _stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
                         tg.cancel_scope.cancel()
 
             tg.start_soon(stop_on_signal)
-            async with _running_agent(config, loader=_loader(args)) as agent:
-                tg.start_soon(_reload_on_change, agent.gateway, args)
+            async with _running_gateway(config, loader=_loader(args)) as gateway:
+                tg.start_soon(_reload_on_change, gateway, args)
                 _freeze_heap()
-                await serve_stdio(agent.gateway, agent)
+                await serve_stdio(gateway, gateway.agent)
             tg.cancel_scope.cancel()
 
     _run(run)
@@ -495,7 +492,8 @@ def _chat(config: GatewayConfig, args: argparse.Namespace) -> int:
         raise _UsageError(f"--server: no server named {', '.join(unknown)}; configured: {', '.join(config.servers)}")
 
     async def run() -> int:
-        async with _running_agent(config) as agent:
+        async with _running_gateway(config) as gateway:
+            agent = gateway.agent
             system = [{"role": "system", "content": args.system}] if args.system else []
             body = {"model": config.model.name, "messages": [*system, {"role": "user", "content": prompt}]}
             try:
@@ -516,8 +514,8 @@ def _chat(config: GatewayConfig, args: argparse.Namespace) -> int:
 
 def _doctor(config: GatewayConfig, args: argparse.Namespace) -> int:
     async def run() -> int:
-        async with _running_agent(config) as agent:
-            findings = await diagnose(agent, probe_model=not args.no_model)
+        async with _running_gateway(config) as gateway:
+            findings = await diagnose(gateway, probe_model=not args.no_model)
         print(f"config: {config.source}")
         print(render(findings))
         return EXIT_FAILURE if any(finding.status == FAIL for finding in findings) else EXIT_OK

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from glm_mcp.agent import Agent
 from glm_mcp.catalog import is_destructive, loop_policy
 from glm_mcp.errors import ModelError
+from glm_mcp.gateway import Gateway
 from glm_mcp.offer import GLM_MAX_TOOLS as MAX_TOOLS
 from glm_mcp.upstream.connection import ServerState
 
@@ -26,11 +27,11 @@ class Finding:
     detail: str
 
 
-async def diagnose(agent: Agent, *, probe_model: bool = True) -> list[Finding]:
-    """Run every check against a started gateway and model client."""
-    gateway = agent.gateway
+async def diagnose(gateway: Gateway, *, probe_model: bool = True) -> list[Finding]:
+    """Run every check against a started gateway and its model client."""
+    agent = gateway.agent
     findings: list[Finding] = []
-    for name, upstream in gateway.pool.upstreams.items():
+    for name, upstream in gateway.servers.items():
         status = gateway.upstream_status(upstream)
         if upstream.state is ServerState.DISABLED:
             findings.append(Finding(f"server {name}", OK, "disabled in the config"))

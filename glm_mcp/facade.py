@@ -141,7 +141,9 @@ AGENT_TOOL = T.Tool(
 )
 
 
-async def _run_agent(agent: Agent, ctx: ServerRequestContext[Any], arguments: dict[str, Any]) -> T.CallToolResult:
+async def _run_agent(
+    gateway: Gateway, agent: Agent, ctx: ServerRequestContext[Any], arguments: dict[str, Any]
+) -> T.CallToolResult:
     task = arguments.get("task")
     if not isinstance(task, str) or not task.strip():
         return error_result("'task' is required: say what GLM should do")
@@ -149,7 +151,7 @@ async def _run_agent(agent: Agent, ctx: ServerRequestContext[Any], arguments: di
         return error_result(f"glm__agent cannot run: {missing}")
     raw_servers = arguments.get("servers")
     servers = as_list(raw_servers)
-    known = set(agent.gateway.pool.upstreams)
+    known = set(gateway.servers)
     if raw_servers is not None and (servers is None or not {str(server) for server in servers} <= known):
         return error_result(f"'servers' must name configured servers: {sorted(known)}")
     max_steps = arguments.get("max_steps")
@@ -250,7 +252,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
         editors.remember(ctx.session)
         if agent is not None and params.name == AGENT_TOOL_NAME:
-            return await _run_agent(agent, ctx, params.arguments or {})
+            return await _run_agent(gateway, agent, ctx, params.arguments or {})
         name, arguments = params.name, params.arguments
         if name == FIND_TOOLS_TOOL.name:
             return _find(gateway, arguments or {})

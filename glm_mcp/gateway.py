@@ -14,16 +14,20 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from types import MappingProxyType
 from typing import Any
 
 import anyio
+import httpx2
 import mcp.types as T
 
 from glm_mcp.activity import Activity, CallEvent, CallSource, ModelEvent, ServerEvent
+from glm_mcp.agent import Agent
 from glm_mcp.catalog import Catalog, Entry, build_catalog, closest
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, UpstreamTimeout
 from glm_mcp.metrics import GatewayMetrics
+from glm_mcp.model.client import GlmClient
 from glm_mcp.redact import register, scrub
 from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
 from glm_mcp.upstream.pool import UpstreamPool
@@ -74,6 +78,7 @@ class Gateway:
         *,
         ready_wait_seconds: float = 10.0,
         loader: Callable[[], GatewayConfig] | None = None,
+        model_transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config
         self.loader = loader
@@ -84,7 +89,7 @@ class Gateway:
         self._model_listeners: list[Callable[[GatewayConfig], None]] = []
         self._admin_lock = anyio.Lock()
         register(config.secret_values())
-        self.pool = UpstreamPool(
+        self._pool = UpstreamPool(
             config.servers, on_change=self._rebuild, on_log=self._forward_log, ready_wait_seconds=ready_wait_seconds
         )
         self.catalog = Catalog()
@@ -95,6 +100,11 @@ class Gateway:
         self._catalog_changed = anyio.Event()
         self._log_listeners: list[LogListenerFnT] = []
         self._entered = False
+        self.model = GlmClient(config.model, on_request=self.model_request, transport=model_transport)
+        """The GLM client every face's runs share (its settings follow a reload)."""
+        self.agent = Agent(self, self.model)
+        """The tool loop `/v1/chat/completions`, `glm__agent` and `glm-mcp chat` run."""
+        self.on_model_change(lambda new: self.model.reconfigure(new.model))
 
     @asynccontextmanager
     async def running(self) -> AsyncGenerator[Gateway, None]:
@@ -106,10 +116,16 @@ class Gateway:
         if self._entered:
             raise RuntimeError("this Gateway is already running; create another one to run it twice")
         self._entered = True
-        async with self.pool.running():
-            self.catalog = build_catalog(self.pool.upstreams.values())
+        async with self._pool.running(), self.model.running():
+            self.catalog = build_catalog(self._pool.upstreams.values())
             self._last_owner.update((name, entry.server) for name, (entry, _) in self.catalog.tools.items())
             yield self
+
+    @property
+    def servers(self) -> Mapping[str, Upstream]:
+        """Every configured server by name, read-only (state, listing, errors); starting and stopping them is the
+        gateway's own business (`reload`, `restart_server`, `set_enabled`)."""
+        return MappingProxyType(self._pool.upstreams)
 
     def on_catalog_change(self, listener: CatalogListenerFnT) -> Callable[[], None]:
         """Register `listener(old, new)`; returns a function that unregisters it."""
@@ -129,7 +145,7 @@ class Gateway:
         """
         if name in self.catalog.tools or name not in self._last_owner:
             return self.catalog.tool(name)
-        upstream = self.pool.upstreams.get(self._last_owner[name])
+        upstream = self._pool.upstreams.get(self._last_owner[name])
         if upstream is None or upstream.state not in (ServerState.RESTARTING, ServerState.STARTING):
             return self.catalog.tool(name)
         with anyio.move_on_after(RESTART_WAIT_SECONDS):
@@ -144,7 +160,7 @@ class Gateway:
         )
 
     async def _rebuild(self) -> None:
-        old, self.catalog = self.catalog, build_catalog(self.pool.upstreams.values())
+        old, self.catalog = self.catalog, build_catalog(self._pool.upstreams.values())
         self.activity.record(ServerEvent(f"the catalog changed: {len(self.catalog.tools)} tools"))
         for tool_name, (entry, _) in self.catalog.tools.items():
             self._last_owner[tool_name] = entry.server
@@ -186,7 +202,7 @@ class Gateway:
             return error_result(f"{exc}; the gateway's tools are listed by tools/list")
         started = time.perf_counter()
         try:
-            result = await self.pool[entry.server].call_tool(entry.original, arguments, on_progress=on_progress)
+            result = await self._pool[entry.server].call_tool(entry.original, arguments, on_progress=on_progress)
         except UpstreamError as exc:
             result = error_result(scrub(f"The call failed at {exc}"))
             outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "error"
@@ -273,17 +289,17 @@ class Gateway:
             gateway_section = new.gateway.model_copy(update=kept)  # the config says what is really in force
             self.config = new.model_copy(update={"gateway": gateway_section})
             for name in removed:
-                await self.pool.stop(name)
-                self.pool.forget(name)
+                await self._pool.stop(name)
+                self._pool.forget(name)
             started: list[Upstream] = []
             for name in changed:
-                restarts = self.pool.upstreams[name].restarts + 1
-                await self.pool.stop(name)
-                started.append(await self.pool.start(name, new.servers[name], restarts=restarts))
+                restarts = self._pool.upstreams[name].restarts + 1
+                await self._pool.stop(name)
+                started.append(await self._pool.start(name, new.servers[name], restarts=restarts))
             for name in added:
-                started.append(await self.pool.start(name, new.servers[name]))
+                started.append(await self._pool.start(name, new.servers[name]))
             await _first_outcomes(started, READY_WAIT_SECONDS)
-            self.pool.upstreams = {name: self.pool.upstreams[name] for name in new.servers}
+            self._pool.upstreams = {name: self._pool.upstreams[name] for name in new.servers}
             if new.model != old.model:
                 for listener in list(self._model_listeners):
                     listener(self.config)
@@ -303,10 +319,10 @@ class Gateway:
         """
         async with self._admin_lock:
             upstream = self._server(name)
-            await self.pool.stop(name)
+            await self._pool.stop(name)
             config = self.config.servers[name].model_copy(update={"disabled": False})
             await _first_outcomes(
-                [await self.pool.start(name, config, restarts=upstream.restarts + 1)], READY_WAIT_SECONDS
+                [await self._pool.start(name, config, restarts=upstream.restarts + 1)], READY_WAIT_SECONDS
             )
         self.activity.record(ServerEvent(f"server '{name}' restarted"))
         await self._rebuild()
@@ -319,16 +335,18 @@ class Gateway:
         """
         async with self._admin_lock:
             upstream = self._server(name)
-            await self.pool.stop(name)
+            await self._pool.stop(name)
             config = self.config.servers[name].model_copy(update={"disabled": not enabled})
-            await _first_outcomes([await self.pool.start(name, config, restarts=upstream.restarts)], READY_WAIT_SECONDS)
+            await _first_outcomes(
+                [await self._pool.start(name, config, restarts=upstream.restarts)], READY_WAIT_SECONDS
+            )
         self.activity.record(ServerEvent(f"server '{name}' {'enabled' if enabled else 'disabled'}"))
         await self._rebuild()
 
     def _server(self, name: str) -> Upstream:
-        upstream = self.pool.upstreams.get(name)
+        upstream = self._pool.upstreams.get(name)
         if upstream is None:
-            raise ToolNotFoundError(f"no server named '{name}'{closest(name, self.pool.upstreams)}")
+            raise ToolNotFoundError(f"no server named '{name}'{closest(name, self._pool.upstreams)}")
         return upstream
 
     async def read_resource(self, uri: str) -> T.ReadResourceResult:
@@ -338,7 +356,7 @@ class Gateway:
             ToolNotFoundError: No server offers the URI.
             UpstreamError: The owning server failed.
         """
-        return await self.pool[self.catalog.resource_owner(uri)].read_resource(uri)
+        return await self._pool[self.catalog.resource_owner(uri)].read_resource(uri)
 
     async def get_prompt(self, name: str, arguments: Mapping[str, str] | None) -> T.GetPromptResult:
         """Render an exposed prompt on its server.
@@ -348,7 +366,7 @@ class Gateway:
             UpstreamError: The owning server failed.
         """
         entry = self.catalog.prompt(name)
-        return await self.pool[entry.server].get_prompt(entry.original, arguments)
+        return await self._pool[entry.server].get_prompt(entry.original, arguments)
 
     def upstream_status(self, upstream: Upstream) -> dict[str, Any]:
         """One server's state as JSON-ready data; never includes secrets."""
@@ -376,7 +394,7 @@ class Gateway:
 
     def status(self) -> dict[str, Any]:
         """Every server's state; `ready` is true when every enabled server is connected."""
-        servers = {name: self.upstream_status(upstream) for name, upstream in self.pool.upstreams.items()}
+        servers = {name: self.upstream_status(upstream) for name, upstream in self._pool.upstreams.items()}
         enabled = [status for status in servers.values() if status["state"] != ServerState.DISABLED.value]
         status: dict[str, Any] = {
             "ready": all(status["state"] == ServerState.READY.value for status in enabled),

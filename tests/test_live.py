@@ -164,14 +164,14 @@ async def test_a_reload_applies_a_difference_and_says_what_needs_a_new_socket() 
         gateway=ServeConfig(port=9999, max_steps=3, max_connections=5),
     )
     async with Gateway(old, loader=lambda: new).running() as gateway:
-        untouched = gateway.pool.upstreams["two"]
+        untouched = gateway.servers["two"]
         heard: list[str] = []
         gateway.on_model_change(lambda config: heard.append(config.model.name))
         report = await gateway.reload()
         assert (report["added"], report["removed"], report["restarted"]) == (["three"], [], ["one"])
         assert [note.split(" ")[0] for note in report["notes"]] == ["gateway.port", "gateway.max_connections", "model"]
         assert heard == ["glm-4.7"]
-        assert gateway.pool.upstreams["two"] is untouched and gateway.pool.upstreams["one"].restarts == 1
+        assert gateway.servers["two"] is untouched and gateway.servers["one"].restarts == 1
         assert gateway.config.gateway.port == old.gateway.port
         assert Agent(gateway, GlmClient(gateway.config.model)).limits.max_steps == 3  # applied at once
         assert sorted(gateway.catalog.tools) == ["one__hello", "three__hello", "two__hello"]

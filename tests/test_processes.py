@@ -59,7 +59,7 @@ async def test_a_server_killed_mid_call_answers_that_call_with_an_error_then_com
     gateway = Gateway(GatewayConfig(servers={"proc": python_server("sdk_server.py")}))
 
     async def listener(old: object, new: object) -> None:
-        if gateway.pool["proc"].restarts and "proc__pid" in gateway.catalog.tools:
+        if gateway.servers["proc"].restarts and "proc__pid" in gateway.catalog.tools:
             restarted.set()
 
     gateway.on_catalog_change(listener)

@@ -173,7 +173,7 @@ async def test_a_command_that_does_not_exist_fails_alone_and_says_why() -> None:
         assert "command not found" in status["servers"]["missing"]["error"]
         assert list(gateway.catalog.tools) == ["ok__ping"]
         with pytest.raises(UpstreamUnavailable):
-            await gateway.pool["missing"].call_tool("anything", {})
+            await gateway.servers["missing"].call_tool("anything", {})
 
 
 async def test_a_server_that_exits_at_start_is_reported_with_its_last_stderr_line() -> None:
@@ -204,7 +204,7 @@ async def test_a_server_slower_than_its_start_timeout_is_failed_with_that_reason
 async def test_a_disabled_server_is_listed_as_disabled_and_never_started() -> None:
     config = GatewayConfig(servers={"off": StdioUpstreamConfig(command="/nonexistent", disabled=True)})
     async with Gateway(config).running() as gateway:
-        assert gateway.pool["off"].state is ServerState.DISABLED
+        assert gateway.servers["off"].state is ServerState.DISABLED
         assert gateway.status() == {
             "ready": True,
             "servers": {

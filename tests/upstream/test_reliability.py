@@ -78,7 +78,7 @@ async def test_an_http_upstream_that_restarts_and_forgets_the_session_is_reiniti
         server.current = 1
         # A read-only tool is sent again, once, on a new session.
         assert _text(await gateway.call_tool("store__lookup", {"key": "k"})) == "k from server generation 2"
-        assert gateway.pool["store"].restarts == 1
+        assert gateway.servers["store"].restarts == 1
 
 
 async def test_a_call_that_is_not_idempotent_is_not_repeated_after_a_lost_session() -> None:
@@ -88,7 +88,7 @@ async def test_a_call_that_is_not_idempotent_is_not_repeated_after_a_lost_sessio
         gateway = Gateway(GatewayConfig(servers={"store": HttpUpstreamConfig(url=url)}))
 
         async def listener(old: object, new: object) -> None:
-            if gateway.pool["store"].restarts and "store__append" in gateway.catalog.tools:
+            if gateway.servers["store"].restarts and "store__append" in gateway.catalog.tools:
                 reconnected.set()
 
         gateway.on_catalog_change(listener)
