@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-import weakref
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import mcp.types as T
@@ -20,20 +21,17 @@ from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp.server.session import ServerSession
 from mcp.server.stdio import stdio_server
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
-    PromptsListChanged,
-    ResourcesListChanged,
-    ToolsListChanged,
 )
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from glm_mcp._json import as_list
 from glm_mcp.agent import Agent, AgentEvent
-from glm_mcp.catalog import Catalog, is_pinned
+from glm_mcp.catalog import is_pinned
+from glm_mcp.editors import Editors, Notifier
 from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
 from glm_mcp.gateway import Gateway, error_result
 from glm_mcp.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
@@ -44,56 +42,6 @@ INSTRUCTIONS = (
     "glm-mcp merges several MCP servers into one. Tool and prompt names are '<server>__<name>'; "
     "resource URIs are those of the owning server."
 )
-
-_LOG_LEVELS: tuple[T.LoggingLevel, ...] = (
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-)
-
-
-def connection_of(session: ServerSession) -> Any:
-    """The editor connection under a request's session proxy (`ctx.session` is a new proxy per request).
-
-    The SDK has no public connection identity; this is the one place that reads it, and
-    `tests/upstream/test_sdk_seams.py` fails the day an upgrade moves it.
-    """
-    return session._connection  # pyright: ignore[reportPrivateUsage] the documented seam above
-
-
-class _Editors:
-    """The editor connections that can hear notifications, one session proxy per connection."""
-
-    def __init__(self) -> None:
-        self._sessions: dict[int, ServerSession] = {}
-        self._levels: dict[int, T.LoggingLevel] = {}
-
-    def remember(self, session: ServerSession) -> None:
-        connection = connection_of(session)
-        key = id(connection)
-        if key not in self._sessions:
-            connection.exit_stack.callback(self.forget, key)
-        self._sessions[key] = session
-
-    def forget(self, key: int) -> None:
-        self._sessions.pop(key, None)
-        self._levels.pop(key, None)
-
-    def set_level(self, session: ServerSession, level: T.LoggingLevel) -> None:
-        self.remember(session)
-        self._levels[id(connection_of(session))] = level
-
-    def sessions(self) -> list[tuple[int, ServerSession]]:
-        return list(self._sessions.items())
-
-    def wants(self, key: int, level: T.LoggingLevel) -> bool:
-        minimum = self._levels.get(key, "info")
-        return _LOG_LEVELS.index(level) >= _LOG_LEVELS.index(minimum)
 
 
 class GatewayServer(Server[Any]):
@@ -227,11 +175,18 @@ def _mcp_error(exc: ToolNotFoundError | UpstreamError) -> MCPError:
 def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     """The MCP server that serves `gateway`'s catalog, plus `glm__agent` when given an `agent`.
 
-    It keeps itself subscribed to catalog changes.
+    While it runs (each stdio or in-memory connection, or the HTTP session manager), its `Notifier` carries
+    catalog changes and upstream logs to the editors.
     """
-    editors = _Editors()
+    editors = Editors()
     bus = InMemorySubscriptionBus()
     listen = ListenHandler(bus)
+    notifier = Notifier(gateway, editors, bus)
+
+    @asynccontextmanager
+    async def lifespan(_: Server[Any]) -> AsyncGenerator[dict[str, Any], None]:
+        async with notifier.running():
+            yield {}
 
     def search_mode(ctx: ServerRequestContext[Any]) -> bool:
         request: Any = getattr(ctx, "request", None)
@@ -306,31 +261,6 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         editors.set_level(ctx.session, params.level)
         return T.EmptyResult()
 
-    async def on_catalog_change(old: Catalog, new: Catalog) -> None:
-        changed_tools = _tool_view(old) != _tool_view(new)
-        changed_prompts = old.prompts.keys() != new.prompts.keys()
-        changed_resources = old.resources.keys() != new.resources.keys() or len(old.templates) != len(new.templates)
-        for changed, event in (
-            (changed_tools, ToolsListChanged()),
-            (changed_prompts, PromptsListChanged()),
-            (changed_resources, ResourcesListChanged()),
-        ):
-            if changed:
-                await bus.publish(event)
-        for _, session in editors.sessions():
-            if changed_tools:
-                await session.send_tool_list_changed()
-            if changed_prompts:
-                await session.send_prompt_list_changed()
-            if changed_resources:
-                await session.send_resource_list_changed()
-
-    async def on_upstream_log(server: str, params: T.LoggingMessageNotificationParams) -> None:
-        for key, session in editors.sessions():
-            if editors.wants(key, params.level):
-                name = f"{server}.{params.logger}" if params.logger else server
-                await session.send_log_message(params.level, params.data, logger=name)  # pyright: ignore[reportDeprecated] editors of 2025 speak it
-
     with warnings.catch_warnings():
         # The logging capability is deprecated in 2026 but it is what editors speak today.
         warnings.simplefilter("ignore", MCPDeprecationWarning)
@@ -347,14 +277,9 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             on_get_prompt=get_prompt,
             on_set_logging_level=set_level,
             on_subscriptions_listen=listen,
+            lifespan=lifespan,
         )
-    unsubscribe = [gateway.on_catalog_change(on_catalog_change), gateway.on_log(on_upstream_log)]
-    weakref.finalize(server, lambda: [fn() for fn in unsubscribe])
     return server
-
-
-def _tool_view(catalog: Catalog) -> list[dict[str, Any]]:
-    return [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for _, tool in catalog.tools.values()]
 
 
 async def serve_stdio(gateway: Gateway, agent: Agent | None = None) -> None:

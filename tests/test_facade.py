@@ -8,8 +8,10 @@ import anyio
 import mcp.types as T
 from mcp import Client
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from glm_mcp.config import GatewayConfig, StdioUpstreamConfig
+from glm_mcp.editors import MAX_PENDING_LOGS, Editors, Notifier
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from tests.helpers import growing_server, inproc
@@ -164,3 +166,14 @@ async def test_resources_templates_and_prompts_are_served_through_the_face() -> 
             assert [p.name for p in prompts] == ["docs__explain"]
             rendered = await editor.get_prompt("docs__explain", {"term": "MCP"})
             assert rendered.messages[0].content.model_dump()["text"] == "Explain MCP."
+
+
+async def test_upstream_logs_never_wait_for_slow_editors_past_the_queue_they_are_dropped_and_counted() -> None:
+    gateway = Gateway(GatewayConfig(servers={}))
+    notifier = Notifier(gateway, Editors(), InMemorySubscriptionBus())
+    params = T.LoggingMessageNotificationParams(level="info", data="line")
+    async with gateway.running(), notifier.running():
+        # No checkpoint between the calls: the delivery task cannot drain, as with an editor that stopped reading.
+        for _ in range(MAX_PENDING_LOGS + 250):
+            await notifier.log("chatty", params)
+        assert notifier.dropped_logs == 250

@@ -5,7 +5,7 @@ place only:
 - the stdio reader: the gateway hands the SDK whole stdout lines and caps their length by replacing the text
   stream class `stdio_client` builds (`upstream/transport.py`); if the SDK stopped building it by that name, long
   lines would be joined quadratically again and the cap would silently go;
-- the editor connection behind a request's session proxy (`facade.connection_of`), which keys notifications and
+- the editor connection behind a request's session proxy (`editors.connection_of`), which keys notifications and
   log levels per editor; if it moved, every editor would stop hearing `list_changed`;
 - the server transport class the session manager builds (`http_mode.install`), which answers plain JSON when
   nothing can stream; if it moved, `/mcp` would stay correct but lose half its throughput;
@@ -31,7 +31,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from glm_mcp import facade, http_mode
+from glm_mcp import editors, http_mode
 from glm_mcp.upstream import transport
 from glm_mcp.upstream.connection import is_session_lost
 from tests.helpers import serve_asgi
@@ -48,7 +48,7 @@ async def test_a_request_session_still_exposes_the_editor_connection_the_facade_
 
     @server.tool()
     async def probe(ctx: Context) -> str:
-        seen.append(facade.connection_of(ctx.session))
+        seen.append(editors.connection_of(ctx.session))
         return "ok"
 
     async with Client(server, mode="legacy") as client:

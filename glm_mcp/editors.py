@@ -1,0 +1,211 @@
+"""The editors connected to the MCP face, and how the gateway's news reaches them.
+
+Contract:
+- `Editors` knows each connected editor once (by its connection, whatever request proxy it came through), with
+  its chosen log level, and forgets it when the connection closes;
+- `Notifier` takes catalog changes and upstream log messages from the gateway's listeners without ever blocking
+  the upstream supervisor that reports them: changes are coalesced (a burst of `list_changed` becomes one per
+  kind), log messages wait in a bounded queue (`MAX_PENDING_LOGS`; past it they are dropped and counted); the
+  face drains both while it runs (`Notifier.running`, entered once per server run; the listeners are removed
+  when the last run ends, never left to garbage collection).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+import mcp.types as T
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ToolsListChanged,
+)
+
+from glm_mcp.catalog import Catalog
+from glm_mcp.gateway import Gateway
+
+logger = logging.getLogger("glm_mcp.editors")
+
+MAX_PENDING_LOGS = 1_000
+"""Upstream log messages waiting for delivery; more are dropped (and counted) rather than held."""
+
+LOG_LEVELS: tuple[T.LoggingLevel, ...] = (
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+)
+
+ListKind = Literal["tools", "prompts", "resources"]
+
+
+def connection_of(session: ServerSession) -> Any:
+    """The editor connection under a request's session proxy (`ctx.session` is a new proxy per request).
+
+    The SDK has no public connection identity; this is the one place that reads it, and
+    `tests/upstream/test_sdk_seams.py` fails the day an upgrade moves it.
+    """
+    return session._connection  # pyright: ignore[reportPrivateUsage] the documented seam above
+
+
+class Editors:
+    """The editor connections that can hear notifications, one session proxy per connection."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[int, ServerSession] = {}
+        self._levels: dict[int, T.LoggingLevel] = {}
+
+    def remember(self, session: ServerSession) -> None:
+        connection = connection_of(session)
+        key = id(connection)
+        if key not in self._sessions:
+            connection.exit_stack.callback(self.forget, key)
+        self._sessions[key] = session
+
+    def forget(self, key: int) -> None:
+        self._sessions.pop(key, None)
+        self._levels.pop(key, None)
+
+    def set_level(self, session: ServerSession, level: T.LoggingLevel) -> None:
+        self.remember(session)
+        self._levels[id(connection_of(session))] = level
+
+    def sessions(self) -> list[tuple[int, ServerSession]]:
+        return list(self._sessions.items())
+
+    def wants(self, key: int, level: T.LoggingLevel) -> bool:
+        minimum = self._levels.get(key, "info")
+        return LOG_LEVELS.index(level) >= LOG_LEVELS.index(minimum)
+
+
+@dataclass(frozen=True)
+class _Log:
+    server: str
+    params: T.LoggingMessageNotificationParams
+
+
+def changed_lists(old: Catalog, new: Catalog) -> set[ListKind]:
+    """Which of the editor-visible lists differ between two catalog snapshots."""
+    kinds: set[ListKind] = set()
+    if _tool_view(old) != _tool_view(new):
+        kinds.add("tools")
+    if old.prompts.keys() != new.prompts.keys():
+        kinds.add("prompts")
+    if old.resources.keys() != new.resources.keys() or len(old.templates) != len(new.templates):
+        kinds.add("resources")
+    return kinds
+
+
+def _tool_view(catalog: Catalog) -> list[dict[str, Any]]:
+    return [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for _, tool in catalog.tools.values()]
+
+
+class Notifier:
+    """Carries the gateway's catalog changes and upstream logs to the connected editors."""
+
+    def __init__(self, gateway: Gateway, editors: Editors, bus: InMemorySubscriptionBus) -> None:
+        self._gateway = gateway
+        self._editors = editors
+        self._bus = bus
+        self._pending: set[ListKind] = set()
+        self._wake = anyio.Event()
+        self._logs_in: MemoryObjectSendStream[_Log] | None = None
+        self._logs_out: MemoryObjectReceiveStream[_Log] | None = None
+        self.dropped_logs = 0
+        self._runs = 0
+        self._unsubscribe: list[Any] = []
+
+    # -- called from the upstream supervisors: never blocks ------------------------------------------------
+
+    async def catalog_changed(self, old: Catalog, new: Catalog) -> None:
+        """The gateway's catalog listener: remembers which lists changed, wakes the delivery."""
+        kinds = changed_lists(old, new)
+        if kinds:
+            self._pending |= kinds
+            self._wake.set()
+
+    async def log(self, server: str, params: T.LoggingMessageNotificationParams) -> None:
+        """The gateway's log listener: queues the message, or drops and counts it when the queue is full."""
+        if self._logs_in is None:
+            return
+        try:
+            self._logs_in.send_nowait(_Log(server, params))
+        except anyio.WouldBlock:
+            self.dropped_logs += 1
+            if self.dropped_logs == 1 or self.dropped_logs % 1_000 == 0:
+                logger.warning("editors are not keeping up: %d upstream log messages dropped", self.dropped_logs)
+
+    # -- the face's side -------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncGenerator[None, None]:
+        """Deliver while the face runs; the first run subscribes to the gateway, the last one unsubscribes."""
+        if self._runs == 0:
+            self._logs_in, self._logs_out = anyio.create_memory_object_stream[_Log](MAX_PENDING_LOGS)
+            self._unsubscribe = [
+                self._gateway.on_catalog_change(self.catalog_changed),
+                self._gateway.on_log(self.log),
+            ]
+        self._runs += 1
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._deliver_changes)
+                tg.start_soon(self._deliver_logs, self._logs_out)
+                yield
+                tg.cancel_scope.cancel()
+        finally:
+            self._runs -= 1
+            if self._runs == 0:
+                for unsubscribe in self._unsubscribe:
+                    unsubscribe()
+                self._unsubscribe = []
+                if self._logs_in is not None and self._logs_out is not None:
+                    self._logs_in.close()
+                    self._logs_out.close()
+                self._logs_in = self._logs_out = None
+
+    async def _deliver_changes(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            kinds, self._pending = self._pending, set()
+            await self._announce(kinds)
+
+    async def _announce(self, kinds: set[ListKind]) -> None:
+        events = {"tools": ToolsListChanged(), "prompts": PromptsListChanged(), "resources": ResourcesListChanged()}
+        for kind in sorted(kinds):
+            await self._bus.publish(events[kind])
+        for _, session in self._editors.sessions():
+            try:
+                if "tools" in kinds:
+                    await session.send_tool_list_changed()
+                if "prompts" in kinds:
+                    await session.send_prompt_list_changed()
+                if "resources" in kinds:
+                    await session.send_resource_list_changed()
+            except Exception:  # boundary: one closed editor connection must not silence the others
+                logger.debug("an editor could not hear a list change", exc_info=True)
+
+    async def _deliver_logs(self, logs: MemoryObjectReceiveStream[_Log] | None) -> None:
+        assert logs is not None
+        async for log in logs:
+            for key, session in self._editors.sessions():
+                if not self._editors.wants(key, log.params.level):
+                    continue
+                name = f"{log.server}.{log.params.logger}" if log.params.logger else log.server
+                try:
+                    await session.send_log_message(log.params.level, log.params.data, logger=name)  # pyright: ignore[reportDeprecated] editors of 2025 speak it
+                except Exception:  # boundary: see _announce
+                    logger.debug("an editor could not hear a log message", exc_info=True)
