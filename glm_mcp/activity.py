@@ -26,6 +26,9 @@ HISTORY = 200
 SUBSCRIBER_BUFFER = 256
 
 CallSource = Literal["mcp", "chat", "agent", "admin", "cli"]
+CallOutcome = Literal["ok", "error", "timeout", "unknown_tool", "invalid_arguments", "refused", "truncated"]
+"""How a tool call ended; the last four never reached a server."""
+ModelOutcome = Literal["ok", "error", "timeout", "rate_limited"]
 _ids = itertools.count(1)
 
 
@@ -36,7 +39,7 @@ class CallEvent:
     tool: str
     server: str
     source: CallSource
-    outcome: str
+    outcome: CallOutcome
     seconds: float
     arguments: dict[str, Any]
     kind: Literal["call"] = "call"
@@ -49,7 +52,7 @@ class ModelEvent:
     """One request to the model (its retries included)."""
 
     model: str
-    outcome: str
+    outcome: ModelOutcome
     seconds: float
     retries: int
     prompt_tokens: int | None

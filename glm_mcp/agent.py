@@ -32,7 +32,7 @@ import anyio
 import mcp.types as T
 
 from glm_mcp._json import as_object
-from glm_mcp.activity import CallSource
+from glm_mcp.activity import CallOutcome, CallSource
 from glm_mcp.catalog import Catalog, closest
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
@@ -115,7 +115,7 @@ class ToolHost(Protocol):
         name: str,
         server: str,
         source: CallSource,
-        outcome: str,
+        outcome: CallOutcome,
         seconds: float,
         arguments: Mapping[str, Any] | None,
     ) -> None: ...
@@ -346,7 +346,7 @@ class Agent:
         result = await self.gateway.call_tool(call.name, arguments, source="chat", snapshot=compiled.catalog)
         return flatten_result(result, self.limits.max_result_chars), bool(result.is_error)
 
-    def _count(self, call: ToolCall, outcome: str) -> None:
+    def _count(self, call: ToolCall, outcome: CallOutcome) -> None:
         """Count a call the loop answered itself, like the calls that reached a server."""
         server = self.compiled().servers.get(call.name, "")
         self.gateway.record_call(call.name, server, "chat", outcome, 0.0, {"raw": call.arguments})

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio
 from mcp.server.transport_security import TransportSecuritySettings
@@ -212,7 +211,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         return PlainTextResponse("ok")
 
     async def readyz(request: Request) -> Response:
-        status: dict[str, Any] = gateway.status()
+        status = gateway.status()
         return JSONResponse(status, status_code=200 if status["ready"] else 503)
 
     security = _security(gateway)

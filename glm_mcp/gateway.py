@@ -15,13 +15,13 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 import anyio
 import httpx2
 import mcp.types as T
 
-from glm_mcp.activity import Activity, CallEvent, CallSource, ModelEvent, ServerEvent
+from glm_mcp.activity import Activity, CallEvent, CallOutcome, CallSource, ModelEvent, ModelOutcome, ServerEvent
 from glm_mcp.agent import Agent
 from glm_mcp.catalog import Catalog, Entry, build_catalog, closest
 from glm_mcp.config import GatewayConfig
@@ -53,6 +53,55 @@ READY_WAIT_SECONDS = 10.0
 
 RESTART_WAIT_SECONDS = 5.0
 """How long a call to a tool whose server is restarting waits for it to come back."""
+
+StateName = Literal["disabled", "starting", "ready", "restarting", "failed", "stopped"]
+
+
+class Conflict(TypedDict):
+    name: str
+    reason: str
+
+
+class Quarantined(TypedDict):
+    tool: str
+    reason: str
+
+
+class ServerStatus(TypedDict):
+    """One server as `/readyz`, `/admin/status`, `glm-mcp doctor` and the metrics see it; never holds secrets."""
+
+    state: StateName
+    transport: Literal["stdio", "http", "sse", "inprocess"]
+    tools: int
+    resources: int
+    prompts: int
+    restarts: int
+    uptime_seconds: float | None
+    error: NotRequired[str]
+    notes: NotRequired[list[str]]
+    quarantined: NotRequired[list[Quarantined]]
+    filtered: NotRequired[list[str]]
+    conflicts: NotRequired[list[Conflict]]
+
+
+class GatewayStatus(TypedDict):
+    ready: bool
+    """Every enabled server is connected."""
+    servers: dict[str, ServerStatus]
+    tools: int
+    config_error: NotRequired[str]
+
+
+class ReloadReport(TypedDict):
+    """What a reload did (`ok`), or why it changed nothing (`error`)."""
+
+    ok: bool
+    added: NotRequired[list[str]]
+    removed: NotRequired[list[str]]
+    restarted: NotRequired[list[str]]
+    notes: NotRequired[list[str]]
+    error: NotRequired[str]
+
 
 CatalogListenerFnT = Callable[[Catalog, Catalog], Awaitable[None]]
 LogListenerFnT = Callable[[str, T.LoggingMessageNotificationParams], Awaitable[None]]
@@ -218,7 +267,7 @@ class Gateway:
         name: str,
         server: str,
         source: CallSource,
-        outcome: str,
+        outcome: CallOutcome,
         seconds: float,
         arguments: Mapping[str, Any] | None,
     ) -> None:
@@ -228,7 +277,7 @@ class Gateway:
         self.activity.record(CallEvent(name, server, source, outcome, seconds, dict(arguments or {})))
 
     def model_request(
-        self, model: str, outcome: str, seconds: float, retries: int, usage: Mapping[str, Any] | None
+        self, model: str, outcome: ModelOutcome, seconds: float, retries: int, usage: Mapping[str, Any] | None
     ) -> None:
         """Count a model request in the metrics and show it on the status page."""
         self.metrics.model_request(model, outcome, seconds, retries, usage)
@@ -252,7 +301,7 @@ class Gateway:
         self._model_listeners.append(listener)
         return lambda: self._model_listeners.remove(listener)
 
-    async def reload(self) -> dict[str, Any]:
+    async def reload(self) -> ReloadReport:
         """Read the config again and apply it as a difference; an invalid one changes nothing.
 
         Returns what was done: `{"ok": true, "added": [...], "removed": [...], "restarted": [...], "notes": [...]}`,
@@ -269,7 +318,7 @@ class Gateway:
             return {"ok": False, "error": str(exc)}
         return await self.apply(new)
 
-    async def apply(self, new: GatewayConfig) -> dict[str, Any]:
+    async def apply(self, new: GatewayConfig) -> ReloadReport:
         """Move to `new`: added servers start, removed ones stop, changed ones restart, the rest are untouched."""
         async with self._admin_lock:
             old = self.config
@@ -306,7 +355,7 @@ class Gateway:
                 notes.append("model settings applied to the next requests")
             self.reload_error = None
         await self._rebuild()
-        report = {"ok": True, "added": added, "removed": removed, "restarted": changed, "notes": notes}
+        report = ReloadReport(ok=True, added=added, removed=removed, restarted=changed, notes=notes)
         logger.warning("config reloaded: %s", json.dumps(report))
         self.activity.record(ServerEvent(f"config reloaded: {json.dumps(report)}"))
         return report
@@ -368,10 +417,10 @@ class Gateway:
         entry = self.catalog.prompt(name)
         return await self._pool[entry.server].get_prompt(entry.original, arguments)
 
-    def upstream_status(self, upstream: Upstream) -> dict[str, Any]:
+    def upstream_status(self, upstream: Upstream) -> ServerStatus:
         """One server's state as JSON-ready data; never includes secrets."""
         listing = upstream.listing
-        status: dict[str, Any] = {
+        status: ServerStatus = {
             "state": upstream.state.value,
             "transport": upstream.config.type,
             "tools": sum(1 for entry, _ in self.catalog.tools.values() if entry.server == upstream.name),
@@ -392,11 +441,11 @@ class Gateway:
             status["conflicts"] = [{"name": name, "reason": reason} for name, reason in conflicts]
         return status
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> GatewayStatus:
         """Every server's state; `ready` is true when every enabled server is connected."""
         servers = {name: self.upstream_status(upstream) for name, upstream in self._pool.upstreams.items()}
         enabled = [status for status in servers.values() if status["state"] != ServerState.DISABLED.value]
-        status: dict[str, Any] = {
+        status: GatewayStatus = {
             "ready": all(status["state"] == ServerState.READY.value for status in enabled),
             "servers": servers,
             "tools": len(self.catalog.tools),

@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "model.messages": set(),
     "model.profile": set(),
     "model.stream": {"errors", "model.messages", "model.profile"},
-    "model.client": {"config", "errors", "model.messages", "model.profile", "model.stream"},
+    "model.client": {"activity", "config", "errors", "model.messages", "model.profile", "model.stream"},
     "model.xml_calls": set(),
     "tools": set(),
     "tools.schema": {"errors", "model.profile"},

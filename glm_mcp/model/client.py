@@ -26,6 +26,7 @@ from typing import Any
 import anyio
 import httpx2
 
+from glm_mcp.activity import ModelOutcome
 from glm_mcp.config import ModelConfig
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable
 from glm_mcp.model.messages import JsonObject, Turn
@@ -39,7 +40,7 @@ DeltaFnT = Callable[[str, str], Awaitable[None]]
 object) when an attempt failed and is retried: `{"attempt", "reason"}`, or, once the retry's text departs from
 what was handed on, `{"attempt", "replaces": {"kind", "from_char"}}`."""
 
-RequestFnT = Callable[[str, str, float, int, "JsonObject | None"], None]
+RequestFnT = Callable[[str, ModelOutcome, float, int, "JsonObject | None"], None]
 """Hears of each finished model request: (model, outcome, seconds, retries, usage)."""
 
 MAX_RETRY_AFTER_SECONDS = 60.0
@@ -148,7 +149,13 @@ class GlmClient:
         return turn
 
     def _observe(
-        self, model: str, outcome: str, started: float, retries: int, usage: JsonObject | None, detail: str | None
+        self,
+        model: str,
+        outcome: ModelOutcome,
+        started: float,
+        retries: int,
+        usage: JsonObject | None,
+        detail: str | None,
     ) -> None:
         seconds = time.perf_counter() - started
         if self._on_request is not None:
