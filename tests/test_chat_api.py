@@ -336,3 +336,23 @@ async def test_metrics_count_the_loops_own_answers_model_requests_and_the_proces
     assert 'glm_mcp_model_retries_total{model="glm-4.6"} 0.0' in lines
     assert any(line.startswith("process_resident_memory_bytes ") for line in lines)
     assert any(line.startswith("glm_mcp_server_restarts_total{") for line in lines)
+
+
+async def test_a_streamed_run_stopped_by_a_limit_ends_with_length_the_limit_named_and_stopped_by() -> None:
+    fake = FakeGlm(lambda body: Reply(tool_calls=[("memo__count", "{}")]))
+    async with stack(fake) as s:
+        stream = await s.client.chat.completions.create(
+            model="glm-4.6",
+            messages=[{"role": "user", "content": "count forever"}],
+            stream=True,
+            extra_body={"glm_mcp": {"max_steps": 2}},
+        )
+        chunks = [chunk async for chunk in stream]
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    extras: list[dict[str, Any]] = [(c.model_extra or {}).get("glm_mcp") or {} for c in chunks]
+    facts = [extra for extra in extras if "stopped_by" in extra]
+    assert finishes == ["length"]
+    assert "limit max_steps=2 was reached" in content
+    assert [(f["stopped_by"], f["steps"]) for f in facts] == [("max_steps", 2)]
+    assert len(fake.requests) == 2

@@ -6,7 +6,8 @@ from typing import Any
 
 import anyio
 import mcp.types as T
-from mcp import Client
+import pytest
+from mcp import Client, MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
@@ -177,3 +178,14 @@ async def test_upstream_logs_never_wait_for_slow_editors_past_the_queue_they_are
         for _ in range(MAX_PENDING_LOGS + 250):
             await notifier.log("chatty", params)
         assert notifier.dropped_logs == 250
+
+
+async def test_an_unknown_resource_or_prompt_is_a_json_rpc_invalid_params_error_naming_it() -> None:
+    async with Gateway(GatewayConfig(servers={})).running() as gateway:
+        async with Client(build_server(gateway), mode="legacy") as editor:
+            with pytest.raises(MCPError) as resource:
+                await editor.read_resource("docs://missing")
+            with pytest.raises(MCPError) as prompt:
+                await editor.get_prompt("docs__missing", {})
+    assert resource.value.code == T.INVALID_PARAMS and "docs://missing" in resource.value.message
+    assert prompt.value.code == T.INVALID_PARAMS and "docs__missing" in prompt.value.message
