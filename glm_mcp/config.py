@@ -115,8 +115,14 @@ class _UpstreamBase(BaseModel):
     """Set by the loader when this entry cannot be used as written (an unset variable, an `${input:…}`): the
     server is reported as failed with this reason, and the others run."""
 
-    destructive: Literal["allow", "deny"] = "deny"
-    """Whether the chat loop may run this server's tools annotated `destructiveHint: true` (editors decide alone)."""
+    destructive: Literal["allow", "deny", "ask"] = "deny"
+    """Whether the chat loop may run this server's destructive tools (not annotated read-only or non-destructive):
+    `"deny"` refuses them, `"allow"` runs them, `"ask"` runs one only after the editor that handed the task to
+    `glm__agent` confirmed it (elicitation); editors calling tools themselves decide alone."""
+
+    sampling: Literal["editor", "glm", "editor-then-glm", "deny"] = "editor-then-glm"
+    """Who answers the server's `sampling/createMessage`: the editor whose call caused it, GLM, the editor when it
+    can and GLM otherwise, or nobody (sampling is then not advertised to the server)."""
 
     protocol: Literal["auto", "legacy", "2026-07-28"] = "auto"
     """The protocol era: `"legacy"` (the `initialize` handshake), `"2026-07-28"` (no handshake), or `"auto"`: the
@@ -239,6 +245,9 @@ class ServeConfig(BaseModel):
 
     max_tool_tokens: int | None = Field(default=None, ge=100)
     """A budget for the tool definitions of one request, in prompt tokens (estimated as characters / 4)."""
+
+    roots: tuple[str, ...] = ()
+    """Folders (paths or `file://` URIs) given to servers that ask `roots/list` when no editor answers it."""
 
     mcp_tools: Literal["all", "search"] = "all"
     """What editors list on the MCP face: every tool, or (`search`) the pinned ones, `glm__find_tools` and

@@ -16,11 +16,12 @@ import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import mcp.types as T
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp import MCPError
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
@@ -28,9 +29,13 @@ from mcp.server.subscriptions import (
     ResourcesListChanged,
     ToolsListChanged,
 )
+from mcp.shared.message import ServerMessageMetadata
+from pydantic import BaseModel
 
 from glm_mcp.catalog import Catalog
 from glm_mcp.gateway import Gateway
+from glm_mcp.upstream.asking import ElicitFnT, RootsFnT, SampleFnT, SampleResult
+from glm_mcp.upstream.wire import MODERN_VERSION
 
 logger = logging.getLogger("glm_mcp.editors")
 
@@ -49,6 +54,7 @@ LOG_LEVELS: tuple[T.LoggingLevel, ...] = (
 )
 
 ListKind = Literal["tools", "prompts", "resources"]
+R = TypeVar("R", bound=BaseModel)
 
 
 def connection_of(session: ServerSession) -> Any:
@@ -66,6 +72,8 @@ class Editors:
     def __init__(self) -> None:
         self._sessions: dict[int, ServerSession] = {}
         self._levels: dict[int, T.LoggingLevel] = {}
+        self._subscribed: dict[str, set[int]] = {}
+        """Resource URI → the editors subscribed to it."""
 
     def remember(self, session: ServerSession) -> None:
         connection = connection_of(session)
@@ -77,6 +85,31 @@ class Editors:
     def forget(self, key: int) -> None:
         self._sessions.pop(key, None)
         self._levels.pop(key, None)
+        for keys in self._subscribed.values():
+            keys.discard(key)
+
+    def subscribe(self, session: ServerSession, uri: str) -> bool:
+        """Subscribe this editor to `uri`; True when it is the first (the server must be asked)."""
+        self.remember(session)
+        keys = self._subscribed.setdefault(uri, set())
+        first = not keys
+        keys.add(id(connection_of(session)))
+        return first
+
+    def unsubscribe(self, session: ServerSession, uri: str) -> bool:
+        """Unsubscribe this editor from `uri`; True when no editor is left (the server may stop)."""
+        keys = self._subscribed.get(uri)
+        if not keys:
+            return False
+        keys.discard(id(connection_of(session)))
+        if keys:
+            return False
+        del self._subscribed[uri]
+        return True
+
+    def subscribers(self, uri: str) -> list[ServerSession]:
+        keys = self._subscribed.get(uri, set())
+        return [session for key, session in self._sessions.items() if key in keys]
 
     def set_level(self, session: ServerSession, level: T.LoggingLevel) -> None:
         self.remember(session)
@@ -120,6 +153,7 @@ class Notifier:
         self._editors = editors
         self._bus = bus
         self._pending: set[ListKind] = set()
+        self._updated: set[str] = set()
         self._wake = anyio.Event()
         self._logs_in: MemoryObjectSendStream[_Log] | None = None
         self._logs_out: MemoryObjectReceiveStream[_Log] | None = None
@@ -135,6 +169,11 @@ class Notifier:
         if kinds:
             self._pending |= kinds
             self._wake.set()
+
+    async def resource_updated(self, uri: str) -> None:
+        """The gateway's resource listener: remembers the URI (repeats coalesce), wakes the delivery."""
+        self._updated.add(uri)
+        self._wake.set()
 
     async def log(self, server: str, params: T.LoggingMessageNotificationParams) -> None:
         """The gateway's log listener: queues the message, or drops and counts it when the queue is full."""
@@ -157,6 +196,7 @@ class Notifier:
             self._unsubscribe = [
                 self._gateway.on_catalog_change(self.catalog_changed),
                 self._gateway.on_log(self.log),
+                self._gateway.on_resource_updated(self.resource_updated),
             ]
         self._runs += 1
         try:
@@ -181,7 +221,14 @@ class Notifier:
             await self._wake.wait()
             self._wake = anyio.Event()
             kinds, self._pending = self._pending, set()
+            updated, self._updated = self._updated, set()
             await self._announce(kinds)
+            for uri in sorted(updated):
+                for session in self._editors.subscribers(uri):
+                    try:
+                        await session.send_resource_updated(uri)
+                    except Exception:  # boundary: see _announce
+                        logger.debug("an editor could not hear a resource update", exc_info=True)
 
     async def _announce(self, kinds: set[ListKind]) -> None:
         events = {"tools": ToolsListChanged(), "prompts": PromptsListChanged(), "resources": ResourcesListChanged()}
@@ -209,3 +256,57 @@ class Notifier:
                     await session.send_log_message(log.params.level, log.params.data, logger=name)  # pyright: ignore[reportDeprecated] editors of 2025 speak it
                 except Exception:  # boundary: see _announce
                     logger.debug("an editor could not hear a log message", exc_info=True)
+
+
+class EditorAsker:
+    """The editor whose request is being served, asked what its upstream server asks (a 2025-era connection).
+
+    It answers only what the editor declared it can (`sampling`, `elicitation` form or URL, `roots`); the
+    questions travel on the request's own stream, as the editor expects them.
+    """
+
+    label = "the editor"
+
+    def __init__(self, session: ServerSession, request_id: T.RequestId | None, *, sample: bool = True) -> None:
+        self._session = session
+        self._related = ServerMessageMetadata(related_request_id=request_id)
+        caps = session.client_capabilities or T.ClientCapabilities()
+        modern = session.protocol_version == MODERN_VERSION  # no server→client requests on 2026-07-28
+        self.sample: SampleFnT | None = self._sample if sample and caps.sampling and not modern else None
+        self.elicit: ElicitFnT | None = self._elicit if caps.elicitation and not modern else None
+        self.roots: RootsFnT | None = self._roots if caps.roots and not modern else None
+        self._url_elicitation = caps.elicitation is not None and caps.elicitation.url is not None
+
+    async def _ask(self, request: T.ServerRequest, result: type[R]) -> R | T.ErrorData:
+        try:
+            return await self._session.send_request(request, result, metadata=self._related)
+        except MCPError as exc:
+            return T.ErrorData(code=exc.code, message=exc.message, data=exc.data)
+
+    async def _sample(self, params: T.CreateMessageRequestParams) -> SampleResult:
+        request = T.CreateMessageRequest(params=params)
+        if params.tools:
+            return await self._ask(request, T.CreateMessageResultWithTools)
+        return await self._ask(request, T.CreateMessageResult)
+
+    async def _elicit(self, params: T.ElicitRequestParams) -> T.ElicitResult | T.ErrorData:
+        if isinstance(params, T.ElicitRequestURLParams) and not self._url_elicitation:
+            logger.info("a server asked for URL elicitation; the editor only does forms: declined")
+            return T.ElicitResult(action="decline")
+        return await self._ask(T.ElicitRequest(params=params), T.ElicitResult)
+
+    async def _roots(self) -> T.ListRootsResult | T.ErrorData:
+        return await self._ask(T.ListRootsRequest(), T.ListRootsResult)
+
+
+async def editor_roots(editors: Editors) -> T.ListRootsResult | None:
+    """The roots of the most recently seen editor that has any (asked on its own channel), or None."""
+    for _, session in reversed(editors.sessions()):
+        caps = session.client_capabilities
+        if caps is None or caps.roots is None or session.protocol_version == MODERN_VERSION:
+            continue
+        try:
+            return await session.send_request(T.ListRootsRequest(), T.ListRootsResult)
+        except Exception:  # boundary: an editor that cannot answer now is skipped
+            logger.debug("an editor did not answer roots/list", exc_info=True)
+    return None

@@ -31,7 +31,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from glm_mcp._json import as_list
 from glm_mcp.agent import Agent, AgentEvent
 from glm_mcp.catalog import is_pinned
-from glm_mcp.editors import Editors, Notifier
+from glm_mcp.editors import EditorAsker, Editors, Notifier, editor_roots
 from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
 from glm_mcp.gateway import Gateway, error_result
 from glm_mcp.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
@@ -182,6 +182,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     bus = InMemorySubscriptionBus()
     listen = ListenHandler(bus)
     notifier = Notifier(gateway, editors, bus)
+    gateway.answers.editor_roots = lambda: editor_roots(editors)
 
     @asynccontextmanager
     async def lifespan(_: Server[Any]) -> AsyncGenerator[dict[str, Any], None]:
@@ -220,7 +221,8 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         async def relay(progress: float, total: float | None, message: str | None) -> None:
             await ctx.session.report_progress(progress, total, message)
 
-        result = await gateway.call_tool(name, arguments, on_progress=relay)
+        asker = EditorAsker(ctx.session, ctx.request_id)
+        result = await gateway.call_tool(name, arguments, on_progress=relay, asker=asker)
         # Upstream `_meta` (a 2026 server stamp, a foreign progress token) describes the other hop.
         return result.model_copy(update={"meta": None}) if result.meta else result
 
@@ -241,7 +243,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         ctx: ServerRequestContext[Any], params: T.ReadResourceRequestParams
     ) -> T.ReadResourceResult:
         try:
-            return await gateway.read_resource(str(params.uri))
+            return await gateway.read_resource(str(params.uri), asker=EditorAsker(ctx.session, ctx.request_id))
         except (ToolNotFoundError, UpstreamError) as exc:
             raise _mcp_error(exc) from None
 
@@ -253,9 +255,35 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
 
     async def get_prompt(ctx: ServerRequestContext[Any], params: T.GetPromptRequestParams) -> T.GetPromptResult:
         try:
-            return await gateway.get_prompt(params.name, params.arguments)
+            asker = EditorAsker(ctx.session, ctx.request_id)
+            return await gateway.get_prompt(params.name, params.arguments, asker=asker)
         except (ToolNotFoundError, UpstreamError) as exc:
             raise _mcp_error(exc) from None
+
+    async def complete(ctx: ServerRequestContext[Any], params: T.CompleteRequestParams) -> T.CompleteResult:
+        try:
+            return await gateway.complete(params)
+        except (ToolNotFoundError, UpstreamError) as exc:
+            raise _mcp_error(exc) from None
+
+    async def subscribe(ctx: ServerRequestContext[Any], params: T.SubscribeRequestParams) -> T.EmptyResult:
+        uri = str(params.uri)
+        try:
+            if editors.subscribe(ctx.session, uri):
+                await gateway.subscribe(uri)
+        except (ToolNotFoundError, UpstreamError) as exc:
+            editors.unsubscribe(ctx.session, uri)
+            raise _mcp_error(exc) from None
+        return T.EmptyResult()
+
+    async def unsubscribe(ctx: ServerRequestContext[Any], params: T.UnsubscribeRequestParams) -> T.EmptyResult:
+        uri = str(params.uri)
+        if editors.unsubscribe(ctx.session, uri):
+            try:
+                await gateway.subscribe(uri, subscribed=False)
+            except (ToolNotFoundError, UpstreamError) as exc:
+                raise _mcp_error(exc) from None
+        return T.EmptyResult()
 
     async def set_level(ctx: ServerRequestContext[Any], params: T.SetLevelRequestParams) -> T.EmptyResult:
         editors.set_level(ctx.session, params.level)
@@ -276,6 +304,9 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             on_list_prompts=list_prompts,
             on_get_prompt=get_prompt,
             on_set_logging_level=set_level,
+            on_completion=complete,
+            on_subscribe_resource=subscribe,
+            on_unsubscribe_resource=unsubscribe,
             on_subscriptions_listen=listen,
             lifespan=lifespan,
         )

@@ -23,12 +23,14 @@ import mcp.types as T
 
 from glm_mcp.activity import Activity, CallEvent, CallOutcome, CallSource, ModelEvent, ModelOutcome, ServerEvent
 from glm_mcp.agent import Agent
+from glm_mcp.answers import GatewayAnswers
 from glm_mcp.catalog import Catalog, Entry, build_catalog, closest
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, UpstreamTimeout
 from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.model.client import GlmClient
 from glm_mcp.redact import register, scrub
+from glm_mcp.upstream.asking import Asker
 from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
 from glm_mcp.upstream.pool import UpstreamPool
 
@@ -105,6 +107,8 @@ class ReloadReport(TypedDict):
 
 CatalogListenerFnT = Callable[[Catalog, Catalog], Awaitable[None]]
 LogListenerFnT = Callable[[str, T.LoggingMessageNotificationParams], Awaitable[None]]
+UpdatedListenerFnT = Callable[[str], Awaitable[None]]
+"""Hears that a subscribed resource changed: its URI."""
 
 
 async def _first_outcomes(upstreams: list[Upstream], seconds: float) -> None:
@@ -138,9 +142,19 @@ class Gateway:
         self._model_listeners: list[Callable[[GatewayConfig], None]] = []
         self._admin_lock = anyio.Lock()
         register(config.secret_values())
+        self.model = GlmClient(config.model, on_request=self.model_request, transport=model_transport)
+        """The GLM client every face's runs share (its settings follow a reload)."""
+        self.answers = GatewayAnswers(self.model, lambda: self.config)
+        """What the gateway answers a server's questions when no caller can (GLM sampling, roots)."""
         self._pool = UpstreamPool(
-            config.servers, on_change=self._rebuild, on_log=self._forward_log, ready_wait_seconds=ready_wait_seconds
+            config.servers,
+            on_change=self._rebuild,
+            on_log=self._forward_log,
+            on_updated=self._resource_updated,
+            fallback=self.answers,
+            ready_wait_seconds=ready_wait_seconds,
         )
+        self._updated_listeners: list[UpdatedListenerFnT] = []
         self.catalog = Catalog()
         self.metrics = GatewayMetrics(lambda: self.status()["servers"])
         self._catalog_listeners: list[CatalogListenerFnT] = []
@@ -149,8 +163,6 @@ class Gateway:
         self._catalog_changed = anyio.Event()
         self._log_listeners: list[LogListenerFnT] = []
         self._entered = False
-        self.model = GlmClient(config.model, on_request=self.model_request, transport=model_transport)
-        """The GLM client every face's runs share (its settings follow a reload)."""
         self.agent = Agent(self, self.model)
         """The tool loop `/v1/chat/completions`, `glm__agent` and `glm-mcp chat` run."""
         self.on_model_change(lambda new: self.model.reconfigure(new.model))
@@ -180,6 +192,18 @@ class Gateway:
         """Register `listener(old, new)`; returns a function that unregisters it."""
         self._catalog_listeners.append(listener)
         return lambda: self._catalog_listeners.remove(listener)
+
+    def on_resource_updated(self, listener: UpdatedListenerFnT) -> Callable[[], None]:
+        """Register `listener(uri)` for `notifications/resources/updated`; returns the unregister function."""
+        self._updated_listeners.append(listener)
+        return lambda: self._updated_listeners.remove(listener)
+
+    async def _resource_updated(self, server: str, uri: str) -> None:
+        for listener in list(self._updated_listeners):
+            try:
+                await listener(uri)
+            except Exception:  # boundary: see _forward_log
+                logger.exception("a resource listener failed")
 
     def on_log(self, listener: LogListenerFnT) -> Callable[[], None]:
         """Register `listener(server, params)` for upstream log messages; returns the unregister function."""
@@ -237,6 +261,7 @@ class Gateway:
         on_progress: ProgressFnT | None = None,
         source: CallSource = "mcp",
         snapshot: Catalog | None = None,
+        asker: Asker | None = None,
     ) -> T.CallToolResult:
         """Call an exposed tool on its server; failures come back as `is_error` results.
 
@@ -251,7 +276,8 @@ class Gateway:
             return error_result(f"{exc}; the gateway's tools are listed by tools/list")
         started = time.perf_counter()
         try:
-            result = await self._pool[entry.server].call_tool(entry.original, arguments, on_progress=on_progress)
+            upstream = self._pool[entry.server]
+            result = await upstream.call_tool(entry.original, arguments, on_progress=on_progress, asker=asker)
         except UpstreamError as exc:
             result = error_result(scrub(f"The call failed at {exc}"))
             outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "error"
@@ -398,16 +424,18 @@ class Gateway:
             raise ToolNotFoundError(f"no server named '{name}'{closest(name, self._pool.upstreams)}")
         return upstream
 
-    async def read_resource(self, uri: str) -> T.ReadResourceResult:
+    async def read_resource(self, uri: str, *, asker: Asker | None = None) -> T.ReadResourceResult:
         """Read a resource from the server that owns its URI.
 
         Raises:
             ToolNotFoundError: No server offers the URI.
             UpstreamError: The owning server failed.
         """
-        return await self._pool[self.catalog.resource_owner(uri)].read_resource(uri)
+        return await self._pool[self.catalog.resource_owner(uri)].read_resource(uri, asker=asker)
 
-    async def get_prompt(self, name: str, arguments: Mapping[str, str] | None) -> T.GetPromptResult:
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, str] | None, *, asker: Asker | None = None
+    ) -> T.GetPromptResult:
         """Render an exposed prompt on its server.
 
         Raises:
@@ -415,7 +443,34 @@ class Gateway:
             UpstreamError: The owning server failed.
         """
         entry = self.catalog.prompt(name)
-        return await self._pool[entry.server].get_prompt(entry.original, arguments)
+        return await self._pool[entry.server].get_prompt(entry.original, arguments, asker=asker)
+
+    async def complete(self, params: T.CompleteRequestParams) -> T.CompleteResult:
+        """Relay `completion/complete` to the server that owns the prompt or resource template.
+
+        Raises:
+            ToolNotFoundError: No exposed prompt or resource template is the one named.
+            UpstreamError: The owning server failed (or offers no completion).
+        """
+        wire = params.model_dump(by_alias=True, mode="json", exclude_none=True)
+        if isinstance(params.ref, T.PromptReference):
+            entry = self.catalog.prompt(params.ref.name)
+            wire["ref"] = {**wire["ref"], "name": entry.original}
+            server = entry.server
+        else:
+            template = params.ref.uri
+            owners = [owner for owner, _, listed in self.catalog.templates if listed.uri_template == template]
+            server = owners[0] if owners else self.catalog.resource_owner(template)
+        return await self._pool[server].complete(wire)
+
+    async def subscribe(self, uri: str, *, subscribed: bool = True) -> None:
+        """Start (or stop) `notifications/resources/updated` about `uri` from the server that owns it.
+
+        Raises:
+            ToolNotFoundError: No server offers the URI.
+            UpstreamError: The owning server failed (or offers no subscriptions).
+        """
+        await self._pool[self.catalog.resource_owner(uri)].subscribe(uri, subscribed=subscribed)
 
     def upstream_status(self, upstream: Upstream) -> ServerStatus:
         """One server's state as JSON-ready data; never includes secrets."""

@@ -177,10 +177,15 @@ async def serve_asgi(app: Any, port: int = 0) -> AsyncGenerator[str, None]:
 
     import uvicorn
 
+    stop = anyio.Event()
+
     class _Server(uvicorn.Server):
         @contextlib.contextmanager
         def capture_signals(self) -> Any:  # the test runner owns the signals
             yield
+
+        async def main_loop(self) -> None:
+            await stop.wait()  # instead of uvicorn's 0.1 s polling of should_exit: tests stop at once
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY: see cli.py
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -201,6 +206,7 @@ async def serve_asgi(app: Any, port: int = 0) -> AsyncGenerator[str, None]:
             yield f"http://127.0.0.1:{sock.getsockname()[1]}"
         finally:
             server.should_exit = True
+            stop.set()
             with anyio.move_on_after(10):
                 await stopped.wait()
             tg.cancel_scope.cancel()

@@ -17,6 +17,7 @@ from typing import Any
 
 import mcp.types as T
 import openai
+import pytest
 from mcp.server import Server, ServerRequestContext
 from pydantic import SecretStr
 
@@ -127,6 +128,7 @@ async def test_no_faulty_call_is_corrupted_or_dropped_and_every_recoverable_one_
     assert line in re.sub(r"\s+", " ", readme), f"the README should say: {line}"
 
 
+@pytest.mark.slow  # the whole corpus a second time, streamed
 async def test_the_corpus_scores_the_same_when_the_answers_are_streamed() -> None:
     streamed, _ = await run_corpus(streamed=True)
     plain, _ = await run_corpus(streamed=False)

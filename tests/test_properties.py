@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +38,8 @@ schemas = st.recursive(
     ),
     max_leaves=20,
 )
+
+pytestmark = pytest.mark.slow  # hundreds of generated cases per property
 
 
 @settings(max_examples=300, deadline=None)

@@ -232,6 +232,7 @@ def test_config_errors_never_echo_a_secret_bearing_value(entry: dict[str, Any]) 
 # 5. Destructive means what the spec says; limits are clamped.
 
 
+@pytest.mark.slow  # runs the CLI and a server as subprocesses
 async def test_an_unannotated_tool_counts_as_destructive_in_the_loop_and_tools_json(tmp_path: Path) -> None:
     script = tmp_path / "plain.py"
     script.write_text(

@@ -33,15 +33,18 @@ from pydantic import ValidationError
 from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
 from glm_mcp.redact import scrub
+from glm_mcp.upstream.asking import Asker, Callers, Questions
 from glm_mcp.upstream.listing import Listing, list_everything
 from glm_mcp.upstream.transport import StderrTail, open_transport
-from glm_mcp.upstream.wire import Answers, NoAnswers, Wire, open_wire
+from glm_mcp.upstream.wire import Wire, open_wire
 
 logger = logging.getLogger("glm_mcp.upstream")
 
 ProgressFnT = Callable[[float, float | None, str | None], Awaitable[None]]
 LogFnT = Callable[[str, T.LoggingMessageNotificationParams], Awaitable[None]]
 ChangeFnT = Callable[[], Awaitable[None]]
+UpdatedFnT = Callable[[str, str], Awaitable[None]]
+"""Hears `notifications/resources/updated`: (server, uri)."""
 
 BACKOFF_INITIAL_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
@@ -113,11 +116,14 @@ class Upstream:
         *,
         on_change: ChangeFnT | None = None,
         on_log: LogFnT | None = None,
-        answers: Answers | None = None,
+        on_updated: UpdatedFnT | None = None,
+        fallback: Asker | None = None,
     ) -> None:
         self.name = name
-        self.answers: Answers = answers or NoAnswers()
-        """Who answers the server's own requests (sampling, elicitation, roots) for this server."""
+        self._callers = Callers()
+        self.questions = Questions(name, self._callers, config.sampling, fallback)
+        """How this server's own requests (sampling, elicitation, roots) are answered, and what is advertised."""
+        self._on_updated = on_updated
         self.config = config
         self.state = ServerState.DISABLED if config.disabled else ServerState.STARTING
         self.error: str | None = None
@@ -180,7 +186,7 @@ class Upstream:
                     open_wire(
                         streams,
                         era=self.config.protocol,
-                        answers=self.answers,
+                        answers=self.questions,
                         on_message=self._on_message,
                         on_log=self._forward_log,
                     ) as wire,
@@ -246,6 +252,10 @@ class Upstream:
             await self._on_change()
 
     async def _on_message(self, message: Any) -> None:
+        if isinstance(message, T.ResourceUpdatedNotification):
+            if self._on_updated is not None:
+                await self._on_updated(self.name, str(message.params.uri))
+            return
         if isinstance(
             message,
             T.ToolListChangedNotification | T.ResourceListChangedNotification | T.PromptListChangedNotification,
@@ -275,9 +285,14 @@ class Upstream:
         return next((tool for tool in self.listing.tools if tool.name == name), None)
 
     async def call_tool(
-        self, tool: str, arguments: Mapping[str, Any] | None, *, on_progress: ProgressFnT | None = None
+        self,
+        tool: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        on_progress: ProgressFnT | None = None,
+        asker: Asker | None = None,
     ) -> T.CallToolResult:
-        """Call one of the server's own tools.
+        """Call one of the server's own tools; the server's questions meanwhile go to `asker`.
 
         The call ends after `timeout` seconds without a result or a progress notification,
         and is then cancelled upstream. When an HTTP server has forgotten the session (it restarted), the
@@ -288,6 +303,12 @@ class Upstream:
             UpstreamProtocolError: The server answered with an error or a malformed result.
             UpstreamTimeout: Neither a result nor progress within the server's `timeout`.
         """
+        with self._callers.waiting(asker):
+            return await self._call_tool_once_more_if_lost(tool, arguments, on_progress)
+
+    async def _call_tool_once_more_if_lost(
+        self, tool: str, arguments: Mapping[str, Any] | None, on_progress: ProgressFnT | None
+    ) -> T.CallToolResult:
         try:
             return await self._call_tool(tool, arguments, on_progress)
         except _SessionLost:
@@ -329,7 +350,7 @@ class Upstream:
             reason = exc.errors()[0]["msg"]
             raise UpstreamProtocolError(self.name, f"tool '{tool}' returned a malformed result: {reason}") from None
 
-    async def read_resource(self, uri: str) -> T.ReadResourceResult:
+    async def read_resource(self, uri: str, *, asker: Asker | None = None) -> T.ReadResourceResult:
         """Read one resource.
 
         Raises:
@@ -338,13 +359,16 @@ class Upstream:
             UpstreamTimeout: No answer within the server's `timeout`.
         """
         live = self._require_live()
-        raw = await self._timed(live, "resources/read", {"uri": uri}, f"resource '{uri}'")
+        with self._callers.waiting(asker):
+            raw = await self._timed(live, "resources/read", {"uri": uri}, f"resource '{uri}'")
         try:
             return T.ReadResourceResult.model_validate(raw, by_name=False)
         except ValidationError:
             raise UpstreamProtocolError(self.name, f"resource '{uri}': malformed result") from None
 
-    async def get_prompt(self, prompt: str, arguments: Mapping[str, str] | None) -> T.GetPromptResult:
+    async def get_prompt(
+        self, prompt: str, arguments: Mapping[str, str] | None, *, asker: Asker | None = None
+    ) -> T.GetPromptResult:
         """Render one prompt.
 
         Raises:
@@ -356,11 +380,39 @@ class Upstream:
         params: dict[str, Any] = {"name": prompt}
         if arguments:
             params["arguments"] = dict(arguments)
-        raw = await self._timed(live, "prompts/get", params, f"prompt '{prompt}'")
+        with self._callers.waiting(asker):
+            raw = await self._timed(live, "prompts/get", params, f"prompt '{prompt}'")
         try:
             return T.GetPromptResult.model_validate(raw, by_name=False)
         except ValidationError:
             raise UpstreamProtocolError(self.name, f"prompt '{prompt}': malformed result") from None
+
+    async def complete(self, params: Mapping[str, Any]) -> T.CompleteResult:
+        """Relay `completion/complete` (a prompt's or a resource template's argument) as the editor sent it.
+
+        Raises:
+            UpstreamUnavailable: The server is not connected.
+            UpstreamProtocolError: The server answered with an error (it may not offer completion).
+            UpstreamTimeout: No answer within the server's `timeout`.
+        """
+        live = self._require_live()
+        raw = await self._timed(live, "completion/complete", dict(params), "completion")
+        try:
+            return T.CompleteResult.model_validate(raw, by_name=False)
+        except ValidationError:
+            raise UpstreamProtocolError(self.name, "completion: malformed result") from None
+
+    async def subscribe(self, uri: str, *, subscribed: bool = True) -> None:
+        """Ask the server for (or to stop) `notifications/resources/updated` about `uri`.
+
+        Raises:
+            UpstreamUnavailable: The server is not connected.
+            UpstreamProtocolError: The server refused (it may not offer subscriptions).
+            UpstreamTimeout: No answer within the server's `timeout`.
+        """
+        live = self._require_live()
+        method = "resources/subscribe" if subscribed else "resources/unsubscribe"
+        await self._timed(live, method, {"uri": uri}, f"{method} '{uri}'")
 
     async def _timed(self, live: _Live, method: str, params: dict[str, Any], what: str) -> dict[str, Any]:
         """A request bounded by the server's `timeout` (cancelled upstream when it runs out).

@@ -19,7 +19,8 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from glm_mcp.config import UpstreamConfig
 from glm_mcp.errors import UpstreamUnavailable
-from glm_mcp.upstream.connection import ChangeFnT, LogFnT, Upstream
+from glm_mcp.upstream.asking import Asker
+from glm_mcp.upstream.connection import ChangeFnT, LogFnT, UpdatedFnT, Upstream
 
 logger = logging.getLogger("glm_mcp.upstream")
 
@@ -33,17 +34,28 @@ class UpstreamPool:
         *,
         on_change: ChangeFnT | None = None,
         on_log: LogFnT | None = None,
+        on_updated: UpdatedFnT | None = None,
+        fallback: Asker | None = None,
         ready_wait_seconds: float = 10.0,
     ) -> None:
         self._on_change = on_change
         self._on_log = on_log
+        self._on_updated = on_updated
+        self._fallback = fallback
         self.upstreams = {name: self._make(name, config) for name, config in configs.items()}
         self._ready_wait_seconds = ready_wait_seconds
         self._tg: TaskGroup | None = None
         self._scopes: dict[str, tuple[anyio.CancelScope, anyio.Event]] = {}
 
     def _make(self, name: str, config: UpstreamConfig) -> Upstream:
-        return Upstream(name, config, on_change=self._on_change, on_log=self._on_log)
+        return Upstream(
+            name,
+            config,
+            on_change=self._on_change,
+            on_log=self._on_log,
+            on_updated=self._on_updated,
+            fallback=self._fallback,
+        )
 
     def __getitem__(self, name: str) -> Upstream:
         try:

@@ -16,9 +16,8 @@ Only public SDK names are used here: the dispatcher is built from `JSONRPCDispat
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import mcp.types as T
@@ -29,6 +28,8 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_PROTOCOL_VERSION_HEADER
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
+from glm_mcp.upstream.asking import ElicitFnT, RootsFnT, SampleFnT
+
 Era = Literal["auto", "legacy", "2026-07-28"]
 
 MODERN_VERSION = "2026-07-28"
@@ -38,18 +39,14 @@ CLIENT_INFO = T.Implementation(name="glm-mcp", version="0.1.0")
 class Answers(Protocol):
     """Answers a server's own requests; None for a kind means the capability is not advertised."""
 
-    sample: Callable[[T.CreateMessageRequestParams], Awaitable[T.CreateMessageResult | T.ErrorData]] | None
-    elicit: Callable[[T.ElicitRequestParams], Awaitable[T.ElicitResult | T.ErrorData]] | None
-    roots: Callable[[], Awaitable[T.ListRootsResult | T.ErrorData]] | None
+    @property
+    def sample(self) -> SampleFnT | None: ...
 
+    @property
+    def elicit(self) -> ElicitFnT | None: ...
 
-@dataclass
-class NoAnswers:
-    """A client that advertises nothing and is asked nothing."""
-
-    sample: Callable[[T.CreateMessageRequestParams], Awaitable[T.CreateMessageResult | T.ErrorData]] | None = None
-    elicit: Callable[[T.ElicitRequestParams], Awaitable[T.ElicitResult | T.ErrorData]] | None = None
-    roots: Callable[[], Awaitable[T.ListRootsResult | T.ErrorData]] | None = None
+    @property
+    def roots(self) -> RootsFnT | None: ...
 
 
 Streams = tuple[Any, Any]
@@ -110,7 +107,7 @@ class Wire:
 def advertised(answers: Answers) -> T.ClientCapabilities:
     """What a session with these answers tells the server it can do."""
     return T.ClientCapabilities(
-        sampling=T.SamplingCapability() if answers.sample is not None else None,
+        sampling=T.SamplingCapability(tools=T.SamplingToolsCapability()) if answers.sample is not None else None,
         elicitation=T.ElicitationCapability(form=T.FormElicitationCapability(), url=T.UrlElicitationCapability())
         if answers.elicit is not None
         else None,
@@ -137,6 +134,7 @@ async def open_wire(
     session = ClientSession(
         dispatcher=dispatcher,
         sampling_callback=_sampling(answers),
+        sampling_capabilities=advertised(answers).sampling,
         elicitation_callback=_elicitation(answers),
         list_roots_callback=_roots(answers),
         logging_callback=on_log,

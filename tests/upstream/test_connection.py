@@ -184,6 +184,7 @@ async def test_a_server_that_exits_at_start_is_reported_with_its_last_stderr_lin
         assert "fatal: the database file is missing" in status.get("error", "")
 
 
+@pytest.mark.slow  # waits out a start timeout
 async def test_a_server_slower_than_its_start_timeout_is_failed_with_that_reason() -> None:
     config = GatewayConfig(
         servers={

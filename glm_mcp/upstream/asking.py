@@ -1,0 +1,127 @@
+"""Who answers a server's own questions (sampling, elicitation, roots) while it serves a call.
+
+Contract:
+- every call, resource read and prompt sent to a server names its `Asker`: the editor whose request caused it, the
+  chat loop, or nobody; the server's questions go to the latest caller still waiting on that server (the protocol
+  does not say which of several concurrent calls a question belongs to; one caller at a time is the usual case);
+- `Questions` is what a session advertises and how it answers, per the server's `sampling` setting: `"editor"`
+  (the caller only), `"glm"` (GLM only), `"editor-then-glm"` (the caller when it can, else GLM) or `"deny"`
+  (sampling not advertised); elicitation is advertised and declined when the caller cannot ask a person;
+  roots come from the caller, else from the gateway (connected editors, then the config's `roots`);
+- an answer that fails is an `ErrorData` for the server, never an exception in the session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Generator
+from contextlib import contextmanager
+from typing import Literal, Protocol, TypeVar
+
+import mcp.types as T
+
+logger = logging.getLogger("glm_mcp.upstream")
+
+R = TypeVar("R")
+
+SamplingPolicy = Literal["editor", "glm", "editor-then-glm", "deny"]
+
+SampleResult = T.CreateMessageResult | T.CreateMessageResultWithTools | T.ErrorData
+SampleFnT = Callable[[T.CreateMessageRequestParams], Awaitable[SampleResult]]
+ElicitFnT = Callable[[T.ElicitRequestParams], Awaitable[T.ElicitResult | T.ErrorData]]
+RootsFnT = Callable[[], Awaitable[T.ListRootsResult | T.ErrorData]]
+
+
+class Asker(Protocol):
+    """A caller able to answer some of a server's questions; None for a kind it cannot answer."""
+
+    @property
+    def label(self) -> str:
+        """Who this is, for logs and refusals ("the editor", "the chat loop")."""
+        ...
+
+    @property
+    def sample(self) -> SampleFnT | None: ...
+
+    @property
+    def elicit(self) -> ElicitFnT | None: ...
+
+    @property
+    def roots(self) -> RootsFnT | None: ...
+
+
+class Callers:
+    """The askers with a request in flight on one server, latest last."""
+
+    def __init__(self) -> None:
+        self._waiting: list[Asker] = []
+
+    @contextmanager
+    def waiting(self, asker: Asker | None) -> Generator[None, None, None]:
+        if asker is None:
+            yield
+            return
+        self._waiting.append(asker)
+        try:
+            yield
+        finally:
+            self._waiting.remove(asker)
+
+    def latest(self) -> Asker | None:
+        return self._waiting[-1] if self._waiting else None
+
+
+def _refusal(message: str) -> T.ErrorData:
+    return T.ErrorData(code=T.INVALID_REQUEST, message=message)
+
+
+class Questions:
+    """The answers one server's session gives (and advertises), from its callers and the gateway's fallback."""
+
+    def __init__(self, server: str, callers: Callers, policy: SamplingPolicy, fallback: Asker | None) -> None:
+        self._server = server
+        self._callers = callers
+        self._policy = policy
+        self._fallback = fallback
+        self.sample: SampleFnT | None = None if policy == "deny" else self._sample
+        self.elicit: ElicitFnT | None = self._elicit
+        self.roots: RootsFnT | None = self._roots
+
+    async def _sample(self, params: T.CreateMessageRequestParams) -> SampleResult:
+        caller = self._callers.latest()
+        by_caller = caller.sample if caller is not None else None
+        by_glm = self._fallback.sample if self._fallback is not None else None
+        if self._policy == "glm":
+            chosen = by_glm
+        elif self._policy == "editor":
+            chosen = by_caller
+        else:
+            chosen = by_caller or by_glm
+        if chosen is None:
+            who = "GLM (no model is configured)" if self._policy == "glm" else "the caller (it cannot sample)"
+            return _refusal(f"glm-mcp cannot answer sampling for '{self._server}': {who}")
+        return await _guarded(chosen(params), "sampling", self._server)
+
+    async def _elicit(self, params: T.ElicitRequestParams) -> T.ElicitResult | T.ErrorData:
+        caller = self._callers.latest()
+        if caller is None or caller.elicit is None:
+            who = caller.label if caller is not None else "no caller"
+            logger.info("server '%s' asked for user input; %s cannot ask a person: declined", self._server, who)
+            return T.ElicitResult(action="decline")
+        return await _guarded(caller.elicit(params), "elicitation", self._server)
+
+    async def _roots(self) -> T.ListRootsResult | T.ErrorData:
+        caller = self._callers.latest()
+        if caller is not None and caller.roots is not None:
+            return await _guarded(caller.roots(), "roots", self._server)
+        if self._fallback is not None and self._fallback.roots is not None:
+            return await _guarded(self._fallback.roots(), "roots", self._server)
+        return T.ListRootsResult(roots=[])
+
+
+async def _guarded(answer: Awaitable[R | T.ErrorData], kind: str, server: str) -> R | T.ErrorData:
+    try:
+        return await answer
+    except Exception as exc:  # boundary: a failed answer is the server's error, never the session's end
+        logger.warning("server '%s': answering %s failed: %s", server, kind, exc)
+        return T.ErrorData(code=T.INTERNAL_ERROR, message=f"glm-mcp could not answer {kind}: {exc}")

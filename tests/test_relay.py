@@ -1,0 +1,255 @@
+"""A server's own questions (sampling, elicitation, roots), completion and subscriptions, carried through the MCP face.
+
+An upstream server built with the SDK asks its caller; the editor is an SDK client that implements the callbacks
+(or not); GLM is the emulator. Everything runs in process over the SDK's in-memory transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import mcp.types as T
+import pytest
+from mcp import Client, MCPError
+from mcp.client import ClientRequestContext
+from mcp.server import Server, ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, SecretStr
+
+from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, UpstreamConfig
+from glm_mcp.facade import build_server
+from glm_mcp.gateway import Gateway
+from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.helpers import inproc
+
+MODEL = ModelConfig(base_url="http://glm/api/paas/v4", api_key=SecretStr("k"), name="glm-4.6")
+
+
+class Answer(BaseModel):
+    name: str
+
+
+def asking_server() -> MCPServer:
+    """A server whose tools ask their caller: to sample, to fill a form, to open a URL, for its roots."""
+    server = MCPServer("asks")
+
+    @server.tool()
+    async def summarize(text: str, ctx: Context) -> str:
+        """Ask the caller's model for a summary."""
+        result = await ctx.session.create_message(  # pyright: ignore[reportDeprecated]  # 2025-era sampling
+            [T.SamplingMessage(role="user", content=T.TextContent(text=text))],
+            max_tokens=20,
+            system_prompt="Be brief.",
+            temperature=1.5,
+            stop_sequences=["END"],
+            related_request_id=ctx.request_id,
+        )
+        content = result.content
+        said = content.text if isinstance(content, T.TextContent) else "?"
+        return f"{result.model} said: {said}"
+
+    @server.tool()
+    async def greet(ctx: Context) -> str:
+        """Ask the user for a name."""
+        answer = await ctx.elicit("Your name?", Answer)
+        return (
+            f"hello {answer.data.name}" if answer.action == "accept" and answer.data else f"no name ({answer.action})"
+        )
+
+    @server.tool()
+    async def sign_in(ctx: Context) -> str:
+        """Send the user to a sign-in page."""
+        answer = await ctx.elicit_url("Sign in first", "https://example.test/login", "login-1")
+        return f"sign-in: {answer.action}"
+
+    @server.tool()
+    async def where(ctx: Context) -> str:
+        """List the caller's roots."""
+        roots = await ctx.session.list_roots()  # pyright: ignore[reportDeprecated]  # 2025-era roots
+        return ", ".join(str(root.uri) for root in roots.roots) or "no roots"
+
+    @server.prompt()
+    def review(language: str) -> str:
+        """Review code in a language."""
+        return f"Review this {language} code."
+
+    @server.completion()
+    async def complete(ref: Any, argument: T.CompletionArgument, context: Any) -> T.Completion | None:
+        if isinstance(ref, T.PromptReference) and ref.name == "review" and argument.name == "language":
+            values = [language for language in ("python", "perl", "php") if language.startswith(argument.value)]
+            return T.Completion(values=values)
+        return None
+
+    return server
+
+
+@asynccontextmanager
+async def face(
+    servers: dict[str, UpstreamConfig], fake: FakeGlm | None = None, **editor: Any
+) -> AsyncGenerator[Client, None]:
+    transport = httpx2.ASGITransport(fake.app) if fake is not None else None
+    gateway_section = editor.pop("gateway", ServeConfig())
+    config = GatewayConfig(servers=servers, model=MODEL, gateway=gateway_section)
+    gateway = Gateway(config, model_transport=transport)
+    async with gateway.running(), Client(build_server(gateway, gateway.agent), mode="legacy", **editor) as client:
+        yield client
+
+
+def _text(result: T.CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, T.TextContent)
+    return block.text
+
+
+async def test_a_servers_sampling_request_reaches_the_editor_that_called_and_its_answer_comes_back() -> None:
+    asked: list[T.CreateMessageRequestParams] = []
+
+    async def sample(ctx: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        asked.append(params)
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="short"), model="editor-llm")
+
+    async with face({"asks": inproc(asking_server())}, sampling_callback=sample) as editor:
+        result = await editor.call_tool("asks__summarize", {"text": "a long text"})
+    assert _text(result) == "editor-llm said: short"
+    assert len(asked) == 1 and asked[0].system_prompt == "Be brief." and asked[0].max_tokens == 20
+    message = asked[0].messages[0].content
+    assert isinstance(message, T.TextContent) and message.text == "a long text"
+
+
+async def test_glm_answers_sampling_when_the_editor_cannot_with_the_requests_settings() -> None:
+    fake = FakeGlm([Reply(content="\n\nglm summary")])
+    async with face({"asks": inproc(asking_server())}, fake) as editor:
+        result = await editor.call_tool("asks__summarize", {"text": "a long text"})
+    assert _text(result) == "glm-4.6 said: glm summary"
+    sent = fake.requests[0]
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "a long text"},
+    ]
+    assert (sent["max_tokens"], sent["temperature"], sent["stop"]) == (20, 1.0, ["END"])  # 1.5 brought into range
+
+
+async def test_sampling_set_to_deny_is_not_advertised_and_the_server_hears_a_refusal() -> None:
+    async with face({"asks": inproc(asking_server(), sampling="deny")}, FakeGlm([])) as editor:
+        result = await editor.call_tool("asks__summarize", {"text": "x"})
+    assert result.is_error and "sampling" in _text(result).lower()
+
+
+async def test_a_form_elicitation_is_answered_by_the_editor_accepted_or_declined() -> None:
+    replies = [T.ElicitResult(action="accept", content={"name": "Ada"}), T.ElicitResult(action="decline")]
+    seen: list[str] = []
+
+    async def elicit(ctx: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        seen.append(params.message)
+        return replies.pop(0)
+
+    async with face({"asks": inproc(asking_server())}, elicitation_callback=elicit) as editor:
+        accepted = await editor.call_tool("asks__greet", {})
+        declined = await editor.call_tool("asks__greet", {})
+    assert (_text(accepted), _text(declined)) == ("hello Ada", "no name (decline)")
+    assert seen == ["Your name?", "Your name?"]
+
+
+async def test_a_url_elicitation_reaches_the_editor_with_its_url() -> None:
+    urls: list[str] = []
+
+    async def elicit(ctx: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        assert isinstance(params, T.ElicitRequestURLParams)
+        urls.append(params.url)
+        return T.ElicitResult(action="accept")
+
+    async with face({"asks": inproc(asking_server())}, elicitation_callback=elicit) as editor:
+        result = await editor.call_tool("asks__sign_in", {})
+    assert _text(result) == "sign-in: accept" and urls == ["https://example.test/login"]
+
+
+async def test_an_editor_without_elicitation_has_the_server_declined_not_hung() -> None:
+    async with face({"asks": inproc(asking_server())}) as editor:
+        result = await editor.call_tool("asks__greet", {})
+    assert _text(result) == "no name (decline)"
+
+
+async def test_roots_come_from_the_calling_editor_else_from_the_config(tmp_path: Path) -> None:
+    async def roots(ctx: ClientRequestContext) -> T.ListRootsResult:
+        return T.ListRootsResult(roots=[T.Root.model_validate({"uri": "file:///work/project", "name": "project"})])
+
+    async with face({"asks": inproc(asking_server())}, list_roots_callback=roots) as editor:
+        assert _text(await editor.call_tool("asks__where", {})) == "file:///work/project"
+    configured = ServeConfig(roots=(str(tmp_path),))
+    async with face({"asks": inproc(asking_server())}, gateway=configured) as editor:
+        assert _text(await editor.call_tool("asks__where", {})) == tmp_path.as_uri()
+
+
+async def test_completion_of_a_prompt_argument_is_relayed_under_the_exposed_name() -> None:
+    async with face({"asks": inproc(asking_server())}) as editor:
+        prompts = [prompt.name for prompt in (await editor.list_prompts()).prompts]
+        result = await editor.complete(T.PromptReference(name="asks__review"), {"name": "language", "value": "p"})
+        with pytest.raises(MCPError) as unknown:
+            await editor.complete(T.PromptReference(name="asks__nope"), {"name": "language", "value": "p"})
+    assert prompts == ["asks__review"]
+    assert result.completion.values == ["python", "perl", "php"]
+    assert unknown.value.code == T.INVALID_PARAMS
+
+
+def subscribable_server(changed: anyio.Event, subscribed: list[str]) -> Server[Any]:
+    """A low-level server with one resource that changes when its `touch` tool runs."""
+
+    async def list_resources(ctx: ServerRequestContext[Any], params: Any) -> T.ListResourcesResult:
+        return T.ListResourcesResult(resources=[T.Resource(uri="notes://today", name="today")])
+
+    async def read(ctx: ServerRequestContext[Any], params: T.ReadResourceRequestParams) -> T.ReadResourceResult:
+        return T.ReadResourceResult(contents=[T.TextResourceContents(uri=params.uri, text="notes")])
+
+    async def subscribe(ctx: ServerRequestContext[Any], params: T.SubscribeRequestParams) -> T.EmptyResult:
+        subscribed.append(str(params.uri))
+        return T.EmptyResult()
+
+    async def unsubscribe(ctx: ServerRequestContext[Any], params: T.UnsubscribeRequestParams) -> T.EmptyResult:
+        subscribed.remove(str(params.uri))
+        return T.EmptyResult()
+
+    async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> T.ListToolsResult:
+        return T.ListToolsResult(tools=[T.Tool(name="touch", input_schema={"type": "object"})])
+
+    async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
+        await ctx.session.send_resource_updated("notes://today")
+        changed.set()
+        return T.CallToolResult(content=[T.TextContent(text="touched")])
+
+    return Server(
+        "notes",
+        on_list_resources=list_resources,
+        on_read_resource=read,
+        on_subscribe_resource=subscribe,
+        on_unsubscribe_resource=unsubscribe,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
+
+
+async def test_a_subscribed_editor_hears_its_resource_change_and_unsubscribing_reaches_the_server() -> None:
+    changed = anyio.Event()
+    subscribed: list[str] = []
+    heard: list[str] = []
+    updated = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, T.ResourceUpdatedNotification):
+            heard.append(str(message.params.uri))
+            updated.set()
+
+    servers: dict[str, UpstreamConfig] = {"notes": inproc(subscribable_server(changed, subscribed))}
+    async with face(servers, message_handler=on_message) as editor:
+        await editor.subscribe_resource("notes://today")  # pyright: ignore[reportDeprecated]  # 2025-era editors
+        assert subscribed == ["notes://today"]
+        await editor.call_tool("notes__touch", {})
+        with anyio.fail_after(5):
+            await updated.wait()
+        await editor.unsubscribe_resource("notes://today")  # pyright: ignore[reportDeprecated]  # 2025-era editors
+        assert subscribed == []
+    assert heard == ["notes://today"]
