@@ -2,9 +2,11 @@
 
 Streamable HTTP lets the server answer each POST either way. An SSE response costs the SDK a task group
 of four or five tasks per request; a JSON one does not (measured with `bench/`: about 760 against 1,550
-tool calls/s at 16 connections). Our server streams only progress notifications on a request's own stream
-(upstream log messages and `list_changed` go on the session's GET stream; the gateway never sends
-requests to the editor), so a request without a progress token is answered with JSON.
+tool calls/s at 16 connections). Our server uses a request's own stream for progress notifications and for
+the questions an upstream server asks while serving it (sampling, elicitation, roots: they travel to the
+editor as requests on that stream); upstream log messages and `list_changed` go on the session's GET stream.
+So a request is answered with JSON when it carries no progress token and its session's editor declared none
+of sampling, elicitation and roots at `initialize` (it could not be asked anyway).
 
 The SDK's transport reads its `is_json_response_enabled` flag only inside the request's own task; the
 flag here reads a context variable that the middleware sets for that task, and keeps the configured
@@ -14,12 +16,16 @@ request that opens a session (whose context the session's own long-lived tasks i
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from contextvars import ContextVar
 
 from mcp.server import streamable_http_manager
 from mcp.server.streamable_http import StreamableHTTPServerTransport
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from glm_mcp._json import as_object
 
 MAX_BODY_BYTES = 4 * 2**20
 """The SDK's own limit on a `/mcp` body."""
@@ -46,12 +52,31 @@ def install() -> None:
     setattr(streamable_http_manager, "StreamableHTTPServerTransport", _PerRequestTransport)  # noqa: B010
 
 
+MAX_ASKABLE_SESSIONS = 10_000
+"""Sessions remembered as able to answer questions (oldest forgotten first; the SDK caps sessions too)."""
+
+_ASKABLE = ("sampling", "elicitation", "roots")
+
+
+def _askable(body: bytes) -> bool:
+    """Whether an `initialize` body declares a capability the gateway may need to ask through."""
+    try:
+        message = as_object(json.loads(body))
+    except ValueError:
+        return False
+    if message is None or message.get("method") != "initialize":
+        return False
+    capabilities = as_object((as_object(message.get("params")) or {}).get("capabilities"))
+    return capabilities is not None and any(key in capabilities for key in _ASKABLE)
+
+
 class ResponseMode:
-    """Chooses JSON or SSE for each POST to `path`, from its body and `Accept` header."""
+    """Chooses JSON or SSE for each POST to `path`, from its body, its session and its `Accept` header."""
 
     def __init__(self, app: ASGIApp, path: str = "/mcp") -> None:
         self.app = app
         self.path = path
+        self._askable: OrderedDict[bytes, None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
@@ -75,11 +100,15 @@ class ResponseMode:
         body = b"".join(chunks)
         headers = dict(scope["headers"])
         accept = headers.get(b"accept", b"")
-        json_ok = b"application/json" in accept and b"progressToken" not in body
-        if b"mcp-session-id" not in headers:
+        session = headers.get(b"mcp-session-id")
+        json_ok = b"application/json" in accept and b"progressToken" not in body and session not in self._askable
+        outgoing = send
+        if session is None:
             # A request that opens a session starts the session's long-lived tasks, which would inherit
             # the choice; they must keep the configured mode.
             json_ok = None
+            if _askable(body):
+                outgoing = self._remember_session(send)
         replayed = False
 
         async def replay() -> Message:
@@ -91,6 +120,20 @@ class ResponseMode:
 
         token = _JSON_RESPONSE.set(json_ok)
         try:
-            await self.app(scope, replay, send)
+            await self.app(scope, replay, outgoing)
         finally:
             _JSON_RESPONSE.reset(token)
+
+    def _remember_session(self, send: Send) -> Send:
+        """A `send` that notes the session id the `initialize` answer assigns."""
+
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"mcp-session-id":
+                        self._askable[bytes(value)] = None
+                        while len(self._askable) > MAX_ASKABLE_SESSIONS:
+                            self._askable.popitem(last=False)
+            await send(message)
+
+        return noting

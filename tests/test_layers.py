@@ -84,7 +84,7 @@ ALLOWED: dict[str, set[str]] = {
     "facade": {"agent", "catalog", "editors", "errors", "gateway", "offer"},
     "app": {"admin", "agent", "chat_api", "facade", "gateway", "http_mode", "metrics", "model.client", "sessions"},
     "admin": {"activity", "catalog", "errors", "gateway", "tools.results"},
-    "http_mode": set(),
+    "http_mode": {"_json"},
     "install": {"errors", "jsonc"},
     "jsonc": set(),
     "cli": {

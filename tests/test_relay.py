@@ -21,11 +21,12 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, SecretStr
 
+from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, UpstreamConfig
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import inproc
+from tests.helpers import inproc, serve_asgi
 
 MODEL = ModelConfig(base_url="http://glm/api/paas/v4", api_key=SecretStr("k"), name="glm-4.6")
 
@@ -109,7 +110,7 @@ def _text(result: T.CallToolResult) -> str:
 async def test_a_servers_sampling_request_reaches_the_editor_that_called_and_its_answer_comes_back() -> None:
     asked: list[T.CreateMessageRequestParams] = []
 
-    async def sample(ctx: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
         asked.append(params)
         return T.CreateMessageResult(role="assistant", content=T.TextContent(text="short"), model="editor-llm")
 
@@ -144,7 +145,7 @@ async def test_a_form_elicitation_is_answered_by_the_editor_accepted_or_declined
     replies = [T.ElicitResult(action="accept", content={"name": "Ada"}), T.ElicitResult(action="decline")]
     seen: list[str] = []
 
-    async def elicit(ctx: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
         seen.append(params.message)
         return replies.pop(0)
 
@@ -158,7 +159,7 @@ async def test_a_form_elicitation_is_answered_by_the_editor_accepted_or_declined
 async def test_a_url_elicitation_reaches_the_editor_with_its_url() -> None:
     urls: list[str] = []
 
-    async def elicit(ctx: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
         assert isinstance(params, T.ElicitRequestURLParams)
         urls.append(params.url)
         return T.ElicitResult(action="accept")
@@ -175,7 +176,7 @@ async def test_an_editor_without_elicitation_has_the_server_declined_not_hung() 
 
 
 async def test_roots_come_from_the_calling_editor_else_from_the_config(tmp_path: Path) -> None:
-    async def roots(ctx: ClientRequestContext) -> T.ListRootsResult:
+    async def roots(context: ClientRequestContext) -> T.ListRootsResult:
         return T.ListRootsResult(roots=[T.Root.model_validate({"uri": "file:///work/project", "name": "project"})])
 
     async with face({"asks": inproc(asking_server())}, list_roots_callback=roots) as editor:
@@ -253,3 +254,61 @@ async def test_a_subscribed_editor_hears_its_resource_change_and_unsubscribing_r
         await editor.unsubscribe_resource("notes://today")  # pyright: ignore[reportDeprecated]  # 2025-era editors
         assert subscribed == []
     assert heard == ["notes://today"]
+
+
+async def test_over_http_the_editor_is_asked_on_its_own_request_stream() -> None:
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="via http"), model="editor-llm")
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        return T.ElicitResult(action="accept", content={"name": "Grace"})
+
+    app = build_app(Gateway(GatewayConfig(servers={"asks": inproc(asking_server())}, model=MODEL)))
+    async with (
+        serve_asgi(app) as url,
+        Client(f"{url}/mcp", mode="legacy", sampling_callback=sample, elicitation_callback=elicit) as editor,
+    ):
+        assert _text(await editor.call_tool("asks__summarize", {"text": "x"})) == "editor-llm said: via http"
+        assert _text(await editor.call_tool("asks__greet", {})) == "hello Grace"
+
+
+async def _answer_type(url: str, capabilities: dict[str, Any]) -> str:
+    """Open a session declaring `capabilities`, call a tool, and return the answer's content type."""
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    initialize: dict[str, Any] = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": capabilities,
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=10) as http:
+        opened = await http.post("/mcp", json=initialize)
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+        await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+        call: dict[str, Any] = {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "asks__review_code", "arguments": {}},
+        }
+        answered = await http.post("/mcp", json=call, headers=session)
+        return answered.headers["content-type"].split(";")[0]
+
+
+async def test_over_http_only_sessions_that_can_be_asked_get_streamed_answers() -> None:
+    server = MCPServer("asks")
+
+    @server.tool()
+    def review_code() -> str:
+        """Answer at once."""
+        return "fine"
+
+    app = build_app(Gateway(GatewayConfig(servers={"asks": inproc(server)}, model=MODEL)))
+    async with serve_asgi(app) as url:
+        plain = await _answer_type(url, {})
+        askable = await _answer_type(url, {"sampling": {}})
+    assert (plain, askable) == ("application/json", "text/event-stream")
