@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import mcp.types as T
@@ -191,3 +192,75 @@ async def test_mcp_server_git_from_pypi_over_stdio(git_server: Path, tmp_path: P
     async with Gateway(GatewayConfig(servers={"git": upstream})).running() as gateway:
         status = await gateway.call_tool("git__git_status", {"repo_path": str(repo)})
     assert not status.is_error and "a.txt" in _text(status)
+
+
+async def test_server_everything_asks_the_editor_through_glm_mcp_stdio(everything_server: Path, tmp_path: Path) -> None:
+    """Its capability-gated tools appear, and sampling, form and URL elicitation and roots reach the editor."""
+    import json
+
+    from mcp import Client, StdioServerParameters
+    from mcp.client import ClientRequestContext
+
+    config = tmp_path / "glm-mcp.json"
+    entry = {"command": _node(), "args": [str(everything_server), "stdio"]}
+    config.write_text(json.dumps({"mcpServers": {"ev": entry}}))
+    asked: dict[str, Any] = {}
+
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        asked["sampling"] = params
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="sampled"), model="editor-llm")
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        asked.setdefault("elicitation", []).append(params)
+        if isinstance(params, T.ElicitRequestURLParams):
+            return T.ElicitResult(action="decline")
+        return T.ElicitResult(action="accept", content={"name": "Ada Lovelace"})
+
+    async def roots(context: ClientRequestContext) -> T.ListRootsResult:
+        return T.ListRootsResult(roots=[T.Root.model_validate({"uri": tmp_path.as_uri(), "name": "work"})])
+
+    updated = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, T.ResourceUpdatedNotification):
+            updated.set()
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "glm_mcp", "stdio", "--config", str(config)])
+    async with Client(
+        params,
+        mode="legacy",
+        sampling_callback=sample,
+        elicitation_callback=elicit,
+        list_roots_callback=roots,
+        message_handler=on_message,
+    ) as editor:
+        with anyio.fail_after(30):
+            names: set[str] = set()
+            while not {"ev__trigger-sampling-request", "ev__get-roots-list"} <= names:
+                names = {tool.name for tool in (await editor.list_tools()).tools}
+        assert {"ev__trigger-elicitation-request", "ev__trigger-url-elicitation"} <= names
+
+        sampled = await editor.call_tool("ev__trigger-sampling-request", {"prompt": "hi", "maxTokens": 5})
+        assert "sampled" in _text(sampled) and "editor-llm" in _text(sampled)
+        assert asked["sampling"].max_tokens == 5
+
+        elicited = await editor.call_tool("ev__trigger-elicitation-request", {})
+        said = "\n".join(block.text for block in elicited.content if isinstance(block, T.TextContent))
+        assert "- Name: Ada Lovelace" in said
+        url = await editor.call_tool("ev__trigger-url-elicitation", {"url": "https://example.test/x"})
+        assert "decline" in _text(url).lower()
+
+        listed = await editor.call_tool("ev__get-roots-list", {})
+        assert tmp_path.as_uri() in _text(listed)
+
+        completed = await editor.complete(
+            T.PromptReference(name="ev__completable-prompt"), {"name": "department", "value": "Eng"}
+        )
+        assert completed.completion.values == ["Engineering"]
+
+        resource = (await editor.list_resources()).resources[0]
+        await editor.subscribe_resource(str(resource.uri))  # pyright: ignore[reportDeprecated]  # 2025-era editors
+        await editor.call_tool("ev__toggle-subscriber-updates", {})
+        with anyio.fail_after(15):
+            await updated.wait()
+        await editor.call_tool("ev__toggle-subscriber-updates", {})
