@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import mcp.types as T
 from mcp import MCPError
@@ -35,8 +35,13 @@ from glm_mcp.editors import EditorAsker, Editors, Notifier, editor_roots
 from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
 from glm_mcp.gateway import Gateway, error_result
 from glm_mcp.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
+from glm_mcp.rounds import Rounds
+from glm_mcp.upstream.asking import Asker
+from glm_mcp.upstream.wire import MODERN_VERSION
 
 logger = logging.getLogger("glm_mcp.facade")
+
+R = TypeVar("R")
 
 INSTRUCTIONS = (
     "glm-mcp merges several MCP servers into one. Tool and prompt names are '<server>__<name>'; "
@@ -184,10 +189,20 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     notifier = Notifier(gateway, editors, bus)
     gateway.answers.editor_roots = lambda: editor_roots(editors)
 
+    rounds = Rounds()
+
     @asynccontextmanager
     async def lifespan(_: Server[Any]) -> AsyncGenerator[dict[str, Any], None]:
-        async with notifier.running():
+        async with notifier.running(), rounds.running():
             yield {}
+
+    async def asking(
+        ctx: ServerRequestContext[Any], params: T.InputResponseRequestParams, start: Callable[[Asker], Awaitable[R]]
+    ) -> R | T.InputRequiredResult:
+        """Run `start` with the editor as its asker: directly (2025 era), or in rounds (2026-07-28)."""
+        if ctx.session.protocol_version == MODERN_VERSION:
+            return await rounds.run(params, ctx.session.client_capabilities or T.ClientCapabilities(), start)
+        return await start(EditorAsker(ctx.session, ctx.request_id))
 
     def search_mode(ctx: ServerRequestContext[Any]) -> bool:
         request: Any = getattr(ctx, "request", None)
@@ -205,7 +220,9 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             return T.ListToolsResult(tools=[*own, FIND_TOOLS_TOOL, CALL_TOOL_TOOL, *pinned])
         return T.ListToolsResult(tools=[*own, *(tool for _, tool in gateway.catalog.tools.values())])
 
-    async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: T.CallToolRequestParams
+    ) -> T.CallToolResult | T.InputRequiredResult:
         editors.remember(ctx.session)
         if agent is not None and params.name == AGENT_TOOL_NAME:
             return await _run_agent(gateway, agent, ctx, params.arguments or {})
@@ -219,10 +236,17 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             name, arguments = target, cast(dict[str, Any], inner)
 
         async def relay(progress: float, total: float | None, message: str | None) -> None:
-            await ctx.session.report_progress(progress, total, message)
+            try:
+                await ctx.session.report_progress(progress, total, message)
+            except Exception:  # boundary: a 2026 call resumed in a later round has no stream for progress
+                logger.debug("progress could not reach the editor", exc_info=True)
 
-        asker = EditorAsker(ctx.session, ctx.request_id)
-        result = await gateway.call_tool(name, arguments, on_progress=relay, asker=asker)
+        async def start(asker: Asker) -> T.CallToolResult:
+            return await gateway.call_tool(name, arguments, on_progress=relay, asker=asker)
+
+        result = await asking(ctx, params, start)
+        if isinstance(result, T.InputRequiredResult):
+            return result
         # Upstream `_meta` (a 2026 server stamp, a foreign progress token) describes the other hop.
         return result.model_copy(update={"meta": None}) if result.meta else result
 
@@ -241,9 +265,10 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
 
     async def read_resource(
         ctx: ServerRequestContext[Any], params: T.ReadResourceRequestParams
-    ) -> T.ReadResourceResult:
+    ) -> T.ReadResourceResult | T.InputRequiredResult:
         try:
-            return await gateway.read_resource(str(params.uri), asker=EditorAsker(ctx.session, ctx.request_id))
+            uri = str(params.uri)
+            return await asking(ctx, params, lambda asker: gateway.read_resource(uri, asker=asker))
         except (ToolNotFoundError, UpstreamError) as exc:
             raise _mcp_error(exc) from None
 
@@ -253,10 +278,12 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         editors.remember(ctx.session)
         return T.ListPromptsResult(prompts=[prompt for _, prompt in gateway.catalog.prompts.values()])
 
-    async def get_prompt(ctx: ServerRequestContext[Any], params: T.GetPromptRequestParams) -> T.GetPromptResult:
+    async def get_prompt(
+        ctx: ServerRequestContext[Any], params: T.GetPromptRequestParams
+    ) -> T.GetPromptResult | T.InputRequiredResult:
         try:
-            asker = EditorAsker(ctx.session, ctx.request_id)
-            return await gateway.get_prompt(params.name, params.arguments, asker=asker)
+            name, arguments = params.name, params.arguments
+            return await asking(ctx, params, lambda asker: gateway.get_prompt(name, arguments, asker=asker))
         except (ToolNotFoundError, UpstreamError) as exc:
             raise _mcp_error(exc) from None
 

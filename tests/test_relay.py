@@ -312,3 +312,52 @@ async def test_over_http_only_sessions_that_can_be_asked_get_streamed_answers() 
         plain = await _answer_type(url, {})
         askable = await _answer_type(url, {"sampling": {}})
     assert (plain, askable) == ("application/json", "text/event-stream")
+
+
+async def test_a_2026_editor_is_asked_in_input_required_rounds_and_the_same_call_goes_on() -> None:
+    asked: list[str] = []
+
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        asked.append("sampling")
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="modern"), model="editor-llm")
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        asked.append("elicitation")
+        return T.ElicitResult(action="accept", content={"name": "Hopper"})
+
+    async def roots(context: ClientRequestContext) -> T.ListRootsResult:
+        asked.append("roots")
+        return T.ListRootsResult(roots=[T.Root.model_validate({"uri": "file:///modern", "name": "modern"})])
+
+    gateway = Gateway(GatewayConfig(servers={"asks": inproc(asking_server())}, model=MODEL))
+    modern = Client(
+        build_server(gateway, gateway.agent),
+        mode="2026-07-28",
+        sampling_callback=sample,
+        elicitation_callback=elicit,
+        list_roots_callback=roots,
+    )
+    async with gateway.running(), modern as client:
+        assert client.protocol_version == "2026-07-28"
+        assert _text(await client.call_tool("asks__summarize", {"text": "x"})) == "editor-llm said: modern"
+        assert _text(await client.call_tool("asks__greet", {})) == "hello Hopper"
+        assert _text(await client.call_tool("asks__where", {})) == "file:///modern"
+    assert asked == ["sampling", "elicitation", "roots"]
+
+
+async def test_a_2026_editor_that_cannot_sample_gets_glms_answer_in_a_single_round() -> None:
+    fake = FakeGlm([Reply(content="from glm")])
+    gateway = Gateway(
+        GatewayConfig(servers={"asks": inproc(asking_server())}, model=MODEL),
+        model_transport=httpx2.ASGITransport(fake.app),
+    )
+    async with gateway.running(), Client(build_server(gateway, gateway.agent), mode="2026-07-28") as client:
+        assert _text(await client.call_tool("asks__summarize", {"text": "x"})) == "glm-4.6 said: from glm"
+
+
+async def test_an_unknown_request_state_is_refused_saying_to_start_again() -> None:
+    gateway = Gateway(GatewayConfig(servers={"asks": inproc(asking_server())}, model=MODEL))
+    async with gateway.running(), Client(build_server(gateway, gateway.agent), mode="2026-07-28") as client:
+        with pytest.raises(MCPError) as refused:
+            await client.session.call_tool("asks__greet", {}, input_responses={}, request_state="forged")
+    assert refused.value.code == T.INVALID_PARAMS and "request_state" in refused.value.message

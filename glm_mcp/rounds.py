@@ -1,0 +1,213 @@
+"""Asking a 2026-07-28 editor: an upstream server's questions travel back as `InputRequiredResult` rounds.
+
+An editor of the 2026-07-28 era takes no requests from the server. When a call it made needs an answer from it
+(sampling, elicitation, roots asked by the upstream server), the call's first answer is an `InputRequiredResult`
+holding the questions and an opaque `request_state`; the editor answers them and sends the same request again
+with `input_responses` and that state; the call, still running, gets its answers and goes on.
+
+Contract:
+- `Rounds.run` starts the call on its first request and, on each request, answers with the call's result once it
+  is done, or with the questions it is waiting on (all of those asked so far);
+- `request_state` is a random token naming one waiting call; an unknown or expired one is an invalid-params error,
+  and a call nobody resumes within `PAUSE_SECONDS` is cancelled (upstream too);
+- only what the editor declared is asked (`sampling`, `elicitation`, `roots`); the rest falls to the gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, cast
+
+import anyio
+import mcp.types as T
+from anyio.abc import TaskGroup
+from mcp import MCPError
+
+from glm_mcp.upstream.asking import Asker, ElicitFnT, RootsFnT, SampleFnT, SampleResult
+
+logger = logging.getLogger("glm_mcp.rounds")
+
+PAUSE_SECONDS = 300.0
+"""How long a call waits for the editor to come back with its answers before it is cancelled."""
+
+MAX_WAITING_CALLS = 256
+"""Calls waiting for answers at once; past it, new ones are refused (each holds an upstream call open)."""
+
+R = TypeVar("R")
+
+
+@dataclass
+class _Question:
+    key: str
+    request: T.InputRequest
+    answered: anyio.Event = field(default_factory=anyio.Event)
+    answer: Any = None
+
+
+@dataclass
+class _Waiting(Generic[R]):
+    token: str
+    asked: anyio.Event = field(default_factory=anyio.Event)
+    open_questions: dict[str, _Question] = field(default_factory=dict[str, _Question])
+    done: anyio.Event = field(default_factory=anyio.Event)
+    result: R | None = None
+    error: BaseException | None = None
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    deadline: float = 0.0
+    count: int = 0
+
+
+class _RoundsAsker:
+    """The asker a waiting call uses: each question becomes part of the next `InputRequiredResult`."""
+
+    label = "the editor (2026-07-28)"
+
+    def __init__(self, waiting: _Waiting[Any], caps: T.ClientCapabilities) -> None:
+        self._waiting = waiting
+        self.sample: SampleFnT | None = self._sample if caps.sampling is not None else None
+        self.elicit: ElicitFnT | None = self._elicit if caps.elicitation is not None else None
+        self.roots: RootsFnT | None = self._roots if caps.roots is not None else None
+
+    async def _ask(self, request: T.InputRequest) -> Any:
+        waiting = self._waiting
+        waiting.count += 1
+        question = _Question(f"q{waiting.count}", request)
+        waiting.open_questions[question.key] = question
+        waiting.asked.set()
+        await question.answered.wait()
+        return question.answer
+
+    async def _sample(self, params: T.CreateMessageRequestParams) -> SampleResult:
+        answer = await self._ask(T.CreateMessageRequest(params=params))
+        if isinstance(answer, T.ErrorData | T.CreateMessageResult | T.CreateMessageResultWithTools):
+            return answer
+        return T.ErrorData(code=T.INVALID_PARAMS, message="the editor's answer to sampling was not a message")
+
+    async def _elicit(self, params: T.ElicitRequestParams) -> T.ElicitResult | T.ErrorData:
+        answer = await self._ask(T.ElicitRequest(params=params))
+        if isinstance(answer, T.ElicitResult | T.ErrorData):
+            return answer
+        return T.ErrorData(code=T.INVALID_PARAMS, message="the editor's answer to elicitation was not an elicit result")
+
+    async def _roots(self) -> T.ListRootsResult | T.ErrorData:
+        answer = await self._ask(T.ListRootsRequest())
+        if isinstance(answer, T.ListRootsResult | T.ErrorData):
+            return answer
+        return T.ErrorData(code=T.INVALID_PARAMS, message="the editor's answer to roots/list was not a list of roots")
+
+
+class Rounds:
+    """The calls of 2026-07-28 editors that wait for the editor's answers."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, _Waiting[Any]] = {}
+        self._groups: list[TaskGroup] = []
+
+    @asynccontextmanager
+    async def running(self) -> AsyncGenerator[None, None]:
+        """Host waiting calls while the face runs; leaving cancels the ones started here."""
+        async with anyio.create_task_group() as tg:
+            self._groups.append(tg)
+            try:
+                yield
+            finally:
+                self._groups.remove(tg)
+                tg.cancel_scope.cancel()
+
+    async def run(
+        self,
+        params: T.InputResponseRequestParams,
+        caps: T.ClientCapabilities,
+        start: Callable[[Asker], Awaitable[R]],
+    ) -> R | T.InputRequiredResult:
+        """The call's result, or the questions the editor must answer before asking again.
+
+        Raises:
+            MCPError: The `request_state` names no waiting call (unknown, expired or finished), or too many wait.
+        """
+        if params.request_state is None:
+            waiting = self._begin(caps, start)
+        else:
+            found = self._waiting.get(params.request_state)
+            if found is None:
+                raise MCPError(
+                    T.INVALID_PARAMS, "unknown or expired request_state: send the request again from the start"
+                )
+            waiting = found
+            for key, answer in (params.input_responses or {}).items():
+                question = waiting.open_questions.pop(key, None)
+                if question is not None:
+                    question.answer = answer
+                    question.answered.set()
+            if not waiting.open_questions:
+                waiting.asked = anyio.Event()
+        waiting.deadline = anyio.current_time() + PAUSE_SECONDS
+        try:
+            async with anyio.create_task_group() as tg:
+
+                async def finished() -> None:
+                    await waiting.done.wait()
+                    tg.cancel_scope.cancel()
+
+                async def questions() -> None:
+                    await waiting.asked.wait()
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(finished)
+                tg.start_soon(questions)
+        except anyio.get_cancelled_exc_class():
+            # The editor gave up on the request itself (not merely paused to answer): so does the call.
+            waiting.scope.cancel()
+            self._waiting.pop(waiting.token, None)
+            raise
+        if waiting.done.is_set():
+            self._waiting.pop(waiting.token, None)
+            if waiting.error is not None:
+                raise waiting.error
+            return cast(R, waiting.result)
+        requests: dict[str, T.InputRequest] = {key: q.request for key, q in waiting.open_questions.items()}
+        return T.InputRequiredResult(input_requests=requests, request_state=waiting.token)
+
+    def _begin(self, caps: T.ClientCapabilities, start: Callable[[Asker], Awaitable[Any]]) -> _Waiting[Any]:
+        if not self._groups:
+            raise RuntimeError("Rounds.run outside Rounds.running()")
+        if len(self._waiting) >= MAX_WAITING_CALLS:
+            raise MCPError(
+                T.INTERNAL_ERROR, f"{MAX_WAITING_CALLS} calls already wait for their editors; try again later"
+            )
+        waiting: _Waiting[Any] = _Waiting(secrets.token_urlsafe(24))
+        self._waiting[waiting.token] = waiting
+        asker = _RoundsAsker(waiting, caps)
+
+        async def call() -> None:
+            with waiting.scope:
+                try:
+                    waiting.result = await start(asker)
+                except Exception as exc:  # handed to whichever request collects the result
+                    waiting.error = exc
+                finally:
+                    waiting.done.set()
+
+        async def expire() -> None:
+            while not waiting.done.is_set():
+                with anyio.move_on_after(max(0.0, waiting.deadline - anyio.current_time())):
+                    await waiting.done.wait()
+                if not waiting.done.is_set() and anyio.current_time() >= waiting.deadline:
+                    logger.info("a call waited %g s for its editor's answers; cancelled", PAUSE_SECONDS)
+                    waiting.scope.cancel()
+                    self._waiting.pop(waiting.token, None)
+                    return
+            if waiting.token in self._waiting:
+                # A finished call nobody collected is dropped after the same pause.
+                await anyio.sleep(PAUSE_SECONDS)
+                self._waiting.pop(waiting.token, None)
+
+        group = self._groups[-1]
+        waiting.deadline = anyio.current_time() + PAUSE_SECONDS
+        group.start_soon(call)
+        group.start_soon(expire)
+        return waiting
