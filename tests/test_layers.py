@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "upstream.wire": {"upstream.asking"},
     "upstream.listing": {"upstream.wire"},
     "upstream.connection": {
+        "_json",
         "config",
         "errors",
         "redact",

@@ -19,10 +19,13 @@ from contextlib import contextmanager
 from typing import Literal, Protocol, TypeVar
 
 import mcp.types as T
+from pydantic import TypeAdapter, ValidationError
 
 logger = logging.getLogger("glm_mcp.upstream")
 
 R = TypeVar("R")
+
+_INPUT_REQUEST: TypeAdapter[T.InputRequest] = TypeAdapter(T.InputRequest)
 
 SamplingPolicy = Literal["editor", "glm", "editor-then-glm", "deny"]
 
@@ -109,6 +112,20 @@ class Questions:
             logger.info("server '%s' asked for user input; %s cannot ask a person: declined", self._server, who)
             return T.ElicitResult(action="decline")
         return await _guarded(caller.elicit(params), "elicitation", self._server)
+
+    async def answer(self, raw: object) -> T.InputResponse | T.ErrorData:
+        """Answer one question a 2026-07-28 server embedded in an `InputRequiredResult`."""
+        try:
+            request = _INPUT_REQUEST.validate_python(raw, by_name=False)
+        except ValidationError as exc:
+            return _refusal(f"a malformed input request: {exc.errors(include_url=False)[0]['msg']}")
+        if isinstance(request, T.CreateMessageRequest):
+            if self.sample is None:
+                return _refusal(f'sampling is not offered to \'{self._server}\' ("sampling": "deny")')
+            return await self.sample(request.params)
+        if isinstance(request, T.ElicitRequest):
+            return await self._elicit(request.params)
+        return await self._roots()
 
     async def _roots(self) -> T.ListRootsResult | T.ErrorData:
         caller = self._callers.latest()

@@ -27,9 +27,11 @@ import anyio
 import mcp.types as T
 from anyio.abc import TaskStatus
 from mcp import MCPError
+from mcp.client.subscriptions import listen
 from mcp.shared.dispatcher import CallOptions
 from pydantic import ValidationError
 
+from glm_mcp._json import as_object
 from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
 from glm_mcp.redact import scrub
@@ -232,8 +234,21 @@ class Upstream:
             await live.closed.wait()
             live.wake.set()
 
+        async def follow_changes() -> None:
+            # A 2026-07-28 server announces list changes only on a `subscriptions/listen` stream.
+            try:
+                async with listen(
+                    live.wire.session, tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
+                ) as changes:
+                    async for _ in changes:
+                        live.wake.set()
+            except Exception as exc:  # boundary: without the stream the server is served, its changes unseen
+                logger.warning("server '%s': cannot follow its list changes: %s", self.name, describe_failure(exc))
+
         async with anyio.create_task_group() as tg:
             tg.start_soon(watch_closed)
+            if live.wire.modern:
+                tg.start_soon(follow_changes)
             while True:
                 await live.wake.wait()
                 live.wake = anyio.Event()
@@ -428,7 +443,22 @@ class Upstream:
         self, live: _Live, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None
     ) -> dict[str, Any]:
         try:
-            return await live.wire.request(method, params, opts)
+            raw = await live.wire.request(method, params, opts)
+            rounds = 0
+            while method in _INTERACTIVE and raw.get("resultType") == "input_required":
+                # A 2026-07-28 server asks in the result; the same request goes again with the answers.
+                rounds += 1
+                if rounds > MAX_INPUT_ROUNDS:
+                    raise UpstreamProtocolError(
+                        self.name, f"{method} still asked for input after {MAX_INPUT_ROUNDS} rounds"
+                    )
+                retry = dict(params or {})
+                retry["inputResponses"] = await self._answers(raw.get("inputRequests"))
+                retry.pop("requestState", None)
+                if isinstance(state := raw.get("requestState"), str):
+                    retry["requestState"] = state
+                raw = await live.wire.request(method, retry, opts)
+            return raw
         except MCPError as exc:
             if exc.code == T.CONNECTION_CLOSED or live.closed.is_set():
                 raise UpstreamUnavailable(self.name, "the connection closed during the request") from exc
@@ -440,6 +470,20 @@ class Upstream:
                 live.closed.set()
                 raise _SessionLost(self.name, exc.message) from exc
             raise UpstreamProtocolError(self.name, f"error {exc.code}: {exc.message}") from exc
+
+    async def _answers(self, requests: object) -> dict[str, Any]:
+        answers: dict[str, Any] = {}
+        for key, request in (as_object(requests) or {}).items():
+            answer = await self.questions.answer(request)
+            if isinstance(answer, T.ErrorData):
+                raise UpstreamProtocolError(self.name, f"its question could not be answered: {answer.message}")
+            answers[key] = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
+        return answers
+
+
+_INTERACTIVE = frozenset({"tools/call", "resources/read", "prompts/get"})
+MAX_INPUT_ROUNDS = 10
+"""`InputRequiredResult` rounds one request may take before the server is taken to be looping."""
 
 
 class _SessionLost(UpstreamUnavailable):

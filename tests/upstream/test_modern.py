@@ -1,0 +1,57 @@
+"""A server that speaks only 2026-07-28 (no `initialize`): connected, listed, called, followed and relayed."""
+
+from __future__ import annotations
+
+import anyio
+import mcp.types as T
+import pytest
+from mcp import Client
+from mcp.client import ClientRequestContext
+
+from glm_mcp.catalog import Catalog
+from glm_mcp.config import GatewayConfig
+from glm_mcp.facade import build_server
+from glm_mcp.gateway import Gateway
+from tests.helpers import python_server
+
+pytestmark = pytest.mark.slow  # the server runs as a subprocess
+
+
+def _text(result: T.CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, T.TextContent)
+    return block.text
+
+
+async def test_a_2026_only_server_is_connected_in_auto_mode_listed_called_and_its_changes_followed() -> None:
+    async with Gateway(GatewayConfig(servers={"new": python_server("modern_only.py")})).running() as gateway:
+        assert gateway.status()["servers"]["new"]["state"] == "ready"
+        assert gateway.servers["new"].protocol_version == "2026-07-28"
+        assert set(gateway.catalog.tools) == {"new__echo", "new__ask_name", "new__summarize", "new__grow"}
+        assert _text(await gateway.call_tool("new__echo", {"text": "modern"})) == "modern"
+        grown = anyio.Event()
+
+        async def heard(old: Catalog, new: Catalog) -> None:
+            if "new__fresh" in new.tools:
+                grown.set()
+
+        gateway.on_catalog_change(heard)
+        await gateway.call_tool("new__grow", {})
+        with anyio.fail_after(10):
+            await grown.wait()
+
+
+async def test_a_2026_servers_questions_reach_a_2025_editor_and_a_2026_editor() -> None:
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        return T.ElicitResult(action="accept", content={"name": "Ada"})
+
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="short"), model="editor-llm")
+
+    gateway = Gateway(GatewayConfig(servers={"new": python_server("modern_only.py", protocol="2026-07-28")}))
+    async with gateway.running():
+        for mode in ("legacy", "2026-07-28"):
+            editor = Client(build_server(gateway), mode=mode, elicitation_callback=elicit, sampling_callback=sample)
+            async with editor:
+                assert _text(await editor.call_tool("new__ask_name", {})) == "hello Ada", mode
+                assert _text(await editor.call_tool("new__summarize", {"text": "x"})) == "editor-llm said: short", mode
