@@ -120,7 +120,8 @@ class _RefusingHandshake:
 
 async def main() -> None:
     async with stdio_server() as (read, write):
-        await SERVER.run(_RefusingHandshake(read, write), write, SERVER.create_initialization_options())
+        refusing: Any = _RefusingHandshake(read, write)  # the SDK's read-stream protocol, by shape
+        await SERVER.run(refusing, write, SERVER.create_initialization_options())
 
 
 if __name__ == "__main__":
