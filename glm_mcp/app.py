@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
+from mcp.server.sse import SseServerTransport
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -32,6 +33,7 @@ from glm_mcp.admin import admin_routes
 from glm_mcp.chat_api import ChatCompletionsApp, model_body, models_body
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
+from glm_mcp.http_mode import MAX_BODY_BYTES
 from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from glm_mcp.sessions import SessionLimits
 
@@ -215,6 +217,21 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         return JSONResponse(status, status_code=200 if status["ready"] else 503)
 
     security = _security(gateway)
+    legacy_sse = SseServerTransport("/messages/", security_settings=security, max_request_body_size=MAX_BODY_BYTES)
+
+    class SseStream:
+        """`GET /sse`: the HTTP+SSE transport of the 2024-11-05 era, for clients that speak nothing newer."""
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            async with legacy_sse.connect_sse(scope, receive, send) as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+
+    class SseMessages:
+        """`POST /messages/?session_id=…`: what an `/sse` client sends."""
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await legacy_sse.handle_post_message(scope, receive, send)
+
     http_mode.install()
     limits = gateway.config.gateway
     mcp_app = server.streamable_http_app(
@@ -230,6 +247,8 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
             Route("/v1/models/{name:path}", one_model),
             Route("/v1/chat/completions", ChatCompletionsApp(gateway), methods=["POST"]),
             *admin_routes(gateway),
+            Route("/sse", SseStream(), methods=["GET"]),
+            Route("/messages/", SseMessages(), methods=["POST"]),
         ],
     )
 

@@ -361,3 +361,24 @@ async def test_an_unknown_request_state_is_refused_saying_to_start_again() -> No
         with pytest.raises(MCPError) as refused:
             await client.session.call_tool("asks__greet", {}, input_responses={}, request_state="forged")
     assert refused.value.code == T.INVALID_PARAMS and "request_state" in refused.value.message
+
+
+async def test_the_old_sse_transport_serves_the_catalog_and_relays_questions_behind_the_same_guards() -> None:
+    from mcp.client.sse import sse_client
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        return T.ElicitResult(action="accept", content={"name": "Lin"})
+
+    serve = ServeConfig(auth_tokens=(SecretStr("sse-token"),))
+    app = build_app(Gateway(GatewayConfig(servers={"asks": inproc(asking_server())}, model=MODEL, gateway=serve)))
+    async with serve_asgi(app) as url:
+        async with httpx2.AsyncClient(base_url=url, timeout=10) as http:
+            assert (await http.get("/sse")).status_code == 401
+            assert (await http.post("/messages/?session_id=x", json={})).status_code == 401
+            bad_host = {"authorization": "Bearer sse-token", "host": "evil.example"}
+            assert (await http.get("/sse", headers=bad_host)).status_code == 421
+        transport = sse_client(f"{url}/sse", headers={"authorization": "Bearer sse-token"})
+        async with Client(transport, mode="legacy", elicitation_callback=elicit) as editor:
+            names = [tool.name for tool in (await editor.list_tools()).tools]
+            assert "asks__greet" in names
+            assert _text(await editor.call_tool("asks__greet", {})) == "hello Lin"
