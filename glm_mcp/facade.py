@@ -172,6 +172,19 @@ def _find(gateway: Gateway, arguments: dict[str, Any]) -> T.CallToolResult:
     return T.CallToolResult(content=[T.TextContent(text=text)], structured_content={"tools": matches})
 
 
+_PROTOCOL_META_PREFIX = "io.modelcontextprotocol/"
+
+
+def _own_hop(result: T.CallToolResult) -> T.CallToolResult:
+    """The result as the editor should see it: the server's own `_meta` kept, the protocol's per-hop keys (a
+    2026-07-28 server's identity stamp, a progress token of the upstream request) dropped."""
+    if not result.meta:
+        return result
+    kept = {key: value for key, value in result.meta.items() if not key.startswith(_PROTOCOL_META_PREFIX)}
+    kept.pop("progressToken", None)
+    return result.model_copy(update={"meta": kept or None})
+
+
 def _mcp_error(exc: ToolNotFoundError | UpstreamError) -> MCPError:
     code = T.INVALID_PARAMS if isinstance(exc, ToolNotFoundError) else T.INTERNAL_ERROR
     return MCPError(code, str(exc))
@@ -247,8 +260,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         result = await asking(ctx, params, start)
         if isinstance(result, T.InputRequiredResult):
             return result
-        # Upstream `_meta` (a 2026 server stamp, a foreign progress token) describes the other hop.
-        return result.model_copy(update={"meta": None}) if result.meta else result
+        return _own_hop(result)
 
     async def list_resources(
         ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None

@@ -382,3 +382,38 @@ async def test_the_old_sse_transport_serves_the_catalog_and_relays_questions_beh
             names = [tool.name for tool in (await editor.list_tools()).tools]
             assert "asks__greet" in names
             assert _text(await editor.call_tool("asks__greet", {})) == "hello Lin"
+
+
+async def test_titles_icons_annotations_output_schemas_structured_content_and_meta_pass_unchanged() -> None:
+    tool = T.Tool(
+        name="measure",
+        title="Measure a thing",
+        description="Measures.",
+        input_schema={"type": "object", "properties": {"what": {"type": "string"}}},
+        output_schema={"type": "object", "properties": {"size": {"type": "integer"}}, "required": ["size"]},
+        icons=[T.Icon(src="https://example.test/ruler.png", mime_type="image/png")],
+        annotations=T.ToolAnnotations(title="Ruler", read_only_hint=True, open_world_hint=False),
+        _meta={"vendor.example/owner": "metrology"},
+    )
+
+    async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> T.ListToolsResult:
+        return T.ListToolsResult(tools=[tool])
+
+    async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
+        return T.CallToolResult(
+            content=[T.TextContent(text='{"size": 3}', annotations=T.Annotations(audience=["user"], priority=0.5))],
+            structured_content={"size": 3},
+            _meta={"vendor.example/trace": "t-1", "io.modelcontextprotocol/serverInfo": {"name": "x", "version": "1"}},
+        )
+
+    upstream = Server("fidelity", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with face({"m": inproc(upstream)}) as editor:
+        listed = [tool for tool in (await editor.list_tools()).tools if tool.name == "m__measure"]
+        result = await editor.call_tool("m__measure", {"what": "desk"})
+    assert len(listed) == 1
+    assert listed[0].model_dump(exclude={"name"}) == tool.model_dump(exclude={"name"})
+    assert result.structured_content == {"size": 3}
+    assert result.content == [
+        T.TextContent(text='{"size": 3}', annotations=T.Annotations(audience=["user"], priority=0.5))
+    ]
+    assert result.meta == {"vendor.example/trace": "t-1"}  # the other hop's protocol stamp is not passed on
