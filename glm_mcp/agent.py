@@ -44,8 +44,12 @@ from glm_mcp.offer import FIND_TOOLS, ToolOffer, build_offer, find_tools
 from glm_mcp.tools.arguments import prepare_arguments, read_arguments
 from glm_mcp.tools.registry import CompiledTools
 from glm_mcp.tools.results import flatten_result
+from glm_mcp.upstream.asking import Asker
 
 logger = logging.getLogger("glm_mcp.agent")
+
+_SHOWN_ARGUMENTS = 500
+"""Characters of a call's arguments shown to the person asked to allow it."""
 
 _LISTED_TOOLS = 30
 """Tool names listed to a model that called an unknown one."""
@@ -108,6 +112,7 @@ class ToolHost(Protocol):
         *,
         source: CallSource = "mcp",
         snapshot: Catalog | None = None,
+        asker: Asker | None = None,
     ) -> T.CallToolResult: ...
 
     def record_call(
@@ -164,8 +169,13 @@ class Agent:
         stream: bool,
         on_event: EventFnT | None = None,
         max_steps: int | None = None,
+        asker: Asker | None = None,
     ) -> AgentResult:
-        """Run the loop from the request `body` (messages and the fields passed to GLM)."""
+        """Run the loop from the request `body` (messages and the fields passed to GLM).
+
+        `asker` is whoever handed over the task (the editor behind `glm__agent`): it confirms destructive calls of
+        servers set to `"destructive": "ask"`, and answers what their servers ask (elicitation, roots).
+        """
         messages: list[JsonObject] = list(body["messages"])
         usage: JsonObject | None = None
         steps = 0
@@ -240,7 +250,7 @@ class Agent:
                     break
                 calls_made += len(turn.tool_calls)
                 messages.append(_for_the_model(turn, readings))
-                messages.extend(await self._run_calls(turn, offer, readings, emit))
+                messages.extend(await self._run_calls(turn, offer, readings, emit, asker))
         if wall.cancelled_caught:
             stopped_by = "max_seconds"
         assert stopped_by is not None
@@ -262,7 +272,7 @@ class Agent:
         return AgentResult(final, "length", usage, steps, stopped_by=limit_name)
 
     async def _run_calls(
-        self, turn: Turn, offer: ToolOffer, readings: dict[str, _Reading], emit: EventFnT
+        self, turn: Turn, offer: ToolOffer, readings: dict[str, _Reading], emit: EventFnT, asker: Asker | None
     ) -> list[JsonObject]:
         calls = turn.tool_calls
         answers: list[JsonObject | None] = [None] * len(calls)
@@ -287,7 +297,7 @@ class Agent:
                     True,
                 )
             else:
-                text, is_error = await self._execute(call, reading, offer)
+                text, is_error = await self._execute(call, reading, offer, asker)
             answers[position] = {"role": "tool", "tool_call_id": call.id, "content": text}
             await emit(
                 AgentEvent(
@@ -302,14 +312,17 @@ class Agent:
                 tg.start_soon(run_one, position, call)
         return [answer for answer in answers if answer is not None]
 
-    async def _execute(self, call: ToolCall, reading: _Reading, offer: ToolOffer) -> tuple[str, bool]:
+    async def _execute(
+        self, call: ToolCall, reading: _Reading, offer: ToolOffer, asker: Asker | None
+    ) -> tuple[str, bool]:
         # The snapshot the offer was built from: what GLM saw is what is validated, refused or run.
         compiled = offer.compiled or self.compiled()
         if call.name == FIND_TOOLS and offer.searchable:
             if isinstance(reading, ArgumentsError):
                 return f"Error: {reading}. Call {FIND_TOOLS} again with a query.", True
             return find_tools(compiled, offer, reading), False
-        if call.name in compiled.destructive:
+        ask = call.name in compiled.destructive and self._policy(compiled.servers[call.name]) == "ask"
+        if call.name in compiled.destructive and not ask:
             self._count(call, "refused")
             server = compiled.servers[call.name]
             return (
@@ -343,8 +356,49 @@ class Agent:
         except ArgumentsError as exc:
             self._count(call, "invalid_arguments")
             return f"Error: {exc}. The call was not run. Call {call.name} again with corrected arguments.", True
-        result = await self.gateway.call_tool(call.name, arguments, source="chat", snapshot=compiled.catalog)
+        if ask:
+            # Asked only about a call that would run exactly as shown: validated first, the person sees its arguments.
+            refusal = await self._confirm(call, compiled.servers[call.name], arguments, asker)
+            if refusal is not None:
+                self._count(call, "refused")
+                return refusal, True
+        result = await self.gateway.call_tool(
+            call.name, arguments, source="chat", snapshot=compiled.catalog, asker=asker
+        )
         return flatten_result(result, self.limits.max_result_chars), bool(result.is_error)
+
+    def _policy(self, server: str) -> str:
+        config = self.gateway.config.servers.get(server)
+        return config.destructive if config is not None else "deny"
+
+    async def _confirm(self, call: ToolCall, server: str, arguments: JsonObject, asker: Asker | None) -> str | None:
+        """Ask the person behind the run to allow a destructive call; None when allowed, else what to tell GLM."""
+        if asker is None or asker.elicit is None:
+            return (
+                f"Error: glm-mcp did not run {call.name}: it may change or delete data, and '{server}' runs such tools "
+                "only after the user confirms them, which this client cannot do. Tell the user what you wanted to do."
+            )
+        shown = json.dumps(arguments, ensure_ascii=False)
+        if len(shown) > _SHOWN_ARGUMENTS:
+            shown = shown[:_SHOWN_ARGUMENTS] + "…"
+        question = T.ElicitRequestFormParams(
+            message=(
+                f"GLM wants to run {call.name} on '{server}', which may change or delete data, with {shown}. Allow it?"
+            ),
+            requested_schema={"type": "object", "properties": {}},
+        )
+        try:
+            answer = await asker.elicit(question)
+        except Exception as exc:  # boundary: no answer is a refusal, never a run
+            logger.warning("confirming %s failed: %s", call.name, exc)
+            answer = None
+        if isinstance(answer, T.ElicitResult) and answer.action == "accept":
+            return None
+        said = answer.action if isinstance(answer, T.ElicitResult) else "no answer"
+        return (
+            f"Error: the user did not allow {call.name} ({said}); it was not run. Do not try it again unless the user "
+            "asks for it."
+        )
 
     def _count(self, call: ToolCall, outcome: CallOutcome) -> None:
         """Count a call the loop answered itself, like the calls that reached a server."""

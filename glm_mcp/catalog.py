@@ -126,6 +126,8 @@ def loop_policy(tool: T.Tool, destructive: str) -> str:
         return "runs (read-only or not destructive)"
     if destructive == "allow":
         return 'runs (destructive, allowed by "destructive": "allow")'
+    if destructive == "ask":
+        return 'runs once the editor confirms it (destructive, "destructive": "ask"; refused where nobody can confirm)'
     return 'refused in the chat loop (destructive by its annotations or their absence; "destructive": "allow" runs it)'
 
 

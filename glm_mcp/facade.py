@@ -31,7 +31,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from glm_mcp._json import as_list
 from glm_mcp.agent import Agent, AgentEvent
 from glm_mcp.catalog import is_pinned
-from glm_mcp.editors import EditorAsker, Editors, Notifier, editor_roots
+from glm_mcp.editors import EditorAsker, Editors, Notifier, WithoutSampling, editor_roots
 from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
 from glm_mcp.gateway import Gateway, error_result
 from glm_mcp.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
@@ -95,7 +95,7 @@ AGENT_TOOL = T.Tool(
 
 
 async def _run_agent(
-    gateway: Gateway, agent: Agent, ctx: ServerRequestContext[Any], arguments: dict[str, Any]
+    gateway: Gateway, agent: Agent, ctx: ServerRequestContext[Any], arguments: dict[str, Any], asker: Asker
 ) -> T.CallToolResult:
     task = arguments.get("task")
     if not isinstance(task, str) or not task.strip():
@@ -115,12 +115,17 @@ async def _run_agent(
         nonlocal tool_calls
         if event.kind == "tool_call":
             tool_calls += 1
-            await ctx.session.report_progress(tool_calls, None, f"calling {event.data['name']}")
+            try:
+                await ctx.session.report_progress(tool_calls, None, f"calling {event.data['name']}")
+            except Exception:  # boundary: a 2026 run resumed in a later round has no stream for progress
+                logger.debug("progress could not reach the editor", exc_info=True)
 
     body = {"model": agent.model.config.name, "messages": [{"role": "user", "content": task}]}
     offer = agent.offer((), None if servers is None else [str(server) for server in servers], messages=body["messages"])
     try:
-        result = await agent.run(body, offer, stream=False, on_event=on_event, max_steps=steps_limit)
+        result = await agent.run(
+            body, offer, stream=False, on_event=on_event, max_steps=steps_limit, asker=WithoutSampling(asker)
+        )
     except ModelError as exc:
         return error_result(f"GLM failed: {exc.message}")
     answer = result.turn.content.strip() or "(GLM gave an empty answer)"
@@ -238,7 +243,8 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     ) -> T.CallToolResult | T.InputRequiredResult:
         editors.remember(ctx.session)
         if agent is not None and params.name == AGENT_TOOL_NAME:
-            return await _run_agent(gateway, agent, ctx, params.arguments or {})
+            task, chosen = params.arguments or {}, agent
+            return await asking(ctx, params, lambda asker: _run_agent(gateway, chosen, ctx, task, asker))
         name, arguments = params.name, params.arguments
         if name == FIND_TOOLS_TOOL.name:
             return _find(gateway, arguments or {})

@@ -417,3 +417,50 @@ async def test_titles_icons_annotations_output_schemas_structured_content_and_me
         T.TextContent(text='{"size": 3}', annotations=T.Annotations(audience=["user"], priority=0.5))
     ]
     assert result.meta == {"vendor.example/trace": "t-1"}  # the other hop's protocol stamp is not passed on
+
+
+def notes_server(deleted: list[str]) -> MCPServer:
+    server = MCPServer("notes")
+
+    @server.tool()
+    def delete_note(title: str) -> str:
+        """Delete a note (not annotated: destructive by the spec's defaults)."""
+        deleted.append(title)
+        return f"deleted {title}"
+
+    return server
+
+
+async def _agent_deleting(answer: str | None) -> tuple[list[str], str, list[str]]:
+    """glm__agent asked to delete a note of a server set to ask; the editor answers `answer` (None: cannot)."""
+    deleted: list[str] = []
+    questions: list[str] = []
+    fake = FakeGlm([Reply(tool_calls=[("notes__delete_note", '{"title": "groceries"}')]), Reply(content="done")])
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        questions.append(params.message)
+        assert answer is not None
+        return T.ElicitResult(action="accept" if answer == "accept" else "decline")
+
+    editor: dict[str, Any] = {"elicitation_callback": elicit} if answer is not None else {}
+    async with face({"notes": inproc(notes_server(deleted), destructive="ask")}, fake, **editor) as client:
+        result = await client.call_tool("glm__agent", {"task": "delete my groceries note"})
+    assert _text(result) == "done"
+    tool_message = next(m for m in fake.requests[1]["messages"] if m["role"] == "tool")
+    return deleted, str(tool_message["content"]), questions
+
+
+async def test_destructive_ask_runs_the_call_when_the_editor_accepts() -> None:
+    deleted, told, questions = await _agent_deleting("accept")
+    assert deleted == ["groceries"] and told == "deleted groceries"
+    assert len(questions) == 1 and "notes__delete_note" in questions[0] and '"groceries"' in questions[0]
+
+
+async def test_destructive_ask_tells_the_model_when_the_editor_declines_and_runs_nothing() -> None:
+    deleted, told, _ = await _agent_deleting("decline")
+    assert deleted == [] and "did not allow notes__delete_note" in told
+
+
+async def test_destructive_ask_without_an_editor_that_can_confirm_refuses() -> None:
+    deleted, told, _ = await _agent_deleting(None)
+    assert deleted == [] and "only after the user confirms" in told
