@@ -60,6 +60,7 @@ ALLOWED: dict[str, set[str]] = {
         "tools.registry",
         "tools.results",
         "tools.schema",
+        "upstream.asking",
     },
     "chat_api": {"agent", "catalog", "errors", "gateway", "model.messages", "model.profile", "offer"},
     "offer": {"catalog", "config", "model.messages", "model.profile", "tools.discovery", "tools.registry"},
