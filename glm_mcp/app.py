@@ -216,6 +216,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         status = gateway.status()
         return JSONResponse(status, status_code=200 if status["ready"] else 503)
 
+    chat = ChatCompletionsApp(gateway)
     security = _security(gateway)
     legacy_sse = SseServerTransport("/messages/", security_settings=security, max_request_body_size=MAX_BODY_BYTES)
 
@@ -245,7 +246,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
             Route("/metrics", metrics),
             Route("/v1/models", models),
             Route("/v1/models/{name:path}", one_model),
-            Route("/v1/chat/completions", ChatCompletionsApp(gateway), methods=["POST"]),
+            Route("/v1/chat/completions", chat, methods=["POST"]),
             *admin_routes(gateway),
             Route("/sse", SseStream(), methods=["GET"]),
             Route("/messages/", SseMessages(), methods=["POST"]),
@@ -254,7 +255,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None, None]:
-        async with gateway.running(), server.session_manager.run():
+        async with gateway.running(), chat.rounds.running(), server.session_manager.run():
             if on_ready is not None:
                 on_ready()
             yield

@@ -25,10 +25,12 @@ import uuid
 from typing import Any
 
 import anyio
+import mcp.types as T
+from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from glm_mcp._json import as_list, as_object
-from glm_mcp.agent import Agent, AgentEvent, AgentResult, function_name
+from glm_mcp.agent import Agent, AgentEvent, AgentResult, EventFnT, function_name
 from glm_mcp.catalog import closest
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable, RequestError
 from glm_mcp.gateway import Gateway
@@ -43,6 +45,8 @@ from glm_mcp.model.profile import (
     is_rate_limit,
 )
 from glm_mcp.offer import ToolOffer
+from glm_mcp.rounds import Rounds
+from glm_mcp.upstream.asking import Asker
 
 logger = logging.getLogger("glm_mcp.chat")
 
@@ -87,6 +91,53 @@ def status_for(exc: ModelError) -> int:
 def _model_error_body(exc: ModelError) -> JsonObject:
     kind = "rate_limit_error" if status_for(exc) == 429 else "model_error"
     return error_body(f"GLM: {exc.message}", kind, exc.code)
+
+
+ELICIT_TOOL = "glm__elicit"
+"""The client tool a paused run calls when a server asks for a person's input
+(`"glm_mcp": {"elicitation": "client"}`)."""
+
+_ELICIT_CAPABILITIES = T.ClientCapabilities(
+    elicitation=T.ElicitationCapability(form=T.FormElicitationCapability(), url=T.UrlElicitationCapability())
+)
+
+
+def _resumed(messages: list[Any]) -> tuple[str, str, T.ElicitResult] | None:
+    """The paused run a request resumes: its last message is the tool answer to a `glm__elicit` call.
+
+    Raises:
+        RequestError: The answer is not an elicitation result.
+    """
+    last = as_object(messages[-1]) or {}
+    call_id = last.get("tool_call_id")
+    if last.get("role") != "tool" or not isinstance(call_id, str) or not call_id.startswith(f"{ELICIT_TOOL}-"):
+        return None
+    state, _, key = call_id.removeprefix(f"{ELICIT_TOOL}-").rpartition(".")
+    content = last.get("content")
+    text = content if isinstance(content, str) else json.dumps(content)
+    try:
+        answer = T.ElicitResult.model_validate_json(text)
+    except ValidationError:
+        raise RequestError(
+            f'the answer to {ELICIT_TOOL} must be JSON like {{"action": "accept", "content": {{...}}}}, or '
+            '{"action": "decline"} / {"action": "cancel"}',
+            "messages",
+        ) from None
+    return state, key, answer
+
+
+def _elicit_calls(paused: T.InputRequiredResult) -> list[JsonObject]:
+    """The `glm__elicit` calls that hand a paused run's questions to the client."""
+    calls: list[JsonObject] = []
+    for key, request in (paused.input_requests or {}).items():
+        if not isinstance(request, T.ElicitRequest):
+            continue
+        arguments = request.params.model_dump(by_alias=True, mode="json", exclude_none=True)
+        call_id = f"{ELICIT_TOOL}-{paused.request_state}.{key}"
+        calls.append(
+            {"id": call_id, "type": "function", "function": {"name": ELICIT_TOOL, "arguments": dumps(arguments)}}
+        )
+    return calls
 
 
 class ChatRequest:
@@ -145,6 +196,13 @@ class ChatRequest:
         if not isinstance(events, bool):
             raise RequestError("'glm_mcp.events' must be true or false", "glm_mcp.events")
         self.events = events
+        elicitation = narrow.get("elicitation", "decline")
+        if elicitation not in ("client", "decline"):
+            raise RequestError('\'glm_mcp.elicitation\' must be "client" or "decline"', "glm_mcp.elicitation")
+        self.elicitation = elicitation == "client"
+        """The client answers servers' questions for a person, as calls of the tool `glm__elicit`."""
+        self.resume = _resumed(messages)
+        """(request_state, question key, answer) when the last message answers a `glm__elicit` call."""
         self.model = self._model(body.get("model"), agent)
         self.forwarded: JsonObject = {k: v for k, v in body.items() if k not in _GATEWAY_FIELDS}
         self.forwarded["model"] = self.model
@@ -163,6 +221,14 @@ class ChatRequest:
         else:
             client_tools = [tool for tool in map(as_object, tools) if tool is not None]
             self.offer = agent.offer(client_tools, servers, names, messages)
+
+    @property
+    def paused_params(self) -> T.InputResponseRequestParams:
+        """The run to start (no state) or the paused one to resume, with the client's answer."""
+        if self.resume is None:
+            return T.InputResponseRequestParams()
+        state, key, answer = self.resume
+        return T.InputResponseRequestParams(request_state=state, input_responses={key: answer})
 
     @staticmethod
     def _model(requested: Any, agent: Agent) -> str:
@@ -202,6 +268,30 @@ def _completion(
     if (extra := _run_facts(result, offer)) is not None:
         body["glm_mcp"] = extra
     return body
+
+
+def _paused_completion(paused: T.InputRequiredResult, model: str, request_id: str, created: int) -> JsonObject:
+    """A response handing a paused run's questions to the client as `glm__elicit` calls."""
+    message: JsonObject = {"role": "assistant", "content": None, "tool_calls": _elicit_calls(paused)}
+    return {
+        "id": request_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+        "glm_mcp": {"paused": True},
+    }
+
+
+class _Sink:
+    """Where a run's events go: the response now serving it (a paused run moves to the one that resumes it)."""
+
+    def __init__(self) -> None:
+        self.target: EventFnT | None = None
+
+    async def on_event(self, event: AgentEvent) -> None:
+        if self.target is not None:
+            await self.target(event)
 
 
 def _run_facts(result: AgentResult, offer: ToolOffer | None = None) -> JsonObject | None:
@@ -275,6 +365,9 @@ class ChatCompletionsApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.agent = gateway.agent
+        self.rounds = Rounds()
+        """Runs paused on a server's question for the client (`glm__elicit`); run by the app's lifespan."""
+        self._sinks: dict[str, _Sink] = {}
         limits = gateway.config.gateway
         self._runs = anyio.CapacityLimiter(limits.max_concurrent_runs)
         self._max_queued = limits.max_queued_runs
@@ -367,24 +460,57 @@ class ChatCompletionsApp:
         if (missing := self.agent.model.config.missing_key) is not None:
             await _send_json(send, 503, error_body(missing, "model_error", "no_model_key"))
             return "model_error"
+        self._sinks = {token: sink for token, sink in self._sinks.items() if self.rounds.is_waiting(token)}
+        if request.resume is not None and request.resume[0] not in self._sinks:
+            message = f"the run this {ELICIT_TOOL} answer belongs to is unknown or expired: send the request again"
+            await _send_json(send, 400, error_body(message, "invalid_request_error", param="messages"))
+            return "invalid_request"
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         if request.stream:
             return await self._stream(request, request_id, created, send)
         try:
-            result = await self.agent.run(request.forwarded, request.offer, stream=False, max_steps=request.max_steps)
+            result = await self._run(request, None)
         except ModelError as exc:
             await _send_json(send, status_for(exc), _model_error_body(exc))
             return "model_error"
+        if isinstance(result, T.InputRequiredResult):
+            await _send_json(send, 200, _paused_completion(result, request.model, request_id, created))
+            return "paused"
         await _send_json(send, 200, _completion(result, request.model, request_id, created, request.offer))
         return result.stopped_by or "ok"
+
+    async def _run(self, request: ChatRequest, target: EventFnT | None) -> AgentResult | T.InputRequiredResult:
+        """The run's result; or, when the client answers servers' questions, the question it paused on."""
+        if not request.elicitation and request.resume is None:
+            return await self.agent.run(
+                request.forwarded, request.offer, stream=request.stream, on_event=target, max_steps=request.max_steps
+            )
+        params = request.paused_params
+        sink = self._sinks.get(params.request_state) if params.request_state is not None else None
+        if sink is None:
+            sink = _Sink()
+        sink.target = target  # a resumed run's events go to the response that resumed it
+
+        async def start(asker: Asker) -> AgentResult:
+            return await self.agent.run(
+                request.forwarded,
+                request.offer,
+                stream=request.stream,
+                on_event=sink.on_event,
+                max_steps=request.max_steps,
+                asker=asker,
+            )
+
+        outcome = await self.rounds.run(params, _ELICIT_CAPABILITIES, start)
+        if isinstance(outcome, T.InputRequiredResult) and outcome.request_state is not None:
+            self._sinks[outcome.request_state] = sink
+        return outcome
 
     async def _stream(self, request: ChatRequest, request_id: str, created: int, send: Send) -> str:
         out = _Stream(send, request.model, request_id, created, events=request.events)
         try:
-            result = await self.agent.run(
-                request.forwarded, request.offer, stream=True, on_event=out.on_event, max_steps=request.max_steps
-            )
+            result = await self._run(request, out.on_event)
         except ModelError as exc:
             if not out.started:
                 await _send_json(send, status_for(exc), _model_error_body(exc))
@@ -392,6 +518,13 @@ class ChatCompletionsApp:
             await out.write(f"data: {dumps(_model_error_body(exc))}\n\n")
             outcome = "model_error"
         else:
+            if isinstance(result, T.InputRequiredResult):
+                calls = [{"index": i, **call} for i, call in enumerate(_elicit_calls(result))]
+                await out.chunk({"tool_calls": calls})
+                await out.chunk({}, "tool_calls")
+                await out.write("data: [DONE]\n\n")
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return "paused"
             outcome = result.stopped_by or "ok"
             if result.stopped_by:
                 await out.chunk({"content": result.turn.content})

@@ -107,6 +107,10 @@ class Rounds:
         self._waiting: dict[str, _Waiting[Any]] = {}
         self._groups: list[TaskGroup] = []
 
+    def is_waiting(self, token: str) -> bool:
+        """Whether `token` names a call that still waits for answers (or for its result to be collected)."""
+        return token in self._waiting
+
     @asynccontextmanager
     async def running(self) -> AsyncGenerator[None, None]:
         """Host waiting calls while the face runs; leaving cancels the ones started here."""

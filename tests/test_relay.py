@@ -6,6 +6,7 @@ An upstream server built with the SDK asks its caller; the editor is an SDK clie
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import anyio
 import httpx2
 import mcp.types as T
+import openai
 import pytest
 from mcp import Client, MCPError
 from mcp.client import ClientRequestContext
@@ -464,3 +466,97 @@ async def test_destructive_ask_tells_the_model_when_the_editor_declines_and_runs
 async def test_destructive_ask_without_an_editor_that_can_confirm_refuses() -> None:
     deleted, told, _ = await _agent_deleting(None)
     assert deleted == [] and "only after the user confirms" in told
+
+
+@asynccontextmanager
+async def chat_stack(fake: FakeGlm) -> AsyncGenerator[openai.AsyncOpenAI, None]:
+    async with serve_asgi(fake.app) as glm_url:
+        model = ModelConfig(base_url=f"{glm_url}/api/paas/v4", api_key=SecretStr("k"), name="glm-4.6", max_retries=0)
+        servers: dict[str, UpstreamConfig] = {"asks": inproc(asking_server(), destructive="allow")}
+        async with serve_asgi(build_app(Gateway(GatewayConfig(servers=servers, model=model)))) as url:
+            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            try:
+                yield client
+            finally:
+                await client.close()
+
+
+def _greeting_glm() -> FakeGlm:
+    def script(body: dict[str, Any]) -> Reply:
+        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+        return Reply(content=f"GLM heard: {told[0]}") if told else Reply(tool_calls=[("asks__greet", "{}")])
+
+    return FakeGlm(script)
+
+
+async def test_a_v1_run_pauses_on_a_servers_question_as_glm_elicit_and_goes_on_with_the_clients_answer() -> None:
+    fake = _greeting_glm()
+    user: list[Any] = [{"role": "user", "content": "greet me"}]
+    opt_in = {"glm_mcp": {"elicitation": "client"}}
+    async with chat_stack(fake) as client:
+        paused = await client.chat.completions.create(model="glm-4.6", messages=user, extra_body=opt_in)
+        choice = paused.choices[0]
+        assert choice.finish_reason == "tool_calls" and choice.message.tool_calls is not None
+        call = choice.message.tool_calls[0]
+        assert call.type == "function" and call.function.name == "glm__elicit"
+        question = json.loads(call.function.arguments)
+        assert question["message"] == "Your name?" and "name" in question["requestedSchema"]["properties"]
+        answer = {"action": "accept", "content": {"name": "Ada"}}
+        follow_up: list[Any] = [
+            *user,
+            choice.message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": json.dumps(answer)},
+        ]
+        done = await client.chat.completions.create(model="glm-4.6", messages=follow_up, extra_body=opt_in)
+    assert done.choices[0].message.content == "GLM heard: hello Ada"
+    assert len(fake.requests) == 2  # the same run went on: GLM was not asked again from the start
+
+
+async def test_a_streamed_v1_run_pauses_and_resumes_too() -> None:
+    fake = _greeting_glm()
+    user: list[Any] = [{"role": "user", "content": "greet me"}]
+    opt_in = {"glm_mcp": {"elicitation": "client"}}
+    async with chat_stack(fake) as client:
+        stream = await client.chat.completions.create(model="glm-4.6", messages=user, extra_body=opt_in, stream=True)
+        chunks = [chunk async for chunk in stream]
+        calls = [call for c in chunks if c.choices for call in (c.choices[0].delta.tool_calls or [])]
+        assert [(call.function.name if call.function else None) for call in calls] == ["glm__elicit"]
+        assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == [
+            "tool_calls"
+        ]
+        call_id = calls[0].id
+        assert call_id is not None
+        follow_up: list[Any] = [
+            *user,
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": call_id, "type": "function", "function": {"name": "glm__elicit", "arguments": "{}"}}
+                ],
+            },
+            {"role": "tool", "tool_call_id": call_id, "content": '{"action": "decline"}'},
+        ]
+        resumed = await client.chat.completions.create(
+            model="glm-4.6", messages=follow_up, extra_body=opt_in, stream=True
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in resumed if c.choices])
+    assert text == "GLM heard: no name (decline)"
+
+
+async def test_without_opting_in_a_v1_clients_run_has_the_question_declined() -> None:
+    fake = _greeting_glm()
+    async with chat_stack(fake) as client:
+        done = await client.chat.completions.create(model="glm-4.6", messages=[{"role": "user", "content": "greet me"}])
+    assert done.choices[0].message.content == "GLM heard: no name (decline)"
+
+
+async def test_an_answer_to_an_unknown_paused_run_is_a_400() -> None:
+    async with chat_stack(_greeting_glm()) as client:
+        messages: list[Any] = [
+            {"role": "user", "content": "greet me"},
+            {"role": "tool", "tool_call_id": "glm__elicit-forged.q1", "content": '{"action": "accept"}'},
+        ]
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.chat.completions.create(model="glm-4.6", messages=messages)
+    assert "unknown or expired" in str(refused.value)
