@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 NODE_DIR = Path(__file__).parent / "node"
+NODE22_DIR = Path(__file__).parent / "node22"
 
 
 @pytest.fixture
@@ -67,3 +68,15 @@ def sqlite_server() -> Path:
 @pytest.fixture(scope="session")
 def git_server() -> Path:
     return _python_tool("mcp-server-git", "mcp-server-git==2026.10.19") / "mcp-server-git"
+
+
+@pytest.fixture(scope="session")
+def node22_bin() -> Path:
+    """`node22/node_modules/.bin`: Node 22, the MCP Inspector and the MCP conformance suite (pinned), from npm."""
+    bin_dir = NODE22_DIR / "node_modules" / ".bin"
+    if not (bin_dir / "conformance").exists() or not (bin_dir / "mcp-inspector").exists():
+        npm = shutil.which("npm")
+        assert npm is not None, "npm is needed to install Node 22 and the MCP tools the conformance tests drive"
+        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent"], cwd=NODE22_DIR, check=True, timeout=600)
+    assert (bin_dir / "node").exists()
+    return bin_dir
