@@ -190,7 +190,9 @@ def _security(gateway: Gateway) -> TransportSecuritySettings:
     hosts += [f"{host}:*" for host in serve.allowed_hosts] + list(serve.allowed_hosts)
     if serve.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):
         hosts += [serve.host, f"{serve.host}:*"]
-    origins = list(serve.allowed_origins)
+    # `RequestGuard` decides about origins first (configured ones, and a page's own); the SDK's own check behind it
+    # must not refuse what the guard let in: a page served by the gateway itself, on any of its hosts.
+    origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")] + list(serve.allowed_origins)
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 

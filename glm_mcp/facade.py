@@ -261,9 +261,12 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
                 logger.debug("progress could not reach the editor", exc_info=True)
 
         async def start(asker: Asker) -> T.CallToolResult:
-            return await gateway.call_tool(name, arguments, on_progress=relay, asker=asker)
+            return await gateway.call_tool(name, arguments, on_progress=relay, asker=asker, strict=True)
 
-        result = await asking(ctx, params, start)
+        try:
+            result = await asking(ctx, params, start)
+        except ToolNotFoundError as exc:
+            raise _mcp_error(exc) from None
         if isinstance(result, T.InputRequiredResult):
             return result
         return _own_hop(result)

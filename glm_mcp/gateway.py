@@ -262,16 +262,24 @@ class Gateway:
         source: CallSource = "mcp",
         snapshot: Catalog | None = None,
         asker: Asker | None = None,
+        strict: bool = False,
     ) -> T.CallToolResult:
         """Call an exposed tool on its server; failures come back as `is_error` results.
 
         With `snapshot`, the name is resolved in that catalog snapshot (the one a model was offered tools from), so
         a catalog that changed since cannot send the call to another tool.
+
+        Raises:
+            ToolNotFoundError: With `strict`, for a name no server has ever exposed nor could (no configured server's
+                prefix): the MCP face answers it as the protocol's unknown-tool error. A tool of a server that is
+                down is still an `is_error` result saying why.
         """
         try:
             found = snapshot.tools.get(name) if snapshot is not None else None
             entry = found[0] if found is not None else await self._entry_when_back(name)
         except ToolNotFoundError as exc:
+            if strict and not self._could_exist(name):
+                raise
             self.record_call(name, "", source, "unknown_tool", 0.0, arguments)
             return error_result(f"{exc}; the gateway's tools are listed by tools/list")
         started = time.perf_counter()
@@ -287,6 +295,16 @@ class Gateway:
         self.record_call(name, entry.server, source, outcome, seconds, arguments)
         logger.debug("call %s on '%s': %s in %.3f s", entry.original, entry.server, outcome, seconds)
         return result
+
+    def _could_exist(self, name: str) -> bool:
+        """Whether `name` was ever exposed, or carries the prefix of a configured server (which may be down)."""
+        if name in self._last_owner:
+            return True
+        for server, config in self.config.servers.items():
+            prefix = server if config.prefix is None else config.prefix
+            if prefix and name.startswith(f"{prefix}__"):
+                return True
+        return False
 
     def record_call(
         self,

@@ -189,3 +189,14 @@ async def test_an_unknown_resource_or_prompt_is_a_json_rpc_invalid_params_error_
                 await editor.get_prompt("docs__missing", {})
     assert resource.value.code == T.INVALID_PARAMS and "docs://missing" in resource.value.message
     assert prompt.value.code == T.INVALID_PARAMS and "docs__missing" in prompt.value.message
+
+
+async def test_a_name_no_server_could_expose_is_the_protocols_unknown_tool_error() -> None:
+    config = GatewayConfig(servers={"gone": StdioUpstreamConfig(command="/nonexistent/bin")})
+    async with Gateway(config).running() as gateway:
+        async with Client(build_server(gateway), mode="legacy") as editor:
+            with pytest.raises(MCPError) as unknown:
+                await editor.call_tool("nobody_has_this", {})
+            down = await editor.call_tool("gone__anything", {})  # a configured server's prefix: it may come back
+    assert unknown.value.code == T.INVALID_PARAMS and "nobody_has_this" in unknown.value.message
+    assert down.is_error
