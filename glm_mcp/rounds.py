@@ -34,8 +34,9 @@ logger = logging.getLogger("glm_mcp.rounds")
 PAUSE_SECONDS = 300.0
 """How long a call waits for the editor to come back with its answers before it is cancelled."""
 
-MAX_WAITING_CALLS = 256
-"""Calls waiting for answers at once; past it, new ones are refused (each holds an upstream call open)."""
+MAX_WAITING_CALLS = 1_024
+"""Calls of 2026-07-28 editors in flight or paused at once; past it, new ones are refused (each holds an upstream call
+open)."""
 
 R = TypeVar("R")
 
@@ -59,6 +60,8 @@ class _Waiting(Generic[R]):
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     deadline: float = 0.0
     count: int = 0
+    attached: int = 0
+    """Requests waiting on the call now; only a call nobody waits on can expire."""
 
 
 class _RoundsAsker:
@@ -149,7 +152,7 @@ class Rounds:
                     question.answered.set()
             if not waiting.open_questions:
                 waiting.asked = anyio.Event()
-        waiting.deadline = anyio.current_time() + PAUSE_SECONDS
+        waiting.attached += 1
         try:
             async with anyio.create_task_group() as tg:
 
@@ -168,6 +171,9 @@ class Rounds:
             waiting.scope.cancel()
             self._waiting.pop(waiting.token, None)
             raise
+        finally:
+            waiting.attached -= 1
+            waiting.deadline = anyio.current_time() + PAUSE_SECONDS
         if waiting.done.is_set():
             self._waiting.pop(waiting.token, None)
             if waiting.error is not None:
@@ -200,6 +206,9 @@ class Rounds:
             while not waiting.done.is_set():
                 with anyio.move_on_after(max(0.0, waiting.deadline - anyio.current_time())):
                     await waiting.done.wait()
+                if waiting.attached and not waiting.done.is_set():
+                    waiting.deadline = anyio.current_time() + PAUSE_SECONDS  # a request waits on it: not paused
+                    continue
                 if not waiting.done.is_set() and anyio.current_time() >= waiting.deadline:
                     logger.info("a call waited %g s for its editor's answers; cancelled", PAUSE_SECONDS)
                     waiting.scope.cancel()

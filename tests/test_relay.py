@@ -560,3 +560,57 @@ async def test_an_answer_to_an_unknown_paused_run_is_a_400() -> None:
         with pytest.raises(openai.BadRequestError) as refused:
             await client.chat.completions.create(model="glm-4.6", messages=messages)
     assert "unknown or expired" in str(refused.value)
+
+
+async def test_a_call_paused_on_a_2026_editor_that_never_answers_is_cancelled_upstream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from glm_mcp import rounds
+
+    monkeypatch.setattr(rounds, "PAUSE_SECONDS", 0.2)
+    ended = anyio.Event()
+    server = MCPServer("waits")
+
+    @server.tool()
+    async def ask(ctx: Context) -> str:
+        """Ask the user, and note when the call ends."""
+        try:
+            answer = await ctx.elicit("Your name?", Answer)
+            return answer.action
+        finally:
+            ended.set()
+
+    gateway = Gateway(GatewayConfig(servers={"waits": inproc(server)}, model=MODEL))
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        return T.ElicitResult(action="accept", content={"name": "late"})
+
+    async with (
+        gateway.running(),
+        Client(build_server(gateway), mode="2026-07-28", elicitation_callback=elicit) as client,
+    ):
+        paused = await client.session.call_tool("waits__ask", {}, allow_input_required=True)
+        assert isinstance(paused, T.InputRequiredResult) and paused.request_state is not None
+        with anyio.fail_after(5):
+            await ended.wait()  # nobody came back: the upstream call was cancelled
+        with pytest.raises(MCPError) as expired:
+            await client.session.call_tool("waits__ask", {}, input_responses={}, request_state=paused.request_state)
+    assert "unknown or expired" in expired.value.message
+
+
+async def test_a_2026_editors_long_call_is_not_taken_for_a_paused_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from glm_mcp import rounds
+
+    monkeypatch.setattr(rounds, "PAUSE_SECONDS", 0.1)
+    server = MCPServer("slow")
+
+    @server.tool()
+    async def work() -> str:
+        """Work for longer than a paused call may wait."""
+        await anyio.sleep(0.5)  # the work itself, several pauses long
+        return "worked"
+
+    gateway = Gateway(GatewayConfig(servers={"slow": inproc(server)}, model=MODEL))
+    async with gateway.running(), Client(build_server(gateway), mode="2026-07-28") as client:
+        result = await client.call_tool("slow__work", {})
+    assert result.structured_content == {"result": "worked"}
