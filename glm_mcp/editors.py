@@ -27,6 +27,7 @@ from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     PromptsListChanged,
     ResourcesListChanged,
+    ResourceUpdated,
     ToolsListChanged,
 )
 from mcp.shared.message import ServerMessageMetadata
@@ -72,8 +73,8 @@ class Editors:
     def __init__(self) -> None:
         self._sessions: dict[int, ServerSession] = {}
         self._levels: dict[int, T.LoggingLevel] = {}
-        self._subscribed: dict[str, set[int]] = {}
-        """Resource URI → the editors subscribed to it."""
+        self._subscribed: dict[str, set[int | str]] = {}
+        """Resource URI → the subscribers: editor connections (2025 era) and listen streams (2026-07-28)."""
 
     def remember(self, session: ServerSession) -> None:
         connection = connection_of(session)
@@ -91,17 +92,25 @@ class Editors:
     def subscribe(self, session: ServerSession, uri: str) -> bool:
         """Subscribe this editor to `uri`; True when it is the first (the server must be asked)."""
         self.remember(session)
-        keys = self._subscribed.setdefault(uri, set())
-        first = not keys
-        keys.add(id(connection_of(session)))
-        return first
+        return self.subscribe_key(id(connection_of(session)), uri)
 
     def unsubscribe(self, session: ServerSession, uri: str) -> bool:
-        """Unsubscribe this editor from `uri`; True when no editor is left (the server may stop)."""
+        """Unsubscribe this editor from `uri`; True when no subscriber is left (the server may stop)."""
+        return self.unsubscribe_key(id(connection_of(session)), uri)
+
+    def subscribe_key(self, key: int | str, uri: str) -> bool:
+        """Subscribe `key` (an editor connection or a listen stream) to `uri`; True when it is the first."""
+        keys = self._subscribed.setdefault(uri, set())
+        first = not keys
+        keys.add(key)
+        return first
+
+    def unsubscribe_key(self, key: int | str, uri: str) -> bool:
+        """Unsubscribe `key` from `uri`; True when no subscriber is left."""
         keys = self._subscribed.get(uri)
         if not keys:
             return False
-        keys.discard(id(connection_of(session)))
+        keys.discard(key)
         if keys:
             return False
         del self._subscribed[uri]
@@ -224,6 +233,7 @@ class Notifier:
             updated, self._updated = self._updated, set()
             await self._announce(kinds)
             for uri in sorted(updated):
+                await self._bus.publish(ResourceUpdated(uri))  # 2026-07-28 editors listening for it
                 for session in self._editors.subscribers(uri):
                     try:
                         await session.send_resource_updated(uri)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
+import anyio
 import mcp.types as T
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
@@ -203,7 +205,31 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     """
     editors = Editors()
     bus = InMemorySubscriptionBus()
-    listen = ListenHandler(bus)
+    streams = ListenHandler(bus)
+
+    async def listen(
+        ctx: ServerRequestContext[Any], params: T.SubscriptionsListenRequestParams
+    ) -> T.SubscriptionsListenResult:
+        """A 2026-07-28 editor's listen stream; the resources it names are subscribed upstream while it lasts."""
+        key = f"listen-{uuid.uuid4().hex}"
+        uris = list(params.notifications.resource_subscriptions or ())
+        for uri in uris:
+            if editors.subscribe_key(key, uri):
+                try:
+                    await gateway.subscribe(uri)
+                except (ToolNotFoundError, UpstreamError) as exc:
+                    logger.warning("a listen stream's resource cannot be followed: %s", exc)
+        try:
+            return await streams(ctx, params)
+        finally:
+            with anyio.CancelScope(shield=True):
+                for uri in uris:
+                    if editors.unsubscribe_key(key, uri):
+                        try:
+                            await gateway.subscribe(uri, subscribed=False)
+                        except (ToolNotFoundError, UpstreamError):
+                            logger.debug("unsubscribing %s failed", uri, exc_info=True)
+
     notifier = Notifier(gateway, editors, bus)
     gateway.answers.editor_roots = lambda: editor_roots(editors)
 

@@ -614,3 +614,21 @@ async def test_a_2026_editors_long_call_is_not_taken_for_a_paused_one(monkeypatc
     async with gateway.running(), Client(build_server(gateway), mode="2026-07-28") as client:
         result = await client.call_tool("slow__work", {})
     assert result.structured_content == {"result": "worked"}
+
+
+async def test_a_2026_editor_listening_for_a_resource_hears_it_change_and_the_server_is_subscribed_meanwhile() -> None:
+    from mcp.shared.subscriptions import ResourceUpdated
+
+    changed = anyio.Event()
+    subscribed: list[str] = []
+    gateway = Gateway(GatewayConfig(servers={"notes": inproc(subscribable_server(changed, subscribed))}, model=MODEL))
+    async with gateway.running(), Client(build_server(gateway), mode="2026-07-28") as client:
+        async with client.listen(resource_subscriptions=["notes://today"]) as events:
+            assert subscribed == ["notes://today"]
+            await client.call_tool("notes__touch", {})
+            with anyio.fail_after(5):
+                event = await anext(aiter(events))
+            assert event == ResourceUpdated("notes://today")
+        with anyio.fail_after(5):
+            while subscribed:  # the listen stream ended: the gateway unsubscribes upstream
+                await anyio.wait_all_tasks_blocked()
