@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import mcp.types as T
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
 from mcp.client import Client
@@ -238,3 +239,10 @@ def growing_server() -> MCPServer:
         return "grown"
 
     return server
+
+
+def text_of(result: T.CallToolResult) -> str:
+    """The text of a tool result's first content block (which must be text)."""
+    block = result.content[0]
+    assert isinstance(block, T.TextContent)
+    return block.text

@@ -23,7 +23,7 @@ from anyio.streams.text import TextReceiveStream
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, StdioUpstreamConfig
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
-from tests.helpers import alive
+from tests.helpers import alive, text_of
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +34,6 @@ def _node() -> str:
     node = shutil.which("node")
     assert node is not None, "Node.js is needed for the interoperability tests"
     return node
-
-
-def _text(result: T.CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, T.TextContent)
-    return block.text
 
 
 async def test_mcp_server_time_from_pypi_over_stdio() -> None:
@@ -54,11 +48,11 @@ async def test_mcp_server_time_from_pypi_over_stdio() -> None:
         assert sorted(gateway.catalog.tools) == ["time__convert_time", "time__get_current_time"]
         result = await gateway.call_tool("time__get_current_time", {"timezone": "Asia/Tokyo"})
         assert not result.is_error
-        assert '"timezone": "Asia/Tokyo"' in _text(result)
+        assert '"timezone": "Asia/Tokyo"' in text_of(result)
         converted = await gateway.call_tool(
             "time__convert_time", {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Europe/Paris"}
         )
-        assert not converted.is_error and "Europe/Paris" in _text(converted)
+        assert not converted.is_error and "Europe/Paris" in text_of(converted)
         bad = await gateway.call_tool("time__get_current_time", {"timezone": "Mars/Olympus"})
         assert bad.is_error
 
@@ -68,7 +62,7 @@ async def test_server_everything_from_npm_over_stdio(everything_server: Path) ->
     async with Gateway(config).running() as gateway:
         names = set(gateway.catalog.tools)
         assert {"ev__echo", "ev__get-sum", "ev__trigger-long-running-operation"} <= names
-        assert _text(await gateway.call_tool("ev__echo", {"message": "hello"})) == "Echo: hello"
+        assert text_of(await gateway.call_tool("ev__echo", {"message": "hello"})) == "Echo: hello"
         steps: list[float] = []
 
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -122,9 +116,9 @@ async def test_server_everything_over_http_transports(
         upstream = HttpUpstreamConfig(url=f"http://127.0.0.1:{port}{path}", type=kind)  # pyright: ignore[reportArgumentType]  # the parametrized kind is one of the literal values
         async with Gateway(GatewayConfig(servers={"ev": upstream})).running() as gateway:
             assert gateway.status()["servers"]["ev"]["state"] == "ready"
-            assert _text(await gateway.call_tool("ev__echo", {"message": kind})) == f"Echo: {kind}"
+            assert text_of(await gateway.call_tool("ev__echo", {"message": kind})) == f"Echo: {kind}"
             total = await gateway.call_tool("ev__get-sum", {"a": 2, "b": 40})
-            assert "42" in _text(total)
+            assert "42" in text_of(total)
 
 
 async def test_an_editor_reaches_third_party_tools_through_the_face(everything_server: Path) -> None:
@@ -139,7 +133,7 @@ async def test_an_editor_reaches_third_party_tools_through_the_face(everything_s
     async with Gateway(config).running() as gateway, Client(build_server(gateway), mode="legacy") as editor:
         names = [tool.name for tool in (await editor.list_tools()).tools]
         assert "ev__echo" in names and "time__get_current_time" in names
-        assert _text(await editor.call_tool("ev__echo", {"message": "through"})) == "Echo: through"
+        assert text_of(await editor.call_tool("ev__echo", {"message": "through"})) == "Echo: through"
 
 
 async def test_mcp_server_sqlite_serves_its_tools_though_its_template_listing_fails(
@@ -154,7 +148,7 @@ async def test_mcp_server_sqlite_serves_its_tools_though_its_template_listing_fa
         created = await gateway.call_tool("sqlite__create_table", {"query": "CREATE TABLE t (x INTEGER)"})
         assert not created.is_error
         listed = await gateway.call_tool("sqlite__list_tables", {})
-        assert "t" in _text(listed)
+        assert "t" in text_of(listed)
 
 
 async def test_server_filesystem_files_reach_the_model_once_and_whole(filesystem_server: Path, tmp_path: Path) -> None:
@@ -191,7 +185,7 @@ async def test_mcp_server_git_from_pypi_over_stdio(git_server: Path, tmp_path: P
     upstream = StdioUpstreamConfig(command=str(git_server), args=("--repository", str(repo)))
     async with Gateway(GatewayConfig(servers={"git": upstream})).running() as gateway:
         status = await gateway.call_tool("git__git_status", {"repo_path": str(repo)})
-    assert not status.is_error and "a.txt" in _text(status)
+    assert not status.is_error and "a.txt" in text_of(status)
 
 
 async def test_server_everything_asks_the_editor_through_glm_mcp_stdio(everything_server: Path, tmp_path: Path) -> None:
@@ -241,17 +235,17 @@ async def test_server_everything_asks_the_editor_through_glm_mcp_stdio(everythin
         assert {"ev__trigger-elicitation-request", "ev__trigger-url-elicitation"} <= names
 
         sampled = await editor.call_tool("ev__trigger-sampling-request", {"prompt": "hi", "maxTokens": 5})
-        assert "sampled" in _text(sampled) and "editor-llm" in _text(sampled)
+        assert "sampled" in text_of(sampled) and "editor-llm" in text_of(sampled)
         assert asked["sampling"].max_tokens == 5
 
         elicited = await editor.call_tool("ev__trigger-elicitation-request", {})
         said = "\n".join(block.text for block in elicited.content if isinstance(block, T.TextContent))
         assert "- Name: Ada Lovelace" in said
         url = await editor.call_tool("ev__trigger-url-elicitation", {"url": "https://example.test/x"})
-        assert "decline" in _text(url).lower()
+        assert "decline" in text_of(url).lower()
 
         listed = await editor.call_tool("ev__get-roots-list", {})
-        assert tmp_path.as_uri() in _text(listed)
+        assert tmp_path.as_uri() in text_of(listed)
 
         completed = await editor.complete(
             T.PromptReference(name="ev__completable-prompt"), {"name": "department", "value": "Eng"}

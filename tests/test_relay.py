@@ -28,7 +28,7 @@ from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, UpstreamConf
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import inproc, serve_asgi
+from tests.helpers import inproc, serve_asgi, text_of
 
 MODEL = ModelConfig(base_url="http://glm/api/paas/v4", api_key=SecretStr("k"), name="glm-4.6")
 
@@ -103,12 +103,6 @@ async def face(
         yield client
 
 
-def _text(result: T.CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, T.TextContent)
-    return block.text
-
-
 async def test_a_servers_sampling_request_reaches_the_editor_that_called_and_its_answer_comes_back() -> None:
     asked: list[T.CreateMessageRequestParams] = []
 
@@ -118,7 +112,7 @@ async def test_a_servers_sampling_request_reaches_the_editor_that_called_and_its
 
     async with face({"asks": inproc(asking_server())}, sampling_callback=sample) as editor:
         result = await editor.call_tool("asks__summarize", {"text": "a long text"})
-    assert _text(result) == "editor-llm said: short"
+    assert text_of(result) == "editor-llm said: short"
     assert len(asked) == 1 and asked[0].system_prompt == "Be brief." and asked[0].max_tokens == 20
     message = asked[0].messages[0].content
     assert isinstance(message, T.TextContent) and message.text == "a long text"
@@ -128,7 +122,7 @@ async def test_glm_answers_sampling_when_the_editor_cannot_with_the_requests_set
     fake = FakeGlm([Reply(content="\n\nglm summary")])
     async with face({"asks": inproc(asking_server())}, fake) as editor:
         result = await editor.call_tool("asks__summarize", {"text": "a long text"})
-    assert _text(result) == "glm-4.6 said: glm summary"
+    assert text_of(result) == "glm-4.6 said: glm summary"
     sent = fake.requests[0]
     assert sent["messages"] == [
         {"role": "system", "content": "Be brief."},
@@ -140,7 +134,7 @@ async def test_glm_answers_sampling_when_the_editor_cannot_with_the_requests_set
 async def test_sampling_set_to_deny_is_not_advertised_and_the_server_hears_a_refusal() -> None:
     async with face({"asks": inproc(asking_server(), sampling="deny")}, FakeGlm([])) as editor:
         result = await editor.call_tool("asks__summarize", {"text": "x"})
-    assert result.is_error and "sampling" in _text(result).lower()
+    assert result.is_error and "sampling" in text_of(result).lower()
 
 
 async def test_a_form_elicitation_is_answered_by_the_editor_accepted_or_declined() -> None:
@@ -154,7 +148,7 @@ async def test_a_form_elicitation_is_answered_by_the_editor_accepted_or_declined
     async with face({"asks": inproc(asking_server())}, elicitation_callback=elicit) as editor:
         accepted = await editor.call_tool("asks__greet", {})
         declined = await editor.call_tool("asks__greet", {})
-    assert (_text(accepted), _text(declined)) == ("hello Ada", "no name (decline)")
+    assert (text_of(accepted), text_of(declined)) == ("hello Ada", "no name (decline)")
     assert seen == ["Your name?", "Your name?"]
 
 
@@ -168,13 +162,13 @@ async def test_a_url_elicitation_reaches_the_editor_with_its_url() -> None:
 
     async with face({"asks": inproc(asking_server())}, elicitation_callback=elicit) as editor:
         result = await editor.call_tool("asks__sign_in", {})
-    assert _text(result) == "sign-in: accept" and urls == ["https://example.test/login"]
+    assert text_of(result) == "sign-in: accept" and urls == ["https://example.test/login"]
 
 
 async def test_an_editor_without_elicitation_has_the_server_declined_not_hung() -> None:
     async with face({"asks": inproc(asking_server())}) as editor:
         result = await editor.call_tool("asks__greet", {})
-    assert _text(result) == "no name (decline)"
+    assert text_of(result) == "no name (decline)"
 
 
 async def test_roots_come_from_the_calling_editor_else_from_the_config(tmp_path: Path) -> None:
@@ -182,10 +176,10 @@ async def test_roots_come_from_the_calling_editor_else_from_the_config(tmp_path:
         return T.ListRootsResult(roots=[T.Root.model_validate({"uri": "file:///work/project", "name": "project"})])
 
     async with face({"asks": inproc(asking_server())}, list_roots_callback=roots) as editor:
-        assert _text(await editor.call_tool("asks__where", {})) == "file:///work/project"
+        assert text_of(await editor.call_tool("asks__where", {})) == "file:///work/project"
     configured = ServeConfig(roots=(str(tmp_path),))
     async with face({"asks": inproc(asking_server())}, gateway=configured) as editor:
-        assert _text(await editor.call_tool("asks__where", {})) == tmp_path.as_uri()
+        assert text_of(await editor.call_tool("asks__where", {})) == tmp_path.as_uri()
 
 
 async def test_completion_of_a_prompt_argument_is_relayed_under_the_exposed_name() -> None:
@@ -270,8 +264,8 @@ async def test_over_http_the_editor_is_asked_on_its_own_request_stream() -> None
         serve_asgi(app) as url,
         Client(f"{url}/mcp", mode="legacy", sampling_callback=sample, elicitation_callback=elicit) as editor,
     ):
-        assert _text(await editor.call_tool("asks__summarize", {"text": "x"})) == "editor-llm said: via http"
-        assert _text(await editor.call_tool("asks__greet", {})) == "hello Grace"
+        assert text_of(await editor.call_tool("asks__summarize", {"text": "x"})) == "editor-llm said: via http"
+        assert text_of(await editor.call_tool("asks__greet", {})) == "hello Grace"
 
 
 async def _answer_type(url: str, capabilities: dict[str, Any]) -> str:
@@ -341,9 +335,9 @@ async def test_a_2026_editor_is_asked_in_input_required_rounds_and_the_same_call
     )
     async with gateway.running(), modern as client:
         assert client.protocol_version == "2026-07-28"
-        assert _text(await client.call_tool("asks__summarize", {"text": "x"})) == "editor-llm said: modern"
-        assert _text(await client.call_tool("asks__greet", {})) == "hello Hopper"
-        assert _text(await client.call_tool("asks__where", {})) == "file:///modern"
+        assert text_of(await client.call_tool("asks__summarize", {"text": "x"})) == "editor-llm said: modern"
+        assert text_of(await client.call_tool("asks__greet", {})) == "hello Hopper"
+        assert text_of(await client.call_tool("asks__where", {})) == "file:///modern"
     assert asked == ["sampling", "elicitation", "roots"]
 
 
@@ -354,7 +348,7 @@ async def test_a_2026_editor_that_cannot_sample_gets_glms_answer_in_a_single_rou
         model_transport=httpx2.ASGITransport(fake.app),
     )
     async with gateway.running(), Client(build_server(gateway, gateway.agent), mode="2026-07-28") as client:
-        assert _text(await client.call_tool("asks__summarize", {"text": "x"})) == "glm-4.6 said: from glm"
+        assert text_of(await client.call_tool("asks__summarize", {"text": "x"})) == "glm-4.6 said: from glm"
 
 
 async def test_an_unknown_request_state_is_refused_saying_to_start_again() -> None:
@@ -383,7 +377,7 @@ async def test_the_old_sse_transport_serves_the_catalog_and_relays_questions_beh
         async with Client(transport, mode="legacy", elicitation_callback=elicit) as editor:
             names = [tool.name for tool in (await editor.list_tools()).tools]
             assert "asks__greet" in names
-            assert _text(await editor.call_tool("asks__greet", {})) == "hello Lin"
+            assert text_of(await editor.call_tool("asks__greet", {})) == "hello Lin"
 
 
 async def test_titles_icons_annotations_output_schemas_structured_content_and_meta_pass_unchanged() -> None:
@@ -447,7 +441,7 @@ async def _agent_deleting(answer: str | None) -> tuple[list[str], str, list[str]
     editor: dict[str, Any] = {"elicitation_callback": elicit} if answer is not None else {}
     async with face({"notes": inproc(notes_server(deleted), destructive="ask")}, fake, **editor) as client:
         result = await client.call_tool("glm__agent", {"task": "delete my groceries note"})
-    assert _text(result) == "done"
+    assert text_of(result) == "done"
     tool_message = next(m for m in fake.requests[1]["messages"] if m["role"] == "tool")
     return deleted, str(tool_message["content"]), questions
 

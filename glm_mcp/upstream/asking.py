@@ -35,13 +35,8 @@ ElicitFnT = Callable[[T.ElicitRequestParams], Awaitable[T.ElicitResult | T.Error
 RootsFnT = Callable[[], Awaitable[T.ListRootsResult | T.ErrorData]]
 
 
-class Asker(Protocol):
-    """A caller able to answer some of a server's questions; None for a kind it cannot answer."""
-
-    @property
-    def label(self) -> str:
-        """Who this is, for logs and refusals ("the editor", "the chat loop")."""
-        ...
+class Answers(Protocol):
+    """Answers to a server's own requests; None for a kind that cannot be answered (nor is advertised)."""
 
     @property
     def sample(self) -> SampleFnT | None: ...
@@ -51,6 +46,15 @@ class Asker(Protocol):
 
     @property
     def roots(self) -> RootsFnT | None: ...
+
+
+class Asker(Answers, Protocol):
+    """A caller able to answer some of a server's questions."""
+
+    @property
+    def label(self) -> str:
+        """Who this is, for logs and refusals ("the editor", "the chat loop")."""
+        ...
 
 
 class Callers:

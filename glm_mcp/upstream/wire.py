@@ -16,9 +16,9 @@ Only public SDK names are used here: the dispatcher is built from `JSONRPCDispat
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import mcp.types as T
 from mcp.client import ClientRequestContext, ClientSession
@@ -28,25 +28,12 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_PROTOCOL_VERSION_HEADER
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
-from glm_mcp.upstream.asking import ElicitFnT, RootsFnT, SampleFnT
+from glm_mcp.upstream.asking import Answers
 
 Era = Literal["auto", "legacy", "2026-07-28"]
 
 MODERN_VERSION = "2026-07-28"
 CLIENT_INFO = T.Implementation(name="glm-mcp", version="0.1.0")
-
-
-class Answers(Protocol):
-    """Answers a server's own requests; None for a kind means the capability is not advertised."""
-
-    @property
-    def sample(self) -> SampleFnT | None: ...
-
-    @property
-    def elicit(self) -> ElicitFnT | None: ...
-
-    @property
-    def roots(self) -> RootsFnT | None: ...
 
 
 Streams = tuple[Any, Any]
@@ -133,10 +120,10 @@ async def open_wire(
     dispatcher: JSONRPCDispatcher[Any] = JSONRPCDispatcher(streams[0], streams[1])
     session = ClientSession(
         dispatcher=dispatcher,
-        sampling_callback=_sampling(answers),
+        sampling_callback=_callback(answers.sample),
         sampling_capabilities=advertised(answers).sampling,
-        elicitation_callback=_elicitation(answers),
-        list_roots_callback=_roots(answers),
+        elicitation_callback=_callback(answers.elicit),
+        list_roots_callback=_callback(answers.roots),
         logging_callback=on_log,
         message_handler=on_message,
         client_info=CLIENT_INFO,
@@ -167,34 +154,12 @@ async def _negotiate(session: ClientSession) -> None:
 # The SDK takes a callback only where a capability is advertised; None keeps its default (refuse, unadvertised).
 
 
-def _sampling(answers: Answers) -> Any:
-    sample = answers.sample
-    if sample is None:
+def _callback(answer: Callable[..., Awaitable[Any]] | None) -> Any:
+    """The SDK's callback shape (its request context first) around one of our answers."""
+    if answer is None:
         return None
 
-    async def callback(ctx: ClientRequestContext, params: T.CreateMessageRequestParams) -> Any:
-        return await sample(params)
-
-    return callback
-
-
-def _elicitation(answers: Answers) -> Any:
-    elicit = answers.elicit
-    if elicit is None:
-        return None
-
-    async def callback(ctx: ClientRequestContext, params: T.ElicitRequestParams) -> Any:
-        return await elicit(params)
-
-    return callback
-
-
-def _roots(answers: Answers) -> Any:
-    roots = answers.roots
-    if roots is None:
-        return None
-
-    async def callback(ctx: ClientRequestContext) -> Any:
-        return await roots()
+    async def callback(ctx: ClientRequestContext, *params: Any) -> Any:
+        return await answer(*params)
 
     return callback

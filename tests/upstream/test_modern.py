@@ -12,15 +12,9 @@ from glm_mcp.catalog import Catalog
 from glm_mcp.config import GatewayConfig
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
-from tests.helpers import python_server
+from tests.helpers import python_server, text_of
 
 pytestmark = pytest.mark.slow  # the server runs as a subprocess
-
-
-def _text(result: T.CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, T.TextContent)
-    return block.text
 
 
 async def test_a_2026_only_server_is_connected_in_auto_mode_listed_called_and_its_changes_followed() -> None:
@@ -28,7 +22,7 @@ async def test_a_2026_only_server_is_connected_in_auto_mode_listed_called_and_it
         assert gateway.status()["servers"]["new"]["state"] == "ready"
         assert gateway.servers["new"].protocol_version == "2026-07-28"
         assert set(gateway.catalog.tools) == {"new__echo", "new__ask_name", "new__summarize", "new__grow"}
-        assert _text(await gateway.call_tool("new__echo", {"text": "modern"})) == "modern"
+        assert text_of(await gateway.call_tool("new__echo", {"text": "modern"})) == "modern"
         grown = anyio.Event()
 
         async def heard(old: Catalog, new: Catalog) -> None:
@@ -53,5 +47,7 @@ async def test_a_2026_servers_questions_reach_a_2025_editor_and_a_2026_editor() 
         for mode in ("legacy", "2026-07-28"):
             editor = Client(build_server(gateway), mode=mode, elicitation_callback=elicit, sampling_callback=sample)
             async with editor:
-                assert _text(await editor.call_tool("new__ask_name", {})) == "hello Ada", mode
-                assert _text(await editor.call_tool("new__summarize", {"text": "x"})) == "editor-llm said: short", mode
+                assert text_of(await editor.call_tool("new__ask_name", {})) == "hello Ada", mode
+                assert text_of(await editor.call_tool("new__summarize", {"text": "x"})) == "editor-llm said: short", (
+                    mode
+                )
