@@ -188,6 +188,20 @@ async def serve_asgi(app: Any, port: int = 0) -> AsyncGenerator[str, None]:
         async def main_loop(self) -> None:
             await stop.wait()  # instead of uvicorn's 0.1 s polling of should_exit: tests stop at once
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # uvicorn's own shutdown sleeps a fixed 0.1 s first; here connections are asked to close and their
+            # tasks watched until they are gone (uvicorn keeps no event for that), bounded as uvicorn bounds it.
+            for server in self.servers:
+                server.close()
+            for connection in list(self.server_state.connections):
+                connection.shutdown()
+            with anyio.move_on_after(self.config.timeout_graceful_shutdown or 1):
+                while self.server_state.connections or self.server_state.tasks:  # noqa: ASYNC110  # no event to wait on
+                    await anyio.sleep(0.002)
+            for task in list(self.server_state.tasks):
+                task.cancel()
+            await self.lifespan.shutdown()
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY: see cli.py
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))

@@ -592,6 +592,7 @@ async def test_a_call_paused_on_a_2026_editor_that_never_answers_is_cancelled_up
     assert "unknown or expired" in expired.value.message
 
 
+@pytest.mark.slow  # lets real time pass beyond a pause
 async def test_a_2026_editors_long_call_is_not_taken_for_a_paused_one(monkeypatch: pytest.MonkeyPatch) -> None:
     from glm_mcp import rounds
 

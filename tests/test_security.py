@@ -73,6 +73,7 @@ def test_an_empty_or_blank_token_is_a_config_error_that_does_not_echo_it(value: 
     assert "gateway.auth_tokens" in str(caught.value) and "empty or blank" in str(caught.value)
 
 
+@pytest.mark.slow  # runs the image entry point as a subprocess
 async def test_the_docker_image_refuses_to_start_with_an_empty_token() -> None:
     docker = str(ROOT / "docker" / "glm-mcp.json")
     code, _, err = await run_cli("serve", "--host", "0.0.0.0", "--config", docker, env={"GLM_MCP_TOKEN": ""})
@@ -277,6 +278,7 @@ async def test_a_client_cannot_raise_max_steps_past_the_config() -> None:
 # 6. Bundled servers that hold up.
 
 
+@pytest.mark.slow  # times a pathological regex against a real tree
 async def test_a_catastrophic_regex_cannot_pin_the_files_server(tmp_path: Path) -> None:
     (tmp_path / "long.txt").write_text("a" * 50_000 + "!\n")
     path = write_config(

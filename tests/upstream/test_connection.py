@@ -75,6 +75,7 @@ async def test_list_changed_from_a_server_refreshes_its_part_of_the_catalog() ->
         assert list(gateway.catalog.tools) == ["dyn__fresh", "dyn__grow"]
 
 
+@pytest.mark.slow  # lets real time pass beyond a timeout
 async def test_a_call_outlives_its_timeout_while_progress_keeps_coming() -> None:
     """The timeout restarts at every progress notification, so a long but lively tool is not cut off."""
     gate = anyio.Event()
