@@ -9,10 +9,10 @@ RUN apt-get update \
     && useradd --create-home --uid 10001 glm
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY glm_mcp ./glm_mcp
 COPY servers ./servers
-RUN pip install --no-cache-dir . && rm -rf /src
+RUN pip install --no-cache-dir -c constraints.txt . && rm -rf /src
 
 COPY docker/glm-mcp.json /etc/glm-mcp/glm-mcp.json
 ENV GLM_MCP_CONFIG=/etc/glm-mcp/glm-mcp.json
