@@ -301,6 +301,8 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     )
 
     async def run() -> None:
+        quiet = _QuietStop(lambda: server.should_exit, anyio.get_cancelled_exc_class())
+        logging.getLogger("uvicorn.error").addFilter(quiet)
         async with anyio.create_task_group() as tg:
 
             async def stop_on_signal() -> None:
@@ -311,8 +313,12 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
                         # order (uvicorn's own force exit would skip that and log the lifespan's cancellation).
                         app.close_streams()
                         if server.should_exit:
-                            for task in list(server.server_state.tasks):
+                            running = list(server.server_state.tasks)
+                            logger.warning("stopping now: %d call(s) in flight cut short", len(running))
+                            for task in running:
                                 task.cancel()
+                        else:
+                            logger.info("stopping: calls in flight get 10 s (a second signal cuts them short)")
                         server.should_exit = True
 
             tg.start_soon(stop_on_signal)
@@ -322,6 +328,26 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
 
     _run(run)
     return EXIT_OK if server.started else EXIT_FAILURE
+
+
+class _QuietStop(logging.Filter):
+    """While `serve` stops, uvicorn reports the requests it (or a second signal) cancels as crashes, with a
+    traceback each; they were cut short on purpose. The traceback goes, the fact stays in plain words."""
+
+    def __init__(self, stopping: Callable[[], bool], cancelled: type[BaseException]) -> None:
+        super().__init__()
+        self._stopping = stopping
+        self._cancelled = cancelled
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._stopping():
+            return True
+        if record.exc_info is not None and isinstance(record.exc_info[1], self._cancelled):
+            return False
+        if "timeout graceful shutdown exceeded" in record.getMessage():
+            record.msg, record.args = "calls still running after the 10 s grace period were cut short", ()
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def _loader(args: argparse.Namespace) -> Callable[[], GatewayConfig]:

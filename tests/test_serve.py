@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import anyio
 import httpx2
 import mcp.types as T
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.helpers import ROOT, alive, children_of, glm_mcp_serve, run_cli, wait_gone
@@ -231,4 +232,27 @@ async def test_an_idle_editor_does_not_hold_shutdown_and_nothing_is_printed_but_
                 code = await gateway.process.wait()
     assert code == 0
     printed = "\n".join(gateway.stderr_lines)
-    assert "Traceback" not in printed and "graceful shutdown exceeded" not in printed
+    assert "Traceback" not in printed and "graceful shutdown exceeded" not in printed, printed
+
+
+async def test_a_second_ctrl_c_cuts_a_call_short_without_printing_a_traceback(tmp_path: Path) -> None:
+    async with glm_mcp_serve(_config(), tmp_path, "--log-level", "info") as gateway:
+        async with gateway.mcp_client() as client, anyio.create_task_group() as tg:
+
+            async def call() -> None:
+                with anyio.move_on_after(20), contextlib.suppress(MCPError):  # the gateway goes away under it
+                    await client.call_tool("proc__hang", {})
+
+            tg.start_soon(call)
+            with anyio.fail_after(10):
+                await gateway.stderr_line("HANG started")
+            gateway.process.send_signal(signal.SIGINT)
+            with anyio.fail_after(10):
+                await gateway.stderr_line("stopping: calls in flight get 10 s")  # two quick signals would merge
+            gateway.process.send_signal(signal.SIGINT)
+            with anyio.fail_after(5):  # well inside the grace period: the second signal did it
+                assert await gateway.process.wait() == 0
+            tg.cancel_scope.cancel()
+    printed = "\n".join(gateway.stderr_lines)
+    assert "Traceback" not in printed and "Exception in ASGI application" not in printed, printed
+    assert "in flight cut short" in printed
