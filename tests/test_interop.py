@@ -258,3 +258,48 @@ async def test_server_everything_asks_the_editor_through_glm_mcp_stdio(everythin
         with anyio.fail_after(15):
             await updated.wait()
         await editor.call_tool("ev__toggle-subscriber-updates", {})
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_server_everything_asks_editors_of_both_eras_through_mcp(
+    everything_server: Path, tmp_path: Path, mode: str
+) -> None:
+    """Over `/mcp`, a 2025-era editor is asked on its request's stream, a 2026-07-28 one in InputRequiredResult
+    rounds; both get server-everything's sampling and elicitation, and completion."""
+    import httpx2
+    from mcp import Client
+    from mcp.client import ClientRequestContext
+    from mcp.client.streamable_http import streamable_http_client
+
+    from tests.helpers import glm_mcp_serve
+
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="sampled"), model="editor-llm")
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        return T.ElicitResult(action="accept", content={"name": "Grace Hopper"})
+
+    config = {"mcpServers": {"ev": {"command": _node(), "args": [str(everything_server), "stdio"]}}}
+    async with glm_mcp_serve(config, tmp_path) as gateway:
+        async with (
+            httpx2.AsyncClient(headers=gateway.headers, timeout=httpx2.Timeout(30, read=120)) as http,
+            Client(
+                streamable_http_client(f"{gateway.url}/mcp", http_client=http),
+                mode=mode,
+                sampling_callback=sample,
+                elicitation_callback=elicit,
+            ) as editor,
+        ):
+            with anyio.fail_after(30):
+                names: set[str] = set()
+                while "ev__trigger-elicitation-request" not in names:
+                    names = {tool.name for tool in (await editor.list_tools()).tools}
+            sampled = await editor.call_tool("ev__trigger-sampling-request", {"prompt": "hi", "maxTokens": 5})
+            assert "sampled" in text_of(sampled) and "editor-llm" in text_of(sampled)
+            elicited = await editor.call_tool("ev__trigger-elicitation-request", {})
+            said = "\n".join(block.text for block in elicited.content if isinstance(block, T.TextContent))
+            assert "- Name: Grace Hopper" in said
+            completed = await editor.complete(
+                T.PromptReference(name="ev__completable-prompt"), {"name": "department", "value": "Sa"}
+            )
+            assert completed.completion.values == ["Sales"]
