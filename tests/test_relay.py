@@ -627,3 +627,17 @@ async def test_a_2026_editor_listening_for_a_resource_hears_it_change_and_the_se
         with anyio.fail_after(5):
             while subscribed:  # the listen stream ended: the gateway unsubscribes upstream
                 await anyio.wait_all_tasks_blocked()
+
+
+async def test_roots_asked_outside_any_call_come_from_a_connected_editor() -> None:
+    async def roots(context: ClientRequestContext) -> T.ListRootsResult:
+        return T.ListRootsResult(roots=[T.Root.model_validate({"uri": "file:///work/editor", "name": "editor"})])
+
+    gateway = Gateway(GatewayConfig(servers={"asks": inproc(asking_server())}, model=MODEL))
+    async with gateway.running(), Client(build_server(gateway), mode="legacy", list_roots_callback=roots) as editor:
+        await editor.list_tools()  # the face now knows this editor
+        answer = gateway.answers.roots
+        assert answer is not None
+        listed = await answer()
+    assert isinstance(listed, T.ListRootsResult)
+    assert [str(root.uri) for root in listed.roots] == ["file:///work/editor"]
