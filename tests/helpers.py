@@ -80,14 +80,18 @@ class RunningGateway:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     @asynccontextmanager
-    async def mcp_client(self, mode: str = "legacy", message_handler: Any = None) -> AsyncGenerator[Client, None]:
-        """An MCP SDK client on `/mcp`, with the gateway's token."""
+    async def mcp_client(
+        self, mode: str = "legacy", message_handler: Any = None, **callbacks: Any
+    ) -> AsyncGenerator[Client, None]:
+        """An MCP SDK client on `/mcp`, with the gateway's token; `callbacks` are the SDK client's
+        (`sampling_callback`, `elicitation_callback`, `list_roots_callback`)."""
         async with (
             httpx2.AsyncClient(headers=self.headers, timeout=httpx2.Timeout(30, read=300)) as http,
             Client(
                 streamable_http_client(f"{self.url}/mcp", http_client=http),
                 mode=mode,
                 message_handler=message_handler,
+                **callbacks,
             ) as client,
         ):
             yield client

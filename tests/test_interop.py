@@ -266,10 +266,7 @@ async def test_server_everything_asks_editors_of_both_eras_through_mcp(
 ) -> None:
     """Over `/mcp`, a 2025-era editor is asked on its request's stream, a 2026-07-28 one in InputRequiredResult
     rounds; both get server-everything's sampling and elicitation, and completion."""
-    import httpx2
-    from mcp import Client
     from mcp.client import ClientRequestContext
-    from mcp.client.streamable_http import streamable_http_client
 
     from tests.helpers import glm_mcp_serve
 
@@ -281,15 +278,7 @@ async def test_server_everything_asks_editors_of_both_eras_through_mcp(
 
     config = {"mcpServers": {"ev": {"command": _node(), "args": [str(everything_server), "stdio"]}}}
     async with glm_mcp_serve(config, tmp_path) as gateway:
-        async with (
-            httpx2.AsyncClient(headers=gateway.headers, timeout=httpx2.Timeout(30, read=120)) as http,
-            Client(
-                streamable_http_client(f"{gateway.url}/mcp", http_client=http),
-                mode=mode,
-                sampling_callback=sample,
-                elicitation_callback=elicit,
-            ) as editor,
-        ):
+        async with gateway.mcp_client(mode, sampling_callback=sample, elicitation_callback=elicit) as editor:
             with anyio.fail_after(30):
                 names: set[str] = set()
                 while "ev__trigger-elicitation-request" not in names:
