@@ -59,7 +59,11 @@ def status_body(gateway: Gateway) -> dict[str, Any]:
         )
     for server, upstream in gateway.servers.items():
         left_out = [(tool, f"quarantined: {why}") for tool, why in upstream.listing.quarantined]
-        left_out += [(tool, f"not exposed: {why}") for tool, why in gateway.catalog.conflicts.get(server, ())]
+        left_out += [
+            (clash.name, f"not exposed: {clash.reason}")
+            for clash in gateway.catalog.conflicts.get(server, ())
+            if clash.kind == "tool"
+        ]
         for tool_name, policy in left_out:
             tools.append(
                 {

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from glm_mcp import http_mode
 from glm_mcp.admin import admin_routes
 from glm_mcp.chat_api import ChatCompletionsApp, model_body, models_body
+from glm_mcp.errors import ConfigError
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from glm_mcp.http_mode import MAX_BODY_BYTES
@@ -74,6 +75,8 @@ class RequestGuard:
         self.hosts = hosts
         self.origins = frozenset(origins)
         self.close_streams: Callable[[], None] = lambda: None
+        self.startup_error: ConfigError | None = None
+        """Why the gateway refused to start (a config problem found only once the servers listed), for `serve`."""
         """Ends the standing `/mcp` GET streams; `serve` calls it when asked to stop."""
 
     @staticmethod
@@ -257,10 +260,14 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None, None]:
-        async with gateway.running(), chat.rounds.running(), server.session_manager.run():
-            if on_ready is not None:
-                on_ready()
-            yield
+        try:
+            async with gateway.running(), chat.rounds.running(), server.session_manager.run():
+                if on_ready is not None:
+                    on_ready()
+                yield
+        except ConfigError as exc:
+            guard.startup_error = exc
+            raise
 
     mcp_app.router.lifespan_context = lifespan
     mcp_app.add_exception_handler(HTTPException, _json_http_error)
@@ -272,6 +279,6 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         idle_timeout_seconds=limits.session_idle_timeout,
     )
     guarded = BearerAuth(BodyDeadline(sessions, limits.body_timeout), tokens)
-    app = RequestGuard(guarded, security.allowed_hosts, security.allowed_origins)
-    app.close_streams = sessions.close_streams
-    return app
+    guard = RequestGuard(guarded, security.allowed_hosts, security.allowed_origins)
+    guard.close_streams = sessions.close_streams
+    return guard

@@ -42,6 +42,28 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class NameClash:
+    """A name a passthrough server (`"prefix": ""`) could not expose as it is."""
+
+    server: str
+    kind: str
+    """"tool" or "prompt"."""
+    name: str
+    other: str
+    """The server that already exposes the name, or "" for a name the gateway keeps for itself (`glm__…`)."""
+
+    @property
+    def reason(self) -> str:
+        if not self.other:
+            own = f"{self.kind} names starting '{RESERVED_PREFIX}' are the gateway's own"
+            return f"{own}; give '{self.server}' a \"prefix\""
+        return (
+            f"server '{self.other}' exposes a {self.kind} named '{self.name}' too; give '{self.server}' or "
+            f"'{self.other}' a \"prefix\""
+        )
+
+
+@dataclass(frozen=True)
 class Catalog:
     """A snapshot of everything the gateway exposes."""
 
@@ -54,8 +76,8 @@ class Catalog:
     """(server, matcher, template) in config order."""
     filtered: dict[str, tuple[str, ...]] = field(default_factory=dict[str, tuple[str, ...]])
     """Server → its tools left out by allow/deny."""
-    conflicts: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict[str, tuple[tuple[str, str], ...]])
-    """Server → (name, why) of the names a passthrough server could not expose as they are."""
+    conflicts: dict[str, tuple[NameClash, ...]] = field(default_factory=dict[str, tuple[NameClash, ...]])
+    """Server → the names that passthrough server could not expose as they are (left out, never shadowing)."""
 
     @cached_property
     def search_index(self) -> ToolIndex:
@@ -157,7 +179,7 @@ def build_catalog(upstreams: Iterable[Upstream]) -> Catalog:
     tool_pairs: dict[tuple[str, str], tuple[str, T.Tool]] = {}
     prompt_pairs: dict[tuple[str, str], tuple[str, T.Prompt]] = {}
     filtered: dict[str, tuple[str, ...]] = {}
-    conflicts: dict[str, list[tuple[str, str]]] = {}
+    conflicts: dict[str, list[NameClash]] = {}
     # Names a prefixed server exposes are taken first; passthrough servers then claim theirs in config order.
     owner: dict[str, str] = {}
     for upstream in servers:
@@ -171,12 +193,12 @@ def build_catalog(upstreams: Iterable[Upstream]) -> Catalog:
         for tool in upstream.listing.tools:
             if not is_exposed(tool.name, upstream.config.tools):
                 left_out.append(tool.name)
-            elif prefix or _claim(tool.name, upstream.name, owner, conflicts):
+            elif prefix or _claim("tool", tool.name, upstream.name, owner, conflicts):
                 tool_pairs[(prefix, tool.name)] = (upstream.name, tool)
         if left_out:
             filtered[upstream.name] = tuple(left_out)
         for prompt in upstream.listing.prompts:
-            if prefix or _claim(prompt.name, upstream.name, owner, conflicts):
+            if prefix or _claim("prompt", prompt.name, upstream.name, owner, conflicts):
                 prompt_pairs[(prefix, prompt.name)] = (upstream.name, prompt)
 
     tools: dict[str, tuple[Entry, T.Tool]] = {}
@@ -203,17 +225,11 @@ def build_catalog(upstreams: Iterable[Upstream]) -> Catalog:
     return Catalog(tools, prompts, resources, tuple(templates), filtered, frozen)
 
 
-def _claim(name: str, server: str, owner: dict[str, str], conflicts: dict[str, list[tuple[str, str]]]) -> bool:
-    """Whether a passthrough server may expose `name` as it is; a refusal is recorded, naming the other server."""
+def _claim(kind: str, name: str, server: str, owner: dict[str, str], conflicts: dict[str, list[NameClash]]) -> bool:
+    """Whether a passthrough server may expose `name` as it is; a refusal is recorded with the other server."""
     if name.startswith(RESERVED_PREFIX):
-        reason = f"names starting '{RESERVED_PREFIX}' are the gateway's own; give server '{server}' a prefix"
-    elif owner.setdefault(name, server) != server:
-        reason = (
-            f"'{name}' is exposed by server '{owner[name]}' too; give '{server}' or '{owner[name]}' a \"prefix\" "
-            "(no tool is lost silently)"
-        )
-    else:
+        other = ""
+    elif (other := owner.setdefault(name, server)) == server:
         return True
-    conflicts.setdefault(server, []).append((name, reason))
-    logger.error("server '%s': %s", server, reason)
+    conflicts.setdefault(server, []).append(NameClash(server, kind, name, other))
     return False

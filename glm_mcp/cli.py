@@ -137,12 +137,28 @@ def _setup_logging(level_name: str | None) -> None:
 
 
 def _run(main: Callable[[], Awaitable[_T]]) -> _T:
-    """Run the async `main` on asyncio, with uvloop's faster event loop where it is installed."""
+    """Run the async `main` on asyncio, with uvloop's faster event loop where it is installed.
+
+    A config error raised inside task groups comes out as itself, so it is reported in one line like any other.
+    """
     try:
         import uvloop  # noqa: F401  # pyright: ignore[reportUnusedImport]  # imported only to fail early when missing
     except ImportError:
-        return anyio.run(main)
-    return anyio.run(main, backend_options={"use_uvloop": True})
+        options: dict[str, Any] = {}
+    else:
+        options = {"use_uvloop": True}
+    try:
+        return anyio.run(main, backend_options=options)
+    except BaseExceptionGroup as group:
+        config_errors, rest = group.split(ConfigError)
+        if config_errors is None or rest is not None:
+            raise
+        raise _first_leaf(config_errors) from None
+
+
+def _first_leaf(group: BaseExceptionGroup[ConfigError]) -> ConfigError:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _freeze_heap() -> None:
@@ -284,7 +300,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
         _freeze_heap()
         print(f"glm-mcp serving on http://{shown}:{bound_port} (MCP at /mcp; {auth_note})", file=sys.stderr, flush=True)
 
-    gateway = Gateway(config, loader=_loader(args))
+    gateway = Gateway(config, loader=_loader(args), refuse_name_conflicts=True)
     app = build_app(gateway, on_ready=announce)
     protocol = bounded_protocol(
         max_connections=config.gateway.max_connections, header_timeout_seconds=config.gateway.header_timeout
@@ -303,6 +319,8 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     async def run() -> None:
         quiet = _QuietStop(lambda: server.should_exit, anyio.get_cancelled_exc_class())
         logging.getLogger("uvicorn.error").addFilter(quiet)
+        # A start refused for a config problem is said once below, not as uvicorn's traceback.
+        logging.getLogger("uvicorn.error").addFilter(lambda record: app.startup_error is None)
         async with anyio.create_task_group() as tg:
 
             async def stop_on_signal() -> None:
@@ -323,10 +341,15 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
 
             tg.start_soon(stop_on_signal)
             tg.start_soon(_reload_on_change, gateway, args)
-            await server.serve(sockets=sockets)
+            try:
+                await server.serve(sockets=sockets)
+            except SystemExit:  # uvicorn's way of saying the start failed; what failed was logged or is said below
+                pass
             tg.cancel_scope.cancel()
 
     _run(run)
+    if app.startup_error is not None:
+        raise app.startup_error
     return EXIT_OK if server.started else EXIT_FAILURE
 
 
@@ -383,9 +406,9 @@ async def _reload_on_change(gateway: Gateway, args: argparse.Namespace) -> None:
 
 @contextlib.asynccontextmanager
 async def _running_gateway(
-    config: GatewayConfig, loader: Callable[[], GatewayConfig] | None = None
+    config: GatewayConfig, loader: Callable[[], GatewayConfig] | None = None, *, refuse_name_conflicts: bool = True
 ) -> AsyncGenerator[Gateway, None]:
-    async with Gateway(config, loader=loader).running() as gateway:
+    async with Gateway(config, loader=loader, refuse_name_conflicts=refuse_name_conflicts).running() as gateway:
         yield gateway
 
 
@@ -420,7 +443,7 @@ def _tools(config: GatewayConfig, args: argparse.Namespace) -> int:
     wait = max((server.start_timeout for server in config.servers.values()), default=1.0)
 
     async def run() -> dict[str, Any]:
-        async with Gateway(config, ready_wait_seconds=wait).running() as gateway:
+        async with Gateway(config, ready_wait_seconds=wait, refuse_name_conflicts=True).running() as gateway:
             tools = [
                 {
                     "name": name,
@@ -484,7 +507,7 @@ def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
 
     async def run() -> T.CallToolResult:
         wait = max((server.start_timeout for server in config.servers.values()), default=1.0)
-        async with Gateway(config, ready_wait_seconds=wait).running() as gateway:
+        async with Gateway(config, ready_wait_seconds=wait, refuse_name_conflicts=True).running() as gateway:
             return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]  # JSON from the command line
 
     result = _run(run)
@@ -540,7 +563,7 @@ def _chat(config: GatewayConfig, args: argparse.Namespace) -> int:
 
 def _doctor(config: GatewayConfig, args: argparse.Namespace) -> int:
     async def run() -> int:
-        async with _running_gateway(config) as gateway:
+        async with _running_gateway(config, refuse_name_conflicts=False) as gateway:  # reported as findings
             findings = await diagnose(gateway, probe_model=not args.no_model)
         print(f"config: {config.source}")
         print(render(findings))

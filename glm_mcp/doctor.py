@@ -42,8 +42,8 @@ async def diagnose(gateway: Gateway, *, probe_model: bool = True) -> list[Findin
             if upstream.config.type in ("http", "sse"):
                 fix = "check the URL, the headers and that the server is up"
             findings.append(Finding(f"server {name}", FAIL, f"{upstream.error}; {fix}"))
-        for conflict, why in gateway.catalog.conflicts.get(name, ()):
-            findings.append(Finding(f"tool {name}/{conflict}", FAIL, f"not exposed: {why}"))
+        for clash in gateway.catalog.conflicts.get(name, ()):
+            findings.append(Finding(f"{clash.kind} {name}/{clash.name}", FAIL, f"not exposed: {clash.reason}"))
         for method, why in upstream.listing.notes:
             findings.append(
                 Finding(f"server {name}", WARN, f"{method} failed ({why}); counted as empty, its tools are served")

@@ -24,7 +24,7 @@ import mcp.types as T
 from glm_mcp.activity import Activity, CallEvent, CallOutcome, CallSource, ModelEvent, ModelOutcome, ServerEvent
 from glm_mcp.agent import Agent
 from glm_mcp.answers import GatewayAnswers
-from glm_mcp.catalog import Catalog, Entry, build_catalog, closest
+from glm_mcp.catalog import RESERVED_PREFIX, Catalog, Entry, build_catalog, closest
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, UpstreamTimeout
 from glm_mcp.metrics import GatewayMetrics
@@ -117,6 +117,13 @@ async def _first_outcomes(upstreams: list[Upstream], seconds: float) -> None:
             await upstream.first_outcome.wait()
 
 
+def _log_new_clashes(old: Catalog, new: Catalog) -> None:
+    """Say once, when it appears, that a passthrough name was left out (a server joined late or listed anew)."""
+    for server, clashes in new.conflicts.items():
+        for clash in set(clashes) - set(old.conflicts.get(server, ())):
+            logger.error("server '%s': %s '%s' is not exposed: %s", server, clash.kind, clash.name, clash.reason)
+
+
 def error_result(message: str) -> T.CallToolResult:
     """A tool result that tells its reader what went wrong."""
     return T.CallToolResult(content=[T.TextContent(text=message)], is_error=True)
@@ -132,8 +139,12 @@ class Gateway:
         ready_wait_seconds: float = 10.0,
         loader: Callable[[], GatewayConfig] | None = None,
         model_transport: httpx2.AsyncBaseTransport | None = None,
+        refuse_name_conflicts: bool = False,
     ) -> None:
         self.config = config
+        self._refuse_name_conflicts = refuse_name_conflicts
+        """Whether a passthrough name clash found at start stops the start with a `ConfigError` (the commands that
+        serve or use the catalog); `doctor` keeps going and reports it."""
         self.loader = loader
         """Reads the config again (from its file) for `reload`; None when there is nothing to re-read."""
         self.reload_error: str | None = None
@@ -163,6 +174,7 @@ class Gateway:
         self._catalog_changed = anyio.Event()
         self._log_listeners: list[LogListenerFnT] = []
         self._entered = False
+        self._started = False
         self.agent = Agent(self, self.model)
         """The tool loop `/v1/chat/completions`, `glm__agent` and `glm-mcp chat` run."""
         self.on_model_change(lambda new: self.model.reconfigure(new.model))
@@ -173,14 +185,45 @@ class Gateway:
 
         Raises:
             RuntimeError: The gateway is already running (its servers would be started twice).
+            ConfigError: `refuse_name_conflicts` is set and two servers would expose one name (both are named).
         """
         if self._entered:
             raise RuntimeError("this Gateway is already running; create another one to run it twice")
         self._entered = True
+        refused: ConfigError | None = None
         async with self._pool.running(), self.model.running():
             self.catalog = build_catalog(self._pool.upstreams.values())
-            self._last_owner.update((name, entry.server) for name, (entry, _) in self.catalog.tools.items())
-            yield self
+            if self._refuse_name_conflicts and self.catalog.conflicts:
+                refused = ConfigError(self._conflicts_message())  # raised once the servers are stopped
+            else:
+                _log_new_clashes(Catalog(), self.catalog)
+                self._started = True
+                self._last_owner.update((name, entry.server) for name, (entry, _) in self.catalog.tools.items())
+                yield self
+        if refused is not None:
+            raise refused
+
+    def _conflicts_message(self) -> str:
+        parts: list[str] = []
+        for server, clashes in self.catalog.conflicts.items():
+            by_other: dict[str, list[str]] = {}
+            for clash in clashes:
+                by_other.setdefault(clash.other, []).append(f"{clash.kind} '{clash.name}'")
+            for other, names in by_other.items():
+                shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                if other:
+                    parts.append(
+                        f'mcpServers.{server}.prefix: with "prefix": "" server \'{server}\' would expose {shown} '
+                        f"under names server '{other}' already exposes; give '{server}' or '{other}' a \"prefix\" "
+                        '(any name but "") so both are kept'
+                    )
+                else:
+                    parts.append(
+                        f'mcpServers.{server}.prefix: with "prefix": "" server \'{server}\' would expose {shown}, '
+                        "but names starting "
+                        f"'{RESERVED_PREFIX}' are the gateway's own; give '{server}' a \"prefix\""
+                    )
+        return f"{self.config.source}: " + "; ".join(parts)
 
     @property
     def servers(self) -> Mapping[str, Upstream]:
@@ -234,6 +277,8 @@ class Gateway:
 
     async def _rebuild(self) -> None:
         old, self.catalog = self.catalog, build_catalog(self._pool.upstreams.values())
+        if self._started:  # at start, the whole first catalog is judged at once
+            _log_new_clashes(old, self.catalog)
         self.activity.record(ServerEvent(f"the catalog changed: {len(self.catalog.tools)} tools"))
         for tool_name, (entry, _) in self.catalog.tools.items():
             self._last_owner[tool_name] = entry.server
@@ -365,7 +410,7 @@ class Gateway:
     async def apply(self, new: GatewayConfig) -> ReloadReport:
         """Move to `new`: added servers start, removed ones stop, changed ones restart, the rest are untouched."""
         async with self._admin_lock:
-            old = self.config
+            old, before = self.config, self.catalog
             register(new.secret_values())
             added = [name for name in new.servers if name not in old.servers]
             removed = [name for name in old.servers if name not in new.servers]
@@ -399,6 +444,12 @@ class Gateway:
                 notes.append("model settings applied to the next requests")
             self.reload_error = None
         await self._rebuild()
+        for server, clashes in self.catalog.conflicts.items():
+            notes += [
+                f"server '{server}': {clash.kind} '{clash.name}' is not exposed: {clash.reason}"
+                for clash in clashes
+                if clash not in before.conflicts.get(server, ())
+            ]
         report = ReloadReport(ok=True, added=added, removed=removed, restarted=changed, notes=notes)
         logger.warning("config reloaded: %s", json.dumps(report))
         self.activity.record(ServerEvent(f"config reloaded: {json.dumps(report)}"))
@@ -511,7 +562,7 @@ class Gateway:
         if filtered := self.catalog.filtered.get(upstream.name):
             status["filtered"] = list(filtered)
         if conflicts := self.catalog.conflicts.get(upstream.name):
-            status["conflicts"] = [{"name": name, "reason": reason} for name, reason in conflicts]
+            status["conflicts"] = [{"name": clash.name, "reason": clash.reason} for clash in conflicts]
         return status
 
     def status(self) -> GatewayStatus:
@@ -523,6 +574,11 @@ class Gateway:
             "servers": servers,
             "tools": len(self.catalog.tools),
         }
+        problems: list[str] = []
         if self.reload_error is not None:
-            status["config_error"] = f"the last reload was refused, the running config stays: {self.reload_error}"
+            problems.append(f"the last reload was refused, the running config stays: {self.reload_error}")
+        if self.catalog.conflicts:  # a server that joined late or listed anew; at start it stops the start
+            problems.append(f"names left out: {self._conflicts_message()}")
+        if problems:
+            status["config_error"] = "; ".join(problems)
         return status

@@ -8,8 +8,9 @@ import pytest
 from mcp.server.mcpserver import Context, MCPServer
 
 from glm_mcp.config import GatewayConfig, ToolFilterConfig
+from glm_mcp.errors import ConfigError
 from glm_mcp.gateway import Gateway
-from tests.helpers import inproc
+from tests.helpers import growing_server, inproc, text_of
 
 
 def _server(name: str) -> MCPServer:
@@ -119,6 +120,60 @@ async def test_a_passthrough_name_another_server_exposes_is_left_out_and_reporte
         )
         result = await gateway.call_tool("read_item", {"key": "k"})
         assert result.content == [T.TextContent(text="alpha:k")]
+
+
+async def test_a_passthrough_clash_found_at_start_is_a_config_error_naming_both_servers() -> None:
+    config = GatewayConfig(
+        servers={"alpha": inproc(_server("alpha"), prefix=""), "beta": inproc(_server("beta"), prefix="")},
+        source="/home/me/glm-mcp.json",
+    )
+    gateway = Gateway(config, refuse_name_conflicts=True)
+    with pytest.raises(ConfigError) as refused:
+        async with gateway.running():
+            pytest.fail("the gateway started with two servers exposing one name")
+    message = str(refused.value)
+    assert message.startswith("/home/me/glm-mcp.json: mcpServers.beta.prefix: ")
+    assert "server 'alpha'" in message and "'beta'" in message and '"prefix"' in message
+    assert "tool 'read_item', tool 'delete_item', prompt 'ask'" in message
+    assert all(upstream.state.value == "stopped" for upstream in gateway.servers.values())
+
+
+async def test_a_passthrough_clash_that_appears_after_start_is_left_out_and_said(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    first = MCPServer("first")
+
+    @first.tool()
+    def fresh() -> str:
+        """Already here."""
+        return "first's fresh"
+
+    config = GatewayConfig(servers={"first": inproc(first, prefix=""), "dyn": inproc(growing_server(), prefix="")})
+    async with Gateway(config, refuse_name_conflicts=True).running() as gateway:
+        assert "config_error" not in gateway.status()
+        changed = anyio.Event()
+
+        async def on_change(old: object, new: object) -> None:
+            changed.set()
+
+        gateway.on_catalog_change(on_change)
+        await gateway.call_tool("grow", {})
+        with anyio.fail_after(10):
+            await changed.wait()
+        problem = gateway.status().get("config_error", "")
+        assert "mcpServers.dyn.prefix" in problem and "server 'first'" in problem and "tool 'fresh'" in problem
+        assert text_of(await gateway.call_tool("fresh", {})) == "first's fresh"
+    assert "server 'dyn': tool 'fresh' is not exposed: server 'first' exposes a tool named 'fresh' too" in caplog.text
+
+
+async def test_a_reload_that_makes_passthrough_names_clash_says_so_in_its_report() -> None:
+    alpha, beta = inproc(_server("alpha"), prefix=""), _server("beta")
+    async with Gateway(GatewayConfig(servers={"alpha": alpha, "beta": inproc(beta)})).running() as gateway:
+        report = await gateway.apply(GatewayConfig(servers={"alpha": alpha, "beta": inproc(beta, prefix="")}))
+        assert report.get("restarted") == ["beta"]
+        clash = "server 'beta': tool 'read_item' is not exposed: server 'alpha' exposes a tool named 'read_item' too"
+        assert any(note.startswith(clash) for note in report.get("notes", [])), report
+        assert text_of(await gateway.call_tool("read_item", {"key": "k"})) == "alpha:k"
 
 
 async def test_passthrough_names_cannot_take_the_gateways_own_or_a_prefixed_name() -> None:

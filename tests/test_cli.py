@@ -129,3 +129,18 @@ async def test_a_config_without_servers_is_said_plainly(tmp_path: Path) -> None:
     path = write_config(tmp_path, {})
     code, out, _ = await run_cli("tools", "--config", str(path))
     assert code == 0 and f"no servers are configured in {path}" in out
+
+
+async def test_two_passthrough_servers_sharing_a_name_stop_serve_and_stdio_with_a_config_error(tmp_path: Path) -> None:
+    same = {"command": sys.executable, "args": [SDK_SERVER], "prefix": ""}
+    path = write_config(tmp_path, {"first": same, "second": same}, gateway={"auth_tokens": []})
+    for command in (["serve", "--port", "0"], ["stdio"], ["tools"]):
+        code, _, err = await run_cli(*command, "--config", str(path), stdin=b"")
+        assert code == 2, (command, err)
+        assert "Traceback" not in err, err
+        said = [line for line in err.splitlines() if line.startswith("glm-mcp: ")]
+        assert len(said) == 1 and f"{path}: mcpServers.second.prefix" in said[0], err
+        assert "server 'first'" in said[0] and "tool 'echo'" in said[0], err
+    # doctor goes on and lists each name left out, naming both servers.
+    code, out, _ = await run_cli("doctor", "--no-model", "--config", str(path))
+    assert code == 1 and "tool second/echo" in out and "'first'" in out
