@@ -82,7 +82,8 @@ def clean_value(value: str) -> str:
     """A string value without the format's tags around it: `<arg_value>Beijing</arg_value>` is `Beijing`."""
     if "<" not in value:
         return value
-    return strip_trailing_tags(value.removeprefix("<arg_value>"), strip_space=False)
+    cleaned = strip_trailing_tags(value.removeprefix("<arg_value>"), strip_space=False)
+    return cleaned or value  # a value that is nothing but a tag is what the model wrote, not a leak around one
 
 
 def strip_trailing_tags(text: str, *, strip_space: bool = True) -> str:

@@ -7,7 +7,7 @@ import string
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
@@ -209,6 +209,8 @@ def test_every_proper_prefix_of_an_arguments_object_is_refused_as_cut_off(docume
 
 @settings(max_examples=150, deadline=None)
 @given(json_documents)
+@example({"0": "<arg_value>"})  # found by this test: a value that is only a tag was emptied as a "leak"
+@example({"k": "</arg_value>"})
 def test_python_literal_escaped_wrapped_and_fenced_forms_read_back_to_the_same_values(document: dict[str, Any]) -> None:
     strict = json.dumps(document, ensure_ascii=False)
     forms = [
