@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from glm_mcp.catalog import Catalog
 from glm_mcp.gateway import Gateway
-from glm_mcp.upstream.asking import ElicitFnT, RootsFnT, SampleFnT, SampleResult
+from glm_mcp.upstream.asking import ElicitFnT, RootsFnT, SampleFnT, SampleResult, progress_relay
 from glm_mcp.upstream.wire import MODERN_VERSION
 
 logger = logging.getLogger("glm_mcp.editors")
@@ -288,8 +288,10 @@ class EditorAsker:
         self._url_elicitation = caps.elicitation is not None and caps.elicitation.url is not None
 
     async def _ask(self, request: T.ServerRequest, result: type[R]) -> R | T.ErrorData:
+        # Cancelled when the asking server withdraws the question: the SDK then cancels it at the editor too.
+        relay = progress_relay()  # the editor's progress gets its own token here, and the server's on the way back
         try:
-            return await self._session.send_request(request, result, metadata=self._related)
+            return await self._session.send_request(request, result, metadata=self._related, progress_callback=relay)
         except MCPError as exc:
             return T.ErrorData(code=exc.code, message=exc.message, data=exc.data)
 

@@ -10,7 +10,8 @@ Contract:
   is done, or with the questions it is waiting on (all of those asked so far);
 - `request_state` is a random token naming one waiting call; an unknown or expired one is an invalid-params error,
   and a call nobody resumes within `PAUSE_SECONDS` is cancelled (upstream too);
-- only what the editor declared is asked (`sampling`, `elicitation`, `roots`); the rest falls to the gateway.
+- only what the editor declared is asked (`sampling`, `elicitation`, `roots`); the rest falls to the gateway;
+- a question the server withdraws before the editor answered is no longer asked; a late answer to it is ignored.
 """
 
 from __future__ import annotations
@@ -81,7 +82,13 @@ class _RoundsAsker:
         question = _Question(f"q{waiting.count}", request)
         waiting.open_questions[question.key] = question
         waiting.asked.set()
-        await question.answered.wait()
+        try:
+            await question.answered.wait()
+        finally:
+            # Withdrawn by the server (cancelled) or answered: either way no longer asked of the editor.
+            waiting.open_questions.pop(question.key, None)
+            if not waiting.open_questions and not question.answered.is_set():
+                waiting.asked = anyio.Event()
         return question.answer
 
     async def _sample(self, params: T.CreateMessageRequestParams) -> SampleResult:
@@ -154,18 +161,21 @@ class Rounds:
                 waiting.asked = anyio.Event()
         waiting.attached += 1
         try:
-            async with anyio.create_task_group() as tg:
+            while not waiting.done.is_set():
+                async with anyio.create_task_group() as tg:
 
-                async def finished() -> None:
-                    await waiting.done.wait()
-                    tg.cancel_scope.cancel()
+                    async def finished() -> None:
+                        await waiting.done.wait()
+                        tg.cancel_scope.cancel()
 
-                async def questions() -> None:
-                    await waiting.asked.wait()
-                    tg.cancel_scope.cancel()
+                    async def questions() -> None:
+                        await waiting.asked.wait()
+                        tg.cancel_scope.cancel()
 
-                tg.start_soon(finished)
-                tg.start_soon(questions)
+                    tg.start_soon(finished)
+                    tg.start_soon(questions)
+                if waiting.open_questions:
+                    break  # else each question asked was withdrawn before it could be handed out: wait on
         except anyio.get_cancelled_exc_class():
             # The editor gave up on the request itself (not merely paused to answer): so does the call.
             waiting.scope.cancel()

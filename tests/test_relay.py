@@ -21,12 +21,15 @@ from mcp import Client, MCPError
 from mcp.client import ClientRequestContext
 from mcp.server import Server, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.message import ServerMessageMetadata
 from pydantic import BaseModel, SecretStr
 
 from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, UpstreamConfig
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
+from glm_mcp.rounds import Rounds
+from glm_mcp.upstream.asking import Asker
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import inproc, serve_asgi, text_of
 
@@ -641,3 +644,148 @@ async def test_roots_asked_outside_any_call_come_from_a_connected_editor() -> No
         listed = await answer()
     assert isinstance(listed, T.ListRootsResult)
     assert [str(root.uri) for root in listed.roots] == ["file:///work/editor"]
+
+
+def withdrawing_server(editor_asked: anyio.Event, withdrawn: anyio.Event) -> MCPServer:
+    """A server whose tool asks its caller to sample, then withdraws the question once the editor has it."""
+    server = MCPServer("withdraws")
+
+    @server.tool()
+    async def think(ctx: Context) -> str:
+        """Ask for a sample, then change its mind."""
+        async with anyio.create_task_group() as tg:
+
+            async def ask() -> None:
+                await ctx.session.create_message(  # pyright: ignore[reportDeprecated]  # 2025-era sampling
+                    [T.SamplingMessage(role="user", content=T.TextContent(text="think"))],
+                    max_tokens=5,
+                    related_request_id=ctx.request_id,
+                )
+
+            tg.start_soon(ask)
+            await editor_asked.wait()
+            tg.cancel_scope.cancel()  # the SDK tells the gateway: notifications/cancelled
+        withdrawn.set()
+        return "withdrawn"
+
+    return server
+
+
+def _waiting_editor(editor_asked: anyio.Event, cancelled: anyio.Event) -> Any:
+    """A sampling callback that never answers by itself and notes being cancelled."""
+
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        editor_asked.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.set()
+        raise AssertionError("unreachable")
+
+    return sample
+
+
+async def test_a_sampling_request_the_server_withdraws_is_cancelled_at_the_editor() -> None:
+    editor_asked, withdrawn, cancelled = anyio.Event(), anyio.Event(), anyio.Event()
+    servers: dict[str, UpstreamConfig] = {"w": inproc(withdrawing_server(editor_asked, withdrawn))}
+    async with face(servers, sampling_callback=_waiting_editor(editor_asked, cancelled)) as editor:
+        assert text_of(await editor.call_tool("w__think", {})) == "withdrawn"
+        with anyio.fail_after(10):
+            await cancelled.wait()
+
+
+async def test_over_http_a_withdrawn_sampling_request_is_cancelled_on_the_editors_request_stream() -> None:
+    editor_asked, withdrawn, cancelled = anyio.Event(), anyio.Event(), anyio.Event()
+    gateway = Gateway(GatewayConfig(servers={"w": inproc(withdrawing_server(editor_asked, withdrawn))}, model=MODEL))
+    sample = _waiting_editor(editor_asked, cancelled)
+    async with (
+        serve_asgi(build_app(gateway)) as url,
+        Client(f"{url}/mcp", mode="legacy", sampling_callback=sample) as editor,
+    ):
+        assert text_of(await editor.call_tool("w__think", {})) == "withdrawn"
+        with anyio.fail_after(10):
+            await cancelled.wait()
+
+
+def progress_server(heard: list[tuple[float, float | None, str | None]], relayed: anyio.Event) -> MCPServer:
+    """A server whose tool asks for a sample and wants progress on it."""
+    server = MCPServer("slow")
+
+    @server.tool()
+    async def draft(ctx: Context) -> str:
+        """Ask for a sample with a progress token."""
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            heard.append((progress, total, message))
+            relayed.set()
+
+        params = T.CreateMessageRequestParams(
+            messages=[T.SamplingMessage(role="user", content=T.TextContent(text="draft"))], max_tokens=5
+        )
+        result = await ctx.session.send_request(
+            T.CreateMessageRequest(params=params),
+            T.CreateMessageResult,
+            metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
+            progress_callback=on_progress,
+        )
+        return f"{result.model} drafted"
+
+    return server
+
+
+async def test_progress_the_editor_reports_on_a_servers_request_reaches_that_server_under_its_own_token() -> None:
+    heard: list[tuple[float, float | None, str | None]] = []
+    relayed = anyio.Event()
+    tokens: list[object] = []
+
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        token = (context.meta or {}).get("progress_token")
+        tokens.append(token)
+        assert token is not None
+        await context.session.send_progress_notification(token, 0.5, 1.0, "half way")  # pyright: ignore[reportDeprecated]  # 2025-era editors report progress
+        with anyio.fail_after(10):
+            await relayed.wait()  # the server heard it before the answer
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="ok"), model="editor-llm")
+
+    async with face({"slow": inproc(progress_server(heard, relayed))}, sampling_callback=sample) as editor:
+        assert text_of(await editor.call_tool("slow__draft", {})) == "editor-llm drafted"
+    assert heard == [(0.5, 1.0, "half way")]
+
+
+async def test_a_question_the_server_withdraws_is_not_asked_again_of_a_2026_editor() -> None:
+    rounds = Rounds()
+    caps = T.ClientCapabilities(sampling=T.SamplingCapability(), elicitation=T.ElicitationCapability())
+    withdraw = anyio.Event()
+    sample = T.CreateMessageRequestParams(messages=[], max_tokens=5)
+
+    async def call(asker: Asker) -> str:
+        assert asker.sample is not None and asker.elicit is not None
+        ask_sample = asker.sample
+
+        async def ask() -> None:
+            await ask_sample(sample)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask)
+            await withdraw.wait()
+            tg.cancel_scope.cancel()
+        answer = await asker.elicit(T.ElicitRequestFormParams(message="Name?", requested_schema={"type": "object"}))
+        return f"elicited: {answer}"
+
+    async with rounds.running():
+        first = await rounds.run(T.InputResponseRequestParams(), caps, call)
+        assert isinstance(first, T.InputRequiredResult) and first.request_state is not None
+        assert [request.method for request in (first.input_requests or {}).values()] == ["sampling/createMessage"]
+        withdraw.set()
+        await anyio.wait_all_tasks_blocked()  # the call withdrew its question and asked the next one
+        again = T.InputResponseRequestParams(request_state=first.request_state)
+        second = await rounds.run(again, caps, call)
+        assert isinstance(second, T.InputRequiredResult)
+        assert [request.method for request in (second.input_requests or {}).values()] == ["elicitation/create"]
+        # A late answer to the withdrawn question is ignored; the call goes on with the answer it waits for.
+        late = T.CreateMessageResult(role="assistant", content=T.TextContent(text="late"), model="m")
+        answers: dict[str, T.InputResponse] = {"q1": late}
+        answers |= {key: T.ElicitResult(action="decline") for key in second.input_requests or {}}
+        last = T.InputResponseRequestParams(request_state=first.request_state, input_responses=answers)
+        done = await rounds.run(last, caps, call)
+    assert isinstance(done, str) and done.startswith("elicited: ") and "decline" in done

@@ -8,7 +8,10 @@ Contract:
   (the caller only), `"glm"` (GLM only), `"editor-then-glm"` (the caller when it can, else GLM) or `"deny"`
   (sampling not advertised); elicitation is advertised and declined when the caller cannot ask a person;
   roots come from the caller, else from the gateway (connected editors, then the config's `roots`);
-- an answer that fails is an `ErrorData` for the server, never an exception in the session.
+- an answer that fails is an `ErrorData` for the server, never an exception in the session;
+- a question the server withdraws (`notifications/cancelled`) cancels its answer, and with it the editor's request;
+  progress the editor reports on a question it is answering reaches the server under the server's own progress
+  token (`relaying_progress` holds where it goes while one answer runs).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Literal, Protocol, TypeVar
 
 import mcp.types as T
@@ -33,6 +37,30 @@ SampleResult = T.CreateMessageResult | T.CreateMessageResultWithTools | T.ErrorD
 SampleFnT = Callable[[T.CreateMessageRequestParams], Awaitable[SampleResult]]
 ElicitFnT = Callable[[T.ElicitRequestParams], Awaitable[T.ElicitResult | T.ErrorData]]
 RootsFnT = Callable[[], Awaitable[T.ListRootsResult | T.ErrorData]]
+
+
+class ProgressFnT(Protocol):
+    """Reports progress on the question being answered."""
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None: ...
+
+
+_progress_relay: ContextVar[ProgressFnT | None] = ContextVar("glm_mcp_progress_relay", default=None)
+
+
+@contextmanager
+def relaying_progress(relay: ProgressFnT | None) -> Generator[None, None, None]:
+    """While the answer to one question runs, progress reported on it goes to `relay` (the asking server)."""
+    reset = _progress_relay.set(relay)
+    try:
+        yield
+    finally:
+        _progress_relay.reset(reset)
+
+
+def progress_relay() -> ProgressFnT | None:
+    """Where progress on the question being answered now goes, if the asking server wants any."""
+    return _progress_relay.get()
 
 
 class Answers(Protocol):
