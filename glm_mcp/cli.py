@@ -476,6 +476,8 @@ def _tools(config: GatewayConfig, args: argparse.Namespace) -> int:
             print(line)
             for item in status.get("quarantined", []):
                 print(f"  quarantined {item['tool']}: {item['reason']}")
+            if filtered := status.get("filtered"):
+                print(f"  filtered out by tools.allow/deny: {', '.join(filtered)}")
             for note in status.get("notes", []):
                 print(f"  note: {note}")
             for conflict in status.get("conflicts", []):

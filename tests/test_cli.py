@@ -144,3 +144,39 @@ async def test_two_passthrough_servers_sharing_a_name_stop_serve_and_stdio_with_
     # doctor goes on and lists each name left out, naming both servers.
     code, out, _ = await run_cli("doctor", "--no-model", "--config", str(path))
     assert code == 1 and "tool second/echo" in out and "'first'" in out
+
+
+async def test_serve_without_a_config_runs_the_bundled_servers_for_a_client_with_the_printed_token(
+    tmp_path: Path,
+) -> None:
+    """The README's quick start: no config file, `glm-mcp serve`, and a client with the token `glm-mcp token` prints."""
+    env = {"XDG_DATA_HOME": str(tmp_path / "data"), "GLM_MCP_CONFIG": ""}
+    async with glm_mcp_serve(None, tmp_path, env=env) as gateway:
+        code, printed, _ = await run_cli("token", env={**env, "XDG_STATE_HOME": str(tmp_path / "state")})
+        assert code == 0 and printed.strip() == gateway.token
+        async with gateway.mcp_client() as editor:
+            tools = {tool.name for tool in (await editor.list_tools()).tools}
+            added = await editor.call_tool("notes__add_note", {"text": "quick start"})
+    assert {"clock__now", "files__read_file", "notes__add_note", "glm__agent"} <= tools
+    assert not added.is_error and (tmp_path / "data" / "glm-mcp" / "notes.json").exists()
+
+
+async def test_tools_shows_each_servers_state_and_filtered_tools_and_fails_while_one_is_down(tmp_path: Path) -> None:
+    servers = {
+        "proc": {"command": sys.executable, "args": [SDK_SERVER], "tools": {"deny": ["crash", "hang"]}},
+        "gone": {"command": str(tmp_path / "no-such-server")},
+    }
+    path = write_config(tmp_path, servers)
+    code, out, _ = await run_cli("tools", "--config", str(path))
+    assert code == 1, out
+    assert "proc__echo" in out and "proc__crash" not in out
+    assert "proc: ready" in out and "filtered out by tools.allow/deny: crash, hang" in out
+    assert "gone: failed" in out and "no-such-server" in out
+
+
+async def test_call_prints_the_result_and_exits_1_on_a_tool_error(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"proc": {"command": sys.executable, "args": [SDK_SERVER]}})
+    code, out, err = await run_cli("call", "proc__echo", '{"text": "fine"}', "--config", str(path))
+    assert (code, out.strip()) == (0, "fine"), err
+    code, out, err = await run_cli("call", "proc__echo", "{}", "--config", str(path))
+    assert code == 1 and out == "" and "text" in err and "Traceback" not in err

@@ -118,6 +118,25 @@ async def test_pinned_tools_are_always_offered_and_refused_tools_take_no_slot() 
     assert "big__wipe_everything" not in names and offer.facts["left_out"]["policy"] == 1
 
 
+async def test_a_token_budget_under_the_count_limit_chooses_the_offer_too() -> None:
+    server = MCPServer("few")
+    for topic, name, description in TOPICS:
+        server.add_tool(lambda: "x", name=f"{topic}_{name}", description=description, annotations=READ_ONLY)
+    messages = [{"role": "user", "content": "will it rain in Oslo?"}]
+    offers: list[list[str]] = []
+    for budget in (None, 200):
+        config = GatewayConfig(
+            servers={"few": inproc(server)}, model=MODEL, gateway=ServeConfig(max_tool_tokens=budget)
+        )
+        async with Gateway(config).running() as gateway:
+            offer = Agent(gateway, GlmClient(MODEL), AgentLimits()).offer(messages=messages)
+        offers.append([tool["function"]["name"] for tool in offer.definitions])
+    everything, within = offers
+    assert len(everything) == len(TOPICS) and "glm__find_tools" not in everything  # 8 tools fit 128 and no budget
+    assert within[0] == "few__weather_forecast" and within[-1] == "glm__find_tools"
+    assert len(within) < len(everything)
+
+
 async def test_an_editor_in_search_mode_lists_three_tools_and_can_call_any_of_the_catalog() -> None:
     config = GatewayConfig(servers={"big": inproc(big_catalog())}, model=MODEL, gateway=ServeConfig(mcp_tools="search"))
     async with Gateway(config).running() as gateway:

@@ -10,6 +10,7 @@ import anyio
 import anyio.to_thread
 import httpx2
 import openai
+import pytest
 from mcp.server.mcpserver import MCPServer
 
 from tests.fakes.fake_glm import FakeGlm, Garbage, Reply
@@ -114,13 +115,16 @@ async def test_the_safety_filter_ends_the_run_as_content_filter_with_a_message()
         assert text.startswith("Partial") and "safety filter" in text
 
 
-async def test_a_final_answer_cut_by_the_token_limit_passes_through_with_a_note() -> None:
-    fake = FakeGlm([Reply(content="A long answer th", finish_reason="length")], generation="2026")
+@pytest.mark.parametrize(
+    ("finish", "said"), [("length", "token limit"), ("model_context_window_exceeded", "context window")]
+)
+async def test_a_final_answer_cut_by_a_limit_passes_through_with_a_note(finish: str, said: str) -> None:
+    fake = FakeGlm([Reply(content="A long answer th", finish_reason=finish)], generation="2026")
     async with stack(fake) as s:
         completion = await s.client.chat.completions.create(model="glm-4.6", messages=USER)
-    assert completion.choices[0].finish_reason == "length"
+    assert completion.choices[0].finish_reason == finish
     assert completion.choices[0].message.content == "A long answer th"
-    assert "token limit" in (completion.model_extra or {})["glm_mcp"]["note"]
+    assert said in (completion.model_extra or {})["glm_mcp"]["note"]
 
 
 async def test_a_glm_error_inside_a_200_answer_is_never_answered_with_a_2xx() -> None:

@@ -129,12 +129,18 @@ async def open_wire(
         client_info=CLIENT_INFO,
     )
     async with session:
-        if era == "legacy":
-            await session.initialize()
-        elif era == MODERN_VERSION:
-            await session.discover()
-        else:
-            await _negotiate(session)
+        try:
+            if era == "legacy":
+                await session.initialize()
+            elif era == MODERN_VERSION:
+                await session.discover()
+            else:
+                await _negotiate(session)
+        except MCPError as exc:
+            if era == "auto":
+                raise
+            hint = f'{exc.error.message}; this server is pinned to "protocol": "{era}": "auto" tries both eras'
+            raise MCPError(exc.error.code, hint, exc.error.data) from None
         yield Wire(session, dispatcher, advertised(answers))
 
 

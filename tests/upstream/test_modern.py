@@ -51,3 +51,12 @@ async def test_a_2026_servers_questions_reach_a_2025_editor_and_a_2026_editor() 
                 assert text_of(await editor.call_tool("new__summarize", {"text": "x"})) == "editor-llm said: short", (
                     mode
                 )
+
+
+async def test_an_era_pinned_in_the_config_is_the_only_one_tried_and_a_refusal_says_how_to_fix_it() -> None:
+    config = GatewayConfig(servers={"new": python_server("modern_only.py", protocol="legacy")})
+    async with Gateway(config).running() as gateway:
+        status = gateway.status()["servers"]["new"]
+    assert status["state"] == "failed" and gateway.servers["new"].protocol_version is None
+    error = status.get("error", "")
+    assert "speaks only 2026-07-28" in error and '"protocol": "legacy"' in error and '"auto" tries both' in error
