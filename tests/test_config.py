@@ -222,6 +222,24 @@ def test_the_docker_image_config_requires_a_token_for_its_public_bind() -> None:
     assert "gateway.auth_tokens[0]: environment variable GLM_MCP_TOKEN is not set" in str(caught.value)
 
 
+def test_the_docker_image_runs_as_a_user_under_tini_with_its_config_and_files_serving_data() -> None:
+    """What the image promises, read from the Dockerfile (no Docker daemon runs in CI to build it)."""
+    root = Path(__file__).parent.parent
+    lines = [line.split(maxsplit=1) for line in (root / "Dockerfile").read_text().splitlines() if line.strip()]
+    steps = [(words[0], words[1] if len(words) > 1 else "") for words in lines if not words[0].startswith("#")]
+    users = [argument for instruction, argument in steps if instruction == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    assert [json.loads(argument) for instruction, argument in steps if instruction == "ENTRYPOINT"] == [
+        ["tini", "--", "glm-mcp"]
+    ]
+    copied = {argument.split()[1] for instruction, argument in steps if instruction == "COPY" and "docker/" in argument}
+    config_env = [argument for instruction, argument in steps if instruction == "ENV" and "GLM_MCP_CONFIG" in argument]
+    assert config_env == [f"GLM_MCP_CONFIG={copied.pop()}"] and not copied
+    config = load_config(str(root / "docker" / "glm-mcp.json"), {"GLM_MCP_TOKEN": "t0ken"}, Path("/"))
+    files = config.servers["files"]
+    assert isinstance(files, StdioUpstreamConfig) and files.args[-2:] == ("--root", "/data")
+
+
 def test_an_empty_prefix_passes_names_through_and_the_gateways_own_prefix_is_refused() -> None:
     config = parse_config(
         {"mcpServers": {"gh": {"command": "x", "prefix": ""}, "b": {"command": "y", "prefix": ""}}}, {}, "c"

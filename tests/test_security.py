@@ -144,13 +144,23 @@ async def test_v1_takes_json_only_so_a_page_cannot_post_without_a_preflight(
     assert response.status_code == 415 and response.json()["error"]["message"].endswith("application/json")
 
 
-@pytest.mark.parametrize("path", ["/v1/models", "/mcp", "/healthz", "/readyz", "/metrics"])
+@pytest.mark.parametrize("path", ["/v1/models", "/mcp", "/healthz", "/readyz", "/metrics", "/admin/status", "/"])
 async def test_a_local_page_is_refused_on_every_route_and_so_is_a_foreign_host(path: str) -> None:
     async with app_client(memo=MCPServer("memo")) as http:
         page = await http.get(path, headers={"origin": "http://localhost:3000"})
         rebound = await http.get(path, headers={"host": "attacker.example:8765"})
     assert page.status_code == 403 and "allowed_origins" in page.json()["error"]["message"]
     assert rebound.status_code == 421
+
+
+async def test_a_host_listed_in_allowed_hosts_gets_in_and_other_names_still_do_not() -> None:
+    serve = ServeConfig(allowed_hosts=("gateway.internal:8765",), auth_tokens=(SecretStr("tok-1234"),))
+    async with app_client(serve, memo=MCPServer("memo")) as http:
+        auth = {"authorization": "Bearer tok-1234"}
+        listed = await http.get("/v1/models", headers={**auth, "host": "gateway.internal:8765"})
+        loopback = await http.get("/v1/models", headers=auth)
+        other = await http.get("/v1/models", headers={**auth, "host": "attacker.example:8765"})
+    assert (listed.status_code, loopback.status_code, other.status_code) == (200, 200, 421)
 
 
 async def test_a_configured_origin_gets_correct_cors_answers() -> None:
@@ -359,6 +369,43 @@ async def test_one_client_opening_session_after_session_closes_its_own_oldest_id
             for sid in ids
         ]
     assert statuses == [404, 404, 404, 200, 200, 200]
+
+
+async def _open_sessions(http: httpx2.AsyncClient, clients: list[str]) -> list[str]:
+    ids: list[str] = []
+    for request_id, client in enumerate(clients):
+        headers = {**ACCEPT, "authorization": f"Bearer {client}"}
+        body = {"jsonrpc": "2.0", "id": request_id, "method": "initialize", "params": INIT}
+        opened = await http.post("/mcp", json=body, headers=headers)
+        assert opened.status_code == 200
+        ids.append(opened.headers["mcp-session-id"])
+    return ids
+
+
+async def _ping(http: httpx2.AsyncClient, client: str, session_id: str) -> int:
+    headers = {**ACCEPT, "authorization": f"Bearer {client}", "mcp-session-id": session_id}
+    ping = {"jsonrpc": "2.0", "id": 9, "method": "ping"}
+    return (await http.post("/mcp", json=ping, headers={**headers, "mcp-protocol-version": "2025-06-18"})).status_code
+
+
+async def test_past_max_sessions_in_all_the_oldest_idle_session_of_any_client_makes_room() -> None:
+    clients = ["ada", "bob", "cy", "dee"]
+    async with app_client(ServeConfig(max_sessions=3), memo=MCPServer("memo")) as http:
+        ids = await _open_sessions(http, clients)
+        statuses = [await _ping(http, client, sid) for client, sid in zip(clients, ids, strict=True)]
+    assert statuses == [404, 200, 200, 200]
+
+
+async def test_a_session_idle_past_its_timeout_is_gone_and_a_busy_one_stays() -> None:
+    async with app_client(ServeConfig(session_idle_timeout=1), memo=MCPServer("memo")) as http:
+        idle, busy = await _open_sessions(http, ["ada", "bob"])
+        # Bob keeps using his session for well past the 1 s timeout, Ada does not touch hers (a ping would count).
+        past = anyio.current_time() + 2.5
+        while anyio.current_time() < past:
+            assert await _ping(http, "bob", busy) == 200
+            await anyio.sleep(0.2)
+        assert await _ping(http, "ada", idle) == 404
+        assert await _ping(http, "bob", busy) == 200
 
 
 async def test_past_the_run_queue_a_chat_request_gets_429_with_retry_after() -> None:
