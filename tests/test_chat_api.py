@@ -133,6 +133,27 @@ async def test_a_client_tool_call_comes_back_for_the_client_to_run_and_gateway_t
     assert [t["function"]["name"] for t in fake.requests[0]["tools"]][:1] == ["get_location"]
 
 
+async def test_a_client_tool_that_takes_a_gateway_tools_name_wins_and_the_offer_says_so() -> None:
+    fake = FakeGlm([Reply(tool_calls=[("memo__add", '{"text": "mine"}')])])
+    tool: dict[str, Any] = {
+        "type": "function",
+        "function": {"name": "memo__add", "description": "The client's own.", "parameters": {"type": "object"}},
+    }
+    async with stack(fake) as s:
+        completion = await s.client.chat.completions.create(
+            model="glm-4.6",
+            messages=[{"role": "user", "content": "note this"}],
+            tools=[tool],  # pyright: ignore[reportArgumentType]  # a plain dict where the SDK wants its TypedDict
+        )
+    offered = [t["function"]["name"] for t in fake.requests[0]["tools"]]
+    assert offered.count("memo__add") == 1 and offered[0] == "memo__add"
+    assert fake.requests[0]["tools"][0]["function"]["description"] == "The client's own."
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.tool_calls is not None
+    assert [call.function.name for call in choice.message.tool_calls if call.type == "function"] == ["memo__add"]
+    assert (completion.model_extra or {})["glm_mcp"]["offer"]["left_out"] == {"name_clash": 1}
+
+
 async def test_glm_errors_come_back_openai_style_with_glms_code() -> None:
     fake = FakeGlm([Failure(429, "1113", "Insufficient balance")])
     async with stack(fake) as s:
@@ -171,7 +192,7 @@ async def test_malformed_json_gets_400(raw: bytes) -> None:
 
 
 async def test_tool_choice_none_offers_no_tools_and_extra_fields_pass_through() -> None:
-    fake = FakeGlm([Reply(content="plain")])
+    fake = FakeGlm([Reply(content="plain"), Reply(content="named")])
     async with stack(fake) as s:
         await s.client.chat.completions.create(
             model="gpt-4o",
@@ -180,6 +201,8 @@ async def test_tool_choice_none_offers_no_tools_and_extra_fields_pass_through() 
             temperature=0.2,
             extra_body={"thinking": {"type": "disabled"}, "tool_stream": True},
         )
+        await s.client.chat.completions.create(model="glm-4.5-air", messages=[{"role": "user", "content": "hi"}])
+    assert fake.requests[1]["model"] == "glm-4.5-air"  # a GLM model the client names is the one asked
     sent = fake.requests[0]
     assert "tools" not in sent and "tool_choice" not in sent
     assert (sent["model"], sent["temperature"], sent["thinking"], sent["tool_stream"]) == (

@@ -180,3 +180,24 @@ async def test_call_prints_the_result_and_exits_1_on_a_tool_error(tmp_path: Path
     assert (code, out.strip()) == (0, "fine"), err
     code, out, err = await run_cli("call", "proc__echo", "{}", "--config", str(path))
     assert code == 1 and out == "" and "text" in err and "Traceback" not in err
+
+
+async def test_the_log_level_is_taken_before_or_after_the_command_or_from_the_environment(tmp_path: Path) -> None:
+    chatty = tmp_path / "chatty.py"
+    chatty.write_text(
+        "import runpy, sys\n"
+        "print('hello from stderr', file=sys.stderr, flush=True)\n"
+        f"runpy.run_path({SDK_SERVER!r}, run_name='__main__')\n"
+    )
+    path = write_config(tmp_path, {"proc": {"command": sys.executable, "args": [str(chatty)]}})
+    runs = [
+        await run_cli("--log-level", "info", "tools", "--config", str(path)),
+        await run_cli("tools", "--config", str(path), "--log-level", "info"),
+        await run_cli("tools", "--config", str(path), env={"GLM_MCP_LOG_LEVEL": "info"}),
+    ]
+    for code, _, err in runs:
+        assert code == 0, err
+        said = [line for line in err.splitlines() if "glm_mcp.upstream.proc" in line]
+        assert any("hello from stderr" in line for line in said), err
+    _, _, quiet = await run_cli("tools", "--config", str(path))
+    assert "hello from stderr" not in quiet  # the default level is warning

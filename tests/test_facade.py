@@ -140,6 +140,50 @@ async def test_upstream_log_messages_are_forwarded_with_the_server_name() -> Non
     assert [(p.level, p.logger, p.data) for p in received] == [("warning", "w", "disk almost full")]
 
 
+async def test_each_editor_hears_upstream_logs_at_the_level_it_set() -> None:
+    loud = MCPServer("loud")
+
+    @loud.tool()
+    async def warn(ctx: Context) -> str:
+        """Log a warning."""
+        await ctx.warning("a warning")  # pyright: ignore[reportDeprecated]  # the 2025-era logging editors use
+        return "warned"
+
+    @loud.tool()
+    async def shout(ctx: Context) -> str:
+        """Log an error."""
+        await ctx.error("an error")  # pyright: ignore[reportDeprecated]  # the 2025-era logging editors use
+        return "shouted"
+
+    heard: dict[str, list[str]] = {"quiet": [], "default": []}
+    got: dict[str, anyio.Event] = {"quiet": anyio.Event(), "default": anyio.Event()}
+
+    def listener(name: str) -> Any:
+        async def on_log(params: T.LoggingMessageNotificationParams) -> None:
+            heard[name].append(str(params.data))
+            if heard[name].count("an error") == 2:  # both editors' errors: every earlier log was handled
+                got[name].set()
+
+        return on_log
+
+    async with Gateway(GatewayConfig(servers={"w": inproc(loud)})).running() as gateway:
+        server = build_server(gateway)
+        async with (
+            Client(server, mode="legacy", logging_callback=listener("quiet")) as quiet,
+            Client(server, mode="legacy", logging_callback=listener("default")) as default,
+        ):
+            await quiet.set_logging_level("error")  # pyright: ignore[reportDeprecated]  # 2025-era logging
+            await default.list_tools()  # an editor is known to the gateway from its first request
+            for editor in (quiet, default):
+                await editor.call_tool("w__warn", {})
+                await editor.call_tool("w__shout", {})
+            with anyio.fail_after(5):
+                await got["quiet"].wait()
+                await got["default"].wait()
+    assert heard["quiet"] == ["an error", "an error"]
+    assert heard["default"] == ["a warning", "an error", "a warning", "an error"]
+
+
 async def test_resources_templates_and_prompts_are_served_through_the_face() -> None:
     server = MCPServer("docs")
 

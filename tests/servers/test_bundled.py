@@ -35,6 +35,20 @@ async def test_clock_gives_the_time_in_a_zone_and_converts_between_zones() -> No
         assert unknown.is_error and "unknown time zone 'Mars/Olympus'" in _text(unknown)
 
 
+async def test_clock_wait_reports_progress_every_second() -> None:
+    heard: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        heard.append((progress, total, message))
+
+    async with Client(clock.mcp, mode="legacy") as client:
+        waited = await client.call_tool("wait", {"seconds": 2.5}, progress_callback=on_progress)
+        refused = await client.call_tool("wait", {"seconds": 601})
+    assert _text(waited) == "waited 2.5 s"
+    assert heard == [(1.0, 2.5, "1 of 2.5 s"), (2.0, 2.5, "2 of 2.5 s"), (2.5, 2.5, "2.5 of 2.5 s")]
+    assert refused.is_error and "between 0 and 600" in _text(refused)
+
+
 @pytest.fixture
 def served_root(tmp_path: Path) -> Path:
     root = tmp_path / "root"
