@@ -288,7 +288,7 @@ PROMISES: dict[str, Claims] = {
         ),
         "supervised: reconnected with capped backoff; tools leave and come back, editors told": (
             "test_processes.py::test_a_server_killed_mid_call_answers_that_call_with_an_error_then_comes_back",
-            "upstream/test_reliability.py::test_backoff_is_capped_and_a_crash_loop_is_logged_sparingly",
+            "upstream/test_reliability.py::test_backoff_is_capped_starts_again_after_a_stable_session_and_a_crash_loop_is_logged_sparingly",
         ),
     },
     "Behaviour: Quarantine": {
@@ -846,7 +846,7 @@ PROMISES: dict[str, Claims] = {
         "that call errors naming the server; restarts; later calls work": (
             "test_processes.py::test_a_server_killed_with_sigkill_mid_call_answers_the_call_with_an_error",
             "test_processes.py::test_a_server_killed_mid_call_answers_that_call_with_an_error_then_comes_back",
-            "upstream/test_reliability.py::test_backoff_is_capped_and_a_crash_loop_is_logged_sparingly",
+            "upstream/test_reliability.py::test_backoff_is_capped_starts_again_after_a_stable_session_and_a_crash_loop_is_logged_sparingly",
         ),
     },
     "Reliability: a hung call": {

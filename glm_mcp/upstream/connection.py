@@ -77,6 +77,11 @@ def backoff_seconds(failures: int) -> float:
     return min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2 ** max(0, failures - 1))
 
 
+def failures_after(failures: int, lasted_seconds: float) -> int:
+    """The crash count once a session ended after `lasted_seconds`: a stable one starts the count again."""
+    return 1 if lasted_seconds >= STABLE_SECONDS else failures + 1
+
+
 def worth_logging(failures: int) -> bool:
     """A server crashing in a loop is logged on its first two failures, then every tenth."""
     return failures <= 2 or failures % 10 == 0
@@ -161,9 +166,7 @@ class Upstream:
             while True:
                 started_at = time.monotonic()
                 await self._attempt()
-                if time.monotonic() - started_at >= STABLE_SECONDS:
-                    failures = 0
-                failures += 1
+                failures = failures_after(failures, time.monotonic() - started_at)
                 delay = 0.0 if self._session_lost else backoff_seconds(failures) * random.uniform(0.8, 1.2)
                 self._session_lost = False
                 if worth_logging(failures):

@@ -14,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, StdioUpstreamConfig
 from glm_mcp.gateway import Gateway
-from glm_mcp.upstream.connection import backoff_seconds, worth_logging
+from glm_mcp.upstream.connection import backoff_seconds, failures_after, worth_logging
 from tests.helpers import serve_asgi
 
 
@@ -104,9 +104,11 @@ async def test_a_call_that_is_not_idempotent_is_not_repeated_after_a_lost_sessio
             assert _text(await gateway.call_tool("store__append", {"item": "c"})) == "1 items"
 
 
-def test_backoff_is_capped_and_a_crash_loop_is_logged_sparingly() -> None:
+def test_backoff_is_capped_starts_again_after_a_stable_session_and_a_crash_loop_is_logged_sparingly() -> None:
     assert [backoff_seconds(n) for n in (1, 2, 3, 4, 5, 6, 7, 20)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
     assert [n for n in range(1, 41) if worth_logging(n)] == [1, 2, 10, 20, 30, 40]
+    # A session that lasted 30 s starts the count again: its next reconnect waits 0.5 s, not 30.
+    assert (failures_after(6, 31.0), failures_after(6, 29.0), failures_after(0, 0.1)) == (1, 7, 1)
 
 
 @pytest.mark.slow
