@@ -22,6 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
 
 from glm_mcp.config import InProcessUpstreamConfig, StdioUpstreamConfig
+from glm_mcp.gateway import Gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_SERVERS = Path(__file__).parent / "fixture_servers"
@@ -257,6 +258,23 @@ def growing_server() -> MCPServer:
         return "grown"
 
     return server
+
+
+async def call_changing_the_catalog(gateway: Gateway, name: str, arguments: dict[str, Any]) -> T.CallToolResult:
+    """Call a tool that changes its server's listing; returns once the gateway has rebuilt its catalog."""
+    changed = anyio.Event()
+
+    async def heard(old: object, new: object) -> None:
+        changed.set()
+
+    unregister = gateway.on_catalog_change(heard)
+    try:
+        result = await gateway.call_tool(name, arguments)
+        with anyio.fail_after(10):
+            await changed.wait()
+    finally:
+        unregister()
+    return result
 
 
 def text_of(result: T.CallToolResult) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import anyio
 import mcp.types as T
 import pytest
 from mcp.server.mcpserver import Context, MCPServer
@@ -10,7 +9,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from glm_mcp.config import GatewayConfig, ToolFilterConfig
 from glm_mcp.errors import ConfigError
 from glm_mcp.gateway import Gateway
-from tests.helpers import growing_server, inproc, text_of
+from tests.helpers import call_changing_the_catalog, growing_server, inproc, text_of
 
 
 def _server(name: str) -> MCPServer:
@@ -151,15 +150,7 @@ async def test_a_passthrough_clash_that_appears_after_start_is_left_out_and_said
     config = GatewayConfig(servers={"first": inproc(first, prefix=""), "dyn": inproc(growing_server(), prefix="")})
     async with Gateway(config, refuse_name_conflicts=True).running() as gateway:
         assert "config_error" not in gateway.status()
-        changed = anyio.Event()
-
-        async def on_change(old: object, new: object) -> None:
-            changed.set()
-
-        gateway.on_catalog_change(on_change)
-        await gateway.call_tool("grow", {})
-        with anyio.fail_after(10):
-            await changed.wait()
+        await call_changing_the_catalog(gateway, "grow", {})
         problem = gateway.status().get("config_error", "")
         assert "mcpServers.dyn.prefix" in problem and "server 'first'" in problem and "tool 'fresh'" in problem
         assert text_of(await gateway.call_tool("fresh", {})) == "first's fresh"
@@ -223,15 +214,7 @@ async def test_a_call_resolved_in_the_offered_snapshot_never_reaches_a_tool_that
     async with Gateway(config).running() as gateway:
         offered = gateway.catalog  # what a model was shown: `delete_note` is the first server's
         assert offered.tools["delete_note"][0].server == "first"
-        changed = anyio.Event()
-
-        async def heard(old: object, new: object) -> None:
-            changed.set()
-
-        gateway.on_catalog_change(heard)
-        await gateway.call_tool("retire", {})
-        with anyio.fail_after(5):
-            await changed.wait()
+        await call_changing_the_catalog(gateway, "retire", {})
         assert gateway.catalog.tools["delete_note"][0].server == "second"  # the name now means another tool
         result = await gateway.call_tool("delete_note", {"title": "groceries"}, snapshot=offered)
     assert result.is_error and ran_second == []
