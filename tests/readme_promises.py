@@ -407,6 +407,7 @@ PROMISES: dict[str, Claims] = {
             "test_relay.py::test_a_sampling_request_the_server_withdraws_is_cancelled_at_the_editor",
             "test_relay.py::test_over_http_a_withdrawn_sampling_request_is_cancelled_on_the_editors_request_stream",
             "test_relay.py::test_a_question_the_server_withdraws_is_not_asked_again_of_a_2026_editor",
+            "test_relay.py::test_a_2026_editors_answer_to_a_withdrawn_question_is_ignored_and_its_call_ends_as_the_server_says",
         ),
         "the editor's progress on a server's question reaches the server under its own token": (
             "test_relay.py::test_progress_the_editor_reports_on_a_servers_request_reaches_that_server_under_its_own_token",

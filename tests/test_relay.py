@@ -707,6 +707,21 @@ async def test_over_http_a_withdrawn_sampling_request_is_cancelled_on_the_editor
             await cancelled.wait()
 
 
+async def test_a_2026_editors_answer_to_a_withdrawn_question_is_ignored_and_its_call_ends_as_the_server_says() -> None:
+    editor_asked, withdrawn = anyio.Event(), anyio.Event()
+
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        editor_asked.set()
+        await withdrawn.wait()  # answers only once the server no longer wants it
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="late"), model="editor-llm")
+
+    gateway = Gateway(GatewayConfig(servers={"w": inproc(withdrawing_server(editor_asked, withdrawn))}, model=MODEL))
+    modern = Client(build_server(gateway, gateway.agent), mode="2026-07-28", sampling_callback=sample)
+    async with gateway.running(), modern as client:
+        result = await client.call_tool("w__think", {})
+    assert not result.is_error and text_of(result) == "withdrawn"
+
+
 def progress_server(heard: list[tuple[float, float | None, str | None]], relayed: anyio.Event) -> MCPServer:
     """A server whose tool asks for a sample and wants progress on it."""
     server = MCPServer("slow")
