@@ -196,6 +196,7 @@ PROMISES: dict[str, Claims] = {
             "test_relay.py::test_a_servers_sampling_request_reaches_the_editor_that_called_and_its_answer_comes_back",
             "test_relay.py::test_glm_answers_sampling_when_the_editor_cannot_with_the_requests_settings",
             "test_relay.py::test_sampling_set_to_deny_is_not_advertised_and_the_server_hears_a_refusal",
+            "test_relay.py::test_sampling_is_advertised_to_a_server_only_where_someone_can_answer_it",
         ),
         "protocol: auto, legacy, 2026-07-28": (
             "upstream/test_modern.py::test_a_2026_only_server_is_connected_in_auto_mode_listed_called_and_its_changes_followed",

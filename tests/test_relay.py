@@ -140,6 +140,34 @@ async def test_sampling_set_to_deny_is_not_advertised_and_the_server_hears_a_ref
     assert result.is_error and "sampling" in text_of(result).lower()
 
 
+async def test_sampling_is_advertised_to_a_server_only_where_someone_can_answer_it() -> None:
+    server = MCPServer("caps")
+
+    @server.tool()
+    def can_sample(ctx: Context) -> bool:
+        """Whether the client declared sampling."""
+        caps = ctx.session.client_capabilities
+        return caps is not None and caps.sampling is not None
+
+    keyless = ModelConfig()  # Z.ai's endpoint, no key
+    seen: dict[str, bool] = {}
+    for label, sampling, model in [
+        ("glm with a key", "glm", MODEL),
+        ("glm without a key", "glm", keyless),
+        ("editor-then-glm without a key", "editor-then-glm", keyless),
+        ("deny", "deny", MODEL),
+    ]:
+        config = GatewayConfig(servers={"caps": inproc(server, sampling=sampling)}, model=model)
+        async with Gateway(config).running() as gateway:
+            seen[label] = (await gateway.call_tool("caps__can_sample", {})).structured_content == {"result": True}
+    assert seen == {
+        "glm with a key": True,
+        "glm without a key": False,
+        "editor-then-glm without a key": True,  # an editor that samples can still answer
+        "deny": False,
+    }
+
+
 async def test_a_form_elicitation_is_answered_by_the_editor_accepted_or_declined() -> None:
     replies = [T.ElicitResult(action="accept", content={"name": "Ada"}), T.ElicitResult(action="decline")]
     seen: list[str] = []

@@ -118,9 +118,18 @@ class Questions:
         self._callers = callers
         self._policy = policy
         self._fallback = fallback
-        self.sample: SampleFnT | None = None if policy == "deny" else self._sample
         self.elicit: ElicitFnT | None = self._elicit
         self.roots: RootsFnT | None = self._roots
+
+    @property
+    def sample(self) -> SampleFnT | None:
+        """None where nobody could ever answer: `"deny"`, or `"glm"` without a model key (read when a session opens,
+        so a key added later reaches the server at its next connection)."""
+        if self._policy == "deny":
+            return None
+        if self._policy == "glm" and (self._fallback is None or self._fallback.sample is None):
+            return None
+        return self._sample
 
     async def _sample(self, params: T.CreateMessageRequestParams) -> SampleResult:
         caller = self._callers.latest()
@@ -153,7 +162,8 @@ class Questions:
             return _refusal(f"a malformed input request: {exc.errors(include_url=False)[0]['msg']}")
         if isinstance(request, T.CreateMessageRequest):
             if self.sample is None:
-                return _refusal(f'sampling is not offered to \'{self._server}\' ("sampling": "deny")')
+                why = '"sampling": "deny"' if self._policy == "deny" else '"sampling": "glm" and no model key is set'
+                return _refusal(f"sampling is not offered to '{self._server}' ({why})")
             return await self.sample(request.params)
         if isinstance(request, T.ElicitRequest):
             return await self._elicit(request.params)
