@@ -396,6 +396,7 @@ async def test_past_max_sessions_in_all_the_oldest_idle_session_of_any_client_ma
     assert statuses == [404, 200, 200, 200]
 
 
+@pytest.mark.slow  # waits on the clock
 async def test_a_session_idle_past_its_timeout_is_gone_and_a_busy_one_stays() -> None:
     async with app_client(ServeConfig(session_idle_timeout=1), memo=MCPServer("memo")) as http:
         idle, busy = await _open_sessions(http, ["ada", "bob"])

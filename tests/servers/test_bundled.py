@@ -35,6 +35,7 @@ async def test_clock_gives_the_time_in_a_zone_and_converts_between_zones() -> No
         assert unknown.is_error and "unknown time zone 'Mars/Olympus'" in _text(unknown)
 
 
+@pytest.mark.slow  # waits on the clock
 async def test_clock_wait_reports_progress_every_second() -> None:
     heard: list[tuple[float, float | None, str | None]] = []
 
