@@ -2,7 +2,8 @@
 
 Contract:
 - `Editors` knows each connected editor once (by its connection, whatever request proxy it came through), with
-  its chosen log level, and forgets it when the connection closes;
+  its chosen log level and subscriptions, and forgets it when the connection closes: a resource it was the last
+  subscriber of is unsubscribed upstream;
 - `Notifier` takes catalog changes and upstream log messages from the gateway's listeners without ever blocking
   the upstream supervisor that reports them: changes are coalesced (a burst of `list_changed` becomes one per
   kind), log messages wait in a bounded queue (`MAX_PENDING_LOGS`; past it they are dropped and counted); the
@@ -13,7 +14,7 @@ Contract:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -39,6 +40,9 @@ from glm_mcp.upstream.asking import ElicitFnT, RootsFnT, SampleFnT, SampleResult
 from glm_mcp.upstream.wire import MODERN_VERSION
 
 logger = logging.getLogger("glm_mcp.editors")
+
+UNSUBSCRIBE_SECONDS = 5.0
+"""How long a departing editor's last subscriptions may take to be withdrawn upstream."""
 
 MAX_PENDING_LOGS = 1_000
 """Upstream log messages waiting for delivery; more are dropped (and counted) rather than held."""
@@ -70,24 +74,42 @@ def connection_of(session: ServerSession) -> Any:
 class Editors:
     """The editor connections that can hear notifications, one session proxy per connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_unsubscribed: Callable[[str], Awaitable[None]] | None = None) -> None:
         self._sessions: dict[int, ServerSession] = {}
         self._levels: dict[int, T.LoggingLevel] = {}
         self._subscribed: dict[str, set[int | str]] = {}
         """Resource URI → the subscribers: editor connections (2025 era) and listen streams (2026-07-28)."""
+        self._on_unsubscribed = on_unsubscribed
+        """Told of each URI an editor that went away was the last subscriber of (the server may stop sending)."""
 
     def remember(self, session: ServerSession) -> None:
         connection = connection_of(session)
         key = id(connection)
         if key not in self._sessions:
-            connection.exit_stack.callback(self.forget, key)
+            connection.exit_stack.push_async_callback(self._gone, key)
         self._sessions[key] = session
 
-    def forget(self, key: int) -> None:
+    def forget(self, key: int) -> list[str]:
+        """Drop a connection; returns the URIs it was the last subscriber of."""
         self._sessions.pop(key, None)
         self._levels.pop(key, None)
+        emptied = [uri for uri, keys in self._subscribed.items() if keys == {key}]
+        for uri in emptied:
+            del self._subscribed[uri]
         for keys in self._subscribed.values():
             keys.discard(key)
+        return emptied
+
+    async def _gone(self, key: int) -> None:
+        emptied = self.forget(key)
+        if not emptied or self._on_unsubscribed is None:
+            return
+        with anyio.CancelScope(shield=True), anyio.move_on_after(UNSUBSCRIBE_SECONDS):
+            for uri in emptied:
+                try:
+                    await self._on_unsubscribed(uri)
+                except Exception:  # boundary: a server that cannot unsubscribe must not stop the disconnect
+                    logger.debug("unsubscribing %s after its editor left failed", uri, exc_info=True)
 
     def subscribe(self, session: ServerSession, uri: str) -> bool:
         """Subscribe this editor to `uri`; True when it is the first (the server must be asked)."""

@@ -203,7 +203,14 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     While it runs (each stdio or in-memory connection, or the HTTP session manager), its `Notifier` carries
     catalog changes and upstream logs to the editors.
     """
-    editors = Editors()
+
+    async def withdraw(uri: str) -> None:
+        try:
+            await gateway.subscribe(uri, subscribed=False)
+        except (ToolNotFoundError, UpstreamError):
+            logger.debug("unsubscribing %s failed", uri, exc_info=True)
+
+    editors = Editors(on_unsubscribed=withdraw)
     bus = InMemorySubscriptionBus()
     streams = ListenHandler(bus)
 
@@ -225,10 +232,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             with anyio.CancelScope(shield=True):
                 for uri in uris:
                     if editors.unsubscribe_key(key, uri):
-                        try:
-                            await gateway.subscribe(uri, subscribed=False)
-                        except (ToolNotFoundError, UpstreamError):
-                            logger.debug("unsubscribing %s failed", uri, exc_info=True)
+                        await withdraw(uri)
 
     notifier = Notifier(gateway, editors, bus)
     gateway.answers.editor_roots = lambda: editor_roots(editors)

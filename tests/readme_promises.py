@@ -390,6 +390,7 @@ PROMISES: dict[str, Claims] = {
     "MCP features carried: `resources/subscribe` / `unsubscribe`, `notifications/resources/updated`": {
         "relayed; updates reach the editors subscribed": (
             "test_relay.py::test_a_subscribed_editor_hears_its_resource_change_and_unsubscribing_reaches_the_server",
+            "test_relay.py::test_an_editor_that_leaves_without_unsubscribing_has_its_subscription_withdrawn_upstream",
             "test_relay.py::test_a_2026_editor_listening_for_a_resource_hears_it_change_and_the_server_is_subscribed_meanwhile",
         ),
     },

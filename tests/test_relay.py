@@ -283,6 +283,26 @@ async def test_a_subscribed_editor_hears_its_resource_change_and_unsubscribing_r
     assert heard == ["notes://today"]
 
 
+async def test_an_editor_that_leaves_without_unsubscribing_has_its_subscription_withdrawn_upstream() -> None:
+    changed = anyio.Event()
+    subscribed: list[str] = []
+    gateway = Gateway(GatewayConfig(servers={"notes": inproc(subscribable_server(changed, subscribed))}))
+    async with gateway.running():
+        server = build_server(gateway)
+        async with Client(server, mode="legacy") as staying, Client(server, mode="legacy") as leaving:
+            await staying.subscribe_resource("notes://today")  # pyright: ignore[reportDeprecated]  # 2025-era editors
+            await leaving.subscribe_resource("notes://today")  # pyright: ignore[reportDeprecated]  # 2025-era editors
+            assert subscribed == ["notes://today"]  # one upstream subscription for both
+        async with Client(server, mode="legacy") as alone:
+            await alone.subscribe_resource("notes://today")  # pyright: ignore[reportDeprecated]  # 2025-era editors
+            assert subscribed == ["notes://today"]
+        with anyio.fail_after(5):
+            while subscribed:  # withdrawn as the connection closes, not by a request of the editor
+                await anyio.wait_all_tasks_blocked()
+                await anyio.lowlevel.checkpoint()
+    assert subscribed == []
+
+
 async def test_over_http_the_editor_is_asked_on_its_own_request_stream() -> None:
     async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
         return T.CreateMessageResult(role="assistant", content=T.TextContent(text="via http"), model="editor-llm")
