@@ -27,7 +27,7 @@ import anyio
 import mcp.types as T
 from anyio.abc import TaskStatus
 from mcp import MCPError
-from mcp.client.subscriptions import listen
+from mcp.client.subscriptions import ResourceUpdated, listen
 from mcp.shared.dispatcher import CallOptions
 from pydantic import ValidationError
 
@@ -70,6 +70,10 @@ class _Live:
     wire: Wire
     closed: anyio.Event
     wake: anyio.Event = field(default_factory=anyio.Event)
+    relisten: anyio.Event = field(default_factory=anyio.Event)
+    """Set when a 2026-07-28 server's listen stream must be opened again (the resources followed changed)."""
+    listening: anyio.Event = field(default_factory=anyio.Event)
+    """Set once the current listen stream is acknowledged."""
 
 
 def backoff_seconds(failures: int) -> float:
@@ -151,6 +155,8 @@ class Upstream:
         self._session_lost = False
         self.first_outcome = anyio.Event()
         """Set once the first start attempt succeeded or failed."""
+        self._followed: set[str] = set()
+        """Resources a 2026-07-28 server is asked about on its listen stream (kept across reconnects)."""
 
     # -- supervision ---------------------------------------------------------------------------------
 
@@ -238,15 +244,13 @@ class Upstream:
             live.wake.set()
 
         async def follow_changes() -> None:
-            # A 2026-07-28 server announces list changes only on a `subscriptions/listen` stream.
+            # A 2026-07-28 server announces list changes and resource updates only on a `subscriptions/listen`
+            # stream; the stream names the resources followed, so it is opened again when they change.
             try:
-                async with listen(
-                    live.wire.session, tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
-                ) as changes:
-                    async for _ in changes:
-                        live.wake.set()
+                while await self._listen_once(live):
+                    pass
             except Exception as exc:  # boundary: without the stream the server is served, its changes unseen
-                logger.warning("server '%s': cannot follow its list changes: %s", self.name, describe_failure(exc))
+                logger.warning("server '%s': cannot follow its changes: %s", self.name, describe_failure(exc))
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(watch_closed)
@@ -264,6 +268,33 @@ class Upstream:
                     continue
                 await self._changed()
             tg.cancel_scope.cancel()
+
+    async def _listen_once(self, live: _Live) -> bool:
+        """One listen stream; True when it ended to be opened again with the resources followed now."""
+        live.relisten = anyio.Event()
+        async with anyio.create_task_group() as tg:
+
+            async def reopen_when_asked() -> None:
+                await live.relisten.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(reopen_when_asked)
+            async with listen(
+                live.wire.session,
+                tools_list_changed=True,
+                prompts_list_changed=True,
+                resources_list_changed=True,
+                resource_subscriptions=sorted(self._followed),
+            ) as events:
+                live.listening.set()
+                async for event in events:
+                    if isinstance(event, ResourceUpdated):
+                        if self._on_updated is not None:
+                            await self._on_updated(self.name, event.uri)
+                    else:
+                        live.wake.set()
+            tg.cancel_scope.cancel()  # the server ended the stream
+        return live.relisten.is_set()
 
     async def _changed(self) -> None:
         if self._on_change is not None:
@@ -429,6 +460,20 @@ class Upstream:
             UpstreamTimeout: No answer within the server's `timeout`.
         """
         live = self._require_live()
+        if live.wire.modern:
+            # 2026-07-28: no `resources/subscribe`; the listen stream names the resources it follows.
+            if subscribed:
+                self._followed.add(uri)
+            else:
+                self._followed.discard(uri)
+            live.listening = anyio.Event()
+            live.relisten.set()
+            with anyio.move_on_after(self.config.timeout):
+                await live.listening.wait()
+                return
+            raise UpstreamTimeout(
+                self.name, f"subscriptions/listen for '{uri}': no answer after {self.config.timeout:g} s"
+            )
         method = "resources/subscribe" if subscribed else "resources/unsubscribe"
         await self._timed(live, method, {"uri": uri}, f"{method} '{uri}'")
 

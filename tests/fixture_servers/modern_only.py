@@ -5,7 +5,9 @@ It refuses the `initialize` handshake (UNSUPPORTED_PROTOCOL_VERSION, naming 2026
 - `echo(text)`: returns the text;
 - `ask_name`: asks its caller for a name in an `InputRequiredResult` round (elicitation), then greets;
 - `summarize(text)`: asks its caller to sample, then reports the model and its text;
-- `grow`: adds the tool `fresh` and announces it on `subscriptions/listen`.
+- `grow`: adds the tool `fresh` and announces it on `subscriptions/listen`;
+- `tick`: changes the resource `modern://clock` and announces that on `subscriptions/listen` (to the streams that
+  follow it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import anyio
 import mcp.types as T
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated, ToolsListChanged
 from mcp.shared.message import SessionMessage
 
 BUS = InMemorySubscriptionBus()
@@ -25,7 +27,9 @@ TOOLS = [
     T.Tool(name="ask_name", input_schema={"type": "object"}),
     T.Tool(name="summarize", input_schema={"type": "object", "properties": {"text": {"type": "string"}}}),
     T.Tool(name="grow", input_schema={"type": "object"}),
+    T.Tool(name="tick", input_schema={"type": "object"}),
 ]
+TICKS = [0]
 
 
 def _text(text: str) -> T.CallToolResult:
@@ -68,11 +72,28 @@ async def call_tool(
             TOOLS.append(T.Tool(name="fresh", input_schema={"type": "object"}))
         await BUS.publish(ToolsListChanged())
         return _text("grown")
+    if params.name == "tick":
+        TICKS[0] += 1
+        await BUS.publish(ResourceUpdated("modern://clock"))
+        return _text(f"tick {TICKS[0]}")
     raise ValueError(f"no tool {params.name}")
 
 
+async def list_resources(ctx: ServerRequestContext[Any], params: Any) -> T.ListResourcesResult:
+    return T.ListResourcesResult(resources=[T.Resource(uri="modern://clock", name="clock")])
+
+
+async def read_resource(ctx: ServerRequestContext[Any], params: T.ReadResourceRequestParams) -> T.ReadResourceResult:
+    return T.ReadResourceResult(contents=[T.TextResourceContents(uri=params.uri, text=f"{TICKS[0]} ticks")])
+
+
 SERVER: Server[Any] = Server(
-    "modern-only", on_list_tools=list_tools, on_call_tool=call_tool, on_subscriptions_listen=ListenHandler(BUS)
+    "modern-only",
+    on_list_tools=list_tools,
+    on_call_tool=call_tool,
+    on_list_resources=list_resources,
+    on_read_resource=read_resource,
+    on_subscriptions_listen=ListenHandler(BUS),
 )
 
 

@@ -21,7 +21,7 @@ async def test_a_2026_only_server_is_connected_in_auto_mode_listed_called_and_it
     async with Gateway(GatewayConfig(servers={"new": python_server("modern_only.py")})).running() as gateway:
         assert gateway.status()["servers"]["new"]["state"] == "ready"
         assert gateway.servers["new"].protocol_version == "2026-07-28"
-        assert set(gateway.catalog.tools) == {"new__echo", "new__ask_name", "new__summarize", "new__grow"}
+        assert set(gateway.catalog.tools) == {"new__echo", "new__ask_name", "new__summarize", "new__grow", "new__tick"}
         assert text_of(await gateway.call_tool("new__echo", {"text": "modern"})) == "modern"
         grown = anyio.Event()
 
@@ -60,3 +60,25 @@ async def test_an_era_pinned_in_the_config_is_the_only_one_tried_and_a_refusal_s
     assert status["state"] == "failed" and gateway.servers["new"].protocol_version is None
     error = status.get("error", "")
     assert "speaks only 2026-07-28" in error and '"protocol": "legacy"' in error and '"auto" tries both' in error
+
+
+async def test_an_editor_subscribed_to_a_2026_servers_resource_hears_it_change_through_the_listen_stream() -> None:
+    heard: list[str] = []
+    updated = anyio.Event()
+
+    async def on_message(message: object) -> None:
+        if isinstance(message, T.ResourceUpdatedNotification):
+            heard.append(str(message.params.uri))
+            updated.set()
+
+    gateway = Gateway(GatewayConfig(servers={"new": python_server("modern_only.py")}))
+    async with gateway.running(), Client(build_server(gateway), mode="legacy", message_handler=on_message) as editor:
+        await editor.subscribe_resource("modern://clock")  # pyright: ignore[reportDeprecated]  # 2025-era editors
+        assert text_of(await editor.call_tool("new__tick", {})) == "tick 1"
+        with anyio.fail_after(10):
+            await updated.wait()
+        await editor.unsubscribe_resource("modern://clock")  # pyright: ignore[reportDeprecated]  # 2025-era editors
+        assert text_of(await editor.call_tool("new__tick", {})) == "tick 2"
+        read = await editor.read_resource("modern://clock")  # a round trip after the second tick's event
+        assert isinstance(read.contents[0], T.TextResourceContents) and read.contents[0].text == "2 ticks"
+    assert heard == ["modern://clock"]
