@@ -388,6 +388,11 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             on_subscriptions_listen=listen,
             lifespan=lifespan,
         )
+
+    async def initialized(ctx: ServerRequestContext[Any], params: T.NotificationParams) -> None:
+        editors.remember(ctx.session)  # it hears logs and list changes from now on, before its first request
+
+    server.add_notification_handler("notifications/initialized", T.NotificationParams, initialized)
     return server
 
 

@@ -172,8 +172,8 @@ async def test_each_editor_hears_upstream_logs_at_the_level_it_set() -> None:
             Client(server, mode="legacy", logging_callback=listener("quiet")) as quiet,
             Client(server, mode="legacy", logging_callback=listener("default")) as default,
         ):
+            await anyio.wait_all_tasks_blocked()  # both handshakes done: each editor hears logs before any request
             await quiet.set_logging_level("error")  # pyright: ignore[reportDeprecated]  # 2025-era logging
-            await default.list_tools()  # an editor is known to the gateway from its first request
             for editor in (quiet, default):
                 await editor.call_tool("w__warn", {})
                 await editor.call_tool("w__shout", {})
