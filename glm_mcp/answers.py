@@ -39,6 +39,7 @@ class GatewayAnswers:
     elicit: ElicitFnT | None = None
 
     def __init__(self, model: GlmClient, config: Callable[[], GatewayConfig]) -> None:
+        self.identity: object = self
         self._model = model
         self._config = config
         self.editor_roots: EditorRootsFnT | None = None

@@ -301,6 +301,7 @@ class EditorAsker:
 
     def __init__(self, session: ServerSession, request_id: T.RequestId | None, *, sample: bool = True) -> None:
         self._session = session
+        self.identity: object = connection_of(session)  # the same for every request of this editor
         self._related = ServerMessageMetadata(related_request_id=request_id)
         caps = session.client_capabilities or T.ClientCapabilities()
         modern = session.protocol_version == MODERN_VERSION  # no server→client requests on 2026-07-28
@@ -353,5 +354,6 @@ class WithoutSampling:
 
     def __init__(self, asker: Any) -> None:
         self.label: str = asker.label
+        self.identity: object = asker.identity
         self.elicit: ElicitFnT | None = asker.elicit
         self.roots: RootsFnT | None = asker.roots

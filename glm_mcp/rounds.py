@@ -72,6 +72,7 @@ class _RoundsAsker:
 
     def __init__(self, waiting: _Waiting[Any], caps: T.ClientCapabilities) -> None:
         self._waiting = waiting
+        self.identity: object = self  # a 2026-07-28 call stands alone: no connection ties it to other calls
         self.sample: SampleFnT | None = self._sample if caps.sampling is not None else None
         self.elicit: ElicitFnT | None = self._elicit if caps.elicitation is not None else None
         self.roots: RootsFnT | None = self._roots if caps.roots is not None else None

@@ -347,6 +347,9 @@ PROMISES: dict[str, Claims] = {
             "test_relay.py::test_a_2026_editors_long_call_is_not_taken_for_a_paused_one",
             "test_interop.py::test_server_everything_asks_editors_of_both_eras_through_mcp",
         ),
+        "while several editors wait on one server, its questions go to none of them": (
+            "test_relay.py::test_while_two_editors_wait_on_one_server_its_questions_go_to_neither",
+        ),
         "GLM answers sampling when the editor cannot; unanswerable elicitation declined": (
             "test_relay.py::test_glm_answers_sampling_when_the_editor_cannot_with_the_requests_settings",
             "test_relay.py::test_a_2026_editor_that_cannot_sample_gets_glms_answer_in_a_single_round",

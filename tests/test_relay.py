@@ -134,6 +134,53 @@ async def test_glm_answers_sampling_when_the_editor_cannot_with_the_requests_set
     assert (sent["max_tokens"], sent["temperature"], sent["stop"]) == (20, 1.0, ["END"])  # 1.5 brought into range
 
 
+async def test_while_two_editors_wait_on_one_server_its_questions_go_to_neither() -> None:
+    server = asking_server()
+    holding, release = anyio.Event(), anyio.Event()
+
+    @server.tool()
+    async def hold() -> str:
+        """Wait until released."""
+        holding.set()
+        await release.wait()
+        return "held"
+
+    asked: list[str] = []
+
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        asked.append("sampling")
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="short"), model="editor-llm")
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        asked.append("elicitation")
+        return T.ElicitResult(action="accept", content={"name": "Ada"})
+
+    fake = FakeGlm([Reply(content="from glm")])
+    config = GatewayConfig(servers={"asks": inproc(server)}, model=MODEL)
+    gateway = Gateway(config, model_transport=httpx2.ASGITransport(fake.app))
+    callbacks: dict[str, Any] = {"sampling_callback": sample, "elicitation_callback": elicit}
+    async with gateway.running():
+        face_server = build_server(gateway, gateway.agent)
+        async with (
+            Client(face_server, mode="legacy", **callbacks) as first,
+            Client(face_server, mode="legacy", **callbacks) as other,
+        ):
+
+            async def first_holds() -> None:
+                await first.call_tool("asks__hold", {})
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(first_holds)
+                await holding.wait()  # the first editor's call waits on the server
+                sampled = await other.call_tool("asks__summarize", {"text": "x"})
+                assert text_of(sampled) == "glm-4.6 said: from glm"  # GLM: nobody can tell whose question it is
+                greeted = await other.call_tool("asks__greet", {})
+                assert text_of(greeted) == "no name (decline)"
+                release.set()
+            alone = await other.call_tool("asks__summarize", {"text": "y"})
+        assert text_of(alone) == "editor-llm said: short" and asked == ["sampling"]
+
+
 async def test_sampling_set_to_deny_is_not_advertised_and_the_server_hears_a_refusal() -> None:
     async with face({"asks": inproc(asking_server(), sampling="deny")}, FakeGlm([])) as editor:
         result = await editor.call_tool("asks__summarize", {"text": "x"})

@@ -2,8 +2,11 @@
 
 Contract:
 - every call, resource read and prompt sent to a server names its `Asker`: the editor whose request caused it, the
-  chat loop, or nobody; the server's questions go to the latest caller still waiting on that server (the protocol
-  does not say which of several concurrent calls a question belongs to; one caller at a time is the usual case);
+  chat loop, or nobody. A 2026-07-28 server's questions come inside the result of one request and go to that
+  request's asker. A 2025-era server's questions are requests of their own that do not say which call they belong
+  to: they go to the caller waiting on that server when all its waiting requests come from one caller, and are
+  never guessed when several callers wait (sampling falls to GLM where the policy allows, elicitation is declined,
+  roots are the gateway's), so one editor never sees another's questions;
 - `Questions` is what a session advertises and how it answers, per the server's `sampling` setting: `"editor"`
   (the caller only), `"glm"` (GLM only), `"editor-then-glm"` (the caller when it can, else GLM) or `"deny"`
   (sampling not advertised); elicitation is advertised and declined when the caller cannot ask a person;
@@ -84,26 +87,46 @@ class Asker(Answers, Protocol):
         """Who this is, for logs and refusals ("the editor", "the chat loop")."""
         ...
 
+    @property
+    def identity(self) -> object:
+        """Equal for the askers of one person's requests (one editor connection), distinct otherwise."""
+        ...
+
+
+NOBODY = object()
+"""The identity of a request nobody can be asked about (the chat loop without a client to ask, `glm-mcp call`)."""
+
+UNCLEAR = "several callers wait on this server and its question does not say whose call it belongs to"
+
+_own: ContextVar[Asker | None] = ContextVar("glm_mcp_own_asker", default=None)
+
 
 class Callers:
-    """The askers with a request in flight on one server, latest last."""
+    """The requests in flight on one server, and whose they are."""
 
     def __init__(self) -> None:
-        self._waiting: list[Asker] = []
+        self._waiting: list[tuple[object, Asker | None]] = []
 
     @contextmanager
     def waiting(self, asker: Asker | None) -> Generator[None, None, None]:
-        if asker is None:
-            yield
-            return
-        self._waiting.append(asker)
+        entry = (asker.identity if asker is not None else NOBODY, asker)
+        self._waiting.append(entry)
+        reset = _own.set(asker)
         try:
             yield
         finally:
-            self._waiting.remove(asker)
+            _own.reset(reset)
+            self._waiting.remove(entry)
 
-    def latest(self) -> Asker | None:
-        return self._waiting[-1] if self._waiting else None
+    def own(self) -> Asker | None:
+        """The asker of the request this task is making (a 2026-07-28 server's questions belong to it)."""
+        return _own.get()
+
+    def current(self) -> tuple[Asker | None, bool]:
+        """Whom a question that names no request goes to, and whether that is unclear (several callers wait)."""
+        if len({identity for identity, _ in self._waiting}) > 1:
+            return None, True
+        return (self._waiting[-1][1] if self._waiting else None), False
 
 
 def _refusal(message: str) -> T.ErrorData:
@@ -132,7 +155,11 @@ class Questions:
         return self._sample
 
     async def _sample(self, params: T.CreateMessageRequestParams) -> SampleResult:
-        caller = self._callers.latest()
+        return await self._sample_for(params, *self._callers.current())
+
+    async def _sample_for(
+        self, params: T.CreateMessageRequestParams, caller: Asker | None, unclear: bool
+    ) -> SampleResult:
         by_caller = caller.sample if caller is not None else None
         by_glm = self._fallback.sample if self._fallback is not None else None
         if self._policy == "glm":
@@ -142,20 +169,29 @@ class Questions:
         else:
             chosen = by_caller or by_glm
         if chosen is None:
-            who = "GLM (no model is configured)" if self._policy == "glm" else "the caller (it cannot sample)"
+            if unclear:
+                who = f"{UNCLEAR}, and GLM may not answer for it" if by_glm is None else UNCLEAR
+            else:
+                who = "GLM (no model is configured)" if self._policy == "glm" else "the caller (it cannot sample)"
             return _refusal(f"glm-mcp cannot answer sampling for '{self._server}': {who}")
         return await _guarded(chosen(params), "sampling", self._server)
 
     async def _elicit(self, params: T.ElicitRequestParams) -> T.ElicitResult | T.ErrorData:
-        caller = self._callers.latest()
+        return await self._elicit_for(params, *self._callers.current())
+
+    async def _elicit_for(
+        self, params: T.ElicitRequestParams, caller: Asker | None, unclear: bool
+    ) -> T.ElicitResult | T.ErrorData:
         if caller is None or caller.elicit is None:
-            who = caller.label if caller is not None else "no caller"
-            logger.info("server '%s' asked for user input; %s cannot ask a person: declined", self._server, who)
+            who = UNCLEAR if unclear else f"{caller.label if caller is not None else 'no caller'} cannot ask a person"
+            logger.info("server '%s' asked for user input; %s: declined", self._server, who)
             return T.ElicitResult(action="decline")
         return await _guarded(caller.elicit(params), "elicitation", self._server)
 
     async def answer(self, raw: object) -> T.InputResponse | T.ErrorData:
-        """Answer one question a 2026-07-28 server embedded in an `InputRequiredResult`."""
+        """Answer one question a 2026-07-28 server embedded in an `InputRequiredResult`: it belongs to the request
+        this task is making, so its asker answers."""
+        caller = self._callers.own()
         try:
             request = _INPUT_REQUEST.validate_python(raw, by_name=False)
         except ValidationError as exc:
@@ -164,13 +200,16 @@ class Questions:
             if self.sample is None:
                 why = '"sampling": "deny"' if self._policy == "deny" else '"sampling": "glm" and no model key is set'
                 return _refusal(f"sampling is not offered to '{self._server}' ({why})")
-            return await self.sample(request.params)
+            return await self._sample_for(request.params, caller, False)
         if isinstance(request, T.ElicitRequest):
-            return await self._elicit(request.params)
-        return await self._roots()
+            return await self._elicit_for(request.params, caller, False)
+        return await self._roots_for(caller)
 
     async def _roots(self) -> T.ListRootsResult | T.ErrorData:
-        caller = self._callers.latest()
+        caller, _ = self._callers.current()
+        return await self._roots_for(caller)
+
+    async def _roots_for(self, caller: Asker | None) -> T.ListRootsResult | T.ErrorData:
         if caller is not None and caller.roots is not None:
             return await _guarded(caller.roots(), "roots", self._server)
         if self._fallback is not None and self._fallback.roots is not None:
