@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +275,19 @@ async def call_changing_the_catalog(gateway: Gateway, name: str, arguments: dict
     finally:
         unregister()
     return result
+
+
+@dataclass
+class UpdatesHeard:
+    """An SDK client's message handler that notes each `notifications/resources/updated`."""
+
+    uris: list[str] = field(default_factory=list[str])
+    arrived: anyio.Event = field(default_factory=anyio.Event)
+
+    async def __call__(self, message: object) -> None:
+        if isinstance(message, T.ResourceUpdatedNotification):
+            self.uris.append(str(message.params.uri))
+            self.arrived.set()
 
 
 def text_of(result: T.CallToolResult) -> str:

@@ -31,7 +31,7 @@ from glm_mcp.gateway import Gateway
 from glm_mcp.rounds import Rounds
 from glm_mcp.upstream.asking import Asker
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import inproc, serve_asgi, text_of
+from tests.helpers import UpdatesHeard, inproc, serve_asgi, text_of
 
 MODEL = ModelConfig(base_url="http://glm/api/paas/v4", api_key=SecretStr("k"), name="glm-4.6")
 
@@ -94,6 +94,26 @@ def asking_server() -> MCPServer:
     return server
 
 
+def answering_editor(asked: list[str], said: str, name: str, root: str | None = None) -> dict[str, Any]:
+    """An SDK client's callbacks that note each question in `asked` and answer it: a sample saying `said`, a form
+    giving `name`, and (when given) one root."""
+
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        asked.append("sampling")
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text=said), model="editor-llm")
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        asked.append("elicitation")
+        return T.ElicitResult(action="accept", content={"name": name})
+
+    async def roots(context: ClientRequestContext) -> T.ListRootsResult:
+        asked.append("roots")
+        return T.ListRootsResult(roots=[T.Root.model_validate({"uri": root, "name": "root"})])
+
+    callbacks: dict[str, Any] = {"sampling_callback": sample, "elicitation_callback": elicit}
+    return callbacks if root is None else {**callbacks, "list_roots_callback": roots}
+
+
 @asynccontextmanager
 async def face(
     servers: dict[str, UpstreamConfig], fake: FakeGlm | None = None, **editor: Any
@@ -146,19 +166,10 @@ async def test_while_two_editors_wait_on_one_server_its_questions_go_to_neither(
         return "held"
 
     asked: list[str] = []
-
-    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
-        asked.append("sampling")
-        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="short"), model="editor-llm")
-
-    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
-        asked.append("elicitation")
-        return T.ElicitResult(action="accept", content={"name": "Ada"})
-
     fake = FakeGlm([Reply(content="from glm")])
     config = GatewayConfig(servers={"asks": inproc(server)}, model=MODEL)
     gateway = Gateway(config, model_transport=httpx2.ASGITransport(fake.app))
-    callbacks: dict[str, Any] = {"sampling_callback": sample, "elicitation_callback": elicit}
+    callbacks = answering_editor(asked, "short", "Ada")
     async with gateway.running():
         face_server = build_server(gateway, gateway.agent)
         async with (
@@ -310,24 +321,17 @@ def subscribable_server(changed: anyio.Event, subscribed: list[str]) -> Server[A
 async def test_a_subscribed_editor_hears_its_resource_change_and_unsubscribing_reaches_the_server() -> None:
     changed = anyio.Event()
     subscribed: list[str] = []
-    heard: list[str] = []
-    updated = anyio.Event()
-
-    async def on_message(message: Any) -> None:
-        if isinstance(message, T.ResourceUpdatedNotification):
-            heard.append(str(message.params.uri))
-            updated.set()
-
+    updates = UpdatesHeard()
     servers: dict[str, UpstreamConfig] = {"notes": inproc(subscribable_server(changed, subscribed))}
-    async with face(servers, message_handler=on_message) as editor:
+    async with face(servers, message_handler=updates) as editor:
         await editor.subscribe_resource("notes://today")  # pyright: ignore[reportDeprecated]  # 2025-era editors
         assert subscribed == ["notes://today"]
         await editor.call_tool("notes__touch", {})
         with anyio.fail_after(5):
-            await updated.wait()
+            await updates.arrived.wait()
         await editor.unsubscribe_resource("notes://today")  # pyright: ignore[reportDeprecated]  # 2025-era editors
         assert subscribed == []
-    assert heard == ["notes://today"]
+    assert updates.uris == ["notes://today"]
 
 
 async def test_an_editor_that_leaves_without_unsubscribing_has_its_subscription_withdrawn_upstream() -> None:
@@ -410,27 +414,9 @@ async def test_over_http_only_sessions_that_can_be_asked_get_streamed_answers() 
 
 async def test_a_2026_editor_is_asked_in_input_required_rounds_and_the_same_call_goes_on() -> None:
     asked: list[str] = []
-
-    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
-        asked.append("sampling")
-        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="modern"), model="editor-llm")
-
-    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
-        asked.append("elicitation")
-        return T.ElicitResult(action="accept", content={"name": "Hopper"})
-
-    async def roots(context: ClientRequestContext) -> T.ListRootsResult:
-        asked.append("roots")
-        return T.ListRootsResult(roots=[T.Root.model_validate({"uri": "file:///modern", "name": "modern"})])
-
     gateway = Gateway(GatewayConfig(servers={"asks": inproc(asking_server())}, model=MODEL))
-    modern = Client(
-        build_server(gateway, gateway.agent),
-        mode="2026-07-28",
-        sampling_callback=sample,
-        elicitation_callback=elicit,
-        list_roots_callback=roots,
-    )
+    callbacks = answering_editor(asked, "modern", "Hopper", root="file:///modern")
+    modern = Client(build_server(gateway, gateway.agent), mode="2026-07-28", **callbacks)
     async with gateway.running(), modern as client:
         assert client.protocol_version == "2026-07-28"
         assert text_of(await client.call_tool("asks__summarize", {"text": "x"})) == "editor-llm said: modern"

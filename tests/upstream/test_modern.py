@@ -12,7 +12,7 @@ from glm_mcp.catalog import Catalog
 from glm_mcp.config import GatewayConfig
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
-from tests.helpers import python_server, text_of
+from tests.helpers import UpdatesHeard, python_server, text_of
 
 pytestmark = pytest.mark.slow  # the server runs as a subprocess
 
@@ -63,22 +63,15 @@ async def test_an_era_pinned_in_the_config_is_the_only_one_tried_and_a_refusal_s
 
 
 async def test_an_editor_subscribed_to_a_2026_servers_resource_hears_it_change_through_the_listen_stream() -> None:
-    heard: list[str] = []
-    updated = anyio.Event()
-
-    async def on_message(message: object) -> None:
-        if isinstance(message, T.ResourceUpdatedNotification):
-            heard.append(str(message.params.uri))
-            updated.set()
-
+    updates = UpdatesHeard()
     gateway = Gateway(GatewayConfig(servers={"new": python_server("modern_only.py")}))
-    async with gateway.running(), Client(build_server(gateway), mode="legacy", message_handler=on_message) as editor:
+    async with gateway.running(), Client(build_server(gateway), mode="legacy", message_handler=updates) as editor:
         await editor.subscribe_resource("modern://clock")  # pyright: ignore[reportDeprecated]  # 2025-era editors
         assert text_of(await editor.call_tool("new__tick", {})) == "tick 1"
         with anyio.fail_after(10):
-            await updated.wait()
+            await updates.arrived.wait()
         await editor.unsubscribe_resource("modern://clock")  # pyright: ignore[reportDeprecated]  # 2025-era editors
         assert text_of(await editor.call_tool("new__tick", {})) == "tick 2"
         read = await editor.read_resource("modern://clock")  # a round trip after the second tick's event
         assert isinstance(read.contents[0], T.TextResourceContents) and read.contents[0].text == "2 ticks"
-    assert heard == ["modern://clock"]
+    assert updates.uris == ["modern://clock"]
