@@ -75,9 +75,9 @@ class RequestGuard:
         self.hosts = hosts
         self.origins = frozenset(origins)
         self.close_streams: Callable[[], None] = lambda: None
+        """Ends the standing `/mcp` GET streams; `serve` calls it when asked to stop."""
         self.startup_error: ConfigError | None = None
         """Why the gateway refused to start (a config problem found only once the servers listed), for `serve`."""
-        """Ends the standing `/mcp` GET streams; `serve` calls it when asked to stop."""
 
     @staticmethod
     def _allowed(value: str, patterns: list[str]) -> bool:
