@@ -62,6 +62,38 @@ class NameClash:
             f"'{self.other}' a \"prefix\""
         )
 
+    def __str__(self) -> str:
+        return f"server '{self.server}': {self.kind} '{self.name}' is not exposed: {self.reason}"
+
+
+def new_clashes(old: Catalog, new: Catalog) -> list[NameClash]:
+    """The passthrough names `new` leaves out that `old` did not."""
+    return [
+        clash
+        for server, clashes in new.conflicts.items()
+        for clash in clashes
+        if clash not in old.conflicts.get(server, ())
+    ]
+
+
+def describe_clashes(catalog: Catalog) -> list[str]:
+    """Each passthrough server's clashes as config errors: one per other server, naming both and the fix."""
+    described: list[str] = []
+    for server, clashes in catalog.conflicts.items():
+        by_other: dict[str, list[str]] = {}
+        for clash in clashes:
+            by_other.setdefault(clash.other, []).append(f"{clash.kind} '{clash.name}'")
+        for other, names in by_other.items():
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            exposed = f'mcpServers.{server}.prefix: with "prefix": "" server \'{server}\' would expose {shown}'
+            if other:
+                fix = f"give '{server}' or '{other}' a \"prefix\" (any name but \"\") so both are kept"
+                described.append(f"{exposed} under names server '{other}' already exposes; {fix}")
+            else:
+                fix = f"give '{server}' a \"prefix\""
+                described.append(f"{exposed}, but names starting '{RESERVED_PREFIX}' are the gateway's own; {fix}")
+    return described
+
 
 @dataclass(frozen=True)
 class Catalog:

@@ -300,7 +300,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
         _freeze_heap()
         print(f"glm-mcp serving on http://{shown}:{bound_port} (MCP at /mcp; {auth_note})", file=sys.stderr, flush=True)
 
-    gateway = Gateway(config, loader=_loader(args), refuse_name_conflicts=True)
+    gateway = Gateway(config, loader=_loader(args))
     app = build_app(gateway, on_ready=announce)
     protocol = bounded_protocol(
         max_connections=config.gateway.max_connections, header_timeout_seconds=config.gateway.header_timeout
@@ -443,7 +443,7 @@ def _tools(config: GatewayConfig, args: argparse.Namespace) -> int:
     wait = max((server.start_timeout for server in config.servers.values()), default=1.0)
 
     async def run() -> dict[str, Any]:
-        async with Gateway(config, ready_wait_seconds=wait, refuse_name_conflicts=True).running() as gateway:
+        async with Gateway(config, ready_wait_seconds=wait).running() as gateway:
             tools = [
                 {
                     "name": name,
@@ -509,7 +509,7 @@ def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
 
     async def run() -> T.CallToolResult:
         wait = max((server.start_timeout for server in config.servers.values()), default=1.0)
-        async with Gateway(config, ready_wait_seconds=wait, refuse_name_conflicts=True).running() as gateway:
+        async with Gateway(config, ready_wait_seconds=wait).running() as gateway:
             return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]  # JSON from the command line
 
     result = _run(run)

@@ -24,7 +24,7 @@ import mcp.types as T
 from glm_mcp.activity import Activity, CallEvent, CallOutcome, CallSource, ModelEvent, ModelOutcome, ServerEvent
 from glm_mcp.agent import Agent
 from glm_mcp.answers import GatewayAnswers
-from glm_mcp.catalog import RESERVED_PREFIX, Catalog, Entry, build_catalog, closest
+from glm_mcp.catalog import Catalog, Entry, build_catalog, closest, describe_clashes, new_clashes
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, UpstreamTimeout
 from glm_mcp.metrics import GatewayMetrics
@@ -119,9 +119,8 @@ async def _first_outcomes(upstreams: list[Upstream], seconds: float) -> None:
 
 def _log_new_clashes(old: Catalog, new: Catalog) -> None:
     """Say once, when it appears, that a passthrough name was left out (a server joined late or listed anew)."""
-    for server, clashes in new.conflicts.items():
-        for clash in set(clashes) - set(old.conflicts.get(server, ())):
-            logger.error("server '%s': %s '%s' is not exposed: %s", server, clash.kind, clash.name, clash.reason)
+    for clash in new_clashes(old, new):
+        logger.error("%s", clash)
 
 
 def error_result(message: str) -> T.CallToolResult:
@@ -139,12 +138,12 @@ class Gateway:
         ready_wait_seconds: float = 10.0,
         loader: Callable[[], GatewayConfig] | None = None,
         model_transport: httpx2.AsyncBaseTransport | None = None,
-        refuse_name_conflicts: bool = False,
+        refuse_name_conflicts: bool = True,
     ) -> None:
         self.config = config
         self._refuse_name_conflicts = refuse_name_conflicts
-        """Whether a passthrough name clash found at start stops the start with a `ConfigError` (the commands that
-        serve or use the catalog); `doctor` keeps going and reports it."""
+        """Whether a passthrough name clash found at start stops the start with a `ConfigError` (what every command
+        wants but `doctor`, which keeps going and reports it)."""
         self.loader = loader
         """Reads the config again (from its file) for `reload`; None when there is nothing to re-read."""
         self.reload_error: str | None = None
@@ -185,7 +184,7 @@ class Gateway:
 
         Raises:
             RuntimeError: The gateway is already running (its servers would be started twice).
-            ConfigError: `refuse_name_conflicts` is set and two servers would expose one name (both are named).
+            ConfigError: Two servers would expose one name (both are named), unless `refuse_name_conflicts` is off.
         """
         if self._entered:
             raise RuntimeError("this Gateway is already running; create another one to run it twice")
@@ -204,26 +203,7 @@ class Gateway:
             raise refused
 
     def _conflicts_message(self) -> str:
-        parts: list[str] = []
-        for server, clashes in self.catalog.conflicts.items():
-            by_other: dict[str, list[str]] = {}
-            for clash in clashes:
-                by_other.setdefault(clash.other, []).append(f"{clash.kind} '{clash.name}'")
-            for other, names in by_other.items():
-                shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-                if other:
-                    parts.append(
-                        f'mcpServers.{server}.prefix: with "prefix": "" server \'{server}\' would expose {shown} '
-                        f"under names server '{other}' already exposes; give '{server}' or '{other}' a \"prefix\" "
-                        '(any name but "") so both are kept'
-                    )
-                else:
-                    parts.append(
-                        f'mcpServers.{server}.prefix: with "prefix": "" server \'{server}\' would expose {shown}, '
-                        "but names starting "
-                        f"'{RESERVED_PREFIX}' are the gateway's own; give '{server}' a \"prefix\""
-                    )
-        return f"{self.config.source}: " + "; ".join(parts)
+        return f"{self.config.source}: " + "; ".join(describe_clashes(self.catalog))
 
     @property
     def servers(self) -> Mapping[str, Upstream]:
@@ -444,12 +424,7 @@ class Gateway:
                 notes.append("model settings applied to the next requests")
             self.reload_error = None
         await self._rebuild()
-        for server, clashes in self.catalog.conflicts.items():
-            notes += [
-                f"server '{server}': {clash.kind} '{clash.name}' is not exposed: {clash.reason}"
-                for clash in clashes
-                if clash not in before.conflicts.get(server, ())
-            ]
+        notes += [str(clash) for clash in new_clashes(before, self.catalog)]
         report = ReloadReport(ok=True, added=added, removed=removed, restarted=changed, notes=notes)
         logger.warning("config reloaded: %s", json.dumps(report))
         self.activity.record(ServerEvent(f"config reloaded: {json.dumps(report)}"))

@@ -182,7 +182,7 @@ PROMISES: dict[str, Claims] = {
         ),
         "a clash appearing later is left out and reported naming both servers": (
             "test_catalog.py::test_a_passthrough_clash_that_appears_after_start_is_left_out_and_said",
-            "test_catalog.py::test_a_passthrough_name_another_server_exposes_is_left_out_and_reported_naming_both",
+            "test_catalog.py::test_when_a_clash_is_let_through_as_for_doctor_the_name_is_left_out_and_reported_naming_both",
             "test_catalog.py::test_a_reload_that_makes_passthrough_names_clash_says_so_in_its_report",
         ),
         "destructive: deny by default, allow, ask": (

@@ -106,11 +106,11 @@ async def test_a_passthrough_server_keeps_its_own_names_for_editors_and_for_call
         assert result.content == [T.TextContent(text="alpha:k")]
 
 
-async def test_a_passthrough_name_another_server_exposes_is_left_out_and_reported_naming_both() -> None:
+async def test_when_a_clash_is_let_through_as_for_doctor_the_name_is_left_out_and_reported_naming_both() -> None:
     config = GatewayConfig(
         servers={"alpha": inproc(_server("alpha"), prefix=""), "beta": inproc(_server("beta"), prefix="")}
     )
-    async with Gateway(config).running() as gateway:
+    async with Gateway(config, refuse_name_conflicts=False).running() as gateway:
         assert sorted(gateway.catalog.tools) == ["delete_item", "read_item"]
         beta = gateway.status()["servers"]["beta"]
         assert [conflict["name"] for conflict in beta.get("conflicts", [])] == ["read_item", "delete_item", "ask"]
@@ -126,7 +126,7 @@ async def test_a_passthrough_clash_found_at_start_is_a_config_error_naming_both_
         servers={"alpha": inproc(_server("alpha"), prefix=""), "beta": inproc(_server("beta"), prefix="")},
         source="/home/me/glm-mcp.json",
     )
-    gateway = Gateway(config, refuse_name_conflicts=True)
+    gateway = Gateway(config)  # refusing is the default
     with pytest.raises(ConfigError) as refused:
         async with gateway.running():
             pytest.fail("the gateway started with two servers exposing one name")
@@ -148,7 +148,7 @@ async def test_a_passthrough_clash_that_appears_after_start_is_left_out_and_said
         return "first's fresh"
 
     config = GatewayConfig(servers={"first": inproc(first, prefix=""), "dyn": inproc(growing_server(), prefix="")})
-    async with Gateway(config, refuse_name_conflicts=True).running() as gateway:
+    async with Gateway(config).running() as gateway:
         assert "config_error" not in gateway.status()
         await call_changing_the_catalog(gateway, "grow", {})
         problem = gateway.status().get("config_error", "")
@@ -181,7 +181,7 @@ async def test_passthrough_names_cannot_take_the_gateways_own_or_a_prefixed_name
         return "shadow"
 
     config = GatewayConfig(servers={"own": inproc(own, prefix=""), "beta": inproc(_server("beta"))})
-    async with Gateway(config).running() as gateway:
+    async with Gateway(config, refuse_name_conflicts=False).running() as gateway:
         assert "glm__agent" not in gateway.catalog.tools
         assert (await gateway.call_tool("beta__read_item", {"key": "k"})).content == [T.TextContent(text="beta:k")]
         reasons = [conflict["reason"] for conflict in gateway.status()["servers"]["own"].get("conflicts", [])]
@@ -211,7 +211,7 @@ async def test_a_call_resolved_in_the_offered_snapshot_never_reaches_a_tool_that
         return f"second deleted {title}"
 
     config = GatewayConfig(servers={"first": inproc(first, prefix=""), "second": inproc(second, prefix="")})
-    async with Gateway(config).running() as gateway:
+    async with Gateway(config, refuse_name_conflicts=False).running() as gateway:  # the clash is the setup
         offered = gateway.catalog  # what a model was shown: `delete_note` is the first server's
         assert offered.tools["delete_note"][0].server == "first"
         await call_changing_the_catalog(gateway, "retire", {})
