@@ -72,8 +72,8 @@ class _Live:
     wake: anyio.Event = field(default_factory=anyio.Event)
     relisten: anyio.Event = field(default_factory=anyio.Event)
     """Set when a 2026-07-28 server's listen stream must be opened again (the resources followed changed)."""
-    listening: anyio.Event = field(default_factory=anyio.Event)
-    """Set once the current listen stream is acknowledged."""
+    awaiting_listen: list[anyio.Event] = field(default_factory=list[anyio.Event])
+    """One event per change of the resources followed, set once a stream naming them is acknowledged."""
 
 
 def backoff_seconds(failures: int) -> float:
@@ -272,6 +272,7 @@ class Upstream:
     async def _listen_once(self, live: _Live) -> bool:
         """One listen stream; True when it ended to be opened again with the resources followed now."""
         live.relisten = anyio.Event()
+        acknowledged, live.awaiting_listen = live.awaiting_listen, []  # the changes this stream carries
         async with anyio.create_task_group() as tg:
 
             async def reopen_when_asked() -> None:
@@ -286,7 +287,8 @@ class Upstream:
                 resources_list_changed=True,
                 resource_subscriptions=sorted(self._followed),
             ) as events:
-                live.listening.set()
+                for event in acknowledged:
+                    event.set()
                 async for event in events:
                     if isinstance(event, ResourceUpdated):
                         if self._on_updated is not None:
@@ -466,10 +468,11 @@ class Upstream:
                 self._followed.add(uri)
             else:
                 self._followed.discard(uri)
-            live.listening = anyio.Event()
+            acknowledged = anyio.Event()
+            live.awaiting_listen.append(acknowledged)
             live.relisten.set()
             with anyio.move_on_after(self.config.timeout):
-                await live.listening.wait()
+                await acknowledged.wait()
                 return
             raise UpstreamTimeout(
                 self.name, f"subscriptions/listen for '{uri}': no answer after {self.config.timeout:g} s"

@@ -75,3 +75,12 @@ async def test_an_editor_subscribed_to_a_2026_servers_resource_hears_it_change_t
         read = await editor.read_resource("modern://clock")  # a round trip after the second tick's event
         assert isinstance(read.contents[0], T.TextResourceContents) and read.contents[0].text == "2 ticks"
     assert updates.uris == ["modern://clock"]
+
+
+async def test_subscriptions_to_a_2026_server_made_at_once_all_complete() -> None:
+    gateway = Gateway(GatewayConfig(servers={"new": python_server("modern_only.py", timeout=5)}))
+    async with gateway.running():
+        with anyio.fail_after(4):  # each waits for the listen stream that names its resource, not for a timeout
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(gateway.subscribe, "modern://clock")
