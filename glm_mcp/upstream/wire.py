@@ -28,7 +28,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_PROTOCOL_VERSION_HEADER
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
-from glm_mcp.upstream.asking import Answers, relaying_progress
+from glm_mcp.upstream.asking import Answers, ProgressFnT, relaying_progress
 
 Era = Literal["auto", "legacy", "2026-07-28"]
 
@@ -167,14 +167,18 @@ def _callback(answer: Callable[..., Awaitable[Any]] | None) -> Any:
 
     async def callback(ctx: ClientRequestContext, *params: Any) -> Any:
         token = ctx.meta.get("progress_token") if ctx.meta is not None else None
-
-        async def relay(progress: float, total: float | None, message: str | None) -> None:
-            assert token is not None
-            note = T.ProgressNotificationParams(progress_token=token, progress=progress, total=total, message=message)
-            await ctx.session.send_notification(T.ProgressNotification(params=note))
-
         # Set either way: a relay in the context this task inherited belongs to another question.
-        with relaying_progress(relay if token is not None else None):
+        with relaying_progress(_progress_to(ctx.session, token) if token is not None else None):
             return await answer(*params)
 
     return callback
+
+
+def _progress_to(session: ClientSession, token: str | int) -> ProgressFnT:
+    """Progress on a server's question, sent back to that server under its own token."""
+
+    async def relay(progress: float, total: float | None, message: str | None) -> None:
+        note = T.ProgressNotificationParams(progress_token=token, progress=progress, total=total, message=message)
+        await session.send_notification(T.ProgressNotification(params=note))
+
+    return relay
