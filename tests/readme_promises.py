@@ -394,7 +394,7 @@ PROMISES: dict[str, Claims] = {
         "relayed; updates reach the editors subscribed": (
             "test_relay.py::test_a_subscribed_editor_hears_its_resource_change_and_unsubscribing_reaches_the_server",
             "test_relay.py::test_an_editor_that_leaves_without_unsubscribing_has_its_subscription_withdrawn_upstream",
-            "upstream/test_modern.py::test_an_editor_subscribed_to_a_2026_servers_resource_hears_it_change_through_the_listen_stream",
+            "upstream/test_modern.py::test_an_editor_subscribed_to_a_2026_servers_resource_hears_it_change_and_unsubscribing_stops_it_upstream",
             "upstream/test_modern.py::test_subscriptions_to_a_2026_server_made_at_once_all_complete",
             "test_relay.py::test_a_2026_editor_listening_for_a_resource_hears_it_change_and_the_server_is_subscribed_meanwhile",
         ),

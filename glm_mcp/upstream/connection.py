@@ -290,10 +290,9 @@ class Upstream:
                 for event in acknowledged:
                     event.set()
                 async for event in events:
-                    if isinstance(event, ResourceUpdated):
-                        if self._on_updated is not None:
-                            await self._on_updated(self.name, event.uri)
-                    else:
+                    # The SDK also hands each event to the session's message handler as its notification: resource
+                    # updates are passed on there (`_on_message`), once, as for a server of the handshake era.
+                    if not isinstance(event, ResourceUpdated):
                         live.wake.set()
             tg.cancel_scope.cancel()  # the server ended the stream
         return live.relisten.is_set()
