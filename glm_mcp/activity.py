@@ -1,9 +1,9 @@
 """What the gateway just did, for the status page: the last tool calls and model requests, and a live feed.
 
 Contract:
-- `record` keeps an event (a `CallEvent`, a `ModelEvent` or a `ServerEvent`) in a bounded history of its kind
-  and hands it to every subscriber at once, without waiting: a subscriber that does not keep up misses live
-  events (the history keeps them), it never slows a call down;
+- `record` keeps an event (a `CallEvent`, a `ModelEvent`, a `SamplingEvent` or a `ServerEvent`) in a bounded
+  history of its kind and hands it to every subscriber at once, without waiting: a subscriber that does not keep
+  up misses live events (the history keeps them), it never slows a call down;
 - `subscribe` is a context manager: the subscription ends with it, explicitly, never by garbage collection.
 """
 
@@ -63,6 +63,18 @@ class ModelEvent:
 
 
 @dataclass(frozen=True)
+class SamplingEvent:
+    """One server's sampling request that GLM answered (or refused over the rate limit)."""
+
+    server: str
+    outcome: str
+    max_tokens: int
+    kind: Literal["sampling"] = "sampling"
+    at: float = field(default_factory=time.time)
+    id: int = field(default_factory=lambda: next(_ids))
+
+
+@dataclass(frozen=True)
 class ServerEvent:
     """A change of the catalog or of a server's state, or a reload."""
 
@@ -72,7 +84,7 @@ class ServerEvent:
     id: int = field(default_factory=lambda: next(_ids))
 
 
-Event = CallEvent | ModelEvent | ServerEvent
+Event = CallEvent | ModelEvent | SamplingEvent | ServerEvent
 
 
 def as_json(event: Event) -> dict[str, Any]:
@@ -85,6 +97,7 @@ class Activity:
     def __init__(self) -> None:
         self.calls: collections.deque[CallEvent] = collections.deque(maxlen=HISTORY)
         self.model_requests: collections.deque[ModelEvent] = collections.deque(maxlen=HISTORY)
+        self.sampling: collections.deque[SamplingEvent] = collections.deque(maxlen=HISTORY)
         self._subscribers: set[MemoryObjectSendStream[Event]] = set()
 
     def record(self, event: Event) -> None:
@@ -92,6 +105,8 @@ class Activity:
             self.calls.append(event)
         elif isinstance(event, ModelEvent):
             self.model_requests.append(event)
+        elif isinstance(event, SamplingEvent):
+            self.sampling.append(event)
         for subscriber in list(self._subscribers):
             try:
                 subscriber.send_nowait(event)

@@ -81,6 +81,7 @@ def status_body(gateway: Gateway) -> dict[str, Any]:
         "tool_list": tools,
         "calls": [as_json(event) for event in gateway.activity.calls],
         "model_requests": [as_json(event) for event in gateway.activity.model_requests],
+        "sampling": [as_json(event) for event in gateway.activity.sampling],
     }
 
 

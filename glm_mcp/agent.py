@@ -44,7 +44,7 @@ from glm_mcp.offer import FIND_TOOLS, ToolOffer, build_offer, find_tools
 from glm_mcp.tools.arguments import prepare_arguments, read_arguments
 from glm_mcp.tools.registry import CompiledTools
 from glm_mcp.tools.results import flatten_result
-from glm_mcp.upstream.asking import Asker
+from glm_mcp.upstream.asking import Asker, LoopAsker
 
 logger = logging.getLogger("glm_mcp.agent")
 
@@ -183,6 +183,8 @@ class Agent:
         turn = Turn()
         # A caller (a request, glm__agent) may lower the limit, never raise it past the config.
         limit = min(max_steps or self.limits.max_steps, self.limits.max_steps)
+        # Calls the loop makes are the loop's: GLM answers their servers' sampling (the caller pays for GLM already).
+        asker = LoopAsker(asker)
 
         async def emit(event: AgentEvent) -> None:
             if on_event is not None:

@@ -120,9 +120,10 @@ class _UpstreamBase(BaseModel):
     `"deny"` refuses them, `"allow"` runs them, `"ask"` runs one only after the editor that handed the task to
     `glm__agent` confirmed it (elicitation); editors calling tools themselves decide alone."""
 
-    sampling: Literal["editor", "glm", "editor-then-glm", "deny"] = "editor-then-glm"
-    """Who answers the server's `sampling/createMessage`: the editor whose call caused it, GLM, the editor when it
-    can and GLM otherwise, or nobody (sampling is then not advertised to the server)."""
+    sampling: Literal["editor", "glm", "editor-then-glm", "deny"] = "editor"
+    """Who answers the server's `sampling/createMessage`: the editor whose call caused it (its person approves; the
+    default), GLM on the model key (`"glm"`, an explicit opt-in), the editor when it can and GLM otherwise, or
+    nobody (sampling is then not advertised to the server). Inside a call the GLM loop made, GLM answers."""
 
     protocol: Literal["auto", "legacy", "2026-07-28"] = "auto"
     """The protocol era: `"legacy"` (the `initialize` handshake), `"2026-07-28"` (no handshake), or `"auto"`: the
@@ -277,6 +278,12 @@ class ServeConfig(BaseModel):
     max_sessions_per_client: int = Field(default=64, ge=1, le=100_000)
     """Open MCP sessions of one client (one token, or one address without authentication). At either limit the
     oldest idle session is closed to make room; only when none is idle is a new session refused (503)."""
+
+    sampling_max_tokens: int = Field(default=4096, ge=1, le=1_000_000)
+    """The most tokens GLM may generate for one server's sampling request; a larger `maxTokens` is clamped."""
+
+    sampling_per_minute: int = Field(default=10, ge=0, le=100_000)
+    """Sampling requests GLM answers for one server in any 60 s; past it the server hears a refusal."""
 
     @field_validator("auth_tokens")
     @classmethod

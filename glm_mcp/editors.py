@@ -298,6 +298,7 @@ class EditorAsker:
     """
 
     label = "the editor"
+    in_glm_loop = False
 
     def __init__(self, session: ServerSession, request_id: T.RequestId | None, *, sample: bool = True) -> None:
         self._session = session
@@ -345,15 +346,3 @@ async def editor_roots(editors: Editors) -> T.ListRootsResult | None:
         except Exception:  # boundary: an editor that cannot answer now is skipped
             logger.debug("an editor did not answer roots/list", exc_info=True)
     return None
-
-
-class WithoutSampling:
-    """An editor's asker minus sampling: for `glm__agent`, whose runs already hold a model (GLM answers)."""
-
-    sample: SampleFnT | None = None
-
-    def __init__(self, asker: Any) -> None:
-        self.label: str = asker.label
-        self.identity: object = asker.identity
-        self.elicit: ElicitFnT | None = asker.elicit
-        self.roots: RootsFnT | None = asker.roots

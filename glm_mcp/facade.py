@@ -33,7 +33,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from glm_mcp._json import as_list
 from glm_mcp.agent import Agent, AgentEvent
 from glm_mcp.catalog import is_pinned
-from glm_mcp.editors import EditorAsker, Editors, Notifier, WithoutSampling, editor_roots
+from glm_mcp.editors import EditorAsker, Editors, Notifier, editor_roots
 from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
 from glm_mcp.gateway import Gateway, error_result
 from glm_mcp.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
@@ -125,9 +125,7 @@ async def _run_agent(
     body = {"model": agent.model.config.name, "messages": [{"role": "user", "content": task}]}
     offer = agent.offer((), None if servers is None else [str(server) for server in servers], messages=body["messages"])
     try:
-        result = await agent.run(
-            body, offer, stream=False, on_event=on_event, max_steps=steps_limit, asker=WithoutSampling(asker)
-        )
+        result = await agent.run(body, offer, stream=False, on_event=on_event, max_steps=steps_limit, asker=asker)
     except ModelError as exc:
         return error_result(f"GLM failed: {exc.message}")
     answer = result.turn.content.strip() or "(GLM gave an empty answer)"

@@ -21,9 +21,18 @@ import anyio
 import httpx2
 import mcp.types as T
 
-from glm_mcp.activity import Activity, CallEvent, CallOutcome, CallSource, ModelEvent, ModelOutcome, ServerEvent
+from glm_mcp.activity import (
+    Activity,
+    CallEvent,
+    CallOutcome,
+    CallSource,
+    ModelEvent,
+    ModelOutcome,
+    SamplingEvent,
+    ServerEvent,
+)
 from glm_mcp.agent import Agent
-from glm_mcp.answers import GatewayAnswers
+from glm_mcp.answers import GatewayAnswers, SamplingOutcome
 from glm_mcp.catalog import Catalog, Entry, build_catalog, closest, describe_clashes, new_clashes
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, UpstreamTimeout
@@ -154,7 +163,7 @@ class Gateway:
         register(config.secret_values())
         self.model = GlmClient(config.model, on_request=self.model_request, transport=model_transport)
         """The GLM client every face's runs share (its settings follow a reload)."""
-        self.answers = GatewayAnswers(self.model, lambda: self.config)
+        self.answers = GatewayAnswers(self.model, lambda: self.config, on_sampling=self.record_sampling)
         """What the gateway answers a server's questions when no caller can (GLM sampling, roots)."""
         self._pool = UpstreamPool(
             config.servers,
@@ -344,6 +353,11 @@ class Gateway:
         timed = None if outcome in ("unknown_tool", "invalid_arguments", "refused", "truncated") else seconds
         self.metrics.tool_call(server, outcome, timed)
         self.activity.record(CallEvent(name, server, source, outcome, seconds, dict(arguments or {})))
+
+    def record_sampling(self, server: str, outcome: SamplingOutcome, max_tokens: int) -> None:
+        """Count a server's GLM-answered sampling request and show it on the status page with the server."""
+        self.metrics.sampling(server, outcome)
+        self.activity.record(SamplingEvent(server, outcome, max_tokens))
 
     def model_request(
         self, model: str, outcome: ModelOutcome, seconds: float, retries: int, usage: Mapping[str, Any] | None

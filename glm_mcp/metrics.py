@@ -35,6 +35,7 @@ class GatewayMetrics(Collector):
         self._model_duration_sums: defaultdict[str, float] = defaultdict(float)
         self._model_retries: defaultdict[str, int] = defaultdict(int)
         self._model_tokens: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self._sampling: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.registry = CollectorRegistry()
         self.registry.register(self)
         ProcessCollector(registry=self.registry)  # CPU, memory, open files of this process
@@ -57,6 +58,10 @@ class GatewayMetrics(Collector):
             value = (usage or {}).get(f"{kind}_tokens")
             if isinstance(value, int) and not isinstance(value, bool):
                 self._model_tokens[(model, kind)] += value
+
+    def sampling(self, server: str, outcome: str) -> None:
+        """Count one server's sampling request answered by GLM: `ok`, `error`, `invalid`, `rate_limited`."""
+        self._sampling[(server, outcome)] += 1
 
     def chat_completion(self, outcome: str) -> None:
         """Count one chat completion request by how it ended."""
@@ -102,7 +107,14 @@ class GatewayMetrics(Collector):
         )
         for outcome, count in sorted(self._chat.items()):
             chats.add_metric([outcome], count)
-        yield from (up, tools, restarts, calls, seconds, chats, models, model_seconds, retries, tokens)
+        sampling = CounterMetricFamily(
+            "glm_mcp_sampling_requests",
+            "Servers' sampling requests GLM answered, by outcome",
+            labels=["server", "outcome"],
+        )
+        for (server, outcome), count in sorted(self._sampling.items()):
+            sampling.add_metric([server, outcome], count)
+        yield from (up, tools, restarts, calls, seconds, chats, models, model_seconds, retries, tokens, sampling)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

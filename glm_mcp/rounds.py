@@ -69,6 +69,7 @@ class _RoundsAsker:
     """The asker a waiting call uses: each question becomes part of the next `InputRequiredResult`."""
 
     label = "the editor (2026-07-28)"
+    in_glm_loop = False
 
     def __init__(self, waiting: _Waiting[Any], caps: T.ClientCapabilities) -> None:
         self._waiting = waiting

@@ -193,8 +193,12 @@ PROMISES: dict[str, Claims] = {
             "test_relay.py::test_destructive_ask_without_an_editor_that_can_confirm_refuses",
         ),
         "sampling: editor-then-glm, editor, glm, deny": (
+            "test_sampling_guard.py::test_an_editor_that_cannot_sample_does_not_let_a_server_spend_the_model_key",
+            "test_sampling_guard.py::test_a_call_outside_any_editor_or_loop_gets_the_servers_sampling_refused",
+            "test_sampling_guard.py::test_inside_a_call_the_glm_loop_made_glm_answers_sampling_bounded",
+            "test_sampling_guard.py::test_an_opted_in_server_is_clamped_rate_limited_logged_counted_and_shown",
             "test_relay.py::test_a_servers_sampling_request_reaches_the_editor_that_called_and_its_answer_comes_back",
-            "test_relay.py::test_glm_answers_sampling_when_the_editor_cannot_with_the_requests_settings",
+            "test_relay.py::test_glm_answers_sampling_for_a_server_set_to_glm_with_the_requests_settings",
             "test_relay.py::test_sampling_set_to_deny_is_not_advertised_and_the_server_hears_a_refusal",
             "test_relay.py::test_sampling_is_advertised_to_a_server_only_where_someone_can_answer_it",
         ),
@@ -351,8 +355,8 @@ PROMISES: dict[str, Claims] = {
             "test_relay.py::test_while_two_editors_wait_on_one_server_its_questions_go_to_neither",
         ),
         "GLM answers sampling when the editor cannot; unanswerable elicitation declined": (
-            "test_relay.py::test_glm_answers_sampling_when_the_editor_cannot_with_the_requests_settings",
-            "test_relay.py::test_a_2026_editor_that_cannot_sample_gets_glms_answer_in_a_single_round",
+            "test_relay.py::test_glm_answers_sampling_for_a_server_set_to_glm_with_the_requests_settings",
+            "test_relay.py::test_a_2026_editor_that_cannot_sample_gets_glms_answer_in_a_single_round_where_opted_in",
             "test_relay.py::test_an_editor_without_elicitation_has_the_server_declined_not_hung",
             "model/test_sampling.py::test_a_conversation_with_tool_use_and_results_becomes_glm_messages_with_the_tools_compiled",
         ),
@@ -429,7 +433,7 @@ PROMISES: dict[str, Claims] = {
     "MCP features carried: `sampling/createMessage` (tools in sampling too)": {
         "to the calling editor; GLM when it cannot": (
             "test_relay.py::test_a_servers_sampling_request_reaches_the_editor_that_called_and_its_answer_comes_back",
-            "test_relay.py::test_glm_answers_sampling_when_the_editor_cannot_with_the_requests_settings",
+            "test_relay.py::test_glm_answers_sampling_for_a_server_set_to_glm_with_the_requests_settings",
             "model/test_sampling.py::test_a_conversation_with_tool_use_and_results_becomes_glm_messages_with_the_tools_compiled",
             "model/test_sampling.py::test_glms_answer_is_a_result_naming_the_model_and_its_stop_reason",
         ),

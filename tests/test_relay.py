@@ -141,9 +141,9 @@ async def test_a_servers_sampling_request_reaches_the_editor_that_called_and_its
     assert isinstance(message, T.TextContent) and message.text == "a long text"
 
 
-async def test_glm_answers_sampling_when_the_editor_cannot_with_the_requests_settings() -> None:
+async def test_glm_answers_sampling_for_a_server_set_to_glm_with_the_requests_settings() -> None:
     fake = FakeGlm([Reply(content="\n\nglm summary")])
-    async with face({"asks": inproc(asking_server())}, fake) as editor:
+    async with face({"asks": inproc(asking_server(), sampling="glm")}, fake) as editor:
         result = await editor.call_tool("asks__summarize", {"text": "a long text"})
     assert text_of(result) == "glm-4.6 said: glm summary"
     sent = fake.requests[0]
@@ -184,7 +184,7 @@ async def test_while_two_editors_wait_on_one_server_its_questions_go_to_neither(
                 tg.start_soon(first_holds)
                 await holding.wait()  # the first editor's call waits on the server
                 sampled = await other.call_tool("asks__summarize", {"text": "x"})
-                assert text_of(sampled) == "glm-4.6 said: from glm"  # GLM: nobody can tell whose question it is
+                assert sampled.is_error and "several callers wait" in text_of(sampled)  # nobody's: refused
                 greeted = await other.call_tool("asks__greet", {})
                 assert text_of(greeted) == "no name (decline)"
                 release.set()
@@ -425,10 +425,10 @@ async def test_a_2026_editor_is_asked_in_input_required_rounds_and_the_same_call
     assert asked == ["sampling", "elicitation", "roots"]
 
 
-async def test_a_2026_editor_that_cannot_sample_gets_glms_answer_in_a_single_round() -> None:
+async def test_a_2026_editor_that_cannot_sample_gets_glms_answer_in_a_single_round_where_opted_in() -> None:
     fake = FakeGlm([Reply(content="from glm")])
     gateway = Gateway(
-        GatewayConfig(servers={"asks": inproc(asking_server())}, model=MODEL),
+        GatewayConfig(servers={"asks": inproc(asking_server(), sampling="glm")}, model=MODEL),
         model_transport=httpx2.ASGITransport(fake.app),
     )
     async with gateway.running(), Client(build_server(gateway, gateway.agent), mode="2026-07-28") as client:

@@ -8,8 +8,12 @@ Contract:
   never guessed when several callers wait (sampling falls to GLM where the policy allows, elicitation is declined,
   roots are the gateway's), so one editor never sees another's questions;
 - `Questions` is what a session advertises and how it answers, per the server's `sampling` setting: `"editor"`
-  (the caller only), `"glm"` (GLM only), `"editor-then-glm"` (the caller when it can, else GLM) or `"deny"`
-  (sampling not advertised); elicitation is advertised and declined when the caller cannot ask a person;
+  (the default: the caller's person, through its editor), `"glm"` (GLM), `"editor-then-glm"` (the caller when
+  it can, else GLM) or `"deny"` (sampling not advertised). Whatever the setting, a question asked inside a call
+  the GLM loop made (`in_glm_loop`) is answered by GLM: that loop's caller already pays for GLM. Nobody else
+  spends the model key: with no person to ask and no opt-in the question is refused, saying why. GLM's answers
+  go through the fallback's `glm_sampler(server)`, which bounds them;
+  elicitation is advertised and declined when the caller cannot ask a person;
   roots come from the caller, else from the gateway (connected editors, then the config's `roots`);
 - an answer that fails is an `ErrorData` for the server, never an exception in the session;
 - a question the server withdraws (`notifications/cancelled`) cancels its answer, and with it the editor's request;
@@ -83,6 +87,11 @@ class Asker(Answers, Protocol):
     """A caller able to answer some of a server's questions."""
 
     @property
+    def in_glm_loop(self) -> bool:
+        """True for the calls the GLM loop makes (chat, `glm__agent`): GLM answers their sampling."""
+        ...
+
+    @property
     def label(self) -> str:
         """Who this is, for logs and refusals ("the editor", "the chat loop")."""
         ...
@@ -99,6 +108,31 @@ NOBODY = object()
 UNCLEAR = "several callers wait on this server and its question does not say whose call it belongs to"
 
 _own: ContextVar[Asker | None] = ContextVar("glm_mcp_own_asker", default=None)
+
+
+class Fallback(Protocol):
+    """The gateway's own answers, for what no caller answers."""
+
+    def glm_sampler(self, server: str) -> SampleFnT | None:
+        """GLM answering `server`'s sampling (bounded), or None without a model."""
+        ...
+
+    @property
+    def roots(self) -> RootsFnT | None: ...
+
+
+class LoopAsker:
+    """The asker of a call the GLM loop makes: GLM answers sampling; the loop's own caller (the editor behind
+    `glm__agent`, a `/v1` client answering rounds) answers elicitation and roots."""
+
+    in_glm_loop = True
+    sample: SampleFnT | None = None
+
+    def __init__(self, caller: Asker | None) -> None:
+        self.label: str = caller.label if caller is not None else "the chat loop"
+        self.identity: object = caller.identity if caller is not None else NOBODY
+        self.elicit: ElicitFnT | None = caller.elicit if caller is not None else None
+        self.roots: RootsFnT | None = caller.roots if caller is not None else None
 
 
 class Callers:
@@ -136,11 +170,12 @@ def _refusal(message: str) -> T.ErrorData:
 class Questions:
     """The answers one server's session gives (and advertises), from its callers and the gateway's fallback."""
 
-    def __init__(self, server: str, callers: Callers, policy: SamplingPolicy, fallback: Asker | None) -> None:
+    def __init__(self, server: str, callers: Callers, policy: SamplingPolicy, fallback: Fallback | None) -> None:
         self._server = server
         self._callers = callers
         self._policy = policy
         self._fallback = fallback
+        self._glm = fallback.glm_sampler(server) if fallback is not None else None
         self.elicit: ElicitFnT | None = self._elicit
         self.roots: RootsFnT | None = self._roots
 
@@ -150,7 +185,7 @@ class Questions:
         so a key added later reaches the server at its next connection)."""
         if self._policy == "deny":
             return None
-        if self._policy == "glm" and (self._fallback is None or self._fallback.sample is None):
+        if self._policy == "glm" and self._glm is None:
             return None
         return self._sample
 
@@ -161,19 +196,27 @@ class Questions:
         self, params: T.CreateMessageRequestParams, caller: Asker | None, unclear: bool
     ) -> SampleResult:
         by_caller = caller.sample if caller is not None else None
-        by_glm = self._fallback.sample if self._fallback is not None else None
-        if self._policy == "glm":
+        by_glm = self._glm
+        glm_answers = self._policy == "glm" or (caller is not None and caller.in_glm_loop)
+        if glm_answers:
             chosen = by_glm
         elif self._policy == "editor":
             chosen = by_caller
         else:
             chosen = by_caller or by_glm
         if chosen is None:
-            if unclear:
-                who = f"{UNCLEAR}, and GLM may not answer for it" if by_glm is None else UNCLEAR
+            if glm_answers:
+                who = "GLM would answer it, but no model is configured"
+            elif unclear:
+                who = UNCLEAR
+            elif caller is None:
+                who = "no editor's call caused it, so no person can approve it"
             else:
-                who = "GLM (no model is configured)" if self._policy == "glm" else "the caller (it cannot sample)"
-            return _refusal(f"glm-mcp cannot answer sampling for '{self._server}': {who}")
+                who = f"{caller.label} cannot sample, so no person can approve it"
+            if not glm_answers and self._policy == "editor":
+                who += f'; set "sampling": "glm" on \'{self._server}\' to let GLM answer on the model key'
+            logger.info("server '%s' asked for sampling: refused (%s)", self._server, who)
+            return _refusal(f"glm-mcp refused sampling for '{self._server}': {who}")
         return await _guarded(chosen(params), "sampling", self._server)
 
     async def _elicit(self, params: T.ElicitRequestParams) -> T.ElicitResult | T.ErrorData:

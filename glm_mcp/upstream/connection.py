@@ -35,7 +35,7 @@ from glm_mcp._json import as_object
 from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
 from glm_mcp.redact import scrub
-from glm_mcp.upstream.asking import Asker, Callers, Questions
+from glm_mcp.upstream.asking import Asker, Callers, Fallback, Questions
 from glm_mcp.upstream.listing import Listing, list_everything
 from glm_mcp.upstream.transport import StderrTail, open_transport
 from glm_mcp.upstream.wire import Wire, open_wire
@@ -128,7 +128,7 @@ class Upstream:
         on_change: ChangeFnT | None = None,
         on_log: LogFnT | None = None,
         on_updated: UpdatedFnT | None = None,
-        fallback: Asker | None = None,
+        fallback: Fallback | None = None,
     ) -> None:
         self.name = name
         self._callers = Callers()

@@ -19,7 +19,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from glm_mcp.config import UpstreamConfig
 from glm_mcp.errors import UpstreamUnavailable
-from glm_mcp.upstream.asking import Asker
+from glm_mcp.upstream.asking import Fallback
 from glm_mcp.upstream.connection import ChangeFnT, LogFnT, UpdatedFnT, Upstream
 
 logger = logging.getLogger("glm_mcp.upstream")
@@ -35,7 +35,7 @@ class UpstreamPool:
         on_change: ChangeFnT | None = None,
         on_log: LogFnT | None = None,
         on_updated: UpdatedFnT | None = None,
-        fallback: Asker | None = None,
+        fallback: Fallback | None = None,
         ready_wait_seconds: float = 10.0,
     ) -> None:
         self._on_change = on_change
