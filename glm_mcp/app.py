@@ -2,9 +2,10 @@
 
 Contract:
 - one lifespan enters the `Gateway`, the model client and the MCP session manager, and leaves them on shutdown;
-- with `auth_tokens` (`serve` fills in its generated token when the config names none), `/mcp`, `/v1/*` and
-  `/admin/*` need `Authorization: Bearer <token>` (401 otherwise), compared in constant time; `/healthz`,
-  `/readyz` and `/metrics` stay open;
+- with `auth_tokens` (`serve` fills in its generated token when the config names none), `/mcp`, `/sse`, `/v1/*`,
+  `/admin/*` and `/metrics` need `Authorization: Bearer <token>` (401 otherwise, with an `error_description`
+  naming `glm-mcp token`), compared in constant time; the matched token names the caller (`CLIENT_KEY`);
+  `/healthz` and `/readyz` stay open, `/readyz` showing `config_error` detail only with the token;
 - every route checks `Host` against DNS rebinding (421); a request with an `Origin` that is not in
   `gateway.allowed_origins` is refused (403) before authentication, so no web page can drive the gateway;
   allowed origins get CORS answers, preflights included;
@@ -14,6 +15,7 @@ Contract:
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -36,31 +38,54 @@ from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from glm_mcp.http_mode import MAX_BODY_BYTES
 from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from glm_mcp.sessions import SessionLimits
+from glm_mcp.sessions import CLIENT_KEY, SessionLimits
 
-PROTECTED_PREFIXES = ("/mcp", "/v1/", "/admin/", "/sse", "/messages/")
+PROTECTED_PREFIXES = ("/mcp", "/v1/", "/admin/", "/sse", "/messages/", "/metrics")
+
+
+_UNAUTHORIZED_HINT = (
+    "send the gateway's token as Authorization: Bearer <token>; `glm-mcp token` prints it on the gateway's machine"
+)
 
 
 class BearerAuth:
-    """Requires one of the configured tokens on the protected paths."""
+    """Requires one of the configured tokens on the protected paths, and names the caller by the token it matched."""
 
     def __init__(self, app: ASGIApp, tokens: list[bytes]) -> None:
         self.app = app
         self.tokens = tokens
+        self._ids = ["token:" + hashlib.sha256(token).hexdigest()[:16] for token in tokens]
+
+    def _match(self, header: bytes) -> str | None:
+        scheme, _, token = header.strip().partition(b" ")
+        if scheme.lower() != b"bearer":
+            return None
+        token = token.strip()
+        # Compare against every token so the time taken does not tell which one nearly matched.
+        matched: str | None = None
+        for candidate, ident in zip(self.tokens, self._ids, strict=True):
+            if hmac.compare_digest(token, candidate):
+                matched = ident
+        return matched
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.tokens and scope["path"].startswith(PROTECTED_PREFIXES):
-            header = dict(scope["headers"]).get(b"authorization", b"")
-            scheme, _, token = header.partition(b" ")
-            # Compare against every token so the time taken does not tell which one nearly matched.
-            matched = False
-            for candidate in self.tokens:
-                matched |= hmac.compare_digest(token.strip(), candidate)
-            if scheme.lower() != b"bearer" or not matched:
+        if scope["type"] == "http" and self.tokens:
+            header = dict(scope["headers"]).get(b"authorization")
+            client = self._match(header) if header else None
+            if client is not None:
+                scope[CLIENT_KEY] = client
+            elif scope["path"].startswith(PROTECTED_PREFIXES):
                 response = JSONResponse(
-                    {"error": {"message": "missing or wrong bearer token", "type": "authentication_error"}},
+                    {
+                        "error": {
+                            "message": f"missing or wrong bearer token: {_UNAUTHORIZED_HINT}",
+                            "type": "authentication_error",
+                        }
+                    },
                     status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
+                    headers={
+                        "WWW-Authenticate": f'Bearer realm="glm-mcp", error="invalid_token", error_description="{_UNAUTHORIZED_HINT}"'
+                    },
                 )
                 await response(scope, receive, send)
                 return
@@ -219,6 +244,8 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
 
     async def readyz(request: Request) -> Response:
         status = gateway.status()
+        if "config_error" in status and tokens and CLIENT_KEY not in request.scope:
+            status["config_error"] = "the config has a problem; send the gateway's token to /readyz to see it"
         return JSONResponse(status, status_code=200 if status["ready"] else 503)
 
     chat = ChatCompletionsApp(gateway)

@@ -3,15 +3,16 @@
 Contract:
 - a session is known from the `mcp-session-id` its opening response carries, and idle while none of its
   requests is in flight (an editor's standing GET stream keeps it busy);
+- a session belongs to the client that opened it (the token it matched, or its address without authentication):
+  another client naming it gets 404, as for a session that does not exist;
 - before a request that may open a session is let through, room is made: at `max_per_client` sessions of that
-  client (its bearer token, or its address without one) or at `max_sessions` in all, the oldest idle session is
+  client (the token it matched, or its address without one) or at `max_sessions` in all, the oldest idle session is
   closed (a DELETE through the SDK's own handler); when none is idle the request is refused with 503;
 - sessions the SDK let expire are forgotten after `idle_timeout_seconds`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 
@@ -29,13 +30,22 @@ class _Session:
     in_flight: int = 0
 
 
+CLIENT_KEY = "glm_mcp.client"
+"""Set in the scope by the bearer check: the digest of the token the request matched."""
+
+
 def client_key(scope: Scope) -> str:
-    """Who a request comes from: a digest of its bearer token, or its address."""
-    authorization = dict(scope["headers"]).get(b"authorization")
-    if authorization:
-        return "token:" + hashlib.sha256(authorization).hexdigest()[:16]
+    """Who a request comes from: the token it matched, or its address when the gateway takes no token."""
+    matched = scope.get(CLIENT_KEY)
+    if isinstance(matched, str):
+        return matched
     client = scope.get("client")
     return f"address:{client[0] if client else '?'}"
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}}
+    await JSONResponse(body, status_code=404)(scope, receive, send)
 
 
 class SessionLimits:
@@ -113,6 +123,10 @@ class SessionLimits:
 
     async def _in_session(self, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         session = self.sessions.get(session_id)
+        if session is not None and session.client != client_key(scope):
+            # Another token's session: answered as the SDK answers one that does not exist, telling nothing.
+            await _not_found(scope, receive, send)
+            return
         if session is not None:
             session.in_flight += 1
         try:
