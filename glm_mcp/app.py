@@ -47,6 +47,8 @@ _UNAUTHORIZED_HINT = (
     "send the gateway's token as Authorization: Bearer <token>; `glm-mcp token` prints it on the gateway's machine"
 )
 
+_CHALLENGE = f'Bearer realm="glm-mcp", error="invalid_token", error_description="{_UNAUTHORIZED_HINT}"'
+
 
 class BearerAuth:
     """Requires one of the configured tokens on the protected paths, and names the caller by the token it matched."""
@@ -83,9 +85,7 @@ class BearerAuth:
                         }
                     },
                     status_code=401,
-                    headers={
-                        "WWW-Authenticate": f'Bearer realm="glm-mcp", error="invalid_token", error_description="{_UNAUTHORIZED_HINT}"'
-                    },
+                    headers={"WWW-Authenticate": _CHALLENGE},
                 )
                 await response(scope, receive, send)
                 return
