@@ -1,6 +1,8 @@
 """What the gateway just did, for the status page: the last tool calls and model requests, and a live feed.
 
 Contract:
+- a call's arguments are kept whole up to 2 KB of JSON, else cut and marked (`kept_arguments`), so the history
+  stays small whatever callers send;
 - `record` keeps an event (a `CallEvent`, a `ModelEvent`, a `SamplingEvent` or a `ServerEvent`) in a bounded
   history of its kind and hands it to every subscriber at once, without waiting: a subscriber that does not keep
   up misses live events (the history keeps them), it never slows a call down;
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -22,6 +25,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 HISTORY = 200
 """Events of each kind kept for a page that opens later."""
+
+KEPT_ARGUMENTS = 2048
+"""Characters of a call's arguments (as JSON) the history keeps; larger ones are kept cut, and marked so."""
 
 SUBSCRIBER_BUFFER = 256
 
@@ -85,6 +91,17 @@ class ServerEvent:
 
 
 Event = CallEvent | ModelEvent | SamplingEvent | ServerEvent
+
+
+def kept_arguments(arguments: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A call's arguments as the history keeps them: whole up to `KEPT_ARGUMENTS` characters of JSON, else the
+    first ones under `"(cut)"` with the full size (a caller's large arguments are never held in memory)."""
+    if not arguments:
+        return {}
+    text = json.dumps(arguments, ensure_ascii=False, default=str)
+    if len(text) <= KEPT_ARGUMENTS:
+        return dict(arguments)
+    return {"(cut)": text[:KEPT_ARGUMENTS] + "…", "(characters)": len(text)}
 
 
 def as_json(event: Event) -> dict[str, Any]:

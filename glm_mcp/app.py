@@ -32,11 +32,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp import http_mode
 from glm_mcp.admin import admin_routes
+from glm_mcp.bodies import MAX_BODY_BYTES, BoundedBodies
 from glm_mcp.chat_api import ChatCompletionsApp, model_body, models_body
 from glm_mcp.errors import ConfigError
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
-from glm_mcp.http_mode import MAX_BODY_BYTES
 from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from glm_mcp.sessions import CLIENT_KEY, SessionLimits
 
@@ -305,7 +305,8 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         max_per_client=limits.max_sessions_per_client,
         idle_timeout_seconds=limits.session_idle_timeout,
     )
-    guarded = BearerAuth(BodyDeadline(sessions, limits.body_timeout), tokens)
+    bounded = BoundedBodies(sessions, ("/admin/", "/messages/"))
+    guarded = BearerAuth(BodyDeadline(bounded, limits.body_timeout), tokens)
     guard = RequestGuard(guarded, security.allowed_hosts, security.allowed_origins)
     guard.close_streams = sessions.close_streams
     return guard

@@ -30,6 +30,7 @@ from glm_mcp.activity import (
     ModelOutcome,
     SamplingEvent,
     ServerEvent,
+    kept_arguments,
 )
 from glm_mcp.agent import Agent
 from glm_mcp.answers import GatewayAnswers, SamplingOutcome
@@ -352,7 +353,7 @@ class Gateway:
         """Count a tool call in the metrics and show it on the status page."""
         timed = None if outcome in ("unknown_tool", "invalid_arguments", "refused", "truncated") else seconds
         self.metrics.tool_call(server, outcome, timed)
-        self.activity.record(CallEvent(name, server, source, outcome, seconds, dict(arguments or {})))
+        self.activity.record(CallEvent(name, server, source, outcome, seconds, kept_arguments(arguments)))
 
     def record_sampling(self, server: str, outcome: SamplingOutcome, max_tokens: int) -> None:
         """Count a server's GLM-answered sampling request and show it on the status page with the server."""

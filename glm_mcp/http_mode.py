@@ -26,9 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp._json import as_object
-
-MAX_BODY_BYTES = 4 * 2**20
-"""The SDK's own limit on a `/mcp` body."""
+from glm_mcp.bodies import MAX_BODY_BYTES, TOO_DEEP, nests_too_deep
 
 _JSON_RESPONSE: ContextVar[bool | None] = ContextVar("glm_mcp_json_response", default=None)
 
@@ -98,6 +96,10 @@ class ResponseMode:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        if nests_too_deep(body):
+            refusal = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": TOO_DEEP}}
+            await JSONResponse(refusal, status_code=400)(scope, receive, send)
+            return
         headers = dict(scope["headers"])
         accept = headers.get(b"accept", b"")
         session = headers.get(b"mcp-session-id")

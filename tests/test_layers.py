@@ -17,6 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "redact": set(),
     "token": {"errors"},
     "sessions": set(),
+    "bodies": set(),
     "connections": set(),
     "upstream.asking": set(),
     "upstream.wire": {"upstream.asking"},
@@ -108,6 +109,7 @@ ALLOWED: dict[str, set[str]] = {
     "app": {
         "admin",
         "agent",
+        "bodies",
         "chat_api",
         "errors",
         "facade",
@@ -118,7 +120,7 @@ ALLOWED: dict[str, set[str]] = {
         "sessions",
     },
     "admin": {"activity", "catalog", "errors", "gateway", "tools.results"},
-    "http_mode": {"_json"},
+    "http_mode": {"_json", "bodies"},
     "install": {"errors", "jsonc"},
     "jsonc": set(),
     "cli": {

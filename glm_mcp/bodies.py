@@ -1,0 +1,83 @@
+"""Request bodies the HTTP routes read whole: bounded in size and in nesting before any handler parses them.
+
+Contract:
+- `BoundedBodies` reads the body of a POST to one of its path prefixes (`/admin/`, `/messages/`): past
+  `MAX_BODY_BYTES` it answers 413, nested deeper than a parser can take it answers 400, both as JSON bodies,
+  and otherwise hands the handler the body it read;
+- `nests_too_deep` is the check `/mcp` uses on the body it already holds: cheap for ordinary bodies (a count of
+  brackets), exact for the rare ones with many.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_BODY_BYTES = 4 * 2**20
+"""The largest body of `/mcp` (the SDK's own limit), `/messages/` and `/admin/*`."""
+
+_FEW_BRACKETS = 200
+"""A body with no more opening brackets than this cannot nest too deep for any parser on the way."""
+
+TOO_DEEP = "the body is nested too deeply to be a request; send flatter JSON"
+
+
+def nests_too_deep(raw: bytes) -> bool:
+    """Whether `raw` nests deeper than Python's and the SDK's parsers take (they would fail with a traceback)."""
+    if raw.count(b"[") + raw.count(b"{") <= _FEW_BRACKETS:
+        return False
+    try:
+        json.loads(raw)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False  # not JSON at all: the handler says so in its own words
+    return False
+
+
+class BoundedBodies:
+    """Bounds the bodies of POSTs under `prefixes` (see the module's contract)."""
+
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.prefixes = prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before its body arrived
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await _refuse(scope, receive, send, 413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if nests_too_deep(body):
+            await _refuse(scope, receive, send, 400, TOO_DEEP)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    body = {"error": {"message": message, "type": "invalid_request_error", "code": None, "param": None}}
+    await JSONResponse(body, status_code=status)(scope, receive, send)

@@ -1,0 +1,77 @@
+"""What callers send cannot grow the gateway without bound, nor make it answer 500: attacks on a real `serve`
+process and on the app over real HTTP."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from glm_mcp.activity import KEPT_ARGUMENTS
+from glm_mcp.app import build_app
+from glm_mcp.bodies import MAX_BODY_BYTES
+from glm_mcp.config import GatewayConfig, ServeConfig
+from glm_mcp.gateway import Gateway
+from tests.helpers import ROOT, glm_mcp_serve, serve_asgi
+
+SDK_SERVER = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
+ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+INIT = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+TOKEN = "t" * 40
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.slow  # moves 600 MB through the gateway
+async def test_150_calls_with_4_mb_arguments_leave_memory_where_it_was(tmp_path: Path) -> None:
+    config = {"mcpServers": {"proc": {"command": sys.executable, "args": [SDK_SERVER]}}}
+    big = {"text": "x" * 3_900_000}
+    async with glm_mcp_serve(config, tmp_path) as gateway, gateway.mcp_client() as client:
+        for _ in range(5):  # warm up: the SDK's and the allocator's own first growth
+            await client.call_tool("proc__no_such_tool", big)
+        before = _rss_mb(gateway.process.pid)
+        for _ in range(150):
+            result = await client.call_tool("proc__no_such_tool", big)
+            assert result.is_error
+        after = _rss_mb(gateway.process.pid)
+        async with httpx2.AsyncClient(base_url=gateway.url, headers=gateway.headers) as http:
+            calls = (await http.get("/admin/status")).json()["calls"]
+    assert after - before < 50, f"memory grew from {before:.0f} MB to {after:.0f} MB"
+    kept = calls[-1]["arguments"]
+    assert kept["(characters)"] > 3_900_000 and len(kept["(cut)"]) <= KEPT_ARGUMENTS + 1
+
+
+@pytest.mark.parametrize(
+    "path", ["/mcp", "/admin/call", "/admin/reload", "/messages/?session_id=x", "/v1/chat/completions"]
+)
+async def test_deeply_nested_json_is_a_400_json_error_on_every_route(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    serve = ServeConfig(auth_tokens=(SecretStr(TOKEN),))
+    app = build_app(Gateway(GatewayConfig(servers={}, gateway=serve)))
+    headers = {**ACCEPT, "authorization": f"Bearer {TOKEN}"}
+    async with serve_asgi(app) as url, httpx2.AsyncClient(base_url=url) as http:
+        for depth in (995, 100_000):
+            deep = b'{"a":' * depth + b"1" + b"}" * depth
+            answer = await http.post(path, content=deep, headers=headers)
+            assert answer.status_code == 400, (depth, answer.text)
+            assert "nested" in answer.text
+    assert not [record for record in caplog.records if record.exc_info]  # no traceback logged
+
+
+async def test_admin_bodies_have_the_same_size_limit_as_mcp() -> None:
+    serve = ServeConfig(auth_tokens=(SecretStr(TOKEN),))
+    app = build_app(Gateway(GatewayConfig(servers={}, gateway=serve)))
+    headers = {**ACCEPT, "authorization": f"Bearer {TOKEN}"}
+    huge = b'{"name": "x", "arguments": {"text": "' + b"x" * MAX_BODY_BYTES + b'"}}'
+    async with serve_asgi(app) as url, httpx2.AsyncClient(base_url=url) as http:
+        answer = await http.post("/admin/call", content=huge, headers=headers)
+    assert answer.status_code == 413 and "larger than" in answer.json()["error"]["message"]
