@@ -60,7 +60,7 @@ async def _open(http: httpx2.AsyncClient, authorization: str) -> str:
 async def test_a_session_belongs_to_the_token_that_opened_it() -> None:
     async with gateway_http() as http:
         session = await _open(http, f"Bearer {ADA}")
-        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "memo__echo", "arguments": {}}}
+        call: dict[str, Any] = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "memo__echo"}}
         stolen = await http.post("/mcp", json=call, headers=_as(BOB, session))
         listen = await http.get("/mcp", headers=_as(BOB, session))
         ended = await http.delete("/mcp", headers=_as(BOB, session))
