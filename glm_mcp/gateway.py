@@ -39,6 +39,7 @@ from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, UpstreamTimeout
 from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.model.client import GlmClient
+from glm_mcp.model.profile import TEXT_MODELS
 from glm_mcp.redact import register, scrub
 from glm_mcp.upstream.asking import Asker
 from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
@@ -176,7 +177,7 @@ class Gateway:
         )
         self._updated_listeners: list[UpdatedListenerFnT] = []
         self.catalog = Catalog()
-        self.metrics = GatewayMetrics(lambda: self.status()["servers"])
+        self.metrics = GatewayMetrics(lambda: self.status()["servers"], lambda: (self.config.model.name, *TEXT_MODELS))
         self._catalog_listeners: list[CatalogListenerFnT] = []
         self._last_owner: dict[str, str] = {}
         """Every exposed tool name ever listed → its server: a call during a restart knows whom to wait for."""

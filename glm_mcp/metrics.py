@@ -3,6 +3,8 @@ on its own registry.
 
 Calls are counted in plain dictionaries (a tool call is on the hot path: no locks, no label lookups there)
 and turned into metric families only when `/metrics` is scraped; server state is read from the pool then.
+Label values are bounded: a model name counts as itself only when configured or listed by `/v1/models` (others
+as `other`), and every value is cut at 64 characters, so no caller can grow the series.
 """
 
 from __future__ import annotations
@@ -20,12 +22,24 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 
 ServerStatesFnT = Callable[[], Mapping[str, Mapping[str, object]]]
 
+MAX_LABEL = 64
+"""Characters of a label value kept (a longer one is cut): no caller can make a series arbitrarily large."""
+
+OTHER_MODEL = "other"
+"""The label of a model name that is neither configured nor listed by `/v1/models`."""
+
+
+def _label(value: str) -> str:
+    return value if len(value) <= MAX_LABEL else value[: MAX_LABEL - 1] + "…"
+
 
 class GatewayMetrics(Collector):
     """The counts a gateway keeps; `render()` is the `/metrics` body."""
 
-    def __init__(self, states: ServerStatesFnT) -> None:
+    def __init__(self, states: ServerStatesFnT, models: Callable[[], Iterable[str]] = tuple) -> None:
         self._states = states
+        self._models = models
+        """The model names that may become label values (the configured one and those `/v1/models` lists)."""
         self._tool_calls: defaultdict[tuple[str, str], int] = defaultdict(int)
         self._durations: dict[str, list[int]] = {}
         self._duration_sums: defaultdict[str, float] = defaultdict(float)
@@ -43,6 +57,7 @@ class GatewayMetrics(Collector):
     def tool_call(self, server: str, outcome: str, seconds: float | None = None) -> None:
         """Count one tool call and its duration; outcomes: `ok`, `error`, `timeout` (the server answered or not),
         `unknown_tool`, `invalid_arguments`, `refused`, `truncated` (the chat loop answered it itself)."""
+        server = _label(server)
         self._tool_calls[(server, outcome)] += 1
         if seconds is not None:
             _observe(self._durations, self._duration_sums, server, seconds)
@@ -50,7 +65,9 @@ class GatewayMetrics(Collector):
     def model_request(
         self, model: str, outcome: str, seconds: float, retries: int, usage: Mapping[str, object] | None
     ) -> None:
-        """Count one request to the model (all its attempts): outcome, latency, retries and tokens."""
+        """Count one request to the model (all its attempts): outcome, latency, retries and tokens; a model name
+        neither configured nor listed counts as `other` (callers choose names, and must not choose series)."""
+        model = _label(model) if model in self._models() else OTHER_MODEL
         self._model_requests[(model, outcome)] += 1
         _observe(self._model_durations, self._model_duration_sums, model, seconds)
         self._model_retries[model] += retries
@@ -61,7 +78,7 @@ class GatewayMetrics(Collector):
 
     def sampling(self, server: str, outcome: str) -> None:
         """Count one server's sampling request answered by GLM: `ok`, `error`, `invalid`, `rate_limited`."""
-        self._sampling[(server, outcome)] += 1
+        self._sampling[(_label(server), outcome)] += 1
 
     def chat_completion(self, outcome: str) -> None:
         """Count one chat completion request by how it ended."""
@@ -71,8 +88,8 @@ class GatewayMetrics(Collector):
         up = GaugeMetricFamily("glm_mcp_server_up", "1 when the server is connected", labels=["server", "state"])
         tools = GaugeMetricFamily("glm_mcp_server_tools", "Tools the server exposes", labels=["server"])
         restarts = CounterMetricFamily("glm_mcp_server_restarts", "Reconnections since start", labels=["server"])
-        for name, status in self._states().items():
-            state = str(status["state"])
+        for raw_name, status in self._states().items():
+            name, state = _label(raw_name), str(status["state"])
             up.add_metric([name, state], 1.0 if state == "ready" else 0.0)
             tools.add_metric([name], float(str(status["tools"])))
             restarts.add_metric([name], float(str(status["restarts"])))

@@ -13,8 +13,9 @@ from pydantic import SecretStr
 from glm_mcp.activity import KEPT_ARGUMENTS
 from glm_mcp.app import build_app
 from glm_mcp.bodies import MAX_BODY_BYTES
-from glm_mcp.config import GatewayConfig, ServeConfig
+from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
 from glm_mcp.gateway import Gateway
+from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import ROOT, glm_mcp_serve, serve_asgi
 
 SDK_SERVER = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
@@ -75,3 +76,24 @@ async def test_admin_bodies_have_the_same_size_limit_as_mcp() -> None:
     async with serve_asgi(app) as url, httpx2.AsyncClient(base_url=url) as http:
         answer = await http.post("/admin/call", content=huge, headers=headers)
     assert answer.status_code == 413 and "larger than" in answer.json()["error"]["message"]
+
+
+async def test_model_names_a_caller_makes_up_do_not_become_metric_series() -> None:
+    fake = FakeGlm(lambda body: Reply(content="fine"))
+    async with serve_asgi(fake.app) as glm:
+        model = ModelConfig(base_url=glm, api_key=SecretStr("k"), name="glm-4.6")
+        serve = ServeConfig(auth_tokens=(SecretStr(TOKEN),))
+        app = build_app(Gateway(GatewayConfig(servers={}, model=model, gateway=serve)))
+        headers = {"authorization": f"Bearer {TOKEN}"}
+        async with serve_asgi(app) as url, httpx2.AsyncClient(base_url=url, headers=headers) as http:
+            for name in ("glm-4.6", "glm-4.5-air", *(f"glm-made-up-{index}-{'x' * 300}" for index in range(20))):
+                chat = {"model": name, "messages": [{"role": "user", "content": "hi"}]}
+                assert (await http.post("/v1/chat/completions", json=chat)).status_code == 200
+            metrics = (await http.get("/metrics")).text
+    requests = [line for line in metrics.splitlines() if line.startswith("glm_mcp_model_requests_total{")]
+    assert sorted(requests) == [
+        'glm_mcp_model_requests_total{model="glm-4.5-air",outcome="ok"} 1.0',
+        'glm_mcp_model_requests_total{model="glm-4.6",outcome="ok"} 1.0',
+        'glm_mcp_model_requests_total{model="other",outcome="ok"} 20.0',
+    ]
+    assert max(len(line) for line in metrics.splitlines()) < 400

@@ -87,6 +87,7 @@ ALLOWED: dict[str, set[str]] = {
         "errors",
         "metrics",
         "model.client",
+        "model.profile",
         "redact",
         "upstream.asking",
         "upstream.connection",
