@@ -22,7 +22,7 @@ import mcp.types as T
 
 from glm_mcp.config import GatewayConfig, ToolFilterConfig
 from glm_mcp.errors import ToolNotFoundError
-from glm_mcp.naming import assign_names, raw_name
+from glm_mcp.naming import assign_names, comparable_name, raw_name
 from glm_mcp.tools.discovery import ToolIndex, tool_text
 from glm_mcp.upstream.connection import Upstream
 
@@ -217,8 +217,8 @@ def build_catalog(upstreams: Iterable[Upstream]) -> Catalog:
     for upstream in servers:
         if upstream.config.prefix != "":
             prefix = upstream.config.prefix or upstream.name
-            owner.update((raw_name(prefix, tool.name), upstream.name) for tool in upstream.listing.tools)
-            owner.update((raw_name(prefix, prompt.name), upstream.name) for prompt in upstream.listing.prompts)
+            owner.update((comparable_name(prefix, tool.name), upstream.name) for tool in upstream.listing.tools)
+            owner.update((comparable_name(prefix, prompt.name), upstream.name) for prompt in upstream.listing.prompts)
     for upstream in servers:
         prefix = "" if upstream.config.prefix == "" else upstream.config.prefix or upstream.name
         left_out: list[str] = []
@@ -258,10 +258,14 @@ def build_catalog(upstreams: Iterable[Upstream]) -> Catalog:
 
 
 def _claim(kind: str, name: str, server: str, owner: dict[str, str], conflicts: dict[str, list[NameClash]]) -> bool:
-    """Whether a passthrough server may expose `name` as it is; a refusal is recorded with the other server."""
-    if name.startswith(RESERVED_PREFIX):
+    """Whether a passthrough server may expose `name` as it is; a refusal is recorded with the other server.
+
+    Judged on the name as it would be exposed (mapped, NFKC-normalised, lower case): a name that only looks
+    different (`glm＿＿agent`, `GLM__agent`, `glm..agent`) can neither take the gateway's own nor shadow another's."""
+    key = comparable_name("", name)
+    if key.startswith(RESERVED_PREFIX):
         other = ""
-    elif (other := owner.setdefault(name, server)) == server:
+    elif (other := owner.setdefault(key, server)) == server:
         return True
     conflicts.setdefault(server, []).append(NameClash(server, kind, name, other))
     return False

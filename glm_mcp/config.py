@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from glm_mcp._json import as_object
 from glm_mcp.errors import ConfigError
+from glm_mcp.naming import comparable_name
 
 logger = logging.getLogger("glm_mcp.config")
 
@@ -462,8 +463,12 @@ def parse_upstream(name: str, raw: Any, path: str, base_dir: Path | None = None)
             upstream = upstream.model_copy(update={"cwd": str((base_dir / cwd).resolve())})
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,48}", name):
         raise ConfigError(f"{path}: server names use letters, digits, '_', '-' and '.', at most 48 characters")
-    if (upstream.prefix if upstream.prefix is not None else name) == "glm":
-        raise ConfigError(f"{path}: the prefix 'glm' is the gateway's own (glm__agent); give this server another")
+    chosen = upstream.prefix if upstream.prefix is not None else name
+    if chosen and comparable_name(chosen, "x").startswith("glm__"):
+        raise ConfigError(
+            f"{path}: the prefix {chosen!r} would expose names starting 'glm__', which are the gateway's own "
+            "(glm__agent); give this server another"
+        )
     if "__" in name or "__" in (upstream.prefix or ""):
         # `a` with tool `b__c` and `a__b` with tool `c` would both be exposed as `a__b__c`.
         raise ConfigError(f"{path}: a server name or prefix cannot contain '__', which separates it from tool names")

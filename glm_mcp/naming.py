@@ -6,6 +6,7 @@ Contract:
 - other characters become `_`; a name still too long is cut and given a short hash of the full name;
 - a mapped name that would collide with another one gets the hash suffix, so no tool is lost;
 - the result depends only on the set of (prefix, name) pairs, never on arrival order.
+Clashes and reserved names are judged on `comparable_name` (NFKC, lower case), never on the raw text.
 Reversal is by lookup in the table `assign_names` returns, never by parsing. No I/O.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 
 MAX_NAME_LENGTH = 64
@@ -50,6 +52,13 @@ def plain_name(prefix: str, name: str) -> str:
     if len(sanitized) <= MAX_NAME_LENGTH:
         return sanitized
     return _with_hash(sanitized, raw)
+
+
+def comparable_name(prefix: str, name: str) -> str:
+    """The exposed name `(prefix, name)` would look like, for clash and reserved-name checks: the plain name after
+    Unicode NFKC normalisation, in lower case, so `glm＿＿agent` (fullwidth) or `GLM__agent` compare equal to
+    `glm__agent`."""
+    return plain_name(unicodedata.normalize("NFKC", prefix), unicodedata.normalize("NFKC", name)).lower()
 
 
 def assign_names(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:

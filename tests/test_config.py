@@ -247,4 +247,7 @@ def test_an_empty_prefix_passes_names_through_and_the_gateways_own_prefix_is_ref
     assert [server.prefix for server in config.servers.values()] == ["", ""]
     with pytest.raises(ConfigError) as caught:
         parse_config({"mcpServers": {"glm": {"command": "x"}}}, {}, "c")
-    assert "mcpServers.glm: the prefix 'glm' is the gateway's own" in str(caught.value)
+    assert "mcpServers.glm: the prefix 'glm' would expose names starting 'glm__'" in str(caught.value)
+    for lookalike in ("GLM", "glm_", "ｇｌｍ", "glm."):
+        with pytest.raises(ConfigError, match="the gateway's own"):
+            parse_config({"mcpServers": {"s": {"command": "x", "prefix": lookalike}}}, {}, "c")

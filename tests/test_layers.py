@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "glm_mcp"
 ALLOWED: dict[str, set[str]] = {
     "_json": set(),
     "errors": set(),
-    "config": {"errors"},
+    "config": {"errors", "naming"},
     "naming": set(),
     "upstream": set(),
     "upstream.transport": {"config", "redact"},
