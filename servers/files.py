@@ -1,8 +1,11 @@
 """A read-only file server confined to one root folder: read, list, find and search text files.
 
-Every path is resolved (symlinks included) and refused if it lands outside the root. Only regular files are
-ever opened: FIFOs, devices and sockets are skipped (opening one could block the server for good), and a
-dangling symlink or a symlink loop skips that entry, not its folder. Regular expressions run on RE2, whose
+Every path is resolved (symlinks included) and refused if it lands outside the root. The resolved path is then
+opened beneath the root without following any link, so a folder swapped for a symlink between the check and the
+open is refused, never read through: with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` where the kernel has
+it (Linux 5.6+), else one `openat(O_NOFOLLOW)` per component. Only regular files are ever read, checked on the
+opened file itself: FIFOs, devices and sockets are skipped (opened non-blocking, so one cannot hold the server),
+and a dangling symlink or a symlink loop skips that entry, not its folder. Regular expressions run on RE2, whose
 time is linear in the text, so no pattern can pin the server. A hard link inside the root to a file outside it
 cannot be told from an ordinary file and is served: do not serve a folder where others can create hard links.
 """
@@ -10,11 +13,15 @@ cannot be told from an ordinary file and is served: do not serve a folder where 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import errno
 import fnmatch
 import importlib
 import os
+import platform
 import re
 import stat
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +60,90 @@ def _inside(path: str) -> Path:
     return resolved
 
 
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+_SYS_OPENAT2 = 437  # the same number on every architecture with the generic syscall table (x86_64, aarch64)
+_RESOLVE_NO_MAGICLINKS, _RESOLVE_NO_SYMLINKS, _RESOLVE_BENEATH = 0x02, 0x04, 0x08
+_libc: Any = (
+    ctypes.CDLL(None, use_errno=True)
+    if sys.platform == "linux" and platform.machine() in ("x86_64", "aarch64")
+    else None
+)
+use_openat2 = _libc is not None
+"""Whether `openat2` is tried (cleared for good when the kernel lacks it; tests clear it to try the walk)."""
+
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
+
+
+def _openat2(dir_fd: int, relative: str, flags: int) -> int | None:
+    """`openat2` beneath `dir_fd` with no symlink followed; None when the kernel does not have it."""
+    global use_openat2
+    how = _OpenHow(flags, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
+    syscall = _libc.syscall
+    syscall.restype = ctypes.c_long
+    fd = syscall(_SYS_OPENAT2, ctypes.c_int(dir_fd), relative.encode(), ctypes.byref(how), ctypes.sizeof(how))
+    if fd >= 0:
+        return int(fd)
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EPERM):  # no openat2 here (or a sandbox forbids it): walk instead
+        use_openat2 = False
+        return None
+    raise OSError(code, os.strerror(code), relative)
+
+
+def _open_beneath(target: Path, flags: int = _READ_FLAGS) -> int:
+    """A descriptor of the resolved `target`, opened beneath the root without following any symlink.
+
+    Raises:
+        ToolError: A component changed into a symlink (or vanished) since the path was resolved.
+    """
+    parts = target.relative_to(_root).parts
+    root_fd = os.open(_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if use_openat2:
+            opened = _openat2(root_fd, "/".join(parts) or ".", flags)
+            if opened is not None:
+                return opened
+        fd = root_fd
+        for part in parts[:-1]:
+            next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            if fd != root_fd:
+                os.close(fd)
+            fd = next_fd
+        try:
+            return os.open(parts[-1] if parts else ".", flags | os.O_NOFOLLOW, dir_fd=fd)
+        finally:
+            if fd != root_fd:
+                os.close(fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EXDEV, errno.ENOTDIR, errno.ENOENT):
+            shown = target.relative_to(_root).as_posix()
+            raise ToolError(f"{shown!r} changed while it was opened (a symlink appeared?); not read") from None
+        raise
+    finally:
+        os.close(root_fd)
+
+
+def _read_beneath(target: Path, offset: int, limit: int) -> tuple[bytes, int]:
+    """Up to `limit` bytes of the regular file `target` from `offset`, and its size (see `_open_beneath`).
+
+    Raises:
+        ToolError: The path changed while opened, or is not a regular file.
+    """
+    fd = _open_beneath(target)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ToolError(
+                f"{_shown(target)!r} is not a regular file (folders, FIFOs, devices and sockets are not read)"
+            )
+        return os.pread(fd, limit, offset), info.st_size
+    finally:
+        os.close(fd)
+
+
 def _shown(path: Path) -> str:
     return path.relative_to(_root).as_posix() or "."
 
@@ -65,10 +156,7 @@ def read_file(path: str, offset: int = 0, max_bytes: int = 100_000) -> str:
         raise ToolError(f"{path!r} is not a regular file (folders, FIFOs, devices and sockets are not read)")
     if not 1 <= max_bytes <= MAX_READ_BYTES:
         raise ToolError(f"max_bytes must be between 1 and {MAX_READ_BYTES}; read a large file in slices with offset")
-    size = target.stat().st_size
-    with target.open("rb") as handle:
-        handle.seek(max(0, offset))
-        data = handle.read(max_bytes)
+    data, size = _read_beneath(target, max(0, offset), max_bytes)
     if b"\0" in data[:8192]:
         raise ToolError(f"{path!r} looks like a binary file ({size} bytes)")
     text = data.decode("utf-8", "replace")
@@ -85,17 +173,23 @@ def list_directory(path: str = ".") -> list[dict[str, str | int]]:
     if not target.is_dir():
         raise ToolError(f"{path!r} is not a folder")
     entries: list[dict[str, str | int]] = []
-    for entry in sorted(target.iterdir(), key=lambda item: item.name):
-        try:
-            info = entry.stat()
-        except (OSError, RuntimeError):
-            continue  # a dangling symlink or a loop: skip the entry, not the folder
-        if stat.S_ISDIR(info.st_mode):
-            entries.append({"name": entry.name, "kind": "dir", "size": 0})
-        elif stat.S_ISREG(info.st_mode):
-            entries.append({"name": entry.name, "kind": "file", "size": info.st_size})
-        if len(entries) >= MAX_RESULTS:
-            break
+    folder = _open_beneath(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with os.scandir(folder) as scan:
+            listed = sorted(scan, key=lambda item: item.name)
+        for entry in listed:
+            try:
+                info = entry.stat()  # relative to the opened folder, not to a path that may have changed
+            except (OSError, RuntimeError):
+                continue  # a dangling symlink or a loop: skip the entry, not the folder
+            if stat.S_ISDIR(info.st_mode):
+                entries.append({"name": entry.name, "kind": "dir", "size": 0})
+            elif stat.S_ISREG(info.st_mode):
+                entries.append({"name": entry.name, "kind": "file", "size": info.st_size})
+            if len(entries) >= MAX_RESULTS:
+                break
+    finally:
+        os.close(folder)
     return entries
 
 
@@ -140,11 +234,14 @@ def search_text(query: str, path: str = ".", glob: str = "*", regex: bool = Fals
         raise ToolError(f"invalid regex (RE2 syntax: no backreferences or lookarounds): {exc}") from None
     hits: list[str] = []
     for file in _walk(_inside(path)):
-        if not fnmatch.fnmatch(file.name, glob) or file.stat().st_size > MAX_READ_BYTES:
+        if not fnmatch.fnmatch(file.name, glob):
             continue
         try:
-            lines = file.read_text(encoding="utf-8").splitlines()
-        except (UnicodeDecodeError, OSError):
+            data, size = _read_beneath(file.resolve(), 0, MAX_READ_BYTES + 1)
+            lines = data.decode("utf-8").splitlines()
+        except (UnicodeDecodeError, OSError, RuntimeError, ToolError, ValueError):
+            continue  # changed since it was found, moved outside the root, or not text
+        if size > MAX_READ_BYTES:
             continue
         for number, line in enumerate(lines, 1):
             if matcher.search(line):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
+import anyio
 import mcp.types as T
 import pytest
 from mcp import Client
@@ -111,3 +113,50 @@ async def test_notes_persist_in_their_file_and_are_served_as_resources(tmp_path:
         assert missing.is_error
         prompt = await client.get_prompt("review_notes", {"topic": "work"})
         assert "[2] Ship release" in prompt.messages[0].content.model_dump()["text"]
+
+
+_SWAPPER = """
+import os, sys, time
+folder, hidden, outside = sys.argv[1:]
+while True:  # the folder, then a symlink to outside the root in its place, each for a moment
+    os.rename(folder, hidden)
+    os.symlink(outside, folder)
+    time.sleep(0.0002)
+    os.unlink(folder)
+    os.rename(hidden, folder)
+    time.sleep(0.0002)
+"""
+
+
+@pytest.mark.slow  # 1,500 reads against a racing process
+@pytest.mark.parametrize("opener", ["openat2", "walk"])
+async def test_a_folder_swapped_for_a_symlink_during_reads_never_leaks_a_file_outside_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opener: str
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "d").mkdir(parents=True)
+    outside.mkdir()
+    (root / "d" / "f.txt").write_text("inside\n")
+    (outside / "f.txt").write_text("SECRET outside\n")
+    files.set_root(root)
+    if opener == "walk":
+        monkeypatch.setattr(files, "use_openat2", False)
+    elif not files.use_openat2:
+        pytest.skip("this kernel has no openat2")
+    swapper = await anyio.open_process(
+        [sys.executable, "-c", _SWAPPER, str(root / "d"), str(root / ".d-hidden"), str(outside)]
+    )
+    seen: list[str] = []
+    try:
+        async with Client(files.mcp, mode="legacy") as client:
+            for index in range(1_500):
+                tool, arguments = (
+                    ("read_file", {"path": "d/f.txt"}) if index % 2 else ("search_text", {"query": "e", "path": "."})
+                )
+                result = await client.call_tool(tool, arguments)
+                seen.append(" ".join(block.text for block in result.content if isinstance(block, T.TextContent)))
+    finally:
+        swapper.kill()
+        await swapper.wait()
+    assert not [text for text in seen if "SECRET" in text]
+    assert any(text == "inside\n" for text in seen), sorted(set(seen))[:8]  # the race did not stop every read
