@@ -1,11 +1,14 @@
 """Bounds on the connections `glm-mcp serve` accepts, below the ASGI app: how many, and how long headers may take.
 
 Contract:
-- past `max_connections` open connections, a new one is answered 503 and closed at once, so a flood of idle or
-  half-open connections cannot use up the process's file descriptors;
+- past `max_connections` open connections, the oldest connection still waiting for a complete request head is
+  answered 503 and closed to make room for the new one, so connections that never finish their headers (which
+  need no token) cannot starve the ones that have; only when every open connection has sent its headers is the
+  new one answered 503 and closed. Either way a flood cannot use up the process's file descriptors;
 - a request whose headers have not all arrived `header_timeout_seconds` after the connection opened (or after
   the previous response, on a kept-alive connection) is answered 408 and closed: half-sent requests cannot
-  hold the server, and `/healthz` keeps answering.
+  hold the server, and `/healthz` keeps answering. Past half the cap the deadline shortens in proportion to the
+  room left (down to `MIN_HEADER_SECONDS`), so a flood is shed faster the closer it gets to the cap.
 Body read times are bounded in the ASGI app (`app.BodyDeadline`), where the request is known.
 """
 
@@ -23,33 +26,63 @@ def _raw_response(status: int, reason: str, message: str) -> bytes:
     return _REFUSED % (status, reason.encode(), len(body), body)
 
 
+MIN_HEADER_SECONDS = 0.5
+"""The shortest header deadline, near the connection cap."""
+
+
+def header_deadline(open_connections: int, max_connections: int, header_timeout_seconds: float) -> float:
+    """Seconds a new request head may take with `open_connections` open: the configured time up to half the cap,
+    then less in proportion to the room left."""
+    fill = open_connections / max_connections
+    if fill <= 0.5:
+        return header_timeout_seconds
+    return max(MIN_HEADER_SECONDS, min(header_timeout_seconds, header_timeout_seconds * (1 - fill) * 2))
+
+
 def bounded_protocol(*, max_connections: int, header_timeout_seconds: float) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol with the two bounds above."""
+    waiting: dict[BoundedProtocol, None] = {}
+    """Connections whose request head has not fully arrived, oldest first (an ordered set)."""
 
     class BoundedProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
+        _deadline: float = header_timeout_seconds
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             if len(self.connections) > max_connections:
-                transport.write(_raw_response(503, "Service Unavailable", "too many open connections"))
-                transport.close()
-                return
+                oldest = next(iter(waiting), None)
+                if oldest is None:
+                    transport.write(_raw_response(503, "Service Unavailable", "too many open connections"))
+                    transport.close()
+                    return
+                oldest._drop()
             self._arm()
+
+        def _drop(self) -> None:
+            self._disarm()
+            if not self.transport.is_closing():
+                message = "too many open connections; this one had not sent a complete request"
+                self.transport.write(_raw_response(503, "Service Unavailable", message))
+                self.transport.close()
 
         def _arm(self) -> None:
             if self._header_timer is None:
-                self._header_timer = self.loop.call_later(header_timeout_seconds, self._headers_too_slow)
+                self._deadline = header_deadline(len(self.connections), max_connections, header_timeout_seconds)
+                self._header_timer = self.loop.call_later(self._deadline, self._headers_too_slow)
+                waiting[self] = None
 
         def _disarm(self) -> None:
+            waiting.pop(self, None)
             if self._header_timer is not None:
                 self._header_timer.cancel()
                 self._header_timer = None
 
         def _headers_too_slow(self) -> None:
             self._header_timer = None
+            waiting.pop(self, None)
             if not self.transport.is_closing():
-                message = f"the request headers took longer than {header_timeout_seconds:g} s"
+                message = f"the request headers took longer than {self._deadline:g} s"
                 self.transport.write(_raw_response(408, "Request Timeout", message))
                 self.transport.close()
 
