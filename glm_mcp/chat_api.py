@@ -26,6 +26,7 @@ from typing import Any
 
 import anyio
 import mcp.types as T
+from mcp import MCPError
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
@@ -46,6 +47,7 @@ from glm_mcp.model.profile import (
 )
 from glm_mcp.offer import ToolOffer
 from glm_mcp.rounds import Rounds
+from glm_mcp.sessions import client_key
 from glm_mcp.upstream.asking import Asker
 
 logger = logging.getLogger("glm_mcp.chat")
@@ -201,6 +203,8 @@ class ChatRequest:
             raise RequestError('\'glm_mcp.elicitation\' must be "client" or "decline"', "glm_mcp.elicitation")
         self.elicitation = elicitation == "client"
         """The client answers servers' questions for a person, as calls of the tool `glm__elicit`."""
+        self.caller = "local"
+        """Who sent the request (the token it matched, or its address); set by the app."""
         self.resume = _resumed(messages)
         """(request_state, question key, answer) when the last message answers a `glm__elicit` call."""
         self.model = self._model(body.get("model"), agent)
@@ -221,6 +225,11 @@ class ChatRequest:
         else:
             client_tools = [tool for tool in map(as_object, tools) if tool is not None]
             self.offer = agent.offer(client_tools, servers, names, messages)
+
+    @property
+    def binding(self) -> str:
+        """What a paused run's state is bound to: a run is resumed only by the client that started it."""
+        return json.dumps([self.caller, "v1/chat/completions"])
 
     @property
     def paused_params(self) -> T.InputResponseRequestParams:
@@ -425,7 +434,7 @@ class ChatCompletionsApp:
                 await send(message)
 
             try:
-                outcome = await self._handle(b"".join(chunks), too_big[0], tracked)
+                outcome = await self._handle(b"".join(chunks), too_big[0], tracked, client_key(scope))
             except Exception:  # boundary: a bug in one request must not take the service down
                 logger.exception("chat request failed")
                 outcome = "internal_error"
@@ -434,7 +443,7 @@ class ChatCompletionsApp:
             self.gateway.metrics.chat_completion(outcome)
             tg.cancel_scope.cancel()
 
-    async def _handle(self, raw: bytes, too_big: bool, send: Send) -> str:
+    async def _handle(self, raw: bytes, too_big: bool, send: Send, caller: str) -> str:
         """Answer one request; returns its outcome for the metrics."""
         if too_big:
             await _send_json(
@@ -454,6 +463,7 @@ class ChatCompletionsApp:
             return "invalid_request"
         try:
             request = ChatRequest(data, self.gateway)
+            request.caller = caller
         except RequestError as exc:
             await _send_json(send, 400, error_body(str(exc), "invalid_request_error", param=exc.param))
             return "invalid_request"
@@ -465,6 +475,12 @@ class ChatCompletionsApp:
             message = f"the run this {ELICIT_TOOL} answer belongs to is unknown or expired: send the request again"
             await _send_json(send, 400, error_body(message, "invalid_request_error", param="messages"))
             return "invalid_request"
+        if request.resume is not None:
+            try:
+                self.rounds.check(request.resume[0], request.binding)
+            except MCPError as exc:
+                await _send_json(send, 400, error_body(exc.message, "invalid_request_error", param="messages"))
+                return "invalid_request"
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         if request.stream:
@@ -502,7 +518,7 @@ class ChatCompletionsApp:
                 asker=asker,
             )
 
-        outcome = await self.rounds.run(params, _ELICIT_CAPABILITIES, start)
+        outcome = await self.rounds.run(params, _ELICIT_CAPABILITIES, start, request.binding)
         if isinstance(outcome, T.InputRequiredResult) and outcome.request_state is not None:
             self._sinks[outcome.request_state] = sink
         return outcome

@@ -38,6 +38,7 @@ from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
 from glm_mcp.gateway import Gateway, error_result
 from glm_mcp.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
 from glm_mcp.rounds import Rounds
+from glm_mcp.sessions import client_key
 from glm_mcp.upstream.asking import Asker
 from glm_mcp.upstream.wire import MODERN_VERSION
 
@@ -195,6 +196,15 @@ def _mcp_error(exc: ToolNotFoundError | UpstreamError) -> MCPError:
     return MCPError(code, str(exc))
 
 
+def _binding(ctx: ServerRequestContext[Any], method: str, target: str, arguments: object) -> str:
+    """Who asks for what, as a 2026-07-28 round's `request_state` is bound to it: the caller (the token it
+    matched over HTTP, or its address; the one local editor over stdio), the method, the target and arguments."""
+    request: Any = getattr(ctx, "request", None)
+    scope = getattr(request, "scope", None)
+    caller = client_key(cast(dict[str, Any], scope)) if isinstance(scope, dict) else "local"
+    return json.dumps([caller, method, target, arguments], sort_keys=True, default=str, separators=(",", ":"))
+
+
 def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     """The MCP server that serves `gateway`'s catalog, plus `glm__agent` when given an `agent`.
 
@@ -243,11 +253,16 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             yield {}
 
     async def asking(
-        ctx: ServerRequestContext[Any], params: T.InputResponseRequestParams, start: Callable[[Asker], Awaitable[R]]
+        ctx: ServerRequestContext[Any],
+        params: T.InputResponseRequestParams,
+        start: Callable[[Asker], Awaitable[R]],
+        call: tuple[str, str, object],
     ) -> R | T.InputRequiredResult:
-        """Run `start` with the editor as its asker: directly (2025 era), or in rounds (2026-07-28)."""
+        """Run `start` with the editor as its asker: directly (2025 era), or in rounds (2026-07-28), whose states
+        are bound to the caller and to `call` (method, tool or resource, arguments)."""
         if ctx.session.protocol_version == MODERN_VERSION:
-            return await rounds.run(params, ctx.session.client_capabilities or T.ClientCapabilities(), start)
+            caps = ctx.session.client_capabilities or T.ClientCapabilities()
+            return await rounds.run(params, caps, start, _binding(ctx, *call))
         return await start(EditorAsker(ctx.session, ctx.request_id))
 
     def search_mode(ctx: ServerRequestContext[Any]) -> bool:
@@ -272,7 +287,12 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         editors.remember(ctx.session)
         if agent is not None and params.name == AGENT_TOOL_NAME:
             task, chosen = params.arguments or {}, agent
-            return await asking(ctx, params, lambda asker: _run_agent(gateway, chosen, ctx, task, asker))
+            return await asking(
+                ctx,
+                params,
+                lambda asker: _run_agent(gateway, chosen, ctx, task, asker),
+                ("tools/call", params.name, params.arguments),
+            )
         name, arguments = params.name, params.arguments
         if name == FIND_TOOLS_TOOL.name:
             return _find(gateway, arguments or {})
@@ -292,7 +312,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             return await gateway.call_tool(name, arguments, on_progress=relay, asker=asker, strict=True)
 
         try:
-            result = await asking(ctx, params, start)
+            result = await asking(ctx, params, start, ("tools/call", params.name, params.arguments))
         except ToolNotFoundError as exc:
             raise _mcp_error(exc) from None
         if isinstance(result, T.InputRequiredResult):
@@ -317,7 +337,8 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     ) -> T.ReadResourceResult | T.InputRequiredResult:
         try:
             uri = str(params.uri)
-            return await asking(ctx, params, lambda asker: gateway.read_resource(uri, asker=asker))
+            read = ("resources/read", uri, None)
+            return await asking(ctx, params, lambda asker: gateway.read_resource(uri, asker=asker), read)
         except (ToolNotFoundError, UpstreamError) as exc:
             raise _mcp_error(exc) from None
 
@@ -332,7 +353,8 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     ) -> T.GetPromptResult | T.InputRequiredResult:
         try:
             name, arguments = params.name, params.arguments
-            return await asking(ctx, params, lambda asker: gateway.get_prompt(name, arguments, asker=asker))
+            get = ("prompts/get", name, arguments)
+            return await asking(ctx, params, lambda asker: gateway.get_prompt(name, arguments, asker=asker), get)
         except (ToolNotFoundError, UpstreamError) as exc:
             raise _mcp_error(exc) from None
 

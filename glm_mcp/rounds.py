@@ -8,14 +8,20 @@ with `input_responses` and that state; the call, still running, gets its answers
 Contract:
 - `Rounds.run` starts the call on its first request and, on each request, answers with the call's result once it
   is done, or with the questions it is waiting on (all of those asked so far);
-- `request_state` is a random token naming one waiting call; an unknown or expired one is an invalid-params error,
-  and a call nobody resumes within `PAUSE_SECONDS` is cancelled (upstream too);
+- `request_state` names one waiting call and one round of it, signed with a per-process key over the call's
+  binding (who asked, the method, the tool or resource and its arguments): each round gets a fresh state, and a
+  state from another caller, for a changed call, of an earlier round or tampered with is refused with an
+  invalid-params error that says which, as is an unknown or expired one; a call nobody resumes within
+  `PAUSE_SECONDS` is cancelled (upstream too);
 - only what the editor declared is asked (`sampling`, `elicitation`, `roots`); the rest falls to the gateway;
 - a question the server withdraws before the editor answered is no longer asked; a late answer to it is ignored.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -53,6 +59,10 @@ class _Question:
 @dataclass
 class _Waiting(Generic[R]):
     token: str
+    binding: str = ""
+    """Who made the call and what it is (see `Rounds.run`): a state is valid only for the same."""
+    round: int = 0
+    """How many `InputRequiredResult`s the call has had; only the state of the latest is accepted."""
     asked: anyio.Event = field(default_factory=anyio.Event)
     open_questions: dict[str, _Question] = field(default_factory=dict[str, _Question])
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -115,13 +125,56 @@ class _RoundsAsker:
 class Rounds:
     """The calls of 2026-07-28 editors that wait for the editor's answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: bytes | None = None) -> None:
         self._waiting: dict[str, _Waiting[Any]] = {}
         self._groups: list[TaskGroup] = []
+        self._key = key or secrets.token_bytes(32)
+        """Signs every `request_state`; per process unless given."""
 
-    def is_waiting(self, token: str) -> bool:
-        """Whether `token` names a call that still waits for answers (or for its result to be collected)."""
-        return token in self._waiting
+    def _sign(self, token: str, round_: int, binding: str) -> str:
+        digest = hmac.new(self._key, f"{token}.{round_}|{binding}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:24]).decode()
+
+    def _state(self, waiting: _Waiting[Any]) -> str:
+        return f"{waiting.token}.{waiting.round}.{self._sign(waiting.token, waiting.round, waiting.binding)}"
+
+    def is_waiting(self, state: str) -> bool:
+        """Whether `state` is the current round's state of a call that still waits (or whose result waits)."""
+        waiting = self._waiting.get(state.split(".", 1)[0])
+        return waiting is not None and self._state(waiting) == state
+
+    def check(self, state: str, binding: str) -> None:
+        """Refuse a `state` that `run` would refuse for `binding`, before anything else is done with the request.
+
+        Raises:
+            MCPError: As `run` would.
+        """
+        self._resumed(state, binding)
+
+    def _resumed(self, state: str, binding: str) -> _Waiting[Any]:
+        """The waiting call `state` names, checked against the request presenting it.
+
+        Raises:
+            MCPError: The state is unknown or expired, tampered with, of an earlier round, or issued to another
+                caller or for another call.
+        """
+        token, _, rest = state.partition(".")
+        round_text, _, signature = rest.partition(".")
+        waiting = self._waiting.get(token)
+        if waiting is None or not round_text.isdigit():
+            raise MCPError(T.INVALID_PARAMS, "unknown or expired request_state: send the request again from the start")
+        if not hmac.compare_digest(signature, self._sign(token, int(round_text), binding)):
+            logger.info("a request_state was presented by another caller, for another call, or altered: refused")
+            raise MCPError(
+                T.INVALID_PARAMS,
+                "this request_state does not belong to this request: it was issued to another client or for a "
+                "different call (method, tool, arguments), or it was altered; send the request again from the start",
+            )
+        if int(round_text) != waiting.round:
+            raise MCPError(
+                T.INVALID_PARAMS, "this request_state is of an earlier round, already answered; use the latest one"
+            )
+        return waiting
 
     @asynccontextmanager
     async def running(self) -> AsyncGenerator[None, None]:
@@ -139,21 +192,21 @@ class Rounds:
         params: T.InputResponseRequestParams,
         caps: T.ClientCapabilities,
         start: Callable[[Asker], Awaitable[R]],
+        binding: str = "",
     ) -> R | T.InputRequiredResult:
         """The call's result, or the questions the editor must answer before asking again.
 
+        `binding` says who makes the call and what it is (the caller, the method, the tool or resource, the
+        arguments): the same request sent again with the answers must bring the same.
+
         Raises:
-            MCPError: The `request_state` names no waiting call (unknown, expired or finished), or too many wait.
+            MCPError: The `request_state` names no waiting call (unknown, expired or finished), does not belong to
+                this caller and call, or too many wait.
         """
         if params.request_state is None:
-            waiting = self._begin(caps, start)
+            waiting = self._begin(caps, start, binding)
         else:
-            found = self._waiting.get(params.request_state)
-            if found is None:
-                raise MCPError(
-                    T.INVALID_PARAMS, "unknown or expired request_state: send the request again from the start"
-                )
-            waiting = found
+            waiting = self._resumed(params.request_state, binding)
             for key, answer in (params.input_responses or {}).items():
                 question = waiting.open_questions.pop(key, None)
                 if question is not None:
@@ -192,16 +245,19 @@ class Rounds:
                 raise waiting.error
             return cast(R, waiting.result)
         requests: dict[str, T.InputRequest] = {key: q.request for key, q in waiting.open_questions.items()}
-        return T.InputRequiredResult(input_requests=requests, request_state=waiting.token)
+        waiting.round += 1
+        return T.InputRequiredResult(input_requests=requests, request_state=self._state(waiting))
 
-    def _begin(self, caps: T.ClientCapabilities, start: Callable[[Asker], Awaitable[Any]]) -> _Waiting[Any]:
+    def _begin(
+        self, caps: T.ClientCapabilities, start: Callable[[Asker], Awaitable[Any]], binding: str
+    ) -> _Waiting[Any]:
         if not self._groups:
             raise RuntimeError("Rounds.run outside Rounds.running()")
         if len(self._waiting) >= MAX_WAITING_CALLS:
             raise MCPError(
                 T.INTERNAL_ERROR, f"{MAX_WAITING_CALLS} calls already wait for their editors; try again later"
             )
-        waiting: _Waiting[Any] = _Waiting(secrets.token_urlsafe(24))
+        waiting: _Waiting[Any] = _Waiting(secrets.token_hex(16), binding)
         self._waiting[waiting.token] = waiting
         asker = _RoundsAsker(waiting, caps)
 

@@ -11,12 +11,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx2
-from mcp.server.mcpserver import MCPServer
-from pydantic import SecretStr
+import mcp.types as T
+import pytest
+from mcp import Client, MCPError
+from mcp.client import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, SecretStr
 
 from glm_mcp.app import build_app
-from glm_mcp.config import GatewayConfig, ServeConfig, UpstreamConfig
+from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, UpstreamConfig
 from glm_mcp.gateway import Gateway
+from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import inproc, serve_asgi
 
 ADA, BOB = "ada-" + "a" * 40, "bob-" + "b" * 40
@@ -112,3 +118,98 @@ async def test_readyz_shows_config_error_detail_only_with_the_token() -> None:
         told = (await http.get("/readyz", headers={"authorization": f"Bearer {ADA}"})).json()
     assert "echo" not in anonymous["config_error"] and "send the gateway's token" in anonymous["config_error"]
     assert "'one'" in told["config_error"] and "echo" in told["config_error"]
+
+
+class Name(BaseModel):
+    name: str
+
+
+def asking_server() -> MCPServer:
+    server = MCPServer("asks")
+
+    @server.tool()
+    async def greet(greeting: str, ctx: Context) -> str:
+        """Ask the user's name, then greet."""
+        answer = await ctx.elicit("Your name?", Name)
+        return f"{greeting} {answer.data.name}" if answer.action == "accept" and answer.data else answer.action
+
+    return server
+
+
+async def _never_asked(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+    raise AssertionError("the test answers the rounds itself")
+
+
+@asynccontextmanager
+async def modern_editor(url: str, token: str) -> AsyncGenerator[Client, None]:
+    """A 2026-07-28 editor that declares elicitation and hands the rounds to the test."""
+    async with (
+        httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}) as http,
+        Client(
+            streamable_http_client(f"{url}/mcp", http_client=http), mode="2026-07-28", elicitation_callback=_never_asked
+        ) as client,
+    ):
+        yield client
+
+
+async def test_a_request_state_is_bound_to_its_caller_and_its_call() -> None:
+    serve = ServeConfig(auth_tokens=(SecretStr(ADA), SecretStr(BOB)))
+    config = GatewayConfig(servers={"asks": inproc(asking_server())}, gateway=serve)
+    accept = {"n": T.ElicitResult(action="accept", content={"name": "Ada"})}
+    async with serve_asgi(build_app(Gateway(config))) as url:
+        async with modern_editor(url, ADA) as ada, modern_editor(url, BOB) as bob:
+            paused = await ada.session.call_tool("asks__greet", {"greeting": "hi"}, allow_input_required=True)
+            assert isinstance(paused, T.InputRequiredResult) and paused.request_state is not None
+            state = paused.request_state
+            answers = {key: accept["n"] for key in paused.input_requests or {}}
+            refusals: list[str] = []
+            attempts: list[tuple[Client, dict[str, Any], str]] = [
+                (bob, {"greeting": "hi"}, state),  # another caller with the very same call
+                (ada, {"greeting": "rm -rf"}, state),  # the same caller, a changed call
+                (ada, {"greeting": "hi"}, state[:-2] + ("AA" if not state.endswith("AA") else "BB")),  # tampered
+            ]
+            for editor, arguments, presented in attempts:
+                with pytest.raises(MCPError) as refused:
+                    await editor.session.call_tool(
+                        "asks__greet", arguments, input_responses=answers, request_state=presented
+                    )
+                assert refused.value.code == T.INVALID_PARAMS
+                refusals.append(refused.value.message)
+            done = await ada.session.call_tool(
+                "asks__greet", {"greeting": "hi"}, input_responses=answers, request_state=state
+            )
+    assert all("does not belong to this request" in message for message in refusals), refusals
+    assert isinstance(done, T.CallToolResult) and done.content == [T.TextContent(text="hi Ada")]
+
+
+async def test_a_paused_v1_run_is_resumed_only_by_the_client_that_started_it() -> None:
+    def script(body: dict[str, Any]) -> Reply:
+        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+        return (
+            Reply(content=f"GLM heard: {told[0]}")
+            if told
+            else Reply(tool_calls=[("asks__greet", '{"greeting": "hi"}')])
+        )
+
+    fake = FakeGlm(script)
+    async with serve_asgi(fake.app) as glm_url:
+        model = ModelConfig(base_url=f"{glm_url}/api/paas/v4", api_key=SecretStr("k"), max_retries=0)
+        serve = ServeConfig(auth_tokens=(SecretStr(ADA), SecretStr(BOB)))
+        servers: dict[str, UpstreamConfig] = {"asks": inproc(asking_server(), destructive="allow")}
+        app = build_app(Gateway(GatewayConfig(servers=servers, model=model, gateway=serve)))
+        async with serve_asgi(app) as url, httpx2.AsyncClient(base_url=url) as http:
+            user: list[dict[str, Any]] = [{"role": "user", "content": "greet me"}]
+            body = {"model": "glm-4.6", "messages": user, "glm_mcp": {"elicitation": "client"}}
+            paused = (await http.post("/v1/chat/completions", json=body, headers=_as(ADA))).json()
+            call = paused["choices"][0]["message"]["tool_calls"][0]
+            answer = {
+                "role": "tool",
+                "tool_call_id": call["id"],
+                "content": '{"action": "accept", "content": {"name": "Ada"}}',
+            }
+            resumed = {**body, "messages": [*user, paused["choices"][0]["message"], answer]}
+            stolen = await http.post("/v1/chat/completions", json=resumed, headers=_as(BOB))
+            own = await http.post("/v1/chat/completions", json=resumed, headers=_as(ADA))
+    assert call["function"]["name"] == "glm__elicit"
+    assert stolen.status_code == 400 and "does not belong" in stolen.json()["error"]["message"]
+    assert own.status_code == 200 and own.json()["choices"][0]["message"]["content"] == "GLM heard: hi Ada"

@@ -65,6 +65,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "chat_api": {
         "agent",
+        "sessions",
         "catalog",
         "errors",
         "gateway",
@@ -98,6 +99,7 @@ ALLOWED: dict[str, set[str]] = {
     "rounds": {"upstream.asking"},
     "facade": {
         "agent",
+        "sessions",
         "catalog",
         "editors",
         "errors",

@@ -882,6 +882,6 @@ async def test_a_question_the_server_withdraws_is_not_asked_again_of_a_2026_edit
         late = T.CreateMessageResult(role="assistant", content=T.TextContent(text="late"), model="m")
         answers: dict[str, T.InputResponse] = {"q1": late}
         answers |= {key: T.ElicitResult(action="decline") for key in second.input_requests or {}}
-        last = T.InputResponseRequestParams(request_state=first.request_state, input_responses=answers)
+        last = T.InputResponseRequestParams(request_state=second.request_state, input_responses=answers)
         done = await rounds.run(last, caps, call)
     assert isinstance(done, str) and done.startswith("elicited: ") and "decline" in done
