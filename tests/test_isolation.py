@@ -161,7 +161,7 @@ async def test_a_request_state_is_bound_to_its_caller_and_its_call() -> None:
             paused = await ada.session.call_tool("asks__greet", {"greeting": "hi"}, allow_input_required=True)
             assert isinstance(paused, T.InputRequiredResult) and paused.request_state is not None
             state = paused.request_state
-            answers = dict.fromkeys(paused.input_requests or {}, accept["n"])
+            answers: dict[str, T.InputResponse] = dict.fromkeys(paused.input_requests or {}, accept["n"])
             refusals: list[str] = []
             attempts: list[tuple[Client, dict[str, Any], str]] = [
                 (bob, {"greeting": "hi"}, state),  # another caller with the very same call
