@@ -4,6 +4,8 @@ Contract:
 - `Editors` knows each connected editor once (by its connection, whatever request proxy it came through), with
   its chosen log level and subscriptions, and forgets it when the connection closes: a resource it was the last
   subscriber of is unsubscribed upstream;
+- a server's log message said during a call goes to that call's editor only (none while several callers' calls
+  wait on the server); one said while no call waits goes to every editor at its chosen level;
 - `Notifier` takes catalog changes and upstream log messages from the gateway's listeners without ever blocking
   the upstream supervisor that reports them: changes are coalesced (a burst of `list_changed` becomes one per
   kind), log messages wait in a bounded queue (`MAX_PENDING_LOGS`; past it they are dropped and counted); the
@@ -36,7 +38,7 @@ from pydantic import BaseModel
 
 from glm_mcp.catalog import Catalog
 from glm_mcp.gateway import Gateway
-from glm_mcp.upstream.asking import ElicitFnT, RootsFnT, SampleFnT, SampleResult, progress_relay
+from glm_mcp.upstream.asking import EVERYONE, NO_ONE, ElicitFnT, RootsFnT, SampleFnT, SampleResult, progress_relay
 from glm_mcp.upstream.wire import MODERN_VERSION
 
 logger = logging.getLogger("glm_mcp.editors")
@@ -158,6 +160,8 @@ class Editors:
 class _Log:
     server: str
     params: T.LoggingMessageNotificationParams
+    audience: object
+    """The identity of the one editor connection that may hear it, `EVERYONE` or `NO_ONE`."""
 
 
 def changed_lists(old: Catalog, new: Catalog) -> set[ListKind]:
@@ -206,12 +210,12 @@ class Notifier:
         self._updated.add(uri)
         self._wake.set()
 
-    async def log(self, server: str, params: T.LoggingMessageNotificationParams) -> None:
+    async def log(self, server: str, params: T.LoggingMessageNotificationParams, audience: object) -> None:
         """The gateway's log listener: queues the message, or drops and counts it when the queue is full."""
-        if self._logs_in is None:
+        if self._logs_in is None or audience is NO_ONE:
             return
         try:
-            self._logs_in.send_nowait(_Log(server, params))
+            self._logs_in.send_nowait(_Log(server, params, audience))
         except anyio.WouldBlock:
             self.dropped_logs += 1
             if self.dropped_logs == 1 or self.dropped_logs % 1_000 == 0:
@@ -281,6 +285,8 @@ class Notifier:
         assert logs is not None
         async for log in logs:
             for key, session in self._editors.sessions():
+                if log.audience is not EVERYONE and key != id(log.audience):
+                    continue  # said during another caller's call: only that caller hears it
                 if not self._editors.wants(key, log.params.level):
                     continue
                 name = f"{log.server}.{log.params.logger}" if log.params.logger else log.server
@@ -336,13 +342,17 @@ class EditorAsker:
 
 
 async def editor_roots(editors: Editors) -> T.ListRootsResult | None:
-    """The roots of the most recently seen editor that has any (asked on its own channel), or None."""
-    for _, session in reversed(editors.sessions()):
-        caps = session.client_capabilities
-        if caps is None or caps.roots is None or session.protocol_version == MODERN_VERSION:
-            continue
-        try:
-            return await session.send_request(T.ListRootsRequest(), T.ListRootsResult)
-        except Exception:  # boundary: an editor that cannot answer now is skipped
-            logger.debug("an editor did not answer roots/list", exc_info=True)
-    return None
+    """The roots of the only connected editor, when it has roots (asked on its own channel); None otherwise: with
+    several editors connected, a server outside any one's call gets none of theirs (each stays private)."""
+    sessions = editors.sessions()
+    if len(sessions) != 1:
+        return None
+    session = sessions[0][1]
+    caps = session.client_capabilities
+    if caps is None or caps.roots is None or session.protocol_version == MODERN_VERSION:
+        return None
+    try:
+        return await session.send_request(T.ListRootsRequest(), T.ListRootsResult)
+    except Exception:  # boundary: an editor that cannot answer now has none to give
+        logger.debug("the editor did not answer roots/list", exc_info=True)
+        return None

@@ -40,7 +40,7 @@ from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, Upstre
 from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.profile import TEXT_MODELS
-from glm_mcp.redact import register, scrub
+from glm_mcp.redact import printable, register, scrub
 from glm_mcp.upstream.asking import Asker
 from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
 from glm_mcp.upstream.pool import UpstreamPool
@@ -117,7 +117,9 @@ class ReloadReport(TypedDict):
 
 
 CatalogListenerFnT = Callable[[Catalog, Catalog], Awaitable[None]]
-LogListenerFnT = Callable[[str, T.LoggingMessageNotificationParams], Awaitable[None]]
+LogListenerFnT = Callable[[str, T.LoggingMessageNotificationParams, object], Awaitable[None]]
+"""Told of a server's log message: the server, the message, and who may hear it (an asker's identity,
+`EVERYONE` or `NO_ONE`; see `upstream.asking.Callers.audience`)."""
 UpdatedListenerFnT = Callable[[str], Awaitable[None]]
 """Hears that a subscribed resource changed: its URI."""
 
@@ -240,7 +242,7 @@ class Gateway:
                 logger.exception("a resource listener failed")
 
     def on_log(self, listener: LogListenerFnT) -> Callable[[], None]:
-        """Register `listener(server, params)` for upstream log messages; returns the unregister function."""
+        """Register `listener(server, params, audience)` for upstream log messages; returns the unregister function."""
         self._log_listeners.append(listener)
         return lambda: self._log_listeners.remove(listener)
 
@@ -281,11 +283,11 @@ class Gateway:
             except Exception:  # boundary: one broken listener must not stop the catalog
                 logger.exception("a catalog listener failed")
 
-    async def _forward_log(self, server: str, params: T.LoggingMessageNotificationParams) -> None:
-        logging.getLogger(f"glm_mcp.upstream.{server}").info("%s", params.data)
+    async def _forward_log(self, server: str, params: T.LoggingMessageNotificationParams, audience: object) -> None:
+        logging.getLogger(f"glm_mcp.upstream.{server}").info("%s", printable(str(params.data)))
         for listener in list(self._log_listeners):
             try:
-                await listener(server, params)
+                await listener(server, params, audience)
             except Exception:  # boundary: a closed editor connection must not stop the forwarding
                 logger.exception("a log listener failed")
 

@@ -4,7 +4,11 @@ Contract:
 - `register` adds the secret values of a configuration (keys, tokens, `env` and header values, URL credentials);
   `scrub` replaces each of them in a text with `***`, and shows every URL in it without userinfo and with its
   query values replaced;
-- `ScrubbingFormatter` applies `scrub` to every formatted log line, tracebacks included.
+- `ScrubbingFormatter` applies `scrub` to every formatted log line, tracebacks included;
+- `printable` escapes control characters in text that came from elsewhere (servers' log messages and stderr
+  lines), so it cannot forge log lines or send terminal escapes;
+- a URL's path segments that look like credentials (16 characters or more, or 8 or more mixing letters and
+  digits) are shown as `***`: some services put the key in the path.
 The registry is process-wide on purpose: a secret is a secret wherever it turns up.
 """
 
@@ -17,6 +21,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
 _URL = re.compile(r"\b(?:https?|wss?)://[^\s'\"<>]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SECRET_LIKE = re.compile(r"[^/]{16,}|(?=[^/]*[0-9])(?=[^/]*[A-Za-z])[^/]{8,}")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character shown as an escape (`\\n`, `\\x1b`, ...), for one log line."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+
+
 _secrets: list[str] = []
 
 
@@ -41,7 +54,8 @@ def redact_url(url: str) -> str:
     query = "&".join(
         f"{pair.split('=', 1)[0]}={MASK}" if "=" in pair else pair for pair in parts.query.split("&") if pair
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    path = "/".join(MASK if _SECRET_LIKE.fullmatch(segment) else segment for segment in parts.path.split("/"))
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
 def scrub(text: str) -> str:

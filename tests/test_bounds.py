@@ -3,11 +3,13 @@ process and on the app over real HTTP."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import httpx2
 import pytest
+from mcp.server.mcpserver import Context, MCPServer
 from pydantic import SecretStr
 
 from glm_mcp.activity import KEPT_ARGUMENTS
@@ -15,8 +17,9 @@ from glm_mcp.app import build_app
 from glm_mcp.bodies import MAX_BODY_BYTES
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
 from glm_mcp.gateway import Gateway
+from glm_mcp.redact import scrub
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import ROOT, glm_mcp_serve, serve_asgi
+from tests.helpers import ROOT, glm_mcp_serve, inproc, serve_asgi
 
 SDK_SERVER = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
@@ -97,3 +100,24 @@ async def test_model_names_a_caller_makes_up_do_not_become_metric_series() -> No
         'glm_mcp_model_requests_total{model="other",outcome="ok"} 20.0',
     ]
     assert max(len(line) for line in metrics.splitlines()) < 400
+
+
+async def test_upstream_text_is_logged_with_control_characters_escaped(caplog: pytest.LogCaptureFixture) -> None:
+    server = MCPServer("forger")
+
+    @server.tool()
+    async def forge(ctx: Context) -> str:
+        """Log a line that pretends to be two, with a terminal escape."""
+        await ctx.warning("ok\nINFO glm_mcp.gateway: all tokens rotated\x1b[2J")  # pyright: ignore[reportDeprecated]
+        return "done"
+
+    caplog.set_level(logging.INFO, logger="glm_mcp")
+    async with Gateway(GatewayConfig(servers={"f": inproc(server)})).running() as gateway:
+        await gateway.call_tool("f__forge", {})
+    lines = [record.getMessage() for record in caplog.records if record.name == "glm_mcp.upstream.f"]
+    assert lines == ["ok\\nINFO glm_mcp.gateway: all tokens rotated\\x1b[2J"]
+
+
+def test_url_path_segments_that_look_like_keys_are_hidden() -> None:
+    shown = scrub("connecting to https://mcp.example.com/u/Zk3x9QpL2mN8/mcp and http://127.0.0.1:9000/sse")
+    assert shown == "connecting to https://mcp.example.com/u/***/mcp and http://127.0.0.1:9000/sse"

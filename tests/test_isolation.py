@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx2
 import mcp.types as T
 import pytest
@@ -21,9 +22,10 @@ from pydantic import BaseModel, SecretStr
 
 from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, UpstreamConfig
+from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import inproc, serve_asgi
+from tests.helpers import inproc, serve_asgi, text_of
 
 ADA, BOB = "ada-" + "a" * 40, "bob-" + "b" * 40
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
@@ -213,3 +215,70 @@ async def test_a_paused_v1_run_is_resumed_only_by_the_client_that_started_it() -
     assert call["function"]["name"] == "glm__elicit"
     assert stolen.status_code == 400 and "does not belong" in stolen.json()["error"]["message"]
     assert own.status_code == 200 and own.json()["choices"][0]["message"]["content"] == "GLM heard: hi Ada"
+
+
+def roots_server() -> MCPServer:
+    server = MCPServer("roots")
+
+    @server.tool()
+    async def where(ctx: Context) -> str:
+        """List the roots the server is given."""
+        roots = await ctx.session.list_roots()  # pyright: ignore[reportDeprecated]  # 2025-era roots
+        return ", ".join(str(root.uri) for root in roots.roots) or "no roots"
+
+    return server
+
+
+def _roots_of(uri: str) -> Any:
+    async def roots(context: ClientRequestContext) -> T.ListRootsResult:
+        return T.ListRootsResult(roots=[T.Root.model_validate({"uri": uri, "name": "root"})])
+
+    return roots
+
+
+async def test_a_server_gets_only_the_roots_of_the_editor_whose_call_it_serves() -> None:
+    serve = ServeConfig(roots=("/srv/shared",))
+    async with Gateway(GatewayConfig(servers={"r": inproc(roots_server())}, gateway=serve)).running() as gateway:
+        face = build_server(gateway)
+        async with Client(face, mode="legacy", list_roots_callback=_roots_of("file:///home/ada")) as ada:
+            alone = text_of(await gateway.call_tool("r__where", {}))  # no editor's call, one editor connected
+            async with Client(face, mode="legacy", list_roots_callback=_roots_of("file:///home/bob")) as bob:
+                ada_call = text_of(await ada.call_tool("r__where", {}))
+                bob_call = text_of(await bob.call_tool("r__where", {}))
+                nobodys = text_of(await gateway.call_tool("r__where", {}))  # two editors: neither's roots
+    assert (ada_call, bob_call) == ("file:///home/ada", "file:///home/bob")
+    assert alone == "file:///home/ada"
+    assert nobodys == "file:///srv/shared"
+
+
+async def test_a_servers_log_during_one_editors_call_reaches_that_editor_only() -> None:
+    server = MCPServer("chatty")
+
+    @server.tool()
+    async def confide(secret: str, ctx: Context) -> str:
+        """Log what it was told."""
+        await ctx.warning(f"told {secret}")  # pyright: ignore[reportDeprecated]  # 2025-era logging
+        return "noted"
+
+    heard: dict[str, list[str]] = {"ada": [], "bob": []}
+    done = anyio.Event()
+
+    def listener(name: str) -> Any:
+        async def on_log(params: T.LoggingMessageNotificationParams) -> None:
+            heard[name].append(str(params.data))
+            if name == "bob" and "told bob's" in str(params.data):
+                done.set()
+
+        return on_log
+
+    async with Gateway(GatewayConfig(servers={"c": inproc(server)})).running() as gateway:
+        face = build_server(gateway)
+        async with (
+            Client(face, mode="legacy", logging_callback=listener("ada")) as ada,
+            Client(face, mode="legacy", logging_callback=listener("bob")) as bob,
+        ):
+            await ada.call_tool("c__confide", {"secret": "ada's"})
+            await bob.call_tool("c__confide", {"secret": "bob's"})
+            with anyio.fail_after(5):
+                await done.wait()  # bob's own log arrived: ada's, delivered first if at all, would be here too
+    assert heard == {"ada": ["told ada's"], "bob": ["told bob's"]}

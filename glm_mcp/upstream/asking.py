@@ -105,6 +105,12 @@ class Asker(Answers, Protocol):
 NOBODY = object()
 """The identity of a request nobody can be asked about (the chat loop without a client to ask, `glm-mcp call`)."""
 
+EVERYONE = object()
+"""The audience of a server's log message while no call waits on it: every connected editor."""
+
+NO_ONE = object()
+"""The audience of a server's log message while calls of several callers wait on it: nobody can be told whose."""
+
 UNCLEAR = "several callers wait on this server and its question does not say whose call it belongs to"
 
 _own: ContextVar[Asker | None] = ContextVar("glm_mcp_own_asker", default=None)
@@ -155,6 +161,14 @@ class Callers:
     def own(self) -> Asker | None:
         """The asker of the request this task is making (a 2026-07-28 server's questions belong to it)."""
         return _own.get()
+
+    def audience(self) -> object:
+        """Who may hear what the server says now (its log messages): the one caller whose calls wait on it (its
+        identity), `EVERYONE` while no call waits, `NO_ONE` while several callers' calls do."""
+        identities = {identity for identity, _ in self._waiting}
+        if not identities:
+            return EVERYONE
+        return identities.pop() if len(identities) == 1 else NO_ONE
 
     def current(self) -> tuple[Asker | None, bool]:
         """Whom a question that names no request goes to, and whether that is unclear (several callers wait)."""

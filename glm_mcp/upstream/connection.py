@@ -43,7 +43,8 @@ from glm_mcp.upstream.wire import Wire, open_wire
 logger = logging.getLogger("glm_mcp.upstream")
 
 ProgressFnT = Callable[[float, float | None, str | None], Awaitable[None]]
-LogFnT = Callable[[str, T.LoggingMessageNotificationParams], Awaitable[None]]
+LogFnT = Callable[[str, T.LoggingMessageNotificationParams, object], Awaitable[None]]
+"""Told of a server's log message: the server, the message, and who may hear it (`Callers.audience`)."""
 ChangeFnT = Callable[[], Awaitable[None]]
 UpdatedFnT = Callable[[str, str], Awaitable[None]]
 """Hears `notifications/resources/updated`: (server, uri)."""
@@ -316,7 +317,7 @@ class Upstream:
 
     async def _forward_log(self, params: T.LoggingMessageNotificationParams) -> None:
         if self._on_log is not None:
-            await self._on_log(self.name, params)
+            await self._on_log(self.name, params, self._callers.audience())
 
     # -- listings ------------------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 
 from glm_mcp.config import HttpUpstreamConfig, InProcessUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
-from glm_mcp.redact import scrub
+from glm_mcp.redact import printable, scrub
 
 logger = logging.getLogger("glm_mcp.upstream")
 
@@ -171,7 +171,7 @@ async def _pump_stderr(fd: int, server: str, tail: StderrTail) -> None:
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for raw in lines:
-                line = scrub(raw.decode("utf-8", "replace").rstrip()[:_MAX_STDERR_LINE])
+                line = printable(scrub(raw.decode("utf-8", "replace").rstrip()[:_MAX_STDERR_LINE]))
                 if line:
                     tail.lines.append(line)
                     server_logger.info("%s", line)
