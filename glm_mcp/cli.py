@@ -170,6 +170,10 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
+MIN_REMOTE_TOKEN = 32
+"""The shortest token `serve` accepts when it binds an address other machines can reach."""
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -271,6 +275,13 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
         raise _UsageError(
             f'refusing to bind {host} without authentication: add "auth_tokens" to the "gateway" section '
             "of the config, or bind 127.0.0.1"
+        )
+    short = [index for index, token in enumerate(tokens or ()) if len(token.get_secret_value()) < MIN_REMOTE_TOKEN]
+    if not _is_loopback(host) and short:
+        raise _UsageError(
+            f"refusing to bind {host} with a token shorter than {MIN_REMOTE_TOKEN} characters "
+            f"(gateway.auth_tokens[{short[0]}]): a short token can be guessed from the network; "
+            "use a long random one, such as `python -c 'import secrets; print(secrets.token_urlsafe(32))'` prints"
         )
     auth_note = "clients send the bearer token of the config's auth_tokens"
     if tokens is None:

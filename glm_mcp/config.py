@@ -17,7 +17,7 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from dotenv import dotenv_values
@@ -397,7 +397,20 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _format_validation_error(error: ValidationError, base: str) -> str:
+def _from_variable(original: Any, loc: tuple[str | int, ...]) -> bool:
+    """Whether the value at `loc` was written with a `${…}` (its expanded value may be a secret)."""
+    value = original
+    for part in loc:
+        if isinstance(value, dict) and part in value:
+            value = cast(dict[str | int, Any], value)[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(cast(list[Any], value)):
+            value = cast(list[Any], value)[part]
+        else:
+            return False
+    return isinstance(value, str) and "${" in value
+
+
+def _format_validation_error(error: ValidationError, base: str, original: Any = None) -> str:
     lines: list[str] = []
     for item in error.errors(include_url=False):
         path = base
@@ -405,8 +418,9 @@ def _format_validation_error(error: ValidationError, base: str) -> str:
             path = _join(path, part)
         message = _MESSAGES.get(item["msg"], item["msg"])
         got = item.get("input")
-        # Never echo what a secret-bearing field holds: keys, tokens, env values, headers, URLs with credentials.
-        secret = any(part in _SECRET_FIELDS for part in item["loc"])
+        # Never echo what a secret-bearing field holds (keys, tokens, env values, headers, URLs with credentials),
+        # nor a value filled in from a variable: the environment holds secrets.
+        secret = any(part in _SECRET_FIELDS for part in item["loc"]) or _from_variable(original, item["loc"])
         shown = (
             "" if secret or isinstance(got, dict | list) or got is None else f" (got {json.dumps(got, default=str)})"
         )
@@ -432,8 +446,11 @@ _TYPE_ALIASES = {
 }
 
 
-def parse_upstream(name: str, raw: Any, path: str, base_dir: Path | None = None) -> UpstreamConfig:
-    """Validate one entry of `mcpServers` (or VS Code's `servers`).
+def parse_upstream(
+    name: str, raw: Any, path: str, base_dir: Path | None = None, original: Any = None
+) -> UpstreamConfig:
+    """Validate one entry of `mcpServers` (or VS Code's `servers`); `original` is the entry as written, before its
+    variables were filled in (what came from a variable is never echoed in an error).
 
     Raises:
         ConfigError: The entry is not a valid stdio or HTTP server.
@@ -444,7 +461,8 @@ def parse_upstream(name: str, raw: Any, path: str, base_dir: Path | None = None)
     kind = entry.get("type")
     if kind is not None:
         if not isinstance(kind, str) or kind not in _TYPE_ALIASES:
-            raise ConfigError(f'{path}.type: must be "stdio", "http" or "sse" (got {json.dumps(kind)})')
+            shown = "" if _from_variable(original, ("type",)) else f" (got {json.dumps(kind)})"
+            raise ConfigError(f'{path}.type: must be "stdio", "http" or "sse"{shown}')
         entry["type"] = kind = _TYPE_ALIASES[kind]
     model: type[StdioUpstreamConfig | HttpUpstreamConfig]
     if kind == "stdio" or (kind is None and "command" in entry):
@@ -456,7 +474,7 @@ def parse_upstream(name: str, raw: Any, path: str, base_dir: Path | None = None)
     try:
         upstream = model.model_validate(entry)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, path)) from None
+        raise ConfigError(_format_validation_error(exc, path, original)) from None
     if isinstance(upstream, StdioUpstreamConfig) and upstream.cwd and base_dir is not None:
         cwd = Path(upstream.cwd).expanduser()
         if not cwd.is_absolute():
@@ -518,7 +536,7 @@ def _parse_config(data: Any, environ: Mapping[str, str], source: str, base_dir: 
         try:
             sections[section] = model.model_validate(raw)
         except ValidationError as exc:
-            raise ConfigError(_format_validation_error(exc, section)) from None
+            raise ConfigError(_format_validation_error(exc, section, document.get(section))) from None
     for_all: bool | tuple[str, ...] = sections["gateway"].inherit_env
     servers = {name: _with_inherited(server, environ, for_all) for name, server in servers.items()}
     model_config: ModelConfig = sections["model"]
@@ -555,7 +573,7 @@ def _server(
         model = StdioUpstreamConfig if kind == "stdio" else HttpUpstreamConfig
         disabled = placeholder.get("disabled") is True
         return model.model_validate({**broken, "config_error": str(exc), "disabled": disabled})
-    return parse_upstream(name, expanded, path, base_dir)
+    return parse_upstream(name, expanded, path, base_dir, original=entry)
 
 
 def _with_env_file(entry: Any, path: str, base_dir: Path | None) -> Any:

@@ -19,7 +19,7 @@ from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
 from glm_mcp.gateway import Gateway
 from glm_mcp.redact import scrub
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import ROOT, glm_mcp_serve, inproc, serve_asgi
+from tests.helpers import ROOT, glm_mcp_serve, inproc, run_cli, serve_asgi, write_config
 
 SDK_SERVER = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
@@ -121,3 +121,10 @@ async def test_upstream_text_is_logged_with_control_characters_escaped(caplog: p
 def test_url_path_segments_that_look_like_keys_are_hidden() -> None:
     shown = scrub("connecting to https://mcp.example.com/u/Zk3x9QpL2mN8/mcp and http://127.0.0.1:9000/sse")
     assert shown == "connecting to https://mcp.example.com/u/***/mcp and http://127.0.0.1:9000/sse"
+
+
+async def test_a_token_shorter_than_32_characters_is_refused_on_a_non_loopback_bind(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {}, gateway={"auth_tokens": ["long-enough-" + "x" * 40, "hunter2-hunter2"]})
+    code, _, err = await run_cli("serve", "--host", "0.0.0.0", "--port", "0", "--config", str(path))
+    assert code == 2 and "shorter than 32 characters (gateway.auth_tokens[1])" in err
+    assert "hunter2" not in err and "Traceback" not in err

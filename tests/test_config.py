@@ -251,3 +251,19 @@ def test_an_empty_prefix_passes_names_through_and_the_gateways_own_prefix_is_ref
     for lookalike in ("GLM", "glm_", "ｇｌｍ", "glm."):
         with pytest.raises(ConfigError, match="the gateway's own"):
             parse_config({"mcpServers": {"s": {"command": "x", "prefix": lookalike}}}, {}, "c")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"mcpServers": {"x": {"command": "c", "timeout": "${LEAK}"}}},
+        {"mcpServers": {"x": {"type": "${LEAK}", "command": "c"}}},
+        {"mcpServers": {"x": {"command": "c", "sampling": "${LEAK}"}}},
+        {"gateway": {"port": "${LEAK}"}},
+        {"model": {"base_url": "ftp://${LEAK}"}},
+    ],
+)
+def test_a_config_error_never_echoes_a_value_filled_in_from_a_variable(data: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, {"LEAK": "sk-live-0123456789"}, "c.json")
+    assert "sk-live" not in str(caught.value) and "c.json:" in str(caught.value)
