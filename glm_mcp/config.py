@@ -632,6 +632,19 @@ def default_config_data(data_dir: Path, files_root: Path | str = ".") -> dict[st
     }
 
 
+PRIVATE_DOTFILES = (".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc", ".pgpass", ".password-store")
+"""Files and folders whose presence marks a folder the built-in config must not serve with the files server."""
+
+
+def holds_private_files(folder: Path, home: Path) -> bool:
+    """Whether serving `folder` would hand tools the user's private files: it is the home folder or one above it
+    (`/`, `/home`), or it directly holds keys or credentials (`.ssh`, `.gnupg`, ...)."""
+    resolved, home = folder.resolve(), home.resolve()
+    if resolved == home or resolved in home.parents:
+        return True
+    return any((resolved / name).exists() for name in PRIVATE_DOTFILES)
+
+
 def find_config_path(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> Path | None:
     """Apply the lookup order `--config` > `$GLM_MCP_CONFIG` > `./glm-mcp.json`; None means the default."""
     if explicit:
@@ -653,13 +666,15 @@ def load_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> 
         home = Path(environ.get("HOME", str(cwd)))
         data_dir = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "glm-mcp"
         root: Path | str = "."
-        if cwd.resolve() in (Path("/"), home.resolve()):
-            # Launched from / or the home folder (as editors do): never hand every tool all of the user's files.
+        if holds_private_files(cwd, home):
+            # Launched from /, the home folder (as editors do) or a folder with keys in it: never hand every tool
+            # the user's keys and files.
             root = data_dir / "files"
             root.mkdir(parents=True, exist_ok=True)
             logger.warning(
-                "the built-in config serves %s with the files server, not %s; to choose the folder, write a "
-                "config (`glm-mcp install` does) or pass --config",
+                "the built-in config serves %s with the files server, not %s, which holds private files (keys, "
+                "credentials); to choose the folder, write a config (`glm-mcp install --files-root DIR` does) or "
+                "pass --config",
                 root,
                 cwd,
             )

@@ -267,3 +267,20 @@ def test_a_config_error_never_echoes_a_value_filled_in_from_a_variable(data: dic
     with pytest.raises(ConfigError) as caught:
         parse_config(data, {"LEAK": "sk-live-0123456789"}, "c.json")
     assert "sk-live" not in str(caught.value) and "c.json:" in str(caught.value)
+
+
+@pytest.mark.parametrize("where", ["home", "root", "keys", "project"])
+def test_the_built_in_config_never_serves_a_folder_holding_the_users_keys(tmp_path: Path, where: str) -> None:
+    home = tmp_path / "home" / "ada"
+    (home / ".ssh").mkdir(parents=True)
+    (home / "work" / "keys" / ".gnupg").mkdir(parents=True)
+    (home / "work" / "project").mkdir()
+    cwd = {"home": home, "root": Path("/"), "keys": home / "work" / "keys", "project": home / "work" / "project"}[where]
+    config = load_config(None, {"HOME": str(home), "XDG_DATA_HOME": str(tmp_path / "data")}, cwd)
+    files = config.servers["files"]
+    assert isinstance(files, StdioUpstreamConfig)
+    served = Path(files.args[files.args.index("--root") + 1])
+    if where == "project":
+        assert served == Path(".")  # an ordinary folder is served as before
+    else:
+        assert served == tmp_path / "data" / "glm-mcp" / "files" and served.is_dir()
