@@ -2,7 +2,8 @@
 
 Contract:
 - `/` is the status page, one self-contained HTML file (no build step, no CDN, works offline); it holds no data
-  itself and asks for the token, kept in the page's session storage, never in a URL;
+  itself and asks for the token, kept in the page's session storage, never in a URL; its Content-Security-Policy
+  lets only its own inline script and style run (by hash); it asks before calling a destructive tool;
 - `/admin/*` needs the gateway's token like `/mcp` (the app's `BearerAuth`) and is refused to other origins;
 - `GET /admin/status`: servers, tools with their policy, the last calls and model requests, a refused reload;
 - `GET /admin/events`: the same activity live, as server-sent events (read with `fetch`, which can send the token);
@@ -12,6 +13,8 @@ Contract:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import AsyncGenerator
 from importlib import resources
@@ -31,6 +34,21 @@ from glm_mcp.tools.results import flatten_result
 
 HEARTBEAT_SECONDS = 15.0
 """A comment line on the event stream this often, so proxies and the page see it alive."""
+
+
+def _inline_hash(html: str, tag: str) -> str:
+    """The CSP source of the one inline `<tag>` block of `html`: its SHA-256, so only that exact text runs."""
+    body = html.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
+    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+
+
+def page_policy(html: str) -> str:
+    """The status page's Content-Security-Policy: its own inline script and style only (by hash), requests to this
+    origin only, no frames, no plugins, no other page's scripts, even if a server's text ever reached the page."""
+    return (
+        f"default-src 'none'; script-src {_inline_hash(html, 'script')}; style-src {_inline_hash(html, 'style')}; "
+        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -88,9 +106,17 @@ def status_body(gateway: Gateway) -> dict[str, Any]:
 def admin_routes(gateway: Gateway) -> list[Route]:
     """The routes of the status page and the admin API."""
 
+    html = resources.files("glm_mcp").joinpath("status_page.html").read_text(encoding="utf-8")
+    headers = {
+        "Cache-Control": "no-store",
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": page_policy(html),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
     async def page(request: Request) -> Response:
-        html = resources.files("glm_mcp").joinpath("status_page.html").read_text(encoding="utf-8")
-        return HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+        return HTMLResponse(html, headers=headers)
 
     async def status(request: Request) -> Response:
         return JSONResponse(status_body(gateway))

@@ -375,28 +375,14 @@ class Agent:
 
     async def _confirm(self, call: ToolCall, server: str, arguments: JsonObject, asker: Asker | None) -> str | None:
         """Ask the person behind the run to allow a destructive call; None when allowed, else what to tell GLM."""
-        if asker is None or asker.elicit is None:
+        said = await confirm_destructive(asker, call.name, server, arguments, "GLM")
+        if said == "accept":
+            return None
+        if said is None:
             return (
                 f"Error: glm-mcp did not run {call.name}: it may change or delete data, and '{server}' runs such tools "
                 "only after the user confirms them, which this client cannot do. Tell the user what you wanted to do."
             )
-        shown = json.dumps(arguments, ensure_ascii=False)
-        if len(shown) > _SHOWN_ARGUMENTS:
-            shown = shown[:_SHOWN_ARGUMENTS] + "…"
-        question = T.ElicitRequestFormParams(
-            message=(
-                f"GLM wants to run {call.name} on '{server}', which may change or delete data, with {shown}. Allow it?"
-            ),
-            requested_schema={"type": "object", "properties": {}},
-        )
-        try:
-            answer = await asker.elicit(question)
-        except Exception as exc:  # boundary: no answer is a refusal, never a run
-            logger.warning("confirming %s failed: %s", call.name, exc)
-            answer = None
-        if isinstance(answer, T.ElicitResult) and answer.action == "accept":
-            return None
-        said = answer.action if isinstance(answer, T.ElicitResult) else "no answer"
         return (
             f"Error: the user did not allow {call.name} ({said}); it was not run. Do not try it again unless the user "
             "asks for it."
@@ -406,6 +392,29 @@ class Agent:
         """Count a call the loop answered itself, like the calls that reached a server."""
         server = self.compiled().servers.get(call.name, "")
         self.gateway.record_call(call.name, server, "chat", outcome, 0.0, {"raw": call.arguments})
+
+
+async def confirm_destructive(
+    asker: Asker | None, name: str, server: str, arguments: JsonObject, who: str
+) -> str | None:
+    """Ask the person behind `asker` to allow a call that may change or delete data, showing its arguments: their
+    answer (`"accept"`, `"decline"`, `"cancel"`, or `"no answer"` when asking failed), or None when nobody can be
+    asked. Only `"accept"` allows the call."""
+    if asker is None or asker.elicit is None:
+        return None
+    shown = json.dumps(arguments, ensure_ascii=False)
+    if len(shown) > _SHOWN_ARGUMENTS:
+        shown = shown[:_SHOWN_ARGUMENTS] + "…"
+    question = T.ElicitRequestFormParams(
+        message=f"{who} wants to run {name} on '{server}', which may change or delete data, with {shown}. Allow it?",
+        requested_schema={"type": "object", "properties": {}},
+    )
+    try:
+        answer = await asker.elicit(question)
+    except Exception as exc:  # boundary: no answer is a refusal, never a run
+        logger.warning("confirming %s failed: %s", name, exc)
+        return "no answer"
+    return answer.action if isinstance(answer, T.ElicitResult) else "no answer"
 
 
 def _recover_calls(turn: Turn, offered: frozenset[str]) -> None:

@@ -31,8 +31,8 @@ from mcp.server.subscriptions import (
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from glm_mcp._json import as_list
-from glm_mcp.agent import Agent, AgentEvent
-from glm_mcp.catalog import is_pinned
+from glm_mcp.agent import Agent, AgentEvent, confirm_destructive
+from glm_mcp.catalog import is_destructive, is_pinned
 from glm_mcp.editors import EditorAsker, Editors, Notifier, editor_roots
 from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
 from glm_mcp.gateway import Gateway, error_result
@@ -196,6 +196,33 @@ def _mcp_error(exc: ToolNotFoundError | UpstreamError) -> MCPError:
     return MCPError(code, str(exc))
 
 
+async def _destructive_refusal(
+    gateway: Gateway, name: str, arguments: dict[str, Any] | None, asker: Asker
+) -> str | None:
+    """Why `glm__call_tool` must not run `name` now, or None. A tool found by search is run on a model's word, as in
+    the chat loop: a destructive one runs where its server allows it, else only after the editor's person confirms
+    it; where nobody can confirm, the server's policy decides, and the refusal names it."""
+    found = gateway.catalog.tools.get(name)
+    if found is None:
+        return None  # the call itself says the tool is unknown
+    entry, tool = found
+    server = gateway.config.servers.get(entry.server)
+    policy = server.destructive if server is not None else "deny"
+    if not is_destructive(tool) or policy == "allow":
+        return None
+    said = await confirm_destructive(asker, name, entry.server, dict(arguments or {}), "Your assistant")
+    if said == "accept":
+        return None
+    if said is not None:
+        return f"glm-mcp did not run {name}: the user did not allow it ({said})."
+    return (
+        f"glm-mcp did not run {name} through glm__call_tool: it may change or delete data (it is not annotated "
+        f'read-only or non-destructive), \'{entry.server}\' is set to "destructive": "{policy}", and this client '
+        f'cannot ask its user to confirm. Call {name} directly, or set "destructive": "allow" on '
+        f"'{entry.server}' in the gateway config."
+    )
+
+
 def _binding(ctx: ServerRequestContext[Any], method: str, target: str, arguments: object) -> str:
     """Who asks for what, as a 2026-07-28 round's `request_state` is bound to it: the caller (the token it
     matched over HTTP, or its address; the one local editor over stdio), the method, the target and arguments."""
@@ -308,7 +335,11 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             except Exception:  # boundary: a 2026 call resumed in a later round has no stream for progress
                 logger.debug("progress could not reach the editor", exc_info=True)
 
+        searched = params.name == CALL_TOOL_TOOL.name
+
         async def start(asker: Asker) -> T.CallToolResult:
+            if searched and (refusal := await _destructive_refusal(gateway, name, arguments, asker)) is not None:
+                return error_result(refusal)
             return await gateway.call_tool(name, arguments, on_progress=relay, asker=asker, strict=True)
 
         try:

@@ -282,3 +282,46 @@ async def test_a_servers_log_during_one_editors_call_reaches_that_editor_only() 
             with anyio.fail_after(5):
                 await done.wait()  # bob's own log arrived: ada's, delivered first if at all, would be here too
     assert heard == {"ada": ["told ada's"], "bob": ["told bob's"]}
+
+
+def wiping_server(wiped: list[str]) -> MCPServer:
+    server = MCPServer("disk")
+
+    @server.tool()
+    def wipe(folder: str) -> str:
+        """Delete a folder (no annotations: destructive by the MCP spec's defaults)."""
+        wiped.append(folder)
+        return f"wiped {folder}"
+
+    return server
+
+
+async def test_glm_call_tool_applies_the_destructive_policy_when_the_caller_cannot_be_asked() -> None:
+    wiped: list[str] = []
+    answers: list[str] = []
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        answers.append(params.message)
+        return T.ElicitResult(action="accept" if len(answers) == 2 else "decline")
+
+    search = ServeConfig(mcp_tools="search")
+    for policy in ("deny", "ask", "allow"):
+        config = GatewayConfig(servers={"disk": inproc(wiping_server(wiped), destructive=policy)}, gateway=search)
+        async with Gateway(config).running() as gateway:
+            async with Client(build_server(gateway), mode="legacy") as mute:
+                refused = await mute.call_tool("glm__call_tool", {"name": "disk__wipe", "arguments": {"folder": "/a"}})
+            if policy != "allow":
+                assert refused.is_error and f'"destructive": "{policy}"' in text_of(refused)
+                assert "cannot ask its user to confirm" in text_of(refused)
+                async with Client(build_server(gateway), mode="legacy", elicitation_callback=elicit) as asks:
+                    declined = await asks.call_tool(
+                        "glm__call_tool", {"name": "disk__wipe", "arguments": {"folder": "/b"}}
+                    )
+                    accepted = await asks.call_tool(
+                        "glm__call_tool", {"name": "disk__wipe", "arguments": {"folder": "/c"}}
+                    )
+                assert "did not allow it (decline)" in text_of(declined) and text_of(accepted) == "wiped /c"
+                answers.clear()
+            else:
+                assert text_of(refused) == "wiped /a"
+    assert wiped == ["/c", "/c", "/a"]  # only what the user allowed, and what the config allows

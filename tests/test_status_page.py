@@ -107,3 +107,49 @@ async def test_the_status_page_shows_the_gateway_live_and_drives_it(tmp_path: Pa
             await page.get_by_test_id("tool-search").fill("three__echo")
             await expect(page.get_by_test_id("tools")).to_contain_text("three__echo")
             await page.screenshot(path=str(ARTIFACTS / "status-4-reloaded.png"), full_page=True)
+
+
+async def test_the_page_asks_before_a_destructive_call_and_runs_under_its_content_security_policy(
+    tmp_path: Path, browser_page: object
+) -> None:
+    from playwright.async_api import Dialog, Page, expect
+
+    page = browser_page
+    assert isinstance(page, Page)
+    store = tmp_path / "notes.json"
+    notes = {"command": sys.executable, "args": ["-m", "servers.notes", "--store", str(store)]}
+    violations: list[str] = []
+    page.on("console", lambda message: _note_violation(message, violations))
+    answers = ["dismiss", "accept"]
+    asked: list[str] = []
+
+    async def on_dialog(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        await (dialog.dismiss() if answers.pop(0) == "dismiss" else dialog.accept())
+
+    page.on("dialog", on_dialog)
+    async with glm_mcp_serve({"mcpServers": {"notes": notes}}, tmp_path) as gateway:
+        assert gateway.token is not None
+        async with gateway.mcp_client() as editor:
+            await editor.call_tool("notes__add_note", {"text": "keep me"})
+        response = await page.goto(gateway.url + "/")
+        assert response is not None and "script-src 'sha256-" in response.headers["content-security-policy"]
+        await page.get_by_test_id("token").fill(gateway.token)
+        await page.get_by_test_id("sign-in").click()
+        await expect(page.get_by_test_id("live")).to_have_text("live")  # the script ran under the policy
+        for _ in range(2):
+            await page.get_by_test_id("call-name").fill("notes__delete_note")
+            await page.get_by_test_id("call-arguments").fill('{"note_id": 1}')
+            await page.get_by_test_id("call").click()
+            if answers:
+                await expect(page.get_by_test_id("call-result")).to_have_text("notes__delete_note was not called.")
+                assert json.loads(store.read_text())[0]["text"] == "keep me"
+        await expect(page.get_by_test_id("call-result")).to_have_text("deleted note 1")
+    assert len(asked) == 2 and "may change or delete data" in asked[0]
+    assert violations == []
+
+
+def _note_violation(message: object, violations: list[str]) -> None:
+    text = str(getattr(message, "text", ""))
+    if "Content Security Policy" in text:
+        violations.append(text)
