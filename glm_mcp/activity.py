@@ -132,6 +132,11 @@ class Activity:
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 self._subscribers.discard(subscriber)
 
+    @property
+    def subscribers(self) -> int:
+        """Live feeds open now."""
+        return len(self._subscribers)
+
     @asynccontextmanager
     async def subscribe(self) -> AsyncGenerator[MemoryObjectReceiveStream[Event], None]:
         """A live feed of every event recorded from now on, until the block ends."""

@@ -6,7 +6,8 @@ Contract:
   lets only its own inline script and style run (by hash); it asks before calling a destructive tool;
 - `/admin/*` needs the gateway's token like `/mcp` (the app's `BearerAuth`) and is refused to other origins;
 - `GET /admin/status`: servers, tools with their policy, the last calls and model requests, a refused reload;
-- `GET /admin/events`: the same activity live, as server-sent events (read with `fetch`, which can send the token);
+- `GET /admin/events`: the same activity live, as server-sent events (read with `fetch`, which can send the token),
+  at most `max_event_streams` (64) at once;
 - `POST /admin/reload`, `POST /admin/servers/{name}/{restart|disable|enable}`, `POST /admin/call` (a tool, with
   JSON arguments: the form on the page).
 """
@@ -122,6 +123,13 @@ def admin_routes(gateway: Gateway) -> list[Route]:
         return JSONResponse(status_body(gateway))
 
     async def events(request: Request) -> Response:
+        limit = gateway.config.gateway.max_event_streams
+        if gateway.activity.subscribers >= limit:
+            message = f"{limit} event streams are open already (gateway.max_event_streams); close one and retry"
+            return JSONResponse(
+                {"error": {"message": message, "type": "server_error"}}, status_code=503, headers={"Retry-After": "5"}
+            )
+
         async def stream() -> AsyncGenerator[str, None]:
             yield ": glm-mcp events\n\n"
             async with gateway.activity.subscribe() as feed:

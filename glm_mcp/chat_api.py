@@ -368,6 +368,14 @@ class _Stream:
             await self.chunk({}, glm_mcp={"event": event.kind, **data})
 
 
+TOO_BIG = b"too big"
+"""Stands for a body past `MAX_BODY_BYTES` (its bytes are not kept)."""
+
+
+class _OverBudget(Exception):
+    """A body would take the bytes of waiting bodies past their budget."""
+
+
 class ChatCompletionsApp:
     """The ASGI endpoint for `POST /v1/chat/completions`."""
 
@@ -381,52 +389,91 @@ class ChatCompletionsApp:
         self._runs = anyio.CapacityLimiter(limits.max_concurrent_runs)
         self._max_queued = limits.max_queued_runs
         self._queued = 0
+        self._held_budget = limits.max_waiting_body_bytes
+        self._held = 0
+        """Bytes of bodies arriving or waiting for a run slot."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Admission comes before the body is read: a queue of waiting requests holds no bodies in memory.
-        if self._runs.available_tokens == 0 and self._queued >= self._max_queued:
-            message = (
-                f"the gateway is running {self._runs.total_tokens:g} chat completions and {self._queued} more wait; "
-                "try again shortly"
-            )
-            await _send_json(send, 429, error_body(message, "rate_limit_error"), headers=((b"retry-after", b"2"),))
-            self.gateway.metrics.chat_completion("busy")
+        # A request takes a run slot only once its body has arrived: bodies trickling in hold no slot and no place
+        # in the queue, only bytes of their own budget (and their connection, which the body deadline bounds).
+        if self._full():
+            await self._busy(send, self._full_message())
             return
-        self._queued += 1
+        held = [0]
         try:
-            await self._runs.acquire()
+            try:
+                body = await self._read_body(receive, held)
+            except _OverBudget:
+                message = (
+                    f"request bodies of {self._held_budget} bytes are already arriving or waiting for a run "
+                    "(gateway.max_waiting_body_bytes); try again shortly"
+                )
+                await self._busy(send, message)
+                return
+            if body is None:
+                return  # the client went away before its body arrived
+            if self._full():
+                await self._busy(send, self._full_message())
+                return
+            self._queued += 1
+            try:
+                await self._runs.acquire()
+            finally:
+                self._queued -= 1
         finally:
-            self._queued -= 1
+            self._held -= held[0]
         try:
-            await self._serve(scope, receive, send)
+            await self._serve(scope, receive, send, body)
         finally:
             self._runs.release()
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _full(self) -> bool:
+        return self._runs.available_tokens == 0 and self._queued >= self._max_queued
+
+    def _full_message(self) -> str:
+        return (
+            f"the gateway is running {self._runs.total_tokens:g} chat completions and {self._queued} more wait; "
+            "try again shortly"
+        )
+
+    async def _busy(self, send: Send, message: str) -> None:
+        await _send_json(send, 429, error_body(message, "rate_limit_error"), headers=((b"retry-after", b"2"),))
+        self.gateway.metrics.chat_completion("busy")
+
+    async def _read_body(self, receive: Receive, held: list[int]) -> bytes | None:
+        """The whole body (`TOO_BIG` past `MAX_BODY_BYTES`), or None when the client left first; its bytes count
+        in `held` and in the budget while they are kept.
+
+        Raises:
+            _OverBudget: The body would take the bytes held past `max_waiting_body_bytes`.
+        """
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= MAX_BODY_BYTES and chunk:
+                if self._held + len(chunk) > self._held_budget:
+                    raise _OverBudget
+                self._held += len(chunk)
+                held[0] += len(chunk)
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return TOO_BIG if size > MAX_BODY_BYTES else b"".join(chunks)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
         async with anyio.create_task_group() as tg:
-            body_ready = anyio.Event()
-            chunks: list[bytes] = []
-            too_big = [False]
 
             async def listen() -> None:
-                # Reads the body, then waits for a disconnect, which cancels the whole run.
-                size = 0
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        tg.cancel_scope.cancel()
-                        return
-                    if message["type"] == "http.request" and not body_ready.is_set():
-                        size += len(message.get("body", b""))
-                        if size > MAX_BODY_BYTES:
-                            too_big[0] = True
-                        elif message.get("body"):
-                            chunks.append(message["body"])
-                        if not message.get("more_body", False):
-                            body_ready.set()
+                # The body has arrived; a disconnect from now on cancels the whole run.
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                tg.cancel_scope.cancel()
 
             tg.start_soon(listen)
-            await body_ready.wait()
             started = [False]
 
             async def tracked(message: Any) -> None:
@@ -434,7 +481,7 @@ class ChatCompletionsApp:
                 await send(message)
 
             try:
-                outcome = await self._handle(b"".join(chunks), too_big[0], tracked, client_key(scope))
+                outcome = await self._handle(body, body is TOO_BIG, tracked, client_key(scope))
             except Exception:  # boundary: a bug in one request must not take the service down
                 logger.exception("chat request failed")
                 outcome = "internal_error"

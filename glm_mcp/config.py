@@ -256,10 +256,17 @@ class ServeConfig(BaseModel):
     `glm__call_tool`; `/mcp?tools=search` chooses per connection."""
 
     max_concurrent_runs: int = Field(default=16, ge=1, le=10_000)
-    """`/v1/chat/completions` runs at once; more wait in a queue (their bodies are read only when they start)."""
+    """`/v1/chat/completions` runs at once; more wait in a queue (a run starts once its body has arrived)."""
 
     max_queued_runs: int = Field(default=64, ge=0, le=100_000)
     """Runs waiting for a slot; past this a request is answered 429 with `Retry-After`."""
+
+    max_waiting_body_bytes: int = Field(default=32 * 2**20, ge=2**20, le=2**34)
+    """Bytes of `/v1` request bodies arriving or waiting for a run slot, all together; past it a request gets 429
+    (a run is admitted only once its body has arrived, so slow bodies hold no run slot, only this budget)."""
+
+    max_event_streams: int = Field(default=64, ge=1, le=10_000)
+    """Open `/admin/events` streams (the status page's live feed); past it a new one gets 503."""
 
     max_connections: int = Field(default=1000, ge=1, le=100_000)
     """Open HTTP connections; past this a new one gets 503 and is closed."""

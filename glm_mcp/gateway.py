@@ -52,6 +52,7 @@ _SET_AT_START = (
     "allowed_origins",
     "max_concurrent_runs",
     "max_queued_runs",
+    "max_waiting_body_bytes",
     "max_connections",
     "header_timeout",
     "body_timeout",

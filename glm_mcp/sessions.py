@@ -8,19 +8,27 @@ Contract:
 - before a request that may open a session is let through, room is made: at `max_per_client` sessions of that
   client (the token it matched, or its address without one) or at `max_sessions` in all, the oldest idle session is
   closed (a DELETE through the SDK's own handler); when none is idle the request is refused with 503;
-- sessions the SDK let expire are forgotten after `idle_timeout_seconds`.
+- sessions the SDK let expire are forgotten after `idle_timeout_seconds`;
+- a legacy `/sse` stream is a session too: it counts against both limits while it is open (never idle, so never
+  closed to make room), and the `/messages/` posts of its `session_id` are taken only from the client that opened
+  it (others get 404).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs
 
 import anyio
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("glm_mcp.sessions")
+
+_SSE_SESSION = re.compile(rb"session_id=([0-9a-fA-F]+)")
 
 
 @dataclass
@@ -59,17 +67,32 @@ class SessionLimits:
         max_per_client: int,
         idle_timeout_seconds: float,
         path: str = "/mcp",
+        sse_path: str = "/sse",
+        sse_messages: str = "/messages/",
     ) -> None:
         self.app = app
         self.max_sessions = max_sessions
         self.max_per_client = max_per_client
         self.idle_timeout_seconds = idle_timeout_seconds
         self.path = path
+        self.sse_path = sse_path
+        self.sse_messages = sse_messages
+        self._sse_owners: dict[str, str] = {}
+        """A legacy `/sse` stream's `session_id` → the client that opened it."""
         self.sessions: dict[str, _Session] = {}
         self._standing: set[anyio.CancelScope] = set()
         self._closing = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == self.sse_path and scope["method"] == "GET":
+            await self._sse_stream(scope, receive, send)
+            return
+        if scope["type"] == "http" and scope["path"] == self.sse_messages:
+            ids = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_id", [""])
+            owner = self._sse_owners.get(ids[0].replace("-", ""))
+            if owner is not None and owner != client_key(scope):
+                await _not_found(scope, receive, send)
+                return
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
@@ -94,6 +117,31 @@ class SessionLimits:
             await send(message)
 
         await self.app(scope, receive, remember)
+
+    async def _sse_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = client_key(scope)
+        if not await self._make_room(client, scope):
+            body = {"error": {"message": "too many open MCP sessions; close idle ones", "type": "server_error"}}
+            await JSONResponse(body, status_code=503, headers={"Retry-After": "5"})(scope, receive, send)
+            return
+        key = f"sse:{uuid.uuid4().hex}"
+        self.sessions[key] = _Session(client, in_flight=1)
+        owned: list[str] = []
+
+        async def noting(message: Message) -> None:
+            if not owned and message["type"] == "http.response.body":
+                found = _SSE_SESSION.search(message.get("body", b""))
+                if found is not None:
+                    owned.append(found.group(1).decode())
+                    self._sse_owners[owned[0]] = client
+            await send(message)
+
+        try:
+            await self._standing_stream(scope, receive, noting)
+        finally:
+            self.sessions.pop(key, None)
+            for session_id in owned:
+                self._sse_owners.pop(session_id, None)
 
     def close_streams(self) -> None:
         """End every standing GET stream now (shutdown: an idle editor must not hold the process)."""

@@ -243,9 +243,14 @@ PROMISES: dict[str, Claims] = {
         ),
         "max_connections, header_timeout, body_timeout": (
             "test_security.py::test_half_sent_requests_are_cut_off_and_healthz_keeps_answering",
+            "test_flood.py::test_a_flood_of_1100_unfinished_requests_from_another_user_does_not_stop_token_holders",
+            "test_flood.py::test_the_header_deadline_shortens_as_connections_near_the_cap",
         ),
         "session_idle_timeout, max_sessions, max_sessions_per_client": (
             "test_security.py::test_a_session_idle_past_its_timeout_is_gone_and_a_busy_one_stays",
+            "test_isolation.py::test_the_per_client_session_cap_keys_on_the_token_not_on_how_the_header_is_written",
+            "test_isolation.py::test_sse_streams_count_against_the_session_limits_and_their_posts_belong_to_their_opener",
+            "test_isolation.py::test_event_streams_of_the_status_page_are_capped",
             "test_security.py::test_past_max_sessions_in_all_the_oldest_idle_session_of_any_client_makes_room",
             "test_security.py::test_one_client_opening_session_after_session_closes_its_own_oldest_idle_one",
         ),
@@ -673,6 +678,8 @@ PROMISES: dict[str, Claims] = {
         ),
         "malformed, oversized and fuzzed bodies get a 4xx with a JSON error": (
             "test_chat_api.py::test_malformed_json_gets_400",
+            "test_bounds.py::test_deeply_nested_json_is_a_400_json_error_on_every_route",
+            "test_bounds.py::test_admin_bodies_have_the_same_size_limit_as_mcp",
             "test_http_inputs.py::test_fuzzed_bodies_never_get_a_500_and_always_a_json_answer",
             "test_http_inputs.py::test_oversized_bodies_are_refused_with_413",
             "test_http_inputs.py::test_too_many_client_tools_are_refused",
@@ -750,6 +757,9 @@ PROMISES: dict[str, Claims] = {
     },
     "Security: another local user or process runs tools or spends the key": {
         "a generated 0600 token required on /mcp, /v1 and /admin": (
+            "test_isolation.py::test_metrics_need_the_token_and_healthz_does_not",
+            "test_isolation.py::test_a_401_says_which_token_to_send",
+            "test_isolation.py::test_readyz_shows_config_error_detail_only_with_the_token",
             "test_security.py::test_without_auth_tokens_serve_generates_a_private_token_and_requires_it",
             "test_serve.py::test_bearer_tokens_guard_mcp_but_not_healthz",
         ),
@@ -765,6 +775,7 @@ PROMISES: dict[str, Claims] = {
     },
     "Security: exposure beyond the machine": {
         "a public bind without tokens is refused": (
+            "test_bounds.py::test_a_token_shorter_than_32_characters_is_refused_on_a_non_loopback_bind",
             "test_serve.py::test_binding_a_public_address_without_tokens_is_refused_with_exit_code_2",
         ),
     },
@@ -783,6 +794,8 @@ PROMISES: dict[str, Claims] = {
             "test_security.py::test_readyz_and_the_log_show_no_url_key_and_no_secret_from_a_servers_stderr",
             "test_security.py::test_readyz_shows_a_failing_sse_url_without_its_credentials_or_query_values",
             "test_security.py::test_config_errors_never_echo_a_secret_bearing_value",
+            "test_config.py::test_a_config_error_never_echoes_a_value_filled_in_from_a_variable",
+            "test_bounds.py::test_url_path_segments_that_look_like_keys_are_hidden",
         ),
     },
     "Security: the model runs a destructive tool": {
@@ -790,6 +803,8 @@ PROMISES: dict[str, Claims] = {
             "test_security.py::test_an_unannotated_tool_counts_as_destructive_in_the_loop_and_tools_json",
             "test_agent.py::test_destructive_tools_are_refused_unless_the_config_allows_them",
             "test_security.py::test_the_bundled_servers_annotate_every_tool",
+            "test_isolation.py::test_glm_call_tool_applies_the_destructive_policy_when_the_caller_cannot_be_asked",
+            "test_status_page.py::test_the_page_asks_before_a_destructive_call_and_runs_under_its_content_security_policy",
         ),
     },
     "Security: the model runs a call it did not finish, or a value it did not write": {
@@ -808,6 +823,7 @@ PROMISES: dict[str, Claims] = {
         "paths resolved and refused outside the root; only regular files opened": (
             "servers/test_bundled.py::test_files_refuses_paths_that_escape_the_root",
             "test_security.py::test_fifos_sockets_and_broken_symlinks_are_skipped_never_opened",
+            "servers/test_bundled.py::test_a_folder_swapped_for_a_symlink_during_reads_never_leaks_a_file_outside_the_root",
         ),
     },
     "Security: concurrent writes lose notes": {
@@ -822,8 +838,9 @@ PROMISES: dict[str, Claims] = {
             "test_security.py::test_a_session_idle_past_its_timeout_is_gone_and_a_busy_one_stays",
         ),
     },
-    "Security: many large chat bodies exhaust memory": {
-        "runs admitted before bodies are read; 429 past the queue; 413 past 8 MiB": (
+    "Security: many large chat bodies exhaust memory, or slow ones hold the runs": {
+        "runs admitted once bodies arrived, bodies' byte budget; 429 past the queue; 413 past 8 MiB": (
+            "test_bounds.py::test_bodies_that_trickle_in_hold_no_run_slot_and_have_a_byte_budget",
             "test_security.py::test_past_the_run_queue_a_chat_request_gets_429_with_retry_after",
             "test_http_inputs.py::test_oversized_bodies_are_refused_with_413",
         ),
@@ -845,6 +862,53 @@ PROMISES: dict[str, Claims] = {
     "Security: two names collide to shadow a tool": {
         "`__` in a server name or prefix is a config error": (
             "test_security.py::test_a_server_name_with_a_double_underscore_is_a_config_error",
+        ),
+    },
+    "Security: a name impersonates the gateway's own tools": {
+        "judged after NFKC, in lower case": (
+            "test_catalog.py::test_names_that_only_look_different_cannot_impersonate_the_gateway_or_shadow_a_server",
+            "test_config.py::test_an_empty_prefix_passes_names_through_and_the_gateways_own_prefix_is_refused",
+        ),
+    },
+    "Security: an upstream server spends the model key on its own": {
+        "a person or an opt-in; clamped, rate-limited, logged, counted, shown": (
+            "test_sampling_guard.py::test_an_editor_that_cannot_sample_does_not_let_a_server_spend_the_model_key",
+            "test_sampling_guard.py::test_a_call_outside_any_editor_or_loop_gets_the_servers_sampling_refused",
+            "test_sampling_guard.py::test_inside_a_call_the_glm_loop_made_glm_answers_sampling_bounded",
+            "test_sampling_guard.py::test_an_opted_in_server_is_clamped_rate_limited_logged_counted_and_shown",
+        ),
+    },
+    "Security: one caller reaches another's session, state, logs or roots": {
+        "sessions, states, logs and roots kept to their caller": (
+            "test_isolation.py::test_a_session_belongs_to_the_token_that_opened_it",
+            "test_isolation.py::test_a_request_state_is_bound_to_its_caller_and_its_call",
+            "test_isolation.py::test_a_paused_v1_run_is_resumed_only_by_the_client_that_started_it",
+            "test_isolation.py::test_a_servers_log_during_one_editors_call_reaches_that_editor_only",
+            "test_isolation.py::test_a_server_gets_only_the_roots_of_the_editor_whose_call_it_serves",
+        ),
+    },
+    "Security: callers' data piles up in memory": {
+        "2 KB of arguments kept; 150 × 3.9 MB within 50 MB": (
+            "test_bounds.py::test_150_calls_with_4_mb_arguments_leave_memory_where_it_was",
+        ),
+    },
+    "Security: the metrics grow or leak": {
+        "bounded labels; behind the token": (
+            "test_bounds.py::test_model_names_a_caller_makes_up_do_not_become_metric_series",
+            "test_isolation.py::test_metrics_need_the_token_and_healthz_does_not",
+        ),
+    },
+    "Security: upstream text forges log lines": {
+        "control characters escaped": ("test_bounds.py::test_upstream_text_is_logged_with_control_characters_escaped",),
+    },
+    "Security: the built-in config hands tools the user's keys": {
+        "the data folder instead, with a warning": (
+            "test_config.py::test_the_built_in_config_never_serves_a_folder_holding_the_users_keys",
+        ),
+    },
+    "Security: script injected into the status page": {
+        "a CSP of its own script and style": (
+            "test_status_page.py::test_the_page_asks_before_a_destructive_call_and_runs_under_its_content_security_policy",
         ),
     },
     "Security: `install` clobbers a file or leaks the token": {

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from mcp.server.mcpserver import Context, MCPServer
@@ -128,3 +130,42 @@ async def test_a_token_shorter_than_32_characters_is_refused_on_a_non_loopback_b
     code, _, err = await run_cli("serve", "--host", "0.0.0.0", "--port", "0", "--config", str(path))
     assert code == 2 and "shorter than 32 characters (gateway.auth_tokens[1])" in err
     assert "hunter2" not in err and "Traceback" not in err
+
+
+async def test_bodies_that_trickle_in_hold_no_run_slot_and_have_a_byte_budget() -> None:
+    fake = FakeGlm(lambda body: Reply(content="answered"))
+    async with serve_asgi(fake.app) as glm:
+        model = ModelConfig(base_url=glm, api_key=SecretStr("k"))
+        serve = ServeConfig(max_concurrent_runs=1, max_queued_runs=0, max_waiting_body_bytes=2**20)
+        app = build_app(Gateway(GatewayConfig(servers={}, model=model, gateway=serve)))
+        async with serve_asgi(app) as url, httpx2.AsyncClient(base_url=url, timeout=30) as http:
+            port = int(url.rsplit(":", 1)[1])
+            head = (
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                "Content-Length: {}\r\n\r\n"
+            )
+            trickles = [await anyio.connect_tcp("127.0.0.1", port) for _ in range(5)]
+            for stream in trickles:  # each starts a body and never finishes it
+                await stream.send(head.format(1000).encode() + b'{"messages": [')
+            # A greedy one fills the byte budget with most of a 2 MB body, then stops.
+            greedy = await anyio.connect_tcp("127.0.0.1", port)
+            await greedy.send(head.format(2_000_000).encode() + b"[" + b" " * 1_100_000)
+            with anyio.fail_after(10):
+                refused = await _read_until(greedy, b"try again")
+            chat = {"messages": [{"role": "user", "content": "hi"}]}
+            with anyio.fail_after(10):
+                answered = await http.post("/v1/chat/completions", json=chat)
+            for stream in [*trickles, greedy]:
+                await stream.aclose()
+    assert refused.startswith(b"HTTP/1.1 429") and b"max_waiting_body_bytes" in refused
+    assert answered.status_code == 200 and answered.json()["choices"][0]["message"]["content"] == "answered"
+
+
+async def _read_until(stream: Any, needle: bytes) -> bytes:
+    data = b""
+    try:
+        while needle not in data:
+            data += await stream.receive()
+    except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionResetError):
+        pass
+    return data

@@ -325,3 +325,54 @@ async def test_glm_call_tool_applies_the_destructive_policy_when_the_caller_cann
             else:
                 assert text_of(refused) == "wiped /a"
     assert wiped == ["/c", "/c", "/a"]  # only what the user allowed, and what the config allows
+
+
+async def test_sse_streams_count_against_the_session_limits_and_their_posts_belong_to_their_opener() -> None:
+    serve = ServeConfig(auth_tokens=(SecretStr(ADA), SecretStr(BOB)), max_sessions_per_client=2)
+    async with gateway_http(serve) as http, anyio.create_task_group() as tg:
+        endpoints: list[str] = []
+        opened = anyio.Event()
+
+        async def hold_sse() -> None:
+            async with http.stream("GET", "/sse", headers={"authorization": f"Bearer {ADA}"}) as stream:
+                async for line in stream.aiter_lines():
+                    if line.startswith("data: /messages/"):
+                        endpoints.append(line.removeprefix("data: "))
+                        if len(endpoints) == 2:
+                            opened.set()
+
+        tg.start_soon(hold_sse)
+        tg.start_soon(hold_sse)
+        with anyio.fail_after(10):
+            await opened.wait()
+        third = await http.get("/sse", headers={"authorization": f"Bearer {ADA}"})
+        opening = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INIT}
+        mcp = await http.post("/mcp", json=opening, headers={**ACCEPT, "authorization": f"Bearer {ADA}"})
+        bobs_own = await http.post("/mcp", json=opening, headers={**ACCEPT, "authorization": f"Bearer {BOB}"})
+        stolen = await http.post(endpoints[0], json=opening, headers={"authorization": f"Bearer {BOB}"})
+        own = await http.post(endpoints[0], json=opening, headers={"authorization": f"Bearer {ADA}"})
+        tg.cancel_scope.cancel()
+        assert (third.status_code, mcp.status_code) == (503, 503)  # two open /sse streams are Ada's two sessions
+        assert bobs_own.status_code == 200
+        assert stolen.status_code == 404 and own.status_code == 202
+
+
+async def test_event_streams_of_the_status_page_are_capped() -> None:
+    serve = ServeConfig(auth_tokens=(SecretStr(ADA),), max_event_streams=2)
+    headers = {"authorization": f"Bearer {ADA}"}
+    async with gateway_http(serve) as http, anyio.create_task_group() as tg:
+        started = [anyio.Event(), anyio.Event()]
+
+        async def listen(ready: anyio.Event) -> None:
+            async with http.stream("GET", "/admin/events", headers=headers) as stream:
+                async for _ in stream.aiter_lines():
+                    ready.set()
+
+        for ready in started:
+            tg.start_soon(listen, ready)
+        with anyio.fail_after(10):
+            for ready in started:
+                await ready.wait()
+        refused = await http.get("/admin/events", headers=headers)
+        tg.cancel_scope.cancel()
+        assert refused.status_code == 503 and "max_event_streams" in refused.json()["error"]["message"]
