@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -155,6 +156,10 @@ class ChatRequest:
             raise RequestError("'messages' must be a non-empty array of message objects", "messages")
         if len(messages) > MAX_MESSAGES:
             raise RequestError(f"'messages' has more than {MAX_MESSAGES} messages", "messages")
+        requested_model = body.get("model")
+        vision = isinstance(requested_model, str) and _VISION_MODEL.fullmatch(requested_model.lower()) is not None
+        messages = [_as_glm_message(as_object(message) or {}, index, vision) for index, message in enumerate(messages)]
+        body = {**body, "messages": messages}
         tools = as_list(body.get("tools") or [])
         if tools is None or not all(function_name(tool) for tool in tools):
             raise RequestError("'tools' must be an array of function tools with names", "tools")
@@ -246,6 +251,41 @@ class ChatRequest:
         if isinstance(requested, str) and requested.lower().startswith("glm"):
             return requested
         return configured
+
+
+_TEXT_PARTS = ("text", "input_text", "output_text")
+_VISION_MODEL = re.compile(r"glm-[0-9.]+v(-.*)?")
+"""GLM's vision models (glm-4.5v, glm-4.6v-flash…), which take content parts; text models take a string."""
+
+
+def _as_glm_message(message: JsonObject, index: int, vision: bool) -> JsonObject:
+    """A message as GLM takes it: `developer` (OpenAI's newer name) as `system`, and content given as an array of
+    text parts (as the OpenAI SDKs and the Agents SDK send it, in any role) as one string.
+
+    Raises:
+        RequestError: A part GLM's text models cannot take (an image, audio, a file), naming the message and part.
+    """
+    if message.get("role") == "developer":
+        message = {**message, "role": "system"}
+    parts = as_list(message.get("content"))
+    if parts is None or (vision and message.get("role") == "user"):
+        return message
+    texts: list[str] = []
+    for number, part in enumerate(parts):
+        fields = as_object(part) or {}
+        kind = fields.get("type")
+        if kind in _TEXT_PARTS and isinstance(fields.get("text"), str):
+            texts.append(fields["text"])
+        elif kind == "refusal" and isinstance(fields.get("refusal"), str):
+            texts.append(fields["refusal"])
+        else:
+            shown = kind if isinstance(kind, str) else "untyped"
+            raise RequestError(
+                f"messages[{index}].content[{number}] is a '{shown}' part, and GLM's text models take text only: "
+                "send text parts (or a string), or name a GLM vision model (glm-4.5v) for images",
+                f"messages[{index}].content[{number}]",
+            )
+    return {**message, "content": "\n".join(texts)}
 
 
 def _strings(value: Any, param: str, what: str) -> list[str] | None:

@@ -1,0 +1,107 @@
+"""OpenAI clients as people use them, against the gateway over real HTTP: the requests they really send reach GLM
+in the shape GLM takes. GLM is the emulator, which records what it was sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+import pytest
+from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
+
+from glm_mcp.app import build_app
+from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
+from glm_mcp.gateway import Gateway
+from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.helpers import inproc, serve_asgi
+
+TOKEN = "client-token-" + "c" * 32
+
+
+def memo_server() -> MCPServer:
+    server = MCPServer("memo")
+
+    @server.tool()
+    def recall(topic: str) -> str:
+        """Recall what is known about a topic."""
+        return f"{topic}: the launch is on Friday"
+
+    return server
+
+
+def _answer_after_the_tool(body: dict[str, Any]) -> Reply:
+    told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    if told:
+        return Reply(content=f"GLM read: {told[-1]}")
+    return Reply(tool_calls=[("memo__recall", '{"topic": "launch"}')])
+
+
+async def test_an_openai_agents_sdk_agent_runs_on_v1_with_the_gateways_mcp_as_its_server() -> None:
+    from agents import Agent, OpenAIChatCompletionsModel, Runner, set_tracing_disabled
+    from agents.mcp import MCPServerStreamableHttp
+
+    set_tracing_disabled(True)  # no export to OpenAI's servers from a test
+    fake = FakeGlm(_answer_after_the_tool)
+    async with serve_asgi(fake.app) as glm:
+        model = ModelConfig(base_url=glm, api_key=SecretStr("k"), max_retries=0)
+        config = GatewayConfig(
+            servers={"memo": inproc(memo_server())}, model=model, gateway=ServeConfig(auth_tokens=(SecretStr(TOKEN),))
+        )
+        async with serve_asgi(build_app(Gateway(config))) as url:
+            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0)
+            params: Any = {"url": f"{url}/mcp", "headers": {"Authorization": f"Bearer {TOKEN}"}}
+            async with MCPServerStreamableHttp(params, name="glm-mcp") as gateway_mcp:
+                agent = Agent(
+                    name="planner",
+                    instructions="Answer from what the tools say.",
+                    model=OpenAIChatCompletionsModel(model="glm-4.6", openai_client=client),
+                    mcp_servers=[gateway_mcp],
+                )
+                result = await Runner.run(agent, "When is the launch?")
+            await client.close()
+    assert result.final_output == "GLM read: launch: the launch is on Friday"
+    # The Agents SDK ran the MCP tool itself and sent its output back as content parts; GLM got strings only.
+    last = fake.requests[-1]["messages"]
+    assert all(isinstance(message.get("content"), str | None) for message in last)
+    assert [m["role"] for m in last][:1] == ["system"]
+
+
+@pytest.mark.parametrize("role", ["system", "developer", "user", "assistant", "tool"])
+async def test_content_given_as_text_parts_reaches_glm_as_a_string_in_any_role(role: str) -> None:
+    fake = FakeGlm(lambda body: Reply(content="fine"))
+    parts = [{"type": "text", "text": "first"}, {"type": "text", "text": "second"}]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "start"}]
+    if role == "tool":
+        call = {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+        messages += [{"role": "assistant", "content": None, "tool_calls": [call]}]
+        messages += [{"role": "tool", "tool_call_id": "call_1", "content": parts}]
+    else:
+        messages += [{"role": role, "content": parts}]
+    if role != "user":
+        messages += [{"role": "user", "content": "go on"}]
+    lookup = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    async with serve_asgi(fake.app) as glm:
+        model = ModelConfig(base_url=glm, api_key=SecretStr("k"), max_retries=0)
+        async with serve_asgi(build_app(Gateway(GatewayConfig(servers={}, model=model)))) as url:
+            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            answer = await client.chat.completions.create(model="glm-4.6", messages=messages, tools=[lookup])  # pyright: ignore[reportArgumentType]
+            await client.close()
+    assert answer.choices[0].message.content == "fine"
+    sent = fake.requests[0]["messages"]
+    assert "first\nsecond" in [m["content"] for m in sent]
+    assert "developer" not in [m["role"] for m in sent]  # GLM knows system, not developer
+
+
+async def test_a_part_glm_cannot_read_is_a_400_naming_the_message_and_the_part() -> None:
+    fake = FakeGlm(lambda body: Reply(content="never"))
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    messages: Any = [{"role": "user", "content": [{"type": "text", "text": "what is this?"}, image]}]
+    async with serve_asgi(fake.app) as glm:
+        model = ModelConfig(base_url=glm, api_key=SecretStr("k"), max_retries=0)
+        async with serve_asgi(build_app(Gateway(GatewayConfig(servers={}, model=model)))) as url:
+            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            with pytest.raises(openai.BadRequestError) as refused:
+                await client.chat.completions.create(model="glm-4.6", messages=messages)
+            await client.close()
+    assert "messages[0].content[1] is a 'image_url' part" in str(refused.value) and fake.requests == []
