@@ -626,6 +626,14 @@ def _user_config(args: argparse.Namespace, *, dry_run: bool) -> Path:
 def _restart(config: GatewayConfig, args: argparse.Namespace) -> int:
     import httpx2
 
+    if args.server not in config.servers:
+        known = ", ".join(config.servers) or "none"
+        print(
+            f"glm-mcp: no server named {args.server!r} in {config.source}; the configured ones: {known}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
     serve = config.gateway
     host = f"[{serve.host}]" if ":" in serve.host else serve.host
     base = args.url or f"http://{'127.0.0.1' if serve.host in ('0.0.0.0', '::') else host}:{serve.port}"

@@ -14,6 +14,7 @@ import fnmatch
 import json
 import logging
 import re
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from glm_mcp._json import as_object
 from glm_mcp.errors import ConfigError
+from glm_mcp.jsonc import to_json
 from glm_mcp.naming import comparable_name
 
 logger = logging.getLogger("glm_mcp.config")
@@ -70,7 +72,11 @@ TOP_LEVEL_KEYS = ("mcpServers", "servers", "model", "gateway", "inputs", "$schem
 """Keys a config file may have at the top (`inputs` and `$schema` are VS Code's, accepted and ignored)."""
 
 
-class VariableError(ConfigError):
+class EntryError(ConfigError):
+    """A server entry that cannot be used as written: it fails that server only (reported, the others run)."""
+
+
+class VariableError(EntryError):
     """A `${…}` in the config cannot be filled in; inside a server entry it fails that server only."""
 
 
@@ -572,7 +578,8 @@ def _server(
     try:
         expanded = expand_env(entry, environ, path, builtins)
         expanded = _with_env_file(expanded, path, base_dir)
-    except VariableError as exc:
+        _check_entry(expanded, path)
+    except EntryError as exc:
         logger.warning("%s", exc)
         placeholder = as_object(entry) or {}
         kind = "http" if "url" in placeholder and "command" not in placeholder else "stdio"
@@ -581,6 +588,27 @@ def _server(
         disabled = placeholder.get("disabled") is True
         return model.model_validate({**broken, "config_error": str(exc), "disabled": disabled})
     return parse_upstream(name, expanded, path, base_dir, original=entry)
+
+
+def _check_entry(entry: Any, path: str) -> None:
+    """Mistakes people make copying a server from its README, each with how to fix it.
+
+    Raises:
+        EntryError: `command` holds a whole command line, or `url` is a WebSocket URL.
+    """
+    fields = as_object(entry) or {}
+    command, args, url = fields.get("command"), fields.get("args"), fields.get("url")
+    if isinstance(command, str) and " " in command.strip() and not args and shutil.which(command) is None:
+        program, *rest = command.split()
+        raise EntryError(
+            f"{path}.command: {command!r} is a whole command line, but the command is run as one program name; "
+            f'split it: "command": {json.dumps(program)}, "args": {json.dumps(rest)}'
+        )
+    if isinstance(url, str) and url.lower().startswith(("ws://", "wss://")):
+        raise EntryError(
+            f"{path}.url: glm-mcp speaks MCP over streamable HTTP and SSE, not WebSocket: use the server's "
+            'http:// or https:// endpoint (often ending in /mcp, or /sse with "type": "sse")'
+        )
 
 
 def _with_env_file(entry: Any, path: str, base_dir: Path | None) -> Any:
@@ -690,8 +718,12 @@ def load_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> 
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     try:
-        data = json.loads(text)
+        data = json.loads(to_json(text))  # VS Code's and Zed's files are JSONC: comments and trailing commas
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
     return parse_config(data, environ, str(path), path.resolve().parent)

@@ -1,4 +1,5 @@
-"""Setting one member of an object inside a JSON or JSONC file, leaving every other byte as it was. No I/O.
+"""JSONC (the JSON with comments and trailing commas of VS Code and Zed files): reading it as JSON (`to_json`), and
+setting one member of an object inside such a file, leaving every other byte as it was. No I/O.
 
 VS Code's `mcp.json` and Zed's `settings.json` are JSONC by design (comments, trailing commas); rewriting them
 through a JSON parser would lose the user's comments. `set_member` edits the text instead:
@@ -164,3 +165,44 @@ def set_member(text: str, path: tuple[str, ...], value: Any) -> str:
             raise ValueError(f"'{'.'.join(path[:depth])}' is not an object")
         opening = member.value_start
     return text
+
+
+def to_json(text: str) -> str:
+    """JSONC as plain JSON: comments become spaces (line and column numbers stay as written, for error messages)
+    and trailing commas are dropped; a leading byte-order mark is removed; strings are left alone.
+
+    Raises:
+        ValueError: A block comment is not closed.
+    """
+    source = text.removeprefix("\ufeff")
+    out = list(source)
+    i, last_comma, size = 0, -1, len(out)
+    while i < size:
+        char = out[i]
+        if char == '"':
+            i += 1
+            while i < size and out[i] != '"':
+                i += 2 if out[i] == "\\" else 1
+            i += 1
+            last_comma = -1
+            continue
+        if char == "/" and i + 1 < size and out[i + 1] in "/*":
+            block = out[i + 1] == "*"
+            end = source.find("*/" if block else "\n", i + 2)
+            if block and end < 0:
+                raise ValueError("a /* comment is not closed")
+            stop = (end + 2 if block else end) if end >= 0 else size
+            for j in range(i, stop):
+                if out[j] != "\n":
+                    out[j] = " "
+            i = stop
+            continue
+        if char == ",":
+            last_comma = i
+        elif char in "}]" and last_comma >= 0:
+            out[last_comma] = " "  # a trailing comma
+            last_comma = -1
+        elif not char.isspace():
+            last_comma = -1
+        i += 1
+    return "".join(out)

@@ -105,3 +105,16 @@ async def test_a_part_glm_cannot_read_is_a_400_naming_the_message_and_the_part()
                 await client.chat.completions.create(model="glm-4.6", messages=messages)
             await client.close()
     assert "messages[0].content[1] is a 'image_url' part" in str(refused.value) and fake.requests == []
+
+
+async def test_a_model_base_url_answering_404_is_named_with_what_to_check() -> None:
+    fake = FakeGlm(lambda body: Reply(content="never"))
+    async with serve_asgi(fake.app) as glm:
+        model = ModelConfig(base_url=f"{glm}/wrong/path", api_key=SecretStr("k"), max_retries=0)
+        async with serve_asgi(build_app(Gateway(GatewayConfig(servers={}, model=model)))) as url:
+            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            with pytest.raises(openai.APIStatusError) as failed:
+                await client.chat.completions.create(model="glm-4.6", messages=[{"role": "user", "content": "hi"}])
+            await client.close()
+    message = str(failed.value)
+    assert f"{glm}/wrong/path/chat/completions answered 404" in message and "check model.base_url" in message

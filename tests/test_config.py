@@ -190,7 +190,7 @@ def test_relative_cwd_is_taken_from_the_config_files_folder(tmp_path: Path) -> N
 
 def test_broken_json_names_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "glm-mcp.json"
-    path.write_text('{"mcpServers": {\n  "a": {"command": "x",}\n}}')
+    path.write_text('{"mcpServers": {\n  "a": {"command" "x"}\n}}')
     with pytest.raises(ConfigError) as caught:
         load_config(str(path), {}, tmp_path)
     assert str(caught.value).startswith(f"{path}: not valid JSON at line 2")
@@ -284,3 +284,40 @@ def test_the_built_in_config_never_serves_a_folder_holding_the_users_keys(tmp_pa
         assert served == Path(".")  # an ordinary folder is served as before
     else:
         assert served == tmp_path / "data" / "glm-mcp" / "files" and served.is_dir()
+
+
+def test_a_jsonc_config_with_a_byte_order_mark_comments_and_trailing_commas_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_text(
+        '\ufeff{\n  // VS Code writes comments\n  "servers": {\n    "fs": {"type": "stdio", "command": "npx",'
+        ' "args": ["-y", "pkg//not-a-comment",],}, /* and blocks */\n  },\n}\n',
+        encoding="utf-8",
+    )
+    config = load_config(str(path), {}, tmp_path)
+    fs = config.servers["fs"]
+    assert isinstance(fs, StdioUpstreamConfig) and fs.args == ("-y", "pkg//not-a-comment")
+
+
+def test_a_broken_jsonc_config_still_names_the_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_text('{\n  // a comment\n  "servers": {\n    "fs": {"command" "npx"}\n  }\n}\n')
+    with pytest.raises(ConfigError, match=r"line 4, column 22"):
+        load_config(str(path), {}, tmp_path)
+
+
+def test_a_command_line_in_command_and_a_websocket_url_fail_their_server_with_the_fix() -> None:
+    config = parse_config(
+        {
+            "mcpServers": {
+                "whole": {"command": "npx -y @modelcontextprotocol/server-memory"},
+                "ws": {"url": "ws://127.0.0.1:9000/mcp"},
+                "fine": {"command": "npx", "args": ["-y", "pkg"]},
+            }
+        },
+        {},
+        "c.json",
+    )
+    whole, ws, fine = (config.servers[name].config_error or "" for name in ("whole", "ws", "fine"))
+    assert '"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]' in whole
+    assert "not WebSocket" in ws and "http://" in ws
+    assert fine == ""

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "glm_mcp"
 ALLOWED: dict[str, set[str]] = {
     "_json": set(),
     "errors": set(),
-    "config": {"errors", "naming"},
+    "config": {"errors", "jsonc", "naming"},
     "naming": set(),
     "upstream": set(),
     "upstream.transport": {"config", "redact"},
@@ -40,7 +40,7 @@ ALLOWED: dict[str, set[str]] = {
     "model.sampling": {"errors", "model.messages", "model.profile", "tools.arguments", "tools.schema"},
     "answers": {"config", "errors", "model.client", "model.sampling", "upstream.asking"},
     "model.stream": {"errors", "model.messages", "model.profile"},
-    "model.client": {"activity", "config", "errors", "model.messages", "model.profile", "model.stream"},
+    "model.client": {"activity", "config", "errors", "model.messages", "model.profile", "model.stream", "redact"},
     "model.xml_calls": set(),
     "tools": set(),
     "tools.schema": {"errors", "model.profile"},

@@ -27,11 +27,12 @@ import anyio
 import httpx2
 
 from glm_mcp.activity import ModelOutcome
-from glm_mcp.config import ModelConfig
+from glm_mcp.config import DEFAULT_ZAI_BASE_URL, ModelConfig
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable
 from glm_mcp.model.messages import JsonObject, Turn
 from glm_mcp.model.profile import is_rate_limit
 from glm_mcp.model.stream import StreamAssembler, error_from_body, is_retryable, parse_completion
+from glm_mcp.redact import redact_url
 
 logger = logging.getLogger("glm_mcp.model")
 
@@ -221,6 +222,14 @@ class GlmClient:
             raise RuntimeError("GlmClient used outside `running()`")
         try:
             async with http.stream("POST", "chat/completions", json=body) as response:
+                if response.status_code == 404:
+                    # Not GLM's own error: the URL leads nowhere (a base_url missing /api/paas/v4, or a typo).
+                    raise ModelHTTPError(
+                        f"{redact_url(str(response.url))} answered 404 Not Found: check model.base_url in the config "
+                        f"(it is {redact_url(self.config.base_url)}; Z.ai's is {DEFAULT_ZAI_BASE_URL}, "
+                        "a vLLM or SGLang server's ends in /v1)",
+                        upstream_status=404,
+                    )
                 if response.status_code >= 400:
                     text = (await response.aread()).decode("utf-8", "replace")
                     raise error_from_body(response.status_code, text, _retry_after(response))
