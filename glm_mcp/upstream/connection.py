@@ -225,11 +225,11 @@ class Upstream:
             if isinstance(self.config, StdioUpstreamConfig):
                 self.error += f"; command: {shlex.join([self.config.command, *self.config.args])}"
                 if self._tail.lines:
-                    self.error += "; last stderr: " + " | ".join(list(self._tail.lines)[-3:])
+                    self.error += "; last stderr: " + self._tail.useful()
             else:
                 self.error += f"; url: {self.config.url if isinstance(self.config, HttpUpstreamConfig) else '-'}"
         elif self._tail.lines and isinstance(self.config, StdioUpstreamConfig):
-            self.error = f"{self.error}; last stderr: {self._tail.lines[-1]}"
+            self.error = f"{self.error}; last stderr: {self._tail.useful()}"
         self.error = scrub(self.error or "")
         self._live = None
         self.ready_since = None

@@ -48,6 +48,22 @@ MAX_STDOUT_LINE_CHARS = 16 * 2**20
 """The longest JSON-RPC message a stdio server may write (one line); a longer one stops the server."""
 
 _ON_LONG_LINE: ContextVar[Callable[[], None] | None] = ContextVar("glm_mcp_on_long_line", default=None)
+_ON_STRAY_LINE: ContextVar[Callable[[str], None] | None] = ContextVar("glm_mcp_on_stray_line", default=None)
+
+
+def _without_stray_lines(text: str) -> str:
+    """`text` (whole lines) without the lines that cannot be JSON-RPC (a banner, a `print`): each is reported once
+    as a warning naming the server, instead of a traceback from the SDK's parser."""
+    if all(line.lstrip().startswith("{") for line in text.splitlines() if line.strip()):
+        return text  # the common case, checked without splitting more than once
+    report = _ON_STRAY_LINE.get()
+    kept: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if not line.strip() or line.lstrip().startswith("{"):
+            kept.append(line)
+        elif report is not None:
+            report(line.rstrip())
+    return "".join(kept)
 
 
 class _WholeLines(TextReceiveStream):
@@ -69,13 +85,15 @@ class _WholeLines(TextReceiveStream):
             chunk = await super().receive()
             end = chunk.rfind("\n")
             if end >= 0:
-                whole = "".join([*parts, chunk[: end + 1]])
+                whole = _without_stray_lines("".join([*parts, chunk[: end + 1]]))
                 parts.clear()
                 rest = chunk[end + 1 :]
                 if rest:
                     parts.append(rest)
                 self._size = len(rest)
-                return whole
+                if whole.strip():
+                    return whole
+                continue
             parts.append(chunk)
             self._size += len(chunk)
             if self._size > MAX_STDOUT_LINE_CHARS:
@@ -155,6 +173,16 @@ class StderrTail:
     def text(self) -> str:
         return "\n".join(self.lines)
 
+    def useful(self, last: int = 3) -> str:
+        """The lines that explain a failure best: the first that speaks of an error (a traceback's last line
+        often does not), then the last few, joined by ` | `."""
+        lines = list(self.lines)
+        first_error = next((line for line in lines if "error" in line.lower()), None)
+        chosen = lines[-last:]
+        if first_error is not None and first_error not in chosen:
+            chosen = [first_error, "…", *chosen]
+        return " | ".join(chosen)
+
 
 async def _pump_stderr(fd: int, server: str, tail: StderrTail) -> None:
     server_logger = logging.getLogger(f"glm_mcp.upstream.{server}")
@@ -227,7 +255,15 @@ async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> 
         tail.lines.append(message)
         logger.error("server '%s': %s", server, message.removeprefix("[glm-mcp] "))
 
+    def stray_line(line: str) -> None:
+        shown = printable(scrub(line[:300]))
+        tail.lines.append(f"[stdout, not JSON-RPC] {shown}")
+        logger.warning(
+            "server '%s' printed a line on stdout that is not MCP (it should log to stderr); ignored: %s", server, shown
+        )
+
     _ON_LONG_LINE.set(long_line)
+    _ON_STRAY_LINE.set(stray_line)
     async with anyio.create_task_group() as tg:
         tg.start_soon(_pump_stderr, read_fd, server, tail)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from glm_mcp.config import parse_config
 from glm_mcp.gateway import Gateway
-from tests.helpers import FIXTURE_SERVERS
+from tests.helpers import FIXTURE_SERVERS, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +77,39 @@ async def test_a_server_that_does_not_answer_is_reported_with_what_it_was_doing(
     assert error.startswith("no answer to initialize after 1 s (start_timeout); command: ")
     assert str(silent) in error and "--token ***" in error
     assert error.endswith("last stderr: loading the model weights")
+
+
+async def test_a_banner_on_stdout_is_one_warning_naming_the_server_and_the_server_works(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    chatty = tmp_path / "chatty.py"
+    chatty.write_text(
+        "print('Welcome to Chatty 1.0 (stdio mode)', flush=True)\n"
+        f"exec(open({str(ROOT / 'tests' / 'fixture_servers' / 'sdk_server.py')!r}).read())\n"
+    )
+    config = parse_config({"mcpServers": {"chatty": {"command": sys.executable, "args": [str(chatty)]}}}, ENVIRON, "c")
+    caplog.set_level(logging.WARNING)
+    async with Gateway(config).running() as gateway:
+        result = await gateway.call_tool("chatty__echo", {"text": "fine"})
+    assert not result.is_error
+    warnings = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert [record.getMessage() for record in warnings] == [
+        "server 'chatty' printed a line on stdout that is not MCP (it should log to stderr); ignored: "
+        "Welcome to Chatty 1.0 (stdio mode)"
+    ]
+    assert not [record for record in warnings if record.exc_info]  # no traceback
+
+
+async def test_a_failure_shows_the_first_error_line_of_stderr_and_the_last_ones(tmp_path: Path) -> None:
+    failing = tmp_path / "failing.py"
+    lines = ["starting", "ImportError: no module named 'weights'", *[f"cleanup step {n}" for n in range(8)]]
+    failing.write_text(
+        "import sys\n" + "".join(f"print({line!r}, file=sys.stderr)\n" for line in lines) + "sys.exit(3)\n"
+    )
+    config = parse_config({"mcpServers": {"f": {"command": sys.executable, "args": [str(failing)]}}}, ENVIRON, "c")
+    async with Gateway(config, ready_wait_seconds=5).running() as gateway:
+        error = gateway.status()["servers"]["f"].get("error", "")
+    assert (
+        "last stderr: ImportError: no module named 'weights' | … | cleanup step 5 | cleanup step 6 | cleanup step 7"
+        in error
+    )
