@@ -284,9 +284,10 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
             "use a long random one, such as `python -c 'import secrets; print(secrets.token_urlsafe(32))'` prints"
         )
     auth_note = "clients send the bearer token of the config's auth_tokens"
+    generated: tuple[SecretStr, ...] | None = None
     if tokens is None:
         path = token_path(os.environ, Path.home())
-        tokens = (SecretStr(load_or_create(path)),)
+        tokens = generated = (SecretStr(load_or_create(path)),)
         register(token.get_secret_value() for token in tokens)
         auth_note = f"clients send the bearer token kept in {path}: `glm-mcp token` prints it"
     elif not tokens:
@@ -311,7 +312,18 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
         _freeze_heap()
         print(f"glm-mcp serving on http://{shown}:{bound_port} (MCP at /mcp; {auth_note})", file=sys.stderr, flush=True)
 
-    gateway = Gateway(config, loader=_loader(args))
+    read_again = _loader(args)
+
+    def as_served() -> GatewayConfig:
+        """The config read again as `serve` runs it: the command line's host and port, the generated token where
+        the file names none (so a reload reports only what the file changed)."""
+        loaded = read_again()
+        update: dict[str, object] = {"host": host, "port": port}
+        if loaded.gateway.auth_tokens is None and generated is not None:
+            update["auth_tokens"] = generated
+        return loaded.model_copy(update={"gateway": loaded.gateway.model_copy(update=update)})
+
+    gateway = Gateway(config, loader=as_served)
     app = build_app(gateway, on_ready=announce)
     protocol = bounded_protocol(
         max_connections=config.gateway.max_connections, header_timeout_seconds=config.gateway.header_timeout
@@ -625,14 +637,6 @@ def _user_config(args: argparse.Namespace, *, dry_run: bool) -> Path:
 
 def _restart(config: GatewayConfig, args: argparse.Namespace) -> int:
     import httpx2
-
-    if args.server not in config.servers:
-        known = ", ".join(config.servers) or "none"
-        print(
-            f"glm-mcp: no server named {args.server!r} in {config.source}; the configured ones: {known}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
 
     serve = config.gateway
     host = f"[{serve.host}]" if ":" in serve.host else serve.host

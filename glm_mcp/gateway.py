@@ -484,7 +484,10 @@ class Gateway:
     def _server(self, name: str) -> Upstream:
         upstream = self._pool.upstreams.get(name)
         if upstream is None:
-            raise ToolNotFoundError(f"no server named '{name}'{closest(name, self._pool.upstreams)}")
+            known = ", ".join(self._pool.upstreams) or "none"
+            raise ToolNotFoundError(
+                f"no server named '{name}'{closest(name, self._pool.upstreams)}; the configured ones: {known}"
+            )
         return upstream
 
     async def read_resource(self, uri: str, *, asker: Asker | None = None) -> T.ReadResourceResult:

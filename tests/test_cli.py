@@ -201,9 +201,3 @@ async def test_the_log_level_is_taken_before_or_after_the_command_or_from_the_en
         assert any("hello from stderr" in line for line in said), err
     _, _, quiet = await run_cli("tools", "--config", str(path))
     assert "hello from stderr" not in quiet  # the default level is warning
-
-
-async def test_restart_of_an_unknown_server_lists_the_configured_ones(tmp_path: Path) -> None:
-    path = write_config(tmp_path, {"alpha": {"command": "x"}, "beta": {"command": "y"}})
-    code, _, err = await run_cli("restart", "gamma", "--config", str(path))
-    assert code == 2 and "no server named 'gamma'" in err and "alpha, beta" in err

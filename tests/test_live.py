@@ -113,7 +113,7 @@ async def test_one_server_at_a_time_over_the_admin_api_and_the_cli(tmp_path: Pat
             missing = await http.post("/admin/servers/nope/restart")
             assert missing.status_code == 404 and "no server named 'nope'" in missing.json()["error"]["message"]
             code, _, err = await run_cli("restart", "nope", "--url", f"http://127.0.0.1:{port}", env=env)
-            assert code == 1 and "no server named 'nope'" in err
+            assert code == 1 and "no server named 'nope'" in err and "the configured ones: one, two" in err
         async with httpx2.AsyncClient(base_url=gateway.url) as anonymous:
             assert (await anonymous.post("/admin/reload")).status_code == 401
             page = await anonymous.post("/admin/reload", headers={**gateway.headers, "origin": "http://localhost:9999"})
@@ -183,3 +183,15 @@ async def test_a_reload_applies_a_difference_and_says_what_needs_a_new_socket() 
         assert gateway.config.gateway.port == old.gateway.port
         assert Agent(gateway, GlmClient(gateway.config.model)).limits.max_steps == 3  # applied at once
         assert sorted(gateway.catalog.tools) == ["one__hello", "three__hello", "two__hello"]
+
+
+@pytest.mark.slow  # a real serve and a reload
+async def test_a_reload_of_serve_reports_only_what_the_file_changed(tmp_path: Path) -> None:
+    config: dict[str, Any] = {"mcpServers": _servers("one")}  # no auth_tokens: serve generates one
+    async with glm_mcp_serve(config, tmp_path, "--host", "127.0.0.1") as gateway:
+        config["mcpServers"] = _servers("one", "two")
+        (tmp_path / "glm-mcp.json").write_text(json.dumps(config))
+        async with httpx2.AsyncClient(base_url=gateway.url, headers=gateway.headers, timeout=30) as http:
+            report = (await http.post("/admin/reload")).json()
+    assert report["ok"] and report["added"] == ["two"]
+    assert report["notes"] == []  # neither the generated token nor the command line's host and port changed
