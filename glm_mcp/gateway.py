@@ -269,6 +269,19 @@ class Gateway:
             f"within {RESTART_WAIT_SECONDS:g} s. Try again in a moment"
         )
 
+    async def _until_connected(self, upstream: Upstream) -> None:
+        """Wait (at most `RESTART_WAIT_SECONDS`) for a server that is starting or restarting to be connected again,
+        for a call resolved in an older snapshot (the chat loop's) as for one resolved now."""
+        if upstream.connected or upstream.config.disabled:
+            return
+        with anyio.move_on_after(RESTART_WAIT_SECONDS):
+            while not upstream.connected and upstream.state in (
+                ServerState.STARTING,
+                ServerState.RESTARTING,
+                ServerState.READY,
+            ):
+                await self._catalog_changed.wait()
+
     async def _rebuild(self) -> None:
         old, self.catalog = self.catalog, build_catalog(self._pool.upstreams.values())
         if self._started:  # at start, the whole first catalog is judged at once
@@ -324,6 +337,7 @@ class Gateway:
         started = time.perf_counter()
         try:
             upstream = self._pool[entry.server]
+            await self._until_connected(upstream)
             result = await upstream.call_tool(entry.original, arguments, on_progress=on_progress, asker=asker)
         except UpstreamError as exc:
             result = error_result(scrub(f"The call failed at {exc}"))

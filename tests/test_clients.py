@@ -3,6 +3,7 @@ in the shape GLM takes. GLM is the emulator, which records what it was sent."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import openai
@@ -11,10 +12,10 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
 from glm_mcp.app import build_app
-from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
+from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, StdioUpstreamConfig
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import inproc, serve_asgi
+from tests.helpers import ROOT, inproc, serve_asgi
 
 TOKEN = "client-token-" + "c" * 32
 
@@ -118,3 +119,29 @@ async def test_a_model_base_url_answering_404_is_named_with_what_to_check() -> N
             await client.close()
     message = str(failed.value)
     assert f"{glm}/wrong/path/chat/completions answered 404" in message and "check model.base_url" in message
+
+
+@pytest.mark.slow  # a real server process crashes and restarts
+async def test_a_chat_loop_call_to_a_restarting_server_waits_for_it() -> None:
+    def script(body: dict[str, Any]) -> Reply:
+        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+        if not told:
+            return Reply(tool_calls=[("proc__crash", "{}")])
+        if len(told) == 1:
+            return Reply(tool_calls=[("proc__echo", '{"text": "back again"}')])
+        return Reply(content=f"GLM read: {told[-1]}")
+
+    fake = FakeGlm(script)
+    server = StdioUpstreamConfig(
+        command=sys.executable, args=(str(ROOT / "tests" / "fixture_servers" / "sdk_server.py"),)
+    )
+    async with serve_asgi(fake.app) as glm:
+        model = ModelConfig(base_url=glm, api_key=SecretStr("k"), max_retries=0)
+        config = GatewayConfig(servers={"proc": server}, model=model)
+        async with serve_asgi(build_app(Gateway(config))) as url:
+            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            answer = await client.chat.completions.create(
+                model="glm-4.6", messages=[{"role": "user", "content": "crash it, then echo"}]
+            )
+            await client.close()
+    assert answer.choices[0].message.content == "GLM read: back again"

@@ -323,12 +323,28 @@ class Upstream:
 
     # -- requests ------------------------------------------------------------------------------------
 
+    @property
+    def connected(self) -> bool:
+        """Whether a session is open now (a server can be `ready` for an instant after its connection dropped)."""
+        live = self._live
+        return live is not None and not live.closed.is_set()
+
     def _require_live(self) -> _Live:
         live = self._live
         if live is None or live.closed.is_set():
-            state = "disabled in the config" if self.config.disabled else f"{self.state.value}"
+            if self.config.disabled:
+                doing = "disabled in the config"
+            elif self.state is ServerState.READY:
+                doing = "its connection dropped just now and it is being restarted"
+            else:
+                doing = {
+                    ServerState.STARTING: "still starting",
+                    ServerState.RESTARTING: "restarting",
+                    ServerState.FAILED: "failed",
+                    ServerState.STOPPED: "stopped",
+                }.get(self.state, self.state.value)
             reason = f" ({self.error})" if self.error and not self.config.disabled else ""
-            raise UpstreamUnavailable(self.name, f"not connected: {state}{reason}")
+            raise UpstreamUnavailable(self.name, f"not connected: {doing}{reason}")
         return live
 
     def tool(self, name: str) -> T.Tool | None:
