@@ -42,8 +42,8 @@ from glm_mcp.install import (
     user_config_text,
 )
 from glm_mcp.redact import MASK, ScrubbingFormatter, register, scrub
+from glm_mcp.terminal import as_json, shown
 from glm_mcp.token import load_or_create, token_path
-from glm_mcp.tools.results import flatten_result
 
 logger = logging.getLogger("glm_mcp")
 
@@ -82,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     call = with_config(commands.add_parser("call", help="call one exposed tool and print its result"))
     call.add_argument("name", help="the exposed tool name, for example clock__now")
     call.add_argument("arguments", nargs="?", default="{}", help="the arguments as a JSON object")
+    call.add_argument("--json", action="store_true", help="print the whole result as JSON (binary data as base64)")
+    call.add_argument("--out", metavar="DIR", help="write images, audio and binary resources to files in DIR")
     chat = with_config(commands.add_parser("chat", help="one agent run: GLM with the gateway's tools"))
     chat.add_argument("prompt", help="what to ask; - reads it from stdin")
     chat.add_argument("--system", help="a system prompt")
@@ -535,8 +537,12 @@ def _call(config: GatewayConfig, args: argparse.Namespace) -> int:
         async with Gateway(config, ready_wait_seconds=wait).running() as gateway:
             return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]  # JSON from the command line
 
+    out = Path(args.out).expanduser() if args.out else None
+    if out is not None and not out.is_dir():
+        raise _UsageError(f"--out {args.out}: not a folder; create it first")
     result = _run(run)
-    print(flatten_result(result, max_chars=sys.maxsize), file=sys.stderr if result.is_error else sys.stdout)
+    text = as_json(result) if args.json else shown(result, args.name, out)
+    print(text, file=sys.stderr if result.is_error and not args.json else sys.stdout)
     return EXIT_FAILURE if result.is_error else EXIT_OK
 
 

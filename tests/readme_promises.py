@@ -89,7 +89,10 @@ PROMISES: dict[str, Claims] = {
         "`--json` to a closed pipe ends quietly": ("test_cli.py::test_tools_output_to_a_closed_pipe_ends_quietly",),
         "a config without servers is said plainly": ("test_cli.py::test_a_config_without_servers_is_said_plainly",),
     },
-    "Command line: `glm-mcp call NAME [JSON] [--config F]`": {
+    "Command line: `glm-mcp call NAME [JSON] [--json] [--out DIR] [--config F]`": {
+        "pictures described, saved with --out, whole with --json": (
+            "test_cli.py::test_call_shows_a_picture_saves_it_with_out_and_prints_it_whole_with_json",
+        ),
         "prints the result; exit code 1 on a tool error": (
             "test_cli.py::test_call_prints_the_result_and_exits_1_on_a_tool_error",
         ),

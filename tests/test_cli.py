@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -201,3 +202,39 @@ async def test_the_log_level_is_taken_before_or_after_the_command_or_from_the_en
         assert any("hello from stderr" in line for line in said), err
     _, _, quiet = await run_cli("tools", "--config", str(path))
     assert "hello from stderr" not in quiet  # the default level is warning
+
+
+PICTURE_SERVER = """
+import base64
+import mcp.types as T
+from mcp.server.mcpserver import MCPServer
+
+mcp = MCPServer("pics")
+PNG = base64.b64encode(b"\\x89PNG\\r\\n\\x1a\\n" + b"\\0" * 40).decode()
+
+
+@mcp.tool()
+def snapshot() -> list[T.TextContent | T.ImageContent]:
+    \"\"\"A caption and a picture.\"\"\"
+    return [T.TextContent(text="the office"), T.ImageContent(data=PNG, mime_type="image/png")]
+
+
+mcp.run()
+"""
+
+
+async def test_call_shows_a_picture_saves_it_with_out_and_prints_it_whole_with_json(tmp_path: Path) -> None:
+    script = tmp_path / "pics.py"
+    script.write_text(PICTURE_SERVER)
+    path = write_config(tmp_path, {"pics": {"command": sys.executable, "args": [str(script)]}})
+    code, plain, _ = await run_cli("call", "pics__snapshot", "--config", str(path))
+    assert code == 0 and plain.startswith("the office\n[image: image/png, 48 bytes; --out DIR saves it")
+    assert "model" not in plain
+    (tmp_path / "out").mkdir()
+    code, saved, _ = await run_cli("call", "pics__snapshot", "--out", str(tmp_path / "out"), "--config", str(path))
+    picture = tmp_path / "out" / "pics__snapshot-1.png"
+    assert code == 0 and f"saved to {picture}" in saved and picture.read_bytes().startswith(b"\x89PNG")
+    code, whole, _ = await run_cli("call", "pics__snapshot", "--json", "--config", str(path))
+    content = json.loads(whole)["content"]
+    assert code == 0 and content[1]["type"] == "image" and content[1]["mimeType"] == "image/png"
+    assert base64.b64decode(content[1]["data"]).startswith(b"\x89PNG")

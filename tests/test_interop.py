@@ -172,10 +172,12 @@ async def test_server_memory_graphs_reach_the_model_once(memory_server: Path, tm
     )
     entity = {"name": "Ada", "entityType": "person", "observations": ["likes tea"]}
     async with Gateway(GatewayConfig(servers={"mem": upstream})).running() as gateway:
-        assert not (await gateway.call_tool("mem__create_entities", {"entities": [entity]})).is_error
+        created = await gateway.call_tool("mem__create_entities", {"entities": [entity]})
         graph = await gateway.call_tool("mem__read_graph", {})
-    shown = flatten_result(graph)
-    assert shown.count("likes tea") == 1
+    assert not created.is_error and created.structured_content is not None  # the server sends the copy
+    # {"entities": [...]} beside the list as JSON text, and the whole graph twice: each said once.
+    assert flatten_result(created).count("likes tea") == 1
+    assert flatten_result(graph).count("likes tea") == 1
 
 
 async def test_mcp_server_git_from_pypi_over_stdio(git_server: Path, tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ def flatten_result(result: T.CallToolResult, max_chars: int = DEFAULT_MAX_CHARS)
     if result.structured_content is not None:
         compact = json.dumps(result.structured_content, separators=(",", ":"), ensure_ascii=False)
         texts = [block.text for block in result.content if isinstance(block, T.TextContent)]
-        if not texts or not _adds_nothing(texts, result.structured_content):
+        if not texts or not repeats_text(texts, result.structured_content):
             parts.append(compact)
     text = "\n".join(parts) if parts else "(the tool returned nothing)"
     if result.is_error:
@@ -61,12 +61,14 @@ def flatten_result(result: T.CallToolResult, max_chars: int = DEFAULT_MAX_CHARS)
     return text
 
 
-def _adds_nothing(texts: list[str], structured: dict[str, Any]) -> bool:
+def repeats_text(texts: list[str], structured: dict[str, Any]) -> bool:
     """Whether structured content only repeats the text: then it is said once."""
-    # One key holding the text itself, at any depth: {"content": "<the file>"}.
-    inner: Any = structured
-    while (members := as_object(inner)) is not None and len(members) == 1:
-        inner = next(iter(members.values()))
+    # One key holding the text itself, or the data the text holds as JSON, at any depth: {"content": "<the
+    # file>"} (server-filesystem), {"entities": [...]} beside the list as JSON text (server-memory).
+    layers: list[Any] = [structured]
+    while (members := as_object(layers[-1])) is not None and len(members) == 1:
+        layers.append(next(iter(members.values())))
+    inner = layers[-1]
     if isinstance(inner, str) and (inner in texts or inner in ("\n".join(texts), "".join(texts))):
         return True
     # Servers built on the SDK send structured content and the same data as JSON text.
@@ -76,6 +78,6 @@ def _adds_nothing(texts: list[str], structured: dict[str, Any]) -> bool:
             parsed = json.loads(text)
         except ValueError:
             continue
-        if parsed in (structured, wrapped):
+        if parsed == wrapped or any(parsed == layer for layer in layers):
             return True
     return len(texts) == 1 and wrapped == texts[0]

@@ -63,5 +63,10 @@ def test_structured_content_that_only_repeats_the_text_is_said_once() -> None:
     graph = {"entities": [{"name": "Ada", "observations": ["likes tea"]}], "relations": []}
     memory = T.CallToolResult(content=[T.TextContent(text=json.dumps(graph, indent=2))], structured_content=graph)
     assert flatten_result(memory) == json.dumps(graph, indent=2)
+    created = [{"name": "Ada", "observations": ["likes tea"]}]
+    under_a_key = T.CallToolResult(
+        content=[T.TextContent(text=json.dumps(created, indent=2))], structured_content={"entities": created}
+    )
+    assert flatten_result(under_a_key) == json.dumps(created, indent=2)
     more = T.CallToolResult(content=[T.TextContent(text="ok")], structured_content={"content": "ok", "size": 2})
     assert flatten_result(more) == 'ok\n{"content":"ok","size":2}'
