@@ -6,9 +6,10 @@ Contract:
 - a request's candidates are the gateway's tools left after narrowing (`glm_mcp.servers` / `glm_mcp.tools`),
   minus the client's own names, minus tools the loop would refuse (destructive under `deny`): those take no slot;
 - when the client's tools and the candidates fit `max_offered_tools` (GLM takes 128) and the token budget, all
-  are offered; past either limit the offer is the client's tools, the pinned tools (`tools.pin`), the candidates
-  most relevant to the conversation (BM25, the latest user message first) and `glm__find_tools`, with room left
-  for the tools it finds;
+  are offered (destructive ones too when everything fits; without them when only the rest fits); past either
+  limit the offer is the client's tools, the pinned tools (`tools.pin`), the candidates most relevant to the
+  conversation (BM25, the latest user message first), then the others round-robin by server until the slots are
+  full, and `glm__find_tools`, with room left for the tools it finds;
 - the offer only grows, by appending (`promote`): what was offered keeps its place, so GLM's prompt cache keeps
   its prefix; `facts` says how many tools were candidates, offered and left out, and why.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +120,20 @@ def user_texts(messages: Sequence[Any]) -> list[str]:
     return texts
 
 
+def _round_robin(names: Sequence[str], servers: Mapping[str, str]) -> list[str]:
+    """`names` taken one per server in turn (each server's in their order), servers in order of first appearance."""
+    queues: dict[str, list[str]] = {}
+    for name in names:
+        queues.setdefault(servers[name], []).append(name)
+    ordered: list[str] = []
+    while queues:
+        for server in list(queues):
+            ordered.append(queues[server].pop(0))
+            if not queues[server]:
+                del queues[server]
+    return ordered
+
+
 def build_offer(
     compiled: CompiledTools,
     config: GatewayConfig,
@@ -143,10 +158,15 @@ def build_offer(
     cap = max(0, min(config.gateway.max_offered_tools, GLM_MAX_TOOLS) - len(client_tools))
     budget = config.gateway.max_tool_tokens
     sizes = {name: definition_tokens(compiled.definitions[name]) for name in narrowed}
-    fits = len(narrowed) <= cap and (budget is None or sum(sizes.values()) <= budget)
+
+    def fit(names: Sequence[str]) -> bool:
+        return len(names) <= cap and (budget is None or sum(sizes[name] for name in names) <= budget)
+
+    fits = fit(narrowed)
     # Under the limits every tool is offered (a destructive one is refused when called, saying why); past them,
-    # tools the loop would refuse take no slot.
+    # tools the loop would refuse take no slot, and when the rest fit they are all offered.
     candidates = narrowed if fits else [name for name in narrowed if name not in compiled.destructive]
+    fits = fits or fit(candidates)
     for name in sorted(set(narrowed) - set(candidates)):
         server = compiled.servers[name]
         left_out[name] = f'destructive, and the chat loop does not run them for \'{server}\' ("destructive": "deny")'
@@ -161,9 +181,14 @@ def build_offer(
         pinned = [name for name in candidates if is_pinned(compiled.catalog.tools[name][0], config)]
         ranked = compiled.index.rank_for(user_texts(messages), slots, set(candidates) - set(pinned))
         spent = definition_tokens(FIND_TOOLS_DEFINITION)
-        for name in [*pinned, *ranked]:
-            if len(chosen) >= slots or (budget is not None and spent + sizes[name] > budget):
+        # Slots the ranking leaves free (a conversation that names few tools) go round-robin by server, so GLM
+        # gets as many tools as the limit allows, from every server, never a handful of lexical hits.
+        rest = [name for name in candidates if name not in ranked and name not in pinned]
+        for name in [*pinned, *ranked, *_round_robin(rest, compiled.servers)]:
+            if len(chosen) >= slots:
                 break
+            if budget is not None and spent + sizes[name] > budget:
+                continue  # a smaller tool further on may still fit
             chosen.append(name)
             spent += sizes[name]
         for name in candidates:

@@ -160,3 +160,39 @@ def test_the_discovery_benchmark_meets_its_recall_and_token_targets_and_the_read
     assert results["tokens"]["ratio"] <= 0.15
     readme = (ROOT / "README.md").read_text()
     assert f"| recall@32 | {results['recall']['@32']:.3f} |" in readme
+
+
+def _numbered(name: str, count: int, destructive: int = 0) -> MCPServer:
+    server = MCPServer(name)
+    for index in range(count):
+        hints = None if index < destructive else READ_ONLY  # unannotated: destructive by the spec's defaults
+        server.add_tool(
+            lambda: "x", name=f"item_{index:03d}", description=f"Item {index} of {name}.", annotations=hints
+        )
+    return server
+
+
+async def test_when_the_tools_the_policy_allows_fit_all_of_them_are_offered() -> None:
+    config = GatewayConfig(servers={"shop": inproc(_numbered("shop", 150, destructive=40))}, model=MODEL)
+    async with Gateway(config).running() as gateway:
+        offer = Agent(gateway, GlmClient(MODEL), AgentLimits()).offer(messages=[{"role": "user", "content": "hi"}])
+    names = [tool["function"]["name"] for tool in offer.definitions]
+    assert len(names) == 110 and "glm__find_tools" not in names  # the 110 the loop would run: all of them
+    assert offer.facts["left_out"] == {"policy": 40}
+
+
+async def test_past_the_limit_free_slots_are_filled_round_robin_by_server_not_left_empty() -> None:
+    servers = {name: inproc(_numbered(name, 100)) for name in ("alpha", "beta", "gamma")}
+    config = GatewayConfig(servers=servers, model=MODEL)
+    offers: list[list[str]] = []
+    async with Gateway(config).running() as gateway:
+        agent = Agent(gateway, GlmClient(MODEL), AgentLimits())
+        for said in ("show me item 7 of beta", "what will the weather be like"):
+            offer = agent.offer(messages=[{"role": "user", "content": said}])
+            offers.append([tool["function"]["name"] for tool in offer.definitions])
+    relevant, unrelated = offers
+    assert relevant[0].startswith("beta__") and len(relevant) >= 110  # the most relevant first, then more
+    # Nothing in the catalog matches: the slots are still filled, each server in turn.
+    assert unrelated[-1] == "glm__find_tools" and len(unrelated) >= 110
+    per_server = [sum(name.startswith(f"{server}__") for name in unrelated) for server in servers]
+    assert max(per_server) - min(per_server) <= 1
