@@ -12,7 +12,7 @@ from mcp.types import ToolAnnotations
 from pydantic import SecretStr
 
 from glm_mcp.agent import Agent, AgentLimits
-from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, ToolFilterConfig
+from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, ToolFilterConfig, UpstreamConfig
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from glm_mcp.model.client import GlmClient
@@ -182,7 +182,7 @@ async def test_when_the_tools_the_policy_allows_fit_all_of_them_are_offered() ->
 
 
 async def test_past_the_limit_free_slots_are_filled_round_robin_by_server_not_left_empty() -> None:
-    servers = {name: inproc(_numbered(name, 100)) for name in ("alpha", "beta", "gamma")}
+    servers: dict[str, UpstreamConfig] = {name: inproc(_numbered(name, 100)) for name in ("alpha", "beta", "gamma")}
     config = GatewayConfig(servers=servers, model=MODEL)
     offers: list[list[str]] = []
     async with Gateway(config).running() as gateway:
