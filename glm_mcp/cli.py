@@ -423,7 +423,11 @@ async def _reload_on_change(gateway: Gateway, args: argparse.Namespace) -> None:
         def is_the_config(change: watchfiles.Change, changed: str) -> bool:
             return Path(changed).name == target.name
 
-        changes = watchfiles.awatch(folder, watch_filter=is_the_config, debounce=200, step=50)  # pyright: ignore[reportUnknownMemberType]  # watchfiles types its stop_event loosely
+        # The watcher's thread returns every 100 ms (rust_timeout): cancelling it waits for that, not for 5 s, so
+        # `stdio` and `serve` stop at once. Only the config's own folder is watched, not what lies below it.
+        changes = watchfiles.awatch(  # pyright: ignore[reportUnknownMemberType]  # watchfiles types its stop_event loosely
+            folder, watch_filter=is_the_config, debounce=200, step=50, recursive=False, rust_timeout=100
+        )
         async for _ in changes:
             logger.info("the config file changed: reloading")
             await gateway.reload()
@@ -431,9 +435,16 @@ async def _reload_on_change(gateway: Gateway, args: argparse.Namespace) -> None:
 
 @contextlib.asynccontextmanager
 async def _running_gateway(
-    config: GatewayConfig, loader: Callable[[], GatewayConfig] | None = None, *, refuse_name_conflicts: bool = True
+    config: GatewayConfig,
+    loader: Callable[[], GatewayConfig] | None = None,
+    *,
+    refuse_name_conflicts: bool = True,
+    ready_wait_seconds: float = 10.0,
 ) -> AsyncGenerator[Gateway, None]:
-    async with Gateway(config, loader=loader, refuse_name_conflicts=refuse_name_conflicts).running() as gateway:
+    gateway = Gateway(
+        config, loader=loader, refuse_name_conflicts=refuse_name_conflicts, ready_wait_seconds=ready_wait_seconds
+    )
+    async with gateway.running():
         yield gateway
 
 
@@ -449,8 +460,11 @@ def _stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
                         tg.cancel_scope.cancel()
 
             tg.start_soon(stop_on_signal)
-            async with _running_gateway(config, loader=_loader(args)) as gateway:
+            # The editor's `initialize` is answered at once: the servers start meanwhile (the first tools/list waits
+            # a little for them), and a name clash among them still stops the start.
+            async with _running_gateway(config, loader=_loader(args), ready_wait_seconds=0) as gateway:
                 tg.start_soon(_reload_on_change, gateway, args)
+                tg.start_soon(gateway.settle)
                 _freeze_heap()
                 await serve_stdio(gateway, gateway.agent)
             tg.cancel_scope.cancel()

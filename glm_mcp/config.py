@@ -271,6 +271,10 @@ class ServeConfig(BaseModel):
     """Bytes of `/v1` request bodies arriving or waiting for a run slot, all together; past it a request gets 429
     (a run is admitted only once its body has arrived, so slow bodies hold no run slot, only this budget)."""
 
+    first_list_wait: Seconds = 3.0
+    """`glm-mcp stdio` answers `initialize` at once; the editor's first `tools/list` waits at most this long for
+    servers still starting (those ready later are announced with `list_changed`)."""
+
     max_event_streams: int = Field(default=64, ge=1, le=10_000)
     """Open `/admin/events` streams (the status page's live feed); past it a new one gets 503."""
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 import uuid
 import warnings
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -302,6 +304,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
 
     async def list_tools(ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None) -> T.ListToolsResult:
         editors.remember(ctx.session)
+        await gateway.first_listing(gateway.config.gateway.first_list_wait)
         own = [AGENT_TOOL] if agent is not None else []
         if search_mode(ctx):
             pinned = [tool for entry, tool in gateway.catalog.tools.values() if is_pinned(entry, gateway.config)]
@@ -354,6 +357,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None
     ) -> T.ListResourcesResult:
         editors.remember(ctx.session)
+        await gateway.first_listing(gateway.config.gateway.first_list_wait)
         return T.ListResourcesResult(resources=[resource for _, resource in gateway.catalog.resources.values()])
 
     async def list_templates(
@@ -377,6 +381,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None
     ) -> T.ListPromptsResult:
         editors.remember(ctx.session)
+        await gateway.first_listing(gateway.config.gateway.first_list_wait)
         return T.ListPromptsResult(prompts=[prompt for _, prompt in gateway.catalog.prompts.values()])
 
     async def get_prompt(
@@ -447,8 +452,61 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     return server
 
 
+class _StdinLines:
+    """The editor's lines on a non-blocking descriptor, read in the event loop: unlike the SDK's default (a worker
+    thread blocked in `read`), waiting for the next line can be cancelled, so `stdio` stops at once when the gateway
+    must (a config error, a signal), not when the editor next writes."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pending = b""
+        self._ended = False
+
+    def __aiter__(self) -> _StdinLines:
+        return self
+
+    async def __anext__(self) -> str:
+        while b"\n" not in self._pending and not self._ended:
+            await anyio.wait_readable(self._fd)
+            try:
+                chunk = os.read(self._fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            self._ended = not chunk
+            self._pending += chunk
+        if not self._pending:
+            raise StopAsyncIteration
+        line, newline, self._pending = self._pending.partition(b"\n")
+        return (line + newline).decode("utf-8", "replace")
+
+
+@contextmanager
+def _claimed_stdin() -> Generator[_StdinLines | None, None, None]:
+    """The editor's stdin as `_StdinLines` on a private descriptor, fd 0 pointing at the null device meanwhile (so
+    nothing else in the process reads the editor's messages); None where stdin cannot be waited on (a regular
+    file), which the SDK then reads its own way."""
+    try:
+        if stat.S_ISREG(os.fstat(0).st_mode):
+            yield None
+            return
+        private = os.dup(0)
+    except OSError:
+        yield None
+        return
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.set_blocking(private, False)
+    try:
+        yield _StdinLines(private)
+    finally:
+        os.dup2(private, 0)
+        os.close(private)
+
+
 async def serve_stdio(gateway: Gateway, agent: Agent | None = None) -> None:
     """Serve the catalog on this process's stdin and stdout until the editor closes them."""
     server = build_server(gateway, agent)
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
+    with _claimed_stdin() as lines:
+        async with stdio_server(stdin=cast(Any, lines)) as (read, write):
+            await server.run(read, write, server.create_initialization_options())

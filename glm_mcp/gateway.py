@@ -188,6 +188,7 @@ class Gateway:
         self._log_listeners: list[LogListenerFnT] = []
         self._entered = False
         self._started = False
+        self._listed_once = False
         self.agent = Agent(self, self.model)
         """The tool loop `/v1/chat/completions`, `glm__agent` and `glm-mcp chat` run."""
         self.on_model_change(lambda new: self.model.reconfigure(new.model))
@@ -215,6 +216,28 @@ class Gateway:
                 yield self
         if refused is not None:
             raise refused
+
+    async def settle(self) -> None:
+        """Wait until every server has started or failed (each within its own `start_timeout`), then judge the
+        first catalog as `running()` does when it waits for them: for a face that answered before they were up.
+
+        Raises:
+            ConfigError: Two servers would expose one name, unless `refuse_name_conflicts` is off.
+        """
+        for upstream in list(self._pool.upstreams.values()):
+            await upstream.first_outcome.wait()
+        if self._refuse_name_conflicts and self.catalog.conflicts:
+            raise ConfigError(self._conflicts_message())
+
+    async def first_listing(self, seconds: float) -> None:
+        """Before the first list an editor asks for, wait (at most `seconds`, once) for servers still starting;
+        the ones ready later are announced by `list_changed`."""
+        if self._listed_once:
+            return
+        self._listed_once = True
+        with anyio.move_on_after(seconds):
+            for upstream in list(self._pool.upstreams.values()):
+                await upstream.first_outcome.wait()
 
     def _conflicts_message(self) -> str:
         return f"{self.config.source}: " + "; ".join(describe_clashes(self.catalog))

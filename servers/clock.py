@@ -10,6 +10,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
+from servers import serve_until_closed
+
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 mcp = MCPServer("clock", instructions="Current time, time-zone conversion and time arithmetic.")
@@ -78,4 +80,4 @@ async def wait(seconds: float, ctx: Context) -> str:
 
 
 if __name__ == "__main__":
-    mcp.run()
+    serve_until_closed(mcp)

@@ -30,6 +30,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
+from servers import serve_until_closed
+
 MAX_READ_BYTES = 1_000_000
 MAX_RESULTS = 500
 _SKIPPED_DIRS = {".git", "node_modules", "__pycache__", ".venv", ".mypy_cache", ".ruff_cache"}
@@ -269,7 +271,7 @@ def main() -> None:
     parser.add_argument("--root", default=".", help="the folder to serve (default: the working directory)")
     args = parser.parse_args()
     set_root(args.root)
-    mcp.run()
+    serve_until_closed(mcp)
 
 
 if __name__ == "__main__":

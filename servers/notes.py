@@ -20,6 +20,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
+from servers import serve_until_closed
+
 LOCK_TIMEOUT_SECONDS = 10.0
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -130,7 +132,7 @@ def main() -> None:
     parser.add_argument("--store", default=str(_store), help="the JSON file that keeps the notes")
     args = parser.parse_args()
     set_store(args.store)
-    mcp.run()
+    serve_until_closed(mcp)
 
 
 if __name__ == "__main__":

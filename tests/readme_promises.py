@@ -80,6 +80,11 @@ PROMISES: dict[str, Claims] = {
         "the catalog over stdin/stdout, logs on stderr only, nothing left behind": (
             "test_processes.py::test_glm_mcp_stdio_spawned_by_an_editor_serves_every_server_and_leaves_nothing_behind",
         ),
+        "initialize at once, the first list waits a little, later servers announced, quick exit": (
+            "test_stdio_startup.py::test_stdio_answers_at_once_and_announces_a_server_that_is_ready_later",
+            "test_stdio_startup.py::test_stdio_stops_as_soon_as_its_editor_closes_stdin",
+            "test_stdio_startup.py::test_serve_stops_as_soon_as_it_is_asked_when_no_call_runs",
+        ),
     },
     "Command line: `glm-mcp tools [--config F] [--json]`": {
         "every tool and each server's state, filtered and quarantined tools; exit 1 while a server is down": (

@@ -136,7 +136,10 @@ async def test_two_passthrough_servers_sharing_a_name_stop_serve_and_stdio_with_
     same = {"command": sys.executable, "args": [SDK_SERVER], "prefix": ""}
     path = write_config(tmp_path, {"first": same, "second": same}, gateway={"auth_tokens": []})
     for command in (["serve", "--port", "0"], ["stdio"], ["tools"]):
-        code, _, err = await run_cli(*command, "--config", str(path), stdin=b"")
+        if command == ["stdio"]:  # an editor keeps stdin open: stdio answers at once, then stops at the clash
+            code, err = await _stdio_until_it_exits(path)
+        else:
+            code, _, err = await run_cli(*command, "--config", str(path), stdin=b"")
         assert code == 2, (command, err)
         assert "Traceback" not in err, err
         said = [line for line in err.splitlines() if line.startswith("glm-mcp: ")]
@@ -145,6 +148,17 @@ async def test_two_passthrough_servers_sharing_a_name_stop_serve_and_stdio_with_
     # doctor goes on and lists each name left out, naming both servers.
     code, out, _ = await run_cli("doctor", "--no-model", "--config", str(path))
     assert code == 1 and "tool second/echo" in out and "'first'" in out
+
+
+async def _stdio_until_it_exits(path: Path) -> tuple[int, str]:
+    """Run `glm-mcp stdio` with stdin held open, as an editor does, until it exits on its own: (code, stderr)."""
+    process = await anyio.open_process([sys.executable, "-m", "glm_mcp", "stdio", "--config", str(path)], cwd=ROOT)
+    async with process:
+        with anyio.fail_after(60):
+            await process.wait()
+        assert process.stderr is not None
+        err = (await process.stderr.receive(1_000_000)).decode() if process.returncode else ""
+    return process.returncode or 0, err
 
 
 async def test_serve_without_a_config_runs_the_bundled_servers_for_a_client_with_the_printed_token(

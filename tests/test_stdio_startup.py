@@ -1,0 +1,88 @@
+"""`glm-mcp stdio` as editors spawn it: answered at once while servers start, quick to stop."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import anyio
+import mcp.types as T
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from tests.helpers import ROOT, glm_mcp_serve
+
+pytestmark = pytest.mark.slow  # real processes
+
+SDK_SERVER = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
+
+SLOW_SERVER = """
+import sys, time
+print("downloading the package...", file=sys.stderr, flush=True)
+time.sleep(float(sys.argv[1]))  # as `npx -y` does on its first run
+exec(open(sys.argv[2]).read())
+"""
+
+
+async def test_stdio_answers_at_once_and_announces_a_server_that_is_ready_later(tmp_path: Path) -> None:
+    slow = tmp_path / "slow.py"
+    slow.write_text(SLOW_SERVER)
+    config = tmp_path / "glm-mcp.json"
+    servers = {
+        "fast": {"command": sys.executable, "args": [SDK_SERVER]},
+        "slow": {"command": sys.executable, "args": [str(slow), "4", SDK_SERVER]},
+    }
+    config.write_text(json.dumps({"mcpServers": servers, "gateway": {"first_list_wait": 2}}))
+    changes: list[anyio.Event] = [anyio.Event()]
+
+    async def on_message(message: object) -> None:
+        if isinstance(message, T.ToolListChangedNotification):
+            changes[-1].set()
+
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "glm_mcp", "stdio", "--config", str(config)], cwd=str(ROOT)
+    )
+    async with Client(stdio_client(params), mode="legacy", message_handler=on_message) as editor:
+        # `initialize` was answered with the slow server still asleep; the first list waited for the fast one only.
+        first = [tool.name for tool in (await editor.list_tools()).tools]
+        assert "fast__echo" in first and "slow__echo" not in first
+        later = first
+        with anyio.fail_after(30):
+            while "slow__echo" not in later:  # the slow server joins: the editor is told, and lists again
+                await changes[-1].wait()
+                changes.append(anyio.Event())
+                later = [tool.name for tool in (await editor.list_tools()).tools]
+    assert "slow__echo" in later
+
+
+async def test_stdio_stops_as_soon_as_its_editor_closes_stdin(tmp_path: Path) -> None:
+    config = tmp_path / "glm-mcp.json"  # a config file: its folder is watched for changes
+    config.write_text(json.dumps({"mcpServers": {"fast": {"command": sys.executable, "args": [SDK_SERVER]}}}))
+    process = await anyio.open_process(
+        [sys.executable, "-m", "glm_mcp", "stdio", "--config", str(config)], cwd=ROOT, stderr=None
+    )
+    async with process:
+        assert process.stdin is not None and process.stdout is not None
+        hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+        await process.stdin.send(
+            (json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}) + "\n").encode()
+        )
+        with anyio.fail_after(30):
+            answer = await process.stdout.receive()
+        assert b'"protocolVersion"' in answer
+        await process.stdin.aclose()
+        with anyio.fail_after(2.5):  # the config watcher held it 3.5 s or more before
+            await process.wait()
+    assert process.returncode == 0
+
+
+async def test_serve_stops_as_soon_as_it_is_asked_when_no_call_runs(tmp_path: Path) -> None:
+    config = {"mcpServers": {"fast": {"command": sys.executable, "args": [SDK_SERVER]}}}
+    async with glm_mcp_serve(config, tmp_path) as gateway:
+        gateway.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(2.5):
+            await gateway.process.wait()
+    assert gateway.process.returncode == 0
