@@ -447,8 +447,15 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
 
     async def initialized(ctx: ServerRequestContext[Any], params: T.NotificationParams) -> None:
         editors.remember(ctx.session)  # it hears logs and list changes from now on, before its first request
+        caps = ctx.session.client_capabilities
+        if caps is not None and caps.roots is not None:
+            await gateway.roots_changed()  # an editor with roots arrived: servers that asked may ask again
+
+    async def roots_list_changed(ctx: ServerRequestContext[Any], params: T.NotificationParams | None) -> None:
+        await gateway.roots_changed()
 
     server.add_notification_handler("notifications/initialized", T.NotificationParams, initialized)
+    server.add_notification_handler("notifications/roots/list_changed", T.NotificationParams, roots_list_changed)
     return server
 
 

@@ -217,6 +217,12 @@ class Gateway:
         if refused is not None:
             raise refused
 
+    async def roots_changed(self) -> None:
+        """An editor's roots changed (it connected, or said so): the servers that asked for roots are told, and ask
+        again (answered by the isolation rule: the editor whose call they serve, or the only editor)."""
+        for upstream in list(self._pool.upstreams.values()):
+            await upstream.roots_changed()
+
     async def settle(self) -> None:
         """Wait until every server has started or failed (each within its own `start_timeout`), then judge the
         first catalog as `running()` does when it waits for them: for a face that answered before they were up.

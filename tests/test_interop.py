@@ -294,3 +294,26 @@ async def test_server_everything_asks_editors_of_both_eras_through_mcp(
                 T.PromptReference(name="ev__completable-prompt"), {"name": "department", "value": "Sa"}
             )
             assert completed.completion.values == ["Sales"]
+
+
+async def test_server_filesystem_serves_the_roots_of_the_editor_that_connects(
+    filesystem_server: Path, tmp_path: Path
+) -> None:
+    """Started with no folder, it takes its folders from roots: an editor's, once that editor is connected."""
+    from mcp import Client
+    from mcp.client import ClientRequestContext
+
+    (tmp_path / "notes.txt").write_text("from the editor's folder")
+
+    async def roots(context: ClientRequestContext) -> T.ListRootsResult:
+        return T.ListRootsResult(roots=[T.Root.model_validate({"uri": tmp_path.as_uri(), "name": "work"})])
+
+    upstream = StdioUpstreamConfig(command=_node(), args=(str(filesystem_server),))
+    async with Gateway(GatewayConfig(servers={"fs": upstream})).running() as gateway:
+        async with Client(build_server(gateway), mode="legacy", list_roots_callback=roots) as editor:
+            allowed = ""
+            with anyio.fail_after(20):
+                while str(tmp_path) not in allowed:  # the server is told, asks again, and gets the editor's roots
+                    allowed = text_of(await editor.call_tool("fs__list_allowed_directories", {}))
+            read = await editor.call_tool("fs__read_text_file", {"path": str(tmp_path / "notes.txt")})
+    assert text_of(read) == "from the editor's folder"

@@ -192,6 +192,8 @@ class Questions:
         self._glm = fallback.glm_sampler(server) if fallback is not None else None
         self.elicit: ElicitFnT | None = self._elicit
         self.roots: RootsFnT | None = self._roots
+        self.asked_roots = False
+        """Whether the server asked for roots: it is told when editors' roots change (it asks again)."""
 
     @property
     def sample(self) -> SampleFnT | None:
@@ -263,7 +265,10 @@ class Questions:
         return await self._roots_for(caller)
 
     async def _roots(self) -> T.ListRootsResult | T.ErrorData:
-        caller, _ = self._callers.current()
+        self.asked_roots = True
+        caller, unclear = self._callers.current()
+        if unclear:
+            logger.info("server '%s' asked for roots; %s: given the gateway's", self._server, UNCLEAR)
         return await self._roots_for(caller)
 
     async def _roots_for(self, caller: Asker | None) -> T.ListRootsResult | T.ErrorData:

@@ -323,6 +323,17 @@ class Upstream:
 
     # -- requests ------------------------------------------------------------------------------------
 
+    async def roots_changed(self) -> None:
+        """Tell the server that the roots changed (`notifications/roots/list_changed`), when it asked for them
+        before and speaks the handshake era (a 2026-07-28 server asks within each request)."""
+        live = self._live
+        if live is None or live.closed.is_set() or not self.questions.asked_roots or live.wire.modern:
+            return
+        try:
+            await live.wire.session.send_roots_list_changed()  # pyright: ignore[reportDeprecated]  # 2025-era roots
+        except Exception:  # boundary: a server that cannot hear it asks again on its own, or never did
+            logger.debug("server '%s' could not be told its roots changed", self.name, exc_info=True)
+
     @property
     def connected(self) -> bool:
         """Whether a session is open now (a server can be `ready` for an instant after its connection dropped)."""
