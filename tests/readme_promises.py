@@ -46,8 +46,14 @@ PROMISES: dict[str, Claims] = {
         "--http writes the URL and token into a file only its owner reads; Claude Desktop takes stdio only": (
             "test_security.py::test_install_http_writes_the_token_into_an_entry_only_its_owner_can_read",
         ),
+        "an HTTP entry written by hand carries the token; a 401 says which": (
+            "test_isolation.py::test_a_401_says_which_token_to_send",
+        ),
     },
     "Using it from an OpenAI client": {
+        "the snippet runs as written after quick start 1": (
+            "test_clients.py::test_the_readme_openai_snippet_runs_as_written_after_quick_start",
+        ),
         "an OpenAI client with the gateway's base URL gets an answer that used MCP tools": (
             "test_chat_api.py::test_an_openai_client_gets_an_answer_that_used_two_servers_over_several_steps",
         ),

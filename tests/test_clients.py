@@ -3,19 +3,22 @@ in the shape GLM takes. GLM is the emulator, which records what it was sent."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
+import anyio
 import openai
 import pytest
 from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
 from glm_mcp.app import build_app
-from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, StdioUpstreamConfig
+from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, StdioUpstreamConfig, default_config_data
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import ROOT, inproc, serve_asgi
+from tests.helpers import ROOT, glm_mcp_serve, inproc, serve_asgi
 
 TOKEN = "client-token-" + "c" * 32
 
@@ -145,3 +148,34 @@ async def test_a_chat_loop_call_to_a_restarting_server_waits_for_it() -> None:
             )
             await client.close()
     assert answer.choices[0].message.content == "GLM read: back again"
+
+
+@pytest.mark.slow  # a real serve, and the snippet run as a user runs it
+async def test_the_readme_openai_snippet_runs_as_written_after_quick_start(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Using it from an OpenAI client", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert ".venv/bin/pip install openai" in section and ".venv/bin/python ask.py" in section
+    venv_glm_mcp = ROOT / ".venv" / "bin" / "glm-mcp"
+    if not venv_glm_mcp.exists():
+        pytest.skip("the snippet names .venv/bin/glm-mcp, which the README's install commands create")
+    fake = FakeGlm(
+        lambda body: (
+            Reply(content="It is 09:00 in Tokyo; noted.")
+            if [m for m in body["messages"] if m["role"] == "tool"]
+            else Reply(tool_calls=[("clock__now", '{"timezone": "Asia/Tokyo"}')])
+        )
+    )
+    async with serve_asgi(fake.app) as glm:
+        config = {"model": {"base_url": glm, "api_key": "k"}}  # the bundled servers, as quick start 1 runs them
+        async with glm_mcp_serve({**default_config_data(tmp_path / "data"), **config}, tmp_path) as gateway:
+            port = gateway.url.rsplit(":", 1)[1]
+            (tmp_path / "ask.py").write_text(snippet.replace("127.0.0.1:8765", f"127.0.0.1:{port}"))
+            result = await anyio.run_process(
+                [sys.executable, str(tmp_path / "ask.py")],
+                cwd=ROOT,
+                env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+                check=False,
+            )
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().strip() == "It is 09:00 in Tokyo; noted."
