@@ -713,6 +713,9 @@ def _install(config: GatewayConfig, args: argparse.Namespace) -> int:
         print(f"# {path} would become (secrets shown as {MASK}):")
         print(scrub(change.text), end="")
         return EXIT_OK
+    if change.unchanged:
+        print(f"glm-mcp is already in {args.client}'s config, as it would be written: {path} (nothing written)")
+        return EXIT_OK
     saved = apply(change)
     backup = f" (the previous version is in {saved.name})" if saved is not None else ""
     print(f"glm-mcp added to {args.client}: {path}{backup}; restart the editor to load it")

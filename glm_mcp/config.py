@@ -389,10 +389,10 @@ def expand_env(
                 )
             if kind is None and builtins is not None and name in builtins:
                 return builtins[name]
-            if name in environ:
+            if environ.get(name) or (name in environ and default is None):
                 return environ[name]
             if default is not None:
-                return default
+                return default  # unset or empty, as `:-` means in POSIX shells and docker-compose
             raise VariableError(
                 f"{where}: environment variable {name} is not set; "
                 f"set it, or write ${{{name}:-default}} to give a default"

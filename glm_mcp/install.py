@@ -42,6 +42,14 @@ class Plan:
     secret: bool = False
     """The new text holds a token or key: the file must not be readable by other users."""
 
+    @property
+    def unchanged(self) -> bool:
+        """The file already says exactly this: nothing to write, no backup to make."""
+        try:
+            return self.existed and self.path.read_text(encoding="utf-8") == self.text
+        except (OSError, UnicodeDecodeError):
+            return False
+
 
 def config_path(client: str, home: Path, environ: Mapping[str, str], platform: str = sys.platform) -> Path:
     """Where `client` keeps its user-level MCP servers on this platform."""

@@ -321,3 +321,10 @@ def test_a_command_line_in_command_and_a_websocket_url_fail_their_server_with_th
     assert '"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]' in whole
     assert "not WebSocket" in ws and "http://" in ws
     assert fine == ""
+
+
+def test_a_default_is_used_when_the_variable_is_empty_as_posix_shells_do() -> None:
+    data = {"mcpServers": {"s": {"command": "x", "args": ["${MODE:-fast}", "${LEVEL:-info}", "${KEPT:-no}"]}}}
+    config = parse_config(data, {"MODE": "", "KEPT": "yes"}, "c.json")
+    server = config.servers["s"]
+    assert isinstance(server, StdioUpstreamConfig) and server.args == ("fast", "info", "yes")

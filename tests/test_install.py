@@ -138,3 +138,15 @@ async def test_the_built_in_default_never_serves_the_home_folder(tmp_path: Path)
     assert code == 0, err
     assert "private.txt" not in out
     assert "the built-in config serves" in err and "not " + str(tmp_path) in err
+
+
+async def test_install_with_nothing_to_change_writes_nothing_and_no_backup(tmp_path: Path) -> None:
+    config = tmp_path / "glm-mcp.json"
+    config.write_text(json.dumps({"mcpServers": {}}))
+    first = await run_cli("install", "cursor", "--config", str(config), env=_env(tmp_path))
+    path = tmp_path / ".cursor" / "mcp.json"
+    written = path.read_text()
+    code, out, err = await run_cli("install", "cursor", "--config", str(config), env=_env(tmp_path))
+    assert first[0] == 0 and code == 0, err
+    assert "nothing written" in out and path.read_text() == written
+    assert sorted(file.name for file in path.parent.iterdir()) == ["mcp.json"]  # no .bak at all
