@@ -57,7 +57,15 @@ async def diagnose(gateway: Gateway, *, probe_model: bool = True) -> list[Findin
             findings.append(Finding(f"tool {name}/{tool}", WARN, f"left out: {reason}; {advice}"))
     compiled = agent.compiled()
     for tool, reason in sorted(compiled.left_out.items()):
-        findings.append(Finding(f"tool {tool}", FAIL, f"GLM cannot take its schema: {reason}"))
+        found = gateway.catalog.tools.get(tool)
+        hide = ""
+        if found is not None:  # usually someone else's server: hiding the tool keeps the rest and ends the warning
+            entry = found[0]
+            hide = (
+                f'; if you cannot fix the server, hide the tool: "tools": {{"deny": ["{entry.original}"]}} in '
+                f"mcpServers.{entry.server}"
+            )
+        findings.append(Finding(f"tool {tool}", FAIL, f"GLM cannot take its schema: {reason}{hide}"))
     for name, (entry, tool) in gateway.catalog.tools.items():
         if is_destructive(tool):
             policy = loop_policy(tool, gateway.config.servers[entry.server].destructive)

@@ -146,6 +146,7 @@ PROMISES: dict[str, Claims] = {
     "Command line: `glm-mcp doctor [--config F] [--no-model]`": {
         "a table of what is wrong and how to fix it; exit 1 if anything failed": (
             "test_agent_tool.py::test_doctor_lists_what_is_wrong_and_how_to_fix_it",
+            "test_catalog.py::test_doctor_says_how_to_hide_a_tool_glm_cannot_take_on_someone_elses_server",
             "test_cli.py::test_two_passthrough_servers_sharing_a_name_stop_serve_and_stdio_with_a_config_error",
         ),
     },

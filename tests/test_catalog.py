@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import mcp.types as T
 import pytest
 from mcp.server.mcpserver import Context, MCPServer
@@ -247,3 +249,22 @@ async def test_a_gateway_refuses_to_run_twice_instead_of_starting_its_servers_ag
             async with gateway.running():
                 pass
         assert gateway.status()["servers"]["once"]["state"] == "ready"  # the running one is undisturbed
+
+
+async def test_doctor_says_how_to_hide_a_tool_glm_cannot_take_on_someone_elses_server() -> None:
+    from mcp.server import Server, ServerRequestContext
+
+    from glm_mcp.doctor import diagnose
+
+    async def list_tools(ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None) -> T.ListToolsResult:
+        broken = {"type": "object", "properties": {"x": {"$ref": "#/$defs/missing"}}}
+        return T.ListToolsResult(
+            tools=[T.Tool(name="odd_tool", input_schema=broken), T.Tool(name="fine", input_schema={"type": "object"})]
+        )
+
+    server: Server[Any] = Server("theirs", on_list_tools=list_tools)
+    async with Gateway(GatewayConfig(servers={"theirs": inproc(server)})).running() as gateway:
+        findings = await diagnose(gateway, probe_model=False)
+    said = [finding for finding in findings if "schema" in finding.detail and finding.check == "tool theirs__odd_tool"]
+    assert len(said) == 1 and "GLM cannot take its schema" in said[0].detail
+    assert '"tools": {"deny": ["odd_tool"]} in mcpServers.theirs' in said[0].detail
