@@ -116,6 +116,7 @@ async def test_the_page_asks_before_a_destructive_call_and_runs_under_its_conten
 
     page = browser_page
     assert isinstance(page, Page)
+    ARTIFACTS.mkdir(exist_ok=True)
     store = tmp_path / "notes.json"
     notes = {"command": sys.executable, "args": ["-m", "servers.notes", "--store", str(store)]}
     violations: list[str] = []
@@ -145,6 +146,19 @@ async def test_the_page_asks_before_a_destructive_call_and_runs_under_its_conten
                 await expect(page.get_by_test_id("call-result")).to_have_text("notes__delete_note was not called.")
                 assert json.loads(store.read_text())[0]["text"] == "keep me"
         await expect(page.get_by_test_id("call-result")).to_have_text("deleted note 1")
+        # The calls table says when a call started and how long it took, with units.
+        await expect(page.get_by_test_id("calls").locator("tr").first).to_contain_text(" ms")
+        # Tool search reads names, servers and descriptions, not the policy column ("refused" is in no name).
+        await page.get_by_test_id("tool-search").fill("refused")
+        await expect(page.get_by_test_id("tools").locator("tr")).to_have_count(0)
+        await page.get_by_test_id("tool-search").fill("note")
+        await expect(page.get_by_test_id("tools")).to_contain_text("notes__delete_note")
+        # A phone-sized window: the page does not spill sideways; wide tables scroll inside themselves.
+        await page.set_viewport_size({"width": 400, "height": 800})
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 400
+        await page.screenshot(path=str(ARTIFACTS / "status-5-narrow.png"), full_page=True)
+        icon = await page.evaluate("document.querySelector('link[rel=icon]').href")
+    assert icon.startswith("data:image/svg+xml")
     assert len(asked) == 2 and "may change or delete data" in asked[0]
     assert violations == []
 
