@@ -114,7 +114,7 @@ PROMISES: dict[str, Claims] = {
             "test_cli.py::test_a_call_while_its_server_restarts_waits_for_it",
         ),
     },
-    "Command line: `glm-mcp chat PROMPT [--config F] [--server S]…`": {
+    "Command line: `glm-mcp chat PROMPT [--config F] [--server S]… [--system TEXT]`": {
         "tool steps on stderr as they happen, the answer on stdout": (
             "test_agent_tool.py::test_chat_prints_each_tool_step_as_it_happens_and_the_answer",
         ),
@@ -123,10 +123,12 @@ PROMISES: dict[str, Claims] = {
         ),
         "an unknown --server is a usage error": ("test_cli.py::test_chat_with_an_unknown_server_is_a_usage_error",),
     },
-    "Command line: `glm-mcp install CLIENT [--dry-run] [--config F] [--http [URL]]`": {
+    "Command line: `glm-mcp install CLIENT [--dry-run] [--config F] [--http [URL]] [--files-root DIR] [--env NAME[=VALUE]]…`": {
         "adds glm-mcp to each editor's config, keeping what is there": (
             "test_install.py::test_install_adds_an_entry_naming_a_config_and_this_installation_and_keeps_the_rest",
             "test_install.py::test_env_carries_what_editors_do_not_pass_and_the_file_becomes_private",
+            "test_install.py::test_install_names_the_config_in_use_and_files_root_is_honoured",
+            "test_install.py::test_install_with_nothing_to_change_writes_nothing_and_no_backup",
         ),
         "--http points it at a running serve, with its token": (
             "test_security.py::test_install_http_writes_the_token_into_an_entry_only_its_owner_can_read",
