@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _version() -> str:
     try:
-        return importlib.metadata.version("glm-mcp")
+        return importlib.metadata.version("glm-mcp-gateway")
     except importlib.metadata.PackageNotFoundError:
         return "(not installed)"
 
