@@ -30,10 +30,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glm_mcp import http_mode
+from glm_mcp import anthropic_api, http_mode
 from glm_mcp.admin import admin_routes
 from glm_mcp.bodies import MAX_BODY_BYTES, BoundedBodies
-from glm_mcp.chat_api import ChatCompletionsApp, model_body, models_body
+from glm_mcp.chat_api import ChatCompletionsApp, Face, model_body, models_body
 from glm_mcp.errors import ConfigError
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
@@ -72,18 +72,21 @@ class BearerAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.tokens:
-            header = dict(scope["headers"]).get(b"authorization")
+            headers = dict(scope["headers"])
+            header = headers.get(b"authorization")
             client = self._match(header) if header else None
+            api_key = headers.get(b"x-api-key")
+            if client is None and api_key and scope["path"].startswith("/v1/"):
+                client = self._match(b"Bearer " + api_key)  # Anthropic's clients send the key as x-api-key
             if client is not None:
                 scope[CLIENT_KEY] = client
             elif scope["path"].startswith(PROTECTED_PREFIXES):
+                message = f"missing or wrong bearer token: {_UNAUTHORIZED_HINT}"
+                shape: dict[str, object] = {"error": {"message": message, "type": "authentication_error"}}
+                if scope["path"].startswith(anthropic_api.PATH):
+                    shape = anthropic_api.error_shape(401, message)
                 response = JSONResponse(
-                    {
-                        "error": {
-                            "message": f"missing or wrong bearer token: {_UNAUTHORIZED_HINT}",
-                            "type": "authentication_error",
-                        }
-                    },
+                    shape,
                     status_code=401,
                     headers={"WWW-Authenticate": _CHALLENGE},
                 )
@@ -233,7 +236,10 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         return Response(gateway.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     async def models(request: Request) -> Response:
-        return JSONResponse(models_body(agent))
+        body = models_body(agent)
+        if "anthropic-version" in request.headers:  # Anthropic's clients read their own shape
+            return JSONResponse(anthropic_api.models_shape([model["id"] for model in body["data"]]))
+        return JSONResponse(body)
 
     async def one_model(request: Request) -> Response:
         status, body = model_body(agent, request.path_params["name"])
@@ -249,6 +255,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         return JSONResponse(status, status_code=200 if status["ready"] else 503)
 
     chat = ChatCompletionsApp(gateway)
+    chat.faces[anthropic_api.PATH] = Face("anthropic", anthropic_api.handle_messages, anthropic_api.error_shape)
     security = _security(gateway)
     legacy_sse = SseServerTransport("/messages/", security_settings=security, max_request_body_size=MAX_BODY_BYTES)
 
@@ -279,6 +286,8 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
             Route("/v1/models", models),
             Route("/v1/models/{name:path}", one_model),
             Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route(anthropic_api.PATH, chat, methods=["POST"]),
+            Route(f"{anthropic_api.PATH}/count_tokens", anthropic_api.count_tokens_route(chat), methods=["POST"]),
             *admin_routes(gateway),
             Route("/sse", SseStream(), methods=["GET"]),
             Route("/messages/", SseMessages(), methods=["POST"]),

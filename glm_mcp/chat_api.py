@@ -23,6 +23,8 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -91,7 +93,7 @@ def status_for(exc: ModelError) -> int:
     return next((status for kind, status in _MODEL_ERROR_STATUS if isinstance(exc, kind)), 502)
 
 
-def _model_error_body(exc: ModelError) -> JsonObject:
+def model_error_body(exc: ModelError) -> JsonObject:
     kind = "rate_limit_error" if status_for(exc) == 429 else "model_error"
     return error_body(f"GLM: {exc.message}", kind, exc.code)
 
@@ -129,7 +131,7 @@ def _resumed(messages: list[Any]) -> tuple[str, str, T.ElicitResult] | None:
     return state, key, answer
 
 
-def _elicit_calls(paused: T.InputRequiredResult) -> list[JsonObject]:
+def elicit_calls(paused: T.InputRequiredResult) -> list[JsonObject]:
     """The `glm__elicit` calls that hand a paused run's questions to the client."""
     calls: list[JsonObject] = []
     for key, request in (paused.input_requests or {}).items():
@@ -321,7 +323,7 @@ def _completion(
 
 def _paused_completion(paused: T.InputRequiredResult, model: str, request_id: str, created: int) -> JsonObject:
     """A response handing a paused run's questions to the client as `glm__elicit` calls."""
-    message: JsonObject = {"role": "assistant", "content": None, "tool_calls": _elicit_calls(paused)}
+    message: JsonObject = {"role": "assistant", "content": None, "tool_calls": elicit_calls(paused)}
     return {
         "id": request_id,
         "object": "chat.completion",
@@ -408,6 +410,20 @@ class _Stream:
             await self.chunk({}, glm_mcp={"event": event.kind, **data})
 
 
+FaceFnT = Callable[["ChatCompletionsApp", bytes, bool, Send, str], Awaitable[str]]
+"""Answers one request of another API face: (the app, the body, whether it was too big, send, the caller) →
+the outcome for the metrics."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """Another API on the chat face's loop: its label in the metrics, its handler, its error bodies."""
+
+    label: str
+    handle: FaceFnT
+    error_shape: Callable[[int, str], JsonObject]
+
+
 TOO_BIG = b"too big"
 """Stands for a body past `MAX_BODY_BYTES` (its bytes are not kept)."""
 
@@ -429,6 +445,8 @@ class ChatCompletionsApp:
         self._runs = anyio.CapacityLimiter(limits.max_concurrent_runs)
         self._max_queued = limits.max_queued_runs
         self._queued = 0
+        self.faces: dict[str, Face] = {}
+        """Other APIs served on the same loop, admission and paused runs, by path (`/v1/messages`)."""
         self._held_budget = limits.max_waiting_body_bytes
         self._held = 0
         """Bytes of bodies arriving or waiting for a run slot."""
@@ -437,7 +455,7 @@ class ChatCompletionsApp:
         # A request takes a run slot only once its body has arrived: bodies trickling in hold no slot and no place
         # in the queue, only bytes of their own budget (and their connection, which the body deadline bounds).
         if self._full():
-            await self._busy(send, self._full_message())
+            await self._busy(scope, send, self._full_message())
             return
         held = [0]
         try:
@@ -448,12 +466,12 @@ class ChatCompletionsApp:
                     f"request bodies of {self._held_budget} bytes are already arriving or waiting for a run "
                     "(gateway.max_waiting_body_bytes); try again shortly"
                 )
-                await self._busy(send, message)
+                await self._busy(scope, send, message)
                 return
             if body is None:
                 return  # the client went away before its body arrived
             if self._full():
-                await self._busy(send, self._full_message())
+                await self._busy(scope, send, self._full_message())
                 return
             self._queued += 1
             try:
@@ -476,9 +494,11 @@ class ChatCompletionsApp:
             "try again shortly"
         )
 
-    async def _busy(self, send: Send, message: str) -> None:
-        await _send_json(send, 429, error_body(message, "rate_limit_error"), headers=((b"retry-after", b"2"),))
-        self.gateway.metrics.chat_completion("busy")
+    async def _busy(self, scope: Scope, send: Send, message: str) -> None:
+        face = self.faces.get(scope["path"])
+        body = face.error_shape(429, message) if face is not None else error_body(message, "rate_limit_error")
+        await _send_json(send, 429, body, headers=((b"retry-after", b"2"),))
+        self.gateway.metrics.chat_completion("busy", face.label if face is not None else "openai")
 
     async def _read_body(self, receive: Receive, held: list[int]) -> bytes | None:
         """The whole body (`TOO_BIG` past `MAX_BODY_BYTES`), or None when the client left first; its bytes count
@@ -520,14 +540,20 @@ class ChatCompletionsApp:
                 started[0] = started[0] or message["type"] == "http.response.start"
                 await send(message)
 
+            face = self.faces.get(scope["path"])
+            label = face.label if face is not None else "openai"
             try:
-                outcome = await self._handle(body, body is TOO_BIG, tracked, client_key(scope))
+                caller = client_key(scope)
+                if face is not None:
+                    outcome = await face.handle(self, body, body is TOO_BIG, tracked, caller)
+                else:
+                    outcome = await self._handle(body, body is TOO_BIG, tracked, caller)
             except Exception:  # boundary: a bug in one request must not take the service down
                 logger.exception("chat request failed")
                 outcome = "internal_error"
                 if not started[0]:
                     await _send_json(send, 500, error_body("internal error in glm-mcp; see its log", "server_error"))
-            self.gateway.metrics.chat_completion(outcome)
+            self.gateway.metrics.chat_completion(outcome, label)
             tg.cancel_scope.cancel()
 
     async def _handle(self, raw: bytes, too_big: bool, send: Send, caller: str) -> str:
@@ -554,6 +580,32 @@ class ChatCompletionsApp:
         except RequestError as exc:
             await _send_json(send, 400, error_body(str(exc), "invalid_request_error", param=exc.param))
             return "invalid_request"
+        refused = await self.admit(request, send)
+        if refused is not None:
+            return refused
+        request_id = f"chatcmpl-{uuid.uuid4().hex}"
+        created = int(time.time())
+        if request.stream:
+            return await self._stream(request, request_id, created, send)
+        try:
+            result = await self._run(request, None)
+        except ModelError as exc:
+            await _send_json(send, status_for(exc), model_error_body(exc))
+            return "model_error"
+        if isinstance(result, T.InputRequiredResult):
+            await _send_json(send, 200, _paused_completion(result, request.model, request_id, created))
+            return "paused"
+        await _send_json(send, 200, _completion(result, request.model, request_id, created, request.offer))
+        return result.stopped_by or "ok"
+
+    async def refuse(self, send: Send, status: int, message: str) -> str:
+        """Answer an error (each face rewrites it into its own shape); the outcome for the metrics."""
+        kind = "rate_limit_error" if status == 429 else "model_error" if status >= 500 else "invalid_request_error"
+        await _send_json(send, status, error_body(message, kind))
+        return "invalid_request" if status < 500 and status != 429 else "model_error"
+
+    async def admit(self, request: ChatRequest, send: Send) -> str | None:
+        """None when the request may run now; else its refusal was sent, and this is the outcome."""
         if (missing := self.agent.model.config.missing_key) is not None:
             await _send_json(send, 503, error_body(missing, "model_error", "no_model_key"))
             return "model_error"
@@ -568,20 +620,11 @@ class ChatCompletionsApp:
             except MCPError as exc:
                 await _send_json(send, 400, error_body(exc.message, "invalid_request_error", param="messages"))
                 return "invalid_request"
-        request_id = f"chatcmpl-{uuid.uuid4().hex}"
-        created = int(time.time())
-        if request.stream:
-            return await self._stream(request, request_id, created, send)
-        try:
-            result = await self._run(request, None)
-        except ModelError as exc:
-            await _send_json(send, status_for(exc), _model_error_body(exc))
-            return "model_error"
-        if isinstance(result, T.InputRequiredResult):
-            await _send_json(send, 200, _paused_completion(result, request.model, request_id, created))
-            return "paused"
-        await _send_json(send, 200, _completion(result, request.model, request_id, created, request.offer))
-        return result.stopped_by or "ok"
+        return None
+
+    async def run_request(self, request: ChatRequest, target: EventFnT | None) -> AgentResult | T.InputRequiredResult:
+        """Run a request of any face on the loop (see `_run`)."""
+        return await self._run(request, target)
 
     async def _run(self, request: ChatRequest, target: EventFnT | None) -> AgentResult | T.InputRequiredResult:
         """The run's result; or, when the client answers servers' questions, the question it paused on."""
@@ -616,13 +659,13 @@ class ChatCompletionsApp:
             result = await self._run(request, out.on_event)
         except ModelError as exc:
             if not out.started:
-                await _send_json(send, status_for(exc), _model_error_body(exc))
+                await _send_json(send, status_for(exc), model_error_body(exc))
                 return "model_error"
-            await out.write(f"data: {dumps(_model_error_body(exc))}\n\n")
+            await out.write(f"data: {dumps(model_error_body(exc))}\n\n")
             outcome = "model_error"
         else:
             if isinstance(result, T.InputRequiredResult):
-                calls = [{"index": i, **call} for i, call in enumerate(_elicit_calls(result))]
+                calls = [{"index": i, **call} for i, call in enumerate(elicit_calls(result))]
                 await out.chunk({"tool_calls": calls})
                 await out.chunk({}, "tool_calls")
                 await out.write("data: [DONE]\n\n")

@@ -43,7 +43,7 @@ class GatewayMetrics(Collector):
         self._tool_calls: defaultdict[tuple[str, str], int] = defaultdict(int)
         self._durations: dict[str, list[int]] = {}
         self._duration_sums: defaultdict[str, float] = defaultdict(float)
-        self._chat: defaultdict[str, int] = defaultdict(int)
+        self._chat: defaultdict[tuple[str, str], int] = defaultdict(int)
         self._model_requests: defaultdict[tuple[str, str], int] = defaultdict(int)
         self._model_durations: dict[str, list[int]] = {}
         self._model_duration_sums: defaultdict[str, float] = defaultdict(float)
@@ -80,9 +80,10 @@ class GatewayMetrics(Collector):
         """Count one server's sampling request answered by GLM: `ok`, `error`, `invalid`, `rate_limited`."""
         self._sampling[(_label(server), outcome)] += 1
 
-    def chat_completion(self, outcome: str) -> None:
-        """Count one chat completion request by how it ended."""
-        self._chat[outcome] += 1
+    def chat_completion(self, outcome: str, face: str = "openai") -> None:
+        """Count one request of a model face (`openai`: /v1/chat/completions, `anthropic`: /v1/messages) by how it
+        ended."""
+        self._chat[(face, outcome)] += 1
 
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily("glm_mcp_server_up", "1 when the server is connected", labels=["server", "state"])
@@ -120,10 +121,10 @@ class GatewayMetrics(Collector):
         for (model, kind), count in sorted(self._model_tokens.items()):
             tokens.add_metric([model, kind], count)
         chats = CounterMetricFamily(
-            "glm_mcp_chat_completions", "Chat completion requests by outcome", labels=["outcome"]
+            "glm_mcp_chat_completions", "Requests of the model faces by face and outcome", labels=["face", "outcome"]
         )
-        for outcome, count in sorted(self._chat.items()):
-            chats.add_metric([outcome], count)
+        for (face, outcome), count in sorted(self._chat.items()):
+            chats.add_metric([face, outcome], count)
         sampling = CounterMetricFamily(
             "glm_mcp_sampling_requests",
             "Servers' sampling requests GLM answered, by outcome",

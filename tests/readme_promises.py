@@ -50,6 +50,15 @@ PROMISES: dict[str, Claims] = {
             "test_isolation.py::test_a_401_says_which_token_to_send",
         ),
     },
+    "Using it from an Anthropic client": {
+        "the anthropic SDK gets GLM with the gateway's tools, streaming and not, client tools, errors, counts": (
+            "test_anthropic_face.py::test_a_message_is_answered_by_glm_using_a_gateway_tool",
+            "test_anthropic_face.py::test_the_stream_helper_reads_text_as_it_comes_and_the_final_message",
+            "test_anthropic_face.py::test_a_client_tool_comes_back_as_tool_use_and_its_result_goes_on",
+            "test_anthropic_face.py::test_errors_come_in_anthropics_shape_with_their_status",
+            "test_anthropic_face.py::test_count_tokens_is_an_estimate_and_models_come_in_anthropics_shape",
+        ),
+    },
     "Using it from an OpenAI client": {
         "the snippet runs as written after quick start 1": (
             "test_clients.py::test_the_readme_openai_snippet_runs_as_written_after_quick_start",

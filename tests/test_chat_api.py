@@ -297,8 +297,8 @@ async def test_metrics_count_tool_calls_and_completions_and_show_server_state() 
     lines = set(response.text.splitlines())
     assert 'glm_mcp_tool_calls_total{outcome="ok",server="weather"} 1.0' in lines
     assert 'glm_mcp_tool_calls_total{outcome="ok",server="memo"} 1.0' in lines
-    assert 'glm_mcp_chat_completions_total{outcome="ok"} 1.0' in lines
-    assert 'glm_mcp_chat_completions_total{outcome="invalid_request"} 1.0' in lines
+    assert 'glm_mcp_chat_completions_total{face="openai",outcome="ok"} 1.0' in lines
+    assert 'glm_mcp_chat_completions_total{face="openai",outcome="invalid_request"} 1.0' in lines
     assert 'glm_mcp_server_up{server="memo",state="ready"} 1.0' in lines
     assert 'glm_mcp_server_tools{server="weather"} 2.0' in lines
 

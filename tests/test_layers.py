@@ -75,6 +75,7 @@ ALLOWED: dict[str, set[str]] = {
         "rounds",
         "upstream.asking",
     },
+    "anthropic_api": {"_json", "agent", "chat_api", "errors", "model.profile"},
     "offer": {"catalog", "config", "model.messages", "model.profile", "tools.discovery", "tools.registry"},
     "tools.registry": {"catalog", "errors", "model.messages", "tools.discovery", "tools.schema"},
     "tools.discovery": set(),
@@ -112,6 +113,7 @@ ALLOWED: dict[str, set[str]] = {
     "app": {
         "admin",
         "agent",
+        "anthropic_api",
         "bodies",
         "chat_api",
         "errors",

@@ -1,0 +1,156 @@
+"""`/v1/messages` with the official `anthropic` SDK, as its documentation uses it: GLM (the emulator) with the
+gateway's MCP tools behind Anthropic's API, streaming and not, a client tool round trip, errors in its shape."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import SecretStr
+
+from glm_mcp.app import build_app
+from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
+from glm_mcp.gateway import Gateway
+from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.helpers import inproc, serve_asgi
+
+TOKEN = "anthropic-face-" + "a" * 32
+
+
+def memo_server() -> MCPServer:
+    server = MCPServer("memo")
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def recall(topic: str) -> str:
+        """Recall what is known about a topic."""
+        return f"{topic}: the launch is on Friday"
+
+    return server
+
+
+@asynccontextmanager
+async def messages_client(fake: FakeGlm) -> AsyncGenerator[tuple[anthropic.AsyncAnthropic, str], None]:
+    async with serve_asgi(fake.app) as glm:
+        model = ModelConfig(base_url=glm, api_key=SecretStr("k"), max_retries=0)
+        serve = ServeConfig(auth_tokens=(SecretStr(TOKEN),))
+        config = GatewayConfig(servers={"memo": inproc(memo_server())}, model=model, gateway=serve)
+        async with serve_asgi(build_app(Gateway(config))) as url:
+            client = anthropic.AsyncAnthropic(base_url=url, api_key=TOKEN, max_retries=0)
+            try:
+                yield client, url
+            finally:
+                await client.close()
+
+
+def _uses_the_gateway_tool(body: dict[str, Any]) -> Reply:
+    told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    if told:
+        return Reply(content=f"The note says: {told[-1]}", reasoning="The tool answered.")
+    return Reply(tool_calls=[("memo__recall", '{"topic": "launch"}')], reasoning="I should look it up.")
+
+
+async def test_a_message_is_answered_by_glm_using_a_gateway_tool() -> None:
+    fake = FakeGlm(_uses_the_gateway_tool)
+    async with messages_client(fake) as (client, _):
+        message = await client.messages.create(
+            model="glm-4.6",
+            max_tokens=1024,
+            system="Answer from the notes.",
+            messages=[{"role": "user", "content": "When is the launch?"}],
+        )
+    assert message.type == "message" and message.role == "assistant" and message.stop_reason == "end_turn"
+    texts = [block.text for block in message.content if block.type == "text"]
+    assert texts == ["The note says: launch: the launch is on Friday"]
+    assert [block.type for block in message.content][0] == "thinking"
+    assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
+    sent = fake.requests[0]
+    assert sent["messages"][0] == {"role": "system", "content": "Answer from the notes."}
+    assert sent["max_tokens"] == 1024 and "memo__recall" in [tool["function"]["name"] for tool in sent["tools"]]
+
+
+async def test_the_stream_helper_reads_text_as_it_comes_and_the_final_message() -> None:
+    fake = FakeGlm(_uses_the_gateway_tool)
+    async with messages_client(fake) as (client, _):
+        async with client.messages.stream(
+            model="glm-4.6", max_tokens=512, messages=[{"role": "user", "content": "When is the launch?"}]
+        ) as stream:
+            pieces = [text async for text in stream.text_stream]
+            final = await stream.get_final_message()
+    assert "".join(pieces) == "The note says: launch: the launch is on Friday"
+    assert final.stop_reason == "end_turn"
+    assert [block.type for block in final.content] == ["thinking", "text"]
+    thinking = final.content[0]
+    assert thinking.type == "thinking" and "look it up" in thinking.thinking and "tool answered" in thinking.thinking
+
+
+async def test_a_client_tool_comes_back_as_tool_use_and_its_result_goes_on() -> None:
+    def script(body: dict[str, Any]) -> Reply:
+        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+        if told:
+            return Reply(content=f"It is {told[-1]} outside.")
+        return Reply(tool_calls=[("get_weather", '{"city": "Oslo"}')])
+
+    fake = FakeGlm(script)
+    weather: Any = {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+    question: Any = {"role": "user", "content": "Weather in Oslo?"}
+    async with messages_client(fake) as (client, _):
+        first = await client.messages.create(
+            model="glm-4.6",
+            max_tokens=256,
+            tools=[weather],
+            messages=[question],
+        )
+        use = next(block for block in first.content if block.type == "tool_use")
+        answer: Any = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "rainy"}]}
+        second = await client.messages.create(
+            model="glm-4.6",
+            max_tokens=256,
+            tools=[weather],
+            messages=[question, {"role": "assistant", "content": first.content}, answer],
+        )
+    assert first.stop_reason == "tool_use" and (use.name, use.input) == ("get_weather", {"city": "Oslo"})
+    assert [block.text for block in second.content if block.type == "text"] == ["It is rainy outside."]
+    tool_message = next(m for m in fake.requests[-1]["messages"] if m["role"] == "tool")
+    assert tool_message == {"role": "tool", "tool_call_id": use.id, "content": "rainy"}
+
+
+async def test_errors_come_in_anthropics_shape_with_their_status() -> None:
+    fake = FakeGlm(lambda body: Reply(content="never"))
+    async with messages_client(fake) as (client, url):
+        stranger = anthropic.AsyncAnthropic(base_url=url, api_key="wrong", max_retries=0)
+        with pytest.raises(anthropic.AuthenticationError) as unauthorized:
+            await stranger.messages.create(model="glm-4.6", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+        await stranger.close()
+        picture: Any = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}
+        with pytest.raises(anthropic.BadRequestError) as bad:
+            await client.messages.create(
+                model="glm-4.6", max_tokens=5, messages=[{"role": "user", "content": [picture]}]
+            )
+        async with httpx2.AsyncClient(base_url=url, headers={"x-api-key": TOKEN}) as http:
+            raw = await http.post("/v1/messages", json={"model": "glm-4.6", "messages": []})
+    assert unauthorized.value.status_code == 401
+    assert bad.value.status_code == 400 and "messages[0].content[0] is a 'image' block" in str(bad.value)
+    assert raw.status_code == 400 and raw.json()["type"] == "error"
+    assert raw.json()["error"]["type"] == "invalid_request_error" and "max_tokens" in raw.json()["error"]["message"]
+    assert fake.requests == []
+
+
+async def test_count_tokens_is_an_estimate_and_models_come_in_anthropics_shape() -> None:
+    fake = FakeGlm(lambda body: Reply(content="never"))
+    async with messages_client(fake) as (client, _):
+        counted = await client.messages.count_tokens(
+            model="glm-4.6", messages=[{"role": "user", "content": "How many tokens is this?"}]
+        )
+        models = await client.models.list()
+    assert counted.input_tokens > 0
+    assert "glm-4.6" in [model.id for model in models.data]
