@@ -113,10 +113,15 @@ def _messages(data: JsonObject) -> list[JsonObject]:
         RequestError: A message or block that cannot be read, named by its place.
     """
     out: list[JsonObject] = []
-    if (system := data.get("system")) is not None:
-        out.append({"role": "system", "content": _text_of(system, "system")})
+    system: list[str] = []
+    if data.get("system") is not None:
+        system.append(_text_of(data["system"], "system"))
     for index, raw in enumerate(as_list(data.get("messages")) or []):
         message = as_object(raw)
+        if message is not None and message.get("role") == "system":
+            # Claude Code may send system text as a message of its own: it joins the system prompt, first.
+            system.append(_text_of(message.get("content") or "", f"messages[{index}]"))
+            continue
         if message is None or message.get("role") not in ("user", "assistant"):
             raise RequestError(f"messages[{index}] must be an object with role 'user' or 'assistant'", "messages")
         content = message.get("content")
@@ -154,7 +159,7 @@ def _messages(data: JsonObject) -> list[JsonObject]:
             if reasoning:
                 turn["reasoning_content"] = "\n".join(reasoning)
             out.append(turn)
-    return out
+    return ([{"role": "system", "content": "\n\n".join(system)}] if system else []) + out
 
 
 def to_chat_body(data: JsonObject) -> JsonObject:

@@ -32,6 +32,18 @@ def _node_entry(package: str) -> Path:
     return entry
 
 
+@pytest.fixture(scope="session")
+def claude_code() -> Path:
+    """Claude Code's command (`@anthropic-ai/claude-code` of `node/package.json`), installed from npm on first use."""
+    command = NODE_DIR / "node_modules" / ".bin" / "claude"
+    if not command.exists():
+        npm = shutil.which("npm")
+        assert npm is not None, "npm is needed to install Claude Code for the Anthropic face's tests"
+        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent"], cwd=NODE_DIR, check=True, timeout=300)
+    assert command.exists()
+    return command
+
+
 def _python_tool(name: str, *requirements: str) -> Path:
     """The `bin/` of a virtual environment of its own holding `requirements` from PyPI (created on first use)."""
     venv = VENVS_DIR / name

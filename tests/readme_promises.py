@@ -57,6 +57,7 @@ PROMISES: dict[str, Claims] = {
             "test_anthropic_face.py::test_a_client_tool_comes_back_as_tool_use_and_its_result_goes_on",
             "test_anthropic_face.py::test_errors_come_in_anthropics_shape_with_their_status",
             "test_anthropic_face.py::test_count_tokens_is_an_estimate_and_models_come_in_anthropics_shape",
+            "test_anthropic_face.py::test_claude_code_in_print_mode_answers_with_a_gateway_tool",
         ),
     },
     "Using it from an OpenAI client": {

@@ -3,11 +3,14 @@ gateway's MCP tools behind Anthropic's API, streaming and not, a client tool rou
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anthropic
+import anyio
 import httpx2
 import pytest
 from mcp.server.mcpserver import MCPServer
@@ -154,3 +157,33 @@ async def test_count_tokens_is_an_estimate_and_models_come_in_anthropics_shape()
         models = await client.models.list()
     assert counted.input_tokens > 0
     assert "glm-4.6" in [model.id for model in models.data]
+
+
+@pytest.mark.slow  # Claude Code from npm, a real process
+async def test_claude_code_in_print_mode_answers_with_a_gateway_tool(claude_code: Path, tmp_path: Path) -> None:
+    def script(body: dict[str, Any]) -> Reply:
+        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+        if told:
+            return Reply(content=f"The note says: {told[-1]}")
+        return Reply(tool_calls=[("memo__recall", '{"topic": "launch"}')])
+
+    fake = FakeGlm(script)
+    async with messages_client(fake) as (_, url):
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "ANTHROPIC_BASE_URL": url,
+            "ANTHROPIC_AUTH_TOKEN": TOKEN,
+            "ANTHROPIC_MODEL": "glm-4.6",
+            "DISABLE_TELEMETRY": "1",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        }
+        with anyio.fail_after(120):
+            ran = await anyio.run_process(
+                [str(claude_code), "-p", "When is the launch? Use the memo tool."], env=env, cwd=tmp_path, check=False
+            )
+    assert ran.returncode == 0, ran.stdout.decode() + ran.stderr.decode()
+    assert ran.stdout.decode().strip() == "The note says: launch: the launch is on Friday"
+    first = fake.requests[0]
+    assert first["messages"][0]["role"] == "system" and first["stream"] is True
+    assert "memo__recall" in [tool["function"]["name"] for tool in first["tools"]]  # beside Claude Code's own
