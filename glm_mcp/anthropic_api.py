@@ -33,6 +33,7 @@ from glm_mcp.chat_api import (
     dumps,
     elicit_calls,
     model_error_body,
+    send_json,
     status_for,
 )
 from glm_mcp.errors import ModelError, RequestError
@@ -429,17 +430,10 @@ async def handle_messages(app: ChatCompletionsApp, raw: bytes, too_big: bool, se
             "usage": _usage(None),
             "glm_mcp": {"paused": True},
         }
-        await _send(send, 200, body)
+        await send_json(send, 200, body)
         return "paused"
-    await _send(send, 200, message_body(result, model, message_id))
+    await send_json(send, 200, message_body(result, model, message_id))
     return result.stopped_by or "ok"
-
-
-async def _send(send: Send, status: int, body: JsonObject) -> None:
-    payload = dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload, "more_body": False})
 
 
 def models_shape(names: list[str]) -> JsonObject:

@@ -30,10 +30,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glm_mcp import anthropic_api, http_mode
+from glm_mcp import anthropic_api, http_mode, responses_api
 from glm_mcp.admin import admin_routes
 from glm_mcp.bodies import MAX_BODY_BYTES, BoundedBodies
-from glm_mcp.chat_api import ChatCompletionsApp, Face, model_body, models_body
+from glm_mcp.chat_api import ChatCompletionsApp, Face, model_body, models_body, openai_error
 from glm_mcp.errors import ConfigError
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
@@ -256,6 +256,9 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
 
     chat = ChatCompletionsApp(gateway)
     chat.faces[anthropic_api.PATH] = Face("anthropic", anthropic_api.handle_messages, anthropic_api.error_shape)
+    chat.faces[responses_api.PATH] = Face(
+        "responses", responses_api.handler(responses_api.ResponseStore()), openai_error
+    )
     security = _security(gateway)
     legacy_sse = SseServerTransport("/messages/", security_settings=security, max_request_body_size=MAX_BODY_BYTES)
 
@@ -287,6 +290,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
             Route("/v1/models/{name:path}", one_model),
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route(anthropic_api.PATH, chat, methods=["POST"]),
+            Route(responses_api.PATH, chat, methods=["POST"]),
             Route(f"{anthropic_api.PATH}/count_tokens", anthropic_api.count_tokens_route(chat), methods=["POST"]),
             *admin_routes(gateway),
             Route("/sse", SseStream(), methods=["GET"]),

@@ -74,6 +74,12 @@ def error_body(message: str, kind: str, code: str | None = None, param: str | No
     return {"error": {"message": message, "type": kind, "code": code, "param": param}}
 
 
+def openai_error(status: int, message: str) -> JsonObject:
+    """An OpenAI-style error body for a status."""
+    kind = "rate_limit_error" if status == 429 else "server_error" if status >= 500 else "invalid_request_error"
+    return error_body(message, kind)
+
+
 _MODEL_ERROR_STATUS: tuple[tuple[type[ModelError], int], ...] = (
     (ModelTimeout, 504),
     (ModelUnreachable, 502),
@@ -497,7 +503,7 @@ class ChatCompletionsApp:
     async def _busy(self, scope: Scope, send: Send, message: str) -> None:
         face = self.faces.get(scope["path"])
         body = face.error_shape(429, message) if face is not None else error_body(message, "rate_limit_error")
-        await _send_json(send, 429, body, headers=((b"retry-after", b"2"),))
+        await send_json(send, 429, body, headers=((b"retry-after", b"2"),))
         self.gateway.metrics.chat_completion("busy", face.label if face is not None else "openai")
 
     async def _read_body(self, receive: Receive, held: list[int]) -> bytes | None:
@@ -552,33 +558,33 @@ class ChatCompletionsApp:
                 logger.exception("chat request failed")
                 outcome = "internal_error"
                 if not started[0]:
-                    await _send_json(send, 500, error_body("internal error in glm-mcp; see its log", "server_error"))
+                    await send_json(send, 500, error_body("internal error in glm-mcp; see its log", "server_error"))
             self.gateway.metrics.chat_completion(outcome, label)
             tg.cancel_scope.cancel()
 
     async def _handle(self, raw: bytes, too_big: bool, send: Send, caller: str) -> str:
         """Answer one request; returns its outcome for the metrics."""
         if too_big:
-            await _send_json(
+            await send_json(
                 send, 413, error_body(f"the body is larger than {MAX_BODY_BYTES} bytes", "invalid_request_error")
             )
             return "invalid_request"
         try:
             data = json.loads(raw, parse_constant=_refuse_constant)
         except ValueError as exc:
-            await _send_json(send, 400, error_body(f"the body is not valid JSON: {exc}", "invalid_request_error"))
+            await send_json(send, 400, error_body(f"the body is not valid JSON: {exc}", "invalid_request_error"))
             return "invalid_request"
         except RecursionError:
             data = None
         if data is None or _too_deep(data):
             message = f"the body is nested more than {MAX_DEPTH} levels deep; no chat request is"
-            await _send_json(send, 400, error_body(message, "invalid_request_error"))
+            await send_json(send, 400, error_body(message, "invalid_request_error"))
             return "invalid_request"
         try:
             request = ChatRequest(data, self.gateway)
             request.caller = caller
         except RequestError as exc:
-            await _send_json(send, 400, error_body(str(exc), "invalid_request_error", param=exc.param))
+            await send_json(send, 400, error_body(str(exc), "invalid_request_error", param=exc.param))
             return "invalid_request"
         refused = await self.admit(request, send)
         if refused is not None:
@@ -590,35 +596,35 @@ class ChatCompletionsApp:
         try:
             result = await self._run(request, None)
         except ModelError as exc:
-            await _send_json(send, status_for(exc), model_error_body(exc))
+            await send_json(send, status_for(exc), model_error_body(exc))
             return "model_error"
         if isinstance(result, T.InputRequiredResult):
-            await _send_json(send, 200, _paused_completion(result, request.model, request_id, created))
+            await send_json(send, 200, _paused_completion(result, request.model, request_id, created))
             return "paused"
-        await _send_json(send, 200, _completion(result, request.model, request_id, created, request.offer))
+        await send_json(send, 200, _completion(result, request.model, request_id, created, request.offer))
         return result.stopped_by or "ok"
 
     async def refuse(self, send: Send, status: int, message: str) -> str:
         """Answer an error (each face rewrites it into its own shape); the outcome for the metrics."""
         kind = "rate_limit_error" if status == 429 else "model_error" if status >= 500 else "invalid_request_error"
-        await _send_json(send, status, error_body(message, kind))
+        await send_json(send, status, error_body(message, kind))
         return "invalid_request" if status < 500 and status != 429 else "model_error"
 
     async def admit(self, request: ChatRequest, send: Send) -> str | None:
         """None when the request may run now; else its refusal was sent, and this is the outcome."""
         if (missing := self.agent.model.config.missing_key) is not None:
-            await _send_json(send, 503, error_body(missing, "model_error", "no_model_key"))
+            await send_json(send, 503, error_body(missing, "model_error", "no_model_key"))
             return "model_error"
         self._sinks = {token: sink for token, sink in self._sinks.items() if self.rounds.is_waiting(token)}
         if request.resume is not None and request.resume[0] not in self._sinks:
             message = f"the run this {ELICIT_TOOL} answer belongs to is unknown or expired: send the request again"
-            await _send_json(send, 400, error_body(message, "invalid_request_error", param="messages"))
+            await send_json(send, 400, error_body(message, "invalid_request_error", param="messages"))
             return "invalid_request"
         if request.resume is not None:
             try:
                 self.rounds.check(request.resume[0], request.binding)
             except MCPError as exc:
-                await _send_json(send, 400, error_body(exc.message, "invalid_request_error", param="messages"))
+                await send_json(send, 400, error_body(exc.message, "invalid_request_error", param="messages"))
                 return "invalid_request"
         return None
 
@@ -659,7 +665,7 @@ class ChatCompletionsApp:
             result = await self._run(request, out.on_event)
         except ModelError as exc:
             if not out.started:
-                await _send_json(send, status_for(exc), model_error_body(exc))
+                await send_json(send, status_for(exc), model_error_body(exc))
                 return "model_error"
             await out.write(f"data: {dumps(model_error_body(exc))}\n\n")
             outcome = "model_error"
@@ -713,7 +719,7 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-async def _send_json(send: Send, status: int, body: JsonObject, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+async def send_json(send: Send, status: int, body: JsonObject, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
     payload = dumps(body).encode()
     await send(
         {

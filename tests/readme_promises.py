@@ -60,6 +60,13 @@ PROMISES: dict[str, Claims] = {
             "test_anthropic_face.py::test_claude_code_in_print_mode_answers_with_a_gateway_tool",
         ),
     },
+    "Using it from an OpenAI Responses client": {
+        "responses.create and .stream, client functions, previous_response_id per token, the Agents SDK": (
+            "test_responses_face.py::test_responses_create_and_stream_answer_with_a_gateway_tool",
+            "test_responses_face.py::test_a_client_function_comes_back_as_a_function_call_and_previous_response_id_goes_on",
+            "test_responses_face.py::test_an_agents_sdk_agent_on_its_default_responses_model_uses_the_gateway",
+        ),
+    },
     "Using it from an OpenAI client": {
         "the snippet runs as written after quick start 1": (
             "test_clients.py::test_the_readme_openai_snippet_runs_as_written_after_quick_start",
