@@ -33,11 +33,14 @@ from glm_mcp.errors import ConfigError, ModelError
 from glm_mcp.gateway import Gateway
 from glm_mcp.install import (
     CLIENTS,
+    Plan,
     apply,
+    claude_settings_path,
     config_path,
     launch_command,
     plan,
     plan_http,
+    plan_model_env,
     user_config_path,
     user_config_text,
 )
@@ -97,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
         const="http://127.0.0.1:8765/mcp",
         metavar="URL",
         help="point the editor at a running `glm-mcp serve` (default http://127.0.0.1:8765/mcp), with its token",
+    )
+    install.add_argument(
+        "--model",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="claude-code only: also point Claude Code's model at the gateway (ANTHROPIC_BASE_URL, the token, "
+        "ANTHROPIC_MODEL: NAME, by default the config's model) in its settings.json",
     )
     install.add_argument(
         "--files-root",
@@ -706,17 +717,42 @@ def _install(config: GatewayConfig, args: argparse.Namespace) -> int:
                 config_file = _user_config(args, dry_run=args.dry_run)
             command, launch_args = launch_command(config_file)
             change = plan(args.client, path, command, launch_args, env)
+        changes = [change]
+        if args.model is not None:
+            changes.append(_model_change(config, args))
     except ConfigError as exc:
         print(f"glm-mcp: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    if args.dry_run:
-        print(f"# {path} would become (secrets shown as {MASK}):")
-        print(scrub(change.text), end="")
-        return EXIT_OK
-    if change.unchanged:
-        print(f"glm-mcp is already in {args.client}'s config, as it would be written: {path} (nothing written)")
-        return EXIT_OK
-    saved = apply(change)
-    backup = f" (the previous version is in {saved.name})" if saved is not None else ""
-    print(f"glm-mcp added to {args.client}: {path}{backup}; restart the editor to load it")
+    for change in changes:
+        if args.dry_run:
+            print(f"# {change.path} would become (secrets shown as {MASK}):")
+            print(scrub(change.text), end="")
+        elif change.unchanged:
+            print(f"{change.path} already says what glm-mcp would write (nothing written)")
+        else:
+            saved = apply(change)
+            backup = f" (the previous version is in {saved.name})" if saved is not None else ""
+            print(f"glm-mcp added to {args.client}: {change.path}{backup}; restart the editor to load it")
     return EXIT_OK
+
+
+def _model_change(config: GatewayConfig, args: argparse.Namespace) -> Plan:
+    """Claude Code's settings pointing its model at this gateway (`install claude-code --model`).
+
+    Raises:
+        ConfigError: Another client than claude-code, or authentication is off (Claude Code needs a token).
+    """
+    if args.client != "claude-code":
+        raise ConfigError("--model is for claude-code: it points Claude Code's model at the gateway")
+    token = _gateway_token(config)
+    if not token:
+        raise ConfigError('--model needs the gateway\'s token, and authentication is off ("auth_tokens": [])')
+    register([token])
+    serve = config.gateway
+    host = "127.0.0.1" if serve.host in ("0.0.0.0", "::") else f"[{serve.host}]" if ":" in serve.host else serve.host
+    variables = {
+        "ANTHROPIC_BASE_URL": f"http://{host}:{serve.port}",
+        "ANTHROPIC_AUTH_TOKEN": token,
+        "ANTHROPIC_MODEL": args.model or config.model.name,
+    }
+    return plan_model_env(claude_settings_path(Path.home(), os.environ), variables)

@@ -152,6 +152,32 @@ def plan(client: str, path: Path, command: str, args: list[str], env: dict[str, 
     return _merge(path, key, entry, secret=bool(env))
 
 
+def claude_settings_path(home: Path, environ: Mapping[str, str]) -> Path:
+    """Claude Code's user settings, whose `env` it applies to itself (`$CLAUDE_CONFIG_DIR/settings.json`)."""
+    return Path(environ.get("CLAUDE_CONFIG_DIR") or home / ".claude") / "settings.json"
+
+
+def plan_model_env(path: Path, variables: Mapping[str, str]) -> Plan:
+    """The new text of Claude Code's settings with `variables` in its `env` (the gateway as its model endpoint);
+    the file holds a token, so it is made private.
+
+    Raises:
+        ConfigError: The file exists but is not a JSON or JSONC object, so it is left alone.
+    """
+    existed = path.exists()
+    text = path.read_text(encoding="utf-8") if existed else ""
+    text = text if text.strip() else "{}\n"
+    try:
+        for name, value in variables.items():
+            text = set_member(text, ("env", name), value)
+    except ValueError as exc:
+        snippet = json.dumps({"env": dict(variables)}, indent=2)
+        raise ConfigError(
+            f"{path} cannot be edited safely ({exc}); it was left as it is. Add this to it by hand:\n{snippet}"
+        ) from None
+    return Plan(path, text, existed, secret=True)
+
+
 def _merge(path: Path, key: str, entry: dict[str, Any], *, secret: bool = False) -> Plan:
     existed = path.exists()
     original = path.read_text(encoding="utf-8") if existed else ""

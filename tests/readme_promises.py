@@ -140,7 +140,10 @@ PROMISES: dict[str, Claims] = {
         ),
         "an unknown --server is a usage error": ("test_cli.py::test_chat_with_an_unknown_server_is_a_usage_error",),
     },
-    "Command line: `glm-mcp install CLIENT [--dry-run] [--config F] [--http [URL]] [--files-root DIR] [--env NAME[=VALUE]]…`": {
+    "Command line: `glm-mcp install CLIENT [--dry-run] [--config F] [--http [URL]] [--files-root DIR] [--env NAME[=VALUE]]… [--model [NAME]]`": {
+        "claude-code --model points Claude Code's model at the gateway": (
+            "test_install.py::test_install_claude_code_with_model_points_claude_codes_model_at_the_gateway",
+        ),
         "adds glm-mcp to each editor's config, keeping what is there": (
             "test_install.py::test_install_adds_an_entry_naming_a_config_and_this_installation_and_keeps_the_rest",
             "test_install.py::test_env_carries_what_editors_do_not_pass_and_the_file_becomes_private",

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from glm_mcp.install import config_path, user_config_path
+from glm_mcp.jsonc import to_json
 from glm_mcp.tools.lenient import parse_document
 from tests.helpers import run_cli
 
@@ -150,3 +151,28 @@ async def test_install_with_nothing_to_change_writes_nothing_and_no_backup(tmp_p
     assert first[0] == 0 and code == 0, err
     assert "nothing written" in out and path.read_text() == written
     assert sorted(file.name for file in path.parent.iterdir()) == ["mcp.json"]  # no .bak at all
+
+
+async def test_install_claude_code_with_model_points_claude_codes_model_at_the_gateway(tmp_path: Path) -> None:
+    config = tmp_path / "glm-mcp.json"
+    config.write_text(json.dumps({"mcpServers": {}, "gateway": {"port": 9911, "auth_tokens": ["t" * 40]}}))
+    settings = tmp_path / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{\n  // mine\n  "theme": "dark"\n}\n')
+    env = _env(tmp_path)
+    code, out, err = await run_cli("install", "claude-code", "--model", "--config", str(config), env=env)
+    assert code == 0, err
+    written = settings.read_text()
+    assert "// mine" in written and '"theme": "dark"' in written  # the rest kept as written
+    variables = json.loads(to_json(written))["env"]
+    assert variables == {
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:9911",
+        "ANTHROPIC_AUTH_TOKEN": "t" * 40,
+        "ANTHROPIC_MODEL": "glm-4.6",
+    }
+    assert stat.S_IMODE(settings.stat().st_mode) & 0o077 == 0  # it holds the token
+    entry = json.loads((tmp_path / ".claude.json").read_text())["mcpServers"]["glm-mcp"]
+    assert entry["args"][-3:] == ["stdio", "--config", str(config)]  # the MCP entry as before
+    assert "t" * 40 not in out
+    code, _, err = await run_cli("install", "cursor", "--model", "--config", str(config), env=env)
+    assert code == 1 and "--model is for claude-code" in err
