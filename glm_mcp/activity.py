@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +54,10 @@ class CallEvent:
     id: int = field(default_factory=lambda: next(_ids))
 
 
+face: ContextVar[str] = ContextVar("glm_mcp_face", default="gateway")
+"""Which face the work in this task came in on (`openai`, `anthropic`, `responses`), for the status page."""
+
+
 @dataclass(frozen=True)
 class ModelEvent:
     """One request to the model (its retries included)."""
@@ -63,6 +68,8 @@ class ModelEvent:
     retries: int
     prompt_tokens: int | None
     completion_tokens: int | None
+    face: str = field(default_factory=face.get)
+    """The face of the run it served (`openai`, `anthropic`, `responses`; `gateway` for glm__agent, sampling, chat)."""
     kind: Literal["model"] = "model"
     at: float = field(default_factory=time.time)
     id: int = field(default_factory=lambda: next(_ids))

@@ -51,7 +51,7 @@ _ERROR_TYPES = {
     503: "overloaded_error",
 }
 _PASSED = ("model", "max_tokens", "temperature", "top_p", "stream", "glm_mcp")
-_STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens", "sensitive": "refusal"}
+_STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens", "content_filter": "refusal"}
 _SIGNATURE = "glm-mcp"
 """The `signature` of a thinking block: Anthropic's clients require one; GLM's reasoning carries none."""
 

@@ -33,6 +33,7 @@ from mcp import MCPError
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
+from glm_mcp import activity
 from glm_mcp._json import as_list, as_object
 from glm_mcp.agent import Agent, AgentEvent, AgentResult, EventFnT, function_name
 from glm_mcp.catalog import closest
@@ -548,6 +549,7 @@ class ChatCompletionsApp:
 
             face = self.faces.get(scope["path"])
             label = face.label if face is not None else "openai"
+            activity.face.set(label)  # this request's task: its model requests are shown with their face
             try:
                 caller = client_key(scope)
                 if face is not None:

@@ -58,6 +58,7 @@ PROMISES: dict[str, Claims] = {
             "test_anthropic_face.py::test_errors_come_in_anthropics_shape_with_their_status",
             "test_anthropic_face.py::test_count_tokens_is_an_estimate_and_models_come_in_anthropics_shape",
             "test_anthropic_face.py::test_claude_code_in_print_mode_answers_with_a_gateway_tool",
+            "test_anthropic_face.py::test_requests_are_counted_and_shown_by_the_face_they_came_in_on",
         ),
     },
     "Using it from an OpenAI Responses client": {

@@ -12,6 +12,7 @@ from typing import Any
 import anthropic
 import anyio
 import httpx2
+import openai
 import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
@@ -187,3 +188,19 @@ async def test_claude_code_in_print_mode_answers_with_a_gateway_tool(claude_code
     first = fake.requests[0]
     assert first["messages"][0]["role"] == "system" and first["stream"] is True
     assert "memo__recall" in [tool["function"]["name"] for tool in first["tools"]]  # beside Claude Code's own
+
+
+async def test_requests_are_counted_and_shown_by_the_face_they_came_in_on() -> None:
+    fake = FakeGlm(lambda body: Reply(content="hello"))
+    async with messages_client(fake) as (client, url):
+        await client.messages.create(model="glm-4.6", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+        chat = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0)
+        await chat.chat.completions.create(model="glm-4.6", messages=[{"role": "user", "content": "hi"}])
+        await chat.responses.create(model="glm-4.6", input="hi")
+        await chat.close()
+        async with httpx2.AsyncClient(base_url=url, headers={"authorization": f"Bearer {TOKEN}"}) as http:
+            metrics = (await http.get("/metrics")).text
+            shown = (await http.get("/admin/status")).json()["model_requests"]
+    for face in ("anthropic", "openai", "responses"):
+        assert f'glm_mcp_chat_completions_total{{face="{face}",outcome="ok"}} 1.0' in metrics
+    assert [request["face"] for request in shown] == ["anthropic", "openai", "responses"]

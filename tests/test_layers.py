@@ -64,6 +64,7 @@ ALLOWED: dict[str, set[str]] = {
         "upstream.asking",
     },
     "chat_api": {
+        "activity",
         "agent",
         "sessions",
         "catalog",

@@ -96,6 +96,7 @@ async def test_the_status_page_shows_the_gateway_live_and_drives_it(tmp_path: Pa
             async with client:
                 await client.chat.completions.create(model="glm-4.6", messages=[{"role": "user", "content": "hi"}])
             await expect(page.get_by_test_id("model-requests")).to_contain_text("glm-4.6")
+            await expect(page.get_by_test_id("model-requests")).to_contain_text("openai")  # the face it came in on
             await page.screenshot(path=str(ARTIFACTS / "status-3-calls.png"), full_page=True)
 
             # A reload from the page: a server added to the config shows up.
