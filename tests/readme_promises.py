@@ -59,6 +59,7 @@ PROMISES: dict[str, Claims] = {
             "test_anthropic_face.py::test_count_tokens_is_an_estimate_and_models_come_in_anthropics_shape",
             "test_anthropic_face.py::test_claude_code_in_print_mode_answers_with_a_gateway_tool",
             "test_anthropic_face.py::test_requests_are_counted_and_shown_by_the_face_they_came_in_on",
+            "test_anthropic_face.py::test_a_servers_question_pauses_the_run_as_a_glm_elicit_tool_use_and_the_answer_resumes_it",
         ),
     },
     "Using it from an OpenAI Responses client": {
