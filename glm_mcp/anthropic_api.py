@@ -34,7 +34,9 @@ from glm_mcp.chat_api import (
     elicit_calls,
     model_error_body,
     send_json,
+    start_event_stream,
     status_for,
+    text_of,
 )
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.model.profile import LEADING_NEWLINES
@@ -86,27 +88,6 @@ def _anthropic_errors(send: Send) -> Send:
     return rewriting
 
 
-def _text_of(content: Any, where: str) -> str:
-    """The text of a string or a list of text blocks.
-
-    Raises:
-        RequestError: A block that is not text (an image, a document): GLM's text models read text only.
-    """
-    if isinstance(content, str):
-        return content
-    texts: list[str] = []
-    for number, block in enumerate(as_list(content) or []):
-        fields = as_object(block) or {}
-        if fields.get("type") == "text" and isinstance(fields.get("text"), str):
-            texts.append(fields["text"])
-        else:
-            raise RequestError(
-                f"{where}[{number}] is a '{fields.get('type')}' block, and GLM's text models read text only",
-                f"{where}[{number}]",
-            )
-    return "\n".join(texts)
-
-
 def _messages(data: JsonObject) -> list[JsonObject]:
     """The conversation as chat messages.
 
@@ -116,12 +97,12 @@ def _messages(data: JsonObject) -> list[JsonObject]:
     out: list[JsonObject] = []
     system: list[str] = []
     if data.get("system") is not None:
-        system.append(_text_of(data["system"], "system"))
+        system.append(text_of(data["system"], "system"))
     for index, raw in enumerate(as_list(data.get("messages")) or []):
         message = as_object(raw)
         if message is not None and message.get("role") == "system":
             # Claude Code may send system text as a message of its own: it joins the system prompt, first.
-            system.append(_text_of(message.get("content") or "", f"messages[{index}]"))
+            system.append(text_of(message.get("content") or "", f"messages[{index}]"))
             continue
         if message is None or message.get("role") not in ("user", "assistant"):
             raise RequestError(f"messages[{index}] must be an object with role 'user' or 'assistant'", "messages")
@@ -146,12 +127,16 @@ def _messages(data: JsonObject) -> list[JsonObject]:
                 call = {"name": str(block.get("name", "")), "arguments": arguments}
                 calls.append({"id": str(block.get("id", "")), "type": "function", "function": call})
             elif kind == "tool_result" and message["role"] == "user":
-                text = _text_of(block.get("content") or "", f"{where}.content")
+                text = text_of(block.get("content") or "", f"{where}.content")
                 if block.get("is_error"):
                     text = f"Error: {text}"
                 results.append({"role": "tool", "tool_call_id": str(block.get("tool_use_id", "")), "content": text})
             else:
-                raise RequestError(f"{where} is a '{kind}' block, which glm-mcp cannot pass to GLM", where)
+                raise RequestError(
+                    f"{where} is a '{kind}' block; glm-mcp passes text, tool_use, tool_result and thinking blocks "
+                    "to GLM's text models",
+                    where,
+                )
         out.extend(results)  # tool results answer the previous assistant turn, before this turn's text
         if texts or calls or reasoning or not results:
             turn: JsonObject = {"role": message["role"], "content": "\n".join(texts)}
@@ -280,16 +265,7 @@ class _MessagesStream:
     async def event(self, name: str, data: JsonObject) -> None:
         if not self.started:
             self.started = True
-            await self.send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"text/event-stream; charset=utf-8"),
-                        (b"cache-control", b"no-cache"),
-                    ],
-                }
-            )
+            await start_event_stream(self.send)
             message: JsonObject = {
                 "id": self.message_id,
                 "type": "message",

@@ -24,6 +24,28 @@ _FEW_BRACKETS = 200
 TOO_DEEP = "the body is nested too deeply to be a request; send flatter JSON"
 
 
+TOO_LARGE = b"too large"
+"""What `read_body` answers for a body past `MAX_BODY_BYTES` (the rest of it is not read)."""
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    """A request's whole body; `TOO_LARGE` past `MAX_BODY_BYTES`; None when the client left before it arrived."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return TOO_LARGE
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
 def nests_too_deep(raw: bytes) -> bool:
     """Whether `raw` nests deeper than Python's and the SDK's parsers take (they would fail with a traceback)."""
     if raw.count(b"[") + raw.count(b"{") <= _FEW_BRACKETS:
@@ -48,21 +70,12 @@ class BoundedBodies:
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away before its body arrived
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                await _refuse(scope, receive, send, 413, f"the body is larger than {MAX_BODY_BYTES} bytes")
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = await read_body(receive)
+        if body is None:
+            return  # the client went away before its body arrived
+        if body is TOO_LARGE:
+            await _refuse(scope, receive, send, 413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+            return
         if nests_too_deep(body):
             await _refuse(scope, receive, send, 400, TOO_DEEP)
             return

@@ -75,6 +75,39 @@ def error_body(message: str, kind: str, code: str | None = None, param: str | No
     return {"error": {"message": message, "type": kind, "code": code, "param": param}}
 
 
+def text_of(content: Any, where: str, kinds: tuple[str, ...] = ("text",)) -> str:
+    """The text of a string, or of a list of parts whose `type` is one of `kinds` (`refusal` parts too), one part
+    a line.
+
+    Raises:
+        RequestError: A part that is not text (an image, a file): GLM's text models read text only; it is named.
+    """
+    if isinstance(content, str):
+        return content
+    texts: list[str] = []
+    for number, part in enumerate(as_list(content) or []):
+        fields = as_object(part) or {}
+        kind = fields.get("type")
+        if kind in kinds and isinstance(fields.get("text"), str):
+            texts.append(fields["text"])
+        elif kind == "refusal" and isinstance(fields.get("refusal"), str):
+            texts.append(fields["refusal"])
+        else:
+            shown = kind if isinstance(kind, str) else "untyped"
+            raise RequestError(
+                f"{where}[{number}] is a '{shown}' part, and GLM's text models take text only: send text parts (or "
+                "a string), or name a GLM vision model (glm-4.5v) for images",
+                f"{where}[{number}]",
+            )
+    return "\n".join(texts)
+
+
+async def start_event_stream(send: Send) -> None:
+    """Start a 200 `text/event-stream` response."""
+    headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+
 def openai_error(status: int, message: str) -> JsonObject:
     """An OpenAI-style error body for a status."""
     kind = "rate_limit_error" if status == 429 else "server_error" if status >= 500 else "invalid_request_error"
@@ -276,25 +309,9 @@ def _as_glm_message(message: JsonObject, index: int, vision: bool) -> JsonObject
     """
     if message.get("role") == "developer":
         message = {**message, "role": "system"}
-    parts = as_list(message.get("content"))
-    if parts is None or (vision and message.get("role") == "user"):
+    if as_list(message.get("content")) is None or (vision and message.get("role") == "user"):
         return message
-    texts: list[str] = []
-    for number, part in enumerate(parts):
-        fields = as_object(part) or {}
-        kind = fields.get("type")
-        if kind in _TEXT_PARTS and isinstance(fields.get("text"), str):
-            texts.append(fields["text"])
-        elif kind == "refusal" and isinstance(fields.get("refusal"), str):
-            texts.append(fields["refusal"])
-        else:
-            shown = kind if isinstance(kind, str) else "untyped"
-            raise RequestError(
-                f"messages[{index}].content[{number}] is a '{shown}' part, and GLM's text models take text only: "
-                "send text parts (or a string), or name a GLM vision model (glm-4.5v) for images",
-                f"messages[{index}].content[{number}]",
-            )
-    return {**message, "content": "\n".join(texts)}
+    return {**message, "content": text_of(message["content"], f"messages[{index}].content", _TEXT_PARTS)}
 
 
 def _strings(value: Any, param: str, what: str) -> list[str] | None:
@@ -378,16 +395,7 @@ class _Stream:
     async def write(self, text: str) -> None:
         if not self.started:
             self.started = True
-            await self.send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"text/event-stream; charset=utf-8"),
-                        (b"cache-control", b"no-cache"),
-                    ],
-                }
-            )
+            await start_event_stream(self.send)
             await self.chunk({"role": "assistant", "content": ""})
             for frame in self.pending:
                 await self.send({"type": "http.response.body", "body": frame.encode(), "more_body": True})

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp._json import as_object
-from glm_mcp.bodies import MAX_BODY_BYTES, TOO_DEEP, nests_too_deep
+from glm_mcp.bodies import TOO_DEEP, TOO_LARGE, nests_too_deep, read_body
 
 _JSON_RESPONSE: ContextVar[bool | None] = ContextVar("glm_mcp_json_response", default=None)
 
@@ -80,22 +80,13 @@ class ResponseMode:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away before its body arrived
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "the body is too large"}}
-                await JSONResponse(body, status_code=413)(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = await read_body(receive)
+        if body is None:
+            return  # the client went away before its body arrived
+        if body is TOO_LARGE:
+            refusal = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "the body is too large"}}
+            await JSONResponse(refusal, status_code=413)(scope, receive, send)
+            return
         if nests_too_deep(body):
             refusal = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": TOO_DEEP}}
             await JSONResponse(refusal, status_code=400)(scope, receive, send)

@@ -36,7 +36,9 @@ from glm_mcp.chat_api import (
     elicit_calls,
     error_body,
     send_json,
+    start_event_stream,
     status_for,
+    text_of,
 )
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.model.profile import LEADING_NEWLINES
@@ -48,6 +50,7 @@ STORED_SECONDS = 3_600.0
 """How long a stored response can be continued."""
 
 _PASSED = ("model", "temperature", "top_p", "stream", "glm_mcp")
+_TEXT_PARTS = ("input_text", "output_text", "text")
 
 
 @dataclass
@@ -85,24 +88,6 @@ class ResponseStore:
         return list(stored.messages)
 
 
-def _text(content: Any, where: str) -> str:
-    if isinstance(content, str):
-        return content
-    texts: list[str] = []
-    for number, part in enumerate(as_list(content) or []):
-        fields = as_object(part) or {}
-        if fields.get("type") in ("input_text", "output_text", "text") and isinstance(fields.get("text"), str):
-            texts.append(fields["text"])
-        elif fields.get("type") == "refusal":
-            texts.append(str(fields.get("refusal", "")))
-        else:
-            raise RequestError(
-                f"{where}[{number}] is a '{fields.get('type')}' part, and GLM's text models read text only",
-                f"{where}[{number}]",
-            )
-    return "\n".join(texts)
-
-
 def _input_messages(data: JsonObject) -> list[JsonObject]:
     """`input` as chat messages.
 
@@ -127,7 +112,7 @@ def _input_messages(data: JsonObject) -> list[JsonObject]:
             out.append(
                 {
                     "role": "system" if role == "developer" else role,
-                    "content": _text(fields.get("content"), f"{where}.content"),
+                    "content": text_of(fields.get("content"), f"{where}.content", _TEXT_PARTS),
                 }
             )
         elif kind == "function_call":
@@ -140,7 +125,7 @@ def _input_messages(data: JsonObject) -> list[JsonObject]:
                 out.append({"role": "assistant", "content": "", "tool_calls": [entry]})
         elif kind == "function_call_output":
             output = fields.get("output")
-            text = output if isinstance(output, str) else _text(output, f"{where}.output")
+            text = output if isinstance(output, str) else text_of(output, f"{where}.output", _TEXT_PARTS)
             out.append({"role": "tool", "tool_call_id": str(fields.get("call_id", "")), "content": text})
         elif kind == "reasoning":
             continue  # GLM's reasoning of an earlier turn: the answer that followed it is what counts
@@ -281,8 +266,7 @@ class _ResponseStream:
     async def event(self, name: str, data: JsonObject) -> None:
         if not self.started:
             self.started = True
-            headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
-            await self.send({"type": "http.response.start", "status": 200, "headers": headers})
+            await start_event_stream(self.send)
             for first in ("response.created", "response.in_progress"):
                 await self._frame(first, {"type": first, "response": {**self.shell, "status": "in_progress"}})
         await self._frame(name, {"type": name, **data})

@@ -20,9 +20,12 @@ from anyio.streams.text import TextReceiveStream
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
+from pydantic import SecretStr
 
-from glm_mcp.config import InProcessUpstreamConfig, StdioUpstreamConfig
+from glm_mcp.app import build_app
+from glm_mcp.config import GatewayConfig, InProcessUpstreamConfig, ModelConfig, ServeConfig, StdioUpstreamConfig
 from glm_mcp.gateway import Gateway
+from tests.fakes.fake_glm import Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_SERVERS = Path(__file__).parent / "fixture_servers"
@@ -297,3 +300,38 @@ def text_of(result: T.CallToolResult) -> str:
     block = result.content[0]
     assert isinstance(block, T.TextContent)
     return block.text
+
+
+def memo_server() -> MCPServer:
+    """A server with one read-only tool, `recall`, that knows when the launch is."""
+    server = MCPServer("memo")
+
+    @server.tool(annotations=T.ToolAnnotations(read_only_hint=True))
+    def recall(topic: str) -> str:
+        """Recall what is known about a topic."""
+        return f"{topic}: the launch is on Friday"
+
+    return server
+
+
+def glm_recalling(body: dict[str, Any]) -> Reply:
+    """A scripted GLM (for `FakeGlm`) that calls `memo__recall`, then answers with what it was told."""
+    told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    if told:
+        return Reply(content=f"The note says: {told[-1]}", reasoning="The tool answered.")
+    return Reply(tool_calls=[("memo__recall", '{"topic": "launch"}')], reasoning="I should look it up.")
+
+
+@asynccontextmanager
+async def gateway_before_glm(
+    glm_app: Any, *tokens: str, servers: dict[str, Any] | None = None
+) -> AsyncGenerator[str, None]:
+    """The gateway's HTTP app on 127.0.0.1 in front of an emulated GLM (`glm_app`) and `servers` (by default
+    `memo`), accepting `tokens`; yields its URL."""
+    async with serve_asgi(glm_app) as glm:
+        model = ModelConfig(base_url=glm, api_key=SecretStr("k"), max_retries=0)
+        serve = ServeConfig(auth_tokens=tuple(SecretStr(token) for token in tokens))
+        upstreams: dict[str, Any] = servers if servers is not None else {"memo": inproc(memo_server())}
+        config = GatewayConfig(servers=upstreams, model=model, gateway=serve)
+        async with serve_asgi(build_app(Gateway(config))) as url:
+            yield url

@@ -66,7 +66,7 @@ PROMISES: dict[str, Claims] = {
         "responses.create and .stream, client functions, previous_response_id per token, the Agents SDK": (
             "test_responses_face.py::test_responses_create_and_stream_answer_with_a_gateway_tool",
             "test_responses_face.py::test_a_client_function_comes_back_as_a_function_call_and_previous_response_id_goes_on",
-            "test_responses_face.py::test_an_agents_sdk_agent_on_its_default_responses_model_uses_the_gateway",
+            "test_clients.py::test_an_openai_agents_sdk_agent_runs_on_the_gateway_with_its_mcp_as_its_server",
         ),
     },
     "Using it from an OpenAI client": {

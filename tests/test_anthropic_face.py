@@ -22,7 +22,7 @@ from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import inproc, serve_asgi
+from tests.helpers import gateway_before_glm, glm_recalling, inproc, serve_asgi
 
 TOKEN = "anthropic-face-" + "a" * 32
 
@@ -31,40 +31,18 @@ class Name(BaseModel):
     name: str
 
 
-def memo_server() -> MCPServer:
-    server = MCPServer("memo")
-
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
-    def recall(topic: str) -> str:
-        """Recall what is known about a topic."""
-        return f"{topic}: the launch is on Friday"
-
-    return server
-
-
 @asynccontextmanager
 async def messages_client(fake: FakeGlm) -> AsyncGenerator[tuple[anthropic.AsyncAnthropic, str], None]:
-    async with serve_asgi(fake.app) as glm:
-        model = ModelConfig(base_url=glm, api_key=SecretStr("k"), max_retries=0)
-        serve = ServeConfig(auth_tokens=(SecretStr(TOKEN),))
-        config = GatewayConfig(servers={"memo": inproc(memo_server())}, model=model, gateway=serve)
-        async with serve_asgi(build_app(Gateway(config))) as url:
-            client = anthropic.AsyncAnthropic(base_url=url, api_key=TOKEN, max_retries=0)
-            try:
-                yield client, url
-            finally:
-                await client.close()
-
-
-def _uses_the_gateway_tool(body: dict[str, Any]) -> Reply:
-    told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
-    if told:
-        return Reply(content=f"The note says: {told[-1]}", reasoning="The tool answered.")
-    return Reply(tool_calls=[("memo__recall", '{"topic": "launch"}')], reasoning="I should look it up.")
+    async with gateway_before_glm(fake.app, TOKEN) as url:
+        client = anthropic.AsyncAnthropic(base_url=url, api_key=TOKEN, max_retries=0)
+        try:
+            yield client, url
+        finally:
+            await client.close()
 
 
 async def test_a_message_is_answered_by_glm_using_a_gateway_tool() -> None:
-    fake = FakeGlm(_uses_the_gateway_tool)
+    fake = FakeGlm(glm_recalling)
     async with messages_client(fake) as (client, _):
         message = await client.messages.create(
             model="glm-4.6",
@@ -83,7 +61,7 @@ async def test_a_message_is_answered_by_glm_using_a_gateway_tool() -> None:
 
 
 async def test_the_stream_helper_reads_text_as_it_comes_and_the_final_message() -> None:
-    fake = FakeGlm(_uses_the_gateway_tool)
+    fake = FakeGlm(glm_recalling)
     async with messages_client(fake) as (client, _):
         async with client.messages.stream(
             model="glm-4.6", max_tokens=512, messages=[{"role": "user", "content": "When is the launch?"}]

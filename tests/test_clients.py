@@ -11,64 +11,45 @@ from typing import Any
 import anyio
 import openai
 import pytest
-from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
 from glm_mcp.app import build_app
-from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, StdioUpstreamConfig, default_config_data
+from glm_mcp.config import GatewayConfig, ModelConfig, StdioUpstreamConfig, default_config_data
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import ROOT, glm_mcp_serve, inproc, serve_asgi
+from tests.helpers import ROOT, gateway_before_glm, glm_mcp_serve, glm_recalling, serve_asgi
 
 TOKEN = "client-token-" + "c" * 32
 
 
-def memo_server() -> MCPServer:
-    server = MCPServer("memo")
-
-    @server.tool()
-    def recall(topic: str) -> str:
-        """Recall what is known about a topic."""
-        return f"{topic}: the launch is on Friday"
-
-    return server
-
-
-def _answer_after_the_tool(body: dict[str, Any]) -> Reply:
-    told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
-    if told:
-        return Reply(content=f"GLM read: {told[-1]}")
-    return Reply(tool_calls=[("memo__recall", '{"topic": "launch"}')])
-
-
-async def test_an_openai_agents_sdk_agent_runs_on_v1_with_the_gateways_mcp_as_its_server() -> None:
-    from agents import Agent, OpenAIChatCompletionsModel, Runner, set_tracing_disabled
+@pytest.mark.parametrize("api", ["chat_completions", "responses"])
+async def test_an_openai_agents_sdk_agent_runs_on_the_gateway_with_its_mcp_as_its_server(api: str) -> None:
+    """On /v1/chat/completions and on its default model, /v1/responses, streamed and not."""
+    from agents import Agent, OpenAIChatCompletionsModel, OpenAIResponsesModel, Runner, set_tracing_disabled
     from agents.mcp import MCPServerStreamableHttp
 
     set_tracing_disabled(True)  # no export to OpenAI's servers from a test
-    fake = FakeGlm(_answer_after_the_tool)
-    async with serve_asgi(fake.app) as glm:
-        model = ModelConfig(base_url=glm, api_key=SecretStr("k"), max_retries=0)
-        config = GatewayConfig(
-            servers={"memo": inproc(memo_server())}, model=model, gateway=ServeConfig(auth_tokens=(SecretStr(TOKEN),))
+    fake = FakeGlm(glm_recalling)
+    async with gateway_before_glm(fake.app, TOKEN) as url:
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0)
+        model = (
+            OpenAIChatCompletionsModel(model="glm-4.6", openai_client=client)
+            if api == "chat_completions"
+            else OpenAIResponsesModel(model="glm-4.6", openai_client=client)
         )
-        async with serve_asgi(build_app(Gateway(config))) as url:
-            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0)
-            params: Any = {"url": f"{url}/mcp", "headers": {"Authorization": f"Bearer {TOKEN}"}}
-            async with MCPServerStreamableHttp(params, name="glm-mcp") as gateway_mcp:
-                agent = Agent(
-                    name="planner",
-                    instructions="Answer from what the tools say.",
-                    model=OpenAIChatCompletionsModel(model="glm-4.6", openai_client=client),
-                    mcp_servers=[gateway_mcp],
-                )
-                result = await Runner.run(agent, "When is the launch?")
-            await client.close()
-    assert result.final_output == "GLM read: launch: the launch is on Friday"
+        params: Any = {"url": f"{url}/mcp", "headers": {"Authorization": f"Bearer {TOKEN}"}}
+        async with MCPServerStreamableHttp(params, name="glm-mcp") as gateway_mcp:
+            agent = Agent(
+                name="planner", instructions="Answer from what the tools say.", model=model, mcp_servers=[gateway_mcp]
+            )
+            result = await Runner.run(agent, "When is the launch?")
+            streamed = Runner.run_streamed(agent, "When is the launch?")
+            async for _ in streamed.stream_events():
+                pass
+        await client.close()
+    assert result.final_output == streamed.final_output == "The note says: launch: the launch is on Friday"
     # The Agents SDK ran the MCP tool itself and sent its output back as content parts; GLM got strings only.
-    last = fake.requests[-1]["messages"]
-    assert all(isinstance(message.get("content"), str | None) for message in last)
-    assert [m["role"] for m in last][:1] == ["system"]
+    assert all(isinstance(message.get("content"), str | None) for message in fake.requests[-1]["messages"])
 
 
 @pytest.mark.parametrize("role", ["system", "developer", "user", "assistant", "tool"])
