@@ -32,6 +32,7 @@ from glm_mcp.chat_api import (
     ChatRequest,
     dumps,
     elicit_calls,
+    function_tool,
     model_error_body,
     send_json,
     start_event_stream,
@@ -165,10 +166,7 @@ def to_chat_body(data: JsonObject) -> JsonObject:
                 "input_schema (Anthropic's own server tools do not run on GLM)",
                 f"tools[{index}]",
             )
-        function = {"name": tool["name"], "parameters": tool.get("input_schema") or {"type": "object"}}
-        if isinstance(tool.get("description"), str):
-            function["description"] = tool["description"]
-        tools.append({"type": "function", "function": function})
+        tools.append(function_tool(tool, "input_schema"))
     if tools:
         body["tools"] = tools
     choice = as_object(data.get("tool_choice")) or {}

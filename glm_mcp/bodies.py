@@ -46,6 +46,20 @@ async def read_body(receive: Receive) -> bytes | None:
     return b"".join(chunks)
 
 
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app the body already read, then what the client sends next (a disconnect)."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 def nests_too_deep(raw: bytes) -> bool:
     """Whether `raw` nests deeper than Python's and the SDK's parsers take (they would fail with a traceback)."""
     if raw.count(b"[") + raw.count(b"{") <= _FEW_BRACKETS:
@@ -79,16 +93,7 @@ class BoundedBodies:
         if nests_too_deep(body):
             await _refuse(scope, receive, send, 400, TOO_DEEP)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:

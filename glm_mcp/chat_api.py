@@ -102,6 +102,14 @@ def text_of(content: Any, where: str, kinds: tuple[str, ...] = ("text",)) -> str
     return "\n".join(texts)
 
 
+def function_tool(tool: JsonObject, parameters_key: str) -> JsonObject:
+    """A client tool of another API (`name`, `description`, its schema under `parameters_key`) as a chat function."""
+    function: JsonObject = {"name": tool["name"], "parameters": tool.get(parameters_key) or {"type": "object"}}
+    if isinstance(tool.get("description"), str):
+        function["description"] = tool["description"]
+    return {"type": "function", "function": function}
+
+
 async def start_event_stream(send: Send) -> None:
     """Start a 200 `text/event-stream` response."""
     headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]

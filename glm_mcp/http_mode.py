@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp._json import as_object
-from glm_mcp.bodies import TOO_DEEP, TOO_LARGE, nests_too_deep, read_body
+from glm_mcp.bodies import TOO_DEEP, TOO_LARGE, nests_too_deep, read_body, replaying
 
 _JSON_RESPONSE: ContextVar[bool | None] = ContextVar("glm_mcp_json_response", default=None)
 
@@ -102,15 +102,7 @@ class ResponseMode:
             json_ok = None
             if _askable(body):
                 outgoing = self._remember_session(send)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
+        replay = replaying(body, receive)
         token = _JSON_RESPONSE.set(json_ok)
         try:
             await self.app(scope, replay, outgoing)

@@ -35,6 +35,7 @@ from glm_mcp.chat_api import (
     dumps,
     elicit_calls,
     error_body,
+    function_tool,
     send_json,
     start_event_stream,
     status_for,
@@ -154,10 +155,7 @@ def to_chat_body(data: JsonObject, history: list[JsonObject]) -> JsonObject:
                 "tools do not run on GLM; the gateway's MCP tools are offered already)",
                 f"tools[{index}]",
             )
-        function = {"name": tool["name"], "parameters": tool.get("parameters") or {"type": "object"}}
-        if isinstance(tool.get("description"), str):
-            function["description"] = tool["description"]
-        tools.append({"type": "function", "function": function})
+        tools.append(function_tool(tool, "parameters"))
     if tools:
         body["tools"] = tools
     choice: object = data.get("tool_choice")

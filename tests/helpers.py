@@ -322,6 +322,18 @@ def glm_recalling(body: dict[str, Any]) -> Reply:
     return Reply(tool_calls=[("memo__recall", '{"topic": "launch"}')], reasoning="I should look it up.")
 
 
+WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+"""The parameters of the client tool `get_weather` the face tests send."""
+
+
+def glm_asking_weather(body: dict[str, Any]) -> Reply:
+    """A scripted GLM that calls the client's `get_weather` for Oslo, then says what the client answered."""
+    told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    if told:
+        return Reply(content=f"It is {told[-1]} outside.")
+    return Reply(tool_calls=[("get_weather", '{"city": "Oslo"}')])
+
+
 @asynccontextmanager
 async def gateway_before_glm(
     glm_app: Any, *tokens: str, servers: dict[str, Any] | None = None

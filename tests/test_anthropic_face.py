@@ -22,7 +22,7 @@ from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import gateway_before_glm, glm_recalling, inproc, serve_asgi
+from tests.helpers import WEATHER_SCHEMA, gateway_before_glm, glm_asking_weather, glm_recalling, inproc, serve_asgi
 
 TOKEN = "anthropic-face-" + "a" * 32
 
@@ -76,17 +76,11 @@ async def test_the_stream_helper_reads_text_as_it_comes_and_the_final_message() 
 
 
 async def test_a_client_tool_comes_back_as_tool_use_and_its_result_goes_on() -> None:
-    def script(body: dict[str, Any]) -> Reply:
-        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
-        if told:
-            return Reply(content=f"It is {told[-1]} outside.")
-        return Reply(tool_calls=[("get_weather", '{"city": "Oslo"}')])
-
-    fake = FakeGlm(script)
+    fake = FakeGlm(glm_asking_weather)
     weather: Any = {
         "name": "get_weather",
         "description": "The weather in a city.",
-        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        "input_schema": WEATHER_SCHEMA,
     }
     question: Any = {"role": "user", "content": "Weather in Oslo?"}
     async with messages_client(fake) as (client, _):

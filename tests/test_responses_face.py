@@ -8,8 +8,8 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import gateway_before_glm, glm_recalling
+from tests.fakes.fake_glm import FakeGlm
+from tests.helpers import WEATHER_SCHEMA, gateway_before_glm, glm_asking_weather, glm_recalling
 
 TOKEN = "responses-face-" + "r" * 32
 OTHER = "responses-other-" + "o" * 32
@@ -36,18 +36,12 @@ async def test_responses_create_and_stream_answer_with_a_gateway_tool() -> None:
 
 
 async def test_a_client_function_comes_back_as_a_function_call_and_previous_response_id_goes_on() -> None:
-    def script(body: dict[str, Any]) -> Reply:
-        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
-        if told:
-            return Reply(content=f"It is {told[-1]} outside.")
-        return Reply(tool_calls=[("get_weather", '{"city": "Oslo"}')])
-
-    fake = FakeGlm(script)
+    fake = FakeGlm(glm_asking_weather)
     weather: Any = {
         "type": "function",
         "name": "get_weather",
         "description": "The weather in a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        "parameters": WEATHER_SCHEMA,
     }
     async with gateway_before_glm(fake.app, TOKEN, OTHER) as url:
         client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0)
