@@ -55,6 +55,7 @@ PROMISES: dict[str, Claims] = {
             "test_anthropic_face.py::test_a_message_is_answered_by_glm_using_a_gateway_tool",
             "test_anthropic_face.py::test_the_stream_helper_reads_text_as_it_comes_and_the_final_message",
             "test_anthropic_face.py::test_a_client_tool_comes_back_as_tool_use_and_its_result_goes_on",
+            "test_anthropic_face.py::test_a_streamed_client_tool_use_arrives_whole_through_the_stream_helper",
             "test_anthropic_face.py::test_errors_come_in_anthropics_shape_with_their_status",
             "test_anthropic_face.py::test_count_tokens_is_an_estimate_and_models_come_in_anthropics_shape",
             "test_anthropic_face.py::test_claude_code_in_print_mode_answers_with_a_gateway_tool",
@@ -66,6 +67,8 @@ PROMISES: dict[str, Claims] = {
         "responses.create and .stream, client functions, previous_response_id per token, the Agents SDK": (
             "test_responses_face.py::test_responses_create_and_stream_answer_with_a_gateway_tool",
             "test_responses_face.py::test_a_client_function_comes_back_as_a_function_call_and_previous_response_id_goes_on",
+            "test_responses_face.py::test_a_streamed_client_function_call_arrives_whole_in_its_events",
+            "test_responses_face.py::test_a_servers_question_pauses_the_run_as_a_glm_elicit_function_call_and_its_output_resumes_it",
             "test_clients.py::test_an_openai_agents_sdk_agent_runs_on_the_gateway_with_its_mcp_as_its_server",
         ),
     },

@@ -228,3 +228,17 @@ async def test_a_servers_question_pauses_the_run_as_a_glm_elicit_tool_use_and_th
             await client.close()
     assert paused.stop_reason == "tool_use" and ask.name == "glm__elicit" and "Your name?" in str(ask.input)
     assert [block.text for block in done.content if block.type == "text"] == ["GLM heard: hello Ada"]
+
+
+async def test_a_streamed_client_tool_use_arrives_whole_through_the_stream_helper() -> None:
+    fake = FakeGlm(glm_asking_weather)
+    weather: Any = {"name": "get_weather", "description": "Weather.", "input_schema": WEATHER_SCHEMA}
+    async with messages_client(fake) as (client, _):
+        async with client.messages.stream(
+            model="glm-4.6", max_tokens=100, tools=[weather], messages=[{"role": "user", "content": "Weather in Oslo?"}]
+        ) as stream:
+            final = await stream.get_final_message()
+    uses = [block for block in final.content if block.type == "tool_use"]
+    assert final.stop_reason == "tool_use" and [(use.name, use.input) for use in uses] == [
+        ("get_weather", {"city": "Oslo"})
+    ]

@@ -7,12 +7,19 @@ from typing import Any
 
 import openai
 import pytest
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel
 
-from tests.fakes.fake_glm import FakeGlm
-from tests.helpers import WEATHER_SCHEMA, gateway_before_glm, glm_asking_weather, glm_recalling
+from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.helpers import WEATHER_SCHEMA, gateway_before_glm, glm_asking_weather, glm_recalling, inproc
 
 TOKEN = "responses-face-" + "r" * 32
 OTHER = "responses-other-" + "o" * 32
+
+
+class Name(BaseModel):
+    name: str
 
 
 async def test_responses_create_and_stream_answer_with_a_gateway_tool() -> None:
@@ -61,3 +68,51 @@ async def test_a_client_function_comes_back_as_a_function_call_and_previous_resp
     sent = fake.requests[-1]["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "tool"]  # the stored turn, then the new input
     assert "not a stored response of yours" in str(foreign.value)
+
+
+async def test_a_streamed_client_function_call_arrives_whole_in_its_events() -> None:
+    fake = FakeGlm(glm_asking_weather)
+    weather: Any = {"type": "function", "name": "get_weather", "description": "Weather.", "parameters": WEATHER_SCHEMA}
+    async with gateway_before_glm(fake.app, TOKEN) as url:
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0)
+        async with client.responses.stream(model="glm-4.6", input="Weather in Oslo?", tools=[weather]) as stream:
+            kinds = [event.type async for event in stream]
+            final = await stream.get_final_response()
+        await client.close()
+    calls = [item for item in final.output if item.type == "function_call"]
+    assert [(call.name, call.arguments) for call in calls] == [("get_weather", '{"city": "Oslo"}')]
+    assert "response.function_call_arguments.delta" in kinds and kinds[-1] == "response.completed"
+
+
+async def test_a_servers_question_pauses_the_run_as_a_glm_elicit_function_call_and_its_output_resumes_it() -> None:
+    asks = MCPServer("asks")
+
+    @asks.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def greet(ctx: Context) -> str:
+        """Ask the user's name, then greet."""
+        answer = await ctx.elicit("Your name?", Name)
+        return f"hello {answer.data.name}" if answer.action == "accept" and answer.data else answer.action
+
+    def script(body: dict[str, Any]) -> Reply:
+        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+        return Reply(content=f"GLM heard: {told[0]}") if told else Reply(tool_calls=[("asks__greet", "{}")])
+
+    fake = FakeGlm(script)
+    opt_in: Any = {"glm_mcp": {"elicitation": "client"}}
+    async with gateway_before_glm(fake.app, TOKEN, servers={"asks": inproc(asks)}) as url:
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0)
+        paused = await client.responses.create(model="glm-4.6", input="greet me", extra_body=opt_in)
+        ask = next(item for item in paused.output if item.type == "function_call")
+        answer: Any = [
+            {"role": "user", "content": "greet me"},
+            {"type": "function_call", "call_id": ask.call_id, "name": ask.name, "arguments": ask.arguments},
+            {
+                "type": "function_call_output",
+                "call_id": ask.call_id,
+                "output": '{"action": "accept", "content": {"name": "Ada"}}',
+            },
+        ]
+        done = await client.responses.create(model="glm-4.6", input=answer, extra_body=opt_in, store=False)
+        await client.close()
+    assert ask.name == "glm__elicit" and "Your name?" in ask.arguments
+    assert done.output_text == "GLM heard: hello Ada"
