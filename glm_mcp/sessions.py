@@ -137,7 +137,8 @@ class SessionLimits:
             await send(message)
 
         try:
-            await self._standing_stream(scope, receive, noting)
+            # Not a standing stream that stopping may end at once: a legacy client's calls answer on it.
+            await self.app(scope, receive, noting)
         finally:
             self.sessions.pop(key, None)
             for session_id in owned:
