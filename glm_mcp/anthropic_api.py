@@ -22,7 +22,7 @@ from typing import Any
 import mcp.types as T
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Message, Send
+from starlette.types import Send
 
 from glm_mcp._json import JsonObject, as_list, as_object
 from glm_mcp.agent import AgentEvent, AgentResult
@@ -63,30 +63,6 @@ def error_shape(status: int, message: str) -> JsonObject:
     """An error body as Anthropic's API writes it."""
     kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     return {"type": "error", "error": {"type": kind, "message": message}}
-
-
-def _anthropic_errors(send: Send) -> Send:
-    """A `send` that rewrites the chat face's error bodies (OpenAI's shape) into Anthropic's."""
-    pending: list[Message] = []
-
-    async def rewriting(message: Message) -> None:
-        if message["type"] == "http.response.start" and message["status"] >= 400:
-            pending.append(message)
-            return
-        if pending and message["type"] == "http.response.body":
-            start = pending.pop()
-            try:
-                error = as_object(json.loads(message.get("body", b"")).get("error")) or {}
-            except (ValueError, AttributeError):
-                error = {}
-            body = dumps(error_shape(start["status"], str(error.get("message", "error")))).encode()
-            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-            await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
-            return
-        await send(message)
-
-    return rewriting
 
 
 def _messages(data: JsonObject) -> list[JsonObject]:
@@ -344,23 +320,24 @@ class _MessagesStream:
 
 async def handle_messages(app: ChatCompletionsApp, raw: bytes, too_big: bool, send: Send, caller: str) -> str:
     """Answer one `POST /v1/messages` on the chat face's loop; returns the outcome for the metrics."""
-    send = _anthropic_errors(send)
     if too_big:
-        return await app.refuse(send, 413, "the body is larger than the gateway takes (8 MiB)")
+        return await app.refuse(send, 413, "the body is larger than the gateway takes (8 MiB)", error_shape)
     try:
         data = as_object(json.loads(raw))
     except (ValueError, RecursionError):
         data = None
     if data is None:
-        return await app.refuse(send, 400, "the body must be a JSON object: a Messages API request")
+        return await app.refuse(send, 400, "the body must be a JSON object: a Messages API request", error_shape)
     if not isinstance(data.get("max_tokens"), int):
-        return await app.refuse(send, 400, "max_tokens: Field required (an integer, as the Messages API asks)")
+        return await app.refuse(
+            send, 400, "max_tokens: Field required (an integer, as the Messages API asks)", error_shape
+        )
     try:
         request = ChatRequest(to_chat_body(data), app.gateway)
     except RequestError as exc:
-        return await app.refuse(send, 400, str(exc))
+        return await app.refuse(send, 400, str(exc), error_shape)
     request.caller = caller
-    refused = await app.admit(request, send)
+    refused = await app.admit(request, send, error_shape)
     if refused is not None:
         return refused
     message_id = f"msg_{uuid.uuid4().hex}"
@@ -371,7 +348,7 @@ async def handle_messages(app: ChatCompletionsApp, raw: bytes, too_big: bool, se
             result = await app.run_request(request, out.on_event)
         except ModelError as exc:
             if not out.started:
-                return await app.refuse(send, status_for(exc), f"GLM: {exc.message}")
+                return await app.refuse(send, status_for(exc), f"GLM: {exc.message}", error_shape)
             error = error_shape(status_for(exc), str(model_error_body(exc)["error"]["message"]))
             await out.event("error", error)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -391,7 +368,7 @@ async def handle_messages(app: ChatCompletionsApp, raw: bytes, too_big: bool, se
     try:
         result = await app.run_request(request, None)
     except ModelError as exc:
-        return await app.refuse(send, status_for(exc), f"GLM: {exc.message}")
+        return await app.refuse(send, status_for(exc), f"GLM: {exc.message}", error_shape)
     if isinstance(result, T.InputRequiredResult):
         body = {
             "id": message_id,

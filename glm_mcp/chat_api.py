@@ -433,6 +433,9 @@ class _Stream:
             await self.chunk({}, glm_mcp={"event": event.kind, **data})
 
 
+ErrorShapeFnT = Callable[[int, str], JsonObject] | None
+"""A face's error body for (status, message); None for the OpenAI face's own."""
+
 FaceFnT = Callable[["ChatCompletionsApp", bytes, bool, Send, str], Awaitable[str]]
 """Answers one request of another API face: (the app, the body, whether it was too big, send, the caller) →
 the outcome for the metrics."""
@@ -445,6 +448,7 @@ class Face:
     label: str
     handle: FaceFnT
     error_shape: Callable[[int, str], JsonObject]
+    """Its error bodies: every refusal on its path is written in this shape, never rewritten afterwards."""
 
 
 TOO_BIG = b"too big"
@@ -576,7 +580,9 @@ class ChatCompletionsApp:
                 logger.exception("chat request failed")
                 outcome = "internal_error"
                 if not started[0]:
-                    await send_json(send, 500, error_body("internal error in glm-mcp; see its log", "server_error"))
+                    message = "internal error in glm-mcp; see its log"
+                    shape = face.error_shape if face is not None else openai_error
+                    await send_json(send, 500, shape(500, message))
             self.gateway.metrics.chat_completion(outcome, label)
             tg.cancel_scope.cancel()
 
@@ -622,27 +628,32 @@ class ChatCompletionsApp:
         await send_json(send, 200, _completion(result, request.model, request_id, created, request.offer))
         return result.stopped_by or "ok"
 
-    async def refuse(self, send: Send, status: int, message: str) -> str:
-        """Answer an error (each face rewrites it into its own shape); the outcome for the metrics."""
-        kind = "rate_limit_error" if status == 429 else "model_error" if status >= 500 else "invalid_request_error"
-        await send_json(send, status, error_body(message, kind))
+    async def refuse(self, send: Send, status: int, message: str, shape: ErrorShapeFnT = None) -> str:
+        """Answer an error in the face's own shape (`shape`; the OpenAI face's by default); the outcome for the
+        metrics."""
+        await send_json(send, status, (shape or openai_error)(status, message))
         return "invalid_request" if status < 500 and status != 429 else "model_error"
 
-    async def admit(self, request: ChatRequest, send: Send) -> str | None:
-        """None when the request may run now; else its refusal was sent, and this is the outcome."""
+    async def admit(self, request: ChatRequest, send: Send, shape: ErrorShapeFnT = None) -> str | None:
+        """None when the request may run now; else its refusal was sent (in the face's `shape`, by default the
+        OpenAI face's, with its codes and params), and this is the outcome."""
+
+        async def refused(status: int, body: JsonObject) -> None:
+            await send_json(send, status, body if shape is None else shape(status, body["error"]["message"]))
+
         if (missing := self.agent.model.config.missing_key) is not None:
-            await send_json(send, 503, error_body(missing, "model_error", "no_model_key"))
+            await refused(503, error_body(missing, "model_error", "no_model_key"))
             return "model_error"
         self._sinks = {token: sink for token, sink in self._sinks.items() if self.rounds.is_waiting(token)}
         if request.resume is not None and request.resume[0] not in self._sinks:
             message = f"the run this {ELICIT_TOOL} answer belongs to is unknown or expired: send the request again"
-            await send_json(send, 400, error_body(message, "invalid_request_error", param="messages"))
+            await refused(400, error_body(message, "invalid_request_error", param="messages"))
             return "invalid_request"
         if request.resume is not None:
             try:
                 self.rounds.check(request.resume[0], request.binding)
             except MCPError as exc:
-                await send_json(send, 400, error_body(exc.message, "invalid_request_error", param="messages"))
+                await refused(400, error_body(exc.message, "invalid_request_error", param="messages"))
                 return "invalid_request"
         return None
 

@@ -36,6 +36,7 @@ from glm_mcp.chat_api import (
     elicit_calls,
     error_body,
     function_tool,
+    model_error_body,
     send_json,
     start_event_stream,
     status_for,
@@ -408,7 +409,8 @@ def handler(store: ResponseStore) -> Any:
             result = await app.run_request(request, stream.on_event if stream is not None else None)
         except ModelError as exc:
             if stream is None or not stream.started:
-                return await app.refuse(send, status_for(exc), f"GLM: {exc.message}")
+                await send_json(send, status_for(exc), model_error_body(exc))  # as the chat face answers it
+                return "model_error"
             failed = {**shell, "status": "failed", "error": {"code": exc.code or "model_error", "message": exc.message}}
             await stream.event("response.failed", {"response": failed})
             await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -21,7 +21,7 @@ from pydantic import BaseModel, SecretStr
 from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
 from glm_mcp.gateway import Gateway
-from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.fakes.fake_glm import Failure, FakeGlm, Reply
 from tests.helpers import WEATHER_SCHEMA, gateway_before_glm, glm_asking_weather, glm_recalling, inproc, serve_asgi
 
 TOKEN = "anthropic-face-" + "a" * 32
@@ -242,3 +242,13 @@ async def test_a_streamed_client_tool_use_arrives_whole_through_the_stream_helpe
     assert final.stop_reason == "tool_use" and [(use.name, use.input) for use in uses] == [
         ("get_weather", {"city": "Oslo"})
     ]
+
+
+async def test_a_glm_failure_is_an_error_in_anthropics_shape() -> None:
+    fake = FakeGlm([Failure(500, "500", "upstream broke")])
+    async with messages_client(fake) as (_, url):
+        async with httpx2.AsyncClient(base_url=url, headers={"x-api-key": TOKEN}) as http:
+            body = {"model": "glm-4.6", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+            failed = await http.post("/v1/messages", json=body)
+    assert failed.status_code == 500 and failed.json()["type"] == "error"
+    assert failed.json()["error"] == {"type": "api_error", "message": "GLM: upstream broke"}
