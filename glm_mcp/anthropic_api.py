@@ -30,9 +30,10 @@ from glm_mcp.chat_api import (
     ELICIT_TOOL,
     ChatCompletionsApp,
     ChatRequest,
+    ask_for_a_call,
+    client_tools,
     dumps,
     elicit_calls,
-    function_tool,
     model_error_body,
     send_json,
     start_event_stream,
@@ -133,26 +134,15 @@ def to_chat_body(data: JsonObject) -> JsonObject:
     """
     body: JsonObject = {key: data[key] for key in _PASSED if key in data}
     messages = _messages(data)
-    tools: list[JsonObject] = []
-    for index, raw in enumerate(as_list(data.get("tools")) or []):
-        tool = as_object(raw) or {}
-        if tool.get("type") not in (None, "custom") or not isinstance(tool.get("name"), str):
-            raise RequestError(
-                f"tools[{index}] is a '{tool.get('type')}' tool: glm-mcp takes client tools with a name and an "
-                "input_schema (Anthropic's own server tools do not run on GLM)",
-                f"tools[{index}]",
-            )
-        tools.append(function_tool(tool, "input_schema"))
-    if tools:
+    refused = "glm-mcp takes client tools with a name and an input_schema (Anthropic's server tools do not run on GLM)"
+    if tools := client_tools(data.get("tools"), "input_schema", (None, "custom"), refused):
         body["tools"] = tools
     choice = as_object(data.get("tool_choice")) or {}
     kind = choice.get("type", "auto")
     if kind == "none":
         body["tool_choice"] = "none"
     elif kind in ("any", "tool"):
-        # GLM cannot force a call: asked for in words instead, which it follows.
-        named = f"the tool {choice.get('name')}" if kind == "tool" else "one of the tools"
-        messages.insert(0, {"role": "system", "content": f"Answer by calling {named}; do not answer in text."})
+        ask_for_a_call(messages, str(choice.get("name")) if kind == "tool" else None)
     elif kind != "auto":
         raise RequestError("tool_choice.type must be auto, any, tool or none", "tool_choice")
     if isinstance(data.get("stop_sequences"), list):

@@ -102,12 +102,34 @@ def text_of(content: Any, where: str, kinds: tuple[str, ...] = ("text",)) -> str
     return "\n".join(texts)
 
 
-def function_tool(tool: JsonObject, parameters_key: str) -> JsonObject:
-    """A client tool of another API (`name`, `description`, its schema under `parameters_key`) as a chat function."""
-    function: JsonObject = {"name": tool["name"], "parameters": tool.get(parameters_key) or {"type": "object"}}
-    if isinstance(tool.get("description"), str):
-        function["description"] = tool["description"]
-    return {"type": "function", "function": function}
+def client_tools(raw: Any, schema_key: str, kinds: tuple[object, ...], refused: str) -> list[JsonObject]:
+    """Another API's client tools (`name`, `description`, the schema under `schema_key`, a `type` among `kinds`) as
+    chat functions.
+
+    Raises:
+        RequestError: A tool of another kind or without a name, named by its place, with `refused` saying why.
+    """
+    tools: list[JsonObject] = []
+    for index, item in enumerate(as_list(raw) or []):
+        tool = as_object(item) or {}
+        if tool.get("type") not in kinds or not isinstance(tool.get("name"), str):
+            raise RequestError(f"tools[{index}] is a '{tool.get('type')}' tool: {refused}", f"tools[{index}]")
+        function: JsonObject = {"name": tool["name"], "parameters": tool.get(schema_key) or {"type": "object"}}
+        if isinstance(tool.get("description"), str):
+            function["description"] = tool["description"]
+        tools.append({"type": "function", "function": function})
+    return tools
+
+
+def ask_for_a_call(messages: list[JsonObject], name: str | None) -> None:
+    """What GLM cannot be forced to do (a call of `name`, or of any tool), asked for in words it follows: a line
+    of the system prompt (the first message), added to it or as one of its own."""
+    what = f"the tool {name}" if name else "one of the tools"
+    line = f"Answer by calling {what}; do not answer in text."
+    if messages and messages[0].get("role") == "system":
+        messages[0] = {**messages[0], "content": f"{messages[0]['content']}\n\n{line}"}
+    else:
+        messages.insert(0, {"role": "system", "content": line})
 
 
 async def start_event_stream(send: Send) -> None:

@@ -32,10 +32,11 @@ from glm_mcp.chat_api import (
     ELICIT_TOOL,
     ChatCompletionsApp,
     ChatRequest,
+    ask_for_a_call,
+    client_tools,
     dumps,
     elicit_calls,
     error_body,
-    function_tool,
     model_error_body,
     send_json,
     start_event_stream,
@@ -147,17 +148,8 @@ def to_chat_body(data: JsonObject, history: list[JsonObject]) -> JsonObject:
     if isinstance(data.get("instructions"), str):
         messages.append({"role": "system", "content": data["instructions"]})
     messages += [message for message in history if message.get("role") != "system"] + _input_messages(data)
-    tools: list[JsonObject] = []
-    for index, raw in enumerate(as_list(data.get("tools")) or []):
-        tool = as_object(raw) or {}
-        if tool.get("type") != "function" or not isinstance(tool.get("name"), str):
-            raise RequestError(
-                f"tools[{index}] is a '{tool.get('type')}' tool: glm-mcp takes function tools (OpenAI's built-in "
-                "tools do not run on GLM; the gateway's MCP tools are offered already)",
-                f"tools[{index}]",
-            )
-        tools.append(function_tool(tool, "parameters"))
-    if tools:
+    refused = "glm-mcp takes function tools (OpenAI's built-in tools do not run on GLM; the gateway's are offered)"
+    if tools := client_tools(data.get("tools"), "parameters", ("function",), refused):
         body["tools"] = tools
     choice: object = data.get("tool_choice")
     forced = as_object(choice)
@@ -165,8 +157,7 @@ def to_chat_body(data: JsonObject, history: list[JsonObject]) -> JsonObject:
         body["tool_choice"] = "none"
     elif choice == "required" or forced is not None:
         named = (forced or {}).get("name")
-        what = f"the tool {named}" if named else "one of the tools"
-        messages.insert(0, {"role": "system", "content": f"Answer by calling {what}; do not answer in text."})
+        ask_for_a_call(messages, str(named) if named else None)
     if isinstance(data.get("max_output_tokens"), int):
         body["max_tokens"] = data["max_output_tokens"]
     reasoning = as_object(data.get("reasoning"))

@@ -56,6 +56,8 @@ PROMISES: dict[str, Claims] = {
             "test_anthropic_face.py::test_the_stream_helper_reads_text_as_it_comes_and_the_final_message",
             "test_anthropic_face.py::test_a_client_tool_comes_back_as_tool_use_and_its_result_goes_on",
             "test_anthropic_face.py::test_a_streamed_client_tool_use_arrives_whole_through_the_stream_helper",
+            "test_anthropic_face.py::test_a_tool_choice_glm_cannot_force_is_asked_for_in_the_system_prompt",
+            "test_anthropic_face.py::test_a_glm_failure_is_an_error_in_anthropics_shape",
             "test_anthropic_face.py::test_errors_come_in_anthropics_shape_with_their_status",
             "test_anthropic_face.py::test_count_tokens_is_an_estimate_and_models_come_in_anthropics_shape",
             "test_anthropic_face.py::test_claude_code_in_print_mode_answers_with_a_gateway_tool",

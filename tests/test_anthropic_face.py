@@ -252,3 +252,25 @@ async def test_a_glm_failure_is_an_error_in_anthropics_shape() -> None:
             failed = await http.post("/v1/messages", json=body)
     assert failed.status_code == 500 and failed.json()["type"] == "error"
     assert failed.json()["error"] == {"type": "api_error", "message": "GLM: upstream broke"}
+
+
+async def test_a_tool_choice_glm_cannot_force_is_asked_for_in_the_system_prompt() -> None:
+    fake = FakeGlm(glm_asking_weather)
+    weather: Any = {"name": "get_weather", "description": "Weather.", "input_schema": WEATHER_SCHEMA}
+    choice: Any = {"type": "tool", "name": "get_weather"}
+    async with messages_client(fake) as (client, _):
+        message = await client.messages.create(
+            model="glm-4.6",
+            max_tokens=50,
+            system="Be brief.",
+            tools=[weather],
+            tool_choice=choice,
+            messages=[{"role": "user", "content": "Oslo?"}],
+        )
+    assert message.stop_reason == "tool_use"
+    system = fake.requests[0]["messages"][0]
+    assert system == {
+        "role": "system",
+        "content": "Be brief.\n\nAnswer by calling the tool get_weather; do not answer in text.",
+    }
+    assert fake.requests[0].get("tool_choice") == "auto"  # GLM takes only auto: nothing it would refuse is sent
