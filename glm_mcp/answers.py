@@ -6,7 +6,8 @@ Contract:
   60 s (past that the server hears a refusal saying when to try again). Every request is logged at info naming
   the server and reported to `on_sampling` (metrics and the status page) with its outcome; the result names the
   GLM model, and the request counts in the model metrics like any other; without a model key there is no answer;
-- roots are those of the most recently connected editor that has roots, else the config's `gateway.roots`;
+- roots are those of the only connected editor, when it has roots (with several, none of theirs is given to a
+  server outside their calls), else the config's `gateway.roots`;
 - elicitation has no answer here: only a person can give one.
 """
 
@@ -45,19 +46,18 @@ def root_of(entry: str) -> T.Root:
 
 
 class GatewayAnswers:
-    """Answers with GLM and the gateway's knowledge; an `Asker` of last resort."""
+    """Answers with GLM and the gateway's knowledge: the `Fallback` of every server's questions."""
 
     def __init__(
         self, model: GlmClient, config: Callable[[], GatewayConfig], on_sampling: SamplingListenerFnT | None = None
     ) -> None:
-        self.identity: object = self
         self._model = model
         self._config = config
         self._on_sampling = on_sampling
         self._recent: dict[str, collections.deque[float]] = {}
         """Per server, when GLM answered its last sampling requests (within the rate window)."""
         self.editor_roots: EditorRootsFnT | None = None
-        """Set by the MCP face: the roots of a connected editor, or None when none has any."""
+        """Set by the MCP face: the roots of the only connected editor, or None."""
 
     def glm_sampler(self, server: str) -> SampleFnT | None:
         """GLM answering `server`'s sampling, bounded; None while no model key is set."""

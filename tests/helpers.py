@@ -20,7 +20,7 @@ from anyio.streams.text import TextReceiveStream
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, InProcessUpstreamConfig, ModelConfig, ServeConfig, StdioUpstreamConfig
@@ -320,6 +320,29 @@ def glm_recalling(body: dict[str, Any]) -> Reply:
     if told:
         return Reply(content=f"The note says: {told[-1]}", reasoning="The tool answered.")
     return Reply(tool_calls=[("memo__recall", '{"topic": "launch"}')], reasoning="I should look it up.")
+
+
+class Name(BaseModel):
+    name: str
+
+
+def greeting_server() -> MCPServer:
+    """A server whose one tool, `greet`, asks the user's name (form elicitation) before it greets."""
+    server = MCPServer("asks")
+
+    @server.tool(annotations=T.ToolAnnotations(read_only_hint=True))
+    async def greet(ctx: Context, greeting: str = "hello") -> str:
+        """Ask the user's name, then greet."""
+        answer = await ctx.elicit("Your name?", Name)
+        return f"{greeting} {answer.data.name}" if answer.action == "accept" and answer.data else answer.action
+
+    return server
+
+
+def glm_greeting(body: dict[str, Any]) -> Reply:
+    """A scripted GLM that calls `asks__greet`, then says what it heard."""
+    told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    return Reply(content=f"GLM heard: {told[0]}") if told else Reply(tool_calls=[("asks__greet", "{}")])
 
 
 WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}

@@ -14,21 +14,19 @@ import anyio
 import httpx2
 import openai
 import pytest
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, SecretStr
 
-from glm_mcp.app import build_app
-from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
-from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import Failure, FakeGlm, Reply
-from tests.helpers import WEATHER_SCHEMA, gateway_before_glm, glm_asking_weather, glm_recalling, inproc, serve_asgi
+from tests.helpers import (
+    WEATHER_SCHEMA,
+    gateway_before_glm,
+    glm_asking_weather,
+    glm_greeting,
+    glm_recalling,
+    greeting_server,
+    inproc,
+)
 
 TOKEN = "anthropic-face-" + "a" * 32
-
-
-class Name(BaseModel):
-    name: str
 
 
 @asynccontextmanager
@@ -183,49 +181,30 @@ async def test_requests_are_counted_and_shown_by_the_face_they_came_in_on() -> N
 
 
 async def test_a_servers_question_pauses_the_run_as_a_glm_elicit_tool_use_and_the_answer_resumes_it() -> None:
-    asks = MCPServer("asks")
-
-    @asks.tool(annotations=ToolAnnotations(read_only_hint=True))
-    async def greet(ctx: Context) -> str:
-        """Ask the user's name, then greet."""
-        answer = await ctx.elicit("Your name?", Name)
-        return f"hello {answer.data.name}" if answer.action == "accept" and answer.data else answer.action
-
-    def script(body: dict[str, Any]) -> Reply:
-        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
-        return Reply(content=f"GLM heard: {told[0]}") if told else Reply(tool_calls=[("asks__greet", "{}")])
-
-    fake = FakeGlm(script)
-    async with serve_asgi(fake.app) as glm:
-        model = ModelConfig(base_url=glm, api_key=SecretStr("k"), max_retries=0)
-        config = GatewayConfig(
-            servers={"asks": inproc(asks)}, model=model, gateway=ServeConfig(auth_tokens=(SecretStr(TOKEN),))
+    fake = FakeGlm(glm_greeting)
+    async with gateway_before_glm(fake.app, TOKEN, servers={"asks": inproc(greeting_server())}) as url:
+        client = anthropic.AsyncAnthropic(base_url=url, api_key=TOKEN, max_retries=0)
+        question: Any = {"role": "user", "content": "greet me"}
+        opt_in: Any = {"glm_mcp": {"elicitation": "client"}}
+        paused = await client.messages.create(model="glm-4.6", max_tokens=100, messages=[question], extra_body=opt_in)
+        ask = next(block for block in paused.content if block.type == "tool_use")
+        answer: Any = {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": ask.id,
+                    "content": '{"action": "accept", "content": {"name": "Ada"}}',
+                }
+            ],
+        }
+        done = await client.messages.create(
+            model="glm-4.6",
+            max_tokens=100,
+            messages=[question, {"role": "assistant", "content": paused.content}, answer],
+            extra_body=opt_in,
         )
-        async with serve_asgi(build_app(Gateway(config))) as url:
-            client = anthropic.AsyncAnthropic(base_url=url, api_key=TOKEN, max_retries=0)
-            question: Any = {"role": "user", "content": "greet me"}
-            opt_in: Any = {"glm_mcp": {"elicitation": "client"}}
-            paused = await client.messages.create(
-                model="glm-4.6", max_tokens=100, messages=[question], extra_body=opt_in
-            )
-            ask = next(block for block in paused.content if block.type == "tool_use")
-            answer: Any = {
-                "role": "user",
-                "content": [
-                    {
-                        "type": "tool_result",
-                        "tool_use_id": ask.id,
-                        "content": '{"action": "accept", "content": {"name": "Ada"}}',
-                    }
-                ],
-            }
-            done = await client.messages.create(
-                model="glm-4.6",
-                max_tokens=100,
-                messages=[question, {"role": "assistant", "content": paused.content}, answer],
-                extra_body=opt_in,
-            )
-            await client.close()
+        await client.close()
     assert paused.stop_reason == "tool_use" and ask.name == "glm__elicit" and "Your name?" in str(ask.input)
     assert [block.text for block in done.content if block.type == "text"] == ["GLM heard: hello Ada"]
 

@@ -18,14 +18,14 @@ from mcp import Client, MCPError
 from mcp.client import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 
 from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, UpstreamConfig
 from glm_mcp.facade import build_server
 from glm_mcp.gateway import Gateway
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import inproc, serve_asgi, text_of
+from tests.helpers import greeting_server, inproc, serve_asgi, text_of
 
 ADA, BOB = "ada-" + "a" * 40, "bob-" + "b" * 40
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
@@ -122,22 +122,6 @@ async def test_readyz_shows_config_error_detail_only_with_the_token() -> None:
     assert "'one'" in told["config_error"] and "echo" in told["config_error"]
 
 
-class Name(BaseModel):
-    name: str
-
-
-def asking_server() -> MCPServer:
-    server = MCPServer("asks")
-
-    @server.tool()
-    async def greet(greeting: str, ctx: Context) -> str:
-        """Ask the user's name, then greet."""
-        answer = await ctx.elicit("Your name?", Name)
-        return f"{greeting} {answer.data.name}" if answer.action == "accept" and answer.data else answer.action
-
-    return server
-
-
 async def _never_asked(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
     raise AssertionError("the test answers the rounds itself")
 
@@ -156,7 +140,7 @@ async def modern_editor(url: str, token: str) -> AsyncGenerator[Client, None]:
 
 async def test_a_request_state_is_bound_to_its_caller_and_its_call() -> None:
     serve = ServeConfig(auth_tokens=(SecretStr(ADA), SecretStr(BOB)))
-    config = GatewayConfig(servers={"asks": inproc(asking_server())}, gateway=serve)
+    config = GatewayConfig(servers={"asks": inproc(greeting_server())}, gateway=serve)
     accept = {"n": T.ElicitResult(action="accept", content={"name": "Ada"})}
     async with serve_asgi(build_app(Gateway(config))) as url:
         async with modern_editor(url, ADA) as ada, modern_editor(url, BOB) as bob:
@@ -197,7 +181,7 @@ async def test_a_paused_v1_run_is_resumed_only_by_the_client_that_started_it() -
     async with serve_asgi(fake.app) as glm_url:
         model = ModelConfig(base_url=f"{glm_url}/api/paas/v4", api_key=SecretStr("k"), max_retries=0)
         serve = ServeConfig(auth_tokens=(SecretStr(ADA), SecretStr(BOB)))
-        servers: dict[str, UpstreamConfig] = {"asks": inproc(asking_server(), destructive="allow")}
+        servers: dict[str, UpstreamConfig] = {"asks": inproc(greeting_server(), destructive="allow")}
         app = build_app(Gateway(GatewayConfig(servers=servers, model=model, gateway=serve)))
         async with serve_asgi(app) as url, httpx2.AsyncClient(base_url=url) as http:
             user: list[dict[str, Any]] = [{"role": "user", "content": "greet me"}]

@@ -7,19 +7,20 @@ from typing import Any
 
 import openai
 import pytest
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel
 
-from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import WEATHER_SCHEMA, gateway_before_glm, glm_asking_weather, glm_recalling, inproc
+from tests.fakes.fake_glm import FakeGlm
+from tests.helpers import (
+    WEATHER_SCHEMA,
+    gateway_before_glm,
+    glm_asking_weather,
+    glm_greeting,
+    glm_recalling,
+    greeting_server,
+    inproc,
+)
 
 TOKEN = "responses-face-" + "r" * 32
 OTHER = "responses-other-" + "o" * 32
-
-
-class Name(BaseModel):
-    name: str
 
 
 async def test_responses_create_and_stream_answer_with_a_gateway_tool() -> None:
@@ -85,21 +86,9 @@ async def test_a_streamed_client_function_call_arrives_whole_in_its_events() -> 
 
 
 async def test_a_servers_question_pauses_the_run_as_a_glm_elicit_function_call_and_its_output_resumes_it() -> None:
-    asks = MCPServer("asks")
-
-    @asks.tool(annotations=ToolAnnotations(read_only_hint=True))
-    async def greet(ctx: Context) -> str:
-        """Ask the user's name, then greet."""
-        answer = await ctx.elicit("Your name?", Name)
-        return f"hello {answer.data.name}" if answer.action == "accept" and answer.data else answer.action
-
-    def script(body: dict[str, Any]) -> Reply:
-        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
-        return Reply(content=f"GLM heard: {told[0]}") if told else Reply(tool_calls=[("asks__greet", "{}")])
-
-    fake = FakeGlm(script)
+    fake = FakeGlm(glm_greeting)
     opt_in: Any = {"glm_mcp": {"elicitation": "client"}}
-    async with gateway_before_glm(fake.app, TOKEN, servers={"asks": inproc(asks)}) as url:
+    async with gateway_before_glm(fake.app, TOKEN, servers={"asks": inproc(greeting_server())}) as url:
         client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0)
         paused = await client.responses.create(model="glm-4.6", input="greet me", extra_body=opt_in)
         ask = next(item for item in paused.output if item.type == "function_call")
