@@ -70,6 +70,7 @@ PROMISES: dict[str, Claims] = {
             "test_responses_face.py::test_responses_create_and_stream_answer_with_a_gateway_tool",
             "test_responses_face.py::test_a_client_function_comes_back_as_a_function_call_and_previous_response_id_goes_on",
             "test_responses_face.py::test_a_streamed_client_function_call_arrives_whole_in_its_events",
+            "test_responses_face.py::test_a_response_sent_with_store_false_cannot_be_continued",
             "test_responses_face.py::test_a_servers_question_pauses_the_run_as_a_glm_elicit_function_call_and_its_output_resumes_it",
             "test_clients.py::test_an_openai_agents_sdk_agent_runs_on_the_gateway_with_its_mcp_as_its_server",
         ),

@@ -105,3 +105,16 @@ async def test_a_servers_question_pauses_the_run_as_a_glm_elicit_function_call_a
         await client.close()
     assert ask.name == "glm__elicit" and "Your name?" in ask.arguments
     assert done.output_text == "GLM heard: hello Ada"
+
+
+async def test_a_response_sent_with_store_false_cannot_be_continued() -> None:
+    fake = FakeGlm(glm_recalling)
+    async with gateway_before_glm(fake.app, TOKEN) as url:
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0)
+        kept = await client.responses.create(model="glm-4.6", input="When is the launch?")
+        unkept = await client.responses.create(model="glm-4.6", input="When is the launch?", store=False)
+        continued = await client.responses.create(model="glm-4.6", previous_response_id=kept.id, input="Thanks.")
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.responses.create(model="glm-4.6", previous_response_id=unkept.id, input="Thanks.")
+        await client.close()
+    assert continued.status == "completed" and "store: false" in str(refused.value)
