@@ -34,7 +34,7 @@ from mcp.server.subscriptions import (
     ToolsListChanged,
 )
 from mcp.shared.message import ServerMessageMetadata
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from glm_mcp.catalog import Catalog
 from glm_mcp.gateway import Gateway
@@ -48,6 +48,9 @@ UNSUBSCRIBE_SECONDS = 5.0
 
 MAX_PENDING_LOGS = 1_000
 """Upstream log messages waiting for delivery; more are dropped (and counted) rather than held."""
+
+ROOTS_WAIT_SECONDS = 5.0
+"""How long the only editor is given to answer a `roots/list` asked outside its calls (on its standing stream)."""
 
 LOG_LEVELS: tuple[T.LoggingLevel, ...] = (
     "debug",
@@ -306,8 +309,17 @@ class EditorAsker:
     label = "the editor"
     in_glm_loop = False
 
-    def __init__(self, session: ServerSession, request_id: T.RequestId | None, *, sample: bool = True) -> None:
+    def __init__(
+        self,
+        session: ServerSession,
+        request_id: T.RequestId | None,
+        *,
+        sample: bool = True,
+        closed: anyio.Event | None = None,
+    ) -> None:
         self._session = session
+        self._closed = closed
+        """Fires when the editor's request stream goes away: a question waiting on it can never be answered."""
         self.identity: object = connection_of(session)  # the same for every request of this editor
         self._related = ServerMessageMetadata(related_request_id=request_id)
         caps = session.client_capabilities or T.ClientCapabilities()
@@ -319,11 +331,42 @@ class EditorAsker:
 
     async def _ask(self, request: T.ServerRequest, result: type[R]) -> R | T.ErrorData:
         # Cancelled when the asking server withdraws the question: the SDK then cancels it at the editor too.
+        closed = self._closed
+        if closed is None:
+            return await self._send(request, result)
+        answers: list[R | T.ErrorData] = []
+        async with anyio.create_task_group() as tg:
+
+            async def ask() -> None:
+                answers.append(await self._send(request, result))
+                tg.cancel_scope.cancel()
+
+            async def watch() -> None:
+                await closed.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(ask)
+            tg.start_soon(watch)
+        if answers:
+            return answers[0]
+        logger.info("the editor closed the request stream %s was asked on before answering", request.method)
+        message = f"the editor closed its request stream before answering {request.method}"
+        return T.ErrorData(code=T.INTERNAL_ERROR, message=message)
+
+    async def _send(self, request: T.ServerRequest, result: type[R]) -> R | T.ErrorData:
         relay = progress_relay()  # the editor's progress gets its own token here, and the server's on the way back
         try:
             return await self._session.send_request(request, result, metadata=self._related, progress_callback=relay)
         except MCPError as exc:
             return T.ErrorData(code=exc.code, message=exc.message, data=exc.data)
+        except ValidationError as exc:  # the editor answered, but not with what the question asks for
+            wrong = [
+                f"{'.'.join(str(part) for part in error['loc']) or 'the result'}: {error['msg']}"
+                for error in exc.errors(include_url=False)[:3]
+            ]
+            message = f"the editor's answer to {request.method} was not valid: {'; '.join(wrong)}"
+            logger.info("%s", message)
+            return T.ErrorData(code=T.INTERNAL_ERROR, message=message)
 
     async def _sample(self, params: T.CreateMessageRequestParams) -> SampleResult:
         request = T.CreateMessageRequest(params=params)
@@ -352,7 +395,11 @@ async def editor_roots(editors: Editors) -> T.ListRootsResult | None:
     if caps is None or caps.roots is None or session.protocol_version == MODERN_VERSION:
         return None
     try:
-        return await session.send_request(T.ListRootsRequest(), T.ListRootsResult)
+        # Asked on the editor's standing stream, which it may never have opened: then nothing would ever answer.
+        with anyio.move_on_after(ROOTS_WAIT_SECONDS):
+            return await session.send_request(T.ListRootsRequest(), T.ListRootsResult)
+        logger.info("the editor did not answer roots/list within %g s: the server gets no roots", ROOTS_WAIT_SECONDS)
+        return None
     except Exception:  # boundary: an editor that cannot answer now has none to give
-        logger.debug("the editor did not answer roots/list", exc_info=True)
+        logger.info("the editor could not answer roots/list: the server gets no roots", exc_info=True)
         return None

@@ -40,7 +40,7 @@ from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
 from glm_mcp.gateway import Gateway, error_result
 from glm_mcp.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
 from glm_mcp.rounds import Rounds
-from glm_mcp.sessions import client_key
+from glm_mcp.sessions import STREAM_CLOSED, client_key
 from glm_mcp.upstream.asking import Asker
 from glm_mcp.upstream.wire import MODERN_VERSION
 
@@ -234,6 +234,14 @@ def _binding(ctx: ServerRequestContext[Any], method: str, target: str, arguments
     return json.dumps([caller, method, target, arguments], sort_keys=True, default=str, separators=(",", ":"))
 
 
+def _stream_closed(ctx: ServerRequestContext[Any]) -> anyio.Event | None:
+    """The event that fires when the HTTP stream of this request goes away (None off HTTP)."""
+    request: Any = getattr(ctx, "request", None)
+    scope = getattr(request, "scope", None)
+    closed: object = cast(dict[str, Any], scope).get(STREAM_CLOSED) if isinstance(scope, dict) else None
+    return closed if isinstance(closed, anyio.Event) else None
+
+
 def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     """The MCP server that serves `gateway`'s catalog, plus `glm__agent` when given an `agent`.
 
@@ -292,7 +300,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         if ctx.session.protocol_version == MODERN_VERSION:
             caps = ctx.session.client_capabilities or T.ClientCapabilities()
             return await rounds.run(params, caps, start, _binding(ctx, *call))
-        return await start(EditorAsker(ctx.session, ctx.request_id))
+        return await start(EditorAsker(ctx.session, ctx.request_id, closed=_stream_closed(ctx)))
 
     def search_mode(ctx: ServerRequestContext[Any]) -> bool:
         request: Any = getattr(ctx, "request", None)

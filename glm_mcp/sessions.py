@@ -9,6 +9,7 @@ Contract:
   client (the token it matched, or its address without one) or at `max_sessions` in all, the oldest idle session is
   closed (a DELETE through the SDK's own handler); when none is idle the request is refused with 503;
 - sessions the SDK let expire are forgotten after `idle_timeout_seconds`;
+- a POST in a session carries `STREAM_CLOSED` in its scope, set when its client goes away;
 - a legacy `/sse` stream is a session too: it counts against both limits while it is open (never idle, so never
   closed to make room), and the `/messages/` posts of its `session_id` are taken only from the client that opened
   it (others get 404).
@@ -40,6 +41,24 @@ class _Session:
 
 CLIENT_KEY = "glm_mcp.client"
 """Set in the scope by the bearer check: the digest of the token the request matched."""
+
+STREAM_CLOSED = "glm_mcp.stream_closed"
+"""Set in the scope of a POST in a session: an `anyio.Event` that fires when its client goes away, so a question
+waiting to be answered on that request's stream ends at once instead of at the call's timeout."""
+
+
+def closing_watched(scope: Scope, receive: Receive) -> Receive:
+    """`receive` that marks `scope[STREAM_CLOSED]` when the client disconnects."""
+    closed = anyio.Event()
+    scope[STREAM_CLOSED] = closed
+
+    async def watched() -> Message:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            closed.set()
+        return message
+
+    return watched
 
 
 def client_key(scope: Scope) -> str:
@@ -181,6 +200,8 @@ class SessionLimits:
         try:
             if scope["method"] == "GET":
                 await self._standing_stream(scope, receive, send)
+            elif scope["method"] == "POST":
+                await self.app(scope, closing_watched(scope, receive), send)
             else:
                 await self.app(scope, receive, send)
         finally:

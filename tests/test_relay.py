@@ -7,7 +7,7 @@ An upstream server built with the SDK asks its caller; the editor is an SDK clie
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -885,3 +885,124 @@ async def test_a_question_the_server_withdraws_is_not_asked_again_of_a_2026_edit
         last = T.InputResponseRequestParams(request_state=second.request_state, input_responses=answers)
         done = await rounds.run(last, caps, call)
     assert isinstance(done, str) and done.startswith("elicited: ") and "decline" in done
+
+
+def _noting_sampler(ended: anyio.Event, heard: list[str]) -> MCPServer:
+    """A server whose tool asks its caller to sample and notes how the question ended."""
+    server = MCPServer("asks")
+
+    @server.tool()
+    async def summarize(ctx: Context) -> str:
+        """Ask the caller's model."""
+        try:
+            result = await ctx.session.create_message(  # pyright: ignore[reportDeprecated]  # 2025-era sampling
+                [T.SamplingMessage(role="user", content=T.TextContent(text="x"))],
+                max_tokens=5,
+                related_request_id=ctx.request_id,
+            )
+            heard.append(f"answer: {result.model}")
+        except MCPError as exc:
+            heard.append(f"error: {exc.message}")
+        finally:
+            ended.set()
+        return heard[-1] if heard else "?"
+
+    return server
+
+
+async def _ask_over_raw_http(
+    url: str, answer: Callable[[httpx2.AsyncClient, dict[str, str], int], Awaitable[None]]
+) -> None:
+    """Open a 2025 session that declares sampling, call `asks__summarize`, and on the server's question run
+    `answer(http, session headers, question id)`; the POST's stream is dropped when `answer` returns."""
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    initialize: dict[str, Any] = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"sampling": {}},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    call: dict[str, Any] = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "asks__summarize", "arguments": {}},
+    }
+    async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
+        opened = await http.post("/mcp", json=initialize)
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+        await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+        async with http.stream("POST", "/mcp", json=call, headers=session) as stream:
+            async for line in stream.aiter_lines():
+                if line.startswith("data:") and "sampling/createMessage" in line:
+                    await answer(http, session, json.loads(line[5:])["id"])
+                    return
+
+
+async def test_an_editor_that_drops_the_stream_a_question_waits_on_ends_that_question_at_once() -> None:
+    ended, heard = anyio.Event(), list[str]()
+    config = GatewayConfig(servers={"asks": inproc(_noting_sampler(ended, heard), timeout=600)}, model=MODEL)
+
+    async def walk_away(http: httpx2.AsyncClient, session: dict[str, str], question: int) -> None:
+        return None
+
+    async with serve_asgi(build_app(Gateway(config))) as url:
+        await _ask_over_raw_http(url, walk_away)
+        with anyio.fail_after(20):  # hang guard: without the fix the question waits out the 600 s timeout
+            await ended.wait()
+    assert len(heard) == 1 and heard[0].startswith("error: ") and "closed" in heard[0], heard
+
+
+async def test_an_editors_malformed_answer_is_refused_in_one_line_naming_what_was_wrong() -> None:
+    ended, heard = anyio.Event(), list[str]()
+    config = GatewayConfig(servers={"asks": inproc(_noting_sampler(ended, heard))}, model=MODEL)
+
+    async def answer_badly(http: httpx2.AsyncClient, session: dict[str, str], question: int) -> None:
+        reply = {"jsonrpc": "2.0", "id": question, "result": {"model": "m"}}
+        await http.post("/mcp", json=reply, headers=session)
+        with anyio.fail_after(20):
+            await ended.wait()
+
+    async with serve_asgi(build_app(Gateway(config))) as url:
+        await _ask_over_raw_http(url, answer_badly)
+    assert len(heard) == 1 and heard[0].startswith("error: "), heard
+    assert "editor's answer to sampling/createMessage" in heard[0] and "role" in heard[0], heard
+    assert "\n" not in heard[0] and "pydantic" not in heard[0], heard
+
+
+async def test_roots_asked_of_an_editor_with_no_standing_stream_end_without_holding_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from glm_mcp import editors
+
+    monkeypatch.setattr(editors, "ROOTS_WAIT_SECONDS", 0.2)
+    gateway = Gateway(GatewayConfig(servers={"asks": inproc(asking_server())}, model=MODEL))
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    initialize: dict[str, Any] = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"roots": {"listChanged": True}},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    async with (
+        serve_asgi(build_app(gateway)) as url,
+        httpx2.AsyncClient(base_url=url, headers=headers, timeout=30) as http,
+    ):
+        opened = await http.post("/mcp", json=initialize)
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+        await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+        listed = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers=session)
+        assert listed.status_code == 200  # the face knows this editor now; it never opened its GET stream
+        answer = gateway.answers.roots
+        assert answer is not None
+        with anyio.fail_after(20):  # hang guard: without the bound nothing ever answers
+            roots = await answer()
+    assert isinstance(roots, T.ListRootsResult) and roots.roots == []
