@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from glm_mcp.agent.offer import FIND_TOOLS_DEFINITION, GLM_MAX_TOOLS, definition_tokens
+from glm_mcp.catalog.search import ToolIndex, tool_text
 from glm_mcp.naming import assign_names
-from glm_mcp.offer import FIND_TOOLS_DEFINITION, GLM_MAX_TOOLS, definition_tokens
-from glm_mcp.tools.discovery import ToolIndex, tool_text
 from glm_mcp.tools.schema import SchemaError, compile_schema
 
 BENCH = Path(__file__).parent

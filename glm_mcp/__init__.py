@@ -24,7 +24,7 @@ from glm_mcp.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
 
 __all__ = [
     "ArgumentsError",

@@ -2,6 +2,6 @@
 
 import sys
 
-from glm_mcp.cli import main
+from glm_mcp.cli.main import main
 
 sys.exit(main())

@@ -132,3 +132,11 @@ class RequestError(GlmMcpError):
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+class EntryError(ConfigError):
+    """A server entry that cannot be used as written: it fails that server only (reported, the others run)."""
+
+
+class VariableError(EntryError):
+    """A `${…}` in the config cannot be filled in; inside a server entry it fails that server only."""

@@ -22,9 +22,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, SecretStr
 
-from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, InProcessUpstreamConfig, ModelConfig, ServeConfig, StdioUpstreamConfig
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,40 +183,12 @@ async def serve_asgi(app: Any, port: int = 0) -> AsyncGenerator[str, None]:
 
     The socket listens before uvicorn starts, so a client may connect at once: it waits in the backlog.
     """
-    import contextlib
-    import socket
-
     import uvicorn
 
-    stop = anyio.Event()
+    from glm_mcp.http.server import HostServer, listening_socket
 
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Any:  # the test runner owns the signals
-            yield
-
-        async def main_loop(self) -> None:
-            await stop.wait()  # instead of uvicorn's 0.1 s polling of should_exit: tests stop at once
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            # uvicorn's own shutdown sleeps a fixed 0.1 s first; here connections are asked to close and their
-            # tasks watched until they are gone (uvicorn keeps no event for that), bounded as uvicorn bounds it.
-            for server in self.servers:
-                server.close()
-            for connection in list(self.server_state.connections):
-                connection.shutdown()
-            with anyio.move_on_after(self.config.timeout_graceful_shutdown or 1):
-                while self.server_state.connections or self.server_state.tasks:  # noqa: ASYNC110  # no event to wait on
-                    await anyio.sleep(0.002)
-            for task in list(self.server_state.tasks):
-                task.cancel()
-            await self.lifespan.shutdown()
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY: see cli.py
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(1024)
-    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=1))
+    sock = listening_socket("127.0.0.1", port)
+    server = HostServer(uvicorn.Config(app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=1))
     stopped = anyio.Event()
 
     async def serve() -> None:
@@ -230,8 +202,7 @@ async def serve_asgi(app: Any, port: int = 0) -> AsyncGenerator[str, None]:
         try:
             yield f"http://127.0.0.1:{sock.getsockname()[1]}"
         finally:
-            server.should_exit = True
-            stop.set()
+            server.stop()
             with anyio.move_on_after(10):
                 await stopped.wait()
             tg.cancel_scope.cancel()

@@ -15,9 +15,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import SecretStr
 
-from glm_mcp.agent import Agent, AgentEvent, AgentLimits
+from glm_mcp.agent.loop import Agent, AgentEvent, AgentLimits
 from glm_mcp.config import GatewayConfig, ModelConfig
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
 from glm_mcp.model.client import GlmClient
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import inproc

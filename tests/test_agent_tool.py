@@ -12,10 +12,10 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from glm_mcp.agent import Agent, AgentLimits
+from glm_mcp.agent.loop import Agent, AgentLimits
 from glm_mcp.config import GatewayConfig, ModelConfig
-from glm_mcp.facade import build_server
-from glm_mcp.gateway import Gateway
+from glm_mcp.faces.mcp.server import build_server
+from glm_mcp.gateway.core import Gateway
 from glm_mcp.model.client import GlmClient
 from tests.fakes.fake_glm import Failure, FakeGlm, Reply
 from tests.helpers import ROOT, inproc, run_cli, serve_asgi

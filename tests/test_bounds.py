@@ -15,10 +15,10 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import SecretStr
 
 from glm_mcp.activity import KEPT_ARGUMENTS
-from glm_mcp.app import build_app
-from glm_mcp.bodies import MAX_BODY_BYTES
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.http.app import build_app
+from glm_mcp.http.bodies import MAX_BODY_BYTES
 from glm_mcp.redact import scrub
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import ROOT, glm_mcp_serve, inproc, run_cli, serve_asgi, write_config
@@ -116,7 +116,7 @@ async def test_upstream_text_is_logged_with_control_characters_escaped(caplog: p
     caplog.set_level(logging.INFO, logger="glm_mcp")
     async with Gateway(GatewayConfig(servers={"f": inproc(server)})).running() as gateway:
         await gateway.call_tool("f__forge", {})
-    lines = [record.getMessage() for record in caplog.records if record.name == "glm_mcp.upstream.f"]
+    lines = [record.getMessage() for record in caplog.records if record.name == "glm_mcp.servers.f"]
     assert lines == ["ok\\nINFO glm_mcp.gateway: all tokens rotated\\x1b[2J"]
 
 

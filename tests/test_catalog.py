@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context, MCPServer
 
 from glm_mcp.config import GatewayConfig, ToolFilterConfig
 from glm_mcp.errors import ConfigError
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
 from tests.helpers import call_changing_the_catalog, growing_server, inproc, text_of
 
 
@@ -254,7 +254,7 @@ async def test_a_gateway_refuses_to_run_twice_instead_of_starting_its_servers_ag
 async def test_doctor_says_how_to_hide_a_tool_glm_cannot_take_on_someone_elses_server() -> None:
     from mcp.server import Server, ServerRequestContext
 
-    from glm_mcp.doctor import diagnose
+    from glm_mcp.cli.doctor import diagnose
 
     async def list_tools(ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None) -> T.ListToolsResult:
         broken = {"type": "object", "properties": {"x": {"$ref": "#/$defs/missing"}}}

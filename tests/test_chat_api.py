@@ -16,9 +16,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import SecretStr
 
-from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, UpstreamConfig
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import Failure, FakeGlm, Reply
 from tests.helpers import inproc, serve_asgi
 from tests.test_agent import memo_server, weather_server

@@ -212,7 +212,7 @@ async def test_the_log_level_is_taken_before_or_after_the_command_or_from_the_en
     ]
     for code, _, err in runs:
         assert code == 0, err
-        said = [line for line in err.splitlines() if "glm_mcp.upstream.proc" in line]
+        said = [line for line in err.splitlines() if "glm_mcp.servers.proc" in line]
         assert any("hello from stderr" in line for line in said), err
     _, _, quiet = await run_cli("tools", "--config", str(path))
     assert "hello from stderr" not in quiet  # the default level is warning

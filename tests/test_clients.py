@@ -13,9 +13,9 @@ import openai
 import pytest
 from pydantic import SecretStr
 
-from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, StdioUpstreamConfig, default_config_data
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import ROOT, gateway_before_glm, glm_mcp_serve, glm_recalling, serve_asgi
 

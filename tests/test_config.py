@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from glm_mcp.cli import main
+from glm_mcp.cli.main import main
 from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, load_config, parse_config
 from glm_mcp.errors import ConfigError
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
 
 
 def test_claude_desktop_shape_gives_stdio_http_and_sse_servers() -> None:

@@ -11,12 +11,12 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import SecretStr
 
-from glm_mcp.agent import Agent, AgentLimits
+from glm_mcp.agent.loop import Agent, AgentLimits
+from glm_mcp.catalog.search import ToolIndex, tool_text
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, ToolFilterConfig, UpstreamConfig
-from glm_mcp.facade import build_server
-from glm_mcp.gateway import Gateway
+from glm_mcp.faces.mcp.server import build_server
+from glm_mcp.gateway.core import Gateway
 from glm_mcp.model.client import GlmClient
-from glm_mcp.tools.discovery import ToolIndex, tool_text
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import ROOT, inproc
 

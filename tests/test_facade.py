@@ -12,10 +12,10 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from glm_mcp.config import GatewayConfig, StdioUpstreamConfig
-from glm_mcp.editors import MAX_PENDING_LOGS, Editors, Notifier
-from glm_mcp.facade import build_server
-from glm_mcp.gateway import Gateway
-from glm_mcp.upstream.asking import EVERYONE
+from glm_mcp.faces.mcp.editors import MAX_PENDING_LOGS, Editors, Notifier
+from glm_mcp.faces.mcp.server import build_server
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.relay.asking import EVERYONE
 from tests.helpers import growing_server, inproc
 
 

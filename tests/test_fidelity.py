@@ -21,9 +21,9 @@ import pytest
 from mcp.server import Server, ServerRequestContext
 from pydantic import SecretStr
 
-from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, UpstreamConfig
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.fidelity_corpus import SCHEMAS, Case, cases
 from tests.helpers import ROOT, inproc, serve_asgi

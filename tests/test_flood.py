@@ -12,7 +12,7 @@ import httpx2
 import pytest
 from anyio.streams.text import TextReceiveStream
 
-from glm_mcp.connections import header_deadline
+from glm_mcp.http.connection_limits import header_deadline
 from tests.helpers import ROOT, glm_mcp_serve
 
 SDK_SERVER = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import inproc, serve_asgi
 from tests.test_agent import memo_server

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from glm_mcp.install import config_path, user_config_path
+from glm_mcp.cli.install import config_path, user_config_path
 from glm_mcp.jsonc import to_json
 from glm_mcp.tools.lenient import parse_document
 from tests.helpers import run_cli

@@ -21,8 +21,8 @@ import pytest
 from anyio.streams.text import TextReceiveStream
 
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, StdioUpstreamConfig
-from glm_mcp.facade import build_server
-from glm_mcp.gateway import Gateway
+from glm_mcp.faces.mcp.server import build_server
+from glm_mcp.gateway.core import Gateway
 from tests.helpers import alive, text_of
 
 pytestmark = pytest.mark.slow

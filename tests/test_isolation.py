@@ -20,10 +20,10 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import SecretStr
 
-from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, UpstreamConfig
-from glm_mcp.facade import build_server
-from glm_mcp.gateway import Gateway
+from glm_mcp.faces.mcp.server import build_server
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import greeting_server, inproc, serve_asgi, text_of
 

@@ -140,9 +140,9 @@ async def test_a_reload_applies_a_difference_and_says_what_needs_a_new_socket() 
     from mcp.server.mcpserver import MCPServer
     from pydantic import SecretStr
 
-    from glm_mcp.agent import Agent
+    from glm_mcp.agent.loop import Agent
     from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
-    from glm_mcp.gateway import Gateway
+    from glm_mcp.gateway.core import Gateway
     from glm_mcp.model.client import GlmClient
     from tests.helpers import inproc
 

@@ -16,10 +16,10 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
-from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
-from glm_mcp.facade import build_server
-from glm_mcp.gateway import Gateway
+from glm_mcp.faces.mcp.server import build_server
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import inproc, python_server, serve_asgi
 

@@ -16,7 +16,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from glm_mcp.config import GatewayConfig
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
 from tests.helpers import ROOT, alive, children_of, python_server
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ class _LineWatcher(logging.Handler):
 def stderr_line(server: str, needle: str) -> Generator[anyio.Event, None, None]:
     """An event set when the stdio server `server` writes a stderr line containing `needle`."""
     watcher = _LineWatcher(needle)
-    server_logger = logging.getLogger(f"glm_mcp.upstream.{server}")
+    server_logger = logging.getLogger(f"glm_mcp.servers.{server}")
     server_logger.addHandler(watcher)
     server_logger.setLevel(logging.INFO)
     try:

@@ -24,12 +24,12 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.message import ServerMessageMetadata
 from pydantic import BaseModel, SecretStr
 
-from glm_mcp.app import build_app
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, UpstreamConfig
-from glm_mcp.facade import build_server
-from glm_mcp.gateway import Gateway
-from glm_mcp.rounds import Rounds
-from glm_mcp.upstream.asking import Asker
+from glm_mcp.faces.mcp.server import build_server
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.http.app import build_app
+from glm_mcp.relay.asking import Asker
+from glm_mcp.relay.rounds import Rounds
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import UpdatesHeard, inproc, serve_asgi, text_of
 
@@ -643,7 +643,7 @@ async def test_an_answer_to_an_unknown_paused_run_is_a_400() -> None:
 async def test_a_call_paused_on_a_2026_editor_that_never_answers_is_cancelled_upstream(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from glm_mcp import rounds
+    from glm_mcp.relay import rounds
 
     monkeypatch.setattr(rounds, "PAUSE_SECONDS", 0.2)
     ended = anyio.Event()
@@ -678,7 +678,7 @@ async def test_a_call_paused_on_a_2026_editor_that_never_answers_is_cancelled_up
 
 @pytest.mark.slow  # lets real time pass beyond a pause
 async def test_a_2026_editors_long_call_is_not_taken_for_a_paused_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    from glm_mcp import rounds
+    from glm_mcp.relay import rounds
 
     monkeypatch.setattr(rounds, "PAUSE_SECONDS", 0.1)
     server = MCPServer("slow")
@@ -977,9 +977,9 @@ async def test_an_editors_malformed_answer_is_refused_in_one_line_naming_what_wa
 async def test_roots_asked_of_an_editor_with_no_standing_stream_end_without_holding_the_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from glm_mcp import editors
+    from glm_mcp.relay import editor
 
-    monkeypatch.setattr(editors, "ROOTS_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(editor, "ROOTS_WAIT_SECONDS", 0.2)
     gateway = Gateway(GatewayConfig(servers={"asks": inproc(asking_server())}, model=MODEL))
     headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
     initialize: dict[str, Any] = {

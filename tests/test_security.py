@@ -23,11 +23,18 @@ from mcp.client import Client
 from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
-from glm_mcp.app import build_app
-from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ModelConfig, ServeConfig, UpstreamConfig, parse_config
+from glm_mcp.cli.install import apply, plan, plan_http
+from glm_mcp.config import (
+    GatewayConfig,
+    HttpUpstreamConfig,
+    ModelConfig,
+    ServeConfig,
+    UpstreamConfig,
+    parse_config,
+)
 from glm_mcp.errors import ConfigError
-from glm_mcp.gateway import Gateway
-from glm_mcp.install import apply, plan, plan_http
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import ROOT, glm_mcp_serve, inproc, run_cli, serve_asgi, write_config
 from tests.test_http_inputs import lifespan

@@ -184,7 +184,7 @@ async def test_no_child_process_outlives_a_gateway_killed_with_sigkill(tmp_path:
 def test_the_listening_socket_is_tcp_so_asyncio_disables_nagle() -> None:
     """asyncio sets TCP_NODELAY on accepted sockets only when the listener says IPPROTO_TCP; with the
     default protocol 0 every response waited ~40 ms for a delayed ACK (seen in the benchmarks)."""
-    from glm_mcp.cli import listening_socket
+    from glm_mcp.http.server import listening_socket
 
     sock = listening_socket("127.0.0.1", 0)
     try:

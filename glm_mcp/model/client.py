@@ -34,7 +34,7 @@ from glm_mcp.model.profile import is_rate_limit
 from glm_mcp.model.stream import StreamAssembler, error_from_body, is_retryable, parse_completion
 from glm_mcp.redact import redact_url
 
-logger = logging.getLogger("glm_mcp.model")
+logger = logging.getLogger(__name__)
 
 DeltaFnT = Callable[[str, str], Awaitable[None]]
 """Called with ("content" | "reasoning_content", text) as a streamed answer arrives, and with ("retry", a JSON

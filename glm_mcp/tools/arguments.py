@@ -33,7 +33,7 @@ from glm_mcp.errors import ArgumentsError
 from glm_mcp.model.xml_calls import clean_value, parse_pairs, strip_trailing_tags
 from glm_mcp.tools.lenient import Path, parse_document
 
-logger = logging.getLogger("glm_mcp.arguments")
+logger = logging.getLogger(__name__)
 
 MAX_ARGUMENTS_CHARS = 1_000_000
 _MAX_DEPTH = 32

@@ -35,12 +35,12 @@ from glm_mcp._json import as_object
 from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
 from glm_mcp.redact import scrub
-from glm_mcp.upstream.asking import Asker, Callers, Fallback, Questions
+from glm_mcp.relay.asking import Asker, Callers, Fallback, Questions
 from glm_mcp.upstream.listing import Listing, list_everything
 from glm_mcp.upstream.transport import StderrTail, open_transport
 from glm_mcp.upstream.wire import Wire, open_wire
 
-logger = logging.getLogger("glm_mcp.upstream")
+logger = logging.getLogger(__name__)
 
 ProgressFnT = Callable[[float, float | None, str | None], Awaitable[None]]
 LogFnT = Callable[[str, T.LoggingMessageNotificationParams, object], Awaitable[None]]

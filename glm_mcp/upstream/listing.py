@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from glm_mcp._json import as_object
 from glm_mcp.upstream.wire import Wire
 
-logger = logging.getLogger("glm_mcp.upstream")
+logger = logging.getLogger(__name__)
 
 LISTING_TIMEOUT_SECONDS = 30.0
 MAX_PAGES = 1_000

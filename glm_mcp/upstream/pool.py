@@ -19,10 +19,10 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from glm_mcp.config import UpstreamConfig
 from glm_mcp.errors import UpstreamUnavailable
-from glm_mcp.upstream.asking import Fallback
+from glm_mcp.relay.asking import Fallback
 from glm_mcp.upstream.connection import ChangeFnT, LogFnT, UpdatedFnT, Upstream
 
-logger = logging.getLogger("glm_mcp.upstream")
+logger = logging.getLogger(__name__)
 
 
 class UpstreamPool:

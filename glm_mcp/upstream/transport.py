@@ -37,7 +37,7 @@ from mcp.shared.message import SessionMessage
 from glm_mcp.config import HttpUpstreamConfig, InProcessUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.redact import printable, scrub
 
-logger = logging.getLogger("glm_mcp.upstream")
+logger = logging.getLogger(__name__)
 
 STDERR_TAIL_LINES = 20
 """How many of a stdio server's last stderr lines are kept to explain a failure."""
@@ -107,11 +107,10 @@ class _WholeLines(TextReceiveStream):
 
 
 def install_line_limit() -> None:
-    """Make the SDK's stdio client read through `_WholeLines`."""
-    setattr(mcp.client.stdio, "TextReceiveStream", _WholeLines)  # noqa: B010
-
-
-install_line_limit()
+    """Make the SDK's stdio client read through `_WholeLines` (process-wide; idempotent; done before the first
+    stdio server starts)."""
+    if getattr(mcp.client.stdio, "TextReceiveStream", None) is not _WholeLines:
+        setattr(mcp.client.stdio, "TextReceiveStream", _WholeLines)  # noqa: B010
 
 
 TransportStreams = tuple[Any, Any]
@@ -185,7 +184,7 @@ class StderrTail:
 
 
 async def _pump_stderr(fd: int, server: str, tail: StderrTail) -> None:
-    server_logger = logging.getLogger(f"glm_mcp.upstream.{server}")
+    server_logger = logging.getLogger(f"glm_mcp.servers.{server}")
     pending = b""
     try:
         while True:
@@ -236,6 +235,7 @@ _SETPRIV = shutil.which("setpriv")
 
 @asynccontextmanager
 async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> AsyncGenerator[TransportStreams, None]:
+    install_line_limit()
     command, args = _command_line(config)
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)

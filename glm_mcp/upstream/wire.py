@@ -28,11 +28,11 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_PROTOCOL_VERSION_HEADER
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
-from glm_mcp.upstream.asking import Answers, ProgressFnT, relaying_progress
+from glm_mcp.eras import MODERN_VERSION
+from glm_mcp.relay.asking import Answers, ProgressFnT, relaying_progress
 
 Era = Literal["auto", "legacy", "2026-07-28"]
 
-MODERN_VERSION = "2026-07-28"
 CLIENT_INFO = T.Implementation(name="glm-mcp", version="0.1.0")
 
 

@@ -6,7 +6,7 @@ import mcp.types as T
 import pytest
 
 from glm_mcp.model.messages import ToolCall, Turn
-from glm_mcp.model.sampling import SamplingError, sampling_body, sampling_result
+from glm_mcp.relay.sampling import SamplingError, sampling_body, sampling_result
 
 LOOKUP = T.Tool(
     name="lookup",

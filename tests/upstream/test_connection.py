@@ -14,7 +14,7 @@ from mcp.server.mcpserver import Context, MCPServer
 
 from glm_mcp.config import GatewayConfig, StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.errors import UpstreamTimeout, UpstreamUnavailable
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
 from glm_mcp.upstream.connection import ServerState, Upstream
 from tests.helpers import growing_server, inproc, python_server
 

@@ -10,7 +10,7 @@ import mcp.types as T
 import pytest
 
 from glm_mcp.config import parse_config
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
 from tests.helpers import FIXTURE_SERVERS, ROOT
 
 pytestmark = pytest.mark.slow

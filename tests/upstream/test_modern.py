@@ -10,8 +10,8 @@ from mcp.client import ClientRequestContext
 
 from glm_mcp.catalog import Catalog
 from glm_mcp.config import GatewayConfig
-from glm_mcp.facade import build_server
-from glm_mcp.gateway import Gateway
+from glm_mcp.faces.mcp.server import build_server
+from glm_mcp.gateway.core import Gateway
 from tests.helpers import UpdatesHeard, call_changing_the_catalog, python_server, text_of
 
 pytestmark = pytest.mark.slow  # the server runs as a subprocess

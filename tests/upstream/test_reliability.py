@@ -13,7 +13,7 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, StdioUpstreamConfig
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
 from glm_mcp.upstream.connection import backoff_seconds, failures_after, worth_logging
 from tests.helpers import serve_asgi
 

@@ -5,7 +5,7 @@ place only:
 - the stdio reader: the gateway hands the SDK whole stdout lines and caps their length by replacing the text
   stream class `stdio_client` builds (`upstream/transport.py`); if the SDK stopped building it by that name, long
   lines would be joined quadratically again and the cap would silently go;
-- the editor connection behind a request's session proxy (`editors.connection_of`), which keys notifications and
+- the editor connection behind a request's session proxy (`relay.editor.connection_of`), which keys notifications and
   log levels per editor; if it moved, every editor would stop hearing `list_changed`;
 - the server transport class the session manager builds (`http_mode.install`), which answers plain JSON when
   nothing can stream; if it moved, `/mcp` would stay correct but lose half its throughput;
@@ -31,13 +31,16 @@ from mcp.server.mcpserver import Context, MCPServer
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from glm_mcp import editors, http_mode
+from glm_mcp.http import response_mode as http_mode
+from glm_mcp.relay import editor
 from glm_mcp.upstream import transport
 from glm_mcp.upstream.connection import is_session_lost
 from tests.helpers import serve_asgi
 
 
 def test_the_sdk_still_reads_stdio_through_the_stream_class_the_gateway_replaces() -> None:
+    transport.install_line_limit()
+    transport.install_line_limit()  # idempotent: a second install changes nothing
     assert mcp.client.stdio.TextReceiveStream is transport._WholeLines  # pyright: ignore[reportPrivateUsage, reportPrivateImportUsage]  # the seam under test
     assert "TextReceiveStream(process.stdout" in inspect.getsource(mcp.client.stdio.stdio_client)
 
@@ -48,7 +51,7 @@ async def test_a_request_session_still_exposes_the_editor_connection_the_facade_
 
     @server.tool()
     async def probe(ctx: Context) -> str:
-        seen.append(editors.connection_of(ctx.session))
+        seen.append(editor.connection_of(ctx.session))
         return "ok"
 
     async with Client(server, mode="legacy") as client:

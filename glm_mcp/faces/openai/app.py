@@ -35,10 +35,12 @@ from starlette.types import Receive, Scope, Send
 
 from glm_mcp import activity
 from glm_mcp._json import as_list, as_object
-from glm_mcp.agent import Agent, AgentEvent, AgentResult, EventFnT, function_name
+from glm_mcp.agent.loop import Agent, AgentEvent, AgentResult, EventFnT, function_name
+from glm_mcp.agent.offer import ToolOffer
 from glm_mcp.catalog import closest
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable, RequestError
-from glm_mcp.gateway import Gateway
+from glm_mcp.faces.caller import client_key
+from glm_mcp.gateway.core import Gateway
 from glm_mcp.model.messages import JsonObject
 from glm_mcp.model.profile import (
     LEADING_NEWLINES,
@@ -49,12 +51,10 @@ from glm_mcp.model.profile import (
     TOP_P_RANGE,
     is_rate_limit,
 )
-from glm_mcp.offer import ToolOffer
-from glm_mcp.rounds import Rounds
-from glm_mcp.sessions import client_key
-from glm_mcp.upstream.asking import Asker
+from glm_mcp.relay.asking import Asker
+from glm_mcp.relay.rounds import Rounds
 
-logger = logging.getLogger("glm_mcp.chat")
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 8 * 2**20
 MAX_MESSAGES = 10_000

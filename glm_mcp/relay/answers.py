@@ -25,10 +25,10 @@ import mcp.types as T
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ModelError
 from glm_mcp.model.client import GlmClient
-from glm_mcp.model.sampling import SamplingError, sampling_body, sampling_result
-from glm_mcp.upstream.asking import RootsFnT, SampleFnT, SampleResult
+from glm_mcp.relay.asking import RootsFnT, SampleFnT, SampleResult
+from glm_mcp.relay.sampling import SamplingError, sampling_body, sampling_result
 
-logger = logging.getLogger("glm_mcp.answers")
+logger = logging.getLogger(__name__)
 
 EditorRootsFnT = Callable[[], Awaitable[T.ListRootsResult | None]]
 
@@ -56,8 +56,8 @@ class GatewayAnswers:
         self._on_sampling = on_sampling
         self._recent: dict[str, collections.deque[float]] = {}
         """Per server, when GLM answered its last sampling requests (within the rate window)."""
-        self.editor_roots: EditorRootsFnT | None = None
-        """Set by the MCP face: the roots of the only connected editor, or None."""
+        self._editor_roots: list[EditorRootsFnT] = []
+        """Registered by the MCP face while it runs: the roots of the only connected editor, or None."""
 
     def glm_sampler(self, server: str) -> SampleFnT | None:
         """GLM answering `server`'s sampling, bounded; None while no model key is set."""
@@ -122,9 +122,14 @@ class GatewayAnswers:
         self._report(server, "ok", max_tokens)
         return result
 
+    def provide_roots(self, provider: EditorRootsFnT) -> Callable[[], None]:
+        """Ask `provider` for roots before the config's; returns the call that removes it again."""
+        self._editor_roots.append(provider)
+        return lambda: self._editor_roots.remove(provider)
+
     async def _roots(self) -> T.ListRootsResult | T.ErrorData:
-        if self.editor_roots is not None:
-            found = await self.editor_roots()
+        for provider in list(self._editor_roots):
+            found = await provider()
             if found is not None:
                 return found
         return T.ListRootsResult(roots=[root_of(entry) for entry in self._config().gateway.roots])

@@ -14,9 +14,8 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,13 +24,10 @@ import mcp.types as T
 import watchfiles
 from pydantic import SecretStr
 
-from glm_mcp.agent import AgentEvent
+from glm_mcp.agent.loop import AgentEvent
 from glm_mcp.catalog import is_destructive, loop_policy
-from glm_mcp.config import GatewayConfig, find_config_path, load_config
-from glm_mcp.doctor import FAIL, diagnose, render
-from glm_mcp.errors import ConfigError, ModelError
-from glm_mcp.gateway import Gateway
-from glm_mcp.install import (
+from glm_mcp.cli.doctor import FAIL, diagnose, render
+from glm_mcp.cli.install import (
     CLIENTS,
     Plan,
     apply,
@@ -44,11 +40,14 @@ from glm_mcp.install import (
     user_config_path,
     user_config_text,
 )
+from glm_mcp.cli.terminal import as_json, shown
+from glm_mcp.cli.token import load_or_create, token_path
+from glm_mcp.config import GatewayConfig, find_config_path, load_config
+from glm_mcp.errors import ConfigError, ModelError
+from glm_mcp.gateway.core import Gateway
 from glm_mcp.redact import MASK, ScrubbingFormatter, register, scrub
-from glm_mcp.terminal import as_json, shown
-from glm_mcp.token import load_or_create, token_path
 
-logger = logging.getLogger("glm_mcp")
+logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _T = TypeVar("_T")
@@ -230,56 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A bound, listening TCP socket for uvicorn.
-
-    Listening before the app starts queues early connections instead of refusing them.
-
-    Raises:
-        OSError: The address cannot be bound.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not the default 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets it knows are
-    # TCP; without it every response waited ~40 ms for a delayed ACK (found by the benchmarks).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _listen(host: str, port: int) -> list[socket.socket]:
-    """The listening sockets for `host`: `localhost` is both 127.0.0.1 and ::1 (where IPv6 is there).
-
-    Raises:
-        OSError: The address cannot be bound.
-    """
-    if host != "localhost":
-        return [listening_socket(host, port)]
-    first = listening_socket("127.0.0.1", port)
-    try:
-        return [first, listening_socket("::1", first.getsockname()[1])]
-    except OSError:
-        logger.info("no IPv6 loopback here; listening on 127.0.0.1 only")
-        return [first]
-
-
 def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     import uvicorn
 
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Generator[None, None, None]:
-            # Signals are handled by the anyio receiver below; uvicorn's own handler would
-            # re-raise SIGTERM after the graceful shutdown and turn a clean stop into exit code -15.
-            yield
-
-    from glm_mcp.app import build_app
-    from glm_mcp.connections import bounded_protocol
+    from glm_mcp.http.app import build_app
+    from glm_mcp.http.connection_limits import bounded_protocol
+    from glm_mcp.http.server import HostServer, listen
 
     host = args.host or config.gateway.host
     port = config.gateway.port if args.port is None else args.port
@@ -314,7 +269,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     if (missing := config.model.missing_key) is not None:
         logger.warning("%s; /v1/chat/completions and glm__agent answer 503 until then", missing)
     try:
-        sockets = _listen(host, port)
+        sockets = listen(host, port)
     except OSError as exc:
         print(f"glm-mcp: cannot bind {host}:{port}: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILURE
@@ -341,7 +296,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     protocol = bounded_protocol(
         max_connections=config.gateway.max_connections, header_timeout_seconds=config.gateway.header_timeout
     )
-    server = _Server(
+    server = HostServer(
         uvicorn.Config(
             app,
             http=protocol,
@@ -373,7 +328,7 @@ def _serve(config: GatewayConfig, args: argparse.Namespace) -> int:
                                 task.cancel()
                         else:
                             logger.info("stopping: calls in flight get 10 s (a second signal cuts them short)")
-                        server.should_exit = True
+                        server.stop()
 
             tg.start_soon(stop_on_signal)
             tg.start_soon(_reload_on_change, gateway, args)
@@ -401,12 +356,7 @@ class _QuietStop(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._stopping():
             return True
-        if record.exc_info is not None and isinstance(record.exc_info[1], self._cancelled):
-            return False
-        if "timeout graceful shutdown exceeded" in record.getMessage():
-            record.msg, record.args = "calls still running after the 10 s grace period were cut short", ()
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
+        return record.exc_info is None or not isinstance(record.exc_info[1], self._cancelled)
 
 
 def _loader(args: argparse.Namespace) -> Callable[[], GatewayConfig]:
@@ -460,7 +410,7 @@ async def _running_gateway(
 
 
 def _stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
-    from glm_mcp.facade import serve_stdio
+    from glm_mcp.faces.mcp.server import serve_stdio
 
     async def run() -> None:
         async with anyio.create_task_group() as tg:

@@ -20,13 +20,13 @@ from functools import cached_property
 
 import mcp.types as T
 
+from glm_mcp.catalog.search import ToolIndex, tool_text
 from glm_mcp.config import GatewayConfig, ToolFilterConfig
 from glm_mcp.errors import ToolNotFoundError
 from glm_mcp.naming import assign_names, comparable_name, raw_name
-from glm_mcp.tools.discovery import ToolIndex, tool_text
 from glm_mcp.upstream.connection import Upstream
 
-logger = logging.getLogger("glm_mcp.catalog")
+logger = logging.getLogger(__name__)
 
 RESERVED_PREFIX = "glm__"
 """Exposed names the gateway keeps for its own tools (`glm__agent`, …)."""

@@ -25,8 +25,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
 from glm_mcp._json import JsonObject, as_list, as_object
-from glm_mcp.agent import AgentEvent, AgentResult
-from glm_mcp.chat_api import (
+from glm_mcp.agent.loop import AgentEvent, AgentResult
+from glm_mcp.errors import ModelError, RequestError
+from glm_mcp.faces.openai.app import (
     ELICIT_TOOL,
     ChatCompletionsApp,
     ChatRequest,
@@ -40,7 +41,6 @@ from glm_mcp.chat_api import (
     status_for,
     text_of,
 )
-from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.model.profile import LEADING_NEWLINES
 
 PATH = "/v1/messages"

@@ -32,7 +32,7 @@ from typing import Literal, Protocol, TypeVar
 import mcp.types as T
 from pydantic import TypeAdapter, ValidationError
 
-logger = logging.getLogger("glm_mcp.upstream")
+logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
 

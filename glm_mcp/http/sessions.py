@@ -27,7 +27,9 @@ import anyio
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-logger = logging.getLogger("glm_mcp.sessions")
+from glm_mcp.faces.caller import STREAM_CLOSED, client_key
+
+logger = logging.getLogger(__name__)
 
 _SSE_SESSION = re.compile(rb"session_id=([0-9a-fA-F]+)")
 
@@ -37,14 +39,6 @@ class _Session:
     client: str
     last_used: float = field(default_factory=anyio.current_time)
     in_flight: int = 0
-
-
-CLIENT_KEY = "glm_mcp.client"
-"""Set in the scope by the bearer check: the digest of the token the request matched."""
-
-STREAM_CLOSED = "glm_mcp.stream_closed"
-"""Set in the scope of a POST in a session: an `anyio.Event` that fires when its client goes away, so a question
-waiting to be answered on that request's stream ends at once instead of at the call's timeout."""
 
 
 def closing_watched(scope: Scope, receive: Receive) -> Receive:
@@ -59,15 +53,6 @@ def closing_watched(scope: Scope, receive: Receive) -> Receive:
         return message
 
     return watched
-
-
-def client_key(scope: Scope) -> str:
-    """Who a request comes from: the token it matched, or its address when the gateway takes no token."""
-    matched = scope.get(CLIENT_KEY)
-    if isinstance(matched, str):
-        return matched
-    client = scope.get("client")
-    return f"address:{client[0] if client else '?'}"
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from glm_mcp.agent import Agent
+from glm_mcp.agent.loop import Agent
+from glm_mcp.agent.offer import GLM_MAX_TOOLS as MAX_TOOLS
 from glm_mcp.catalog import is_destructive, loop_policy
 from glm_mcp.errors import ModelError
-from glm_mcp.gateway import Gateway
-from glm_mcp.offer import GLM_MAX_TOOLS as MAX_TOOLS
+from glm_mcp.gateway.core import Gateway
 from glm_mcp.upstream.connection import ServerState
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"

@@ -30,7 +30,7 @@ from glm_mcp._json import as_object
 from glm_mcp.activity import as_json
 from glm_mcp.catalog import is_destructive, loop_policy
 from glm_mcp.errors import ToolNotFoundError
-from glm_mcp.gateway import Gateway
+from glm_mcp.gateway.core import Gateway
 from glm_mcp.tools.results import flatten_result
 
 HEARTBEAT_SECONDS = 15.0
@@ -107,7 +107,7 @@ def status_body(gateway: Gateway) -> dict[str, Any]:
 def admin_routes(gateway: Gateway) -> list[Route]:
     """The routes of the status page and the admin API."""
 
-    html = resources.files("glm_mcp").joinpath("status_page.html").read_text(encoding="utf-8")
+    html = resources.files("glm_mcp.http").joinpath("status_page.html").read_text(encoding="utf-8")
     headers = {
         "Cache-Control": "no-store",
         "X-Frame-Options": "DENY",

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from glm_mcp.catalog import Catalog, Entry, is_destructive
+from glm_mcp.catalog.search import ToolIndex
 from glm_mcp.errors import SchemaError
 from glm_mcp.model.messages import JsonObject
-from glm_mcp.tools.discovery import ToolIndex
 from glm_mcp.tools.schema import compile_schema
 
 

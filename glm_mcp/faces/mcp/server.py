@@ -33,18 +33,19 @@ from mcp.server.subscriptions import (
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from glm_mcp._json import as_list
-from glm_mcp.agent import Agent, AgentEvent, confirm_destructive
+from glm_mcp.agent.loop import Agent, AgentEvent, confirm_destructive
+from glm_mcp.agent.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
 from glm_mcp.catalog import is_destructive, is_pinned
-from glm_mcp.editors import EditorAsker, Editors, Notifier, editor_roots
+from glm_mcp.eras import MODERN_VERSION
 from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
-from glm_mcp.gateway import Gateway, error_result
-from glm_mcp.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
-from glm_mcp.rounds import Rounds
-from glm_mcp.sessions import STREAM_CLOSED, client_key
-from glm_mcp.upstream.asking import Asker
-from glm_mcp.upstream.wire import MODERN_VERSION
+from glm_mcp.faces.caller import STREAM_CLOSED, client_key
+from glm_mcp.faces.mcp.editors import Editors, Notifier
+from glm_mcp.gateway.core import Gateway, error_result
+from glm_mcp.relay.asking import Asker
+from glm_mcp.relay.editor import EditorAsker, editor_roots
+from glm_mcp.relay.rounds import Rounds
 
-logger = logging.getLogger("glm_mcp.facade")
+logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
@@ -280,14 +281,28 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
                         await withdraw(uri)
 
     notifier = Notifier(gateway, editors, bus)
-    gateway.answers.editor_roots = lambda: editor_roots(editors)
-
     rounds = Rounds()
+    runs = 0
+    unregister_roots: list[Callable[[], None]] = []
 
     @asynccontextmanager
     async def lifespan(_: Server[Any]) -> AsyncGenerator[dict[str, Any], None]:
-        async with notifier.running(), rounds.running():
-            yield {}
+        # Entered once per connection (stdio, in memory) or HTTP session; the first one offers the editors'
+        # roots to servers asking outside any call, the last one takes the offer back.
+        nonlocal runs
+        if runs == 0:
+            unregister_roots[:] = [
+                gateway.answers.provide_roots(lambda: editor_roots([session for _, session in editors.sessions()]))
+            ]
+        runs += 1
+        try:
+            async with notifier.running(), rounds.running():
+                yield {}
+        finally:
+            runs -= 1
+            if runs == 0:
+                for unregister in unregister_roots:
+                    unregister()
 
     async def asking(
         ctx: ServerRequestContext[Any],

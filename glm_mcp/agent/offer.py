@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glm_mcp._json import as_list, as_object
+from glm_mcp.agent.registry import CompiledTools
 from glm_mcp.catalog import is_pinned
 from glm_mcp.config import GatewayConfig
 from glm_mcp.model.messages import JsonObject
 from glm_mcp.model.profile import MAX_TOOLS
-from glm_mcp.tools.registry import CompiledTools
 
-logger = logging.getLogger("glm_mcp.offer")
+logger = logging.getLogger(__name__)
 
 GLM_MAX_TOOLS = MAX_TOOLS
 """GLM's cap on functions per request (`model.profile`)."""

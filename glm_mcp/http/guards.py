@@ -1,44 +1,32 @@
-"""The HTTP service: `/mcp`, `/v1/chat/completions`, `/v1/models`, `/healthz`, `/readyz`, `/metrics`.
+"""The guards every HTTP request passes before the routes: `Host`, `Origin` and CORS, the token, the body deadline.
 
 Contract:
-- one lifespan enters the `Gateway`, the model client and the MCP session manager, and leaves them on shutdown;
-- with `auth_tokens` (`serve` fills in its generated token when the config names none), `/mcp`, `/sse`, `/v1/*`,
-  `/admin/*` and `/metrics` need `Authorization: Bearer <token>` (401 otherwise, with an `error_description`
-  naming `glm-mcp token`), compared in constant time; the matched token names the caller (`CLIENT_KEY`);
-  `/healthz` and `/readyz` stay open, `/readyz` showing `config_error` detail only with the token;
 - every route checks `Host` against DNS rebinding (421); a request with an `Origin` that is not in
   `gateway.allowed_origins` is refused (403) before authentication, so no web page can drive the gateway;
   allowed origins get CORS answers, preflights included;
+- with `auth_tokens`, `/mcp`, `/sse`, `/v1/*`, `/admin/*` and `/metrics` need `Authorization: Bearer <token>`
+  (401 otherwise, with an `error_description` naming `glm-mcp token`), compared in constant time; the matched
+  token names the caller (`CLIENT_KEY`); Anthropic's clients may send it as `x-api-key` on `/v1/*`;
 - `POST /v1/*` takes `Content-Type: application/json` only (415): a form or `text/plain` post needs no preflight;
-- every error, unknown paths and methods included, is a JSON body.
+- a request body must arrive within the body deadline (408).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncGenerator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 
 import anyio
-from mcp.server.sse import SseServerTransport
-from mcp.server.transport_security import TransportSecuritySettings
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glm_mcp import anthropic_api, http_mode, responses_api
-from glm_mcp.admin import admin_routes
-from glm_mcp.bodies import MAX_BODY_BYTES, BoundedBodies
-from glm_mcp.chat_api import ChatCompletionsApp, Face, model_body, models_body, openai_error
-from glm_mcp.errors import ConfigError
-from glm_mcp.facade import build_server
-from glm_mcp.gateway import Gateway
-from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from glm_mcp.sessions import CLIENT_KEY, SessionLimits
+from glm_mcp.faces.caller import CLIENT_KEY
+
+ErrorShapeFnT = Callable[[int, str], dict[str, object]]
+"""A face's error body for a status and message (Anthropic's clients read their own shape)."""
 
 PROTECTED_PREFIXES = ("/mcp", "/v1/", "/admin/", "/sse", "/messages/", "/metrics")
 
@@ -53,9 +41,11 @@ _CHALLENGE = f'Bearer realm="glm-mcp", error="invalid_token", error_description=
 class BearerAuth:
     """Requires one of the configured tokens on the protected paths, and names the caller by the token it matched."""
 
-    def __init__(self, app: ASGIApp, tokens: list[bytes]) -> None:
+    def __init__(self, app: ASGIApp, tokens: list[bytes], shapes: Mapping[str, ErrorShapeFnT] | None = None) -> None:
         self.app = app
         self.tokens = tokens
+        self.shapes = dict(shapes or {})
+        """Path prefix → the error body its clients read, for the 401."""
         self._ids = ["token:" + hashlib.sha256(token).hexdigest()[:16] for token in tokens]
 
     def _match(self, header: bytes) -> str | None:
@@ -83,8 +73,9 @@ class BearerAuth:
             elif scope["path"].startswith(PROTECTED_PREFIXES):
                 message = f"missing or wrong bearer token: {_UNAUTHORIZED_HINT}"
                 shape: dict[str, object] = {"error": {"message": message, "type": "authentication_error"}}
-                if scope["path"].startswith(anthropic_api.PATH):
-                    shape = anthropic_api.error_shape(401, message)
+                for prefix, shaped in self.shapes.items():
+                    if scope["path"].startswith(prefix):
+                        shape = shaped(401, message)
                 response = JSONResponse(
                     shape,
                     status_code=401,
@@ -102,10 +93,6 @@ class RequestGuard:
         self.app = app
         self.hosts = hosts
         self.origins = frozenset(origins)
-        self.close_streams: Callable[[], None] = lambda: None
-        """Ends the standing `/mcp` GET streams; `serve` calls it when asked to stop."""
-        self.startup_error: ConfigError | None = None
-        """Why the gateway refused to start (a config problem found only once the servers listed), for `serve`."""
 
     @staticmethod
     def _allowed(value: str, patterns: list[str]) -> bool:
@@ -209,117 +196,7 @@ class BodyDeadline:
         await self.app(scope, timed_receive, guarded_send)
 
 
-async def _json_http_error(request: Request, exc: Exception) -> Response:
+async def json_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     body = {"error": {"message": exc.detail, "type": "invalid_request_error", "code": None, "param": None}}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-
-
-def _security(gateway: Gateway) -> TransportSecuritySettings:
-    serve = gateway.config.gateway
-    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
-    hosts += [f"{host}:*" for host in serve.allowed_hosts] + list(serve.allowed_hosts)
-    if serve.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):
-        hosts += [serve.host, f"{serve.host}:*"]
-    # `RequestGuard` decides about origins first (configured ones, and a page's own); the SDK's own check behind it
-    # must not refuse what the guard let in: a page served by the gateway itself, on any of its hosts.
-    origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")] + list(serve.allowed_origins)
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
-
-
-def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -> RequestGuard:
-    """The ASGI application serving `gateway`; its lifespan runs the gateway and then calls `on_ready`."""
-    agent = gateway.agent
-    server = build_server(gateway, agent)
-
-    async def metrics(request: Request) -> Response:
-        return Response(gateway.metrics.render(), media_type=METRICS_CONTENT_TYPE)
-
-    async def models(request: Request) -> Response:
-        body = models_body(agent)
-        if "anthropic-version" in request.headers:  # Anthropic's clients read their own shape
-            return JSONResponse(anthropic_api.models_shape([model["id"] for model in body["data"]]))
-        return JSONResponse(body)
-
-    async def one_model(request: Request) -> Response:
-        status, body = model_body(agent, request.path_params["name"])
-        return JSONResponse(body, status_code=status)
-
-    async def healthz(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    async def readyz(request: Request) -> Response:
-        status = gateway.status()
-        if "config_error" in status and tokens and CLIENT_KEY not in request.scope:
-            status["config_error"] = "the config has a problem; send the gateway's token to /readyz to see it"
-        return JSONResponse(status, status_code=200 if status["ready"] else 503)
-
-    chat = ChatCompletionsApp(gateway)
-    chat.faces[anthropic_api.PATH] = Face("anthropic", anthropic_api.handle_messages, anthropic_api.error_shape)
-    chat.faces[responses_api.PATH] = Face(
-        "responses", responses_api.handler(responses_api.ResponseStore()), openai_error
-    )
-    security = _security(gateway)
-    legacy_sse = SseServerTransport("/messages/", security_settings=security, max_request_body_size=MAX_BODY_BYTES)
-
-    class SseStream:
-        """`GET /sse`: the HTTP+SSE transport of the 2024-11-05 era, for clients that speak nothing newer."""
-
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            async with legacy_sse.connect_sse(scope, receive, send) as (read, write):
-                await server.run(read, write, server.create_initialization_options())
-
-    class SseMessages:
-        """`POST /messages/?session_id=…`: what an `/sse` client sends."""
-
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            await legacy_sse.handle_post_message(scope, receive, send)
-
-    http_mode.install()
-    limits = gateway.config.gateway
-    mcp_app = server.streamable_http_app(
-        streamable_http_path="/mcp",
-        transport_security=security,
-        session_idle_timeout=limits.session_idle_timeout,
-        max_sessions=limits.max_sessions,
-        custom_starlette_routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-            Route("/v1/models", models),
-            Route("/v1/models/{name:path}", one_model),
-            Route("/v1/chat/completions", chat, methods=["POST"]),
-            Route(anthropic_api.PATH, chat, methods=["POST"]),
-            Route(responses_api.PATH, chat, methods=["POST"]),
-            Route(f"{anthropic_api.PATH}/count_tokens", anthropic_api.count_tokens_route(chat), methods=["POST"]),
-            *admin_routes(gateway),
-            Route("/sse", SseStream(), methods=["GET"]),
-            Route("/messages/", SseMessages(), methods=["POST"]),
-        ],
-    )
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncGenerator[None, None]:
-        try:
-            async with gateway.running(), chat.rounds.running(), server.session_manager.run():
-                if on_ready is not None:
-                    on_ready()
-                yield
-        except ConfigError as exc:
-            guard.startup_error = exc
-            raise
-
-    mcp_app.router.lifespan_context = lifespan
-    mcp_app.add_exception_handler(HTTPException, _json_http_error)
-    tokens = [token.get_secret_value().encode() for token in gateway.config.gateway.auth_tokens or ()]
-    sessions = SessionLimits(
-        http_mode.ResponseMode(mcp_app),
-        max_sessions=limits.max_sessions,
-        max_per_client=limits.max_sessions_per_client,
-        idle_timeout_seconds=limits.session_idle_timeout,
-    )
-    bounded = BoundedBodies(sessions, ("/admin/", "/messages/"))
-    guarded = BearerAuth(BodyDeadline(bounded, limits.body_timeout), tokens)
-    guard = RequestGuard(guarded, security.allowed_hosts, security.allowed_origins)
-    guard.close_streams = sessions.close_streams
-    return guard

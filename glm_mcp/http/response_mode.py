@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp._json import as_object
-from glm_mcp.bodies import TOO_DEEP, TOO_LARGE, nests_too_deep, read_body, replaying
+from glm_mcp.http.bodies import TOO_DEEP, TOO_LARGE, nests_too_deep, read_body, replaying
 
 _JSON_RESPONSE: ContextVar[bool | None] = ContextVar("glm_mcp_json_response", default=None)
 
@@ -45,9 +45,11 @@ class _PerRequestTransport(StreamableHTTPServerTransport):
 
 
 def install() -> None:
-    """Make the SDK's session manager build transports that honour the per-request choice."""
+    """Make the SDK's session manager build transports that honour the per-request choice (process-wide;
+    idempotent; done when the HTTP app is built)."""
     # The manager looks the class up in its module at each new session.
-    setattr(streamable_http_manager, "StreamableHTTPServerTransport", _PerRequestTransport)  # noqa: B010
+    if getattr(streamable_http_manager, "StreamableHTTPServerTransport", None) is not _PerRequestTransport:
+        setattr(streamable_http_manager, "StreamableHTTPServerTransport", _PerRequestTransport)  # noqa: B010
 
 
 MAX_ASKABLE_SESSIONS = 10_000

@@ -34,9 +34,9 @@ import mcp.types as T
 from anyio.abc import TaskGroup
 from mcp import MCPError
 
-from glm_mcp.upstream.asking import Asker, ElicitFnT, RootsFnT, SampleFnT, SampleResult
+from glm_mcp.relay.asking import Asker, ElicitFnT, RootsFnT, SampleFnT, SampleResult
 
-logger = logging.getLogger("glm_mcp.rounds")
+logger = logging.getLogger(__name__)
 
 PAUSE_SECONDS = 300.0
 """How long a call waits for the editor to come back with its answers before it is cancelled."""

@@ -33,6 +33,8 @@ import mcp.types as T
 
 from glm_mcp._json import as_object
 from glm_mcp.activity import CallOutcome, CallSource
+from glm_mcp.agent.offer import FIND_TOOLS, ToolOffer, build_offer, find_tools
+from glm_mcp.agent.registry import CompiledTools
 from glm_mcp.catalog import Catalog, closest
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
@@ -40,13 +42,11 @@ from glm_mcp.model.client import GlmClient
 from glm_mcp.model.messages import JsonObject, ToolCall, Turn, add_usage
 from glm_mcp.model.profile import LEADING_NEWLINES
 from glm_mcp.model.xml_calls import LeakedCall, LeakFilter, clean_name, take_calls
-from glm_mcp.offer import FIND_TOOLS, ToolOffer, build_offer, find_tools
+from glm_mcp.relay.asking import Asker, LoopAsker
 from glm_mcp.tools.arguments import prepare_arguments, read_arguments
-from glm_mcp.tools.registry import CompiledTools
 from glm_mcp.tools.results import flatten_result
-from glm_mcp.upstream.asking import Asker, LoopAsker
 
-logger = logging.getLogger("glm_mcp.agent")
+logger = logging.getLogger(__name__)
 
 _SHOWN_ARGUMENTS = 500
 """Characters of a call's arguments shown to the person asked to allow it."""

@@ -32,8 +32,7 @@ from glm_mcp.activity import (
     ServerEvent,
     kept_arguments,
 )
-from glm_mcp.agent import Agent
-from glm_mcp.answers import GatewayAnswers, SamplingOutcome
+from glm_mcp.agent.loop import Agent
 from glm_mcp.catalog import Catalog, Entry, build_catalog, closest, describe_clashes, new_clashes
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, UpstreamTimeout
@@ -41,11 +40,12 @@ from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.profile import TEXT_MODELS
 from glm_mcp.redact import printable, register, scrub
-from glm_mcp.upstream.asking import Asker
+from glm_mcp.relay.answers import GatewayAnswers, SamplingOutcome
+from glm_mcp.relay.asking import Asker
 from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
 from glm_mcp.upstream.pool import UpstreamPool
 
-logger = logging.getLogger("glm_mcp.gateway")
+logger = logging.getLogger(__name__)
 
 _SET_AT_START = (
     "allowed_hosts",
@@ -327,7 +327,7 @@ class Gateway:
                 logger.exception("a catalog listener failed")
 
     async def _forward_log(self, server: str, params: T.LoggingMessageNotificationParams, audience: object) -> None:
-        logging.getLogger(f"glm_mcp.upstream.{server}").info("%s", printable(str(params.data)))
+        logging.getLogger(f"glm_mcp.servers.{server}").info("%s", printable(str(params.data)))
         for listener in list(self._log_listeners):
             try:
                 await listener(server, params, audience)

@@ -1,0 +1,334 @@
+"""The settings models: the upstream servers, the model, the service, and the whole configuration.
+
+Contract:
+- every model is frozen and validated; secrets are `SecretStr` and `GatewayConfig.secret_values` lists every one;
+- reading a file into these models is `config.loading`'s job.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+logger = logging.getLogger(__name__)
+
+
+DEFAULT_ZAI_BASE_URL = "https://api.z.ai/api/paas/v4"
+"""Z.ai's general (pay-as-you-go) endpoint; the coding endpoint is reserved for supported tools."""
+
+
+PASSED_ENV = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "TZ",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "XDG_*",
+)
+"""What every stdio server gets from the gateway's environment besides the SDK's PATH, HOME, SHELL, TERM, USER
+and LOGNAME: without proxies and CA bundles `npx -y` cannot reach its registry, and hangs."""
+
+
+Seconds = Annotated[float, Field(gt=0, le=86_400)]
+
+
+class ToolFilterConfig(BaseModel):
+    """Which of a server's own tools are exposed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allow: tuple[str, ...] | None = None
+    """Glob patterns on the server's own tool names; when set, only matching tools are exposed."""
+
+    deny: tuple[str, ...] = ()
+    """Glob patterns on the server's own tool names that are never exposed; wins over `allow`."""
+
+    pin: tuple[str, ...] = ()
+    """Glob patterns on the server's own tool names always offered to GLM, however many tools there are."""
+
+
+class _UpstreamBase(BaseModel):
+    # Editors' configs carry keys of their own (autoApprove, envFile, ...): ignore, don't fail.
+    model_config = ConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True)
+
+    disabled: bool = False
+    """A disabled server is listed as such and never started."""
+
+    tools: ToolFilterConfig = ToolFilterConfig()
+    """Allow and deny lists applied to the server's own tool names."""
+
+    timeout: Seconds = 60.0
+    """Seconds one call may take; every progress notification from the server restarts the clock."""
+
+    start_timeout: Seconds = 30.0
+    """Seconds the server may take to start and answer its first listings."""
+
+    prefix: str | None = Field(default=None, max_length=48)
+    """Replaces the server's name in front of its exposed tool and prompt names; `""` passes the server's own
+    names through unprefixed (a name another server also exposes is then left out and reported)."""
+
+    config_error: str | None = None
+    """Set by the loader when this entry cannot be used as written (an unset variable, an `${input:…}`): the
+    server is reported as failed with this reason, and the others run."""
+
+    destructive: Literal["allow", "deny", "ask"] = "deny"
+    """Whether the chat loop may run this server's destructive tools (not annotated read-only or non-destructive):
+    `"deny"` refuses them, `"allow"` runs them, `"ask"` runs one only after the editor that handed the task to
+    `glm__agent` confirmed it (elicitation); editors calling tools themselves decide alone."""
+
+    sampling: Literal["editor", "glm", "editor-then-glm", "deny"] = "editor"
+    """Who answers the server's `sampling/createMessage`: the editor whose call caused it (its person approves; the
+    default), GLM on the model key (`"glm"`, an explicit opt-in), the editor when it can and GLM otherwise, or
+    nobody (sampling is then not advertised to the server). Inside a call the GLM loop made, GLM answers."""
+
+    protocol: Literal["auto", "legacy", "2026-07-28"] = "auto"
+    """The protocol era: `"legacy"` (the `initialize` handshake), `"2026-07-28"` (no handshake), or `"auto"`: the
+    handshake first, and `server/discover` when the server refuses it (so no server waits on a probe)."""
+
+
+class StdioUpstreamConfig(_UpstreamBase):
+    """A server started as a child process, spoken to over its stdin and stdout."""
+
+    type: Literal["stdio"] = "stdio"
+    command: str = Field(min_length=1)
+    """The executable; looked up on PATH."""
+
+    args: tuple[str, ...] = ()
+    """Command-line arguments."""
+
+    env: dict[str, str] = Field(default_factory=dict[str, str])
+    """Extra environment variables, added to a safe default environment (PATH, HOME, ...). Secret."""
+
+    inherit_env: bool | tuple[str, ...] = ()
+    """More of the gateway's environment to pass on: `true` for all of it, or names and globs (`AWS_*`).
+    Proxy, CA-bundle, locale, time-zone, temp-folder and XDG variables always pass (`PASSED_ENV`)."""
+
+    inherited: dict[str, str] = Field(default_factory=dict[str, str])
+    """The variables passed on from the gateway's environment, filled in by the loader (not secret: never
+    values the config holds)."""
+
+    cwd: str | None = None
+    """Working directory; a relative one is taken from the config file's folder."""
+
+
+class HttpUpstreamConfig(_UpstreamBase):
+    """A remote server over streamable HTTP (`type: "http"`) or the legacy HTTP+SSE transport (`type: "sse"`)."""
+
+    type: Literal["http", "sse"] = "http"
+    url: str = Field(pattern=r"^https?://")
+    """The endpoint, for example `http://127.0.0.1:9000/mcp` or `.../sse`."""
+
+    headers: dict[str, str] = Field(default_factory=dict[str, str])
+    """Headers sent with every request, for example `Authorization`. Secret."""
+
+
+class InProcessUpstreamConfig(_UpstreamBase):
+    """A server object living in this process (an `mcp` `Server` or `MCPServer`); for tests and embedding."""
+
+    type: Literal["inprocess"] = "inprocess"
+    server: Any
+    """The server object."""
+
+
+UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig | InProcessUpstreamConfig
+
+
+class ModelConfig(BaseModel):
+    """The GLM endpoint the chat loop talks to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str = Field(default=DEFAULT_ZAI_BASE_URL, pattern=r"^https?://")
+    """OpenAI-compatible base URL; `/chat/completions` is appended."""
+
+    api_key: SecretStr | None = None
+    """The key sent as `Authorization: Bearer`; by default from `$ZAI_API_KEY`."""
+
+    name: str = Field(default="glm-4.6", min_length=1)
+    """The model name sent upstream and listed by `/v1/models`."""
+
+    connect_timeout: Seconds = 10.0
+    """Seconds to open a connection to the model endpoint."""
+
+    read_timeout: Seconds = 300.0
+    """Seconds to wait for the next bytes of a model response."""
+
+    max_concurrency: int = Field(default=8, ge=1, le=1024)
+    """Model requests in flight at once; the account's concurrency limit is per model."""
+
+    max_retries: int = Field(default=3, ge=0, le=10)
+    """Retries of a request that failed in a transient way (429, 5xx, GLM codes 1302/1303/1305/1312)."""
+
+    @property
+    def missing_key(self) -> str | None:
+        """What to do when the endpoint needs a key and none is set (Z.ai's do; a self-hosted GLM may not)."""
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        if self.api_key is None and host.endswith(("z.ai", "bigmodel.cn")):
+            return "no model key: set ZAI_API_KEY (or model.api_key in the config)"
+        return None
+
+
+class ServeConfig(BaseModel):
+    """The gateway's own service settings (the `gateway` section)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    """Address `glm-mcp serve` binds; a non-loopback one requires `auth_tokens`."""
+
+    port: int = Field(default=8765, ge=0, le=65535)
+    """Port `glm-mcp serve` binds."""
+
+    auth_tokens: tuple[SecretStr, ...] | None = None
+    """Bearer tokens accepted on `/mcp`, `/v1/*` and `/admin/*`. Absent: `serve` generates one and keeps it in
+    the user's state folder (`glm-mcp token` prints it). `[]`: no authentication, on loopback only, with a
+    warning. An empty or blank token is an error (an unset variable must not open the door)."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    """Extra `Host` values accepted besides loopback ones, for deployments behind a real hostname."""
+
+    inherit_env: bool | tuple[str, ...] = ()
+    """`inherit_env` for every stdio server (added to each server's own)."""
+
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins (`https://app.example.com`) allowed to call the gateway, with CORS answers. A request
+    carrying any other `Origin` is refused: local web pages are not trusted by default."""
+
+    max_steps: int = Field(default=10, ge=1, le=1000)
+    """Model turns one agent run may take; a request can lower it, never raise it."""
+
+    max_offered_tools: int = Field(default=128, ge=1, le=128)
+    """Tools offered to GLM per request (GLM takes 128); past it the offer is chosen for the conversation."""
+
+    max_tool_tokens: int | None = Field(default=None, ge=100)
+    """A budget for the tool definitions of one request, in prompt tokens (estimated as characters / 4)."""
+
+    roots: tuple[str, ...] = ()
+    """Folders (paths or `file://` URIs) given to servers that ask `roots/list` when no editor answers it."""
+
+    mcp_tools: Literal["all", "search"] = "all"
+    """What editors list on the MCP face: every tool, or (`search`) the pinned ones, `glm__find_tools` and
+    `glm__call_tool`; `/mcp?tools=search` chooses per connection."""
+
+    max_concurrent_runs: int = Field(default=16, ge=1, le=10_000)
+    """`/v1/chat/completions` runs at once; more wait in a queue (a run starts once its body has arrived)."""
+
+    max_queued_runs: int = Field(default=64, ge=0, le=100_000)
+    """Runs waiting for a slot; past this a request is answered 429 with `Retry-After`."""
+
+    max_waiting_body_bytes: int = Field(default=32 * 2**20, ge=2**20, le=2**34)
+    """Bytes of `/v1` request bodies arriving or waiting for a run slot, all together; past it a request gets 429
+    (a run is admitted only once its body has arrived, so slow bodies hold no run slot, only this budget)."""
+
+    first_list_wait: Seconds = 3.0
+    """`glm-mcp stdio` answers `initialize` at once; the editor's first `tools/list` waits at most this long for
+    servers still starting (those ready later are announced with `list_changed`)."""
+
+    max_event_streams: int = Field(default=64, ge=1, le=10_000)
+    """Open `/admin/events` streams (the status page's live feed); past it a new one gets 503."""
+
+    max_connections: int = Field(default=1000, ge=1, le=100_000)
+    """Open HTTP connections; past this a new one gets 503 and is closed."""
+
+    header_timeout: Seconds = 10.0
+    """Seconds a client may take to send a request's headers."""
+
+    body_timeout: Seconds = 30.0
+    """Seconds a client may take to send a request's body."""
+
+    session_idle_timeout: Seconds = 900.0
+    """Seconds an MCP session on `/mcp` may stay without any request (a standing GET stream counts as one)."""
+
+    max_sessions: int = Field(default=1000, ge=1, le=100_000)
+    """Open MCP sessions on `/mcp`, all clients together."""
+
+    max_sessions_per_client: int = Field(default=64, ge=1, le=100_000)
+    """Open MCP sessions of one client (one token, or one address without authentication). At either limit the
+    oldest idle session is closed to make room; only when none is idle is a new session refused (503)."""
+
+    sampling_max_tokens: int = Field(default=4096, ge=1, le=1_000_000)
+    """The most tokens GLM may generate for one server's sampling request; a larger `maxTokens` is clamped."""
+
+    sampling_per_minute: int = Field(default=10, ge=0, le=100_000)
+    """Sampling requests GLM answers for one server in any 60 s; past it the server hears a refusal."""
+
+    @field_validator("auth_tokens")
+    @classmethod
+    def _no_blank_tokens(cls, tokens: tuple[SecretStr, ...] | None) -> tuple[SecretStr, ...] | None:
+        for token in tokens or ():
+            if not token.get_secret_value().strip():
+                raise ValueError(
+                    "a token is empty or blank (an unset variable?): set a real token, or write [] to turn "
+                    "authentication off on loopback"
+                )
+        return tokens
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin: write scheme://host[:port], without a path")
+        return tuple(origin.lower() for origin in origins)
+
+
+class GatewayConfig(BaseModel):
+    """The whole configuration: upstream servers, model, service."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    servers: dict[str, UpstreamConfig] = Field(default_factory=dict[str, UpstreamConfig])
+    """Upstream servers by name, in the file's order."""
+
+    model: ModelConfig = ModelConfig()
+    """The GLM endpoint."""
+
+    gateway: ServeConfig = ServeConfig()
+    """Service settings."""
+
+    source: str = "<built-in default>"
+    """Where this configuration came from, for messages."""
+
+    def secret_values(self) -> set[str]:
+        """Every secret value of the configuration: keys, tokens, `env` values, header values, URL credentials."""
+        values: set[str] = set()
+        if self.model.api_key is not None:
+            values.add(self.model.api_key.get_secret_value())
+        values.update(token.get_secret_value() for token in self.gateway.auth_tokens or ())
+        for server in self.servers.values():
+            if isinstance(server, StdioUpstreamConfig):
+                values.update(server.env.values())
+            elif isinstance(server, HttpUpstreamConfig):
+                values.update(server.headers.values())
+                for header in server.headers.values():
+                    values.update(part for part in header.split() if len(part) >= 8)
+                values.update(url_secrets(server.url))
+        return {value for value in values if len(value.strip()) >= 4}
+
+
+def url_secrets(url: str) -> set[str]:
+    """The password and query values of a URL (`?key=...`)."""
+    parts = urlsplit(url)
+    found = {value for _, value in parse_qsl(parts.query) if value}
+    if parts.password:
+        found.add(parts.password)
+    return found

@@ -1,0 +1,25 @@
+"""Who an HTTP request comes from, as the HTTP host marks it in the ASGI scope for the faces to read.
+
+The host's bearer check sets `CLIENT_KEY`; its session bounds set `STREAM_CLOSED` on a POST in a session. A face
+reads them through the Starlette request the SDK hands its handlers (`ctx.request.scope`).
+"""
+
+from __future__ import annotations
+
+from starlette.types import Scope
+
+CLIENT_KEY = "glm_mcp.client"
+"""Set in the scope by the bearer check: the digest of the token the request matched."""
+
+STREAM_CLOSED = "glm_mcp.stream_closed"
+"""Set in the scope of a POST in a session: an `anyio.Event` that fires when its client goes away, so a question
+waiting to be answered on that request's stream ends at once instead of at the call's timeout."""
+
+
+def client_key(scope: Scope) -> str:
+    """Who a request comes from: the token it matched, or its address when the gateway takes no token."""
+    matched = scope.get(CLIENT_KEY)
+    if isinstance(matched, str):
+        return matched
+    client = scope.get("client")
+    return f"address:{client[0] if client else '?'}"
