@@ -27,20 +27,9 @@ from starlette.types import Send
 from glm_mcp._json import JsonObject, as_list, as_object
 from glm_mcp.agent.loop import AgentEvent, AgentResult
 from glm_mcp.errors import ModelError, RequestError
-from glm_mcp.faces.openai.app import (
-    ELICIT_TOOL,
-    ChatCompletionsApp,
-    ChatRequest,
-    ask_for_a_call,
-    client_tools,
-    dumps,
-    elicit_calls,
-    model_error_body,
-    send_json,
-    start_event_stream,
-    status_for,
-    text_of,
-)
+from glm_mcp.faces.openai.app import ChatCompletionsApp
+from glm_mcp.faces.openai.request import ELICIT_TOOL, ask_for_a_call, client_tools, dumps, text_of
+from glm_mcp.faces.openai.writer import elicit_calls, model_error_body, send_json, start_event_stream, status_for
 from glm_mcp.model.profile import LEADING_NEWLINES
 
 PATH = "/v1/messages"
@@ -323,7 +312,7 @@ async def handle_messages(app: ChatCompletionsApp, raw: bytes, too_big: bool, se
             send, 400, "max_tokens: Field required (an integer, as the Messages API asks)", error_shape
         )
     try:
-        request = ChatRequest(to_chat_body(data), app.gateway)
+        request = app.parse(to_chat_body(data))
     except RequestError as exc:
         return await app.refuse(send, 400, str(exc), error_shape)
     request.caller = caller
@@ -396,7 +385,7 @@ def count_tokens_route(app: ChatCompletionsApp) -> Any:
             data = as_object(await request.json())
             if data is None:
                 raise RequestError("the body must be a JSON object: a Messages API request")
-            chat = ChatRequest(to_chat_body({**data, "max_tokens": 1}), app.gateway)
+            chat = app.parse(to_chat_body({**data, "max_tokens": 1}))
         except (ValueError, RequestError) as exc:
             return JSONResponse(error_shape(400, str(exc)), status_code=400)
         sent = dumps(chat.forwarded.get("messages", [])) + dumps(chat.offer.definitions)

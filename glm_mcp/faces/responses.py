@@ -15,80 +15,34 @@ Contract:
 
 from __future__ import annotations
 
-import collections
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import mcp.types as T
 from starlette.types import Send
 
 from glm_mcp._json import JsonObject, as_list, as_object
 from glm_mcp.agent.loop import AgentEvent, AgentResult
 from glm_mcp.errors import ModelError, RequestError
-from glm_mcp.faces.openai.app import (
+from glm_mcp.faces.openai.app import ChatCompletionsApp
+from glm_mcp.faces.openai.request import (
     ELICIT_TOOL,
-    ChatCompletionsApp,
     ChatRequest,
     ask_for_a_call,
     client_tools,
     dumps,
-    elicit_calls,
     error_body,
-    model_error_body,
-    send_json,
-    start_event_stream,
-    status_for,
     text_of,
 )
+from glm_mcp.faces.openai.writer import elicit_calls, model_error_body, send_json, start_event_stream, status_for
+from glm_mcp.faces.response_store import ResponseStore
 from glm_mcp.model.profile import LEADING_NEWLINES
 
 PATH = "/v1/responses"
-MAX_STORED = 1_000
-"""Responses kept for `previous_response_id`, all callers together (the oldest go first)."""
-STORED_SECONDS = 3_600.0
-"""How long a stored response can be continued."""
-
 _PASSED = ("model", "temperature", "top_p", "stream", "glm_mcp")
 _TEXT_PARTS = ("input_text", "output_text", "text")
-
-
-@dataclass
-class _Stored:
-    caller: str
-    messages: list[JsonObject]
-    """The whole conversation up to and including this response, as chat messages."""
-    at: float
-
-
-class ResponseStore:
-    """Stored responses for `previous_response_id`: bounded, expiring, per caller."""
-
-    def __init__(self) -> None:
-        self._items: collections.OrderedDict[str, _Stored] = collections.OrderedDict()
-
-    def put(self, response_id: str, caller: str, messages: list[JsonObject]) -> None:
-        self._items[response_id] = _Stored(caller, messages, anyio.current_time())
-        while len(self._items) > MAX_STORED:
-            self._items.popitem(last=False)
-
-    def get(self, response_id: str, caller: str) -> list[JsonObject]:
-        """The conversation of a stored response.
-
-        Raises:
-            RequestError: No such response for this caller (never stored, expired, another caller's).
-        """
-        stored = self._items.get(response_id)
-        if stored is None or stored.caller != caller or anyio.current_time() - stored.at > STORED_SECONDS:
-            raise RequestError(
-                f"previous_response_id {response_id!r} is not a stored response of yours (unknown, expired after "
-                f"{STORED_SECONDS:g} s, or sent with store: false); send the conversation in 'input' instead",
-                "previous_response_id",
-            )
-        return list(stored.messages)
 
 
 def _input_messages(data: JsonObject) -> list[JsonObject]:
@@ -384,7 +338,7 @@ def handler(store: ResponseStore) -> Any:
         try:
             previous = data.get("previous_response_id")
             history = store.get(str(previous), caller) if previous is not None else []
-            request = ChatRequest(to_chat_body(data, history), app.gateway)
+            request = app.parse(to_chat_body(data, history))
         except RequestError as exc:
             await send_json(send, 400, error_body(str(exc), "invalid_request_error", param=exc.param))
             return "invalid_request"

@@ -31,7 +31,8 @@ from glm_mcp.faces import anthropic as anthropic_api
 from glm_mcp.faces import responses as responses_api
 from glm_mcp.faces.caller import CLIENT_KEY
 from glm_mcp.faces.mcp.server import build_server
-from glm_mcp.faces.openai.app import ChatCompletionsApp, Face, model_body, models_body, openai_error
+from glm_mcp.faces.openai.app import ChatCompletionsApp, Face, model_body, models_body
+from glm_mcp.faces.openai.writer import openai_error
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http import response_mode
 from glm_mcp.http.admin import admin_routes

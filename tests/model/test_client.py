@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from glm_mcp.config import ModelConfig
 from glm_mcp.errors import ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable
-from glm_mcp.faces.openai.app import status_for
+from glm_mcp.faces.openai.writer import status_for
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.messages import Turn
 from tests.fakes.fake_glm import Failure, FakeGlm, Garbage, Reply

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,26 +29,38 @@ from typing import Any
 import anyio
 import mcp.types as T
 from mcp import MCPError
-from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from glm_mcp import activity
-from glm_mcp._json import as_list, as_object
-from glm_mcp.agent.loop import Agent, AgentEvent, AgentResult, EventFnT, function_name
-from glm_mcp.agent.offer import ToolOffer
-from glm_mcp.catalog import closest
-from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable, RequestError
+from glm_mcp.agent.loop import Agent, AgentResult, EventFnT
+from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.faces.caller import client_key
+from glm_mcp.faces.openai.request import (
+    ELICIT_CAPABILITIES,
+    ELICIT_TOOL,
+    MAX_DEPTH,
+    ChatRequest,
+    dumps,
+    error_body,
+    refuse_constant,
+    too_deep,
+)
+from glm_mcp.faces.openai.writer import (
+    ChunkStream,
+    Sink,
+    completion_body,
+    elicit_calls,
+    model_error_body,
+    openai_error,
+    paused_completion_body,
+    run_facts,
+    send_json,
+    status_for,
+)
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.model.messages import JsonObject
 from glm_mcp.model.profile import (
-    LEADING_NEWLINES,
-    MAX_TOOLS,
-    TEMPERATURE_RANGE,
     TEXT_MODELS,
-    TOOL_CHOICES,
-    TOP_P_RANGE,
-    is_rate_limit,
 )
 from glm_mcp.relay.asking import Asker
 from glm_mcp.relay.rounds import Rounds
@@ -57,402 +68,6 @@ from glm_mcp.relay.rounds import Rounds
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 8 * 2**20
-MAX_MESSAGES = 10_000
-MAX_CLIENT_TOOLS = MAX_TOOLS
-MAX_DEPTH = 100
-"""JSON nesting a chat request may have: messages, tool schemas and arguments stay far below it."""
-_GATEWAY_FIELDS = {"glm_mcp", "tools", "tool_choice", "stream", "stream_options", "n", "model"}
-_TOOL_EVENT_CHARS = 2_000
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON for the wire."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def error_body(message: str, kind: str, code: str | None = None, param: str | None = None) -> JsonObject:
-    """An OpenAI-style error body."""
-    return {"error": {"message": message, "type": kind, "code": code, "param": param}}
-
-
-def text_of(content: Any, where: str, kinds: tuple[str, ...] = ("text",)) -> str:
-    """The text of a string, or of a list of parts whose `type` is one of `kinds` (`refusal` parts too), one part
-    a line.
-
-    Raises:
-        RequestError: A part that is not text (an image, a file): GLM's text models read text only; it is named.
-    """
-    if isinstance(content, str):
-        return content
-    texts: list[str] = []
-    for number, part in enumerate(as_list(content) or []):
-        fields = as_object(part) or {}
-        kind = fields.get("type")
-        if kind in kinds and isinstance(fields.get("text"), str):
-            texts.append(fields["text"])
-        elif kind == "refusal" and isinstance(fields.get("refusal"), str):
-            texts.append(fields["refusal"])
-        else:
-            shown = kind if isinstance(kind, str) else "untyped"
-            raise RequestError(
-                f"{where}[{number}] is a '{shown}' part, and GLM's text models take text only: send text parts (or "
-                "a string), or name a GLM vision model (glm-4.5v) for images",
-                f"{where}[{number}]",
-            )
-    return "\n".join(texts)
-
-
-def client_tools(raw: Any, schema_key: str, kinds: tuple[object, ...], refused: str) -> list[JsonObject]:
-    """Another API's client tools (`name`, `description`, the schema under `schema_key`, a `type` among `kinds`) as
-    chat functions.
-
-    Raises:
-        RequestError: A tool of another kind or without a name, named by its place, with `refused` saying why.
-    """
-    tools: list[JsonObject] = []
-    for index, item in enumerate(as_list(raw) or []):
-        tool = as_object(item) or {}
-        if tool.get("type") not in kinds or not isinstance(tool.get("name"), str):
-            raise RequestError(f"tools[{index}] is a '{tool.get('type')}' tool: {refused}", f"tools[{index}]")
-        function: JsonObject = {"name": tool["name"], "parameters": tool.get(schema_key) or {"type": "object"}}
-        if isinstance(tool.get("description"), str):
-            function["description"] = tool["description"]
-        tools.append({"type": "function", "function": function})
-    return tools
-
-
-def ask_for_a_call(messages: list[JsonObject], name: str | None) -> None:
-    """What GLM cannot be forced to do (a call of `name`, or of any tool), asked for in words it follows: a line
-    of the system prompt (the first message), added to it or as one of its own."""
-    what = f"the tool {name}" if name else "one of the tools"
-    line = f"Answer by calling {what}; do not answer in text."
-    if messages and messages[0].get("role") == "system":
-        messages[0] = {**messages[0], "content": f"{messages[0]['content']}\n\n{line}"}
-    else:
-        messages.insert(0, {"role": "system", "content": line})
-
-
-async def start_event_stream(send: Send) -> None:
-    """Start a 200 `text/event-stream` response."""
-    headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-
-
-def openai_error(status: int, message: str) -> JsonObject:
-    """An OpenAI-style error body for a status."""
-    kind = "rate_limit_error" if status == 429 else "server_error" if status >= 500 else "invalid_request_error"
-    return error_body(message, kind)
-
-
-_MODEL_ERROR_STATUS: tuple[tuple[type[ModelError], int], ...] = (
-    (ModelTimeout, 504),
-    (ModelUnreachable, 502),
-    (ModelResponseError, 502),
-    (ModelHTTPError, 502),
-)
-"""The one table from a model failure to the gateway's own answer (a rate limit is 429 whatever its class).
-An error GLM put inside a 200 answer is still a failure: never 2xx."""
-
-
-def status_for(exc: ModelError) -> int:
-    """The HTTP status a client of the gateway gets for a model failure."""
-    if is_rate_limit(exc.code, exc.upstream_status):
-        return 429
-    if isinstance(exc, ModelHTTPError) and exc.upstream_status is not None and exc.upstream_status >= 400:
-        return exc.upstream_status  # the endpoint's own error status says the most
-    return next((status for kind, status in _MODEL_ERROR_STATUS if isinstance(exc, kind)), 502)
-
-
-def model_error_body(exc: ModelError) -> JsonObject:
-    kind = "rate_limit_error" if status_for(exc) == 429 else "model_error"
-    return error_body(f"GLM: {exc.message}", kind, exc.code)
-
-
-ELICIT_TOOL = "glm__elicit"
-"""The client tool a paused run calls when a server asks for a person's input
-(`"glm_mcp": {"elicitation": "client"}`)."""
-
-_ELICIT_CAPABILITIES = T.ClientCapabilities(
-    elicitation=T.ElicitationCapability(form=T.FormElicitationCapability(), url=T.UrlElicitationCapability())
-)
-
-
-def _resumed(messages: list[Any]) -> tuple[str, str, T.ElicitResult] | None:
-    """The paused run a request resumes: its last message is the tool answer to a `glm__elicit` call.
-
-    Raises:
-        RequestError: The answer is not an elicitation result.
-    """
-    last = as_object(messages[-1]) or {}
-    call_id = last.get("tool_call_id")
-    if last.get("role") != "tool" or not isinstance(call_id, str) or not call_id.startswith(f"{ELICIT_TOOL}-"):
-        return None
-    state, _, key = call_id.removeprefix(f"{ELICIT_TOOL}-").rpartition(".")
-    content = last.get("content")
-    text = content if isinstance(content, str) else json.dumps(content)
-    try:
-        answer = T.ElicitResult.model_validate_json(text)
-    except ValidationError:
-        raise RequestError(
-            f'the answer to {ELICIT_TOOL} must be JSON like {{"action": "accept", "content": {{...}}}}, or '
-            '{"action": "decline"} / {"action": "cancel"}',
-            "messages",
-        ) from None
-    return state, key, answer
-
-
-def elicit_calls(paused: T.InputRequiredResult) -> list[JsonObject]:
-    """The `glm__elicit` calls that hand a paused run's questions to the client."""
-    calls: list[JsonObject] = []
-    for key, request in (paused.input_requests or {}).items():
-        if not isinstance(request, T.ElicitRequest):
-            continue
-        arguments = request.params.model_dump(by_alias=True, mode="json", exclude_none=True)
-        call_id = f"{ELICIT_TOOL}-{paused.request_state}.{key}"
-        calls.append(
-            {"id": call_id, "type": "function", "function": {"name": ELICIT_TOOL, "arguments": dumps(arguments)}}
-        )
-    return calls
-
-
-class ChatRequest:
-    """A validated chat request."""
-
-    def __init__(self, data: Any, gateway: Gateway) -> None:
-        agent = gateway.agent
-        body = as_object(data)
-        if body is None:
-            raise RequestError("the body must be a JSON object")
-        messages = as_list(body.get("messages"))
-        if not messages or not all(as_object(m) is not None for m in messages):
-            raise RequestError("'messages' must be a non-empty array of message objects", "messages")
-        if len(messages) > MAX_MESSAGES:
-            raise RequestError(f"'messages' has more than {MAX_MESSAGES} messages", "messages")
-        requested_model = body.get("model")
-        vision = isinstance(requested_model, str) and _VISION_MODEL.fullmatch(requested_model.lower()) is not None
-        messages = [_as_glm_message(as_object(message) or {}, index, vision) for index, message in enumerate(messages)]
-        body = {**body, "messages": messages}
-        tools = as_list(body.get("tools") or [])
-        if tools is None or not all(function_name(tool) for tool in tools):
-            raise RequestError("'tools' must be an array of function tools with names", "tools")
-        if len(tools) > MAX_CLIENT_TOOLS:
-            raise RequestError(f"'tools' has more than {MAX_CLIENT_TOOLS} tools, GLM's limit", "tools")
-        choice = body.get("tool_choice", "auto")
-        if choice not in (*TOOL_CHOICES, "none", None):
-            raise RequestError(
-                "GLM supports only tool_choice 'auto' (the gateway also accepts 'none'); "
-                "it cannot force a tool: ask for it in the prompt instead",
-                "tool_choice",
-            )
-        if body.get("n", 1) not in (1, None):
-            raise RequestError("'n' must be 1: GLM returns one choice", "n")
-        self.stream = bool(body.get("stream", False))
-        options = as_object(body.get("stream_options")) or {}
-        self.include_usage = bool(options.get("include_usage"))
-        narrow = as_object(body.get("glm_mcp") or {})
-        if narrow is None:
-            raise RequestError(
-                "'glm_mcp' must be an object with 'servers', 'tools', 'max_steps' or 'events'", "glm_mcp"
-            )
-        servers = _strings(narrow.get("servers"), "glm_mcp.servers", "an array of server names")
-        known = set(gateway.servers)
-        if servers is not None and (unknown := sorted(set(servers) - known)):
-            raise RequestError(f"unknown servers {unknown}; configured: {sorted(known)}", "glm_mcp.servers")
-        names = _strings(narrow.get("tools"), "glm_mcp.tools", "an array of exposed tool names")
-        catalog = gateway.catalog.tools
-        if names is not None and (unknown_tools := [name for name in names if name not in catalog]):
-            first = unknown_tools[0]
-            raise RequestError(
-                f"unknown tools {unknown_tools}{closest(first, catalog)}; GET the gateway's tools with tools/list on "
-                "/mcp or `glm-mcp tools`",
-                "glm_mcp.tools",
-            )
-        max_steps = narrow.get("max_steps")
-        if max_steps is not None and (not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1):
-            raise RequestError("'glm_mcp.max_steps' must be a positive integer", "glm_mcp.max_steps")
-        self.max_steps: int | None = max_steps
-        events = narrow.get("events", True)
-        if not isinstance(events, bool):
-            raise RequestError("'glm_mcp.events' must be true or false", "glm_mcp.events")
-        self.events = events
-        elicitation = narrow.get("elicitation", "decline")
-        if elicitation not in ("client", "decline"):
-            raise RequestError('\'glm_mcp.elicitation\' must be "client" or "decline"', "glm_mcp.elicitation")
-        self.elicitation = elicitation == "client"
-        """The client answers servers' questions for a person, as calls of the tool `glm__elicit`."""
-        self.caller = "local"
-        """Who sent the request (the token it matched, or its address); set by the app."""
-        self.resume = _resumed(messages)
-        """(request_state, question key, answer) when the last message answers a `glm__elicit` call."""
-        self.model = self._model(body.get("model"), agent)
-        self.forwarded: JsonObject = {k: v for k, v in body.items() if k not in _GATEWAY_FIELDS}
-        self.forwarded["model"] = self.model
-        for key, (low, high) in (("temperature", TEMPERATURE_RANGE), ("top_p", TOP_P_RANGE)):
-            value = self.forwarded.get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool) and not low <= value <= high:
-                # OpenAI allows temperature up to 2; GLM refuses what is outside its range.
-                self.forwarded[key] = min(high, max(low, value))
-                logger.info(
-                    "%s %s is outside GLM's range [%s, %s]; sent %s", key, value, low, high, self.forwarded[key]
-                )
-        if self.stream:
-            self.forwarded["stream_options"] = {"include_usage": True}
-        if choice == "none":
-            self.offer = ToolOffer(definitions=[], gateway_tools={}, left_out={})
-        else:
-            client_tools = [tool for tool in map(as_object, tools) if tool is not None]
-            self.offer = agent.offer(client_tools, servers, names, messages)
-
-    @property
-    def binding(self) -> str:
-        """What a paused run's state is bound to: a run is resumed only by the client that started it."""
-        return json.dumps([self.caller, "v1/chat/completions"])
-
-    @property
-    def paused_params(self) -> T.InputResponseRequestParams:
-        """The run to start (no state) or the paused one to resume, with the client's answer."""
-        if self.resume is None:
-            return T.InputResponseRequestParams()
-        state, key, answer = self.resume
-        return T.InputResponseRequestParams(request_state=state, input_responses={key: answer})
-
-    @staticmethod
-    def _model(requested: Any, agent: Agent) -> str:
-        configured = agent.model.config.name
-        # Clients built for OpenAI often send their own default model; only GLM names are passed on.
-        if isinstance(requested, str) and requested.lower().startswith("glm"):
-            return requested
-        return configured
-
-
-_TEXT_PARTS = ("text", "input_text", "output_text")
-_VISION_MODEL = re.compile(r"glm-[0-9.]+v(-.*)?")
-"""GLM's vision models (glm-4.5v, glm-4.6v-flash…), which take content parts; text models take a string."""
-
-
-def _as_glm_message(message: JsonObject, index: int, vision: bool) -> JsonObject:
-    """A message as GLM takes it: `developer` (OpenAI's newer name) as `system`, and content given as an array of
-    text parts (as the OpenAI SDKs and the Agents SDK send it, in any role) as one string.
-
-    Raises:
-        RequestError: A part GLM's text models cannot take (an image, audio, a file), naming the message and part.
-    """
-    if message.get("role") == "developer":
-        message = {**message, "role": "system"}
-    if as_list(message.get("content")) is None or (vision and message.get("role") == "user"):
-        return message
-    return {**message, "content": text_of(message["content"], f"messages[{index}].content", _TEXT_PARTS)}
-
-
-def _strings(value: Any, param: str, what: str) -> list[str] | None:
-    if value is None:
-        return None
-    items = as_list(value)
-    if items is None or not all(isinstance(item, str) for item in items):
-        raise RequestError(f"'{param}' must be {what}", param)
-    return [str(item) for item in items]
-
-
-def _completion(
-    result: AgentResult, model: str, request_id: str, created: int, offer: ToolOffer | None = None
-) -> JsonObject:
-    message: JsonObject = {"role": "assistant", "content": result.turn.content.lstrip(LEADING_NEWLINES) or None}
-    if result.turn.reasoning_content:
-        message["reasoning_content"] = result.turn.reasoning_content
-    if result.client_calls:
-        message["tool_calls"] = [call.to_wire() for call in result.client_calls]
-    body: JsonObject = {
-        "id": request_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason}],
-    }
-    if result.usage is not None:
-        body["usage"] = result.usage
-    if (extra := _run_facts(result, offer)) is not None:
-        body["glm_mcp"] = extra
-    return body
-
-
-def _paused_completion(paused: T.InputRequiredResult, model: str, request_id: str, created: int) -> JsonObject:
-    """A response handing a paused run's questions to the client as `glm__elicit` calls."""
-    message: JsonObject = {"role": "assistant", "content": None, "tool_calls": elicit_calls(paused)}
-    return {
-        "id": request_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
-        "glm_mcp": {"paused": True},
-    }
-
-
-class _Sink:
-    """Where a run's events go: the response now serving it (a paused run moves to the one that resumes it)."""
-
-    def __init__(self) -> None:
-        self.target: EventFnT | None = None
-
-    async def on_event(self, event: AgentEvent) -> None:
-        if self.target is not None:
-            await self.target(event)
-
-
-def _run_facts(result: AgentResult, offer: ToolOffer | None = None) -> JsonObject | None:
-    """The response's `glm_mcp` object: what was offered, why the run stopped early, how it ended."""
-    facts: JsonObject = {}
-    if offer is not None and offer.facts:
-        facts["offer"] = offer.facts
-    if result.stopped_by:
-        facts.update(stopped_by=result.stopped_by, steps=result.steps)
-    if result.note:
-        facts["note"] = result.note
-    return facts or None
-
-
-class _Stream:
-    """Writes one streamed run as `chat.completion.chunk`s; the response starts with the first chunk."""
-
-    def __init__(self, send: Send, model: str, request_id: str, created: int, *, events: bool = True) -> None:
-        self.send = send
-        self.events = events
-        self.started = False
-        self.pending: list[str] = []
-        """Frames written as soon as the response starts."""
-        self.base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
-
-    async def write(self, text: str) -> None:
-        if not self.started:
-            self.started = True
-            await start_event_stream(self.send)
-            await self.chunk({"role": "assistant", "content": ""})
-            for frame in self.pending:
-                await self.send({"type": "http.response.body", "body": frame.encode(), "more_body": True})
-        await self.send({"type": "http.response.body", "body": text.encode(), "more_body": True})
-
-    async def chunk(self, delta: JsonObject | None, finish: str | None = None, **extra: Any) -> None:
-        # Only the usage chunk has no choice (as OpenAI's own); an event rides on an empty delta, which the
-        # common `chunk.choices[0].delta.content` loop reads safely.
-        await self.write(self._frame(delta, finish, **extra))
-
-    def _frame(self, delta: JsonObject | None, finish: str | None = None, **extra: Any) -> str:
-        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
-        return f"data: {dumps({**self.base, 'choices': choices, **extra})}\n\n"
-
-    async def on_event(self, event: AgentEvent) -> None:
-        if event.kind == "content":
-            await self.chunk({"content": event.text})
-        elif event.kind == "reasoning_content":
-            await self.chunk({"reasoning_content": event.text})
-        elif event.kind == "offer" and self.events and not self.started:
-            # Said before anything else, but without starting the response: a model error can still get its status.
-            self.pending.append(self._frame({}, None, glm_mcp={"event": "offer", **event.data}))
-        elif event.kind in ("tool_call", "tool_result", "retry", "offer") and self.events:
-            data = dict(event.data)
-            if isinstance(data.get("content"), str) and len(data["content"]) > _TOOL_EVENT_CHARS:
-                data["content"] = data["content"][:_TOOL_EVENT_CHARS] + "…"
-            await self.chunk({}, glm_mcp={"event": event.kind, **data})
 
 
 ErrorShapeFnT = Callable[[int, str], JsonObject] | None
@@ -489,7 +104,7 @@ class ChatCompletionsApp:
         self.agent = gateway.agent
         self.rounds = Rounds()
         """Runs paused on a server's question for the client (`glm__elicit`); run by the app's lifespan."""
-        self._sinks: dict[str, _Sink] = {}
+        self._sinks: dict[str, Sink] = {}
         limits = gateway.config.gateway
         self._runs = anyio.CapacityLimiter(limits.max_concurrent_runs)
         self._max_queued = limits.max_queued_runs
@@ -616,18 +231,18 @@ class ChatCompletionsApp:
             )
             return "invalid_request"
         try:
-            data = json.loads(raw, parse_constant=_refuse_constant)
+            data = json.loads(raw, parse_constant=refuse_constant)
         except ValueError as exc:
             await send_json(send, 400, error_body(f"the body is not valid JSON: {exc}", "invalid_request_error"))
             return "invalid_request"
         except RecursionError:
             data = None
-        if data is None or _too_deep(data):
+        if data is None or too_deep(data):
             message = f"the body is nested more than {MAX_DEPTH} levels deep; no chat request is"
             await send_json(send, 400, error_body(message, "invalid_request_error"))
             return "invalid_request"
         try:
-            request = ChatRequest(data, self.gateway)
+            request = self.parse(data)
             request.caller = caller
         except RequestError as exc:
             await send_json(send, 400, error_body(str(exc), "invalid_request_error", param=exc.param))
@@ -645,10 +260,18 @@ class ChatCompletionsApp:
             await send_json(send, status_for(exc), model_error_body(exc))
             return "model_error"
         if isinstance(result, T.InputRequiredResult):
-            await send_json(send, 200, _paused_completion(result, request.model, request_id, created))
+            await send_json(send, 200, paused_completion_body(result, request.model, request_id, created))
             return "paused"
-        await send_json(send, 200, _completion(result, request.model, request_id, created, request.offer))
+        await send_json(send, 200, completion_body(result, request.model, request_id, created, request.offer))
         return result.stopped_by or "ok"
+
+    def parse(self, data: Any) -> ChatRequest:
+        """`data` validated as a chat request to this gateway.
+
+        Raises:
+            RequestError: What is wrong with it, naming the field.
+        """
+        return ChatRequest(data, self.gateway.agent, self.gateway.servers, self.gateway.catalog.tools)
 
     async def refuse(self, send: Send, status: int, message: str, shape: ErrorShapeFnT = None) -> str:
         """Answer an error in the face's own shape (`shape`; the OpenAI face's by default); the outcome for the
@@ -692,7 +315,7 @@ class ChatCompletionsApp:
         params = request.paused_params
         sink = self._sinks.get(params.request_state) if params.request_state is not None else None
         if sink is None:
-            sink = _Sink()
+            sink = Sink()
         sink.target = target  # a resumed run's events go to the response that resumed it
 
         async def start(asker: Asker) -> AgentResult:
@@ -705,13 +328,13 @@ class ChatCompletionsApp:
                 asker=asker,
             )
 
-        outcome = await self.rounds.run(params, _ELICIT_CAPABILITIES, start, request.binding)
+        outcome = await self.rounds.run(params, ELICIT_CAPABILITIES, start, request.binding)
         if isinstance(outcome, T.InputRequiredResult) and outcome.request_state is not None:
             self._sinks[outcome.request_state] = sink
         return outcome
 
     async def _stream(self, request: ChatRequest, request_id: str, created: int, send: Send) -> str:
-        out = _Stream(send, request.model, request_id, created, events=request.events)
+        out = ChunkStream(send, request.model, request_id, created, events=request.events)
         try:
             result = await self._run(request, out.on_event)
         except ModelError as exc:
@@ -739,7 +362,7 @@ class ChatCompletionsApp:
                 calls = [{"index": i, **call.to_wire()} for i, call in enumerate(result.client_calls)]
                 await out.chunk({"tool_calls": calls})
             extra: JsonObject = {}
-            if (facts := _run_facts(result, request.offer)) is not None:
+            if (facts := run_facts(result, request.offer)) is not None:
                 extra["glm_mcp"] = facts
             await out.chunk({}, result.finish_reason, **extra)
             if request.include_usage and result.usage is not None:
@@ -747,43 +370,6 @@ class ChatCompletionsApp:
         await out.write("data: [DONE]\n\n")
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return outcome
-
-
-def _too_deep(value: Any) -> bool:
-    """Whether JSON nests deeper than `MAX_DEPTH` (checked without recursion)."""
-    level: list[Any] = [value]
-    for _ in range(MAX_DEPTH):
-        children: list[Any] = []
-        for item in level:
-            if (members := as_object(item)) is not None:
-                children.extend(members.values())
-            elif (elements := as_list(item)) is not None:
-                children.extend(elements)
-        level = children
-        if not level:
-            return False
-    return True
-
-
-def _refuse_constant(name: str) -> Any:
-    # Python's json accepts NaN and Infinity; JSON, GLM and the encoder of the outgoing request do not.
-    raise ValueError(f"{name} is not a JSON number")
-
-
-async def send_json(send: Send, status: int, body: JsonObject, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
-    payload = dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 def model_ids(agent: Agent) -> list[str]:
