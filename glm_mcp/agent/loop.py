@@ -96,6 +96,20 @@ class AgentResult:
     """What the client should know about how the answer ended (a filter, a token limit)."""
 
 
+class CallRecorder(Protocol):
+    """Counts a tool call and shows it on the status page."""
+
+    def call(
+        self,
+        name: str,
+        server: str,
+        source: CallSource,
+        outcome: CallOutcome,
+        seconds: float,
+        arguments: Mapping[str, Any] | None,
+    ) -> None: ...
+
+
 class ToolHost(Protocol):
     """What a run needs from the gateway: its catalog and config as they are now, and a way to call a tool."""
 
@@ -115,15 +129,8 @@ class ToolHost(Protocol):
         asker: Asker | None = None,
     ) -> T.CallToolResult: ...
 
-    def record_call(
-        self,
-        name: str,
-        server: str,
-        source: CallSource,
-        outcome: CallOutcome,
-        seconds: float,
-        arguments: Mapping[str, Any] | None,
-    ) -> None: ...
+    @property
+    def records(self) -> CallRecorder: ...
 
 
 class Agent:
@@ -391,7 +398,7 @@ class Agent:
     def _count(self, call: ToolCall, outcome: CallOutcome) -> None:
         """Count a call the loop answered itself, like the calls that reached a server."""
         server = self.compiled().servers.get(call.name, "")
-        self.gateway.record_call(call.name, server, "chat", outcome, 0.0, {"raw": call.arguments})
+        self.gateway.records.call(call.name, server, "chat", outcome, 0.0, {"raw": call.arguments})
 
 
 async def confirm_destructive(

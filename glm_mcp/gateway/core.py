@@ -5,130 +5,50 @@ Contract:
 - `catalog` is always a consistent snapshot; listeners hear of every change of it and of upstream logs;
 - `call_tool` never raises for a failure of a server or an unknown name: it returns an `is_error` result
   that says which server failed and why, as the model and the editor both need.
+Live reconfiguration is `reconfigure`'s, the status projection `status`'s, the counting `records`'s.
+
+Two process-wide patches of the MCP SDK are installed lazily and idempotently where they are used, and pinned by
+`tests/upstream/test_sdk_seams.py`: the stdio client reads whole lines through a bounded reader
+(`upstream.transport.install_line_limit`, before the first stdio server starts), and the streamable HTTP session
+manager builds transports that choose JSON or SSE per request (`http.response_mode.install`, when the HTTP app is
+built).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import MappingProxyType
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any
 
 import anyio
 import httpx2
 import mcp.types as T
 
-from glm_mcp.activity import (
-    Activity,
-    CallEvent,
-    CallOutcome,
-    CallSource,
-    ModelEvent,
-    ModelOutcome,
-    SamplingEvent,
-    ServerEvent,
-    kept_arguments,
-)
+from glm_mcp.activity import Activity, CallSource, ServerEvent
 from glm_mcp.agent.loop import Agent
-from glm_mcp.catalog import Catalog, Entry, build_catalog, closest, describe_clashes, new_clashes
+from glm_mcp.catalog import Catalog, Entry, build_catalog, describe_clashes, new_clashes
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, UpstreamTimeout
+from glm_mcp.gateway.listeners import Listeners
+from glm_mcp.gateway.reconfigure import Reconfiguration, ReloadReport
+from glm_mcp.gateway.records import Records
+from glm_mcp.gateway.status import GatewayStatus, ServerStatus, gateway_status, server_status
 from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.profile import TEXT_MODELS
-from glm_mcp.redact import printable, register, scrub
-from glm_mcp.relay.answers import GatewayAnswers, SamplingOutcome
+from glm_mcp.redact import register, scrub
+from glm_mcp.relay.answers import GatewayAnswers
 from glm_mcp.relay.asking import Asker
 from glm_mcp.upstream.connection import ProgressFnT, ServerState, Upstream
 from glm_mcp.upstream.pool import UpstreamPool
 
 logger = logging.getLogger(__name__)
 
-_SET_AT_START = (
-    "allowed_hosts",
-    "allowed_origins",
-    "max_concurrent_runs",
-    "max_queued_runs",
-    "max_waiting_body_bytes",
-    "max_connections",
-    "header_timeout",
-    "body_timeout",
-    "session_idle_timeout",
-    "max_sessions",
-    "max_sessions_per_client",
-)
-"""Service settings read when `serve` starts (its HTTP stack); a reload reports them instead of applying them."""
-
-READY_WAIT_SECONDS = 10.0
-"""How long a reload or an admin action waits for the servers it started (slower ones join when ready)."""
-
 RESTART_WAIT_SECONDS = 5.0
 """How long a call to a tool whose server is restarting waits for it to come back."""
-
-StateName = Literal["disabled", "starting", "ready", "restarting", "failed", "stopped"]
-
-
-class Conflict(TypedDict):
-    name: str
-    reason: str
-
-
-class Quarantined(TypedDict):
-    tool: str
-    reason: str
-
-
-class ServerStatus(TypedDict):
-    """One server as `/readyz`, `/admin/status`, `glm-mcp doctor` and the metrics see it; never holds secrets."""
-
-    state: StateName
-    transport: Literal["stdio", "http", "sse", "inprocess"]
-    tools: int
-    resources: int
-    prompts: int
-    restarts: int
-    uptime_seconds: float | None
-    error: NotRequired[str]
-    notes: NotRequired[list[str]]
-    quarantined: NotRequired[list[Quarantined]]
-    filtered: NotRequired[list[str]]
-    conflicts: NotRequired[list[Conflict]]
-
-
-class GatewayStatus(TypedDict):
-    ready: bool
-    """Every enabled server is connected."""
-    servers: dict[str, ServerStatus]
-    tools: int
-    config_error: NotRequired[str]
-
-
-class ReloadReport(TypedDict):
-    """What a reload did (`ok`), or why it changed nothing (`error`)."""
-
-    ok: bool
-    added: NotRequired[list[str]]
-    removed: NotRequired[list[str]]
-    restarted: NotRequired[list[str]]
-    notes: NotRequired[list[str]]
-    error: NotRequired[str]
-
-
-CatalogListenerFnT = Callable[[Catalog, Catalog], Awaitable[None]]
-LogListenerFnT = Callable[[str, T.LoggingMessageNotificationParams, object], Awaitable[None]]
-"""Told of a server's log message: the server, the message, and who may hear it (an asker's identity,
-`EVERYONE` or `NO_ONE`; see `upstream.asking.Callers.audience`)."""
-UpdatedListenerFnT = Callable[[str], Awaitable[None]]
-"""Hears that a subscribed resource changed: its URI."""
-
-
-async def _first_outcomes(upstreams: list[Upstream], seconds: float) -> None:
-    with anyio.move_on_after(seconds):
-        for upstream in upstreams:
-            await upstream.first_outcome.wait()
 
 
 def _log_new_clashes(old: Catalog, new: Catalog) -> None:
@@ -163,32 +83,34 @@ class Gateway:
         self.reload_error: str | None = None
         """Why the last reload was refused (the running config stays), until one succeeds."""
         self.activity = Activity()
-        self._model_listeners: list[Callable[[GatewayConfig], None]] = []
-        self._admin_lock = anyio.Lock()
+        self.metrics = GatewayMetrics(lambda: self.status()["servers"], lambda: (self.config.model.name, *TEXT_MODELS))
         register(config.secret_values())
-        self.model = GlmClient(config.model, on_request=self.model_request, transport=model_transport)
+        self.records = Records(self.metrics, self.activity)
+        """Counts calls and model requests in the metrics and shows them on the status page."""
+        self.model = GlmClient(config.model, on_request=self.records.model_request, transport=model_transport)
         """The GLM client every face's runs share (its settings follow a reload)."""
-        self.answers = GatewayAnswers(self.model, lambda: self.config, on_sampling=self.record_sampling)
+        self.answers = GatewayAnswers(self.model, lambda: self.config, on_sampling=self.records.sampling)
         """What the gateway answers a server's questions when no caller can (GLM sampling, roots)."""
+        self._listeners = Listeners()
+        self.on_catalog_change = self._listeners.on_catalog_change
+        self.on_resource_updated = self._listeners.on_resource_updated
+        self.on_log = self._listeners.on_log
         self._pool = UpstreamPool(
             config.servers,
-            on_change=self._rebuild,
-            on_log=self._forward_log,
-            on_updated=self._resource_updated,
+            on_change=self.rebuild,
+            on_log=self._listeners.log,
+            on_updated=self._listeners.resource_updated,
             fallback=self.answers,
             ready_wait_seconds=ready_wait_seconds,
         )
-        self._updated_listeners: list[UpdatedListenerFnT] = []
         self.catalog = Catalog()
-        self.metrics = GatewayMetrics(lambda: self.status()["servers"], lambda: (self.config.model.name, *TEXT_MODELS))
-        self._catalog_listeners: list[CatalogListenerFnT] = []
         self._last_owner: dict[str, str] = {}
         """Every exposed tool name ever listed → its server: a call during a restart knows whom to wait for."""
         self._catalog_changed = anyio.Event()
-        self._log_listeners: list[LogListenerFnT] = []
         self._entered = False
         self._started = False
         self._listed_once = False
+        self._live = Reconfiguration(self, self._pool)
         self.agent = Agent(self, self.model)
         """The tool loop `/v1/chat/completions`, `glm__agent` and `glm-mcp chat` run."""
         self.on_model_change(lambda new: self.model.reconfigure(new.model))
@@ -254,28 +176,6 @@ class Gateway:
         gateway's own business (`reload`, `restart_server`, `set_enabled`)."""
         return MappingProxyType(self._pool.upstreams)
 
-    def on_catalog_change(self, listener: CatalogListenerFnT) -> Callable[[], None]:
-        """Register `listener(old, new)`; returns a function that unregisters it."""
-        self._catalog_listeners.append(listener)
-        return lambda: self._catalog_listeners.remove(listener)
-
-    def on_resource_updated(self, listener: UpdatedListenerFnT) -> Callable[[], None]:
-        """Register `listener(uri)` for `notifications/resources/updated`; returns the unregister function."""
-        self._updated_listeners.append(listener)
-        return lambda: self._updated_listeners.remove(listener)
-
-    async def _resource_updated(self, server: str, uri: str) -> None:
-        for listener in list(self._updated_listeners):
-            try:
-                await listener(uri)
-            except Exception:  # boundary: see _forward_log
-                logger.exception("a resource listener failed")
-
-    def on_log(self, listener: LogListenerFnT) -> Callable[[], None]:
-        """Register `listener(server, params, audience)` for upstream log messages; returns the unregister function."""
-        self._log_listeners.append(listener)
-        return lambda: self._log_listeners.remove(listener)
-
     async def _entry_when_back(self, name: str) -> Entry:
         """The tool's entry; a tool whose server is restarting is waited for a short, bounded time.
 
@@ -311,7 +211,8 @@ class Gateway:
             ):
                 await self._catalog_changed.wait()
 
-    async def _rebuild(self) -> None:
+    async def rebuild(self) -> None:
+        """Build the catalog anew from the servers' listings and tell the listeners."""
         old, self.catalog = self.catalog, build_catalog(self._pool.upstreams.values())
         if self._started:  # at start, the whole first catalog is judged at once
             _log_new_clashes(old, self.catalog)
@@ -320,19 +221,7 @@ class Gateway:
             self._last_owner[tool_name] = entry.server
         changed, self._catalog_changed = self._catalog_changed, anyio.Event()
         changed.set()
-        for listener in list(self._catalog_listeners):
-            try:
-                await listener(old, self.catalog)
-            except Exception:  # boundary: one broken listener must not stop the catalog
-                logger.exception("a catalog listener failed")
-
-    async def _forward_log(self, server: str, params: T.LoggingMessageNotificationParams, audience: object) -> None:
-        logging.getLogger(f"glm_mcp.servers.{server}").info("%s", printable(str(params.data)))
-        for listener in list(self._log_listeners):
-            try:
-                await listener(server, params, audience)
-            except Exception:  # boundary: a closed editor connection must not stop the forwarding
-                logger.exception("a log listener failed")
+        await self._listeners.catalog_changed(old, self.catalog)
 
     async def call_tool(
         self,
@@ -361,7 +250,7 @@ class Gateway:
         except ToolNotFoundError as exc:
             if strict and not self._could_exist(name):
                 raise
-            self.record_call(name, "", source, "unknown_tool", 0.0, arguments)
+            self.records.call(name, "", source, "unknown_tool", 0.0, arguments)
             return error_result(f"{exc}; the gateway's tools are listed by tools/list")
         started = time.perf_counter()
         try:
@@ -374,7 +263,7 @@ class Gateway:
         else:
             outcome = "error" if result.is_error else "ok"
         seconds = time.perf_counter() - started
-        self.record_call(name, entry.server, source, outcome, seconds, arguments)
+        self.records.call(name, entry.server, source, outcome, seconds, arguments)
         logger.debug("call %s on '%s': %s in %.3f s", entry.original, entry.server, outcome, seconds)
         return result
 
@@ -388,109 +277,19 @@ class Gateway:
                 return True
         return False
 
-    def record_call(
-        self,
-        name: str,
-        server: str,
-        source: CallSource,
-        outcome: CallOutcome,
-        seconds: float,
-        arguments: Mapping[str, Any] | None,
-    ) -> None:
-        """Count a tool call in the metrics and show it on the status page."""
-        timed = None if outcome in ("unknown_tool", "invalid_arguments", "refused", "truncated") else seconds
-        self.metrics.tool_call(server, outcome, timed)
-        self.activity.record(CallEvent(name, server, source, outcome, seconds, kept_arguments(arguments)))
-
-    def record_sampling(self, server: str, outcome: SamplingOutcome, max_tokens: int) -> None:
-        """Count a server's GLM-answered sampling request and show it on the status page with the server."""
-        self.metrics.sampling(server, outcome)
-        self.activity.record(SamplingEvent(server, outcome, max_tokens))
-
-    def model_request(
-        self, model: str, outcome: ModelOutcome, seconds: float, retries: int, usage: Mapping[str, Any] | None
-    ) -> None:
-        """Count a model request in the metrics and show it on the status page."""
-        self.metrics.model_request(model, outcome, seconds, retries, usage)
-        tokens = usage or {}
-        prompt, completion = tokens.get("prompt_tokens"), tokens.get("completion_tokens")
-        self.activity.record(
-            ModelEvent(
-                model,
-                outcome,
-                seconds,
-                retries,
-                prompt if isinstance(prompt, int) else None,
-                completion if isinstance(completion, int) else None,
-            )
-        )
-
-    # -- live operations -----------------------------------------------------------------------------
+    # -- live operations: `reconfigure.Reconfiguration` does them -------------------------------------
 
     def on_model_change(self, listener: Callable[[GatewayConfig], None]) -> Callable[[], None]:
         """Register `listener(config)` for a reload that changed the `model` section; returns the unregister."""
-        self._model_listeners.append(listener)
-        return lambda: self._model_listeners.remove(listener)
+        return self._live.on_model_change(listener)
 
     async def reload(self) -> ReloadReport:
-        """Read the config again and apply it as a difference; an invalid one changes nothing.
-
-        Returns what was done: `{"ok": true, "added": [...], "removed": [...], "restarted": [...], "notes": [...]}`,
-        or `{"ok": false, "error": "..."}`.
-        """
-        if self.loader is None:
-            return {"ok": False, "error": "this gateway was not started from a config file; nothing to reload"}
-        try:
-            new = self.loader()
-        except ConfigError as exc:
-            self.reload_error = str(exc)
-            logger.error("reload refused, the running config stays: %s", exc)
-            self.activity.record(ServerEvent(f"reload refused: {exc}"))
-            return {"ok": False, "error": str(exc)}
-        return await self.apply(new)
+        """Read the config again and apply it as a difference; an invalid one changes nothing."""
+        return await self._live.reload()
 
     async def apply(self, new: GatewayConfig) -> ReloadReport:
         """Move to `new`: added servers start, removed ones stop, changed ones restart, the rest are untouched."""
-        async with self._admin_lock:
-            old, before = self.config, self.catalog
-            register(new.secret_values())
-            added = [name for name in new.servers if name not in old.servers]
-            removed = [name for name in old.servers if name not in new.servers]
-            changed = [name for name in new.servers if name in old.servers and new.servers[name] != old.servers[name]]
-            notes: list[str] = []
-            kept_socket = {"host": old.gateway.host, "port": old.gateway.port, "auth_tokens": old.gateway.auth_tokens}
-            for field_name, value in kept_socket.items():
-                if getattr(new.gateway, field_name) != value:
-                    notes.append(f"gateway.{field_name} changes when the gateway restarts (it needs a new socket)")
-            for field_name in _SET_AT_START:
-                if getattr(new.gateway, field_name) != getattr(old.gateway, field_name):
-                    notes.append(f"gateway.{field_name} changes when the gateway restarts (set when it starts)")
-            kept = {**kept_socket, **{name: getattr(old.gateway, name) for name in _SET_AT_START}}
-            gateway_section = new.gateway.model_copy(update=kept)  # the config says what is really in force
-            self.config = new.model_copy(update={"gateway": gateway_section})
-            for name in removed:
-                await self._pool.stop(name)
-                self._pool.forget(name)
-            started: list[Upstream] = []
-            for name in changed:
-                restarts = self._pool.upstreams[name].restarts + 1
-                await self._pool.stop(name)
-                started.append(await self._pool.start(name, new.servers[name], restarts=restarts))
-            for name in added:
-                started.append(await self._pool.start(name, new.servers[name]))
-            await _first_outcomes(started, READY_WAIT_SECONDS)
-            self._pool.upstreams = {name: self._pool.upstreams[name] for name in new.servers}
-            if new.model != old.model:
-                for listener in list(self._model_listeners):
-                    listener(self.config)
-                notes.append("model settings applied to the next requests")
-            self.reload_error = None
-        await self._rebuild()
-        notes += [str(clash) for clash in new_clashes(before, self.catalog)]
-        report = ReloadReport(ok=True, added=added, removed=removed, restarted=changed, notes=notes)
-        logger.warning("config reloaded: %s", json.dumps(report))
-        self.activity.record(ServerEvent(f"config reloaded: {json.dumps(report)}"))
-        return report
+        return await self._live.apply(new)
 
     async def restart_server(self, name: str) -> None:
         """Stop one server and start it again.
@@ -498,15 +297,7 @@ class Gateway:
         Raises:
             ToolNotFoundError: No server has that name.
         """
-        async with self._admin_lock:
-            upstream = self._server(name)
-            await self._pool.stop(name)
-            config = self.config.servers[name].model_copy(update={"disabled": False})
-            await _first_outcomes(
-                [await self._pool.start(name, config, restarts=upstream.restarts + 1)], READY_WAIT_SECONDS
-            )
-        self.activity.record(ServerEvent(f"server '{name}' restarted"))
-        await self._rebuild()
+        await self._live.restart_server(name)
 
     async def set_enabled(self, name: str, enabled: bool) -> None:
         """Disable a server (stopped, listed as disabled) or enable it again, until the next reload.
@@ -514,24 +305,7 @@ class Gateway:
         Raises:
             ToolNotFoundError: No server has that name.
         """
-        async with self._admin_lock:
-            upstream = self._server(name)
-            await self._pool.stop(name)
-            config = self.config.servers[name].model_copy(update={"disabled": not enabled})
-            await _first_outcomes(
-                [await self._pool.start(name, config, restarts=upstream.restarts)], READY_WAIT_SECONDS
-            )
-        self.activity.record(ServerEvent(f"server '{name}' {'enabled' if enabled else 'disabled'}"))
-        await self._rebuild()
-
-    def _server(self, name: str) -> Upstream:
-        upstream = self._pool.upstreams.get(name)
-        if upstream is None:
-            known = ", ".join(self._pool.upstreams) or "none"
-            raise ToolNotFoundError(
-                f"no server named '{name}'{closest(name, self._pool.upstreams)}; the configured ones: {known}"
-            )
-        return upstream
+        await self._live.set_enabled(name, enabled)
 
     async def read_resource(self, uri: str, *, asker: Asker | None = None) -> T.ReadResourceResult:
         """Read a resource from the server that owns its URI.
@@ -583,42 +357,13 @@ class Gateway:
 
     def upstream_status(self, upstream: Upstream) -> ServerStatus:
         """One server's state as JSON-ready data; never includes secrets."""
-        listing = upstream.listing
-        status: ServerStatus = {
-            "state": upstream.state.value,
-            "transport": upstream.config.type,
-            "tools": sum(1 for entry, _ in self.catalog.tools.values() if entry.server == upstream.name),
-            "resources": len(listing.resources) + len(listing.templates),
-            "prompts": len(listing.prompts),
-            "restarts": upstream.restarts,
-            "uptime_seconds": round(time.time() - upstream.ready_since, 1) if upstream.ready_since else None,
-        }
-        if upstream.error and upstream.state is not ServerState.READY:
-            status["error"] = upstream.error
-        if listing.notes:
-            status["notes"] = [f"{method} failed ({why}); counted as empty" for method, why in listing.notes]
-        if listing.quarantined:
-            status["quarantined"] = [{"tool": name, "reason": reason} for name, reason in listing.quarantined]
-        if filtered := self.catalog.filtered.get(upstream.name):
-            status["filtered"] = list(filtered)
-        if conflicts := self.catalog.conflicts.get(upstream.name):
-            status["conflicts"] = [{"name": clash.name, "reason": clash.reason} for clash in conflicts]
-        return status
+        return server_status(upstream, self.catalog)
 
     def status(self) -> GatewayStatus:
         """Every server's state; `ready` is true when every enabled server is connected."""
-        servers = {name: self.upstream_status(upstream) for name, upstream in self._pool.upstreams.items()}
-        enabled = [status for status in servers.values() if status["state"] != ServerState.DISABLED.value]
-        status: GatewayStatus = {
-            "ready": all(status["state"] == ServerState.READY.value for status in enabled),
-            "servers": servers,
-            "tools": len(self.catalog.tools),
-        }
         problems: list[str] = []
         if self.reload_error is not None:
             problems.append(f"the last reload was refused, the running config stays: {self.reload_error}")
         if self.catalog.conflicts:  # a server that joined late or listed anew; at start it stops the start
             problems.append(f"names left out: {self._conflicts_message()}")
-        if problems:
-            status["config_error"] = "; ".join(problems)
-        return status
+        return gateway_status(self._pool.upstreams, self.catalog, problems)
