@@ -19,7 +19,8 @@ GlmMcpError
 └── RequestError                a client's chat request is invalid (HTTP 400)
 ```
 
-Errors carry facts only; the HTTP status a client of the gateway sees is chosen in one table, `faces.openai.writer.status_for`.
+Errors carry facts only; the HTTP status a client of the gateway sees is chosen in one table,
+`faces.openai.writer.status_for`.
 """
 
 from __future__ import annotations

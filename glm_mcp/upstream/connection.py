@@ -13,34 +13,40 @@ This module is the boundary for the SDK's `MCPError` and transport errors.
 
 from __future__ import annotations
 
-import enum
 import logging
 import math
 import random
-import shlex
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import mcp.types as T
 from anyio.abc import TaskStatus
-from mcp import MCPError
-from mcp.client.subscriptions import ResourceUpdated, listen
 from mcp.shared.dispatcher import CallOptions
 from pydantic import ValidationError
 
-from glm_mcp._json import as_object
-from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
+from glm_mcp.config import UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
 from glm_mcp.redact import scrub
 from glm_mcp.relay.asking import Asker, Callers, Fallback, Questions
+from glm_mcp.upstream.listen import Following
 from glm_mcp.upstream.listing import Listing, list_everything
+from glm_mcp.upstream.requests import Live, Requests, SessionLost
+from glm_mcp.upstream.supervision import (
+    ServerState,
+    attempt_failure,
+    backoff_seconds,
+    describe_failure,
+    failures_after,
+    not_connected,
+    worth_logging,
+)
 from glm_mcp.upstream.transport import StderrTail, open_transport
-from glm_mcp.upstream.wire import Wire, open_wire
+from glm_mcp.upstream.wire import open_wire
 
 logger = logging.getLogger(__name__)
+
 
 ProgressFnT = Callable[[float, float | None, str | None], Awaitable[None]]
 LogFnT = Callable[[str, T.LoggingMessageNotificationParams, object], Awaitable[None]]
@@ -48,74 +54,6 @@ LogFnT = Callable[[str, T.LoggingMessageNotificationParams, object], Awaitable[N
 ChangeFnT = Callable[[], Awaitable[None]]
 UpdatedFnT = Callable[[str, str], Awaitable[None]]
 """Hears `notifications/resources/updated`: (server, uri)."""
-
-BACKOFF_INITIAL_SECONDS = 0.5
-BACKOFF_MAX_SECONDS = 30.0
-STABLE_SECONDS = 30.0
-"""A session that lived this long resets the backoff; shorter ones count as a crash loop."""
-
-
-class ServerState(enum.StrEnum):
-    """Where a configured server is in its life."""
-
-    DISABLED = "disabled"
-    STARTING = "starting"
-    READY = "ready"
-    RESTARTING = "restarting"
-    FAILED = "failed"
-    STOPPED = "stopped"
-
-
-@dataclass
-class _Live:
-    wire: Wire
-    closed: anyio.Event
-    wake: anyio.Event = field(default_factory=anyio.Event)
-    relisten: anyio.Event = field(default_factory=anyio.Event)
-    """Set when a 2026-07-28 server's listen stream must be opened again (the resources followed changed)."""
-    awaiting_listen: list[anyio.Event] = field(default_factory=list[anyio.Event])
-    """One event per change of the resources followed, set once a stream naming them is acknowledged."""
-
-
-def backoff_seconds(failures: int) -> float:
-    """The pause before reconnect number `failures`: 0.5 s doubling up to 30 s."""
-    return min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2 ** max(0, failures - 1))
-
-
-def failures_after(failures: int, lasted_seconds: float) -> int:
-    """The crash count once a session ended after `lasted_seconds`: a stable one starts the count again."""
-    return 1 if lasted_seconds >= STABLE_SECONDS else failures + 1
-
-
-def worth_logging(failures: int) -> bool:
-    """A server crashing in a loop is logged on its first two failures, then every tenth."""
-    return failures <= 2 or failures % 10 == 0
-
-
-def describe_failure(exc: BaseException) -> str:
-    """A one-line, user-facing account of why a connection failed."""
-    leaves: list[BaseException] = []
-
-    def walk(error: BaseException) -> None:
-        if isinstance(error, BaseExceptionGroup):
-            for inner in error.exceptions:  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]  # ExceptionGroup's members are untyped
-                walk(inner)  # pyright: ignore[reportUnknownArgumentType]  # see above
-        else:
-            leaves.append(error)
-
-    walk(exc)
-    parts: list[str] = []
-    for leaf in leaves:
-        if isinstance(leaf, FileNotFoundError):
-            parts.append(f"command not found: {leaf.filename or leaf}")
-        elif isinstance(leaf, PermissionError):
-            parts.append(f"command not executable: {leaf.filename or leaf}")
-        elif isinstance(leaf, MCPError):
-            parts.append(f"MCP error {leaf.code}: {leaf.message}")
-        else:
-            text = str(leaf) or type(leaf).__name__
-            parts.append(f"{type(leaf).__name__}: {text}")
-    return "; ".join(dict.fromkeys(parts)) or type(exc).__name__
 
 
 class Upstream:
@@ -150,13 +88,14 @@ class Upstream:
         """The protocol version the current (or last) session negotiated."""
         self._on_change = on_change
         self._on_log = on_log
-        self._live: _Live | None = None
+        self._live: Live | None = None
         self._tail = StderrTail()
         self._reconnected = anyio.Event()
         self._session_lost = False
         self.first_outcome = anyio.Event()
         """Set once the first start attempt succeeded or failed."""
-        self._followed: set[str] = set()
+        self._requests = Requests(name, config, self.questions, self._lost)
+        self._following = Following(name)
         """Resources a 2026-07-28 server is asked about on its listen stream (kept across reconnects)."""
 
     # -- supervision ---------------------------------------------------------------------------------
@@ -203,7 +142,7 @@ class Upstream:
                         on_log=self._forward_log,
                     ) as wire,
                 ):
-                    live = _Live(wire, closed)
+                    live = Live(wire, closed)
                     self.server_info = wire.server_info
                     self.protocol_version = wire.protocol_version
                     waiting_for = "its listings (tools/list, resources/list, prompts/list)"
@@ -220,17 +159,8 @@ class Upstream:
                 self.error = "the server closed the connection"
             except Exception as exc:  # boundary: whatever one server does must not stop the others
                 self.error = describe_failure(exc)
-        if attempt.cancelled_caught:
-            self.error = f"no answer to {waiting_for} after {self.config.start_timeout:g} s (start_timeout)"
-            if isinstance(self.config, StdioUpstreamConfig):
-                self.error += f"; command: {shlex.join([self.config.command, *self.config.args])}"
-                if self._tail.lines:
-                    self.error += "; last stderr: " + self._tail.useful()
-            else:
-                self.error += f"; url: {self.config.url if isinstance(self.config, HttpUpstreamConfig) else '-'}"
-        elif self._tail.lines and isinstance(self.config, StdioUpstreamConfig):
-            self.error = f"{self.error}; last stderr: {self._tail.useful()}"
-        self.error = scrub(self.error or "")
+        timed_out = waiting_for if attempt.cancelled_caught else None
+        self.error = scrub(attempt_failure(self.config, self.error or "", timed_out, self._tail))
         self._live = None
         self.ready_since = None
         self.state = ServerState.RESTARTING if was_ready else ServerState.FAILED
@@ -239,24 +169,16 @@ class Upstream:
             self.listing = Listing()
             await self._changed()
 
-    async def _serve(self, live: _Live) -> None:
+    async def _serve(self, live: Live) -> None:
         async def watch_closed() -> None:
             await live.closed.wait()
             live.wake.set()
 
-        async def follow_changes() -> None:
-            # A 2026-07-28 server announces list changes and resource updates only on a `subscriptions/listen`
-            # stream; the stream names the resources followed, so it is opened again when they change.
-            try:
-                while await self._listen_once(live):
-                    pass
-            except Exception as exc:  # boundary: without the stream the server is served, its changes unseen
-                logger.warning("server '%s': cannot follow its changes: %s", self.name, describe_failure(exc))
-
         async with anyio.create_task_group() as tg:
             tg.start_soon(watch_closed)
             if live.wire.modern:
-                tg.start_soon(follow_changes)
+                # A 2026-07-28 server announces list changes and resource updates only on a listen stream.
+                tg.start_soon(self._following.follow, live.wire.session, live.wake.set)
             while True:
                 await live.wake.wait()
                 live.wake = anyio.Event()
@@ -269,34 +191,6 @@ class Upstream:
                     continue
                 await self._changed()
             tg.cancel_scope.cancel()
-
-    async def _listen_once(self, live: _Live) -> bool:
-        """One listen stream; True when it ended to be opened again with the resources followed now."""
-        live.relisten = anyio.Event()
-        acknowledged, live.awaiting_listen = live.awaiting_listen, []  # the changes this stream carries
-        async with anyio.create_task_group() as tg:
-
-            async def reopen_when_asked() -> None:
-                await live.relisten.wait()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(reopen_when_asked)
-            async with listen(
-                live.wire.session,
-                tools_list_changed=True,
-                prompts_list_changed=True,
-                resources_list_changed=True,
-                resource_subscriptions=sorted(self._followed),
-            ) as events:
-                for event in acknowledged:
-                    event.set()
-                async for event in events:
-                    # The SDK also hands each event to the session's message handler as its notification: resource
-                    # updates are passed on there (`_on_message`), once, as for a server of the handshake era.
-                    if not isinstance(event, ResourceUpdated):
-                        live.wake.set()
-            tg.cancel_scope.cancel()  # the server ended the stream
-        return live.relisten.is_set()
 
     async def _changed(self) -> None:
         if self._on_change is not None:
@@ -340,22 +234,10 @@ class Upstream:
         live = self._live
         return live is not None and not live.closed.is_set()
 
-    def _require_live(self) -> _Live:
+    def _require_live(self) -> Live:
         live = self._live
         if live is None or live.closed.is_set():
-            if self.config.disabled:
-                doing = "disabled in the config"
-            elif self.state is ServerState.READY:
-                doing = "its connection dropped just now and it is being restarted"
-            else:
-                doing = {
-                    ServerState.STARTING: "still starting",
-                    ServerState.RESTARTING: "restarting",
-                    ServerState.FAILED: "failed",
-                    ServerState.STOPPED: "stopped",
-                }.get(self.state, self.state.value)
-            reason = f" ({self.error})" if self.error and not self.config.disabled else ""
-            raise UpstreamUnavailable(self.name, f"not connected: {doing}{reason}")
+            raise UpstreamUnavailable(self.name, not_connected(self.config.disabled, self.state, self.error))
         return live
 
     def tool(self, name: str) -> T.Tool | None:
@@ -389,7 +271,7 @@ class Upstream:
     ) -> T.CallToolResult:
         try:
             return await self._call_tool(tool, arguments, on_progress)
-        except _SessionLost:
+        except SessionLost:
             definition = self.tool(tool)
             hints = definition.annotations if definition is not None else None
             if not (hints and (hints.read_only_hint or hints.idempotent_hint)):
@@ -417,7 +299,7 @@ class Upstream:
                     await on_progress(progress, total, message)
 
             params = {"name": tool, "arguments": dict(arguments or {})}
-            raw = await self._request(live, "tools/call", params, CallOptions(on_progress=progress))
+            raw = await self._requests.request(live, "tools/call", params, CallOptions(on_progress=progress))
         if scope.cancelled_caught or raw is None:
             raise UpstreamTimeout(
                 self.name, f"tool '{tool}' timed out after {timeout:g} s without a result or progress"
@@ -438,11 +320,8 @@ class Upstream:
         """
         live = self._require_live()
         with self._callers.waiting(asker):
-            raw = await self._timed(live, "resources/read", {"uri": uri}, f"resource '{uri}'")
-        try:
-            return T.ReadResourceResult.model_validate(raw, by_name=False)
-        except ValidationError:
-            raise UpstreamProtocolError(self.name, f"resource '{uri}': malformed result") from None
+            raw = await self._requests.timed(live, "resources/read", {"uri": uri}, f"resource '{uri}'")
+        return self._requests.validated(T.ReadResourceResult, raw, f"resource '{uri}'")
 
     async def get_prompt(
         self, prompt: str, arguments: Mapping[str, str] | None, *, asker: Asker | None = None
@@ -459,11 +338,8 @@ class Upstream:
         if arguments:
             params["arguments"] = dict(arguments)
         with self._callers.waiting(asker):
-            raw = await self._timed(live, "prompts/get", params, f"prompt '{prompt}'")
-        try:
-            return T.GetPromptResult.model_validate(raw, by_name=False)
-        except ValidationError:
-            raise UpstreamProtocolError(self.name, f"prompt '{prompt}': malformed result") from None
+            raw = await self._requests.timed(live, "prompts/get", params, f"prompt '{prompt}'")
+        return self._requests.validated(T.GetPromptResult, raw, f"prompt '{prompt}'")
 
     async def complete(self, params: Mapping[str, Any]) -> T.CompleteResult:
         """Relay `completion/complete` (a prompt's or a resource template's argument) as the editor sent it.
@@ -474,11 +350,8 @@ class Upstream:
             UpstreamTimeout: No answer within the server's `timeout`.
         """
         live = self._require_live()
-        raw = await self._timed(live, "completion/complete", dict(params), "completion")
-        try:
-            return T.CompleteResult.model_validate(raw, by_name=False)
-        except ValidationError:
-            raise UpstreamProtocolError(self.name, "completion: malformed result") from None
+        raw = await self._requests.timed(live, "completion/complete", dict(params), "completion")
+        return self._requests.validated(T.CompleteResult, raw, "completion")
 
     async def subscribe(self, uri: str, *, subscribed: bool = True) -> None:
         """Ask the server for (or to stop) `notifications/resources/updated` about `uri`.
@@ -491,13 +364,7 @@ class Upstream:
         live = self._require_live()
         if live.wire.modern:
             # 2026-07-28: no `resources/subscribe`; the listen stream names the resources it follows.
-            if subscribed:
-                self._followed.add(uri)
-            else:
-                self._followed.discard(uri)
-            acknowledged = anyio.Event()
-            live.awaiting_listen.append(acknowledged)
-            live.relisten.set()
+            acknowledged = self._following.change(uri, subscribed)
             with anyio.move_on_after(self.config.timeout):
                 await acknowledged.wait()
                 return
@@ -505,70 +372,9 @@ class Upstream:
                 self.name, f"subscriptions/listen for '{uri}': no answer after {self.config.timeout:g} s"
             )
         method = "resources/subscribe" if subscribed else "resources/unsubscribe"
-        await self._timed(live, method, {"uri": uri}, f"{method} '{uri}'")
+        await self._requests.timed(live, method, {"uri": uri}, f"{method} '{uri}'")
 
-    async def _timed(self, live: _Live, method: str, params: dict[str, Any], what: str) -> dict[str, Any]:
-        """A request bounded by the server's `timeout` (cancelled upstream when it runs out).
-
-        Raises:
-            UpstreamTimeout: No answer within the timeout.
-        """
-        with anyio.move_on_after(self.config.timeout):
-            return await self._request(live, method, params)
-        raise UpstreamTimeout(self.name, f"{what}: no answer after {self.config.timeout:g} s")
-
-    async def _request(
-        self, live: _Live, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None
-    ) -> dict[str, Any]:
-        try:
-            raw = await live.wire.request(method, params, opts)
-            rounds = 0
-            while method in _INTERACTIVE and raw.get("resultType") == "input_required":
-                # A 2026-07-28 server asks in the result; the same request goes again with the answers.
-                rounds += 1
-                if rounds > MAX_INPUT_ROUNDS:
-                    raise UpstreamProtocolError(
-                        self.name, f"{method} still asked for input after {MAX_INPUT_ROUNDS} rounds"
-                    )
-                retry = dict(params or {})
-                retry["inputResponses"] = await self._answers(raw.get("inputRequests"))
-                retry.pop("requestState", None)
-                if isinstance(state := raw.get("requestState"), str):
-                    retry["requestState"] = state
-                raw = await live.wire.request(method, retry, opts)
-            return raw
-        except MCPError as exc:
-            if exc.code == T.CONNECTION_CLOSED or live.closed.is_set():
-                raise UpstreamUnavailable(self.name, "the connection closed during the request") from exc
-            if self.config.type in ("http", "sse") and is_session_lost(exc):
-                # The server forgot us (HTTP 404 after a restart): end this session so the supervisor
-                # opens a new one at once.
-                self._reconnected = anyio.Event()
-                self._session_lost = True
-                live.closed.set()
-                raise _SessionLost(self.name, exc.message) from exc
-            raise UpstreamProtocolError(self.name, f"error {exc.code}: {exc.message}") from exc
-
-    async def _answers(self, requests: object) -> dict[str, Any]:
-        answers: dict[str, Any] = {}
-        for key, request in (as_object(requests) or {}).items():
-            answer = await self.questions.answer(request)
-            if isinstance(answer, T.ErrorData):
-                raise UpstreamProtocolError(self.name, f"its question could not be answered: {answer.message}")
-            answers[key] = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
-        return answers
-
-
-_INTERACTIVE = frozenset({"tools/call", "resources/read", "prompts/get"})
-MAX_INPUT_ROUNDS = 10
-"""`InputRequiredResult` rounds one request may take before the server is taken to be looping."""
-
-
-class _SessionLost(UpstreamUnavailable):
-    """The HTTP server no longer knows the session."""
-
-
-def is_session_lost(exc: MCPError) -> bool:
-    """Whether an HTTP server no longer knows the session (the SDK's words for its 404; a seam test guards them)."""
-    message = exc.message.lower()
-    return "session not found" in message or "session terminated" in message
+    def _lost(self) -> None:
+        """The server forgot this session (HTTP 404 after a restart): the supervisor opens a new one at once."""
+        self._reconnected = anyio.Event()
+        self._session_lost = True

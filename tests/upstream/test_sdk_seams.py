@@ -34,7 +34,7 @@ from starlette.routing import Mount
 from glm_mcp.http import response_mode as http_mode
 from glm_mcp.relay import editor
 from glm_mcp.upstream import transport
-from glm_mcp.upstream.connection import is_session_lost
+from glm_mcp.upstream.requests import is_session_lost
 from tests.helpers import serve_asgi
 
 
