@@ -15,7 +15,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import SecretStr
 
-from glm_mcp.agent.loop import Agent, AgentEvent, AgentLimits
+from glm_mcp.agent.loop import Agent
+from glm_mcp.agent.results import AgentEvent, AgentLimits
 from glm_mcp.config import GatewayConfig, ModelConfig
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.model.client import GlmClient

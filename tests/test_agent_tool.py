@@ -12,7 +12,8 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from glm_mcp.agent.loop import Agent, AgentLimits
+from glm_mcp.agent.loop import Agent
+from glm_mcp.agent.results import AgentLimits
 from glm_mcp.config import GatewayConfig, ModelConfig
 from glm_mcp.faces.mcp.server import build_server
 from glm_mcp.gateway.core import Gateway

@@ -11,7 +11,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import SecretStr
 
-from glm_mcp.agent.loop import Agent, AgentLimits
+from glm_mcp.agent.loop import Agent
+from glm_mcp.agent.results import AgentLimits
 from glm_mcp.catalog.search import ToolIndex, tool_text
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, ToolFilterConfig, UpstreamConfig
 from glm_mcp.faces.mcp.server import build_server

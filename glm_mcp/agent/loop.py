@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -33,67 +32,32 @@ import mcp.types as T
 
 from glm_mcp._json import as_object
 from glm_mcp.activity import CallOutcome, CallSource
+from glm_mcp.agent.calls import Reading, confirm_destructive, cut_off_message, for_the_model, read_call, recover_calls
 from glm_mcp.agent.offer import FIND_TOOLS, ToolOffer, build_offer, find_tools
 from glm_mcp.agent.registry import CompiledTools
+from glm_mcp.agent.results import (
+    AgentEvent,
+    AgentLimits,
+    AgentResult,
+    EventFnT,
+    filtered_result,
+    final_result,
+)
 from glm_mcp.catalog import Catalog, closest
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.messages import JsonObject, ToolCall, Turn, add_usage
 from glm_mcp.model.profile import LEADING_NEWLINES
-from glm_mcp.model.xml_calls import LeakedCall, LeakFilter, clean_name, take_calls
+from glm_mcp.model.xml_calls import LeakFilter
 from glm_mcp.relay.asking import Asker, LoopAsker
-from glm_mcp.tools.arguments import prepare_arguments, read_arguments
+from glm_mcp.tools.arguments import prepare_arguments
 from glm_mcp.tools.results import flatten_result
 
 logger = logging.getLogger(__name__)
 
-_SHOWN_ARGUMENTS = 500
-"""Characters of a call's arguments shown to the person asked to allow it."""
-
 _LISTED_TOOLS = 30
 """Tool names listed to a model that called an unknown one."""
-
-
-@dataclass(frozen=True)
-class AgentLimits:
-    """How far one run may go."""
-
-    max_steps: int = 10
-    """Model turns."""
-    max_tool_calls: int = 64
-    """Tool calls, all steps together."""
-    max_seconds: float = 600.0
-    """Wall time of the whole run."""
-    max_result_chars: int = 20_000
-    """Characters of one tool result shown to the model."""
-
-
-@dataclass
-class AgentEvent:
-    """Something the client may want to see as it happens."""
-
-    kind: str
-    """"content", "reasoning_content", "tool_call", "tool_result", "retry", "offer" or "step"."""
-    text: str = ""
-    data: JsonObject = field(default_factory=dict[str, Any])
-
-
-EventFnT = Callable[[AgentEvent], Awaitable[None]]
-
-
-@dataclass
-class AgentResult:
-    """How a run ended."""
-
-    turn: Turn
-    finish_reason: str
-    usage: JsonObject | None
-    steps: int
-    stopped_by: str | None = None
-    client_calls: list[ToolCall] = field(default_factory=list[ToolCall])
-    note: str | None = None
-    """What the client should know about how the answer ended (a filter, a token limit)."""
 
 
 class CallRecorder(Protocol):
@@ -242,13 +206,13 @@ class Agent:
                 for kind, leak in leaks.items():
                     await show(kind, leak.finish())
                 usage = add_usage(usage, turn.usage)
-                _recover_calls(turn, offered)
+                recover_calls(turn, offered)
                 if turn.finish_reason == "sensitive":
-                    return _filtered(turn, usage, steps)
+                    return filtered_result(turn, usage, steps)
                 if not turn.tool_calls:
-                    return _final(turn, usage, steps)
+                    return final_result(turn, usage, steps)
                 # Each call's arguments are read once: for the cut-off check, the message back to GLM and the run.
-                readings = {call.id: _read(call) for call in turn.tool_calls}
+                readings = {call.id: read_call(call) for call in turn.tool_calls}
                 cut_off = any(isinstance(reading, TruncatedArgumentsError) for reading in readings.values())
                 client_calls = [call for call in turn.tool_calls if call.name in offer.client_tools]
                 if client_calls and not cut_off:
@@ -258,7 +222,7 @@ class Agent:
                     stopped_by = "max_tool_calls"
                     break
                 calls_made += len(turn.tool_calls)
-                messages.append(_for_the_model(turn, readings))
+                messages.append(for_the_model(turn, readings))
                 messages.extend(await self._run_calls(turn, offer, readings, emit, asker))
         if wall.cancelled_caught:
             stopped_by = "max_seconds"
@@ -281,7 +245,7 @@ class Agent:
         return AgentResult(final, "length", usage, steps, stopped_by=limit_name)
 
     async def _run_calls(
-        self, turn: Turn, offer: ToolOffer, readings: dict[str, _Reading], emit: EventFnT, asker: Asker | None
+        self, turn: Turn, offer: ToolOffer, readings: dict[str, Reading], emit: EventFnT, asker: Asker | None
     ) -> list[JsonObject]:
         calls = turn.tool_calls
         answers: list[JsonObject | None] = [None] * len(calls)
@@ -297,7 +261,7 @@ class Agent:
             )
             reading = readings[call.id]
             if isinstance(reading, TruncatedArgumentsError):
-                text, is_error = _cut_off_message(call, reading, token_limit), True
+                text, is_error = cut_off_message(call, reading, token_limit), True
                 self._count(call, "truncated")
             elif call.name in offer.client_tools:
                 text, is_error = (
@@ -322,7 +286,7 @@ class Agent:
         return [answer for answer in answers if answer is not None]
 
     async def _execute(
-        self, call: ToolCall, reading: _Reading, offer: ToolOffer, asker: Asker | None
+        self, call: ToolCall, reading: Reading, offer: ToolOffer, asker: Asker | None
     ) -> tuple[str, bool]:
         # The snapshot the offer was built from: what GLM saw is what is validated, refused or run.
         compiled = offer.compiled or self.compiled()
@@ -399,111 +363,6 @@ class Agent:
         """Count a call the loop answered itself, like the calls that reached a server."""
         server = self.compiled().servers.get(call.name, "")
         self.gateway.records.call(call.name, server, "chat", outcome, 0.0, {"raw": call.arguments})
-
-
-async def confirm_destructive(
-    asker: Asker | None, name: str, server: str, arguments: JsonObject, who: str
-) -> str | None:
-    """Ask the person behind `asker` to allow a call that may change or delete data, showing its arguments: their
-    answer (`"accept"`, `"decline"`, `"cancel"`, or `"no answer"` when asking failed), or None when nobody can be
-    asked. Only `"accept"` allows the call."""
-    if asker is None or asker.elicit is None:
-        return None
-    shown = json.dumps(arguments, ensure_ascii=False)
-    if len(shown) > _SHOWN_ARGUMENTS:
-        shown = shown[:_SHOWN_ARGUMENTS] + "…"
-    question = T.ElicitRequestFormParams(
-        message=f"{who} wants to run {name} on '{server}', which may change or delete data, with {shown}. Allow it?",
-        requested_schema={"type": "object", "properties": {}},
-    )
-    try:
-        answer = await asker.elicit(question)
-    except Exception as exc:  # boundary: no answer is a refusal, never a run
-        logger.warning("confirming %s failed: %s", name, exc)
-        return "no answer"
-    return answer.action if isinstance(answer, T.ElicitResult) else "no answer"
-
-
-def _recover_calls(turn: Turn, offered: frozenset[str]) -> None:
-    """Leaked `<tool_call>` blocks become calls; leaked tags leave structured calls' names."""
-    for call in turn.tool_calls:
-        if call.name not in offered:
-            call.name = clean_name(call.name)
-    if not offered:
-        return
-    found: list[LeakedCall] = []
-    for kind in ("reasoning_content", "content"):
-        text, calls = take_calls(getattr(turn, kind), offered)
-        setattr(turn, kind, text)
-        found.extend(calls)
-    for leaked in found:
-        position = len(turn.tool_calls)
-        arguments = json.dumps(leaked.arguments, ensure_ascii=False)
-        call = ToolCall(id=f"call_glm_mcp_{position}", name=leaked.name, arguments=arguments, cut_off=leaked.cut_off)
-        turn.tool_calls.append(call)
-    seen: set[str] = set()
-    for call in turn.tool_calls:  # every call must be answered by its own id
-        if call.id in seen:
-            call.id = f"{call.id}_{len(seen)}"
-        seen.add(call.id)
-    if found:
-        logger.info("recovered %d tool calls GLM wrote as text", len(found))
-        if turn.finish_reason in (None, "stop"):
-            turn.finish_reason = "tool_calls"
-
-
-_Reading = JsonObject | ArgumentsError
-"""A call's arguments as read (see `tools.arguments.read_arguments`), or why they cannot be read."""
-
-
-def _read(call: ToolCall) -> _Reading:
-    if call.cut_off:
-        return TruncatedArgumentsError("the answer ended inside the <tool_call> block")
-    try:
-        return read_arguments(call.arguments)
-    except ArgumentsError as exc:
-        return exc
-
-
-def _cut_off_message(call: ToolCall, problem: TruncatedArgumentsError, token_limit: bool) -> str:
-    why = ' Your answer hit the token limit (finish_reason "length").' if token_limit else ""
-    advice = " Keep each call short enough: split long content over several calls." if token_limit else ""
-    return (
-        f"Error: the arguments of this call to {call.name} were cut off ({problem}), so it was not run.{why} "
-        f"Call {call.name} again with complete arguments.{advice}"
-    )
-
-
-def _for_the_model(turn: Turn, readings: dict[str, _Reading]) -> JsonObject:
-    """The assistant message for the next request: every call's arguments as a JSON string GLM accepts (what was
-    read, or `{}` for a call that could not be read)."""
-    message = turn.to_message()
-    for wire in message.get("tool_calls", []):
-        reading = readings[wire["id"]]
-        wire["function"]["arguments"] = (
-            "{}" if isinstance(reading, ArgumentsError) else json.dumps(reading, ensure_ascii=False)
-        )
-    return message
-
-
-def _filtered(turn: Turn, usage: JsonObject | None, steps: int) -> AgentResult:
-    note = 'GLM\'s content safety filter stopped this answer (finish_reason "sensitive").'
-    final = Turn(content=turn.content, reasoning_content=turn.reasoning_content, id=turn.id, model=turn.model)
-    final.content = (final.content.rstrip() + "\n\n" if final.content.strip() else "") + f"[glm-mcp] {note}"
-    return AgentResult(final, "content_filter", usage, steps, note=note)
-
-
-_FINAL_NOTES = {
-    "length": 'The answer hit the token limit (finish_reason "length"): it may be incomplete. Raise max_tokens '
-    "or ask for a shorter answer.",
-    "model_context_window_exceeded": "The conversation filled the model's context window "
-    '(finish_reason "model_context_window_exceeded"): the answer may be incomplete. Shorten the conversation.',
-}
-
-
-def _final(turn: Turn, usage: JsonObject | None, steps: int) -> AgentResult:
-    finish = turn.finish_reason or "stop"
-    return AgentResult(turn, finish, usage, steps, note=_FINAL_NOTES.get(finish))
 
 
 def function_name(tool: Any) -> str | None:

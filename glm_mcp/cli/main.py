@@ -24,7 +24,7 @@ import mcp.types as T
 import watchfiles
 from pydantic import SecretStr
 
-from glm_mcp.agent.loop import AgentEvent
+from glm_mcp.agent.results import AgentEvent
 from glm_mcp.catalog import is_destructive, loop_policy
 from glm_mcp.cli.doctor import FAIL, diagnose, render
 from glm_mcp.cli.install import (
@@ -410,7 +410,7 @@ async def _running_gateway(
 
 
 def _stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
-    from glm_mcp.faces.mcp.server import serve_stdio
+    from glm_mcp.faces.mcp.stdio import serve_stdio
 
     async def run() -> None:
         async with anyio.create_task_group() as tg:

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
 from glm_mcp._json import JsonObject, as_list, as_object
-from glm_mcp.agent.loop import AgentEvent, AgentResult
+from glm_mcp.agent.results import AgentEvent, AgentResult
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.faces.openai.app import ChatCompletionsApp
 from glm_mcp.faces.openai.request import ELICIT_TOOL, ask_for_a_call, client_tools, dumps, text_of

@@ -24,7 +24,7 @@ import mcp.types as T
 from starlette.types import Send
 
 from glm_mcp._json import JsonObject, as_list, as_object
-from glm_mcp.agent.loop import AgentEvent, AgentResult
+from glm_mcp.agent.results import AgentEvent, AgentResult
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.faces.openai.app import ChatCompletionsApp
 from glm_mcp.faces.openai.request import (

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import stat
 import uuid
 import warnings
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -25,21 +23,27 @@ from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp.server.stdio import stdio_server
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
 )
 from mcp.shared.exceptions import MCPDeprecationWarning
 
-from glm_mcp._json import as_list
-from glm_mcp.agent.loop import Agent, AgentEvent, confirm_destructive
-from glm_mcp.agent.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
-from glm_mcp.catalog import is_destructive, is_pinned
+from glm_mcp.agent.loop import Agent
+from glm_mcp.catalog import is_pinned
 from glm_mcp.eras import MODERN_VERSION
-from glm_mcp.errors import ModelError, ToolNotFoundError, UpstreamError
+from glm_mcp.errors import ToolNotFoundError, UpstreamError
 from glm_mcp.faces.caller import STREAM_CLOSED, client_key
 from glm_mcp.faces.mcp.editors import Editors, Notifier
+from glm_mcp.faces.mcp.gateway_tools import (
+    AGENT_TOOL,
+    AGENT_TOOL_NAME,
+    CALL_TOOL_TOOL,
+    FIND_TOOLS_TOOL,
+    destructive_refusal,
+    find,
+    run_agent,
+)
 from glm_mcp.gateway.core import Gateway, error_result
 from glm_mcp.relay.asking import Asker
 from glm_mcp.relay.editor import EditorAsker, editor_roots
@@ -71,116 +75,6 @@ class GatewayServer(Server[Any]):
         return super().create_initialization_options(options, experimental_capabilities, extensions)
 
 
-AGENT_TOOL_NAME = "glm__agent"
-AGENT_TOOL = T.Tool(
-    name=AGENT_TOOL_NAME,
-    title="Ask GLM",
-    description=(
-        "Hand a task to GLM, which may use the gateway's tools to do it, and get its answer. "
-        "Use for multi-step work that needs several tools."
-    ),
-    input_schema={
-        "type": "object",
-        "properties": {
-            "task": {"type": "string", "description": "What GLM should do, with everything it needs to know."},
-            "servers": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Only offer the tools of these configured servers (default: all).",
-            },
-            "max_steps": {
-                "type": "integer",
-                "minimum": 1,
-                "description": "Model turns at most; never more than the gateway's own max_steps.",
-            },
-        },
-        "required": ["task"],
-    },
-    annotations=T.ToolAnnotations(read_only_hint=False, open_world_hint=True),
-)
-
-
-async def _run_agent(
-    gateway: Gateway, agent: Agent, ctx: ServerRequestContext[Any], arguments: dict[str, Any], asker: Asker
-) -> T.CallToolResult:
-    task = arguments.get("task")
-    if not isinstance(task, str) or not task.strip():
-        return error_result("'task' is required: say what GLM should do")
-    if (missing := agent.model.config.missing_key) is not None:
-        return error_result(f"glm__agent cannot run: {missing}")
-    raw_servers = arguments.get("servers")
-    servers = as_list(raw_servers)
-    known = set(gateway.servers)
-    if raw_servers is not None and (servers is None or not {str(server) for server in servers} <= known):
-        return error_result(f"'servers' must name configured servers: {sorted(known)}")
-    max_steps = arguments.get("max_steps")
-    steps_limit = max_steps if isinstance(max_steps, int) and max_steps > 0 else agent.limits.max_steps
-    tool_calls = 0
-
-    async def on_event(event: AgentEvent) -> None:
-        nonlocal tool_calls
-        if event.kind == "tool_call":
-            tool_calls += 1
-            try:
-                await ctx.session.report_progress(tool_calls, None, f"calling {event.data['name']}")
-            except Exception:  # boundary: a 2026 run resumed in a later round has no stream for progress
-                logger.debug("progress could not reach the editor", exc_info=True)
-
-    body = {"model": agent.model.config.name, "messages": [{"role": "user", "content": task}]}
-    offer = agent.offer((), None if servers is None else [str(server) for server in servers], messages=body["messages"])
-    try:
-        result = await agent.run(body, offer, stream=False, on_event=on_event, max_steps=steps_limit, asker=asker)
-    except ModelError as exc:
-        return error_result(f"GLM failed: {exc.message}")
-    answer = result.turn.content.strip() or "(GLM gave an empty answer)"
-    return T.CallToolResult(content=[T.TextContent(text=answer)], is_error=result.stopped_by is not None)
-
-
-FIND_TOOLS_TOOL = T.Tool(
-    name=FIND_TOOLS,
-    title="Find tools",
-    description=(
-        "Search the gateway's tools by what they do; returns the best matches with their input schemas. "
-        "Call one with glm__call_tool."
-    ),
-    input_schema=FIND_TOOLS_DEFINITION["function"]["parameters"],  # the same parameters GLM's version takes
-    annotations=T.ToolAnnotations(read_only_hint=True, open_world_hint=False),
-)
-CALL_TOOL_TOOL = T.Tool(
-    name="glm__call_tool",
-    title="Call a tool",
-    description="Call any tool of the gateway by its name (as glm__find_tools gives it), with its arguments.",
-    input_schema={
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "description": "The tool's name."},
-            "arguments": {"type": "object", "description": "The tool's arguments."},
-        },
-        "required": ["name"],
-    },
-)
-
-
-def _find(gateway: Gateway, arguments: dict[str, Any]) -> T.CallToolResult:
-    """`glm__find_tools` on the MCP face: the best matches of the catalog, with their input schemas."""
-    query, server = arguments.get("query"), arguments.get("server")
-    if not isinstance(query, str) or not query.strip():
-        return error_result("give 'query': what the tool should do, in a few words")
-    catalog = gateway.catalog
-    only = {name for name, (entry, _) in catalog.tools.items() if server is None or entry.server == server}
-    found = catalog.search_index.search(query, FIND_RESULTS, only)
-    matches = [
-        {
-            "name": name,
-            "description": catalog.tools[name][1].description or "",
-            "inputSchema": catalog.tools[name][1].input_schema,
-        }
-        for name in found
-    ]
-    text = json.dumps(matches, ensure_ascii=False) if matches else f"no tool matches '{query}'"
-    return T.CallToolResult(content=[T.TextContent(text=text)], structured_content={"tools": matches})
-
-
 _PROTOCOL_META_PREFIX = "io.modelcontextprotocol/"
 
 
@@ -197,33 +91,6 @@ def _own_hop(result: T.CallToolResult) -> T.CallToolResult:
 def _mcp_error(exc: ToolNotFoundError | UpstreamError) -> MCPError:
     code = T.INVALID_PARAMS if isinstance(exc, ToolNotFoundError) else T.INTERNAL_ERROR
     return MCPError(code, str(exc))
-
-
-async def _destructive_refusal(
-    gateway: Gateway, name: str, arguments: dict[str, Any] | None, asker: Asker
-) -> str | None:
-    """Why `glm__call_tool` must not run `name` now, or None. A tool found by search is run on a model's word, as in
-    the chat loop: a destructive one runs where its server allows it, else only after the editor's person confirms
-    it; where nobody can confirm, the server's policy decides, and the refusal names it."""
-    found = gateway.catalog.tools.get(name)
-    if found is None:
-        return None  # the call itself says the tool is unknown
-    entry, tool = found
-    server = gateway.config.servers.get(entry.server)
-    policy = server.destructive if server is not None else "deny"
-    if not is_destructive(tool) or policy == "allow":
-        return None
-    said = await confirm_destructive(asker, name, entry.server, dict(arguments or {}), "Your assistant")
-    if said == "accept":
-        return None
-    if said is not None:
-        return f"glm-mcp did not run {name}: the user did not allow it ({said})."
-    return (
-        f"glm-mcp did not run {name} through glm__call_tool: it may change or delete data (it is not annotated "
-        f'read-only or non-destructive), \'{entry.server}\' is set to "destructive": "{policy}", and this client '
-        f'cannot ask its user to confirm. Call {name} directly, or set "destructive": "allow" on '
-        f"'{entry.server}' in the gateway config."
-    )
 
 
 def _binding(ctx: ServerRequestContext[Any], method: str, target: str, arguments: object) -> str:
@@ -343,12 +210,12 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             return await asking(
                 ctx,
                 params,
-                lambda asker: _run_agent(gateway, chosen, ctx, task, asker),
+                lambda asker: run_agent(gateway, chosen, ctx, task, asker),
                 ("tools/call", params.name, params.arguments),
             )
         name, arguments = params.name, params.arguments
         if name == FIND_TOOLS_TOOL.name:
-            return _find(gateway, arguments or {})
+            return find(gateway, arguments or {})
         if name == CALL_TOOL_TOOL.name:
             target, inner = (arguments or {}).get("name"), (arguments or {}).get("arguments", {})
             if not isinstance(target, str) or not isinstance(inner, dict):
@@ -364,7 +231,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         searched = params.name == CALL_TOOL_TOOL.name
 
         async def start(asker: Asker) -> T.CallToolResult:
-            if searched and (refusal := await _destructive_refusal(gateway, name, arguments, asker)) is not None:
+            if searched and (refusal := await destructive_refusal(gateway, name, arguments, asker)) is not None:
                 return error_result(refusal)
             return await gateway.call_tool(name, arguments, on_progress=relay, asker=asker, strict=True)
 
@@ -480,63 +347,3 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     server.add_notification_handler("notifications/initialized", T.NotificationParams, initialized)
     server.add_notification_handler("notifications/roots/list_changed", T.NotificationParams, roots_list_changed)
     return server
-
-
-class _StdinLines:
-    """The editor's lines on a non-blocking descriptor, read in the event loop: unlike the SDK's default (a worker
-    thread blocked in `read`), waiting for the next line can be cancelled, so `stdio` stops at once when the gateway
-    must (a config error, a signal), not when the editor next writes."""
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._pending = b""
-        self._ended = False
-
-    def __aiter__(self) -> _StdinLines:
-        return self
-
-    async def __anext__(self) -> str:
-        while b"\n" not in self._pending and not self._ended:
-            await anyio.wait_readable(self._fd)
-            try:
-                chunk = os.read(self._fd, 1 << 16)
-            except BlockingIOError:
-                continue
-            self._ended = not chunk
-            self._pending += chunk
-        if not self._pending:
-            raise StopAsyncIteration
-        line, newline, self._pending = self._pending.partition(b"\n")
-        return (line + newline).decode("utf-8", "replace")
-
-
-@contextmanager
-def _claimed_stdin() -> Generator[_StdinLines | None, None, None]:
-    """The editor's stdin as `_StdinLines` on a private descriptor, fd 0 pointing at the null device meanwhile (so
-    nothing else in the process reads the editor's messages); None where stdin cannot be waited on (a regular
-    file), which the SDK then reads its own way."""
-    try:
-        if stat.S_ISREG(os.fstat(0).st_mode):
-            yield None
-            return
-        private = os.dup(0)
-    except OSError:
-        yield None
-        return
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    os.set_blocking(private, False)
-    try:
-        yield _StdinLines(private)
-    finally:
-        os.dup2(private, 0)
-        os.close(private)
-
-
-async def serve_stdio(gateway: Gateway, agent: Agent | None = None) -> None:
-    """Serve the catalog on this process's stdin and stdout until the editor closes them."""
-    server = build_server(gateway, agent)
-    with _claimed_stdin() as lines:
-        async with stdio_server(stdin=cast(Any, lines)) as (read, write):
-            await server.run(read, write, server.create_initialization_options())

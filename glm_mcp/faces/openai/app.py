@@ -32,7 +32,8 @@ from mcp import MCPError
 from starlette.types import Receive, Scope, Send
 
 from glm_mcp import activity
-from glm_mcp.agent.loop import Agent, AgentResult, EventFnT
+from glm_mcp.agent.loop import Agent
+from glm_mcp.agent.results import AgentResult, EventFnT
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.faces.caller import client_key
 from glm_mcp.faces.openai.request import (

@@ -17,8 +17,8 @@ from typing import Any
 import mcp.types as T
 from starlette.types import Send
 
-from glm_mcp.agent.loop import AgentEvent, AgentResult, EventFnT
 from glm_mcp.agent.offer import ToolOffer
+from glm_mcp.agent.results import AgentEvent, AgentResult, EventFnT
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable
 from glm_mcp.faces.openai.request import (
     ELICIT_TOOL,
