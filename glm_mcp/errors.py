@@ -141,3 +141,11 @@ class EntryError(ConfigError):
 
 class VariableError(EntryError):
     """A `${…}` in the config cannot be filled in; inside a server entry it fails that server only."""
+
+
+class SamplingError(GlmMcpError):
+    """A sampling request GLM cannot answer as asked; the message is for the server."""
+
+
+class UsageError(GlmMcpError):
+    """A command line that cannot be run as given (exit code 2); the message says what to change."""

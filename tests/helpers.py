@@ -10,22 +10,32 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import anyio
 import httpx2
 import mcp.types as T
+import openai
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, SecretStr
 
-from glm_mcp.config import GatewayConfig, InProcessUpstreamConfig, ModelConfig, ServeConfig, StdioUpstreamConfig
+from glm_mcp.config import (
+    GatewayConfig,
+    InProcessUpstreamConfig,
+    ModelConfig,
+    ServeConfig,
+    StdioUpstreamConfig,
+    UpstreamConfig,
+)
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
-from tests.fakes.fake_glm import Reply
+from glm_mcp.tools.schema import KEPT_KEYWORDS
+from tests.fakes.fake_glm import FakeGlm, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_SERVERS = Path(__file__).parent / "fixture_servers"
@@ -341,3 +351,113 @@ async def gateway_before_glm(
         config = GatewayConfig(servers=upstreams, model=model, gateway=serve)
         async with serve_asgi(build_app(Gateway(config))) as url:
             yield url
+
+
+def weather_server(started: list[str] | None = None, gate: anyio.Event | None = None) -> MCPServer:
+    """A read-only server: `forecast` (noting each city in `started`, waiting for `gate`) and `fail`."""
+    server = MCPServer("weather")
+
+    @server.tool(annotations=T.ToolAnnotations(read_only_hint=True))
+    async def forecast(city: str, days: int = 1) -> str:
+        """Forecast for a city."""
+        if started is not None:
+            started.append(city)
+        if gate is not None:
+            await gate.wait()
+        return f"{city}: sunny for {days} day(s)"
+
+    @server.tool(annotations=T.ToolAnnotations(read_only_hint=True))
+    def fail(reason: str) -> str:
+        """Always fails."""
+        raise ToolError(f"cannot: {reason}")
+
+    return server
+
+
+def memo_adding_server() -> MCPServer:
+    """A server named memo whose `add` remembers texts (not destructive) and `count` says how many."""
+    server = MCPServer("memo")
+    memos: list[str] = []
+
+    @server.tool(annotations=T.ToolAnnotations(destructive_hint=False))
+    def add(text: str) -> str:
+        """Remember a text."""
+        memos.append(text)
+        return f"memo {len(memos)} saved"
+
+    @server.tool(annotations=T.ToolAnnotations(read_only_hint=True))
+    def count() -> int:
+        """How many memos there are."""
+        return len(memos)
+
+    return server
+
+
+@dataclass
+class Stack:
+    """The GLM emulator, a gateway in front of it (both over real HTTP), and an `openai` client of the gateway."""
+
+    fake: FakeGlm
+    url: str
+    client: openai.AsyncOpenAI
+
+
+@asynccontextmanager
+async def stack(
+    fake: FakeGlm, servers: dict[str, MCPServer] | None = None, destructive: Literal["allow", "deny"] = "deny"
+) -> AsyncGenerator[Stack, None]:
+    """`stack` with `servers` (by default weather and memo) behind the gateway."""
+    servers = servers if servers is not None else {"weather": weather_server(), "memo": memo_adding_server()}
+    async with serve_asgi(fake.app) as glm_url:
+        model = ModelConfig(
+            base_url=f"{glm_url}/api/paas/v4", api_key=SecretStr("zai-key"), name="glm-4.6", max_retries=1
+        )
+        upstreams: dict[str, UpstreamConfig] = {
+            name: inproc(server, destructive=destructive) for name, server in servers.items()
+        }
+        config = GatewayConfig(servers=upstreams, model=model)
+        async with serve_asgi(build_app(Gateway(config))) as url:
+            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            try:
+                yield Stack(fake, url, client)
+            finally:
+                await client.close()
+
+
+@asynccontextmanager
+async def asgi_lifespan(app: Any) -> AsyncGenerator[None, None]:
+    """Drive an ASGI app's lifespan (ASGITransport sends none)."""
+    send_in, receive_in = anyio.create_memory_object_stream[dict[str, Any]](4)
+    send_out, receive_out = anyio.create_memory_object_stream[dict[str, Any]](4)
+    async with send_in, receive_in, send_out, receive_out, anyio.create_task_group() as tg:
+        tg.start_soon(
+            app, {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive_in.receive, send_out.send
+        )
+        await send_in.send({"type": "lifespan.startup"})
+        assert (await receive_out.receive())["type"] == "lifespan.startup.complete"
+        try:
+            yield
+        finally:
+            await send_in.send({"type": "lifespan.shutdown"})
+            await receive_out.receive()
+
+
+GLM_TYPES = {"object", "array", "string", "integer", "number", "boolean"}
+
+
+def assert_glm_acceptable(schema: Any, top: bool = True) -> None:
+    """What GLM takes: known keywords only, a known type (or anyOf) on every node, an object at the top."""
+    assert isinstance(schema, dict)
+    schema = cast(dict[str, Any], schema)
+    assert set(schema) <= KEPT_KEYWORDS, set(schema) - KEPT_KEYWORDS
+    if top:
+        assert schema["type"] == "object" and isinstance(schema["properties"], dict)
+    assert schema.get("type") in GLM_TYPES or "anyOf" in schema
+    for sub in schema.get("properties", {}).values():
+        assert_glm_acceptable(sub, top=False)
+    if "items" in schema:
+        assert_glm_acceptable(schema["items"], top=False)
+    for option in schema.get("anyOf", []):
+        assert_glm_acceptable(option, top=False)
+    for name in schema.get("required", []):
+        assert name in schema["properties"]

@@ -11,7 +11,6 @@ import anyio
 import httpx2
 from inline_snapshot import snapshot
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import SecretStr
 
@@ -21,48 +20,10 @@ from glm_mcp.config import GatewayConfig, ModelConfig
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.model.client import GlmClient
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import inproc
+from tests.helpers import inproc, memo_adding_server, weather_server
 
 READ_ONLY = ToolAnnotations(read_only_hint=True)
 MODEL = ModelConfig(base_url="http://glm/api/paas/v4", api_key=SecretStr("k"), name="glm-4.6")
-
-
-def weather_server(started: list[str] | None = None, gate: anyio.Event | None = None) -> MCPServer:
-    server = MCPServer("weather")
-
-    @server.tool(annotations=READ_ONLY)
-    async def forecast(city: str, days: int = 1) -> str:
-        """Forecast for a city."""
-        if started is not None:
-            started.append(city)
-        if gate is not None:
-            await gate.wait()
-        return f"{city}: sunny for {days} day(s)"
-
-    @server.tool(annotations=READ_ONLY)
-    def fail(reason: str) -> str:
-        """Always fails."""
-        raise ToolError(f"cannot: {reason}")
-
-    return server
-
-
-def memo_server() -> MCPServer:
-    server = MCPServer("memo")
-    memos: list[str] = []
-
-    @server.tool(annotations=ToolAnnotations(destructive_hint=False))
-    def add(text: str) -> str:
-        """Remember a text."""
-        memos.append(text)
-        return f"memo {len(memos)} saved"
-
-    @server.tool(annotations=READ_ONLY)
-    def count() -> int:
-        """How many memos there are."""
-        return len(memos)
-
-    return server
 
 
 @asynccontextmanager
@@ -90,7 +51,7 @@ async def test_a_run_across_two_servers_sends_the_model_exactly_this_transcript(
             Reply(content="Oslo is sunny; 1 memo saved."),
         ]
     )
-    async with agent_for(fake, ("weather", weather_server()), ("memo", memo_server())) as agent:
+    async with agent_for(fake, ("weather", weather_server()), ("memo", memo_adding_server())) as agent:
         result = await agent.run(body("Plan my trip"), agent.offer(), stream=False)
     assert (result.turn.content, result.finish_reason, result.steps) == ("\n\nOslo is sunny; 1 memo saved.", "stop", 3)
     assert [request["tools"] for request in fake.requests] == [fake.requests[0]["tools"]] * 3
@@ -261,7 +222,7 @@ async def test_reasoning_content_of_each_step_goes_back_with_its_tool_results() 
         ],
         generation="2026",
     )
-    async with agent_for(fake, ("memo", memo_server())) as agent:
+    async with agent_for(fake, ("memo", memo_adding_server())) as agent:
         await agent.run(body("count twice"), agent.offer(), stream=True)
     assistant = [m for m in fake.requests[2]["messages"] if m["role"] == "assistant"]
     assert [m["reasoning_content"] for m in assistant] == ["first thought", "second thought"]
@@ -269,7 +230,7 @@ async def test_reasoning_content_of_each_step_goes_back_with_its_tool_results() 
 
 async def test_the_step_limit_ends_the_run_saying_which_limit() -> None:
     fake = FakeGlm(lambda request: Reply(tool_calls=[("memo__count", "{}")]))
-    async with agent_for(fake, ("memo", memo_server()), max_steps=3) as agent:
+    async with agent_for(fake, ("memo", memo_adding_server()), max_steps=3) as agent:
         result = await agent.run(body("loop"), agent.offer(), stream=False)
     assert (result.finish_reason, result.stopped_by, result.steps, len(fake.requests)) == ("length", "max_steps", 3, 3)
     assert "limit max_steps=3 was reached" in result.turn.content
@@ -277,7 +238,7 @@ async def test_the_step_limit_ends_the_run_saying_which_limit() -> None:
 
 async def test_the_tool_call_limit_ends_the_run() -> None:
     fake = FakeGlm(lambda request: Reply(tool_calls=[("memo__count", "{}")] * 3))
-    async with agent_for(fake, ("memo", memo_server()), max_tool_calls=5) as agent:
+    async with agent_for(fake, ("memo", memo_adding_server()), max_tool_calls=5) as agent:
         result = await agent.run(body("loop"), agent.offer(), stream=False)
     assert (result.stopped_by, result.steps) == ("max_tool_calls", 2)
 
@@ -296,7 +257,7 @@ async def test_a_call_to_a_client_tool_ends_the_turn_for_the_client_to_run() -> 
         "function": {"name": "ask_user", "parameters": {"type": "object", "properties": {}}},
     }
     fake = FakeGlm([Reply(tool_calls=[("memo__count", "{}"), ("ask_user", '{"q": "ok?"}')])])
-    async with agent_for(fake, ("memo", memo_server())) as agent:
+    async with agent_for(fake, ("memo", memo_adding_server())) as agent:
         offer = agent.offer([client_tool])
         result = await agent.run(body("ask"), offer, stream=False)
     assert result.finish_reason == "tool_calls"
@@ -306,7 +267,7 @@ async def test_a_call_to_a_client_tool_ends_the_turn_for_the_client_to_run() -> 
 
 async def test_narrowing_offers_only_the_chosen_servers_and_tools() -> None:
     fake = FakeGlm([Reply(content="a"), Reply(content="b")])
-    async with agent_for(fake, ("weather", weather_server()), ("memo", memo_server())) as agent:
+    async with agent_for(fake, ("weather", weather_server()), ("memo", memo_adding_server())) as agent:
         await agent.run(body("x"), agent.offer((), ["memo"]), stream=False)
         await agent.run(body("y"), agent.offer((), None, ["weather__forecast"]), stream=False)
     assert [t["function"]["name"] for t in fake.requests[0]["tools"]] == ["memo__add", "memo__count"]
@@ -339,7 +300,7 @@ async def test_streamed_runs_report_deltas_and_tool_events_in_order() -> None:
     fake = FakeGlm(
         [Reply(reasoning="hmm", tool_calls=[("memo__count", "{}")]), Reply(content="zero memos")], generation="2026"
     )
-    async with agent_for(fake, ("memo", memo_server())) as agent:
+    async with agent_for(fake, ("memo", memo_adding_server())) as agent:
         await agent.run(body("count"), agent.offer(), stream=True, on_event=on_event)
     assert [(e.kind, e.text) for e in events if e.kind != "tool_call"] == [
         ("step", ""),

@@ -19,8 +19,7 @@ from glm_mcp.faces.mcp.server import build_server
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.model.client import GlmClient
 from tests.fakes.fake_glm import Failure, FakeGlm, Reply
-from tests.helpers import ROOT, inproc, run_cli, serve_asgi
-from tests.test_agent import memo_server, weather_server
+from tests.helpers import ROOT, inproc, memo_adding_server, run_cli, serve_asgi, weather_server
 
 MODEL = ModelConfig(base_url="http://glm/api/paas/v4", api_key=SecretStr("k"), name="glm-4.6")
 
@@ -32,7 +31,9 @@ async def test_an_editor_calling_glm_agent_gets_the_answer_with_progress_per_too
             Reply(content="Rome is sunny and noted."),
         ]
     )
-    config = GatewayConfig(servers={"weather": inproc(weather_server()), "memo": inproc(memo_server())}, model=MODEL)
+    config = GatewayConfig(
+        servers={"weather": inproc(weather_server()), "memo": inproc(memo_adding_server())}, model=MODEL
+    )
     async with (
         Gateway(config).running() as gateway,
         GlmClient(MODEL, transport=httpx2.ASGITransport(fake.app)).running() as model,
@@ -58,7 +59,7 @@ async def test_an_editor_calling_glm_agent_gets_the_answer_with_progress_per_too
 
 async def test_glm_agent_reports_a_model_failure_as_an_error_result() -> None:
     fake = FakeGlm([Failure(401, "1002", "Invalid key")])
-    config = GatewayConfig(servers={"memo": inproc(memo_server())}, model=MODEL)
+    config = GatewayConfig(servers={"memo": inproc(memo_adding_server())}, model=MODEL)
     async with (
         Gateway(config).running() as gateway,
         GlmClient(MODEL, transport=httpx2.ASGITransport(fake.app)).running() as model,

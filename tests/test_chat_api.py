@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import anyio
 import httpx2
@@ -14,42 +11,9 @@ import openai
 import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
-from pydantic import SecretStr
 
-from glm_mcp.config import GatewayConfig, ModelConfig, UpstreamConfig
-from glm_mcp.gateway.core import Gateway
-from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import Failure, FakeGlm, Reply
-from tests.helpers import inproc, serve_asgi
-from tests.test_agent import memo_server, weather_server
-
-
-@dataclass
-class Stack:
-    fake: FakeGlm
-    url: str
-    client: openai.AsyncOpenAI
-
-
-@asynccontextmanager
-async def stack(
-    fake: FakeGlm, servers: dict[str, MCPServer] | None = None, destructive: Literal["allow", "deny"] = "deny"
-) -> AsyncGenerator[Stack, None]:
-    servers = servers if servers is not None else {"weather": weather_server(), "memo": memo_server()}
-    async with serve_asgi(fake.app) as glm_url:
-        model = ModelConfig(
-            base_url=f"{glm_url}/api/paas/v4", api_key=SecretStr("zai-key"), name="glm-4.6", max_retries=1
-        )
-        upstreams: dict[str, UpstreamConfig] = {
-            name: inproc(server, destructive=destructive) for name, server in servers.items()
-        }
-        config = GatewayConfig(servers=upstreams, model=model)
-        async with serve_asgi(build_app(Gateway(config))) as url:
-            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
-            try:
-                yield Stack(fake, url, client)
-            finally:
-                await client.close()
+from tests.helpers import stack, weather_server
 
 
 def two_server_script() -> list[Reply]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import cast
 
 import anyio
 import httpx2
@@ -18,26 +18,7 @@ from glm_mcp.config import GatewayConfig, ModelConfig
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import inproc, serve_asgi
-from tests.test_agent import memo_server
-
-
-@asynccontextmanager
-async def lifespan(app: Any) -> AsyncGenerator[None, None]:
-    """Drive an ASGI app's lifespan (ASGITransport sends none)."""
-    send_in, receive_in = anyio.create_memory_object_stream[dict[str, Any]](4)
-    send_out, receive_out = anyio.create_memory_object_stream[dict[str, Any]](4)
-    async with send_in, receive_in, send_out, receive_out, anyio.create_task_group() as tg:
-        tg.start_soon(
-            app, {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive_in.receive, send_out.send
-        )
-        await send_in.send({"type": "lifespan.startup"})
-        assert (await receive_out.receive())["type"] == "lifespan.startup.complete"
-        try:
-            yield
-        finally:
-            await send_in.send({"type": "lifespan.shutdown"})
-            await receive_out.receive()
+from tests.helpers import asgi_lifespan, inproc, memo_adding_server, serve_asgi
 
 
 @asynccontextmanager
@@ -45,9 +26,9 @@ async def client() -> AsyncGenerator[httpx2.AsyncClient, None]:
     fake = FakeGlm(lambda body: Reply(content="fine"))
     async with serve_asgi(fake.app) as glm:
         model = ModelConfig(base_url=glm, api_key=SecretStr("k"))
-        app = build_app(Gateway(GatewayConfig(servers={"memo": inproc(memo_server())}, model=model)))
+        app = build_app(Gateway(GatewayConfig(servers={"memo": inproc(memo_adding_server())}, model=model)))
         async with (
-            lifespan(app),
+            asgi_lifespan(app),
             httpx2.AsyncClient(transport=httpx2.ASGITransport(app), base_url="http://127.0.0.1:8765") as http,
         ):
             yield http

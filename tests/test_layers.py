@@ -1,54 +1,50 @@
-"""Imports inside glm_mcp point one way: each module may import only the modules listed for it."""
+"""The shape of the code: imports point down the tiers, each module imports only what its row allows (and every
+allowed edge is used), errors live in one place, loggers are named by module, tests share only helpers."""
 
 from __future__ import annotations
 
 import ast
+import inspect
 from pathlib import Path
 
+import glm_mcp
+import glm_mcp.errors
+
 PACKAGE = Path(__file__).resolve().parent.parent / "glm_mcp"
+TESTS = Path(__file__).resolve().parent
+
+TIERS: list[tuple[str, frozenset[str]]] = [
+    ("base", frozenset({"_json", "errors", "eras", "naming", "redact", "jsonc", "activity", "metrics"})),
+    ("config", frozenset({"config"})),
+    ("model", frozenset({"model"})),
+    ("tools", frozenset({"tools"})),
+    ("relay", frozenset({"relay"})),
+    ("upstream", frozenset({"upstream"})),
+    ("catalog", frozenset({"catalog"})),
+    ("agent", frozenset({"agent"})),
+    ("gateway", frozenset({"gateway"})),
+    ("faces", frozenset({"faces"})),
+    ("http", frozenset({"http"})),
+    ("cli", frozenset({"cli"})),
+    ("entry points", frozenset({"__init__", "__main__"})),
+]
+"""Lowest first: a module may import from its own tier and the tiers below it, never above. Each entry is a module
+or a package (then every module in it)."""
 
 ALLOWED: dict[str, set[str]] = {
+    "__init__": {"config", "errors", "gateway.core"},
+    "__main__": {"cli.main"},
     "_json": set(),
-    "errors": set(),
-    "config": {"errors", "jsonc", "naming"},
-    "naming": set(),
-    "upstream": set(),
-    "upstream.transport": {"config", "redact"},
-    "redact": set(),
-    "token": {"errors"},
-    "sessions": set(),
-    "bodies": set(),
-    "connections": set(),
-    "upstream.asking": set(),
-    "upstream.wire": {"upstream.asking"},
-    "upstream.listing": {"upstream.wire"},
-    "upstream.connection": {
+    "activity": set(),
+    "agent": set(),
+    "agent.calls": {"errors", "model.messages", "model.xml_calls", "relay.asking", "tools.arguments"},
+    "agent.loop": {
         "_json",
-        "config",
-        "errors",
-        "redact",
-        "upstream.asking",
-        "upstream.listing",
-        "upstream.transport",
-        "upstream.wire",
-    },
-    "upstream.pool": {"config", "errors", "upstream.asking", "upstream.connection"},
-    "catalog": {"config", "errors", "naming", "tools.discovery", "upstream.connection", "upstream.listing"},
-    "model": set(),
-    "model.messages": set(),
-    "model.profile": set(),
-    "model.sampling": {"errors", "model.messages", "model.profile", "tools.arguments", "tools.schema"},
-    "answers": {"config", "errors", "model.client", "model.sampling", "upstream.asking"},
-    "model.stream": {"errors", "model.messages", "model.profile"},
-    "model.client": {"activity", "config", "errors", "model.messages", "model.profile", "model.stream", "redact"},
-    "model.xml_calls": set(),
-    "tools": set(),
-    "tools.schema": {"errors", "model.profile"},
-    "tools.arguments": {"errors", "model.xml_calls", "tools.lenient"},
-    "tools.lenient": {"errors"},
-    "tools.results": set(),
-    "agent": {
         "activity",
+        "agent.calls",
+        "agent.offer",
+        "agent.registry",
+        "agent.results",
         "catalog",
         "config",
         "errors",
@@ -56,120 +52,361 @@ ALLOWED: dict[str, set[str]] = {
         "model.messages",
         "model.profile",
         "model.xml_calls",
-        "offer",
+        "relay.asking",
         "tools.arguments",
-        "tools.registry",
         "tools.results",
-        "tools.schema",
-        "upstream.asking",
     },
-    "chat_api": {
-        "activity",
-        "agent",
-        "sessions",
+    "agent.offer": {"_json", "agent.registry", "catalog", "config", "model.messages", "model.profile"},
+    "agent.registry": {"catalog", "catalog.search", "errors", "model.messages", "tools.schema"},
+    "agent.results": {"model.messages"},
+    "catalog": {"catalog.search", "config", "errors", "naming", "upstream.connection"},
+    "catalog.search": {"_json"},
+    "cli": set(),
+    "cli.commands": {
+        "agent.results",
+        "catalog",
+        "cli.common",
+        "cli.doctor",
+        "cli.terminal",
+        "config",
+        "errors",
+        "faces.mcp.stdio",
+        "gateway.core",
+    },
+    "cli.common": {"cli.token", "config", "errors", "gateway.core"},
+    "cli.doctor": {"agent.loop", "agent.offer", "catalog", "errors", "gateway.core", "upstream.connection"},
+    "cli.install": {"errors", "jsonc"},
+    "cli.installing": {"cli.common", "cli.install", "config", "errors", "redact"},
+    "cli.main": {
+        "cli.commands",
+        "cli.common",
+        "cli.install",
+        "cli.installing",
+        "cli.serve",
+        "config",
+        "errors",
+        "redact",
+    },
+    "cli.serve": {
+        "cli.common",
+        "cli.token",
+        "config",
+        "errors",
+        "gateway.core",
+        "http.app",
+        "http.connection_limits",
+        "http.server",
+        "redact",
+    },
+    "cli.terminal": {"tools.results"},
+    "cli.token": {"errors"},
+    "config": {"config.defaults", "config.loading", "config.models"},
+    "config.defaults": set(),
+    "config.loading": {"_json", "config.defaults", "config.models", "errors", "jsonc", "naming"},
+    "config.models": set(),
+    "eras": set(),
+    "errors": set(),
+    "faces": set(),
+    "faces.anthropic": {
+        "_json",
+        "agent.results",
+        "errors",
+        "faces.openai.app",
+        "faces.openai.request",
+        "faces.openai.writer",
+        "model.profile",
+    },
+    "faces.caller": set(),
+    "faces.mcp": set(),
+    "faces.mcp.editors": {"catalog", "gateway.core", "relay.asking", "relay.editor"},
+    "faces.mcp.gateway_tools": {
+        "_json",
+        "agent.calls",
+        "agent.loop",
+        "agent.offer",
+        "agent.results",
         "catalog",
         "errors",
-        "gateway",
+        "gateway.core",
+        "relay.asking",
+    },
+    "faces.mcp.server": {
+        "agent.loop",
+        "catalog",
+        "eras",
+        "errors",
+        "faces.caller",
+        "faces.mcp.editors",
+        "faces.mcp.gateway_tools",
+        "gateway.core",
+        "relay.asking",
+        "relay.editor",
+        "relay.rounds",
+    },
+    "faces.mcp.stdio": {"agent.loop", "faces.mcp.server", "gateway.core"},
+    "faces.openai": set(),
+    "faces.openai.app": {
+        "activity",
+        "agent.loop",
+        "agent.results",
+        "errors",
+        "faces.caller",
+        "faces.openai.request",
+        "faces.openai.writer",
+        "gateway.core",
         "model.messages",
         "model.profile",
-        "offer",
-        "rounds",
-        "upstream.asking",
+        "relay.asking",
+        "relay.rounds",
     },
-    "anthropic_api": {"_json", "agent", "chat_api", "errors", "model.profile"},
-    "responses_api": {"_json", "agent", "chat_api", "errors", "model.profile"},
-    "offer": {"catalog", "config", "model.messages", "model.profile", "tools.discovery", "tools.registry"},
-    "tools.registry": {"catalog", "errors", "model.messages", "tools.discovery", "tools.schema"},
-    "tools.discovery": set(),
-    "metrics": set(),
-    "gateway": {
+    "faces.openai.request": {
+        "_json",
+        "agent.loop",
+        "agent.offer",
+        "catalog",
+        "errors",
+        "model.messages",
+        "model.profile",
+    },
+    "faces.openai.writer": {
+        "agent.offer",
+        "agent.results",
+        "errors",
+        "faces.openai.request",
+        "model.messages",
+        "model.profile",
+    },
+    "faces.response_store": {"errors", "model.messages"},
+    "faces.responses": {
+        "_json",
+        "agent.results",
+        "errors",
+        "faces.openai.app",
+        "faces.openai.request",
+        "faces.openai.writer",
+        "faces.response_store",
+        "model.profile",
+    },
+    "gateway": set(),
+    "gateway.core": {
         "activity",
-        "agent",
-        "answers",
+        "agent.loop",
         "catalog",
         "config",
         "errors",
+        "gateway.listeners",
+        "gateway.reconfigure",
+        "gateway.records",
+        "gateway.status",
         "metrics",
         "model.client",
         "model.profile",
         "redact",
-        "upstream.asking",
+        "relay.answers",
+        "relay.asking",
         "upstream.connection",
         "upstream.pool",
     },
-    "activity": set(),
-    "editors": {"catalog", "gateway", "upstream.asking", "upstream.wire"},
-    "rounds": {"upstream.asking"},
-    "facade": {
-        "agent",
-        "sessions",
-        "catalog",
-        "editors",
-        "errors",
-        "gateway",
-        "offer",
-        "rounds",
-        "upstream.asking",
-        "upstream.wire",
-    },
-    "app": {
-        "admin",
-        "agent",
-        "anthropic_api",
-        "responses_api",
-        "bodies",
-        "chat_api",
-        "errors",
-        "facade",
-        "gateway",
-        "http_mode",
-        "metrics",
-        "model.client",
-        "sessions",
-    },
-    "admin": {"activity", "catalog", "errors", "gateway", "tools.results"},
-    "http_mode": {"_json", "bodies"},
-    "install": {"errors", "jsonc"},
-    "jsonc": set(),
-    "cli": {
-        "agent",
-        "app",
+    "gateway.listeners": {"catalog", "redact"},
+    "gateway.reconfigure": {
+        "activity",
         "catalog",
         "config",
-        "connections",
-        "doctor",
         "errors",
-        "facade",
-        "gateway",
-        "install",
-        "model.client",
         "redact",
-        "terminal",
-        "token",
+        "upstream.connection",
+        "upstream.pool",
     },
-    "terminal": {"tools.results"},
-    "doctor": {"agent", "catalog", "errors", "gateway", "offer", "upstream.connection"},
-    "__main__": {"cli"},
-    "__init__": {"config", "errors", "gateway"},
+    "gateway.records": {"activity", "metrics", "relay.answers"},
+    "gateway.status": {"catalog", "upstream.connection"},
+    "http": set(),
+    "http.admin": {"_json", "activity", "catalog", "errors", "gateway.core", "tools.results"},
+    "http.app": {
+        "errors",
+        "faces.anthropic",
+        "faces.caller",
+        "faces.mcp.server",
+        "faces.openai.app",
+        "faces.openai.writer",
+        "faces.responses",
+        "gateway.core",
+        "http.admin",
+        "http.bodies",
+        "http.guards",
+        "http.response_mode",
+        "http.sessions",
+        "metrics",
+    },
+    "http.bodies": set(),
+    "http.connection_limits": set(),
+    "http.guards": {"faces.caller"},
+    "http.response_mode": {"_json", "http.bodies"},
+    "http.server": set(),
+    "http.sessions": {"faces.caller"},
+    "jsonc": set(),
+    "metrics": set(),
+    "model": set(),
+    "model.client": {
+        "activity",
+        "config",
+        "errors",
+        "model.messages",
+        "model.profile",
+        "model.stream",
+        "redact",
+    },
+    "model.messages": set(),
+    "model.profile": set(),
+    "model.stream": {"_json", "errors", "model.messages", "model.profile"},
+    "model.xml_calls": set(),
+    "naming": set(),
+    "redact": set(),
+    "relay": set(),
+    "relay.answers": {"config", "errors", "model.client", "relay.asking", "relay.sampling"},
+    "relay.asking": set(),
+    "relay.editor": {"eras", "relay.asking"},
+    "relay.rounds": {"relay.asking"},
+    "relay.sampling": {"errors", "model.messages", "model.profile", "tools.arguments", "tools.schema"},
+    "tools": set(),
+    "tools.arguments": {"_json", "errors", "model.xml_calls", "tools.lenient"},
+    "tools.lenient": {"errors"},
+    "tools.results": {"_json"},
+    "tools.schema": {"_json", "errors", "model.profile"},
+    "upstream": set(),
+    "upstream.connection": {
+        "config",
+        "errors",
+        "redact",
+        "relay.asking",
+        "upstream.listen",
+        "upstream.listing",
+        "upstream.requests",
+        "upstream.supervision",
+        "upstream.transport",
+        "upstream.wire",
+    },
+    "upstream.listen": {"upstream.supervision"},
+    "upstream.listing": {"_json", "upstream.wire"},
+    "upstream.pool": {"config", "errors", "relay.asking", "upstream.connection"},
+    "upstream.requests": {"_json", "config", "errors", "relay.asking", "upstream.wire"},
+    "upstream.supervision": {"config", "upstream.transport"},
+    "upstream.transport": {"config", "redact"},
+    "upstream.wire": {"eras", "relay.asking"},
 }
+"""Each module's imports inside the package, exactly: a new edge, or one no longer used, changes this table."""
+
+MAX_MODULE_LINES = 400
 
 
-def _imports(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("glm_mcp."):
-            found.add(node.module.removeprefix("glm_mcp."))
-        elif isinstance(node, ast.Import):
-            found |= {alias.name.removeprefix("glm_mcp.") for alias in node.names if alias.name.startswith("glm_mcp.")}
+def _modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        name = ".".join(parts[:-1]) if parts[-1] == "__init__" and len(parts) > 1 else ".".join(parts)
+        found[name] = path
     return found
 
 
-def test_every_module_imports_only_what_its_layer_allows() -> None:
-    modules = {
-        ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__"): path
-        for path in PACKAGE.rglob("*.py")
+MODULES = _modules()
+
+
+def _imports(path: Path, name: str) -> set[str]:
+    """The package's modules `path` imports; `from glm_mcp.pkg import x` counts as `pkg.x` when that is a module."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module != "glm_mcp" and not node.module.startswith("glm_mcp."):
+                continue
+            base = node.module.removeprefix("glm_mcp").lstrip(".")
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}" if base else alias.name
+                found.add(submodule if submodule in MODULES else base)
+        elif isinstance(node, ast.Import):
+            found |= {a.name.removeprefix("glm_mcp.") for a in node.names if a.name.startswith("glm_mcp.")}
+    found.discard(name)
+    found.discard("")
+    return found
+
+
+def _tier(module: str) -> int:
+    for index, (_, members) in enumerate(TIERS):
+        if module in members or module.split(".")[0] in members:
+            return index
+    raise AssertionError(f"{module} is in no tier: add it to TIERS")
+
+
+def test_every_module_imports_exactly_what_its_row_allows() -> None:
+    assert set(MODULES) == set(ALLOWED), "a module was added or removed: give it a row in ALLOWED"
+    actual = {name: _imports(path, name) for name, path in MODULES.items()}
+    unexpected = {name: sorted(actual[name] - ALLOWED[name]) for name in MODULES if actual[name] - ALLOWED[name]}
+    unused = {name: sorted(ALLOWED[name] - actual[name]) for name in MODULES if ALLOWED[name] - actual[name]}
+    assert unexpected == {}, "imports their row does not allow"
+    assert unused == {}, "allowed edges nobody uses: take them out of ALLOWED"
+
+
+def test_imports_point_down_the_tiers() -> None:
+    upward = {
+        f"{module} -> {target}": f"{TIERS[_tier(module)][0]} imports {TIERS[_tier(target)][0]}"
+        for module, targets in ALLOWED.items()
+        for target in targets
+        if _tier(target) > _tier(module)
     }
-    assert set(modules) == set(ALLOWED), "a module was added or removed: give it a row in ALLOWED"
-    # `_json` (typed views of parsed JSON) has no dependencies and serves every layer.
-    wrong = {name: sorted(_imports(path) - ALLOWED[name] - {"_json"}) for name, path in modules.items()}
-    assert {name: bad for name, bad in wrong.items() if bad} == {}
+    assert upward == {}
+
+
+def test_the_import_resolver_sees_a_module_imported_from_its_package(tmp_path: Path) -> None:
+    source = tmp_path / "sample.py"
+    source.write_text(
+        "from glm_mcp import activity\nfrom glm_mcp.faces import anthropic\nfrom glm_mcp.config import X\n"
+    )
+    assert _imports(source, "sample") == {"activity", "faces.anthropic", "config"}
+
+
+def test_no_module_is_over_the_line_limit() -> None:
+    long = {name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert long == {}
+
+
+def test_every_public_error_class_lives_in_errors_and_is_exported() -> None:
+    defined_elsewhere = {
+        f"{name}.{node.name}"
+        for name, path in MODULES.items()
+        if name != "errors"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef)
+        and not node.name.startswith("_")
+        and any(isinstance(base, ast.Name) and base.id.endswith(("Error", "Exception")) for base in node.bases)
+    }
+    assert defined_elsewhere == set()
+    errors = {
+        name
+        for name, value in vars(glm_mcp.errors).items()
+        if inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == "glm_mcp.errors"
+    }
+    assert errors <= set(glm_mcp.__all__), sorted(errors - set(glm_mcp.__all__))
+    assert all(getattr(glm_mcp, name) is getattr(glm_mcp.errors, name) for name in errors)
+
+
+def test_loggers_are_named_by_their_module_and_servers_logs_by_a_namespace_that_is_no_package() -> None:
+    named_otherwise: list[str] = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "logging.getLogger" and node.args):
+                continue
+            argument = ast.unparse(node.args[0])
+            ours = argument.startswith(("'glm_mcp", "f'glm_mcp")) or not argument.startswith(("'", "f'"))
+            if ours and argument != "__name__" and not argument.startswith("f'glm_mcp.servers."):
+                named_otherwise.append(f"{name}: getLogger({argument})")
+    assert named_otherwise == []
+    assert "servers" not in {name.split(".")[0] for name in MODULES}
+
+
+def test_no_test_module_imports_another() -> None:
+    importing: list[str] = []
+    for path in TESTS.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tests."):
+                last = node.module.rsplit(".", 1)[-1]
+                if last.startswith("test_"):
+                    importing.append(f"{path.relative_to(TESTS)}: {node.module}")
+    assert importing == [], "shared helpers live in tests/helpers.py or in fixtures"

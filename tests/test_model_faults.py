@@ -14,7 +14,7 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 
 from tests.fakes.fake_glm import FakeGlm, Garbage, Reply
-from tests.test_chat_api import stack
+from tests.helpers import stack
 
 USER: Any = [{"role": "user", "content": "go"}]
 

@@ -14,7 +14,7 @@ from glm_mcp.errors import ConfigError, SchemaError
 from glm_mcp.naming import assign_names, is_legal
 from glm_mcp.tools.arguments import ArgumentsError, prepare_arguments
 from glm_mcp.tools.schema import compile_schema
-from tests.tools.test_schema import assert_glm_acceptable
+from tests.helpers import assert_glm_acceptable
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
 json_values = st.recursive(

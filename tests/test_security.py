@@ -36,8 +36,7 @@ from glm_mcp.errors import ConfigError
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import ROOT, glm_mcp_serve, inproc, run_cli, serve_asgi, write_config
-from tests.test_http_inputs import lifespan
+from tests.helpers import ROOT, asgi_lifespan, glm_mcp_serve, inproc, run_cli, serve_asgi, write_config
 
 SDK_SERVER = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
 INIT = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
@@ -63,7 +62,7 @@ async def app_client(serve: ServeConfig | None = None, **servers: Any) -> AsyncG
         }
         app = build_app(Gateway(GatewayConfig(servers=upstreams, model=model, gateway=serve or ServeConfig())))
         async with (
-            lifespan(app),
+            asgi_lifespan(app),
             httpx2.AsyncClient(transport=httpx2.ASGITransport(app), base_url="http://127.0.0.1:8765") as http,
         ):
             yield http

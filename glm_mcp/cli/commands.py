@@ -21,7 +21,6 @@ from glm_mcp.catalog import is_destructive, loop_policy
 from glm_mcp.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
-    UsageError,
     freeze_heap,
     gateway_token,
     loader,
@@ -31,7 +30,7 @@ from glm_mcp.cli.common import (
 from glm_mcp.cli.doctor import FAIL, diagnose, render
 from glm_mcp.cli.terminal import as_json, shown
 from glm_mcp.config import GatewayConfig
-from glm_mcp.errors import ModelError
+from glm_mcp.errors import ModelError, UsageError
 from glm_mcp.gateway.core import Gateway
 
 logger = logging.getLogger(__name__)

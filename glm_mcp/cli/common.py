@@ -26,10 +26,6 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _T = TypeVar("_T")
 
 
-class UsageError(Exception):
-    pass
-
-
 def run_async(main: Callable[[], Awaitable[_T]]) -> _T:
     """Run the async `main` on asyncio, with uvloop's faster event loop where it is installed.
 

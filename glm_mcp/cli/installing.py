@@ -11,7 +11,6 @@ from pathlib import Path
 from glm_mcp.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
-    UsageError,
     gateway_token,
 )
 from glm_mcp.cli.install import (
@@ -27,7 +26,7 @@ from glm_mcp.cli.install import (
     user_config_text,
 )
 from glm_mcp.config import GatewayConfig, find_config_path
-from glm_mcp.errors import ConfigError
+from glm_mcp.errors import ConfigError, UsageError
 from glm_mcp.redact import MASK, register, scrub
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,6 @@ from glm_mcp.cli.commands import (
 from glm_mcp.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
-    UsageError,
 )
 from glm_mcp.cli.install import (
     CLIENTS,
@@ -39,7 +38,7 @@ from glm_mcp.cli.serve import (
     serve,
 )
 from glm_mcp.config import load_config
-from glm_mcp.errors import ConfigError
+from glm_mcp.errors import ConfigError, UsageError
 from glm_mcp.redact import ScrubbingFormatter, register
 
 logger = logging.getLogger(__name__)

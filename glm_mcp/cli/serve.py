@@ -17,7 +17,6 @@ from pydantic import SecretStr
 from glm_mcp.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
-    UsageError,
     freeze_heap,
     loader,
     reload_on_change,
@@ -25,6 +24,7 @@ from glm_mcp.cli.common import (
 )
 from glm_mcp.cli.token import load_or_create, token_path
 from glm_mcp.config import GatewayConfig
+from glm_mcp.errors import UsageError
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.redact import register
 

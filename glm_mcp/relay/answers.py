@@ -23,10 +23,10 @@ import anyio
 import mcp.types as T
 
 from glm_mcp.config import GatewayConfig
-from glm_mcp.errors import ModelError
+from glm_mcp.errors import ModelError, SamplingError
 from glm_mcp.model.client import GlmClient
 from glm_mcp.relay.asking import RootsFnT, SampleFnT, SampleResult
-from glm_mcp.relay.sampling import SamplingError, sampling_body, sampling_result
+from glm_mcp.relay.sampling import sampling_body, sampling_result
 
 logger = logging.getLogger(__name__)
 

@@ -16,17 +16,13 @@ from typing import Any
 
 import mcp.types as T
 
-from glm_mcp.errors import ArgumentsError, GlmMcpError, SchemaError
+from glm_mcp.errors import ArgumentsError, SamplingError, SchemaError
 from glm_mcp.model.messages import JsonObject, Turn
 from glm_mcp.model.profile import LEADING_NEWLINES, TEMPERATURE_RANGE
 from glm_mcp.tools.arguments import read_arguments
 from glm_mcp.tools.schema import compile_schema
 
 _STOP_REASONS = {"stop": "endTurn", "length": "maxTokens", "tool_calls": "toolUse"}
-
-
-class SamplingError(GlmMcpError):
-    """A sampling request GLM cannot answer as asked; the message is for the server."""
 
 
 def sampling_body(params: T.CreateMessageRequestParams, model: str) -> JsonObject:

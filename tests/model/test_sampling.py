@@ -5,8 +5,9 @@ from __future__ import annotations
 import mcp.types as T
 import pytest
 
+from glm_mcp.errors import SamplingError
 from glm_mcp.model.messages import ToolCall, Turn
-from glm_mcp.relay.sampling import SamplingError, sampling_body, sampling_result
+from glm_mcp.relay.sampling import sampling_body, sampling_result
 
 LOOKUP = T.Tool(
     name="lookup",

@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from inline_snapshot import snapshot
 from mcp import Client, StdioServerParameters
 
 from glm_mcp.errors import SchemaError
-from glm_mcp.tools.schema import KEPT_KEYWORDS, compile_schema
+from glm_mcp.tools.schema import compile_schema
 from servers import clock, files, notes
-
-GLM_TYPES = {"object", "array", "string", "integer", "number", "boolean"}
-
-
-def assert_glm_acceptable(schema: Any, top: bool = True) -> None:
-    """What GLM takes: known keywords only, a known type (or anyOf) on every node, an object at the top."""
-    assert isinstance(schema, dict)
-    schema = cast(dict[str, Any], schema)
-    assert set(schema) <= KEPT_KEYWORDS, set(schema) - KEPT_KEYWORDS
-    if top:
-        assert schema["type"] == "object" and isinstance(schema["properties"], dict)
-    assert schema.get("type") in GLM_TYPES or "anyOf" in schema
-    for sub in schema.get("properties", {}).values():
-        assert_glm_acceptable(sub, top=False)
-    if "items" in schema:
-        assert_glm_acceptable(schema["items"], top=False)
-    for option in schema.get("anyOf", []):
-        assert_glm_acceptable(option, top=False)
-    for name in schema.get("required", []):
-        assert name in schema["properties"]
+from tests.helpers import assert_glm_acceptable
 
 
 async def _compiled(server: Any) -> dict[str, Any]:
