@@ -428,7 +428,9 @@ PROMISES: dict[str, Claims] = {
             "test_serve.py::test_an_idle_editor_does_not_hold_shutdown_and_nothing_is_printed_but_logs",
             "test_serve.py::test_a_second_ctrl_c_cuts_a_call_short_without_printing_a_traceback",
         ),
-        "SIGHUP reloads": ("test_live.py::test_a_reload_applies_a_difference_and_says_what_needs_a_new_socket",),
+        "SIGHUP reloads": (
+            "gateway/test_reconfigure.py::test_a_reload_applies_a_difference_and_says_what_needs_a_new_socket",
+        ),
     },
     "MCP features carried: tools, with titles, icons, annotations, `outputSchema`, `structuredContent` and `_meta`": {
         "unchanged but for the name": (
@@ -781,7 +783,7 @@ PROMISES: dict[str, Claims] = {
     },
     "Live operations: Reload without a restart": {
         "file changes, SIGHUP and /admin/reload; a difference applied; what needs a restart said": (
-            "test_live.py::test_a_reload_applies_a_difference_and_says_what_needs_a_new_socket",
+            "gateway/test_reconfigure.py::test_a_reload_applies_a_difference_and_says_what_needs_a_new_socket",
             "test_live.py::test_editing_the_config_of_a_running_serve_reaches_editors_and_spares_calls_in_flight",
             "test_live.py::test_glm_mcp_stdio_reloads_its_config_too",
         ),
