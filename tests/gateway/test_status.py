@@ -44,7 +44,7 @@ async def test_each_server_shows_its_counts_and_what_was_left_out_with_the_reaso
 
 async def test_ready_means_every_enabled_server_is_connected_and_a_failure_says_why_without_secrets() -> None:
     secret = "sk-very-secret-value-123"
-    broken = StdioUpstreamConfig(command=sys.executable, args=["-c", "raise SystemExit(3)"], env={"API_KEY": secret})
+    broken = StdioUpstreamConfig(command=sys.executable, args=("-c", "raise SystemExit(3)"), env={"API_KEY": secret})
     config = GatewayConfig(servers={"broken": broken, "ok": inproc(tools_server("ok", "ping"))})
     async with Gateway(config, ready_wait_seconds=5).running() as gateway:
         status = gateway.status()
