@@ -7,9 +7,9 @@ place only:
   lines would be joined quadratically again and the cap would silently go;
 - the editor connection behind a request's session proxy (`relay.editor.connection_of`), which keys notifications and
   log levels per editor; if it moved, every editor would stop hearing `list_changed`;
-- the server transport class the session manager builds (`http_mode.install`), which answers plain JSON when
+- the server transport class the session manager builds (`http.response_mode.install`), which answers plain JSON when
   nothing can stream; if it moved, `/mcp` would stay correct but lose half its throughput;
-- the text of a forgotten HTTP session (`upstream.connection.is_session_lost`); if it changed, a server
+- the text of a forgotten HTTP session (`upstream.requests.is_session_lost`); if it changed, a server
   restarted behind HTTP would look ready while every call failed;
 - the in-process transport's module (`upstream/transport.py`, imported only for in-process servers).
 """
@@ -31,7 +31,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from glm_mcp.http import response_mode as http_mode
+from glm_mcp.http import response_mode
 from glm_mcp.relay import editor
 from glm_mcp.upstream import transport
 from glm_mcp.upstream.requests import is_session_lost
@@ -63,8 +63,8 @@ async def test_a_request_session_still_exposes_the_editor_connection_the_facade_
 
 
 def test_the_session_manager_still_builds_its_transport_from_the_class_the_gateway_replaces() -> None:
-    http_mode.install()
-    assert streamable_http_manager.StreamableHTTPServerTransport is http_mode._PerRequestTransport  # pyright: ignore[reportPrivateUsage, reportPrivateImportUsage]  # the seam under test
+    response_mode.install()
+    assert streamable_http_manager.StreamableHTTPServerTransport is response_mode._PerRequestTransport  # pyright: ignore[reportPrivateUsage, reportPrivateImportUsage]  # the seam under test
     assert "StreamableHTTPServerTransport(" in inspect.getsource(streamable_http_manager)
     assert "is_json_response_enabled" in inspect.getsource(importlib.import_module("mcp.server.streamable_http"))
 
