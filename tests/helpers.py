@@ -153,7 +153,7 @@ async def glm_mcp_serve(
         try:
             # Generous: on a busy 2-core machine (CI runs suites side by side) Python, the SDK and each server can
             # take tens of seconds to start; a real hang still fails here.
-            with anyio.fail_after(90):
+            with anyio.fail_after(90):  # see above
                 await found.wait()
             token_file = Path(process_env["XDG_STATE_HOME"]) / "glm-mcp" / "token"
             token = token_file.read_text().strip() if token_file.exists() else None
@@ -161,7 +161,7 @@ async def glm_mcp_serve(
         finally:
             if process.returncode is None:
                 process.terminate()
-            with anyio.fail_after(20):
+            with anyio.fail_after(20):  # hang guard, not a timing check: 20 s covers a busy 2-core machine
                 await process.wait()
             tg.cancel_scope.cancel()
 
@@ -213,7 +213,7 @@ async def serve_asgi(app: Any, port: int = 0) -> AsyncGenerator[str, None]:
             yield f"http://127.0.0.1:{sock.getsockname()[1]}"
         finally:
             server.stop()
-            with anyio.move_on_after(10):
+            with anyio.move_on_after(10):  # a bound, not a timing check: 10 s covers a busy 2-core machine
                 await stopped.wait()
             tg.cancel_scope.cancel()
             sock.close()
@@ -256,7 +256,7 @@ async def call_changing_the_catalog(gateway: Gateway, name: str, arguments: dict
     unregister = gateway.on_catalog_change(heard)
     try:
         result = await gateway.call_tool(name, arguments)
-        with anyio.fail_after(10):
+        with anyio.fail_after(10):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
             await changed.wait()
     finally:
         unregister()

@@ -153,7 +153,7 @@ async def test_claude_code_in_print_mode_answers_with_a_gateway_tool(claude_code
             "DISABLE_TELEMETRY": "1",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         }
-        with anyio.fail_after(120):
+        with anyio.fail_after(120):  # hang guard: Claude Code's start under node and two model turns
             ran = await anyio.run_process(
                 [str(claude_code), "-p", "When is the launch? Use the memo tool."], env=env, cwd=tmp_path, check=False
             )

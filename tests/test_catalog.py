@@ -73,6 +73,13 @@ async def test_deny_and_allow_globs_apply_to_the_servers_own_names_and_are_repor
         assert denied.is_error
 
 
+async def test_a_tool_both_allowed_and_denied_is_denied() -> None:
+    filters = ToolFilterConfig(allow=("*_item",), deny=("delete_*",))
+    async with Gateway(GatewayConfig(servers={"alpha": inproc(_server("alpha"), tools=filters)})).running() as gateway:
+        assert list(gateway.catalog.tools) == ["alpha__read_item"]
+        assert gateway.status()["servers"]["alpha"].get("filtered", []) == ["delete_item"]
+
+
 async def test_prefix_replaces_the_server_name() -> None:
     config = GatewayConfig(servers={"a-very-long-server-name": inproc(_server("x"), prefix="x")})
     async with Gateway(config).running() as gateway:

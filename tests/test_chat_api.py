@@ -267,6 +267,22 @@ async def test_metrics_count_tool_calls_and_completions_and_show_server_state() 
     assert 'glm_mcp_server_tools{server="weather"} 2.0' in lines
 
 
+async def test_a_streamed_run_counts_glms_tokens_though_its_client_asked_for_no_usage() -> None:
+    """The gateway always asks GLM for a stream's usage (`stream_options`, which the emulator honours as OpenAI and
+    vLLM do); the client sees usage only when it asked for it."""
+    fake = FakeGlm([Reply(content="a short answer")])
+    async with stack(fake) as s, httpx2.AsyncClient(base_url=s.url) as http:
+        stream = await s.client.chat.completions.create(
+            model="glm-4.6", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        chunks = [chunk async for chunk in stream]
+        lines = (await http.get("/metrics")).text.splitlines()
+    assert all(chunk.usage is None for chunk in chunks)
+    assert fake.requests[0]["stream_options"] == {"include_usage": True}
+    counted = [line for line in lines if line.startswith('glm_mcp_model_tokens_total{kind="completion"')]
+    assert counted and float(counted[0].rsplit(" ", 1)[1]) > 0
+
+
 def test_tool_call_durations_fall_into_cumulative_buckets() -> None:
     from glm_mcp.metrics import GatewayMetrics
 

@@ -154,7 +154,7 @@ async def _stdio_until_it_exits(path: Path) -> tuple[int, str]:
     """Run `glm-mcp stdio` with stdin held open, as an editor does, until it exits on its own: (code, stderr)."""
     process = await anyio.open_process([sys.executable, "-m", "glm_mcp", "stdio", "--config", str(path)], cwd=ROOT)
     async with process:
-        with anyio.fail_after(60):
+        with anyio.fail_after(60):  # hang guard: a Python start plus the servers' start, on a busy 2-core machine
             await process.wait()
         assert process.stderr is not None
         err = (await process.stderr.receive(1_000_000)).decode() if process.returncode else ""

@@ -32,7 +32,7 @@ async def conformance_server() -> AsyncGenerator[str, None]:
     async with await anyio.open_process(command, cwd=ROOT) as process:
         assert process.stderr is not None
         url = ""
-        with anyio.fail_after(30):
+        with anyio.fail_after(30):  # hang guard: the gateway's start, with node's, on a busy 2-core machine
             async for chunk in TextReceiveStream(process.stderr):
                 if found := re.search(r"listening on (\S+)", chunk):
                     url = found.group(1)

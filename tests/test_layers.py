@@ -410,3 +410,17 @@ def test_no_test_module_imports_another() -> None:
                 if last.startswith("test_"):
                     importing.append(f"{path.relative_to(TESTS)}: {node.module}")
     assert importing == [], "shared helpers live in tests/helpers.py or in fixtures"
+
+
+def test_waits_longer_than_five_seconds_in_tests_say_why() -> None:
+    silent: list[str] = []
+    for path in TESTS.rglob("*.py"):
+        lines = path.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if not (isinstance(node, ast.Call) and ast.unparse(node.func).endswith(("fail_after", "move_on_after"))):
+                continue
+            seconds = node.args[0] if node.args else None
+            if isinstance(seconds, ast.Constant) and isinstance(seconds.value, int | float) and seconds.value > 5:
+                if "#" not in lines[node.lineno - 1]:
+                    silent.append(f"{path.relative_to(TESTS)}:{node.lineno}")
+    assert silent == [], "say on the line why the wait is that long (a hang guard, a slow start…)"

@@ -483,7 +483,11 @@ async def test_titles_icons_annotations_output_schemas_structured_content_and_me
         return T.CallToolResult(
             content=[T.TextContent(text='{"size": 3}', annotations=T.Annotations(audience=["user"], priority=0.5))],
             structured_content={"size": 3},
-            _meta={"vendor.example/trace": "t-1", "io.modelcontextprotocol/serverInfo": {"name": "x", "version": "1"}},
+            _meta={
+                "vendor.example/trace": "t-1",
+                "io.modelcontextprotocol/serverInfo": {"name": "x", "version": "1"},
+                "progressToken": "upstream-7",  # the upstream request's own token, meaningless to the editor
+            },
         )
 
     upstream = Server("fidelity", on_list_tools=list_tools, on_call_tool=call_tool)
@@ -496,7 +500,7 @@ async def test_titles_icons_annotations_output_schemas_structured_content_and_me
     assert result.content == [
         T.TextContent(text='{"size": 3}', annotations=T.Annotations(audience=["user"], priority=0.5))
     ]
-    assert result.meta == {"vendor.example/trace": "t-1"}  # the other hop's protocol stamp is not passed on
+    assert result.meta == {"vendor.example/trace": "t-1"}  # the other hop's stamp and progress token are not passed on
 
 
 def notes_server(deleted: list[str]) -> MCPServer:
@@ -771,7 +775,7 @@ async def test_a_sampling_request_the_server_withdraws_is_cancelled_at_the_edito
     servers: dict[str, UpstreamConfig] = {"w": inproc(withdrawing_server(editor_asked, withdrawn))}
     async with face(servers, sampling_callback=_waiting_editor(editor_asked, cancelled)) as editor:
         assert text_of(await editor.call_tool("w__think", {})) == "withdrawn"
-        with anyio.fail_after(10):
+        with anyio.fail_after(10):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
             await cancelled.wait()
 
 
@@ -784,7 +788,7 @@ async def test_over_http_a_withdrawn_sampling_request_is_cancelled_on_the_editor
         Client(f"{url}/mcp", mode="legacy", sampling_callback=sample) as editor,
     ):
         assert text_of(await editor.call_tool("w__think", {})) == "withdrawn"
-        with anyio.fail_after(10):
+        with anyio.fail_after(10):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
             await cancelled.wait()
 
 
@@ -839,7 +843,7 @@ async def test_progress_the_editor_reports_on_a_servers_request_reaches_that_ser
         tokens.append(token)
         assert token is not None
         await context.session.send_progress_notification(token, 0.5, 1.0, "half way")  # pyright: ignore[reportDeprecated]  # 2025-era editors report progress
-        with anyio.fail_after(10):
+        with anyio.fail_after(10):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
             await relayed.wait()  # the server heard it before the answer
         return T.CreateMessageResult(role="assistant", content=T.TextContent(text="ok"), model="editor-llm")
 
@@ -964,7 +968,7 @@ async def test_an_editors_malformed_answer_is_refused_in_one_line_naming_what_wa
     async def answer_badly(http: httpx2.AsyncClient, session: dict[str, str], question: int) -> None:
         reply = {"jsonrpc": "2.0", "id": question, "result": {"model": "m"}}
         await http.post("/mcp", json=reply, headers=session)
-        with anyio.fail_after(20):
+        with anyio.fail_after(20):  # hang guard, not a timing check: 20 s covers a busy 2-core machine
             await ended.wait()
 
     async with serve_asgi(build_app(Gateway(config))) as url:

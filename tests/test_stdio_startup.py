@@ -50,7 +50,7 @@ async def test_stdio_answers_at_once_and_announces_a_server_that_is_ready_later(
         first = [tool.name for tool in (await editor.list_tools()).tools]
         assert "fast__echo" in first and "slow__echo" not in first
         later = first
-        with anyio.fail_after(30):
+        with anyio.fail_after(30):  # hang guard: the slow server starts in about 3 s; a busy machine's margin
             while "slow__echo" not in later:  # the slow server joins: the editor is told, and lists again
                 await changes[-1].wait()
                 changes.append(anyio.Event())
@@ -70,7 +70,7 @@ async def test_stdio_stops_as_soon_as_its_editor_closes_stdin(tmp_path: Path) ->
         await process.stdin.send(
             (json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}) + "\n").encode()
         )
-        with anyio.fail_after(30):
+        with anyio.fail_after(30):  # hang guard: answered once Python and the SDK load
             answer = await process.stdout.receive()
         assert b'"protocolVersion"' in answer
         await process.stdin.aclose()

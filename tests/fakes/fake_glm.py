@@ -10,7 +10,8 @@ With `tool_stream: true` in the request, tool-call arguments arrive in fragments
 When tools are offered, 2025 answers open with newlines ("\\n\\n" in 2025-09 bodies, "\\n" in 2025-11), even
 beside tool calls. Bodies carry `request_id`, and no `object` before 2026.
 Errors are `{"error": {"code": "<string>", "message": ...}}` with the HTTP status, or an error object inside
-a 200 stream; `finish_reason: "network_error"` aborts an answer.
+a 200 stream; `finish_reason: "network_error"` aborts an answer. A stream carries `usage` only when the request asked
+with `stream_options: {"include_usage": true}`, as OpenAI and vLLM (GLM self-hosted) do.
 
 The model is scripted: a list of replies taken in order, or a function of the request body.
 """
@@ -22,7 +23,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from starlette.applications import Starlette
@@ -130,7 +131,7 @@ class FakeGlm:
             return Response(answer.body, answer.status, media_type="text/html")
         if body.get("stream"):
             return StreamingResponse(
-                self._stream(answer, ident, bool(body.get("tool_stream")), bool(body.get("tools"))),
+                self._stream(answer, ident, bool(body.get("tool_stream")), bool(body.get("tools")), _wants_usage(body)),
                 media_type="text/event-stream;charset=UTF-8",
             )
         return JSONResponse(
@@ -195,7 +196,9 @@ class FakeGlm:
             body["object"] = "chat.completion"
         return body
 
-    async def _stream(self, reply: Reply, ident: str, tool_stream: bool, tools_offered: bool) -> AsyncIterator[str]:
+    async def _stream(
+        self, reply: Reply, ident: str, tool_stream: bool, tools_offered: bool, usage: bool
+    ) -> AsyncIterator[str]:
         head: dict[str, Any] = {"id": ident, "created": int(time.time())}
         if self.generation == "2026":
             head["object"] = "chat.completion.chunk"
@@ -245,5 +248,15 @@ class FakeGlm:
                     "function": {"name": name, "arguments": arguments},
                 }
                 yield chunk({"tool_calls": [whole]}, per_call)
-        yield chunk({"role": "assistant", "content": ""}, finish, usage=self._usage(reply))
+        if usage:
+            yield chunk({"role": "assistant", "content": ""}, finish, usage=self._usage(reply))
+        else:
+            yield chunk({"role": "assistant", "content": ""}, finish)
         yield "data: [DONE]\n\n"
+
+
+def _wants_usage(body: dict[str, Any]) -> bool:
+    """Whether a streamed request asked for usage (`stream_options.include_usage`): OpenAI and vLLM send the usage
+    chunk only then, so the emulator does too; the gateway always asks."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(cast(dict[str, Any], options).get("include_usage"))

@@ -179,6 +179,13 @@ def test_a_value_that_cannot_be_read_as_written_is_refused_naming_the_parameter(
     assert parameter in str(caught.value)
 
 
+def test_a_number_with_a_leading_zero_is_refused_with_the_advice_to_send_a_string() -> None:
+    with pytest.raises(ArgumentsError) as caught:
+        prepare_arguments('{"path": "a", "limit": 007}', SCHEMA)
+    message = str(caught.value)
+    assert "'limit'" in message and "leading zero" in message and "send it as a string" in message
+
+
 def test_unbalanced_closing_brackets_are_refused() -> None:
     with pytest.raises(ArgumentsError) as caught:
         prepare_arguments('{"path": "a"}}', SCHEMA)

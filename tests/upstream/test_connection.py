@@ -88,16 +88,17 @@ async def test_a_call_outlives_its_timeout_while_progress_keeps_coming() -> None
         while not gate.is_set():
             step += 1
             await ctx.report_progress(step)
-            with anyio.move_on_after(0.05):
+            with anyio.move_on_after(0.02):
                 await gate.wait()
         return "finished"
 
-    async with running_upstream("slowpoke", inproc(server, timeout=0.5)) as upstream:
-        seen: list[float] = []
+    # A step every 0.02 s against a 2 s timeout: only a stall of 2 s on a loaded machine could fail it, while the
+    # call still runs one and a half timeouts, by the clock (not by a count of steps).
+    async with running_upstream("slowpoke", inproc(server, timeout=2.0)) as upstream:
+        started = anyio.current_time()
 
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-            seen.append(progress)
-            if len(seen) == 30:  # 1.5 s at 0.05 s per step: three times the 0.5 s timeout
+            if anyio.current_time() - started > 3.0:
                 gate.set()
 
         result = await upstream.call_tool("lively", {}, on_progress=on_progress)

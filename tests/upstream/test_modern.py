@@ -31,7 +31,7 @@ async def test_a_2026_only_server_is_connected_in_auto_mode_listed_called_and_it
 
         gateway.on_catalog_change(heard)
         await gateway.call_tool("new__grow", {})
-        with anyio.fail_after(10):
+        with anyio.fail_after(10):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
             await grown.wait()
 
 
@@ -76,7 +76,7 @@ async def test_an_editor_subscribed_to_a_2026_servers_resource_hears_it_change_a
     async with gateway.running(), Client(build_server(gateway), mode="legacy", message_handler=updates) as editor:
         await editor.subscribe_resource("modern://clock")  # pyright: ignore[reportDeprecated]  # 2025-era editors
         assert text_of(await editor.call_tool("new__tick", {})) == "tick 1"
-        with anyio.fail_after(10):
+        with anyio.fail_after(10):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
             await updates.arrived.wait()
         await editor.unsubscribe_resource("modern://clock")  # pyright: ignore[reportDeprecated]  # 2025-era editors
         assert text_of(await editor.call_tool("new__tick", {})) == "tick 2"

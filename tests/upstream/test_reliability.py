@@ -98,7 +98,7 @@ async def test_a_call_that_is_not_idempotent_is_not_repeated_after_a_lost_sessio
             failed = await gateway.call_tool("store__append", {"item": "b"})
             assert failed.is_error
             assert "was not repeated because the tool is not marked read-only or idempotent" in _text(failed)
-            with anyio.fail_after(10):
+            with anyio.fail_after(10):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
                 await reconnected.wait()
             # The new server saw only the call made after the new session was opened.
             assert _text(await gateway.call_tool("store__append", {"item": "c"})) == "1 items"
@@ -131,6 +131,6 @@ async def test_a_slow_starting_server_joins_the_catalog_when_ready() -> None:
     async with gateway.running():
         assert gateway.status()["servers"]["slow"]["state"] == "starting"
         assert gateway.status()["ready"] is False
-        with anyio.fail_after(20):
+        with anyio.fail_after(20):  # hang guard, not a timing check: 20 s covers a busy 2-core machine
             await joined.wait()
         assert gateway.status()["ready"] is True
