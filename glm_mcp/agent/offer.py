@@ -1,7 +1,7 @@
 """Which tools GLM is offered for one request, and how the offer grows while the run goes on.
 
 Contract:
-- the gateway's tools are compiled for GLM once per catalog snapshot (`tools.registry.CompiledTools`); an offer
+- the gateway's tools are compiled for GLM once per catalog snapshot (`agent.registry.CompiledTools`); an offer
   keeps the snapshot it was built from (`compiled`), and its calls run against that snapshot;
 - a request's candidates are the gateway's tools left after narrowing (`glm_mcp.servers` / `glm_mcp.tools`),
   minus the client's own names, minus tools the loop would refuse (destructive under `deny`): those take no slot;

@@ -1,1 +1,1 @@
-"""TODO"""
+"""The `glm-mcp` command."""

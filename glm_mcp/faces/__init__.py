@@ -1,1 +1,1 @@
-"""TODO"""
+"""What clients speak: MCP (`mcp/`), OpenAI chat completions (`openai/`), Anthropic Messages, OpenAI Responses."""

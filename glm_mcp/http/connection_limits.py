@@ -9,7 +9,7 @@ Contract:
   the previous response, on a kept-alive connection) is answered 408 and closed: half-sent requests cannot
   hold the server, and `/healthz` keeps answering. Past half the cap the deadline shortens in proportion to the
   room left (down to `MIN_HEADER_SECONDS`), so a flood is shed faster the closer it gets to the cap.
-Body read times are bounded in the ASGI app (`app.BodyDeadline`), where the request is known.
+Body read times are bounded in the ASGI app (`guards.BodyDeadline`), where the request is known.
 """
 
 from __future__ import annotations

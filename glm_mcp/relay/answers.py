@@ -1,7 +1,7 @@
 """The gateway's own answers to a server's questions, for when no caller can answer them.
 
 Contract:
-- sampling is answered by GLM (`model.sampling`), per server and bounded: `maxTokens` is clamped to
+- sampling is answered by GLM (`relay.sampling`), per server and bounded: `maxTokens` is clamped to
   `gateway.sampling_max_tokens`, and each server gets at most `gateway.sampling_per_minute` answers in any
   60 s (past that the server hears a refusal saying when to try again). Every request is logged at info naming
   the server and reported to `on_sampling` (metrics and the status page) with its outcome; the result names the
