@@ -9,6 +9,7 @@ from __future__ import annotations
 NOT_BEHAVIOUR: dict[str, str] = {
     "Performance": "figures measured by `python -m bench.run`, as ratios in one run, never by timed assertions",
     "Development": "how the repository and its tests are laid out",
+    "Architecture": "the code's shape, not the gateway's behaviour; tests/test_layers.py holds it",
     "Status": "what is done; each behaviour it names is listed under its own section",
 }
 """README sections that promise no behaviour of the gateway, with the reason."""
