@@ -370,9 +370,11 @@ async def test_over_http_the_editor_is_asked_on_its_own_request_stream() -> None
         assert text_of(await editor.call_tool("asks__greet", {})) == "hello Grace"
 
 
-async def _answer_type(url: str, capabilities: dict[str, Any]) -> str:
-    """Open a session declaring `capabilities`, call a tool, and return the answer's content type."""
-    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+RAW_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+async def _raw_session(http: httpx2.AsyncClient, capabilities: dict[str, Any]) -> dict[str, str]:
+    """Open a 2025-era session over plain HTTP declaring `capabilities`; the headers its requests carry."""
     initialize: dict[str, Any] = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -383,10 +385,16 @@ async def _answer_type(url: str, capabilities: dict[str, Any]) -> str:
             "clientInfo": {"name": "t", "version": "1"},
         },
     }
-    async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=10) as http:
-        opened = await http.post("/mcp", json=initialize)
-        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
-        await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+    opened = await http.post("/mcp", json=initialize)
+    session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+    await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+    return session
+
+
+async def _answer_type(url: str, capabilities: dict[str, Any]) -> str:
+    """Open a session declaring `capabilities`, call a tool, and return the answer's content type."""
+    async with httpx2.AsyncClient(base_url=url, headers=RAW_HEADERS, timeout=10) as http:
+        session = await _raw_session(http, capabilities)
         call: dict[str, Any] = {
             "jsonrpc": "2.0",
             "id": 2,
@@ -919,27 +927,14 @@ async def _ask_over_raw_http(
 ) -> None:
     """Open a 2025 session that declares sampling, call `asks__summarize`, and on the server's question run
     `answer(http, session headers, question id)`; the POST's stream is dropped when `answer` returns."""
-    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-    initialize: dict[str, Any] = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {"sampling": {}},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
     call: dict[str, Any] = {
         "jsonrpc": "2.0",
         "id": 2,
         "method": "tools/call",
         "params": {"name": "asks__summarize", "arguments": {}},
     }
-    async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
-        opened = await http.post("/mcp", json=initialize)
-        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
-        await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+    async with httpx2.AsyncClient(base_url=url, headers=RAW_HEADERS, timeout=30) as http:
+        session = await _raw_session(http, {"sampling": {}})
         async with http.stream("POST", "/mcp", json=call, headers=session) as stream:
             async for line in stream.aiter_lines():
                 if line.startswith("data:") and "sampling/createMessage" in line:
@@ -985,24 +980,11 @@ async def test_roots_asked_of_an_editor_with_no_standing_stream_end_without_hold
 
     monkeypatch.setattr(editor, "ROOTS_WAIT_SECONDS", 0.2)
     gateway = Gateway(GatewayConfig(servers={"asks": inproc(asking_server())}, model=MODEL))
-    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-    initialize: dict[str, Any] = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {"roots": {"listChanged": True}},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
     async with (
         serve_asgi(build_app(gateway)) as url,
-        httpx2.AsyncClient(base_url=url, headers=headers, timeout=30) as http,
+        httpx2.AsyncClient(base_url=url, headers=RAW_HEADERS, timeout=30) as http,
     ):
-        opened = await http.post("/mcp", json=initialize)
-        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
-        await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+        session = await _raw_session(http, {"roots": {"listChanged": True}})
         listed = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers=session)
         assert listed.status_code == 200  # the face knows this editor now; it never opened its GET stream
         answer = gateway.answers.roots

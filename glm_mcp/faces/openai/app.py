@@ -1,19 +1,13 @@
-"""The OpenAI face: `/v1/chat/completions` (JSON and SSE) and `/v1/models`, turning requests into agent runs.
+"""The OpenAI face: `/v1/chat/completions` (JSON and SSE) and `/v1/models`, turning requests into agent runs; the host
+of the Anthropic and Responses faces too, whose admission and runs it shares.
 
 Contract:
-- a request is the OpenAI chat-completions body; `glm_mcp: {"servers", "tools", "max_steps"}` narrows the
-  run, `"events": false` leaves the `glm_mcp` events out of a stream; fields the gateway does not own
-  (`thinking`, `tool_stream`, `temperature`, …) go to GLM unchanged;
-- `tool_choice` "auto" (or absent) offers every tool, "none" offers none; anything else is refused with 400,
-  because GLM only supports "auto";
-- a streamed run sends standard `chat.completion.chunk`s: content and `reasoning_content` deltas of every step
-  as they arrive, tool activity and retries as `glm_mcp` events, one final `finish_reason`, then `data: [DONE]`;
-  the response starts with the first thing to send, so a model error before it gets its own status;
-- a GLM error is never answered with a 2xx status (an error inside a 200 body is 502, or 429 for rate limits);
-- `finish_reason: "sensitive"` becomes `content_filter`; a final answer cut by `length` or the context window
-  keeps its finish reason and carries a note in `glm_mcp.note`;
-- a client that disconnects cancels the model request and the running tool calls;
-- errors are OpenAI-style bodies (`{"error": {"message", "type", "code", "param"}}`), GLM's code kept.
+- a request is admitted after its body arrives, within `max_concurrent_runs` and `max_queued_runs` (else 429,
+  with `Retry-After`); it is parsed by `request` and answered by `writer` (JSON, or a stream that starts with the
+  first thing to send, so a model error before it gets its own status);
+- a run may pause on a server's question as a `glm__elicit` call (`"glm_mcp": {"elicitation": "client"}`), bound
+  to its caller, and goes on with the client's answer;
+- a client that disconnects cancels the model request and the running tool calls.
 """
 
 from __future__ import annotations
