@@ -26,6 +26,7 @@ from typing import Any
 import anyio
 import httpx2
 
+from glm_mcp._json import as_object
 from glm_mcp.activity import ModelOutcome
 from glm_mcp.config import DEFAULT_ZAI_BASE_URL, ModelConfig
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable
@@ -123,12 +124,15 @@ class GlmClient:
         return await self._with_retries({**body, "stream": False}, None)
 
     async def stream(self, body: JsonObject, on_delta: DeltaFnT) -> Turn:
-        """Send a streamed request; `on_delta` hears each piece of text as it arrives.
+        """Send a streamed request; `on_delta` hears each piece of text as it arrives. The usage is always asked for
+        (`stream_options.include_usage`): vLLM, like OpenAI, sends a stream's usage only then, and the gateway counts
+        every request's tokens.
 
         Raises:
             ModelError: The endpoint failed after the retries allowed, or failed in a way retries cannot fix.
         """
-        return await self._with_retries({**body, "stream": True}, on_delta)
+        asked: JsonObject = {**(as_object(body.get("stream_options")) or {}), "include_usage": True}
+        return await self._with_retries({**body, "stream": True, "stream_options": asked}, on_delta)
 
     async def _with_retries(self, body: JsonObject, on_delta: DeltaFnT | None) -> Turn:
         started = time.perf_counter()

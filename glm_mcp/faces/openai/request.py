@@ -224,8 +224,6 @@ class ChatRequest:
                 logger.info(
                     "%s %s is outside GLM's range [%s, %s]; sent %s", key, value, low, high, self.forwarded[key]
                 )
-        if self.stream:
-            self.forwarded["stream_options"] = {"include_usage": True}
         if choice == "none":
             self.offer = ToolOffer(definitions=[], gateway_tools={}, left_out={})
         else:
