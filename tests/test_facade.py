@@ -234,6 +234,7 @@ async def test_an_unknown_resource_or_prompt_is_a_json_rpc_invalid_params_error_
             with pytest.raises(MCPError) as prompt:
                 await editor.get_prompt("docs__missing", {})
     assert resource.value.code == T.INVALID_PARAMS and "docs://missing" in resource.value.message
+    assert resource.value.data == {"uri": "docs://missing"}
     assert prompt.value.code == T.INVALID_PARAMS and "docs__missing" in prompt.value.message
 
 

@@ -124,3 +124,30 @@ async def test_too_many_client_tools_are_refused() -> None:
             "/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}], "tools": tools}
         )
     assert response.status_code == 400 and response.json()["error"]["param"] == "tools"
+
+
+async def test_optional_whitespace_around_mcp_header_values_is_not_part_of_them() -> None:
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": "memo__count",
+            "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+            },
+        },
+    }
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": " 2026-07-28",
+        "mcp-method": "tools/call\t",
+        "mcp-name": "memo__count  ",
+    }
+    async with client() as http:
+        answered = await http.post("/mcp", json=call, headers=headers)
+    assert answered.status_code == 200, answered.text
+    assert '"result"' in answered.text and '"error"' not in answered.text, answered.text

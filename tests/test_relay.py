@@ -992,3 +992,30 @@ async def test_roots_asked_of_an_editor_with_no_standing_stream_end_without_hold
         with anyio.fail_after(20):  # hang guard: without the bound nothing ever answers
             roots = await answer()
     assert isinstance(roots, T.ListRootsResult) and roots.roots == []
+
+
+class Profile(BaseModel):
+    name: str = "Ada"
+    age: int = 36
+    member: bool = True
+
+
+async def test_a_form_answer_gets_the_requested_schemas_defaults_for_the_fields_the_editor_left_out() -> None:
+    server = MCPServer("forms")
+    got: list[dict[str, Any]] = []
+
+    @server.tool()
+    async def sign_up(ctx: Context) -> str:
+        """Ask for a profile, whose fields have defaults."""
+        answer = await ctx.session.elicit_form(
+            "Your profile?", Profile.model_json_schema(), related_request_id=ctx.request_id
+        )
+        got.append(dict(answer.content or {}))
+        return answer.action
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        return T.ElicitResult(action="accept", content={"age": 40})  # the person changed one field only
+
+    async with face({"forms": inproc(server)}, elicitation_callback=elicit) as editor:
+        assert text_of(await editor.call_tool("forms__sign_up", {})) == "accept"
+    assert got == [{"age": 40, "name": "Ada", "member": True}]

@@ -8,7 +8,8 @@ Contract:
   (401 otherwise, with an `error_description` naming `glm-mcp token`), compared in constant time; the matched
   token names the caller (`CLIENT_KEY`); Anthropic's clients may send it as `x-api-key` on `/v1/*`;
 - `POST /v1/*` takes `Content-Type: application/json` only (415): a form or `text/plain` post needs no preflight;
-- a request body must arrive within the body deadline (408).
+- a request body must arrive within the body deadline (408);
+- optional whitespace around `/mcp`'s `Mcp-*` header values is not part of them (it is trimmed).
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ class RequestGuard:
                 message = "the body must be JSON, sent with Content-Type: application/json"
                 await _refuse(scope, receive, send, 415, message)
                 return
+        if scope["path"] == "/mcp":
+            scope = _trimmed_mcp_headers(scope)
         if not origin or same_origin:
             await self.app(scope, receive, send)
             return
@@ -139,6 +142,16 @@ class RequestGuard:
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
+
+
+def _trimmed_mcp_headers(scope: Scope) -> Scope:
+    """The request with optional whitespace around its `Mcp-*` header values removed (RFC 9110 §5.5: it is not part
+    of the value), so `Mcp-Name: add ` names the tool `add`, as the 2026-07-28 checks compare it."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    if not any(name.startswith(b"mcp-") and value != value.strip(b" \t") for name, value in headers):
+        return scope
+    trimmed = [(name, value.strip(b" \t") if name.startswith(b"mcp-") else value) for name, value in headers]
+    return {**scope, "headers": trimmed}
 
 
 def _cors(origin: str, *, preflight: bool = False) -> dict[str, str]:

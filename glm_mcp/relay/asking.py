@@ -27,7 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import mcp.types as T
 from pydantic import TypeAdapter, ValidationError
@@ -245,7 +245,8 @@ class Questions:
             who = UNCLEAR if unclear else f"{caller.label if caller is not None else 'no caller'} cannot ask a person"
             logger.info("server '%s' asked for user input; %s: declined", self._server, who)
             return T.ElicitResult(action="decline")
-        return await _guarded(caller.elicit(params), "elicitation", self._server)
+        answer = await _guarded(caller.elicit(params), "elicitation", self._server)
+        return with_defaults(params, answer) if isinstance(answer, T.ElicitResult) else answer
 
     async def answer(self, raw: object) -> T.InputResponse | T.ErrorData:
         """Answer one question a 2026-07-28 server embedded in an `InputRequiredResult`: it belongs to the request
@@ -285,3 +286,18 @@ async def _guarded(answer: Awaitable[R | T.ErrorData], kind: str, server: str) -
     except Exception as exc:  # boundary: a failed answer is the server's error, never the session's end
         logger.warning("server '%s': answering %s failed: %s", server, kind, exc)
         return T.ErrorData(code=T.INTERNAL_ERROR, message=f"glm-mcp could not answer {kind}: {exc}")
+
+
+def with_defaults(params: T.ElicitRequestParams, answer: T.ElicitResult) -> T.ElicitResult:
+    """An accepted form answer with the requested schema's `default` filled in for every field the person left out
+    (the server asked with those defaults; an editor that shows none must not turn them into missing values)."""
+    if answer.action != "accept" or not isinstance(params, T.ElicitRequestFormParams):
+        return answer
+    properties = params.requested_schema.get("properties")
+    if not isinstance(properties, dict):
+        return answer
+    content: dict[str, Any] = dict(answer.content or {})
+    for name, field in cast(dict[str, Any], properties).items():
+        if name not in content and isinstance(field, dict) and "default" in field:
+            content[name] = cast(dict[str, Any], field)["default"]
+    return answer.model_copy(update={"content": content})

@@ -24,6 +24,7 @@ import anyio
 import mcp.types as T
 from anyio.abc import TaskStatus
 from mcp.shared.dispatcher import CallOptions
+from mcp.shared.inbound import mcp_param_headers, x_mcp_header_map
 from pydantic import ValidationError
 
 from glm_mcp.config import UpstreamConfig
@@ -140,6 +141,7 @@ class Upstream:
                         answers=self.questions,
                         on_message=self._on_message,
                         on_log=self._forward_log,
+                        over_http=self.config.type in ("http", "sse"),
                     ) as wire,
                 ):
                     live = Live(wire, closed)
@@ -298,8 +300,15 @@ class Upstream:
                 if on_progress is not None:
                     await on_progress(progress, total, message)
 
-            params = {"name": tool, "arguments": dict(arguments or {})}
-            raw = await self._requests.request(live, "tools/call", params, CallOptions(on_progress=progress))
+            given = dict(arguments or {})
+            params = {"name": tool, "arguments": given}
+            options = CallOptions(on_progress=progress)
+            definition = self.tool(tool)
+            if live.wire.modern and definition is not None:
+                # The arguments its schema marks with `x-mcp-header` travel as `Mcp-Param-*` headers too.
+                mirrored = mcp_param_headers(x_mcp_header_map(definition.input_schema), given)
+                options["headers"] = mirrored
+            raw = await self._requests.request(live, "tools/call", params, options)
         if scope.cancelled_caught or raw is None:
             raise UpstreamTimeout(
                 self.name, f"tool '{tool}' timed out after {timeout:g} s without a result or progress"

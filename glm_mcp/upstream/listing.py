@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import anyio
 import mcp.types as T
 from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import find_invalid_x_mcp_header
 from pydantic import BaseModel, ValidationError
 
 from glm_mcp._json import as_object
@@ -43,8 +44,9 @@ class Listing:
     """(method, why) of every optional listing that failed and counts as empty."""
 
 
-def accept_tool(raw: Any, seen: set[str]) -> tuple[T.Tool | None, str, str | None]:
-    """Validate one raw tool definition: (tool, name, None) or (None, name, reason)."""
+def accept_tool(raw: Any, seen: set[str], *, modern: bool = False) -> tuple[T.Tool | None, str, str | None]:
+    """Validate one raw tool definition: (tool, name, None) or (None, name, reason). On the 2026-07-28 wire a tool
+    whose `x-mcp-header` annotations are invalid is refused too: its calls could not carry their headers."""
     given = as_object(raw)
     name = given.get("name") if given is not None else None
     label = name if isinstance(name, str) and name else "<unnamed>"
@@ -65,6 +67,8 @@ def accept_tool(raw: Any, seen: set[str]) -> tuple[T.Tool | None, str, str | Non
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(part) for part in first["loc"])
         return None, label, f"invalid tool definition at {where}: {first['msg']}"
+    if modern and (wrong := find_invalid_x_mcp_header(tool.input_schema)) is not None:
+        return None, label, f"invalid x-mcp-header annotation: {wrong}"
     if tool.name in seen:
         return None, label, "listed twice by the server; the first definition is kept"
     seen.add(tool.name)
@@ -80,7 +84,7 @@ async def list_everything(wire: Wire, server: str) -> Listing:
         if caps.tools is not None:
             seen: set[str] = set()
             for raw in await _pages(wire, "tools/list", "tools"):
-                tool, label, reason = accept_tool(raw, seen)
+                tool, label, reason = accept_tool(raw, seen, modern=wire.modern)
                 if tool is None:
                     assert reason is not None
                     quarantined.append((label, reason))

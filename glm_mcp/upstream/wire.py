@@ -2,11 +2,13 @@
 
 Contract:
 - `open_wire` negotiates the session (`legacy`: the `initialize` handshake; `2026-07-28`: no handshake,
-  `server/discover`; `auto`: the handshake, and `server/discover` when the server refuses it, so a server of
-  either era connects without waiting on a probe) and yields a `Wire`;
+  `server/discover`; `auto`: over HTTP `server/discover` first (a server of either era answers it at once, and a
+  2026-07-28 server is reached in its own era without a handshake it may refuse), over stdio the handshake first (a
+  server of the handshake era may ignore any other request before it); an answer in a version this client cannot
+  use counts as a refusal, and the other era is tried once) and yields a `Wire`;
 - `Wire.request` sends any request and returns the raw result, stamped as the negotiated era requires
-  (the protocol-version header on HTTP; the per-request `_meta` envelope on 2026-07-28), so listings can be
-  validated item by item and results relayed unchanged;
+  (the protocol-version header on HTTP; on 2026-07-28 the per-request `_meta` envelope and the `Mcp-Method` and
+  `Mcp-Name` headers), so listings can be validated item by item and results relayed unchanged;
 - the server's own requests (sampling, elicitation, roots) go to the `Answers` given; a capability is
   advertised exactly when there is an answer for it.
 
@@ -25,7 +27,13 @@ from mcp.client import ClientRequestContext, ClientSession
 from mcp.client.session import LoggingFnT, MessageHandlerFnT
 from mcp.shared.dispatcher import CallOptions
 from mcp.shared.exceptions import MCPError
-from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_PROTOCOL_VERSION_HEADER
+from mcp.shared.inbound import (
+    MCP_METHOD_HEADER,
+    MCP_NAME_HEADER,
+    MCP_PROTOCOL_VERSION_HEADER,
+    NAME_BEARING_METHODS,
+    encode_header_value,
+)
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
 from glm_mcp.eras import MODERN_VERSION
@@ -84,6 +92,9 @@ class Wire:
             meta.setdefault(T.CLIENT_CAPABILITIES_META_KEY, self._capabilities)
             body["_meta"] = meta
             headers[MCP_METHOD_HEADER] = method
+            name_key = NAME_BEARING_METHODS.get(method)
+            if name_key is not None and isinstance(name := body.get(name_key), str):
+                headers[MCP_NAME_HEADER] = encode_header_value(name)
         options["headers"] = headers
         return await self._dispatcher.send_raw_request(method, body, options)
 
@@ -110,12 +121,13 @@ async def open_wire(
     answers: Answers,
     on_message: MessageHandlerFnT,
     on_log: LoggingFnT,
+    over_http: bool = False,
 ) -> AsyncGenerator[Wire, None]:
-    """Negotiate a session over open streams.
+    """Negotiate a session over open streams (`over_http`: streamable HTTP or SSE, else stdio or in memory).
 
     Raises:
-        MCPError: The server refused the handshake.
-        RuntimeError: The server speaks no version this client does.
+        MCPError: The server refused both eras (or the one it is pinned to); a version this client cannot use is
+            such a refusal.
     """
     dispatcher: JSONRPCDispatcher[Any] = JSONRPCDispatcher(streams[0], streams[1])
     session = ClientSession(
@@ -131,11 +143,11 @@ async def open_wire(
     async with session:
         try:
             if era == "legacy":
-                await session.initialize()
+                await _initialize(session)
             elif era == MODERN_VERSION:
-                await session.discover()
+                await _discover(session)
             else:
-                await _negotiate(session)
+                await _negotiate(session, discover_first=over_http)
         except MCPError as exc:
             if era == "auto":
                 raise
@@ -144,15 +156,47 @@ async def open_wire(
         yield Wire(session, dispatcher, advertised(answers))
 
 
-async def _negotiate(session: ClientSession) -> None:
-    """`auto`: every server of the handshake era answers `initialize` at once; one that refuses it with an error
-    is asked `server/discover`. (Probing `server/discover` first would stall on servers that ignore unknown
-    requests before the handshake.)"""
+async def _initialize(session: ClientSession) -> None:
+    """The handshake; an answer in a protocol version this client does not speak is a refusal, like an error.
+
+    Raises:
+        MCPError: The server refused the handshake or answered in a version this client cannot use.
+    """
     try:
         await session.initialize()
+    except RuntimeError as exc:  # the SDK's word for a version it cannot use (a 2026-07-28 server, say)
+        raise MCPError(T.INVALID_REQUEST, f"initialize: {exc}") from None
+
+
+async def _discover(session: ClientSession) -> None:
+    """`server/discover`, adopting the newest version both speak.
+
+    Raises:
+        MCPError: The server refused it, or speaks no 2026-07-28 version this client does.
+    """
+    try:
+        await session.discover()
+    except RuntimeError as exc:  # no mutual version in what the server listed
+        raise MCPError(T.INVALID_REQUEST, f"server/discover: {exc}") from None
+
+
+async def _negotiate(session: ClientSession, *, discover_first: bool) -> None:
+    """`auto`: the era the server speaks, tried in the order that costs a server of either era nothing.
+
+    Over HTTP a server of the handshake era answers `server/discover` at once (an error: it has no session), so the
+    probe goes first and a 2026-07-28 server never sees a handshake. Over stdio a server of the handshake era may
+    ignore requests before `initialize` (the probe would stall), so the handshake goes first and a server that
+    refuses it, or answers in a version this client cannot use, is then asked `server/discover`.
+
+    Raises:
+        MCPError: Both eras were refused; the message is the first refusal's.
+    """
+    steps = (_discover, _initialize) if discover_first else (_initialize, _discover)
+    try:
+        await steps[0](session)
     except MCPError as refused:
         try:
-            await session.discover()
+            await steps[1](session)
         except MCPError:
             raise refused from None
 

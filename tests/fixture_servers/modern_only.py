@@ -1,7 +1,8 @@
 """An MCP server (built with the SDK) that speaks only the 2026-07-28 protocol, over stdio.
 
 It refuses the `initialize` handshake (UNSUPPORTED_PROTOCOL_VERSION, naming 2026-07-28), so a client must use
-`server/discover` and the per-request envelope. Tools:
+`server/discover` and the per-request envelope; with `--answer-initialize`, it answers the handshake instead with a
+result in version 2026-07-28, which a client of the handshake era cannot use either. Tools:
 - `echo(text)`: returns the text;
 - `ask_name`: asks its caller for a name in an `InputRequiredResult` round (elicitation), then greets;
 - `summarize(text)`: asks its caller to sample, then reports the model and its text;
@@ -12,6 +13,7 @@ It refuses the `initialize` handshake (UNSUPPORTED_PROTOCOL_VERSION, naming 2026
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import anyio
@@ -22,6 +24,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, Res
 from mcp.shared.message import SessionMessage
 
 BUS = InMemorySubscriptionBus()
+ANSWER_INITIALIZE = "--answer-initialize" in sys.argv
 TOOLS = [
     T.Tool(name="echo", input_schema={"type": "object", "properties": {"text": {"type": "string"}}}),
     T.Tool(name="ask_name", input_schema={"type": "object"}),
@@ -108,6 +111,14 @@ class _RefusingHandshake:
         while True:
             item = await self._inner.receive()
             message = item.message if isinstance(item, SessionMessage) else None
+            if isinstance(message, T.JSONRPCRequest) and message.method == "initialize" and ANSWER_INITIALIZE:
+                result: dict[str, Any] = {
+                    "protocolVersion": "2026-07-28",
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "modern", "version": "1"},
+                }
+                await self._write.send(SessionMessage(T.JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)))
+                continue
             if isinstance(message, T.JSONRPCRequest) and message.method == "initialize":
                 error = T.ErrorData(
                     code=T.UNSUPPORTED_PROTOCOL_VERSION,

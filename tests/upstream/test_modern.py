@@ -1,18 +1,22 @@
-"""A server that speaks only 2026-07-28 (no `initialize`): connected, listed, called, followed and relayed."""
+"""Servers of the 2026-07-28 era: connected (with or without a handshake they cannot use), listed, called with the
+era's headers, followed and relayed."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import anyio
 import mcp.types as T
 import pytest
 from mcp import Client
 from mcp.client import ClientRequestContext
+from mcp.server import Server, ServerRequestContext
 
 from glm_mcp.catalog import Catalog
-from glm_mcp.config import GatewayConfig
+from glm_mcp.config import GatewayConfig, HttpUpstreamConfig
 from glm_mcp.faces.mcp.server import build_server
 from glm_mcp.gateway.core import Gateway
-from tests.helpers import UpdatesHeard, call_changing_the_catalog, python_server, text_of
+from tests.helpers import UpdatesHeard, call_changing_the_catalog, python_server, serve_asgi, text_of
 
 pytestmark = pytest.mark.slow  # the server runs as a subprocess
 
@@ -33,6 +37,15 @@ async def test_a_2026_only_server_is_connected_in_auto_mode_listed_called_and_it
         await gateway.call_tool("new__grow", {})
         with anyio.fail_after(10):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
             await grown.wait()
+
+
+async def test_a_handshake_answered_in_a_version_the_client_cannot_use_is_a_refusal_and_discover_follows() -> None:
+    config = GatewayConfig(servers={"new": python_server("modern_only.py", "--answer-initialize")})
+    async with Gateway(config).running() as gateway:
+        upstream = gateway.servers["new"]
+        assert upstream.state.value == "ready" and upstream.restarts == 0  # no reconnect loop
+        assert upstream.protocol_version == "2026-07-28"
+        assert text_of(await gateway.call_tool("new__echo", {"text": "both ways"})) == "both ways"
 
 
 async def test_a_2026_servers_questions_reach_a_2025_editor_and_a_2026_editor() -> None:
@@ -93,3 +106,50 @@ async def test_subscriptions_to_a_2026_server_made_at_once_all_complete() -> Non
             async with anyio.create_task_group() as tg:
                 for _ in range(3):
                     tg.start_soon(gateway.subscribe, "modern://clock")
+
+
+async def test_a_2026_call_over_http_names_its_tool_and_mirrors_its_designated_arguments_in_headers() -> None:
+    tools = [
+        T.Tool(
+            name="deploy",
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "region": {"type": "string", "x-mcp-header": "Region"},
+                    "note": {"type": "string", "x-mcp-header": "Note"},
+                    "size": {"type": "integer"},
+                },
+            },
+        ),
+        T.Tool(
+            name="broken", input_schema={"type": "object", "properties": {"x": {"type": "object", "x-mcp-header": "X"}}}
+        ),
+    ]
+    seen: list[dict[str, str]] = []
+
+    async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> T.ListToolsResult:
+        return T.ListToolsResult(tools=tools)
+
+    async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
+        return T.CallToolResult(content=[T.TextContent(text="deployed")])
+
+    server = Server("cloud", on_list_tools=list_tools, on_call_tool=call_tool)
+    app = server.streamable_http_app()
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.append({name.decode(): value.decode() for name, value in scope["headers"]})
+        await app(scope, receive, send)
+
+    async with serve_asgi(recording) as url:  # its lifespan runs the session manager
+        config = GatewayConfig(servers={"cloud": HttpUpstreamConfig(url=f"{url}/mcp")})
+        async with Gateway(config).running() as gateway:
+            status = gateway.status()["servers"]["cloud"]
+            result = await gateway.call_tool("cloud__deploy", {"region": "eu-west", "note": " Grüße ", "size": 3})
+    assert text_of(result) == "deployed" and gateway.servers["cloud"].protocol_version == "2026-07-28"
+    assert [item["tool"] for item in status.get("quarantined", [])] == ["broken"]
+    assert "x-mcp-header" in status.get("quarantined", [])[0]["reason"]
+    call = next(headers for headers in seen if headers.get("mcp-method") == "tools/call")
+    assert call["mcp-name"] == "deploy" and call["mcp-protocol-version"] == "2026-07-28"
+    assert call["mcp-param-region"] == "eu-west"
+    assert call["mcp-param-note"].startswith("=?base64?")  # not ASCII, and padded: sent encoded

@@ -69,10 +69,10 @@ class _Restartable:
 
 
 async def test_an_http_upstream_that_restarts_and_forgets_the_session_is_reinitialised() -> None:
-    server = _Restartable()
+    server = _Restartable()  # sessions are of the 2025 era: this server is pinned to it
     async with (
         server.serving() as url,
-        Gateway(GatewayConfig(servers={"store": HttpUpstreamConfig(url=url)})).running() as gateway,
+        Gateway(GatewayConfig(servers={"store": HttpUpstreamConfig(url=url, protocol="legacy")})).running() as gateway,
     ):
         assert _text(await gateway.call_tool("store__lookup", {"key": "k"})) == "k from server generation 1"
         server.current = 1
@@ -85,7 +85,7 @@ async def test_a_call_that_is_not_idempotent_is_not_repeated_after_a_lost_sessio
     server = _Restartable()
     reconnected = anyio.Event()
     async with server.serving() as url:
-        gateway = Gateway(GatewayConfig(servers={"store": HttpUpstreamConfig(url=url)}))
+        gateway = Gateway(GatewayConfig(servers={"store": HttpUpstreamConfig(url=url, protocol="legacy")}))
 
         async def listener(old: object, new: object) -> None:
             if gateway.servers["store"].restarts and "store__append" in gateway.catalog.tools:
@@ -102,6 +102,20 @@ async def test_a_call_that_is_not_idempotent_is_not_repeated_after_a_lost_sessio
                 await reconnected.wait()
             # The new server saw only the call made after the new session was opened.
             assert _text(await gateway.call_tool("store__append", {"item": "c"})) == "1 items"
+
+
+async def test_a_2026_http_upstream_that_restarts_is_reached_again_with_no_session_to_lose() -> None:
+    server = _Restartable()
+    async with (
+        server.serving() as url,
+        Gateway(GatewayConfig(servers={"store": HttpUpstreamConfig(url=url)})).running() as gateway,
+    ):
+        assert gateway.servers["store"].protocol_version == "2026-07-28"  # "auto" over HTTP: the newest era first
+        assert _text(await gateway.call_tool("store__append", {"item": "a"})) == "1 items"
+        server.current = 1
+        # Each request stands alone: the restarted server answers it, nothing is resent or reconnected.
+        assert _text(await gateway.call_tool("store__append", {"item": "b"})) == "1 items"
+        assert gateway.servers["store"].restarts == 0
 
 
 def test_backoff_is_capped_starts_again_after_a_stable_session_and_a_crash_loop_is_logged_sparingly() -> None:

@@ -88,9 +88,9 @@ def _own_hop(result: T.CallToolResult) -> T.CallToolResult:
     return result.model_copy(update={"meta": kept or None})
 
 
-def _mcp_error(exc: ToolNotFoundError | UpstreamError) -> MCPError:
+def _mcp_error(exc: ToolNotFoundError | UpstreamError, data: dict[str, Any] | None = None) -> MCPError:
     code = T.INVALID_PARAMS if isinstance(exc, ToolNotFoundError) else T.INTERNAL_ERROR
-    return MCPError(code, str(exc))
+    return MCPError(code, str(exc), data)
 
 
 def _binding(ctx: ServerRequestContext[Any], method: str, target: str, arguments: object) -> str:
@@ -265,7 +265,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             read = ("resources/read", uri, None)
             return await asking(ctx, params, lambda asker: gateway.read_resource(uri, asker=asker), read)
         except (ToolNotFoundError, UpstreamError) as exc:
-            raise _mcp_error(exc) from None
+            raise _mcp_error(exc, {"uri": str(params.uri)}) from None  # the revision asks for the URI in `data`
 
     async def list_prompts(
         ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None
