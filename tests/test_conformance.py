@@ -1,6 +1,8 @@
-"""The official MCP conformance suite's server scenarios: against the project's conformance server directly, then
-through `glm-mcp serve` with that server as a passthrough (`"prefix": ""`) upstream, and against the gateway itself
-(`dns-rebinding-protection`). The suite is npm `@modelcontextprotocol/conformance`, pinned in `tests/node22`."""
+"""The official MCP conformance suite (npm `@modelcontextprotocol/conformance`, pinned in `tests/node22`).
+
+Server side: each revision's scenarios against the project's conformance server directly, then through
+`glm-mcp serve` with that server as a passthrough (`"prefix": ""`) upstream. Client side: glm-mcp's upstream side
+as the client under test (`tests/conformance_client.py` drives it through `glm-mcp stdio`)."""
 
 from __future__ import annotations
 
@@ -21,9 +23,6 @@ from tests.helpers import ROOT, glm_mcp_serve
 
 pytestmark = pytest.mark.slow
 
-EXPECTED_FAILURES = Path(__file__).parent / "conformance" / "expected-failures.yaml"
-SCENARIOS = 32
-
 
 @asynccontextmanager
 async def conformance_server() -> AsyncGenerator[str, None]:
@@ -43,41 +42,97 @@ async def conformance_server() -> AsyncGenerator[str, None]:
             process.terminate()
 
 
-async def run_suite(bin_dir: Path, url: str) -> tuple[int, str]:
-    """Every server scenario against `url`; (exit status, output)."""
-    command = [
-        str(bin_dir / "conformance"),
-        "server",
-        "--url",
-        url,
-        "--suite",
-        "all",
-        "--expected-failures",
-        str(EXPECTED_FAILURES),
-    ]
+async def run_suite(bin_dir: Path, url: str, revision: str) -> str:
+    """Every server scenario `revision` requires, against `url`; the output."""
+    command = [str(bin_dir / "conformance"), "server", "--url", url, "--requirements", revision]
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     done = await anyio.run_process(command, env=env, check=False, stderr=subprocess.STDOUT)
-    return done.returncode, done.stdout.decode("utf-8", "replace")
+    return done.stdout.decode("utf-8", "replace")
 
 
-def scenarios_passed(output: str) -> list[str]:
-    return re.findall(r"✓ ([a-z0-9-]+):", output)
+def scenarios_passed(output: str) -> set[str]:
+    return set(re.findall(r"✓ ([a-z0-9-]+):", output))
 
 
+@pytest.mark.parametrize(("revision", "scenarios"), [("2025-11-25", 33), ("2026-07-28", None)])
 async def test_every_conformance_scenario_that_passes_directly_passes_through_the_gateway(
-    node22_bin: Path, tmp_path: Path
+    node22_bin: Path, tmp_path: Path, revision: str, scenarios: int | None
 ) -> None:
+    """The project's conformance server passes every 2025-11-25 scenario (30 scored, 3 run unscored); of 2026-07-28
+    it implements the core, not the test tools of input-required rounds, tasks and custom headers. Whatever it
+    passes directly, it passes through the gateway."""
     async with conformance_server() as upstream:
-        direct_status, direct = await run_suite(node22_bin, upstream)
-        assert direct_status == 0, direct
+        direct = await run_suite(node22_bin, upstream, revision)
         passed_directly = scenarios_passed(direct)
-        assert len(passed_directly) == SCENARIOS, direct
-
+        if scenarios is not None:
+            assert len(passed_directly) == scenarios, direct
         config: dict[str, Any] = {
             "mcpServers": {"conformance": {"url": upstream, "prefix": ""}},
             "gateway": {"auth_tokens": []},
         }
         async with glm_mcp_serve(config, tmp_path) as gateway:
-            through_status, through = await run_suite(node22_bin, f"{gateway.url}/mcp")
-    assert through_status == 0, through
-    assert scenarios_passed(through) == passed_directly, through
+            through = await run_suite(node22_bin, f"{gateway.url}/mcp", revision)
+    assert passed_directly <= scenarios_passed(through), through
+
+
+CLIENT_DRIVER = Path(__file__).parent / "conformance_client.py"
+CLIENT_SCENARIOS = {
+    "2025-11-25": [
+        "initialize",
+        "tools_call",
+        "elicitation-sep1034-client-defaults",
+        "sse-retry",
+        "json-schema-2020-12-preservation",
+    ],
+    "2026-07-28": [
+        "tools_call",
+        "request-metadata",
+        "sep-2322-client-request-state",
+        "http-standard-headers",
+        "http-custom-headers",
+        "http-invalid-tool-headers",
+        "json-schema-ref-no-deref",
+        "json-schema-2020-12-preservation",
+    ],
+}
+"""Every client scenario of the pinned suite that each revision requires, but the authorization ones (OAuth for
+remote servers is not built yet). They run one at a time: side by side, 13 Python gateways starting at once on
+2 cores time out, which says nothing about the client."""
+
+CLIENT_EXPECTED_FAILURES = {
+    ("2026-07-28", "request-metadata"): "`auto` tries the handshake first, and the scenario checks every POST, the "
+    "`initialize` one included, for the 2026-07-28 header and `_meta`; every later request carries them",
+    ("2026-07-28", "http-standard-headers"): "the same `initialize` POST carries no `Mcp-Method` header; every "
+    "2026-07-28 request after it does",
+}
+"""Scenarios that fail, with the reason: the handshake is tried first so that a server of both eras is used in the
+one where everything it offers reaches editors of either era (its questions, logs and subscriptions)."""
+
+
+async def run_client_scenario(bin_dir: Path, revision: str, scenario: str) -> str:
+    """One client scenario, with glm-mcp's upstream side as the client under test; its output."""
+    command = [
+        str(bin_dir / "conformance"),
+        "client",
+        "--command",
+        f"{sys.executable} {CLIENT_DRIVER}",
+        "--scenario",
+        scenario,
+        "--spec-version",
+        revision,
+    ]
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = await anyio.run_process(command, env=env, cwd=ROOT, check=False, stderr=subprocess.STDOUT)
+    return done.stdout.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("revision", sorted(CLIENT_SCENARIOS))
+async def test_glm_mcp_as_a_client_passes_every_scenario_but_the_listed_ones(node22_bin: Path, revision: str) -> None:
+    outcome: dict[str, bool] = {}
+    for scenario in CLIENT_SCENARIOS[revision]:
+        output = await run_client_scenario(node22_bin, revision, scenario)
+        counts = re.search(r"Passed: (\d+)/(\d+), (\d+) failed", output)
+        assert counts is not None, output
+        outcome[scenario] = counts.group(3) == "0" and counts.group(1) != "0"
+    expected = {scenario: (revision, scenario) not in CLIENT_EXPECTED_FAILURES for scenario in outcome}
+    assert outcome == expected

@@ -141,7 +141,6 @@ class Upstream:
                         answers=self.questions,
                         on_message=self._on_message,
                         on_log=self._forward_log,
-                        over_http=self.config.type in ("http", "sse"),
                     ) as wire,
                 ):
                     live = Live(wire, closed)

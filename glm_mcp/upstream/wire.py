@@ -2,10 +2,8 @@
 
 Contract:
 - `open_wire` negotiates the session (`legacy`: the `initialize` handshake; `2026-07-28`: no handshake,
-  `server/discover`; `auto`: over HTTP `server/discover` first (a server of either era answers it at once, and a
-  2026-07-28 server is reached in its own era without a handshake it may refuse), over stdio the handshake first (a
-  server of the handshake era may ignore any other request before it); an answer in a version this client cannot
-  use counts as a refusal, and the other era is tried once) and yields a `Wire`;
+  `server/discover`; `auto`: the handshake, and `server/discover` when the server refuses it; an answer in a
+  version this client cannot use counts as a refusal, never as a failed connection to retry) and yields a `Wire`;
 - `Wire.request` sends any request and returns the raw result, stamped as the negotiated era requires
   (the protocol-version header on HTTP; on 2026-07-28 the per-request `_meta` envelope and the `Mcp-Method` and
   `Mcp-Name` headers), so listings can be validated item by item and results relayed unchanged;
@@ -35,6 +33,7 @@ from mcp.shared.inbound import (
     encode_header_value,
 )
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
+from pydantic import ValidationError
 
 from glm_mcp.eras import MODERN_VERSION
 from glm_mcp.relay.asking import Answers, ProgressFnT, relaying_progress
@@ -121,9 +120,8 @@ async def open_wire(
     answers: Answers,
     on_message: MessageHandlerFnT,
     on_log: LoggingFnT,
-    over_http: bool = False,
 ) -> AsyncGenerator[Wire, None]:
-    """Negotiate a session over open streams (`over_http`: streamable HTTP or SSE, else stdio or in memory).
+    """Negotiate a session over open streams.
 
     Raises:
         MCPError: The server refused both eras (or the one it is pinned to); a version this client cannot use is
@@ -147,7 +145,7 @@ async def open_wire(
             elif era == MODERN_VERSION:
                 await _discover(session)
             else:
-                await _negotiate(session, discover_first=over_http)
+                await _negotiate(session)
         except MCPError as exc:
             if era == "auto":
                 raise
@@ -168,35 +166,37 @@ async def _initialize(session: ClientSession) -> None:
         raise MCPError(T.INVALID_REQUEST, f"initialize: {exc}") from None
 
 
-async def _discover(session: ClientSession) -> None:
+async def _discover(session: ClientSession) -> T.DiscoverResult:
     """`server/discover`, adopting the newest version both speak.
 
     Raises:
-        MCPError: The server refused it, or speaks no 2026-07-28 version this client does.
+        MCPError: The server refused it, answered with something that is no discover result, or speaks no
+            2026-07-28 version this client does.
     """
     try:
-        await session.discover()
+        return await session.discover()
     except RuntimeError as exc:  # no mutual version in what the server listed
         raise MCPError(T.INVALID_REQUEST, f"server/discover: {exc}") from None
+    except ValidationError as exc:  # an answer that is no discover result: not a server of the 2026-07-28 era
+        first = exc.errors(include_url=False)[0]
+        raise MCPError(T.INVALID_REQUEST, f"server/discover: not a discover result ({first['msg']})") from None
 
 
-async def _negotiate(session: ClientSession, *, discover_first: bool) -> None:
-    """`auto`: the era the server speaks, tried in the order that costs a server of either era nothing.
-
-    Over HTTP a server of the handshake era answers `server/discover` at once (an error: it has no session), so the
-    probe goes first and a 2026-07-28 server never sees a handshake. Over stdio a server of the handshake era may
-    ignore requests before `initialize` (the probe would stall), so the handshake goes first and a server that
-    refuses it, or answers in a version this client cannot use, is then asked `server/discover`.
+async def _negotiate(session: ClientSession) -> None:
+    """`auto`: the handshake first, then `server/discover` when the server refuses it or answers in a version this
+    client cannot use. A server of the handshake era answers at once, and may ignore any other request before its
+    handshake (a probe would stall on it); a server of both eras is used in the handshake era, where everything the
+    gateway relays (its questions, its log messages during a call, subscriptions) reaches editors of either era,
+    and where servers built for that era keep working even when their SDK also answers `server/discover`.
 
     Raises:
         MCPError: Both eras were refused; the message is the first refusal's.
     """
-    steps = (_discover, _initialize) if discover_first else (_initialize, _discover)
     try:
-        await steps[0](session)
+        await _initialize(session)
     except MCPError as refused:
         try:
-            await steps[1](session)
+            await _discover(session)
         except MCPError:
             raise refused from None
 

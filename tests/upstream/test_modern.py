@@ -142,7 +142,7 @@ async def test_a_2026_call_over_http_names_its_tool_and_mirrors_its_designated_a
         await app(scope, receive, send)
 
     async with serve_asgi(recording) as url:  # its lifespan runs the session manager
-        config = GatewayConfig(servers={"cloud": HttpUpstreamConfig(url=f"{url}/mcp")})
+        config = GatewayConfig(servers={"cloud": HttpUpstreamConfig(url=f"{url}/mcp", protocol="2026-07-28")})
         async with Gateway(config).running() as gateway:
             status = gateway.status()["servers"]["cloud"]
             result = await gateway.call_tool("cloud__deploy", {"region": "eu-west", "note": " Grüße ", "size": 3})

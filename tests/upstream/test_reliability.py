@@ -106,11 +106,12 @@ async def test_a_call_that_is_not_idempotent_is_not_repeated_after_a_lost_sessio
 
 async def test_a_2026_http_upstream_that_restarts_is_reached_again_with_no_session_to_lose() -> None:
     server = _Restartable()
+    modern = HttpUpstreamConfig(url="http://placeholder", protocol="2026-07-28")
     async with (
         server.serving() as url,
-        Gateway(GatewayConfig(servers={"store": HttpUpstreamConfig(url=url)})).running() as gateway,
+        Gateway(GatewayConfig(servers={"store": modern.model_copy(update={"url": url})})).running() as gateway,
     ):
-        assert gateway.servers["store"].protocol_version == "2026-07-28"  # "auto" over HTTP: the newest era first
+        assert gateway.servers["store"].protocol_version == "2026-07-28"
         assert _text(await gateway.call_tool("store__append", {"item": "a"})) == "1 items"
         server.current = 1
         # Each request stands alone: the restarted server answers it, nothing is resent or reconnected.

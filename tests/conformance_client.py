@@ -1,0 +1,129 @@
+"""The client the MCP conformance suite tests: glm-mcp's upstream side.
+
+The suite runs `python -m tests.conformance_client <server-url>` with the scenario in `MCP_CONFORMANCE_SCENARIO`
+(and its inputs in `MCP_CONFORMANCE_CONTEXT`). This starts `glm-mcp stdio` with that server as its one upstream
+(`"prefix": ""`, `"protocol": "auto"`, as a user would configure it) and, as an editor does, uses what the server
+offers through the gateway: it lists and calls the tools (with the scenario's arguments where it gives them), reads
+the resources and gets the prompts, and answers the server's questions (accepting forms as they come).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp.types as T
+from mcp import Client, MCPError, StdioServerParameters
+from mcp.client import ClientRequestContext
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _example(schema: dict[str, Any]) -> Any:
+    """A value a schema accepts, for tools the scenario gives no arguments for."""
+    kind = schema.get("type")
+    if "default" in schema:
+        return schema["default"]
+    if kind in ("number", "integer"):
+        return 1
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if kind == "object":
+        properties: dict[str, Any] = schema.get("properties") or {}
+        listed: list[Any] = schema.get("required") or []
+        required = [str(name) for name in listed]
+        return {name: _example(properties.get(name) or {}) for name in required}
+    return "test"
+
+
+def _observed(tool: T.Tool, tools: list[T.Tool]) -> dict[str, Any] | None:
+    """For a tool that asks for "the inputSchema the client observed" for another tool: that schema, as listed."""
+    properties: dict[str, Any] = tool.input_schema.get("properties") or {}
+    wanted: dict[str, Any] = properties.get("schema") or {}
+    about = str(wanted.get("description") or "")
+    other = next((each for each in tools if each.name != tool.name and each.name in about), None)
+    return {"schema": other.input_schema} if other is not None else None
+
+
+async def _elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+    """A person who accepts and leaves every field as offered (the gateway fills in the schema's defaults)."""
+    return T.ElicitResult(action="accept", content={})
+
+
+async def _sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+    return T.CreateMessageResult(role="assistant", content=T.TextContent(text="sampled"), model="editor-model")
+
+
+async def _roots(context: ClientRequestContext) -> T.ListRootsResult:
+    return T.ListRootsResult(roots=[T.Root.model_validate({"uri": ROOT.as_uri(), "name": "checkout"})])
+
+
+class _ListChanged:
+    """Hears `tools/list_changed`: the gateway announces a server that was still starting at the first list."""
+
+    def __init__(self) -> None:
+        self.heard = anyio.Event()
+
+    async def __call__(self, message: object) -> None:
+        if isinstance(message, T.ToolListChangedNotification):
+            self.heard.set()
+
+
+async def _use_everything(editor: Client, context: dict[str, Any], changed: _ListChanged) -> None:
+    given: list[dict[str, Any]] = list(context.get("toolCalls") or [])
+    tools = (await editor.list_tools()).tools
+    if not tools:  # the upstream was still connecting (a busy machine): as an editor does, list again when told
+        with anyio.move_on_after(60):  # bounded by the scenario's own timeout anyway
+            await changed.heard.wait()
+        tools = (await editor.list_tools()).tools
+    calls: list[tuple[str, dict[str, Any]]] = [
+        (str(call["name"]), dict(call.get("arguments") or {})) for call in given
+    ] or [(tool.name, _observed(tool, tools) or _example(tool.input_schema)) for tool in tools]
+    for name, arguments in calls:
+        try:
+            await editor.call_tool(name, arguments)
+        except MCPError as exc:
+            print(f"tools/call {name}: {exc.message}", file=sys.stderr)
+    for resource in (await editor.list_resources()).resources:
+        try:
+            await editor.read_resource(str(resource.uri))
+        except MCPError as exc:
+            print(f"resources/read {resource.uri}: {exc.message}", file=sys.stderr)
+    for prompt in (await editor.list_prompts()).prompts:
+        try:
+            await editor.get_prompt(prompt.name, {argument.name: "test" for argument in prompt.arguments or []})
+        except MCPError as exc:
+            print(f"prompts/get {prompt.name}: {exc.message}", file=sys.stderr)
+
+
+async def main(url: str) -> None:
+    context: dict[str, Any] = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "glm-mcp.json"
+        config.write_text(json.dumps({"mcpServers": {"scenario": {"url": url, "prefix": ""}}}))
+        gateway = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "glm_mcp", "stdio", "--config", str(config), "--log-level", "info"],
+            cwd=str(ROOT),
+        )
+        changed = _ListChanged()
+        async with Client(
+            gateway,
+            mode="legacy",
+            elicitation_callback=_elicit,
+            sampling_callback=_sample,
+            list_roots_callback=_roots,
+            message_handler=changed,
+        ) as editor:
+            await _use_everything(editor, context, changed)
+
+
+if __name__ == "__main__":
+    anyio.run(main, sys.argv[-1])
