@@ -205,6 +205,21 @@ class Questions:
             return None
         return self._sample
 
+    def declared(self) -> dict[str, object]:
+        """What a 2026-07-28 request declares the client can do: what the caller of the request this task is making
+        can answer (its sampling and elicitation), plus what the gateway answers itself by policy (GLM sampling where
+        the server is set to "glm"; roots, from the editor or the config). A server then refuses what the caller
+        cannot do, in its own words, instead of asking it in vain."""
+        caller = self._callers.own()
+        caps: dict[str, object] = {"roots": {"listChanged": True}}
+        if self.sample is not None and (
+            (caller is not None and caller.sample is not None) or (self._policy == "glm" and self._glm is not None)
+        ):
+            caps["sampling"] = {"tools": {}}
+        if caller is not None and caller.elicit is not None:
+            caps["elicitation"] = {"form": {}, "url": {}}
+        return caps
+
     async def _sample(self, params: T.CreateMessageRequestParams) -> SampleResult:
         return await self._sample_for(params, *self._callers.current())
 

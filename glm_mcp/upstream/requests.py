@@ -38,13 +38,15 @@ MAX_INPUT_ROUNDS = 10
 async def answering_rounds(
     wire: Wire, method: str, params: dict[str, Any] | None, opts: CallOptions | None, questions: Questions, server: str
 ) -> dict[str, Any]:
-    """Send the request, answering the server's questions until it gives its result.
+    """Send the request, answering the server's questions until it gives its result; every round declares what the
+    caller of this request can answer (`Questions.declared`).
 
     Raises:
         UpstreamProtocolError: The server kept asking, or a question could not be answered.
         MCPError: As `Wire.request` raises it.
     """
-    raw = await wire.request(method, params, opts)
+    declared = questions.declared()
+    raw = await wire.request(method, params, opts, declared)
     rounds = 0
     while method in INTERACTIVE and raw.get("resultType") == "input_required":
         rounds += 1
@@ -55,7 +57,7 @@ async def answering_rounds(
         retry.pop("requestState", None)
         if isinstance(state := raw.get("requestState"), str):
             retry["requestState"] = state
-        raw = await wire.request(method, retry, opts)
+        raw = await wire.request(method, retry, opts, declared)
     return raw
 
 

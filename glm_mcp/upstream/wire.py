@@ -72,9 +72,14 @@ class Wire:
         return self.session.server_capabilities or T.ServerCapabilities()
 
     async def request(
-        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None,
+        opts: CallOptions | None = None,
+        capabilities: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Send one request and return its raw result.
+        """Send one request and return its raw result; on 2026-07-28 it declares `capabilities` (the caller's, where
+        given; else what the session advertised).
 
         Raises:
             MCPError: The server answered with an error, the connection closed, or the request timed out.
@@ -88,7 +93,9 @@ class Wire:
             meta = dict(body.get("_meta") or {})
             meta.setdefault(T.PROTOCOL_VERSION_META_KEY, self.protocol_version)
             meta.setdefault(T.CLIENT_INFO_META_KEY, CLIENT_INFO.model_dump(by_alias=True, exclude_none=True))
-            meta.setdefault(T.CLIENT_CAPABILITIES_META_KEY, self._capabilities)
+            meta.setdefault(
+                T.CLIENT_CAPABILITIES_META_KEY, dict(capabilities) if capabilities is not None else self._capabilities
+            )
             body["_meta"] = meta
             headers[MCP_METHOD_HEADER] = method
             name_key = NAME_BEARING_METHODS.get(method)

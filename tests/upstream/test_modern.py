@@ -153,3 +153,38 @@ async def test_a_2026_call_over_http_names_its_tool_and_mirrors_its_designated_a
     assert call["mcp-name"] == "deploy" and call["mcp-protocol-version"] == "2026-07-28"
     assert call["mcp-param-region"] == "eu-west"
     assert call["mcp-param-note"].startswith("=?base64?")  # not ASCII, and padded: sent encoded
+
+
+class _Asker:
+    """A caller that can sample (an editor whose model answers), and nothing else."""
+
+    label = "a sampling editor"
+    in_glm_loop = False
+    identity = object()
+    elicit = None
+    roots = None
+
+    async def sample(self, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="ok"), model="m")
+
+
+async def test_a_2026_request_declares_what_its_caller_can_answer_not_what_the_gateway_could() -> None:
+    declared: list[dict[str, Any]] = []
+
+    async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> T.ListToolsResult:
+        return T.ListToolsResult(tools=[T.Tool(name="think", input_schema={"type": "object"})])
+
+    async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
+        meta: Any = params.meta or {}
+        declared.append(dict(meta.get("io.modelcontextprotocol/clientCapabilities") or {}))
+        return T.CallToolResult(content=[T.TextContent(text="thought")])
+
+    server = Server("mind", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with serve_asgi(server.streamable_http_app()) as url:
+        config = GatewayConfig(servers={"mind": HttpUpstreamConfig(url=f"{url}/mcp", protocol="2026-07-28")})
+        async with Gateway(config).running() as gateway:
+            await gateway.call_tool("mind__think", {})  # nobody to ask: `glm-mcp call`, say
+            await gateway.call_tool("mind__think", {}, asker=_Asker())
+    alone, sampling_editor = declared
+    assert "sampling" not in alone and "elicitation" not in alone and "roots" in alone
+    assert "sampling" in sampling_editor and "elicitation" not in sampling_editor
