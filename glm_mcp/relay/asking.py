@@ -102,6 +102,24 @@ class Asker(Answers, Protocol):
         ...
 
 
+_question_key: ContextVar[str | None] = ContextVar("glm_mcp_question_key", default=None)
+
+
+@contextmanager
+def asked_under(key: str) -> Generator[None, None, None]:
+    """The question this task asks is the server's, under `key`: a 2026-07-28 editor gets it under the same key."""
+    reset = _question_key.set(key)
+    try:
+        yield
+    finally:
+        _question_key.reset(reset)
+
+
+def question_key() -> str | None:
+    """The server's own key for the question this task asks, where it gave one."""
+    return _question_key.get()
+
+
 NOBODY = object()
 """The identity of a request nobody can be asked about (the chat loop without a client to ask, `glm-mcp call`)."""
 

@@ -14,6 +14,7 @@ Contract:
   invalid-params error that says which, as is an unknown or expired one; a call nobody resumes within
   `PAUSE_SECONDS` is cancelled (upstream too);
 - only what the editor declared is asked (`sampling`, `elicitation`, `roots`); the rest falls to the gateway;
+- a 2026-07-28 server's questions keep the server's keys, and those it asked together reach the editor together;
 - a question the server withdraws before the editor answered is no longer asked; a late answer to it is ignored.
 """
 
@@ -34,7 +35,7 @@ import mcp.types as T
 from anyio.abc import TaskGroup
 from mcp import MCPError
 
-from glm_mcp.relay.asking import Asker, ElicitFnT, RootsFnT, SampleFnT, SampleResult
+from glm_mcp.relay.asking import Asker, ElicitFnT, RootsFnT, SampleFnT, SampleResult, question_key
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,10 @@ class _RoundsAsker:
     async def _ask(self, request: T.InputRequest) -> Any:
         waiting = self._waiting
         waiting.count += 1
-        question = _Question(f"q{waiting.count}", request)
+        key = question_key()  # the server's own key, when the server asked in a round of its own
+        if key is None or key in waiting.open_questions:
+            key = f"q{waiting.count}"
+        question = _Question(key, request)
         waiting.open_questions[question.key] = question
         waiting.asked.set()
         try:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from glm_mcp._json import as_object
 from glm_mcp.config import UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
-from glm_mcp.relay.asking import Questions
+from glm_mcp.relay.asking import Questions, asked_under
 from glm_mcp.upstream.wire import Wire
 
 R = TypeVar("R", bound=BaseModel)
@@ -62,13 +62,27 @@ async def answering_rounds(
 
 
 async def _answers(requests: object, questions: Questions, server: str) -> dict[str, Any]:
-    answers: dict[str, Any] = {}
-    for key, request in (as_object(requests) or {}).items():
-        answer = await questions.answer(request)
-        if isinstance(answer, T.ErrorData):
-            raise UpstreamProtocolError(server, f"its question could not be answered: {answer.message}")
-        answers[key] = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return answers
+    """The answers to a round's questions, asked together (a 2026-07-28 editor gets them in one round of its own,
+    under the server's keys).
+
+    Raises:
+        UpstreamProtocolError: A question could not be answered.
+    """
+    answers: dict[str, T.InputResponse | T.ErrorData] = {}
+
+    async def answer(key: str, request: object) -> None:
+        with asked_under(key):
+            answers[key] = await questions.answer(request)
+
+    async with anyio.create_task_group() as tg:
+        for key, request in (as_object(requests) or {}).items():
+            tg.start_soon(answer, key, request)
+    wire: dict[str, Any] = {}
+    for key, given in answers.items():
+        if isinstance(given, T.ErrorData):
+            raise UpstreamProtocolError(server, f"its question could not be answered: {given.message}")
+        wire[key] = given.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return wire
 
 
 @dataclass

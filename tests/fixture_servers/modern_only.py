@@ -5,6 +5,7 @@ It refuses the `initialize` handshake (UNSUPPORTED_PROTOCOL_VERSION, naming 2026
 result in version 2026-07-28, which a client of the handshake era cannot use either. Tools:
 - `echo(text)`: returns the text;
 - `ask_name`: asks its caller for a name in an `InputRequiredResult` round (elicitation), then greets;
+- `ask_both`: asks for a name and a color together, in one round, under the keys `name` and `color`;
 - `summarize(text)`: asks its caller to sample, then reports the model and its text;
 - `grow`: adds the tool `fresh` and announces it on `subscriptions/listen`;
 - `tick`: changes the resource `modern://clock` and announces that on `subscriptions/listen` (to the streams that
@@ -28,6 +29,7 @@ ANSWER_INITIALIZE = "--answer-initialize" in sys.argv
 TOOLS = [
     T.Tool(name="echo", input_schema={"type": "object", "properties": {"text": {"type": "string"}}}),
     T.Tool(name="ask_name", input_schema={"type": "object"}),
+    T.Tool(name="ask_both", input_schema={"type": "object"}),
     T.Tool(name="summarize", input_schema={"type": "object", "properties": {"text": {"type": "string"}}}),
     T.Tool(name="grow", input_schema={"type": "object"}),
     T.Tool(name="tick", input_schema={"type": "object"}),
@@ -60,6 +62,20 @@ async def call_tool(
             return T.InputRequiredResult(input_requests={"name": T.ElicitRequest(params=form)}, request_state="ask")
         name = (answer.content or {}).get("name") if answer.action == "accept" else None
         return _text(f"hello {name}" if name else f"no name ({answer.action})")
+    if params.name == "ask_both":
+        name, color = answers.get("name"), answers.get("color")
+        if not isinstance(name, T.ElicitResult) or not isinstance(color, T.ElicitResult):
+            forms = {
+                key: T.ElicitRequest(
+                    params=T.ElicitRequestFormParams(
+                        message=f"Your {key}?",
+                        requested_schema={"type": "object", "properties": {key: {"type": "string"}}, "required": [key]},
+                    )
+                )
+                for key in ("name", "color")
+            }
+            return T.InputRequiredResult(input_requests=dict(forms), request_state="both")
+        return _text(f"{(name.content or {}).get('name')} likes {(color.content or {}).get('color')}")
     if params.name == "summarize":
         answer = answers.get("summary")
         if not isinstance(answer, T.CreateMessageResult):

@@ -25,7 +25,14 @@ async def test_a_2026_only_server_is_connected_in_auto_mode_listed_called_and_it
     async with Gateway(GatewayConfig(servers={"new": python_server("modern_only.py")})).running() as gateway:
         assert gateway.status()["servers"]["new"]["state"] == "ready"
         assert gateway.servers["new"].protocol_version == "2026-07-28"
-        assert set(gateway.catalog.tools) == {"new__echo", "new__ask_name", "new__summarize", "new__grow", "new__tick"}
+        assert set(gateway.catalog.tools) == {
+            "new__echo",
+            "new__ask_name",
+            "new__ask_both",
+            "new__summarize",
+            "new__grow",
+            "new__tick",
+        }
         assert text_of(await gateway.call_tool("new__echo", {"text": "modern"})) == "modern"
         grown = anyio.Event()
 
@@ -188,3 +195,26 @@ async def test_a_2026_request_declares_what_its_caller_can_answer_not_what_the_g
     alone, sampling_editor = declared
     assert "sampling" not in alone and "elicitation" not in alone and "roots" in alone
     assert "sampling" in sampling_editor and "elicitation" not in sampling_editor
+
+
+async def test_questions_a_2026_server_asks_together_reach_a_2026_editor_together_under_the_servers_keys() -> None:
+    gateway = Gateway(GatewayConfig(servers={"new": python_server("modern_only.py", protocol="2026-07-28")}))
+    async with (
+        gateway.running(),
+        Client(build_server(gateway), mode="2026-07-28", elicitation_callback=_never) as editor,
+    ):
+        paused = await editor.session.call_tool("new__ask_both", {}, allow_input_required=True)
+        assert isinstance(paused, T.InputRequiredResult) and paused.request_state is not None
+        assert sorted((paused.input_requests or {}).keys()) == ["color", "name"]  # one round, the server's keys
+        answers: dict[str, T.InputResponse] = {
+            "name": T.ElicitResult(action="accept", content={"name": "Ada"}),
+            "color": T.ElicitResult(action="accept", content={"color": "blue"}),
+        }
+        done = await editor.session.call_tool(
+            "new__ask_both", {}, input_responses=answers, request_state=paused.request_state
+        )
+    assert isinstance(done, T.CallToolResult) and text_of(done) == "Ada likes blue"
+
+
+async def _never(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+    raise AssertionError("a 2026-07-28 editor is asked in rounds, not by requests")
