@@ -6,7 +6,8 @@ Contract:
   once, as for a server of the handshake era);
 - following a resource (or no longer) opens the stream again with the new set, and is acknowledged once a stream
   naming it is open; the set is kept across reconnects;
-- a stream that cannot be opened leaves the server served, its changes unseen, and says so once.
+- a stream that cannot be opened leaves the server served, its changes unseen, and says so once (at info when the
+  server simply offers no `subscriptions/listen`, as a warning otherwise).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+import mcp.types as T
+from mcp import MCPError
 from mcp.client.subscriptions import ResourceUpdated, listen
 
 from glm_mcp.upstream.supervision import describe_failure
@@ -51,7 +54,11 @@ class Following:
             while await self._listen_once(session, list_changed):
                 pass
         except Exception as exc:  # boundary: without the stream the server is served, its changes unseen
-            logger.warning("server '%s': cannot follow its changes: %s", self._server, describe_failure(exc))
+            if _not_offered(exc):
+                # The server's choice, not a failure: it announces no changes; its listings are read as they are.
+                logger.info("server '%s' offers no subscriptions/listen: its changes are not announced", self._server)
+            else:
+                logger.warning("server '%s': cannot follow its changes: %s", self._server, describe_failure(exc))
 
     async def _listen_once(self, session: Any, list_changed: Callable[[], None]) -> bool:
         """One listen stream; True when it ended to be opened again with the resources followed now."""
@@ -80,3 +87,12 @@ class Following:
                         list_changed()
             tg.cancel_scope.cancel()  # the server ended the stream
         return self._relisten.is_set()
+
+
+def _not_offered(exc: BaseException) -> bool:
+    """Whether the server answered the listen request "method not found" (as itself, or inside a task group's
+    exception group)."""
+    if isinstance(exc, BaseExceptionGroup):
+        inner: tuple[BaseException, ...] = exc.exceptions  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # untyped members
+        return len(inner) == 1 and _not_offered(inner[0])
+    return isinstance(exc, MCPError) and exc.code == T.METHOD_NOT_FOUND

@@ -3,6 +3,7 @@ era's headers, followed and relayed."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
@@ -218,3 +219,43 @@ async def test_questions_a_2026_server_asks_together_reach_a_2026_editor_togethe
 
 async def _never(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
     raise AssertionError("a 2026-07-28 editor is asked in rounds, not by requests")
+
+
+class _Said(logging.Handler):
+    """Sets `heard` when a log record holding `needle` is emitted; keeps every record."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.needle = needle
+        self.heard = anyio.Event()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if self.needle in record.getMessage():
+            self.heard.set()
+
+
+async def test_a_2026_server_without_listen_is_served_and_its_silence_is_no_warning() -> None:
+    async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> T.ListToolsResult:
+        return T.ListToolsResult(tools=[T.Tool(name="ping", input_schema={"type": "object"})])
+
+    async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
+        return T.CallToolResult(content=[T.TextContent(text="pong")])
+
+    server = Server("quiet", on_list_tools=list_tools, on_call_tool=call_tool)  # registers no subscriptions/listen
+    said = _Said("offers no subscriptions/listen")
+    upstream_logs = logging.getLogger("glm_mcp.upstream")
+    upstream_logs.addHandler(said)
+    upstream_logs.setLevel(logging.INFO)
+    try:
+        async with serve_asgi(server.streamable_http_app()) as url:
+            config = GatewayConfig(servers={"quiet": HttpUpstreamConfig(url=f"{url}/mcp", protocol="2026-07-28")})
+            async with Gateway(config).running() as gateway:
+                assert text_of(await gateway.call_tool("quiet__ping", {})) == "pong"
+                with anyio.fail_after(10):  # hang guard: the stream is opened as soon as the server is ready
+                    await said.heard.wait()
+    finally:
+        upstream_logs.removeHandler(said)
+        upstream_logs.setLevel(logging.NOTSET)
+    assert not [record.getMessage() for record in said.records if record.levelno >= logging.WARNING]
