@@ -110,10 +110,12 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
             status["config_error"] = "the config has a problem; send the gateway's token to /readyz to see it"
         return JSONResponse(status, status_code=200 if status["ready"] else 503)
 
-    chat = ChatCompletionsApp(gateway)
-    chat.faces[anthropic_api.PATH] = Face("anthropic", anthropic_api.handle_messages, anthropic_api.error_shape)
-    chat.faces[responses_api.PATH] = Face(
-        "responses", responses_api.handler(responses_api.ResponseStore()), openai_error
+    chat = ChatCompletionsApp(
+        gateway,
+        faces={
+            anthropic_api.PATH: Face("anthropic", anthropic_api.handle_messages, anthropic_api.error_shape),
+            responses_api.PATH: Face("responses", responses_api.handler(responses_api.ResponseStore()), openai_error),
+        },
     )
     security = _security(gateway)
     legacy_sse = SseServerTransport("/messages/", security_settings=security, max_request_body_size=MAX_BODY_BYTES)

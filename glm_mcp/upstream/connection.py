@@ -24,7 +24,7 @@ import anyio
 import mcp.types as T
 from anyio.abc import TaskStatus
 from mcp.shared.dispatcher import CallOptions
-from mcp.shared.inbound import mcp_param_headers, x_mcp_header_map
+from mcp.shared.inbound import mcp_param_headers
 from pydantic import ValidationError
 
 from glm_mcp.config import UpstreamConfig
@@ -302,11 +302,9 @@ class Upstream:
             given = dict(arguments or {})
             params = {"name": tool, "arguments": given}
             options = CallOptions(on_progress=progress)
-            definition = self.tool(tool)
-            if live.wire.modern and definition is not None:
+            if (header_map := self.listing.header_maps.get(tool)) is not None:
                 # The arguments its schema marks with `x-mcp-header` travel as `Mcp-Param-*` headers too.
-                mirrored = mcp_param_headers(x_mcp_header_map(definition.input_schema), given)
-                options["headers"] = mirrored
+                options["headers"] = mcp_param_headers(header_map, given)
             raw = await self._requests.request(live, "tools/call", params, options)
         if scope.cancelled_caught or raw is None:
             raise UpstreamTimeout(

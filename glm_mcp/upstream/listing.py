@@ -10,13 +10,14 @@ Contract:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
 import mcp.types as T
 from mcp.shared.exceptions import MCPError
-from mcp.shared.inbound import find_invalid_x_mcp_header
+from mcp.shared.inbound import find_invalid_x_mcp_header, x_mcp_header_map
 from pydantic import BaseModel, ValidationError
 
 from glm_mcp._json import as_object
@@ -42,6 +43,9 @@ class Listing:
     prompts: tuple[T.Prompt, ...] = ()
     notes: tuple[tuple[str, str], ...] = ()
     """(method, why) of every optional listing that failed and counts as empty."""
+    header_maps: Mapping[str, dict[tuple[str, ...], str]] = field(default_factory=dict[str, dict[tuple[str, ...], str]])
+    """On the 2026-07-28 wire: per tool with `x-mcp-header` annotations, the arguments its calls mirror as
+    `Mcp-Param-*` headers (read once per listing, not per call)."""
 
 
 def accept_tool(raw: Any, seen: set[str], *, modern: bool = False) -> tuple[T.Tool | None, str, str | None]:
@@ -104,7 +108,16 @@ async def list_everything(wire: Wire, server: str) -> Listing:
         prompts: list[T.Prompt] = []
         if caps.prompts is not None:
             prompts = await _optional(wire, server, "prompts/list", "prompts", T.Prompt, notes)
-    return Listing(tuple(tools), tuple(quarantined), tuple(resources), tuple(templates), tuple(prompts), tuple(notes))
+    header_maps = {tool.name: found for tool in tools if (found := x_mcp_header_map(tool.input_schema))}
+    return Listing(
+        tuple(tools),
+        tuple(quarantined),
+        tuple(resources),
+        tuple(templates),
+        tuple(prompts),
+        tuple(notes),
+        header_maps if wire.modern else {},
+    )
 
 
 async def _optional(

@@ -45,7 +45,7 @@ async def answering_rounds(
         UpstreamProtocolError: The server kept asking, or a question could not be answered.
         MCPError: As `Wire.request` raises it.
     """
-    declared = questions.declared()
+    declared = questions.declared() if wire.modern else None  # the handshake era declared once, at initialize
     raw = await wire.request(method, params, opts, declared)
     rounds = 0
     while method in INTERACTIVE and raw.get("resultType") == "input_required":

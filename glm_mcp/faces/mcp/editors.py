@@ -9,8 +9,9 @@ Contract:
 - `Notifier` takes catalog changes and upstream log messages from the gateway's listeners without ever blocking
   the upstream supervisor that reports them: changes are coalesced (a burst of `list_changed` becomes one per
   kind), log messages wait in a bounded queue (`MAX_PENDING_LOGS`; past it they are dropped and counted); the
-  face drains both while it runs (`Notifier.running`, entered once per server run; the listeners are removed
-  when the last run ends, never left to garbage collection).
+  face drains both while it runs (`Notifier.running`, entered once per server run; the listeners, and the offer
+  of the only editor's roots to servers asking outside any call, are removed when the last run ends, never left to
+  garbage collection).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from mcp.server.subscriptions import (
 from glm_mcp.catalog import Catalog
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.relay.asking import EVERYONE, NO_ONE
-from glm_mcp.relay.editor import connection_of
+from glm_mcp.relay.editor import connection_of, editor_roots
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +220,10 @@ class Notifier:
                 self._gateway.on_catalog_change(self.catalog_changed),
                 self._gateway.on_log(self.log),
                 self._gateway.on_resource_updated(self.resource_updated),
+                # A server asking for roots outside any call gets the only connected editor's.
+                self._gateway.answers.provide_roots(
+                    lambda: editor_roots([session for _, session in self._editors.sessions()])
+                ),
             ]
         self._runs += 1
         try:

@@ -46,7 +46,7 @@ from glm_mcp.faces.mcp.gateway_tools import (
 )
 from glm_mcp.gateway.core import Gateway, error_result
 from glm_mcp.relay.asking import Asker
-from glm_mcp.relay.editor import EditorAsker, editor_roots
+from glm_mcp.relay.editor import EditorAsker
 from glm_mcp.relay.rounds import Rounds
 
 logger = logging.getLogger(__name__)
@@ -149,27 +149,11 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
 
     notifier = Notifier(gateway, editors, bus)
     rounds = Rounds()
-    runs = 0
-    unregister_roots: list[Callable[[], None]] = []
 
     @asynccontextmanager
     async def lifespan(_: Server[Any]) -> AsyncGenerator[dict[str, Any], None]:
-        # Entered once per connection (stdio, in memory) or HTTP session; the first one offers the editors'
-        # roots to servers asking outside any call, the last one takes the offer back.
-        nonlocal runs
-        if runs == 0:
-            unregister_roots[:] = [
-                gateway.answers.provide_roots(lambda: editor_roots([session for _, session in editors.sessions()]))
-            ]
-        runs += 1
-        try:
-            async with notifier.running(), rounds.running():
-                yield {}
-        finally:
-            runs -= 1
-            if runs == 0:
-                for unregister in unregister_roots:
-                    unregister()
+        async with notifier.running(), rounds.running():
+            yield {}
 
     async def asking(
         ctx: ServerRequestContext[Any],

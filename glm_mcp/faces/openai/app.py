@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +94,7 @@ class _OverBudget(Exception):
 class ChatCompletionsApp:
     """The ASGI endpoint for `POST /v1/chat/completions`."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, faces: Mapping[str, Face] | None = None) -> None:
         self.gateway = gateway
         self.agent = gateway.agent
         self.rounds = Rounds()
@@ -104,7 +104,7 @@ class ChatCompletionsApp:
         self._runs = anyio.CapacityLimiter(limits.max_concurrent_runs)
         self._max_queued = limits.max_queued_runs
         self._queued = 0
-        self.faces: dict[str, Face] = {}
+        self.faces: dict[str, Face] = dict(faces or {})
         """Other APIs served on the same loop, admission and paused runs, by path (`/v1/messages`)."""
         self._held_budget = limits.max_waiting_body_bytes
         self._held = 0
