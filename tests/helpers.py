@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
-from collections.abc import AsyncGenerator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Generator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -461,3 +462,33 @@ def assert_glm_acceptable(schema: Any, top: bool = True) -> None:
         assert_glm_acceptable(option, top=False)
     for name in schema.get("required", []):
         assert name in schema["properties"]
+
+
+class LogWatcher(logging.Handler):
+    """Keeps every record a logger emits; `seen` is set by the first one that contains `needle`."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.needle = needle
+        self.seen = anyio.Event()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if self.needle in record.getMessage():
+            self.seen.set()
+
+
+@contextmanager
+def logged(name: str, needle: str) -> Generator[LogWatcher, None, None]:
+    """Watch the logger `name` (at info and above, its children included) for a line containing `needle`."""
+    watcher = LogWatcher(needle)
+    watched = logging.getLogger(name)
+    level = watched.level
+    watched.addHandler(watcher)
+    watched.setLevel(logging.INFO)
+    try:
+        yield watcher
+    finally:
+        watched.removeHandler(watcher)
+        watched.setLevel(level)

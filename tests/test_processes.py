@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import signal
 import sys
@@ -17,7 +16,7 @@ from mcp import Client, StdioServerParameters
 
 from glm_mcp.config import GatewayConfig
 from glm_mcp.gateway.core import Gateway
-from tests.helpers import ROOT, alive, children_of, python_server
+from tests.helpers import ROOT, alive, children_of, logged, python_server
 
 pytestmark = pytest.mark.slow
 
@@ -28,30 +27,11 @@ def _text(result: T.CallToolResult) -> str:
     return block.text
 
 
-class _LineWatcher(logging.Handler):
-    """Sets an event when a forwarded stderr line contains `needle`."""
-
-    def __init__(self, needle: str) -> None:
-        super().__init__()
-        self.needle = needle
-        self.seen = anyio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.needle in record.getMessage():
-            self.seen.set()
-
-
 @contextlib.contextmanager
 def stderr_line(server: str, needle: str) -> Generator[anyio.Event, None, None]:
     """An event set when the stdio server `server` writes a stderr line containing `needle`."""
-    watcher = _LineWatcher(needle)
-    server_logger = logging.getLogger(f"glm_mcp.servers.{server}")
-    server_logger.addHandler(watcher)
-    server_logger.setLevel(logging.INFO)
-    try:
+    with logged(f"glm_mcp.servers.{server}", needle) as watcher:
         yield watcher.seen
-    finally:
-        server_logger.removeHandler(watcher)
 
 
 async def test_a_server_killed_mid_call_answers_that_call_with_an_error_then_comes_back() -> None:

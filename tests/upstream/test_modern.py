@@ -17,7 +17,7 @@ from glm_mcp.catalog import Catalog
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig
 from glm_mcp.faces.mcp.server import build_server
 from glm_mcp.gateway.core import Gateway
-from tests.helpers import UpdatesHeard, call_changing_the_catalog, python_server, serve_asgi, text_of
+from tests.helpers import UpdatesHeard, call_changing_the_catalog, logged, python_server, serve_asgi, text_of
 
 pytestmark = pytest.mark.slow  # the server runs as a subprocess
 
@@ -221,21 +221,6 @@ async def _never(context: ClientRequestContext, params: T.ElicitRequestParams) -
     raise AssertionError("a 2026-07-28 editor is asked in rounds, not by requests")
 
 
-class _Said(logging.Handler):
-    """Sets `heard` when a log record holding `needle` is emitted; keeps every record."""
-
-    def __init__(self, needle: str) -> None:
-        super().__init__(logging.DEBUG)
-        self.needle = needle
-        self.heard = anyio.Event()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        if self.needle in record.getMessage():
-            self.heard.set()
-
-
 async def test_a_2026_server_without_listen_is_served_and_its_silence_is_no_warning() -> None:
     async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> T.ListToolsResult:
         return T.ListToolsResult(tools=[T.Tool(name="ping", input_schema={"type": "object"})])
@@ -244,18 +229,11 @@ async def test_a_2026_server_without_listen_is_served_and_its_silence_is_no_warn
         return T.CallToolResult(content=[T.TextContent(text="pong")])
 
     server = Server("quiet", on_list_tools=list_tools, on_call_tool=call_tool)  # registers no subscriptions/listen
-    said = _Said("offers no subscriptions/listen")
-    upstream_logs = logging.getLogger("glm_mcp.upstream")
-    upstream_logs.addHandler(said)
-    upstream_logs.setLevel(logging.INFO)
-    try:
+    with logged("glm_mcp.upstream", "offers no subscriptions/listen") as said:
         async with serve_asgi(server.streamable_http_app()) as url:
             config = GatewayConfig(servers={"quiet": HttpUpstreamConfig(url=f"{url}/mcp", protocol="2026-07-28")})
             async with Gateway(config).running() as gateway:
                 assert text_of(await gateway.call_tool("quiet__ping", {})) == "pong"
                 with anyio.fail_after(10):  # hang guard: the stream is opened as soon as the server is ready
-                    await said.heard.wait()
-    finally:
-        upstream_logs.removeHandler(said)
-        upstream_logs.setLevel(logging.NOTSET)
+                    await said.seen.wait()
     assert not [record.getMessage() for record in said.records if record.levelno >= logging.WARNING]
