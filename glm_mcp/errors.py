@@ -7,6 +7,7 @@ GlmMcpError
 │   ├── UpstreamUnavailable     the server is not connected (failed to start, died, restarting)
 │   ├── UpstreamTimeout         a call got neither a result nor progress within the server's timeout
 │   └── UpstreamProtocolError   the server answered with an error or with something malformed
+├── LoginRequired               a server behind OAuth needs a person to log in (again)
 ├── ToolNotFoundError           no exposed tool, prompt or resource by that name
 ├── SchemaError                 a tool's JSON Schema cannot be offered to GLM as written
 ├── ArgumentsError              a model's tool-call arguments cannot be used as written (a message for the model)
@@ -57,6 +58,11 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     """The server answered with a protocol error or a malformed result."""
+
+
+class LoginRequired(GlmMcpError):
+    """A server behind OAuth needs a person to log in (again) before it is tried again; the message says why and
+    names the command."""
 
 
 class ToolNotFoundError(GlmMcpError):

@@ -1,6 +1,7 @@
 """Keeping secrets out of everything the gateway shows: logs, errors, status, servers' stderr lines. No I/O.
 
 Contract:
+- `show_url` marks one URL made for a person to open (a login's) to be shown whole;
 - `register` adds the secret values of a configuration (keys, tokens, `env` and header values, URL credentials);
   `scrub` replaces each of them in a text with `***`, and shows every URL in it without userinfo and with its
   query values replaced;
@@ -31,6 +32,7 @@ def printable(text: str) -> str:
 
 
 _secrets: list[str] = []
+_public_urls: set[str] = set()
 
 
 def register(values: Iterable[str]) -> None:
@@ -40,8 +42,16 @@ def register(values: Iterable[str]) -> None:
     _secrets[:] = sorted(known, key=len, reverse=True)  # longest first: one secret may contain another
 
 
+def show_url(url: str) -> None:
+    """Let `scrub` show this exact URL as it is: one made to be opened by a person (a login's URL carries public
+    values only: the client's id, the login's `state`, the PKCE challenge)."""
+    _public_urls.add(url)
+
+
 def redact_url(url: str) -> str:
     """A URL as it may be shown: no user or password, query values replaced, no fragment."""
+    if url in _public_urls:
+        return url
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""

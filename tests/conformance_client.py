@@ -103,15 +103,54 @@ async def _use_everything(editor: Client, context: dict[str, Any], changed: _Lis
             print(f"prompts/get {prompt.name}: {exc.message}", file=sys.stderr)
 
 
+OAUTH_KEYS = (
+    "client_id",
+    "client_secret",
+    "issuer",
+    "private_key_pem",
+    "signing_algorithm",
+    "idp_issuer",
+    "idp_client_id",
+    "idp_token_endpoint",
+    "idp_id_token",
+)
+"""The scenario's inputs that go in the server's `oauth` object, under the same names."""
+
+
+def server_entry(url: str, scenario: str, context: dict[str, Any]) -> dict[str, Any]:
+    """The config entry a user writes for the scenario's server: its URL, and what its login needs."""
+    entry: dict[str, Any] = {"url": url, "prefix": ""}
+    oauth = {key: context[key] for key in OAUTH_KEYS if key in context}
+    if scenario.startswith("auth/"):
+        # The suite's authorization servers take this as the client's metadata document URL (SEP-991), as every
+        # client it tests is configured with.
+        oauth["client_metadata_url"] = "https://conformance-test.local/client-metadata.json"
+    if scenario.startswith("auth/client-credentials"):
+        oauth["grant"] = "client_credentials"
+    if scenario == "auth/wif-jwt-bearer" and "valid_jwt" in context:
+        oauth.update(grant="jwt_bearer", jwt_assertion=context["valid_jwt"])
+    if oauth:
+        entry["oauth"] = oauth
+    return entry
+
+
 async def main(url: str) -> None:
     context: dict[str, Any] = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+    scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "glm-mcp.json"
-        config.write_text(json.dumps({"mcpServers": {"scenario": {"url": url, "prefix": ""}}}))
+        config.write_text(json.dumps({"mcpServers": {"scenario": server_entry(url, scenario, context)}}))
+        # A login opens the browser; here the browser is a person who approves at once.
+        environment = {
+            **os.environ,
+            "XDG_STATE_HOME": str(Path(folder) / "state"),
+            "BROWSER": f"{sys.executable} {ROOT / 'tests' / 'approving_browser.py'} %s",
+        }
         gateway = StdioServerParameters(
             command=sys.executable,
             args=["-m", "glm_mcp", "stdio", "--config", str(config), "--log-level", "info"],
             cwd=str(ROOT),
+            env=environment,
         )
         changed = _ListChanged()
         async with Client(

@@ -32,6 +32,7 @@ from glm_mcp.config.models import (
     UpstreamConfig,
     url_secrets,
 )
+from glm_mcp.config.oauth import OAuthConfig
 
 __all__ = [
     "DEFAULT_ZAI_BASE_URL",
@@ -41,6 +42,7 @@ __all__ = [
     "InProcessUpstreamConfig",
     "LOCAL_CONFIG",
     "ModelConfig",
+    "OAuthConfig",
     "PASSED_ENV",
     "PRIVATE_DOTFILES",
     "Seconds",

@@ -36,6 +36,7 @@ from glm_mcp.config.models import (
 from glm_mcp.errors import ConfigError, EntryError, VariableError
 from glm_mcp.jsonc import to_json
 from glm_mcp.naming import comparable_name
+from glm_mcp.private_files import state_folder
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +237,9 @@ def _parse_config(data: Any, environ: Mapping[str, str], source: str, base_dir: 
             sections[section] = model.model_validate(raw)
         except ValidationError as exc:
             raise ConfigError(_format_validation_error(exc, section, document.get(section))) from None
+    if sections["gateway"].state_dir is None:
+        home = Path(environ.get("HOME") or Path.home())
+        sections["gateway"] = sections["gateway"].model_copy(update={"state_dir": str(state_folder(environ, home))})
     for_all: bool | tuple[str, ...] = sections["gateway"].inherit_env
     servers = {name: _with_inherited(server, environ, for_all) for name, server in servers.items()}
     model_config: ModelConfig = sections["model"]

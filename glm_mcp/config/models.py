@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from glm_mcp.config.oauth import OAuthConfig
+
 logger = logging.getLogger(__name__)
 
 
@@ -140,6 +142,18 @@ class HttpUpstreamConfig(_UpstreamBase):
     headers: dict[str, str] = Field(default_factory=dict[str, str])
     """Headers sent with every request, for example `Authorization`. Secret."""
 
+    oauth: OAuthConfig | Literal[False] | None = None
+    """How to log in where the server is behind OAuth. Absent, a server that asks for OAuth is still logged into,
+    with discovery and dynamic registration; `false` turns that off (the `headers` are then all it gets)."""
+
+    @property
+    def oauth_enabled(self) -> bool:
+        """Whether a `401` with `WWW-Authenticate` starts a login: unless `"oauth": false`, or a static
+        `Authorization` header is configured and no `oauth` object."""
+        if self.oauth is False:
+            return False
+        return self.oauth is not None or not any(key.lower() == "authorization" for key in self.headers)
+
 
 class InProcessUpstreamConfig(_UpstreamBase):
     """A server object living in this process (an `mcp` `Server` or `MCPServer`); for tests and embedding."""
@@ -265,6 +279,17 @@ class ServeConfig(BaseModel):
     """Open MCP sessions of one client (one token, or one address without authentication). At either limit the
     oldest idle session is closed to make room; only when none is idle is a new session refused (503)."""
 
+    state_dir: str | None = None
+    """Where the gateway keeps what it learns (OAuth logins, its generated token); by default
+    `$XDG_STATE_HOME/glm-mcp` (`~/.local/state/glm-mcp`)."""
+
+    login_timeout: Seconds = 300.0
+    """Seconds a login to a server behind OAuth waits for its person before the server is shown as `needs login`."""
+
+    open_browser: bool = True
+    """Whether a login the gateway needs while running opens the user's browser (where one can be opened: `$BROWSER`
+    set, a desktop session, macOS or Windows). The URL is always logged and shown on the status page."""
+
     sampling_max_tokens: int = Field(default=4096, ge=1, le=1_000_000)
     """The most tokens GLM may generate for one server's sampling request; a larger `maxTokens` is clamped."""
 
@@ -322,6 +347,8 @@ class GatewayConfig(BaseModel):
                 for header in server.headers.values():
                     values.update(part for part in header.split() if len(part) >= 8)
                 values.update(url_secrets(server.url))
+                if server.oauth:
+                    values.update(server.oauth.secrets())
         return {value for value in values if len(value.strip()) >= 4}
 
 

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -39,6 +40,9 @@ from glm_mcp.gateway.status import GatewayStatus, ServerStatus, gateway_status, 
 from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.profile import TEXT_MODELS
+from glm_mcp.oauth.logins import Logins
+from glm_mcp.oauth.vault import Vault
+from glm_mcp.private_files import state_folder
 from glm_mcp.redact import register, scrub
 from glm_mcp.relay.answers import GatewayAnswers
 from glm_mcp.relay.asking import Asker
@@ -92,6 +96,11 @@ class Gateway:
         self.answers = GatewayAnswers(self.model, lambda: self.config, on_sampling=self.records.sampling)
         """What the gateway answers a server's questions when no caller can (GLM sampling, roots)."""
         self._listeners = Listeners()
+        state = Path(config.gateway.state_dir) if config.gateway.state_dir else state_folder({}, Path.home())
+        self.logins = Logins(
+            Vault(state / "oauth"), timeout=config.gateway.login_timeout, browser=config.gateway.open_browser
+        )
+        """The servers' OAuth logins, and those waiting for a person."""
         self.on_catalog_change = self._listeners.on_catalog_change
         self.on_resource_updated = self._listeners.on_resource_updated
         self.on_log = self._listeners.on_log
@@ -102,6 +111,7 @@ class Gateway:
             on_updated=self._listeners.resource_updated,
             fallback=self.answers,
             ready_wait_seconds=ready_wait_seconds,
+            logins=self.logins,
         )
         self.catalog = Catalog()
         self._last_owner: dict[str, str] = {}

@@ -10,7 +10,7 @@ from typing import Literal, NotRequired, TypedDict
 from glm_mcp.catalog import Catalog
 from glm_mcp.upstream.connection import ServerState, Upstream
 
-StateName = Literal["disabled", "starting", "ready", "restarting", "failed", "stopped"]
+StateName = Literal["disabled", "starting", "ready", "restarting", "failed", "stopped", "needs login"]
 
 
 class Conflict(TypedDict):
@@ -52,7 +52,7 @@ def server_status(upstream: Upstream, catalog: Catalog) -> ServerStatus:
     """One server's state, with what `catalog` exposes of it."""
     listing = upstream.listing
     status: ServerStatus = {
-        "state": upstream.state.value,
+        "state": ServerState.NEEDS_LOGIN.value if upstream.signin.waiting else upstream.state.value,
         "transport": upstream.config.type,
         "tools": sum(1 for entry, _ in catalog.tools.values() if entry.server == upstream.name),
         "resources": len(listing.resources) + len(listing.templates),
@@ -60,7 +60,9 @@ def server_status(upstream: Upstream, catalog: Catalog) -> ServerStatus:
         "restarts": upstream.restarts,
         "uptime_seconds": round(time.time() - upstream.ready_since, 1) if upstream.ready_since else None,
     }
-    if upstream.error and upstream.state is not ServerState.READY:
+    if upstream.signin.waiting:
+        status["error"] = f"waiting for a login: open {upstream.signin.url} or run `glm-mcp login {upstream.name}`"
+    elif upstream.error and upstream.state is not ServerState.READY:
         status["error"] = upstream.error
     if listing.notes:
         status["notes"] = [f"{method} failed ({why}); counted as empty" for method, why in listing.notes]

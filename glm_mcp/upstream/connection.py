@@ -29,17 +29,20 @@ from pydantic import ValidationError
 
 from glm_mcp.config import UpstreamConfig
 from glm_mcp.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from glm_mcp.oauth.logins import Logins
 from glm_mcp.redact import scrub
 from glm_mcp.relay.asking import Asker, Callers, Fallback, Questions
 from glm_mcp.upstream.listen import Following
 from glm_mcp.upstream.listing import Listing, list_everything
 from glm_mcp.upstream.requests import Live, Requests, SessionLost
+from glm_mcp.upstream.signin import SignIn
 from glm_mcp.upstream.supervision import (
     ServerState,
     attempt_failure,
     backoff_seconds,
     describe_failure,
     failures_after,
+    login_required,
     not_connected,
     worth_logging,
 )
@@ -69,6 +72,7 @@ class Upstream:
         on_log: LogFnT | None = None,
         on_updated: UpdatedFnT | None = None,
         fallback: Fallback | None = None,
+        logins: Logins | None = None,
     ) -> None:
         self.name = name
         self._callers = Callers()
@@ -76,7 +80,8 @@ class Upstream:
         """How this server's own requests (sampling, elicitation, roots) are answered, and what is advertised."""
         self._on_updated = on_updated
         self.config = config
-        self.state = ServerState.DISABLED if config.disabled else ServerState.STARTING
+        self.state = ServerState.DISABLED if config.disabled else ServerState.STARTING  # shown `needs login` while
+        # `signin.waiting`
         self.error: str | None = None
         if config.config_error is not None and not config.disabled:
             self.state, self.error = ServerState.FAILED, config.config_error
@@ -98,21 +103,29 @@ class Upstream:
         self._requests = Requests(name, config, self.questions, self._lost)
         self._following = Following(name)
         """Resources a 2026-07-28 server is asked about on its listen stream (kept across reconnects)."""
+        self.signin = SignIn(name, config, logins)  # its OAuth client and its logins
+        if self.signin.error is not None and self.state is ServerState.STARTING:
+            self.state, self.error = ServerState.FAILED, self.signin.error
 
     # -- supervision ---------------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect, serve and reconnect until cancelled."""
         task_status.started()
-        if self.config.disabled or self.config.config_error is not None:
+        if self.config.disabled or self.config.config_error is not None or self.state is ServerState.FAILED:
             # A disabled server is never started; one whose entry could not be read cannot be.
             self.first_outcome.set()
             return
         failures = 0
+        unwatch = self.signin.watch()
         try:
             while True:
                 started_at = time.monotonic()
                 await self._attempt()
+                if self.state is ServerState.NEEDS_LOGIN:
+                    await self.signin.until_logged_in()
+                    failures = 0
+                    continue
                 failures = failures_after(failures, time.monotonic() - started_at)
                 delay = 0.0 if self._session_lost else backoff_seconds(failures) * random.uniform(0.8, 1.2)
                 self._session_lost = False
@@ -121,6 +134,7 @@ class Upstream:
                 await anyio.sleep(delay)
                 self.restarts += 1
         finally:
+            unwatch()
             self.state = ServerState.STOPPED
             self._live = None
 
@@ -130,11 +144,13 @@ class Upstream:
         was_ready = False
         self._tail = StderrTail()
         waiting_for = "initialize"
+        needs_login: str | None = None
         with anyio.CancelScope() as attempt:
             attempt.deadline = anyio.current_time() + self.config.start_timeout
+            self.signin.attempt(attempt)
             try:
                 async with (
-                    open_transport(self.config, self.name, closed, self._tail) as streams,
+                    open_transport(self.config, self.name, closed, self._tail, self.signin.auth) as streams,
                     open_wire(
                         streams,
                         era=self.config.protocol,
@@ -149,6 +165,7 @@ class Upstream:
                     waiting_for = "its listings (tools/list, resources/list, prompts/list)"
                     self.listing = await list_everything(wire, self.name)
                     attempt.deadline = math.inf
+                    self.signin.attempt(None)
                     self._live = live
                     self.state, self.error, was_ready = ServerState.READY, None, True
                     self.ready_since = time.time()
@@ -160,11 +177,15 @@ class Upstream:
                 self.error = "the server closed the connection"
             except Exception as exc:  # boundary: whatever one server does must not stop the others
                 self.error = describe_failure(exc)
+                needs_login = login_required(exc, self.signin.asked_person, self.config)
+        self.signin.attempt(None)
         timed_out = waiting_for if attempt.cancelled_caught else None
         self.error = scrub(attempt_failure(self.config, self.error or "", timed_out, self._tail))
         self._live = None
         self.ready_since = None
         self.state = ServerState.RESTARTING if was_ready else ServerState.FAILED
+        if needs_login is not None:
+            self.state, self.error = ServerState.NEEDS_LOGIN, scrub(needs_login)
         self.first_outcome.set()
         if was_ready:
             self.listing = Listing()
@@ -213,8 +234,6 @@ class Upstream:
     async def _forward_log(self, params: T.LoggingMessageNotificationParams) -> None:
         if self._on_log is not None:
             await self._on_log(self.name, params, self._callers.audience())
-
-    # -- listings ------------------------------------------------------------------------------------
 
     # -- requests ------------------------------------------------------------------------------------
 
@@ -370,13 +389,8 @@ class Upstream:
         live = self._require_live()
         if live.wire.modern:
             # 2026-07-28: no `resources/subscribe`; the listen stream names the resources it follows.
-            acknowledged = self._following.change(uri, subscribed)
-            with anyio.move_on_after(self.config.timeout):
-                await acknowledged.wait()
-                return
-            raise UpstreamTimeout(
-                self.name, f"subscriptions/listen for '{uri}': no answer after {self.config.timeout:g} s"
-            )
+            await self._following.change(uri, subscribed, self.config.timeout)
+            return
         method = "resources/subscribe" if subscribed else "resources/unsubscribe"
         await self._requests.timed(live, method, {"uri": uri}, f"{method} '{uri}'")
 

@@ -21,6 +21,7 @@ import mcp.types as T
 from mcp import MCPError
 from mcp.client.subscriptions import ResourceUpdated, listen
 
+from glm_mcp.errors import UpstreamTimeout
 from glm_mcp.upstream.supervision import describe_failure
 
 logger = logging.getLogger(__name__)
@@ -37,8 +38,12 @@ class Following:
         self._awaiting: list[anyio.Event] = []
         """One event per change of the resources followed, set once a stream naming them is acknowledged."""
 
-    def change(self, uri: str, subscribed: bool) -> anyio.Event:
-        """Follow `uri` (or stop); the event is set once a stream naming the resources followed now is open."""
+    async def change(self, uri: str, subscribed: bool, seconds: float) -> None:
+        """Follow `uri` (or stop), once a stream naming the resources followed now is open.
+
+        Raises:
+            UpstreamTimeout: No such stream opened within `seconds`.
+        """
         if subscribed:
             self.uris.add(uri)
         else:
@@ -46,7 +51,10 @@ class Following:
         acknowledged = anyio.Event()
         self._awaiting.append(acknowledged)
         self._relisten.set()
-        return acknowledged
+        with anyio.move_on_after(seconds):
+            await acknowledged.wait()
+            return
+        raise UpstreamTimeout(self._server, f"subscriptions/listen for '{uri}': no answer after {seconds:g} s")
 
     async def follow(self, session: Any, list_changed: Callable[[], None]) -> None:
         """Keep a listen stream open on `session` until cancelled; `list_changed` is called for each list change."""

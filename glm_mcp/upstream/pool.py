@@ -19,6 +19,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from glm_mcp.config import UpstreamConfig
 from glm_mcp.errors import UpstreamUnavailable
+from glm_mcp.oauth.logins import Logins
 from glm_mcp.relay.asking import Fallback
 from glm_mcp.upstream.connection import ChangeFnT, LogFnT, UpdatedFnT, Upstream
 
@@ -37,7 +38,9 @@ class UpstreamPool:
         on_updated: UpdatedFnT | None = None,
         fallback: Fallback | None = None,
         ready_wait_seconds: float = 10.0,
+        logins: Logins | None = None,
     ) -> None:
+        self._logins = logins
         self._on_change = on_change
         self._on_log = on_log
         self._on_updated = on_updated
@@ -55,6 +58,7 @@ class UpstreamPool:
             on_log=self._on_log,
             on_updated=self._on_updated,
             fallback=self._fallback,
+            logins=self._logins,
         )
 
     def __getitem__(self, name: str) -> Upstream:

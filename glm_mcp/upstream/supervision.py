@@ -7,8 +7,10 @@ import enum
 import shlex
 
 from mcp import MCPError
+from mcp.client.auth import OAuthFlowError, OAuthRegistrationError, OAuthTokenError
 
 from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
+from glm_mcp.errors import LoginRequired
 from glm_mcp.upstream.transport import StderrTail
 
 BACKOFF_INITIAL_SECONDS = 0.5
@@ -26,6 +28,7 @@ class ServerState(enum.StrEnum):
     RESTARTING = "restarting"
     FAILED = "failed"
     STOPPED = "stopped"
+    NEEDS_LOGIN = "needs login"
 
 
 def backoff_seconds(failures: int) -> float:
@@ -41,6 +44,40 @@ def failures_after(failures: int, lasted_seconds: float) -> int:
 def worth_logging(failures: int) -> bool:
     """A server crashing in a loop is logged on its first two failures, then every tenth."""
     return failures <= 2 or failures % 10 == 0
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The errors inside `exc` (itself, or every error of its groups), and each one's causes."""
+    found: list[BaseException] = []
+
+    def walk(error: BaseException | None) -> None:
+        if error is None or error in found:
+            return
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]  # ExceptionGroup's members are untyped
+                walk(inner)  # pyright: ignore[reportUnknownArgumentType]  # see above
+        else:
+            found.append(error)
+            walk(error.__cause__ or error.__context__)
+
+    walk(exc)
+    return found
+
+
+def login_required(exc: BaseException, asked_person: bool, config: UpstreamConfig) -> str | None:
+    """Why the server needs a new login before it is tried again, when a login is what ended the attempt: the
+    server wants a person (`LoginRequired`), the authorization server refused the credentials or the registration,
+    or a login a person was asked for failed (a mismatched `iss`, a refused consent). Trying again at once would
+    only ask again; a failed discovery (the authorization server down) is retried as any connection."""
+    where = f"; url: {config.url}" if isinstance(config, HttpUpstreamConfig) else ""
+    for leaf in _leaves(exc):
+        if isinstance(leaf, LoginRequired):
+            return f"{leaf}{where}"
+        if isinstance(leaf, OAuthTokenError | OAuthRegistrationError) or (
+            asked_person and isinstance(leaf, OAuthFlowError)
+        ):
+            return f"the login failed: {leaf}{where}"
+    return None
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -95,6 +132,7 @@ def not_connected(disabled: bool, state: ServerState, error: str | None) -> str:
             ServerState.RESTARTING: "restarting",
             ServerState.FAILED: "failed",
             ServerState.STOPPED: "stopped",
+            ServerState.NEEDS_LOGIN: "it needs a login",
         }.get(state, state.value)
     reason = f" ({error})" if error and not disabled else ""
     return f"not connected: {doing}{reason}"

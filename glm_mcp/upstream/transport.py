@@ -278,11 +278,11 @@ async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> 
 
 @asynccontextmanager
 async def open_transport(
-    config: UpstreamConfig, server: str, closed: anyio.Event, tail: StderrTail
+    config: UpstreamConfig, server: str, closed: anyio.Event, tail: StderrTail, auth: httpx2.Auth | None = None
 ) -> AsyncGenerator[TransportStreams, None]:
     """Open the streams to `server` as configured; `closed` is set when the server's side ends.
 
-    A stdio server's stderr lines land in `tail`.
+    A stdio server's stderr lines land in `tail`; an HTTP server's requests go through `auth` (its OAuth client).
 
     Raises:
         OSError: A stdio command cannot be started.
@@ -293,10 +293,12 @@ async def open_transport(
             read, write = await stack.enter_async_context(_stdio(config, server, tail))
         elif isinstance(config, HttpUpstreamConfig):
             if config.type == "sse":
-                read, write = await stack.enter_async_context(sse_client(config.url, headers=dict(config.headers)))
+                read, write = await stack.enter_async_context(
+                    sse_client(config.url, headers=dict(config.headers), auth=auth)
+                )
             else:
                 http = await stack.enter_async_context(
-                    httpx2.AsyncClient(headers=dict(config.headers), timeout=httpx2.Timeout(30, read=300))
+                    httpx2.AsyncClient(headers=dict(config.headers), timeout=httpx2.Timeout(30, read=300), auth=auth)
                 )
                 read, write = await stack.enter_async_context(streamable_http_client(config.url, http_client=http))
         else:

@@ -1,0 +1,86 @@
+"""The gateway's OAuth logins: each server's saved login and OAuth client, and the logins waiting for a person.
+
+Contract:
+- `Logins.auth_for(server, config)` is the OAuth client a remote server's requests go through (None for OAuth off);
+  one per server for the gateway's life, so its limits and its refresh state outlive a reconnect;
+- while a login waits for its person, `pending[server]` holds its URL (for the status page, editors and `tools`),
+  the URL is logged with the command that also does it, and the browser is opened once where allowed;
+- `watch(server, fn)` hears when a login of that server starts waiting (True) and ends (False).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import httpx2
+
+from glm_mcp.config import HttpUpstreamConfig
+from glm_mcp.oauth.clients import server_auth
+from glm_mcp.oauth.redirect import open_browser
+from glm_mcp.oauth.vault import ServerLogin, Vault
+from glm_mcp.redact import show_url
+
+logger = logging.getLogger(__name__)
+
+WatchFnT = Callable[[bool], None]
+
+
+def login_command(server: str) -> str:
+    return f"glm-mcp login {server}"
+
+
+class Logins:
+    """Every server's login, and the person who completes them."""
+
+    def __init__(
+        self,
+        vault: Vault,
+        *,
+        timeout: float = 300.0,
+        browser: bool = True,
+        announce: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.vault = vault
+        self.timeout = timeout
+        self._browser = browser
+        self._announce = announce
+        self.pending: dict[str, str] = {}
+        self._watchers: dict[str, WatchFnT] = {}
+
+    def login(self, server: str, url: str) -> ServerLogin:
+        return ServerLogin(self.vault, server, url)
+
+    def auth_for(self, server: str, config: HttpUpstreamConfig) -> httpx2.Auth | None:
+        """The server's OAuth client, None when OAuth is off for it.
+
+        Raises:
+            ValueError: Its `oauth` object cannot work as written.
+        """
+        return server_auth(server, config, self.login(server, config.url), self)
+
+    def watch(self, server: str, fn: WatchFnT) -> Callable[[], None]:
+        self._watchers[server] = fn
+
+        def unwatch() -> None:
+            if self._watchers.get(server) is fn:
+                del self._watchers[server]
+
+        return unwatch
+
+    async def login_needed(self, server: str, url: str) -> None:
+        self.pending[server] = url
+        show_url(url)
+        if self._announce is not None:
+            self._announce(server, url)
+        else:
+            logger.warning("server '%s' needs a login: open %s (or run `%s`)", server, url, login_command(server))
+        if self._browser:
+            open_browser(url)
+        if watcher := self._watchers.get(server):
+            watcher(True)
+
+    async def login_done(self, server: str) -> None:
+        self.pending.pop(server, None)
+        if watcher := self._watchers.get(server):
+            watcher(False)

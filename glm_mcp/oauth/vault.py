@@ -1,0 +1,145 @@
+"""OAuth logins kept like secrets: encrypted at rest, one file per server (and per user), 0600, under the state folder.
+
+Contract:
+- `Vault(folder)` keeps its key in `folder/key` (made once, 0600) and each login in `folder/<server>[@<user>].login`,
+  encrypted with it (Fernet: AES-128-CBC with an HMAC-SHA256, from `cryptography`); nothing is written in clear;
+- a login is bound to the server's URL: one saved for another URL is ignored (the config changed), never sent;
+- `ServerLogin` is the SDK's `TokenStorage` for one server and user: tokens (refresh tokens rotated as the server
+  returns them) and the client registration, plus the redirect port chosen for that registration;
+- a file that cannot be decrypted (another key, damage) is reported once and treated as no login.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+
+from glm_mcp.private_files import create_private, read_private, write_private
+
+logger = logging.getLogger(__name__)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", lambda match: f"%{ord(match.group()):02X}", name)
+
+
+class Vault:
+    """The encrypted logins in one folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._fernet: Fernet | None = None
+
+    def _cipher(self) -> Fernet:
+        if self._fernet is None:
+            key = read_private(self.folder / "key", "the OAuth vault key")
+            if not key:
+                key = create_private(self.folder / "key", Fernet.generate_key())
+            self._fernet = Fernet(key.strip())
+        return self._fernet
+
+    def path(self, server: str, user: str | None = None) -> Path:
+        """The file holding `server`'s login (for `user`, on a gateway with several identities)."""
+        suffix = f"@{_safe(user)}" if user else ""
+        return self.folder / f"{_safe(server)}{suffix}.login"
+
+    def read(self, server: str, user: str | None = None) -> dict[str, Any]:
+        """The saved login, `{}` when there is none (or it cannot be read)."""
+        path = self.path(server, user)
+        sealed = read_private(path, "a saved OAuth login")
+        if not sealed:
+            return {}
+        try:
+            data: Any = json.loads(self._cipher().decrypt(sealed))
+        except (InvalidToken, ValueError):
+            logger.warning("server '%s': the saved login in %s cannot be decrypted; log in again", server, path)
+            return {}
+        return dict(data) if isinstance(data, dict) else {}  # pyright: ignore[reportUnknownArgumentType]  # JSON
+
+    def write(self, server: str, data: dict[str, Any], user: str | None = None) -> None:
+        write_private(self.path(server, user), self._cipher().encrypt(json.dumps(data).encode()))
+
+    def remove(self, server: str, user: str | None = None) -> bool:
+        """Forget a login; whether there was one."""
+        path = self.path(server, user)
+        existed = path.exists() or path.is_symlink()
+        path.unlink(missing_ok=True)
+        return existed
+
+    def mtime(self, server: str, user: str | None = None) -> float | None:
+        """When the login last changed (another process may have logged in), None without one."""
+        try:
+            return self.path(server, user).lstat().st_mtime
+        except FileNotFoundError:
+            return None
+
+
+class ServerLogin:
+    """One server's saved login for the SDK's OAuth client (`TokenStorage`), bound to the server's URL."""
+
+    def __init__(self, vault: Vault, server: str, url: str, user: str | None = None) -> None:
+        self.vault = vault
+        self.server = server
+        self.url = url
+        self.user = user
+        self._seen: float | None = None
+
+    def _record(self) -> dict[str, Any]:
+        data = self.vault.read(self.server, self.user)
+        return data if data.get("url") == self.url else {}
+
+    def _update(self, **changes: Any) -> None:
+        data = self._record()
+        data.update(changes, url=self.url)
+        self.vault.write(self.server, data, self.user)
+        self.seen()
+
+    async def get_tokens(self) -> OAuthToken | None:
+        tokens = self._record().get("tokens")
+        return OAuthToken.model_validate(tokens) if tokens else None
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        # A refresh that returns a new refresh token replaces the old one here (rotation); the SDK carries the old
+        # one forward when the server returns none.
+        expires_at = None if tokens.expires_in is None else time.time() + float(tokens.expires_in)
+        self._update(tokens=tokens.model_dump(mode="json", exclude_none=True), expires_at=expires_at)
+
+    def expires_at(self) -> float | None:
+        """When the saved access token expires (wall clock), None when unknown."""
+        value = self._record().get("expires_at")
+        return float(value) if isinstance(value, int | float) else None
+
+    def seen(self) -> None:
+        """Note the saved login as this process knows it (`changed` compares with it)."""
+        self._seen = self.vault.mtime(self.server, self.user)
+
+    def changed(self) -> bool:
+        """Whether the saved login changed since this process last read or wrote it (another process logged in)."""
+        return self.vault.mtime(self.server, self.user) != self._seen
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        client = self._record().get("client")
+        return OAuthClientInformationFull.model_validate(client) if client else None
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self._update(client=client_info.model_dump(mode="json", exclude_none=True))
+
+    def has_tokens(self) -> bool:
+        return bool(self._record().get("tokens"))
+
+    def redirect_port(self) -> int | None:
+        port = self._record().get("redirect_port")
+        return port if isinstance(port, int) else None
+
+    def keep_redirect_port(self, port: int) -> None:
+        self._update(redirect_port=port)
+
+    def forget(self) -> bool:
+        return self.vault.remove(self.server, self.user)
