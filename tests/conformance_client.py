@@ -9,6 +9,7 @@ the resources and gets the prompts, and answers the server's questions (acceptin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import mcp.types as T
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client import ClientRequestContext
@@ -53,7 +55,13 @@ def _observed(tool: T.Tool, tools: list[T.Tool]) -> dict[str, Any] | None:
 
 
 async def _elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
-    """A person who accepts and leaves every field as offered (the gateway fills in the schema's defaults)."""
+    """A person who accepts and leaves every field as offered (the gateway fills in the schema's defaults), and
+    opens the page a URL elicitation shows (a login, which they approve)."""
+    if isinstance(params, T.ElicitRequestURLParams):
+        async with httpx2.AsyncClient(follow_redirects=True, timeout=30) as browser:
+            with contextlib.suppress(httpx2.HTTPError):  # the gateway's own browser may have completed it first
+                await browser.get(params.url)
+        return T.ElicitResult(action="accept")
     return T.ElicitResult(action="accept", content={})
 
 
@@ -76,9 +84,22 @@ class _ListChanged:
             self.heard.set()
 
 
+async def _log_in(editor: Client, tools: list[T.Tool]) -> None:
+    """As a person at an editor does when a server needs a login: `glm__login` for each one it names."""
+    login = next((tool for tool in tools if tool.name == "glm__login"), None)
+    if login is None:
+        return
+    servers: list[str] = login.input_schema["properties"]["server"]["enum"]
+    for server in servers:
+        result = await editor.call_tool("glm__login", {"server": server})
+        print(f"glm__login {server}: {result.content}", file=sys.stderr)
+
+
 async def _use_everything(editor: Client, context: dict[str, Any], changed: _ListChanged) -> None:
     given: list[dict[str, Any]] = list(context.get("toolCalls") or [])
     tools = (await editor.list_tools()).tools
+    await _log_in(editor, tools)
+    tools = [tool for tool in (await editor.list_tools()).tools if tool.name != "glm__login"]
     if not tools:  # the upstream was still connecting (a busy machine): as an editor does, list again when told
         with anyio.move_on_after(60):  # bounded by the scenario's own timeout anyway
             await changed.heard.wait()

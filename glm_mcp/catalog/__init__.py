@@ -110,6 +110,8 @@ class Catalog:
     """Server → its tools left out by allow/deny."""
     conflicts: dict[str, tuple[NameClash, ...]] = field(default_factory=dict[str, tuple[NameClash, ...]])
     """Server → the names that passthrough server could not expose as they are (left out, never shadowing)."""
+    needs_login: tuple[str, ...] = ()
+    """The servers behind OAuth that wait for a person to log in (their tools come once one has)."""
 
     @cached_property
     def search_index(self) -> ToolIndex:
@@ -254,7 +256,8 @@ def build_catalog(upstreams: Iterable[Upstream]) -> Catalog:
             renamed_template = template.model_copy(update={"name": raw_name(prefix, template.name)})
             templates.append((upstream.name, template_matcher(template.uri_template), renamed_template))
     frozen = {server: tuple(items) for server, items in conflicts.items()}
-    return Catalog(tools, prompts, resources, tuple(templates), filtered, frozen)
+    waiting = tuple(upstream.name for upstream in servers if upstream.needs_login)
+    return Catalog(tools, prompts, resources, tuple(templates), filtered, frozen, waiting)
 
 
 def _claim(kind: str, name: str, server: str, owner: dict[str, str], conflicts: dict[str, list[NameClash]]) -> bool:

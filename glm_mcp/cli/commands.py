@@ -43,9 +43,14 @@ async def _running_gateway(
     *,
     refuse_name_conflicts: bool = True,
     ready_wait_seconds: float = 10.0,
+    interactive_logins: bool = True,
 ) -> AsyncGenerator[Gateway, None]:
     gateway = Gateway(
-        config, loader=loader, refuse_name_conflicts=refuse_name_conflicts, ready_wait_seconds=ready_wait_seconds
+        config,
+        loader=loader,
+        refuse_name_conflicts=refuse_name_conflicts,
+        ready_wait_seconds=ready_wait_seconds,
+        interactive_logins=interactive_logins,
     )
     async with gateway.running():
         yield gateway
@@ -85,7 +90,7 @@ def tools(config: GatewayConfig, args: argparse.Namespace) -> int:
     wait = max((server.start_timeout for server in config.servers.values()), default=1.0)
 
     async def run() -> dict[str, Any]:
-        async with Gateway(config, ready_wait_seconds=wait).running() as gateway:
+        async with Gateway(config, ready_wait_seconds=wait, interactive_logins=False).running() as gateway:
             tools = [
                 {
                     "name": name,
@@ -151,7 +156,7 @@ def call(config: GatewayConfig, args: argparse.Namespace) -> int:
 
     async def run() -> T.CallToolResult:
         wait = max((server.start_timeout for server in config.servers.values()), default=1.0)
-        async with Gateway(config, ready_wait_seconds=wait).running() as gateway:
+        async with Gateway(config, ready_wait_seconds=wait, interactive_logins=False).running() as gateway:
             return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]  # JSON from the command line
 
     out = Path(args.out).expanduser() if args.out else None
@@ -211,7 +216,8 @@ def chat(config: GatewayConfig, args: argparse.Namespace) -> int:
 
 def doctor(config: GatewayConfig, args: argparse.Namespace) -> int:
     async def run() -> int:
-        async with _running_gateway(config, refuse_name_conflicts=False) as gateway:  # reported as findings
+        # Clashes are reported as findings; a server that needs a login is reported, not logged into.
+        async with _running_gateway(config, refuse_name_conflicts=False, interactive_logins=False) as gateway:
             findings = await diagnose(gateway, probe_model=not args.no_model)
         print(f"config: {config.source}")
         print(render(findings))

@@ -37,6 +37,8 @@ async def diagnose(gateway: Gateway, *, probe_model: bool = True) -> list[Findin
             findings.append(Finding(f"server {name}", OK, "disabled in the config"))
         elif upstream.state is ServerState.READY:
             findings.append(Finding(f"server {name}", OK, f"{status['tools']} tools ({upstream.config.type})"))
+        elif status["state"] == ServerState.NEEDS_LOGIN.value:
+            findings.append(Finding(f"server {name}", WARN, f"needs login: {upstream.error}"))
         else:
             fix = "check the command, its arguments and that it runs on its own"
             if upstream.config.type in ("http", "sse"):

@@ -34,6 +34,7 @@ from glm_mcp.cli.install import (
 from glm_mcp.cli.installing import (
     install,
 )
+from glm_mcp.cli.login import login, logout
 from glm_mcp.cli.serve import (
     serve,
 )
@@ -111,6 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     restart = with_config(commands.add_parser("restart", help="restart one server of a running `glm-mcp serve`"))
     restart.add_argument("server", help="the configured server name")
     restart.add_argument("--url", help="the running gateway (default: http://HOST:PORT of the config)")
+    log_in = with_config(commands.add_parser("login", help="log in to a remote server behind OAuth"))
+    log_in.add_argument("server", help="the configured server name")
+    log_out = with_config(commands.add_parser("logout", help="forget the login to a remote server"))
+    log_out.add_argument("server", help="the configured server name")
     doctor = with_config(commands.add_parser("doctor", help="check the config, the servers, the tools and the model"))
     doctor.add_argument("--no-model", action="store_true", help="skip the request to the model endpoint")
     return parser
@@ -155,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "chat": chat,
             "doctor": doctor,
             "install": install,
+            "login": login,
+            "logout": logout,
         }[args.command]
         return command(config, args)
     except (ConfigError, UsageError) as exc:

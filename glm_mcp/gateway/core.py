@@ -20,7 +20,6 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -40,9 +39,7 @@ from glm_mcp.gateway.status import GatewayStatus, ServerStatus, gateway_status, 
 from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.profile import TEXT_MODELS
-from glm_mcp.oauth.logins import Logins
-from glm_mcp.oauth.vault import Vault
-from glm_mcp.private_files import state_folder
+from glm_mcp.oauth.logins import Logins, gateway_vault
 from glm_mcp.redact import register, scrub
 from glm_mcp.relay.answers import GatewayAnswers
 from glm_mcp.relay.asking import Asker
@@ -77,6 +74,8 @@ class Gateway:
         loader: Callable[[], GatewayConfig] | None = None,
         model_transport: httpx2.AsyncBaseTransport | None = None,
         refuse_name_conflicts: bool = True,
+        logins: Logins | None = None,
+        interactive_logins: bool = True,
     ) -> None:
         self.config = config
         self._refuse_name_conflicts = refuse_name_conflicts
@@ -96,9 +95,12 @@ class Gateway:
         self.answers = GatewayAnswers(self.model, lambda: self.config, on_sampling=self.records.sampling)
         """What the gateway answers a server's questions when no caller can (GLM sampling, roots)."""
         self._listeners = Listeners()
-        state = Path(config.gateway.state_dir) if config.gateway.state_dir else state_folder({}, Path.home())
-        self.logins = Logins(
-            Vault(state / "oauth"), timeout=config.gateway.login_timeout, browser=config.gateway.open_browser
+        self.logins = logins or Logins(
+            gateway_vault(config),
+            timeout=config.gateway.login_timeout,
+            browser=config.gateway.open_browser,
+            interactive=interactive_logins,
+            on_change=self._login_changed,
         )
         """The servers' OAuth logins, and those waiting for a person."""
         self.on_catalog_change = self._listeners.on_catalog_change
@@ -220,6 +222,24 @@ class Gateway:
                 ServerState.READY,
             ):
                 await self._catalog_changed.wait()
+
+    async def next_change(self) -> None:
+        """Wait for the next change of the catalog (a server ready, gone, or waiting for a login)."""
+        await self._catalog_changed.wait()
+
+    async def login_over(self, name: str, seconds: float) -> None:
+        """Wait (at most `seconds`) until the server's login is over: it is connected, or it failed, or it is
+        parked needing another login. A failed attempt changes no catalog: the state is looked at each second."""
+        upstream = self._pool[name]
+        busy = (ServerState.STARTING, ServerState.RESTARTING, ServerState.READY)
+        with anyio.move_on_after(seconds):
+            while upstream.signin.waiting or (upstream.state in busy and not upstream.connected):
+                with anyio.move_on_after(1):
+                    await self._catalog_changed.wait()
+
+    async def _login_changed(self) -> None:
+        if self._entered:
+            await self.rebuild()
 
     async def rebuild(self) -> None:
         """Build the catalog anew from the servers' listings and tell the listeners."""

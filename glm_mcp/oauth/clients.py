@@ -65,9 +65,11 @@ CLIENT_NAME = "glm-mcp"
 
 
 class Person(Protocol):
-    """Whoever completes a login in a browser: shown the URL, given `timeout` seconds."""
+    """Whoever completes a login in a browser: shown the URL, given `timeout` seconds; none when not
+    `interactive` (a report such as `glm-mcp tools`): the login is then left for `glm-mcp login`."""
 
     timeout: float
+    interactive: bool
 
     async def login_needed(self, server: str, url: str) -> None: ...
 
@@ -91,8 +93,10 @@ class _GatewayRules:
         self._server = server
         self.login = login
         self._logins_in_a_row = 0
-        self._refresh_tried = False
+        self._refresh_tried = 0
         self._last_status = 0
+        self.failure: str | None = None
+        """Why the last login failed, until a request is accepted again."""
 
     async def _initialize(self) -> None:
         await super()._initialize()  # type: ignore[misc]  # the SDK provider's, next in the MRO
@@ -113,17 +117,20 @@ class _GatewayRules:
                 if outgoing is request:
                     self._last_status = response.status_code
                     if response.status_code < 400:
-                        self._logins_in_a_row = 0
-                        self._refresh_tried = False
+                        self._logins_in_a_row = self._refresh_tried = 0
+                        self.failure = None
                 outgoing = await flow.asend(response)
         except StopAsyncIteration:
             return
+        except Exception as exc:  # said again where the request that needed the login fails
+            self.failure = str(exc) or type(exc).__name__
+            raise
         finally:
             await flow.aclose()
 
     async def _perform_authorization(self) -> httpx2.Request:
         if self._last_status == 401 and not self._refresh_tried and self.context.can_refresh_token():
-            self._refresh_tried = True  # a revoked access token with a good refresh token needs no person
+            self._refresh_tried = 1  # a revoked access token with a good refresh token needs no person
             return await self._refresh_token()  # type: ignore[attr-defined, no-any-return]  # the SDK's
         if self._logins_in_a_row >= MAX_LOGINS:
             raise LoginRequired(
@@ -171,6 +178,8 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
             self.context.client_info = self._preregistered
 
     async def _show(self, url: str) -> None:
+        if not self._person.interactive:
+            raise LoginRequired(f"it needs a login: run `glm-mcp login {self._server}`")
         await self._catcher.bind(self._port)
         self._state = (parse_qs(urlsplit(url).query).get("state") or [None])[0]
         await self._person.login_needed(self._server, url)

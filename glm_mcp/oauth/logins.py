@@ -5,20 +5,25 @@ Contract:
   one per server for the gateway's life, so its limits and its refresh state outlive a reconnect;
 - while a login waits for its person, `pending[server]` holds its URL (for the status page, editors and `tools`),
   the URL is logged with the command that also does it, and the browser is opened once where allowed;
-- `watch(server, fn)` hears when a login of that server starts waiting (True) and ends (False).
+- not `interactive` (a report such as `glm-mcp tools`), a login that needs a person is not started: the server
+  shows `needs login` with the command to run;
+- `watch(server, fn)` hears when a login of that server starts waiting (True) and ends (False); `on_change` hears
+  each such change after the watcher.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import httpx2
 
-from glm_mcp.config import HttpUpstreamConfig
+from glm_mcp.config import GatewayConfig, HttpUpstreamConfig
 from glm_mcp.oauth.clients import server_auth
 from glm_mcp.oauth.redirect import open_browser
 from glm_mcp.oauth.vault import ServerLogin, Vault
+from glm_mcp.private_files import state_folder
 from glm_mcp.redact import show_url
 
 logger = logging.getLogger(__name__)
@@ -28,6 +33,12 @@ WatchFnT = Callable[[bool], None]
 
 def login_command(server: str) -> str:
     return f"glm-mcp login {server}"
+
+
+def gateway_vault(config: GatewayConfig) -> Vault:
+    """The vault of the config's state folder (`gateway.state_dir`, filled in by the loader)."""
+    state = Path(config.gateway.state_dir) if config.gateway.state_dir else state_folder({}, Path.home())
+    return Vault(state / "oauth")
 
 
 class Logins:
@@ -40,12 +51,18 @@ class Logins:
         timeout: float = 300.0,
         browser: bool = True,
         announce: Callable[[str, str], None] | None = None,
+        interactive: bool = True,
+        on_change: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._on_change = on_change
         self.vault = vault
         self.timeout = timeout
+        self.interactive = interactive
         self._browser = browser
         self._announce = announce
         self.pending: dict[str, str] = {}
+        self.opened: set[str] = set()
+        """The login URLs a browser was opened for (a person is shown each once)."""
         self._watchers: dict[str, WatchFnT] = {}
 
     def login(self, server: str, url: str) -> ServerLogin:
@@ -75,12 +92,16 @@ class Logins:
             self._announce(server, url)
         else:
             logger.warning("server '%s' needs a login: open %s (or run `%s`)", server, url, login_command(server))
-        if self._browser:
-            open_browser(url)
+        if self._browser and open_browser(url):
+            self.opened.add(url)
         if watcher := self._watchers.get(server):
             watcher(True)
+        if self._on_change is not None:
+            await self._on_change()
 
     async def login_done(self, server: str) -> None:
-        self.pending.pop(server, None)
+        self.opened.discard(self.pending.pop(server, ""))
         if watcher := self._watchers.get(server):
             watcher(False)
+        if self._on_change is not None:
+            await self._on_change()

@@ -17,6 +17,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from html import escape
 from urllib.parse import parse_qs, urlsplit
@@ -48,7 +49,7 @@ def open_browser(url: str) -> bool:
     if not can_open_browser(os.environ):
         return False
     try:
-        subprocess.Popen(
+        opener = subprocess.Popen(
             [sys.executable, "-m", "webbrowser", "-t", url],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -58,6 +59,8 @@ def open_browser(url: str) -> bool:
     except OSError as exc:
         logger.warning("could not open a browser (%s); open the login URL by hand", exc)
         return False
+    # A `$BROWSER` command may run until its window closes: a thread of its own waits for it (no zombie).
+    threading.Thread(target=opener.wait, name="browser", daemon=True).start()
     return True
 
 

@@ -141,5 +141,9 @@ class ServerLogin:
     def keep_redirect_port(self, port: int) -> None:
         self._update(redirect_port=port)
 
-    def forget(self) -> bool:
-        return self.vault.remove(self.server, self.user)
+    def forget_tokens(self) -> None:
+        """Drop the tokens, keep the client registration (and its redirect port): the next use logs in anew."""
+        data = self._record()
+        if data.pop("tokens", None) is not None:
+            data.pop("expires_at", None)
+            self.vault.write(self.server, data, self.user)

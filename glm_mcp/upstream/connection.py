@@ -80,11 +80,11 @@ class Upstream:
         """How this server's own requests (sampling, elicitation, roots) are answered, and what is advertised."""
         self._on_updated = on_updated
         self.config = config
-        self.state = ServerState.DISABLED if config.disabled else ServerState.STARTING  # shown `needs login` while
-        # `signin.waiting`
+        self.state = ServerState.DISABLED if config.disabled else ServerState.STARTING  # see `needs_login` too
         self.error: str | None = None
-        if config.config_error is not None and not config.disabled:
-            self.state, self.error = ServerState.FAILED, config.config_error
+        self.signin = SignIn(name, config, logins)  # its OAuth client and its logins
+        if (unusable := config.config_error or self.signin.error) is not None and not config.disabled:
+            self.state, self.error = ServerState.FAILED, unusable
         self.listing = Listing()
         self.restarts = 0
         self.ready_since: float | None = None
@@ -98,26 +98,22 @@ class Upstream:
         self._tail = StderrTail()
         self._reconnected = anyio.Event()
         self._session_lost = False
-        self.first_outcome = anyio.Event()
-        """Set once the first start attempt succeeded or failed."""
-        self._requests = Requests(name, config, self.questions, self._lost)
+        self.first_outcome = anyio.Event()  # the first attempt succeeded, failed or waits for a login
+        self._requests = Requests(name, config, self.questions, self._lost, lambda: self.signin.failure)
         self._following = Following(name)
         """Resources a 2026-07-28 server is asked about on its listen stream (kept across reconnects)."""
-        self.signin = SignIn(name, config, logins)  # its OAuth client and its logins
-        if self.signin.error is not None and self.state is ServerState.STARTING:
-            self.state, self.error = ServerState.FAILED, self.signin.error
 
     # -- supervision ---------------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect, serve and reconnect until cancelled."""
         task_status.started()
-        if self.config.disabled or self.config.config_error is not None or self.state is ServerState.FAILED:
-            # A disabled server is never started; one whose entry could not be read cannot be.
+        if self.config.disabled or self.state is ServerState.FAILED:
+            # A disabled server is never started; one whose entry (or `oauth`) could not be read cannot be.
             self.first_outcome.set()
             return
         failures = 0
-        unwatch = self.signin.watch()
+        unwatch = self.signin.watch(self.first_outcome.set)  # waiting for a person is an outcome: `needs login`
         try:
             while True:
                 started_at = time.monotonic()
@@ -181,14 +177,13 @@ class Upstream:
         self.signin.attempt(None)
         timed_out = waiting_for if attempt.cancelled_caught else None
         self.error = scrub(attempt_failure(self.config, self.error or "", timed_out, self._tail))
-        self._live = None
-        self.ready_since = None
+        self._live, self.ready_since = None, None
         self.state = ServerState.RESTARTING if was_ready else ServerState.FAILED
         if needs_login is not None:
             self.state, self.error = ServerState.NEEDS_LOGIN, scrub(needs_login)
         self.first_outcome.set()
-        if was_ready:
-            self.listing = Listing()
+        if was_ready or needs_login is not None:
+            self.listing = Listing() if was_ready else self.listing
             await self._changed()
 
     async def _serve(self, live: Live) -> None:
@@ -247,6 +242,11 @@ class Upstream:
             await live.wire.session.send_roots_list_changed()  # pyright: ignore[reportDeprecated]  # 2025-era roots
         except Exception:  # boundary: a server that cannot hear it asks again on its own, or never did
             logger.debug("server '%s' could not be told its roots changed", self.name, exc_info=True)
+
+    @property
+    def needs_login(self) -> bool:
+        """A person must log in before this server can be (fully) used."""
+        return self.state is ServerState.NEEDS_LOGIN or self.signin.waiting
 
     @property
     def connected(self) -> bool:

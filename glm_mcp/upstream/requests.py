@@ -107,7 +107,15 @@ def is_session_lost(exc: MCPError) -> bool:
 class Requests:
     """One server's requests; `on_lost` is told when the HTTP server lost the session."""
 
-    def __init__(self, server: str, config: UpstreamConfig, questions: Questions, on_lost: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        server: str,
+        config: UpstreamConfig,
+        questions: Questions,
+        on_lost: Callable[[], None],
+        login_failure: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self._login_failure = login_failure
         self._server = server
         self._config = config
         self._questions = questions
@@ -148,7 +156,9 @@ class Requests:
             return await answering_rounds(live.wire, method, params, opts, self._questions, self._server)
         except MCPError as exc:
             if exc.code == T.CONNECTION_CLOSED or live.closed.is_set():
-                raise UpstreamUnavailable(self._server, "the connection closed during the request") from exc
+                failure = self._login_failure()
+                why = f": the login it asked for failed ({failure})" if failure else ""
+                raise UpstreamUnavailable(self._server, f"the connection closed during the request{why}") from exc
             if self._config.type in ("http", "sse") and is_session_lost(exc):
                 self._on_lost()
                 live.closed.set()  # the supervisor opens a new session at once

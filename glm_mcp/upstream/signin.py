@@ -38,6 +38,7 @@ class SignIn:
         """A person was asked to log in during the current attempt."""
         self.wanted = anyio.Event()
         self._scope: anyio.CancelScope | None = None
+        self._on_waiting: Callable[[], None] = lambda: None
         if logins is not None and isinstance(config, HttpUpstreamConfig):
             try:
                 self.auth = logins.auth_for(name, config)
@@ -45,12 +46,20 @@ class SignIn:
                 self.error = f"oauth: {exc}"
 
     @property
+    def failure(self) -> str | None:
+        """Why the last login failed (None once a request is accepted again)."""
+        found = getattr(self.auth, "failure", None)  # set by the OAuth client
+        return found if isinstance(found, str) else None
+
+    @property
     def url(self) -> str | None:
         """The URL of the login waiting for its person."""
         return self._logins.pending.get(self.name) if self._logins is not None else None
 
-    def watch(self) -> Callable[[], None]:
-        """Follow this server's logins; returns the function that stops it."""
+    def watch(self, on_waiting: Callable[[], None]) -> Callable[[], None]:
+        """Follow this server's logins (`on_waiting` is called when one starts waiting for its person); returns the
+        function that stops it."""
+        self._on_waiting = on_waiting
         if self._logins is None:
             return lambda: None
         return self._logins.watch(self.name, self._heard)
@@ -65,6 +74,7 @@ class SignIn:
         self.waiting = waiting
         if waiting:
             self.asked_person = True
+            self._on_waiting()
         if self._scope is not None:
             self._scope.deadline = math.inf if waiting else anyio.current_time() + self._start_timeout
 

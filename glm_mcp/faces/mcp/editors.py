@@ -155,8 +155,8 @@ class _Log:
 def changed_lists(old: Catalog, new: Catalog) -> set[ListKind]:
     """Which of the editor-visible lists differ between two catalog snapshots."""
     kinds: set[ListKind] = set()
-    if _tool_view(old) != _tool_view(new):
-        kinds.add("tools")
+    if _tool_view(old) != _tool_view(new) or bool(old.needs_login) != bool(new.needs_login):
+        kinds.add("tools")  # `glm__login` comes and goes with the servers that need a login
     if old.prompts.keys() != new.prompts.keys():
         kinds.add("prompts")
     if old.resources.keys() != new.resources.keys() or len(old.templates) != len(new.templates):

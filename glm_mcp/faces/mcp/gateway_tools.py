@@ -1,12 +1,15 @@
-"""The gateway's own tools on the MCP face: `glm__agent` (a GLM run over the catalog), and in search mode
-`glm__find_tools` and `glm__call_tool` (a destructive tool found by search runs only where its policy allows)."""
+"""The gateway's own tools on the MCP face: `glm__agent` (a GLM run over the catalog), in search mode
+`glm__find_tools` and `glm__call_tool` (a destructive tool found by search runs only where its policy allows), and
+`glm__login` while a server behind OAuth waits for a person."""
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 from typing import Any
 
+import anyio
 import mcp.types as T
 from mcp.server import ServerRequestContext
 
@@ -157,4 +160,60 @@ async def destructive_refusal(
         f'read-only or non-destructive), \'{entry.server}\' is set to "destructive": "{policy}", and this client '
         f'cannot ask its user to confirm. Call {name} directly, or set "destructive": "allow" on '
         f"'{entry.server}' in the gateway config."
+    )
+
+
+LOGIN_TOOL_NAME = "glm__login"
+
+
+def login_tool(servers: tuple[str, ...]) -> T.Tool:
+    """`glm__login`, listed while some server waits for a person to log in."""
+    return T.Tool(
+        name=LOGIN_TOOL_NAME,
+        title="Log in to a server",
+        description=(
+            f"Log in to a remote MCP server behind OAuth; its tools appear once the login completes. Needing a "
+            f"login now: {', '.join(servers)}."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {"server": {"type": "string", "enum": list(servers), "description": "The server."}},
+            "required": ["server"],
+        },
+        annotations=T.ToolAnnotations(read_only_hint=True, open_world_hint=True),
+    )
+
+
+async def log_in(gateway: Gateway, arguments: dict[str, Any], asker: Asker) -> T.CallToolResult:
+    """`glm__login`: the server's login URL, shown to the editor's person (URL-mode elicitation where the editor
+    offers it, else in the result); with the elicitation, the call returns once the server is ready."""
+    name = arguments.get("server")
+    upstream = gateway.servers.get(name) if isinstance(name, str) else None
+    if upstream is None or not isinstance(name, str):
+        return error_result(f"'server' must be one of: {', '.join(gateway.catalog.needs_login) or '(none)'}")
+    if not upstream.needs_login:
+        return T.CallToolResult(content=[T.TextContent(text=f"'{name}' needs no login now ({upstream.state.value}).")])
+    timeout = gateway.config.gateway.login_timeout
+    url = gateway.logins.pending.get(name)
+    with anyio.move_on_after(upstream.config.start_timeout):
+        while (url := gateway.logins.pending.get(name)) is None:
+            upstream.signin.wanted.set()  # a server parked after a failed login tries again now
+            await gateway.next_change()
+    if url is None:
+        return error_result(f"'{name}' did not start a login: {upstream.error}; run `glm-mcp login {name}`")
+    said = "accept" if url in gateway.logins.opened else None  # the gateway opened a browser: no second prompt
+    if said is None and asker.elicit is not None:
+        message = f"Log in to '{name}' in your browser; glm-mcp connects once you have."
+        answer = await asker.elicit(
+            T.ElicitRequestURLParams(mode="url", message=message, url=url, elicitation_id=secrets.token_urlsafe(12))
+        )
+        said = answer.action if isinstance(answer, T.ElicitResult) else None
+    if said != "accept":
+        text = f"Open this URL to log in to '{name}': {url} (or run `glm-mcp login {name}`); its tools appear then."
+        return T.CallToolResult(content=[T.TextContent(text=text)])
+    await gateway.login_over(name, timeout)
+    if not upstream.connected:
+        return error_result(f"'{name}' is not logged in yet ({upstream.error or upstream.state.value})")
+    return T.CallToolResult(
+        content=[T.TextContent(text=f"Logged in to '{name}': {len(upstream.listing.tools)} tools.")]
     )

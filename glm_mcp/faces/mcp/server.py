@@ -40,8 +40,11 @@ from glm_mcp.faces.mcp.gateway_tools import (
     AGENT_TOOL_NAME,
     CALL_TOOL_TOOL,
     FIND_TOOLS_TOOL,
+    LOGIN_TOOL_NAME,
     destructive_refusal,
     find,
+    log_in,
+    login_tool,
     run_agent,
 )
 from glm_mcp.gateway.core import Gateway, error_result
@@ -180,6 +183,8 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         editors.remember(ctx.session)
         await gateway.first_listing(gateway.config.gateway.first_list_wait)
         own = [AGENT_TOOL] if agent is not None else []
+        if gateway.catalog.needs_login:
+            own.append(login_tool(gateway.catalog.needs_login))
         if search_mode(ctx):
             pinned = [tool for entry, tool in gateway.catalog.tools.values() if is_pinned(entry, gateway.config)]
             return T.ListToolsResult(tools=[*own, FIND_TOOLS_TOOL, CALL_TOOL_TOOL, *pinned])
@@ -198,6 +203,9 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
                 ("tools/call", params.name, params.arguments),
             )
         name, arguments = params.name, params.arguments
+        if name == LOGIN_TOOL_NAME:
+            wanted = arguments or {}
+            return await asking(ctx, params, lambda asker: log_in(gateway, wanted, asker), ("tools/call", name, wanted))
         if name == FIND_TOOLS_TOOL.name:
             return find(gateway, arguments or {})
         if name == CALL_TOOL_TOOL.name:

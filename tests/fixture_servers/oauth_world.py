@@ -1,0 +1,216 @@
+"""A remote MCP server behind OAuth 2.1 and its authorization server, for tests: the MCP SDK's own authorization
+server (metadata, dynamic registration, authorize, token, revocation) and resource server (bearer checks, protected
+resource metadata), over real HTTP on 127.0.0.1.
+
+What is ours is only the store behind them (`Accounts`): a person who approves every login, tokens in memory, and
+what a test reads afterwards (registrations, authorization requests, token grants). The `admin` tool needs the
+`write` scope: a token without it gets `403 insufficient_scope`, as a step-up challenge.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp.server.auth.provider import (
+    AccessToken,
+    AuthorizationCode,
+    AuthorizationParams,
+    IdentityAssertionParams,
+    RefreshToken,
+    TokenError,
+    construct_redirect_uri,
+)
+from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+
+from glm_mcp.oauth.clients import free_port
+from tests.helpers import serve_asgi
+
+
+@dataclass
+class Accounts:
+    """The authorization server's memory, and what tests read of it."""
+
+    access_seconds: int = 3600
+    clients: dict[str, OAuthClientInformationFull] = field(default_factory=dict[str, OAuthClientInformationFull])
+    codes: dict[str, AuthorizationCode] = field(default_factory=dict[str, AuthorizationCode])
+    access: dict[str, AccessToken] = field(default_factory=dict[str, AccessToken])
+    refresh: dict[str, RefreshToken] = field(default_factory=dict[str, RefreshToken])
+    authorizations: list[AuthorizationParams] = field(default_factory=list[AuthorizationParams])
+    grants: list[str] = field(default_factory=list[str])
+    """Each token issued, by grant: `authorization_code` or `refresh_token`."""
+
+    async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
+        return self.clients.get(client_id)
+
+    async def register_client(self, client_info: OAuthClientInformationFull) -> None:
+        assert client_info.client_id is not None
+        # Registered for every scope this server knows, as many authorization servers do (RFC 7591 §3.2.1).
+        self.clients[client_info.client_id] = client_info.model_copy(update={"scope": "read write"})
+
+    async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
+        self.authorizations.append(params)  # the person approves at once
+        code = secrets.token_urlsafe(24)
+        self.codes[code] = AuthorizationCode(
+            code=code,
+            scopes=params.scopes or [],
+            expires_at=time.time() + 300,
+            client_id=client.client_id or "",
+            code_challenge=params.code_challenge,
+            redirect_uri=params.redirect_uri,
+            redirect_uri_provided_explicitly=params.redirect_uri_provided_explicitly,
+            resource=params.resource,
+        )
+        return construct_redirect_uri(str(params.redirect_uri), code=code, state=params.state)
+
+    async def load_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: str
+    ) -> AuthorizationCode | None:
+        return self.codes.get(authorization_code)
+
+    def _issue(self, client_id: str, scopes: list[str], resource: str | None, grant: str) -> OAuthToken:
+        self.grants.append(grant)
+        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        expires = int(time.time()) + self.access_seconds
+        self.access[access] = AccessToken(
+            token=access, client_id=client_id, scopes=scopes, expires_at=expires, resource=resource
+        )
+        self.refresh[refresh] = RefreshToken(token=refresh, client_id=client_id, scopes=scopes, resource=resource)
+        return OAuthToken(
+            access_token=access,
+            token_type="Bearer",
+            expires_in=self.access_seconds,
+            refresh_token=refresh,
+            scope=" ".join(scopes) or None,
+        )
+
+    async def exchange_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
+    ) -> OAuthToken:
+        self.codes.pop(authorization_code.code, None)
+        return self._issue(
+            authorization_code.client_id, authorization_code.scopes, authorization_code.resource, "authorization_code"
+        )
+
+    async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> RefreshToken | None:
+        return self.refresh.get(refresh_token)
+
+    async def exchange_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
+    ) -> OAuthToken:
+        self.refresh.pop(refresh_token.token, None)  # rotated
+        return self._issue(
+            refresh_token.client_id, scopes or refresh_token.scopes, refresh_token.resource, "refresh_token"
+        )
+
+    async def load_access_token(self, token: str) -> AccessToken | None:
+        found = self.access.get(token)
+        if found is None or (found.expires_at is not None and found.expires_at < time.time()):
+            return None
+        return found
+
+    async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
+        self.access.pop(token.token, None)
+        self.refresh.pop(token.token, None)
+
+    async def exchange_identity_assertion(
+        self, client: OAuthClientInformationFull, params: IdentityAssertionParams
+    ) -> OAuthToken:
+        raise TokenError("unsupported_grant_type", "this server takes no identity assertions")
+
+    def revoke_access(self) -> None:
+        """Every access token stops working (the refresh tokens still do)."""
+        self.access.clear()
+
+
+@dataclass
+class World:
+    url: str
+    """The MCP endpoint."""
+    issuer: str
+    accounts: Accounts
+
+
+def _server(accounts: Accounts, base: str, scopes: list[str]) -> MCPServer:
+    server = MCPServer(
+        "behind-oauth",
+        auth=AuthSettings(
+            issuer_url=base,  # type: ignore[arg-type]  # pydantic coerces
+            resource_server_url=f"{base}/mcp",  # type: ignore[arg-type]  # pydantic coerces
+            client_registration_options=ClientRegistrationOptions(enabled=True, valid_scopes=["read", "write"]),
+            revocation_options=RevocationOptions(enabled=True),
+            required_scopes=scopes,
+        ),
+        auth_server_provider=accounts,
+    )
+
+    @server.tool()
+    def whoami() -> str:
+        """Who the server thinks is calling."""
+        from mcp.server.auth.middleware.auth_context import get_access_token
+
+        token = get_access_token()
+        return f"client {token.client_id if token else '?'} with scopes {sorted(token.scopes) if token else []}"
+
+    return server
+
+
+def _step_up(app: Any, accounts: Accounts, base: str) -> Any:
+    """`tools/call` of `admin` needs the `write` scope: without it, 403 with an `insufficient_scope` challenge."""
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await app(scope, receive, send)
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        headers = dict(scope["headers"])
+        token = headers.get(b"authorization", b"").decode().removeprefix("Bearer ")
+        found = await accounts.load_access_token(token)
+        if b'"admin"' in body and found is not None and "write" not in found.scopes:
+            challenge = f'Bearer error="insufficient_scope", scope="write", resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"'
+            await send(
+                {"type": "http.response.start", "status": 403, "headers": [(b"www-authenticate", challenge.encode())]}
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return None
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await app(scope, replay, send)
+
+    return guarded
+
+
+@asynccontextmanager
+async def oauth_world(accounts: Accounts | None = None, scopes: list[str] | None = None) -> AsyncGenerator[World, None]:
+    """A protected MCP server (`whoami`, `admin`) and its authorization server, both on one 127.0.0.1 port."""
+    accounts = accounts or Accounts()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _server(accounts, base, scopes or ["read"])
+
+    @server.tool()
+    def admin() -> str:
+        """Needs the write scope."""
+        return "admin done"
+
+    app = _step_up(server.streamable_http_app(), accounts, base)
+    async with serve_asgi(app, port=port):
+        yield World(url=f"{base}/mcp", issuer=base, accounts=accounts)

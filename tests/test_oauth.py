@@ -1,0 +1,201 @@
+"""Remote servers behind OAuth 2.1: a URL alone logs in (discovery, dynamic registration, PKCE, resource
+indicators), logins are kept encrypted and refreshed, step-up asks for the union of scopes, and a server that needs
+a person says so with the command to run. Against the MCP SDK's own authorization and resource servers over real
+HTTP; the person is `tests/approving_browser.py`, run through `$BROWSER` as a real browser would be."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import mcp.types as T
+import pytest
+
+from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ServeConfig
+from glm_mcp.gateway.core import Gateway
+from glm_mcp.upstream.connection import ServerState
+from tests.fixture_servers.oauth_world import Accounts, oauth_world
+from tests.helpers import ROOT, glm_mcp_serve, run_cli, text_of, write_config
+
+BROWSER = f"{sys.executable} {ROOT / 'tests' / 'approving_browser.py'} %s"
+
+
+@pytest.fixture
+def person(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A person at a browser who approves every login; returns the file listing the URLs they were shown."""
+    shown = tmp_path / "shown.txt"
+    monkeypatch.setenv("BROWSER", BROWSER)
+    monkeypatch.setenv("APPROVING_BROWSER_LOG", str(shown))
+    return shown
+
+
+async def until_settled(gateway: Gateway, name: str = "remote") -> None:
+    """Wait until the server's login, if any, is over: the server is connected, or parked needing a login."""
+    upstream = gateway.servers[name]
+    with anyio.fail_after(60):  # hang guard: a login through the browser process on a busy 2-core machine
+        while upstream.signin.waiting or not (upstream.connected or upstream.state is ServerState.NEEDS_LOGIN):
+            await gateway.next_change()
+
+
+def config_for(url: str, state: Path, **server: Any) -> GatewayConfig:
+    return GatewayConfig(
+        servers={"remote": HttpUpstreamConfig(url=url, **server)},
+        gateway=ServeConfig(state_dir=str(state), login_timeout=60),
+    )
+
+
+async def test_a_url_alone_logs_in_with_discovery_registration_pkce_and_the_resource(
+    person: Path, tmp_path: Path
+) -> None:
+    async with oauth_world() as world, Gateway(config_for(world.url, tmp_path)).running() as gateway:
+        await until_settled(gateway)
+        result = await gateway.call_tool("remote__whoami", {})
+    assert "with scopes ['read']" in text_of(result)
+    assert len(world.accounts.clients) == 1, "registered itself (RFC 7591)"
+    (asked,) = world.accounts.authorizations
+    assert asked.resource == world.url, "the resource indicator names the server (RFC 8707)"
+    assert asked.scopes == ["read"], "the scope the server's challenge named"
+    assert str(asked.redirect_uri).startswith("http://127.0.0.1:")
+    shown = person.read_text()  # noqa: ASYNC240  # what the browser was given, written before the login ended
+    assert shown.count("/authorize?") == 1, "the person was shown one login"
+    assert "code_challenge_method=S256" in shown
+
+
+async def test_the_login_is_kept_encrypted_0600_and_reused_after_a_restart(person: Path, tmp_path: Path) -> None:
+    async with oauth_world() as world:
+        async with Gateway(config_for(world.url, tmp_path)).running() as gateway:
+            await until_settled(gateway)
+            await gateway.call_tool("remote__whoami", {})
+        saved = tmp_path / "oauth" / "remote.login"
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        assert stat.S_IMODE(saved.parent.stat().st_mode) == 0o700
+        (token,) = world.accounts.access
+        assert token.encode() not in saved.read_bytes(), "the access token is not stored in clear"
+        async with Gateway(config_for(world.url, tmp_path)).running() as gateway:
+            await until_settled(gateway)
+            result = await gateway.call_tool("remote__whoami", {})
+        assert not result.is_error
+    assert len(world.accounts.authorizations) == 1, "the second start needed no person"
+
+
+async def test_a_token_near_its_expiry_is_refreshed_without_a_person(person: Path, tmp_path: Path) -> None:
+    accounts = Accounts(access_seconds=30)  # within the refresh margin: refreshed before it is used again
+    async with oauth_world(accounts) as world:
+        async with Gateway(config_for(world.url, tmp_path)).running() as gateway:
+            await until_settled(gateway)
+            await gateway.call_tool("remote__whoami", {})
+        async with Gateway(config_for(world.url, tmp_path)).running() as gateway:
+            await until_settled(gateway)
+            result = await gateway.call_tool("remote__whoami", {})
+    assert not result.is_error
+    assert accounts.grants[0] == "authorization_code" and "refresh_token" in accounts.grants[1:]
+    assert len(accounts.authorizations) == 1
+
+
+async def test_a_revoked_access_token_is_refreshed_on_401_without_a_person(person: Path, tmp_path: Path) -> None:
+    async with oauth_world() as world, Gateway(config_for(world.url, tmp_path)).running() as gateway:
+        await until_settled(gateway)
+        world.accounts.revoke_access()
+        result = await gateway.call_tool("remote__whoami", {})
+    assert not result.is_error, text_of(result)
+    assert world.accounts.grants == ["authorization_code", "refresh_token"]
+    assert len(world.accounts.authorizations) == 1
+
+
+async def test_step_up_asks_once_more_for_the_union_of_scopes(person: Path, tmp_path: Path) -> None:
+    async with oauth_world() as world, Gateway(config_for(world.url, tmp_path)).running() as gateway:
+        await until_settled(gateway)
+        result = await gateway.call_tool("remote__admin", {})
+    assert text_of(result) == "admin done"
+    first, second = world.accounts.authorizations
+    assert first.scopes == ["read"] and sorted(second.scopes or []) == ["read", "write"]
+
+
+async def test_without_a_person_the_server_needs_login_and_says_how(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("BROWSER", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    async with oauth_world() as world:
+        config = config_for(world.url, tmp_path).model_copy(
+            update={"gateway": ServeConfig(state_dir=str(tmp_path), login_timeout=1)}
+        )
+        async with Gateway(config).running() as gateway:
+            await until_settled(gateway)
+            assert gateway.servers["remote"].state is ServerState.NEEDS_LOGIN
+            status = gateway.status()["servers"]["remote"]
+    assert status["state"] == "needs login"
+    assert "glm-mcp login remote" in status.get("error", "")
+    assert world.accounts.authorizations == [], "nobody approved anything"
+
+
+async def test_login_and_logout_commands(tmp_path: Path) -> None:
+    env = {"BROWSER": BROWSER, "XDG_STATE_HOME": str(tmp_path / "state")}
+    async with oauth_world() as world:
+        config = write_config(tmp_path, {"remote": {"url": world.url}})
+        code, _, err = await run_cli("login", "remote", "--config", str(config), env=env)
+        assert code == 0, err
+        assert f"open this URL to log in: {world.issuer}/authorize?" in err
+        assert "logged in to 'remote' (2 tools)" in err
+        code, out, err = await run_cli("tools", "--json", "--config", str(config), env={**env, "BROWSER": ""})
+        assert code == 0, err
+        assert json.loads(out)["servers"]["remote"]["state"] == "ready", "the saved login is used, no person"
+        code, _, err = await run_cli("logout", "remote", "--config", str(config), env=env)
+        assert code == 0 and "logged out of 'remote'" in err
+        code, out, _ = await run_cli("tools", "--json", "--config", str(config), env={**env, "BROWSER": ""})
+    remote = json.loads(out)["servers"]["remote"]
+    assert code == 1 and remote["state"] == "needs login"
+    assert "run `glm-mcp login remote`" in remote["error"]
+    assert len(world.accounts.authorizations) == 1, "`tools` never starts a login"
+
+
+async def test_login_of_an_unknown_or_local_server_is_a_usage_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"local": {"command": "true"}})
+    code, _, err = await run_cli("login", "nope", "--config", str(config))
+    assert code == 2 and "no server 'nope'" in err and "local" in err
+    code, _, err = await run_cli("login", "local", "--config", str(config))
+    assert code == 2 and "only remote (url) servers log in" in err
+
+
+def test_a_login_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    from glm_mcp.errors import ConfigError
+    from glm_mcp.oauth.vault import Vault
+
+    vault = Vault(tmp_path / "oauth")
+    vault.write("remote", {"url": "http://x"})
+    os.chmod(vault.path("remote"), 0o644)
+    with pytest.raises(ConfigError, match="mode 0600"):
+        vault.read("remote")
+
+
+async def test_an_editor_logs_in_through_glm_login_with_a_url_elicitation(tmp_path: Path) -> None:
+    shown: list[str] = []
+
+    async def person_at_the_editor(context: Any, params: T.ElicitRequestParams) -> T.ElicitResult:
+        assert isinstance(params, T.ElicitRequestURLParams)
+        shown.append(params.url)
+        async with httpx2.AsyncClient(follow_redirects=True) as browser:  # the person approves in their browser
+            await browser.get(params.url)
+        return T.ElicitResult(action="accept")
+
+    no_browser = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    async with oauth_world() as world:
+        config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}, "gateway": {"auth_tokens": []}}
+        async with (
+            glm_mcp_serve(config, tmp_path, env=no_browser) as gateway,
+            gateway.mcp_client(elicitation_callback=person_at_the_editor) as editor,
+        ):
+            before = [tool.name for tool in (await editor.list_tools()).tools]
+            result = await editor.call_tool("glm__login", {"server": "remote"})
+            after = [tool.name for tool in (await editor.list_tools()).tools]
+    assert "glm__login" in before and "remote__whoami" not in before
+    assert text_of(result) == "Logged in to 'remote': 2 tools."
+    assert "remote__whoami" in after and "glm__login" not in after
+    assert len(shown) == 1 and shown[0].startswith(f"{world.issuer}/authorize?")
