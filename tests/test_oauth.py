@@ -6,6 +6,7 @@ HTTP; the person is `tests/approving_browser.py`, run through `$BROWSER` as a re
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import sys
@@ -15,13 +16,17 @@ from typing import Any
 import anyio
 import httpx2
 import mcp.types as T
+import openai
 import pytest
+from pydantic import SecretStr
 
-from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ServeConfig
+from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ModelConfig, ServeConfig
 from glm_mcp.gateway.core import Gateway
+from glm_mcp.http.app import build_app
 from glm_mcp.upstream.connection import ServerState
+from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.fixture_servers.oauth_world import Accounts, oauth_world
-from tests.helpers import ROOT, glm_mcp_serve, run_cli, text_of, write_config
+from tests.helpers import ROOT, glm_mcp_serve, run_cli, serve_asgi, text_of, write_config
 
 BROWSER = f"{sys.executable} {ROOT / 'tests' / 'approving_browser.py'} %s"
 
@@ -43,6 +48,21 @@ async def until_settled(gateway: Gateway, name: str = "remote") -> None:
             await gateway.next_change()
 
 
+class ListChanges:
+    """An editor's message handler that hears `tools/list_changed`."""
+
+    def __init__(self) -> None:
+        self._heard = anyio.Event()
+
+    async def __call__(self, message: object) -> None:
+        if isinstance(message, T.ToolListChangedNotification):
+            self._heard.set()
+
+    async def next(self) -> None:
+        await self._heard.wait()
+        self._heard = anyio.Event()
+
+
 def config_for(url: str, state: Path, **server: Any) -> GatewayConfig:
     return GatewayConfig(
         servers={"remote": HttpUpstreamConfig(url=url, **server)},
@@ -51,11 +71,15 @@ def config_for(url: str, state: Path, **server: Any) -> GatewayConfig:
 
 
 async def test_a_url_alone_logs_in_with_discovery_registration_pkce_and_the_resource(
-    person: Path, tmp_path: Path
+    person: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     async with oauth_world() as world, Gateway(config_for(world.url, tmp_path)).running() as gateway:
         await until_settled(gateway)
         result = await gateway.call_tool("remote__whoami", {})
+        status = json.dumps(gateway.status())
+    issued = [*world.accounts.access, *world.accounts.refresh]
+    assert issued and not any(token in caplog.text or token in status for token in issued), "tokens never shown"
     assert "with scopes ['read']" in text_of(result)
     assert len(world.accounts.clients) == 1, "registered itself (RFC 7591)"
     (asked,) = world.accounts.authorizations
@@ -199,3 +223,45 @@ async def test_an_editor_logs_in_through_glm_login_with_a_url_elicitation(tmp_pa
     assert text_of(result) == "Logged in to 'remote': 2 tools."
     assert "remote__whoami" in after and "glm__login" not in after
     assert len(shown) == 1 and shown[0].startswith(f"{world.issuer}/authorize?")
+
+
+async def test_the_status_page_login_action_gives_the_url_and_readyz_never_shows_it(tmp_path: Path) -> None:
+    no_browser = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    async with oauth_world() as world:
+        config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}}
+        changed = ListChanges()
+        async with (
+            glm_mcp_serve(config, tmp_path, env=no_browser) as gateway,
+            httpx2.AsyncClient() as http,
+            gateway.mcp_client(message_handler=changed),
+        ):
+            ready = (await http.get(f"{gateway.url}/readyz")).json()
+            answer = await http.post(f"{gateway.url}/admin/servers/remote/login", headers=gateway.headers)
+            url = answer.json()["url"]
+            async with httpx2.AsyncClient(follow_redirects=True) as browser:  # the operator logs in
+                await browser.get(url)
+            with anyio.fail_after(60):  # hang guard: the gateway connects once the redirect arrived
+                while (await http.get(f"{gateway.url}/readyz")).json()["servers"]["remote"]["state"] != "ready":
+                    await changed.next()  # the server's tools arriving change the list
+    assert ready["servers"]["remote"]["state"] == "needs login"
+    assert "/authorize" not in json.dumps(ready), "the login URL is the operator's, not /readyz's"
+    assert url.startswith(f"{world.issuer}/authorize?")
+
+
+async def test_glm_is_told_once_which_servers_need_a_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BROWSER", "")  # nobody logs in: the server waits
+    fake = FakeGlm([Reply(content="Please log in to remote first.")])
+    async with oauth_world() as world, serve_asgi(fake.app) as glm_url:
+        model = ModelConfig(base_url=f"{glm_url}/api/paas/v4", api_key=SecretStr("zai-key"), name="glm-4.6")
+        config = config_for(world.url, tmp_path).model_copy(update={"model": model})
+        gateway = Gateway(config)
+        async with serve_asgi(build_app(gateway)) as url:  # the app's lifespan runs the gateway
+            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            messages: list[Any] = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "whoami?"}]
+            answer = await client.chat.completions.create(model="glm-4.6", messages=messages)
+            await client.close()
+    assert answer.choices[0].message.content == "Please log in to remote first."
+    (sent,) = fake.requests
+    system = [message for message in sent["messages"] if message["role"] == "system"]
+    assert len(system) == 1 and system[0]["content"].startswith("Be brief.")
+    assert "`glm-mcp login remote`" in system[0]["content"]

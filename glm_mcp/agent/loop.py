@@ -60,6 +60,22 @@ _LISTED_TOOLS = 30
 """Tool names listed to a model that called an unknown one."""
 
 
+def with_login_note(messages: list[JsonObject], servers: tuple[str, ...]) -> list[JsonObject]:
+    """The conversation as GLM gets it: where servers wait for a person to log in, GLM is told once, in the system
+    message, so that it can say so instead of guessing why their tools are missing."""
+    if not servers:
+        return messages
+    commands = ", ".join(f"`glm-mcp login {server}`" for server in servers)
+    note = (
+        f"The MCP servers {', '.join(servers)} need the user to log in before their tools are available; "
+        f"if the task needs them, tell the user to log in (from the editor, or by running {commands})."
+    )
+    first = messages[0] if messages else None
+    if first is not None and first.get("role") == "system" and isinstance(first.get("content"), str):
+        return [{**first, "content": f"{first['content']}\n\n{note}"}, *messages[1:]]
+    return [{"role": "system", "content": note}, *messages]
+
+
 class CallRecorder(Protocol):
     """Counts a tool call and shows it on the status page."""
 
@@ -147,7 +163,7 @@ class Agent:
         `asker` is whoever handed over the task (the editor behind `glm__agent`): it confirms destructive calls of
         servers set to `"destructive": "ask"`, and answers what their servers ask (elicitation, roots).
         """
-        messages: list[JsonObject] = list(body["messages"])
+        messages: list[JsonObject] = with_login_note(list(body["messages"]), self.gateway.catalog.needs_login)
         usage: JsonObject | None = None
         steps = 0
         calls_made = 0

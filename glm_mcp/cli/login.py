@@ -17,6 +17,7 @@ from glm_mcp.cli.common import EXIT_FAILURE, EXIT_OK, run_async
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig
 from glm_mcp.errors import UsageError
 from glm_mcp.gateway.core import Gateway
+from glm_mcp.gateway.logins import login_over
 from glm_mcp.oauth.logins import Logins, gateway_vault
 from glm_mcp.upstream.connection import ServerState
 
@@ -50,7 +51,7 @@ def login(config: GatewayConfig, args: argparse.Namespace) -> int:
     async def run() -> tuple[ServerState, str | None, int]:
         gateway = Gateway(only, logins=logins, ready_wait_seconds=server.start_timeout)
         async with gateway.running():
-            await gateway.login_over(name, config.gateway.login_timeout + server.start_timeout)
+            await login_over(gateway, name, config.gateway.login_timeout + server.start_timeout)
             upstream = gateway.servers[name]
             return upstream.state, upstream.error, len(upstream.listing.tools)
 

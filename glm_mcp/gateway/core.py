@@ -227,16 +227,6 @@ class Gateway:
         """Wait for the next change of the catalog (a server ready, gone, or waiting for a login)."""
         await self._catalog_changed.wait()
 
-    async def login_over(self, name: str, seconds: float) -> None:
-        """Wait (at most `seconds`) until the server's login is over: it is connected, or it failed, or it is
-        parked needing another login. A failed attempt changes no catalog: the state is looked at each second."""
-        upstream = self._pool[name]
-        busy = (ServerState.STARTING, ServerState.RESTARTING, ServerState.READY)
-        with anyio.move_on_after(seconds):
-            while upstream.signin.waiting or (upstream.state in busy and not upstream.connected):
-                with anyio.move_on_after(1):
-                    await self._catalog_changed.wait()
-
     async def _login_changed(self) -> None:
         if self._entered:
             await self.rebuild()

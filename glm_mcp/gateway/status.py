@@ -60,8 +60,8 @@ def server_status(upstream: Upstream, catalog: Catalog) -> ServerStatus:
         "restarts": upstream.restarts,
         "uptime_seconds": round(time.time() - upstream.ready_since, 1) if upstream.ready_since else None,
     }
-    if upstream.signin.waiting:
-        status["error"] = f"waiting for a login: open {upstream.signin.url} or run `glm-mcp login {upstream.name}`"
+    if upstream.signin.waiting:  # the URL is the operator's to see (logs, status page), not `/readyz`'s
+        status["error"] = f"waiting for a login: on the status page, or run `glm-mcp login {upstream.name}`"
     elif upstream.error and upstream.state is not ServerState.READY:
         status["error"] = upstream.error
     if listing.notes:

@@ -8,7 +8,8 @@ Contract:
 - `GET /admin/status`: servers, tools with their policy, the last calls and model requests, a refused reload;
 - `GET /admin/events`: the same activity live, as server-sent events (read with `fetch`, which can send the token),
   at most `max_event_streams` (64) at once;
-- `POST /admin/reload`, `POST /admin/servers/{name}/{restart|disable|enable}`, `POST /admin/call` (a tool, with
+- `POST /admin/reload`, `POST /admin/servers/{name}/{restart|disable|enable|login}` (`login` answers the URL of
+  the server's login, starting one), `POST /admin/call` (a tool, with
   JSON arguments: the form on the page).
 """
 
@@ -31,6 +32,7 @@ from glm_mcp.activity import as_json
 from glm_mcp.catalog import is_destructive, loop_policy
 from glm_mcp.errors import ToolNotFoundError
 from glm_mcp.gateway.core import Gateway
+from glm_mcp.gateway.logins import login_url
 from glm_mcp.tools.results import flatten_result
 
 HEARTBEAT_SECONDS = 15.0
@@ -149,12 +151,19 @@ def admin_routes(gateway: Gateway) -> list[Route]:
     async def server_action(request: Request) -> Response:
         name, action = request.path_params["name"], request.path_params["action"]
         try:
+            if action == "login":
+                if name not in gateway.servers:
+                    raise ToolNotFoundError(f"no server '{name}' in the config")
+                url = await login_url(gateway, name)
+                if url is None:
+                    return _error(f"'{name}' started no login ({gateway.servers[name].state.value})", 409)
+                return JSONResponse({"ok": True, "server": name, "action": action, "url": url})
             if action == "restart":
                 await gateway.restart_server(name)
             elif action in ("disable", "enable"):
                 await gateway.set_enabled(name, action == "enable")
             else:
-                return _error(f"unknown action '{action}': restart, disable or enable", 404)
+                return _error(f"unknown action '{action}': restart, disable, enable or login", 404)
         except ToolNotFoundError as exc:
             return _error(str(exc), 404)
         return JSONResponse({"ok": True, "server": name, "action": action})

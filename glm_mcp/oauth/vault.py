@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from glm_mcp.private_files import create_private, read_private, write_private
+from glm_mcp.redact import register
 
 logger = logging.getLogger(__name__)
 
@@ -103,11 +104,16 @@ class ServerLogin:
 
     async def get_tokens(self) -> OAuthToken | None:
         tokens = self._record().get("tokens")
-        return OAuthToken.model_validate(tokens) if tokens else None
+        if not tokens:
+            return None
+        found = OAuthToken.model_validate(tokens)
+        register(secret for secret in (found.access_token, found.refresh_token) if secret)
+        return found
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
         # A refresh that returns a new refresh token replaces the old one here (rotation); the SDK carries the old
         # one forward when the server returns none.
+        register(secret for secret in (tokens.access_token, tokens.refresh_token) if secret)  # never shown anywhere
         expires_at = None if tokens.expires_in is None else time.time() + float(tokens.expires_in)
         self._update(tokens=tokens.model_dump(mode="json", exclude_none=True), expires_at=expires_at)
 

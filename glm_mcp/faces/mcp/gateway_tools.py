@@ -9,7 +9,6 @@ import logging
 import secrets
 from typing import Any
 
-import anyio
 import mcp.types as T
 from mcp.server import ServerRequestContext
 
@@ -21,6 +20,7 @@ from glm_mcp.agent.results import AgentEvent
 from glm_mcp.catalog import is_destructive
 from glm_mcp.errors import ModelError
 from glm_mcp.gateway.core import Gateway, error_result
+from glm_mcp.gateway.logins import login_over, login_url
 from glm_mcp.relay.asking import Asker
 
 logger = logging.getLogger(__name__)
@@ -193,12 +193,7 @@ async def log_in(gateway: Gateway, arguments: dict[str, Any], asker: Asker) -> T
         return error_result(f"'server' must be one of: {', '.join(gateway.catalog.needs_login) or '(none)'}")
     if not upstream.needs_login:
         return T.CallToolResult(content=[T.TextContent(text=f"'{name}' needs no login now ({upstream.state.value}).")])
-    timeout = gateway.config.gateway.login_timeout
-    url = gateway.logins.pending.get(name)
-    with anyio.move_on_after(upstream.config.start_timeout):
-        while (url := gateway.logins.pending.get(name)) is None:
-            upstream.signin.wanted.set()  # a server parked after a failed login tries again now
-            await gateway.next_change()
+    url = await login_url(gateway, name)
     if url is None:
         return error_result(f"'{name}' did not start a login: {upstream.error}; run `glm-mcp login {name}`")
     said = "accept" if url in gateway.logins.opened else None  # the gateway opened a browser: no second prompt
@@ -211,7 +206,7 @@ async def log_in(gateway: Gateway, arguments: dict[str, Any], asker: Asker) -> T
     if said != "accept":
         text = f"Open this URL to log in to '{name}': {url} (or run `glm-mcp login {name}`); its tools appear then."
         return T.CallToolResult(content=[T.TextContent(text=text)])
-    await gateway.login_over(name, timeout)
+    await login_over(gateway, name, gateway.config.gateway.login_timeout)
     if not upstream.connected:
         return error_result(f"'{name}' is not logged in yet ({upstream.error or upstream.state.value})")
     return T.CallToolResult(
