@@ -181,6 +181,66 @@ PROMISES: dict[str, Claims] = {
             "test_cli.py::test_two_passthrough_servers_sharing_a_name_stop_serve_and_stdio_with_a_config_error",
         ),
     },
+    "Command line: `glm-mcp login NAME [--config F]`": {
+        "prints the URL, opens the browser, keeps the login; exit 0; `tools` then needs no person": (
+            "test_oauth.py::test_login_and_logout_commands",
+        ),
+        "a server that is not remote, or unknown, is a usage error": (
+            "test_oauth.py::test_login_of_an_unknown_or_local_server_is_a_usage_error",
+        ),
+    },
+    "Command line: `glm-mcp logout NAME [--config F]`": {
+        "forgets the login: the server needs one again": ("test_oauth.py::test_login_and_logout_commands",),
+    },
+    "Configuration: Per remote (`url`) server": {
+        "`oauth: false` and a bad `oauth` object": (
+            "test_oauth.py::test_oauth_false_keeps_a_401_a_plain_failure_and_a_bad_oauth_object_fails_that_server_only",
+            "test_oauth.py::test_oauth_keys_are_checked",
+        ),
+    },
+    "Remote servers behind OAuth: Logins kept like secrets": {
+        "discovery, registration, PKCE, the resource indicator, from a URL alone": (
+            "test_oauth.py::test_a_url_alone_logs_in_with_discovery_registration_pkce_and_the_resource",
+            "test_conformance.py::test_glm_mcp_as_a_client_passes_every_scenario_but_the_listed_ones",
+        ),
+        "encrypted, 0600 in 0700, reused after a restart": (
+            "test_oauth.py::test_the_login_is_kept_encrypted_0600_and_reused_after_a_restart",
+            "test_oauth.py::test_a_login_file_readable_by_others_is_refused",
+        ),
+        "tokens never in logs or status": (
+            "test_oauth.py::test_a_url_alone_logs_in_with_discovery_registration_pkce_and_the_resource",
+        ),
+    },
+    "Remote servers behind OAuth: Refresh": {
+        "before expiry, after a restart": (
+            "test_oauth.py::test_a_token_near_its_expiry_is_refreshed_without_a_person",
+        ),
+        "on a 401, before a new login": (
+            "test_oauth.py::test_a_revoked_access_token_is_refreshed_on_401_without_a_person",
+        ),
+    },
+    "Remote servers behind OAuth: Bounded": {
+        "step-up with the union of scopes; no login loop": (
+            "test_oauth.py::test_step_up_asks_once_more_for_the_union_of_scopes",
+            "test_conformance.py::test_glm_mcp_as_a_client_passes_every_scenario_but_the_listed_ones",
+        ),
+        "a failed login parks the server": (
+            "test_oauth.py::test_without_a_person_the_server_needs_login_and_says_how",
+        ),
+    },
+    "Remote servers behind OAuth: Where the person is": {
+        "glm__login with a URL elicitation": (
+            "test_oauth.py::test_an_editor_logs_in_through_glm_login_with_a_url_elicitation",
+        ),
+        "the status page's login action; /readyz never shows the URL": (
+            "test_oauth.py::test_the_status_page_login_action_gives_the_url_and_readyz_never_shows_it",
+        ),
+        "tools and doctor show needs login and the command": (
+            "test_oauth.py::test_without_a_person_the_server_needs_login_and_says_how",
+            "test_oauth.py::test_login_and_logout_commands",
+        ),
+        "GLM is told once": ("test_oauth.py::test_glm_is_told_once_which_servers_need_a_login",),
+    },
     "Configuration: `mcpServers`": {
         "Claude Desktop's shape: stdio, HTTP and SSE servers": (
             "test_config.py::test_claude_desktop_shape_gives_stdio_http_and_sse_servers",

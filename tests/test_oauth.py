@@ -265,3 +265,36 @@ async def test_glm_is_told_once_which_servers_need_a_login(monkeypatch: pytest.M
     system = [message for message in sent["messages"] if message["role"] == "system"]
     assert len(system) == 1 and system[0]["content"].startswith("Be brief.")
     assert "`glm-mcp login remote`" in system[0]["content"]
+
+
+async def test_oauth_false_keeps_a_401_a_plain_failure_and_a_bad_oauth_object_fails_that_server_only(
+    person: Path, tmp_path: Path
+) -> None:
+    async with oauth_world() as world:
+        config = GatewayConfig(
+            servers={
+                "off": HttpUpstreamConfig.model_validate({"url": world.url, "oauth": False}),
+                "broken": HttpUpstreamConfig.model_validate(
+                    {"url": world.url, "oauth": {"grant": "client_credentials"}}
+                ),
+            },
+            gateway=ServeConfig(state_dir=str(tmp_path)),
+        )
+        async with Gateway(config).running() as gateway:
+            status = gateway.status()["servers"]
+    assert status["off"]["state"] == "failed" and "401" in status["off"].get("error", "")
+    assert status["broken"]["state"] == "failed"
+    assert status["broken"].get("error") == 'oauth: "grant": "client_credentials" needs a "client_id"'
+    assert world.accounts.authorizations == [] and world.accounts.clients == {}
+
+
+def test_oauth_keys_are_checked(tmp_path: Path) -> None:
+    from glm_mcp.config import parse_config
+    from glm_mcp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"mcpServers\.remote\.oauth\.grant"):
+        parse_config({"mcpServers": {"remote": {"url": "https://x/mcp", "oauth": {"grant": "password"}}}}, {})
+    with pytest.raises(ConfigError, match=r"mcpServers\.remote\.oauth\.client_metadata_url"):
+        parse_config(
+            {"mcpServers": {"remote": {"url": "https://x/mcp", "oauth": {"client_metadata_url": "http://x/c"}}}}, {}
+        )

@@ -142,7 +142,7 @@ class HttpUpstreamConfig(_UpstreamBase):
     headers: dict[str, str] = Field(default_factory=dict[str, str])
     """Headers sent with every request, for example `Authorization`. Secret."""
 
-    oauth: OAuthConfig | Literal[False] | None = None
+    oauth: OAuthConfig | None = None
     """How to log in where the server is behind OAuth. Absent, a server that asks for OAuth is still logged into,
     with discovery and dynamic registration; `false` turns that off (the `headers` are then all it gets)."""
 
@@ -150,7 +150,7 @@ class HttpUpstreamConfig(_UpstreamBase):
     def oauth_enabled(self) -> bool:
         """Whether a `401` with `WWW-Authenticate` starts a login: unless `"oauth": false`, or a static
         `Authorization` header is configured and no `oauth` object."""
-        if self.oauth is False:
+        if self.oauth is not None and not self.oauth.enabled:
             return False
         return self.oauth is not None or not any(key.lower() == "authorization" for key in self.headers)
 

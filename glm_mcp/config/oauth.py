@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 TokenAuthMethod = Literal["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
 
@@ -15,6 +15,9 @@ class OAuthConfig(BaseModel):
     `401` with `WWW-Authenticate` is discovered and registered with nothing configured."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    """`"oauth": false` in the config: a `401` is then a failure like any other."""
 
     client_id: str | None = Field(default=None, min_length=1)
     """A client registered beforehand with the authorization server (no dynamic registration then)."""
@@ -66,6 +69,11 @@ class OAuthConfig(BaseModel):
 
     jwt_assertion: SecretStr | None = None
     """For `"grant": "jwt_bearer"`: the workload's JWT, exchanged for an access token (RFC 7523). Secret."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _false_is_off(cls, value: Any) -> Any:
+        return {"enabled": False} if value is False else value
 
     @field_validator("scopes", mode="before")
     @classmethod

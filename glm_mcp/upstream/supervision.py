@@ -117,6 +117,8 @@ def attempt_failure(config: UpstreamConfig, error: str, timed_out: str | None, t
             error += f"; url: {config.url if isinstance(config, HttpUpstreamConfig) else '-'}"
     if tail.lines and isinstance(config, StdioUpstreamConfig):
         error = f"{error}; last stderr: {tail.useful()}"
+    if tail.http_error and tail.http_error not in error:
+        error = f"{error}; last answer: {tail.http_error}"
     return error
 
 

@@ -164,10 +164,16 @@ class _WatchedReadStream:
 
 
 class StderrTail:
-    """The last lines a stdio server wrote to stderr."""
+    """The last lines a stdio server wrote to stderr; for an HTTP server, its last error answer."""
 
     def __init__(self) -> None:
         self.lines: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self.http_error: str | None = None
+
+    async def heard(self, response: httpx2.Response) -> None:
+        """An HTTP response hook: keeps the last error status (a 401 says more than the SDK's -32603)."""
+        if response.status_code >= 400:
+            self.http_error = f"HTTP {response.status_code} {response.reason_phrase} from {response.request.url}"
 
     def text(self) -> str:
         return "\n".join(self.lines)
@@ -298,7 +304,12 @@ async def open_transport(
                 )
             else:
                 http = await stack.enter_async_context(
-                    httpx2.AsyncClient(headers=dict(config.headers), timeout=httpx2.Timeout(30, read=300), auth=auth)
+                    httpx2.AsyncClient(
+                        headers=dict(config.headers),
+                        timeout=httpx2.Timeout(30, read=300),
+                        auth=auth,
+                        event_hooks={"response": [tail.heard]},
+                    )
                 )
                 read, write = await stack.enter_async_context(streamable_http_client(config.url, http_client=http))
         else:
