@@ -150,6 +150,8 @@ def server_entry(url: str, scenario: str, context: dict[str, Any]) -> dict[str, 
         oauth["grant"] = "client_credentials"
     if scenario == "auth/wif-jwt-bearer" and "valid_jwt" in context:
         oauth.update(grant="jwt_bearer", jwt_assertion=context["valid_jwt"])
+    if "idp_id_token" in context:  # enterprise-managed: the user's ID token is exchanged at the identity provider
+        oauth["grant"] = "jwt_bearer"
     if oauth:
         entry["oauth"] = oauth
     return entry

@@ -241,6 +241,22 @@ PROMISES: dict[str, Claims] = {
         ),
         "GLM is told once": ("test_oauth.py::test_glm_is_told_once_which_servers_need_a_login",),
     },
+    "Remote servers behind OAuth: `authorization_code`": {
+        "a person logs in": (
+            "test_oauth.py::test_a_url_alone_logs_in_with_discovery_registration_pkce_and_the_resource",
+            "test_conformance.py::test_glm_mcp_as_a_client_passes_every_scenario_but_the_listed_ones",
+        ),
+    },
+    "Remote servers behind OAuth: `client_credentials`": {
+        "secret or private_key_jwt (the suite's extension scenarios)": (
+            "test_conformance.py::test_glm_mcp_as_a_client_passes_every_scenario_but_the_listed_ones",
+        ),
+    },
+    "Remote servers behind OAuth: `jwt_bearer`": {
+        "workload identity and enterprise-managed authorization (the suite's extension scenarios)": (
+            "test_conformance.py::test_glm_mcp_as_a_client_passes_every_scenario_but_the_listed_ones",
+        ),
+    },
     "Configuration: `mcpServers`": {
         "Claude Desktop's shape: stdio, HTTP and SSE servers": (
             "test_config.py::test_claude_desktop_shape_gives_stdio_http_and_sse_servers",

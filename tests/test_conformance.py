@@ -143,10 +143,6 @@ CLIENT_EXPECTED_FAILURES = {
     "`initialize` one included, for the 2026-07-28 header and `_meta`; every later request carries them",
     ("2026-07-28", "http-standard-headers"): "the same `initialize` POST carries no `Mcp-Method` header; every "
     "2026-07-28 request after it does",
-    ("extension", "auth/enterprise-managed-authorization"): "not built: the token exchange at the identity provider "
-    "(RFC 8693) that turns its ID token into an ID-JAG",
-    ("extension", "auth/dpop"): "not built: DPoP-bound tokens (RFC 9449); the MCP SDK's client has no DPoP",
-    ("extension", "auth/dpop-nonce"): "not built: DPoP-bound tokens (RFC 9449); the MCP SDK's client has no DPoP",
 }
 """Scenarios that fail, with the reason: the handshake is tried first so that a server of both eras is used in the
 one where everything it offers reaches editors of either era (its questions, logs and subscriptions)."""

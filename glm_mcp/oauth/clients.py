@@ -17,6 +17,8 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import socket
 import warnings
@@ -33,14 +35,16 @@ from mcp.client.auth.extensions.client_credentials import (
     SignedJWTParameters,
 )
 from mcp.shared.auth import (
-    JWT_BEARER_GRANT_TYPE,
     AuthorizationCodeResult,
     OAuthClientInformationFull,
     OAuthClientMetadata,
+    OAuthMetadata,
 )
 
 from glm_mcp.config import HttpUpstreamConfig, OAuthConfig
 from glm_mcp.errors import LoginRequired
+from glm_mcp.oauth.assertions import JwtBearerGrant, assertion_source
+from glm_mcp.oauth.dpop import ALGORITHM, DPoPKey, Proofs
 from glm_mcp.oauth.redirect import RedirectCatcher
 from glm_mcp.oauth.vault import ServerLogin
 
@@ -97,11 +101,21 @@ class _GatewayRules:
         self._last_status = 0
         self.failure: str | None = None
         """Why the last login failed, until a request is accepted again."""
+        self._proofs = Proofs()
+        self._key: DPoPKey | None = None
+        self._bound = False
+        """The access token is DPoP-bound: it travels as `DPoP <token>` with a proof of `_key`."""
 
     async def _initialize(self) -> None:
         await super()._initialize()  # type: ignore[misc]  # the SDK provider's, next in the MRO
         expires_at = self.login.expires_at()
         self.context.token_expiry_time = None if expires_at is None else expires_at - REFRESH_MARGIN_SECONDS
+        pem, self._bound = self.login.dpop()
+        self._key = DPoPKey(pem) if pem else None
+        if self.context.oauth_metadata is None and (kept := self.login.server_metadata()) is not None:
+            # After a restart the SDK has no metadata: without it a refresh would go to the resource's origin.
+            with contextlib.suppress(ValueError):
+                self.context.oauth_metadata = OAuthMetadata.model_validate(kept)
         self.login.seen()
 
     async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
@@ -113,7 +127,21 @@ class _GatewayRules:
         try:
             outgoing = await flow.__anext__()
             while True:
+                token_request = self._is_token_request(outgoing)
+                self._prove(outgoing, token_request)
                 response = yield outgoing
+                if token_request or _is_server_metadata(outgoing):
+                    await response.aread()  # the SDK reads it too; read here first to look inside
+                if self._proofs.heard(response) and "DPoP" in outgoing.headers:
+                    self._prove(outgoing, token_request)  # once more, with the nonce the server just gave
+                    response = yield outgoing
+                    if token_request:
+                        await response.aread()
+                    self._proofs.heard(response)
+                if token_request and response.status_code == 200 and self._key is not None:
+                    response = self._token_type_read(response)
+                elif response.status_code == 200 and _is_server_metadata(outgoing):
+                    self._keep_metadata(response)
                 if outgoing is request:
                     self._last_status = response.status_code
                     if response.status_code < 400:
@@ -127,6 +155,57 @@ class _GatewayRules:
             raise
         finally:
             await flow.aclose()
+
+    def _is_token_request(self, outgoing: httpx2.Request) -> bool:
+        endpoint = str(self._get_token_endpoint())  # type: ignore[attr-defined]  # the SDK provider's
+        return outgoing.method == "POST" and str(outgoing.url) == endpoint
+
+    def _prove(self, outgoing: httpx2.Request, token_request: bool) -> None:
+        """Add a DPoP proof: to a token request where the authorization server offers DPoP, and to a request
+        carrying a DPoP-bound token (whose scheme becomes `DPoP`)."""
+        if token_request:
+            kept = self.login.server_metadata() or {}
+            if ALGORITHM not in (kept.get("dpop_signing_alg_values_supported") or []):
+                return
+            if self._key is None:
+                self._key = DPoPKey()
+                self.login.keep_dpop(self._key.pem(), bound=False)
+            nonce = self._proofs.nonce(outgoing)
+            outgoing.headers["DPoP"] = self._key.proof(outgoing.method, str(outgoing.url), nonce=nonce)
+            return
+        scheme, _, token = outgoing.headers.get("Authorization", "").partition(" ")
+        if self._bound and self._key is not None and token and scheme in ("Bearer", "DPoP"):
+            outgoing.headers["Authorization"] = f"DPoP {token}"
+            nonce = self._proofs.nonce(outgoing)
+            outgoing.headers["DPoP"] = self._key.proof(outgoing.method, str(outgoing.url), token=token, nonce=nonce)
+
+    def _keep_metadata(self, response: httpx2.Response) -> None:
+        """Keep the authorization server's metadata with the login, as it was served (the SDK's model drops
+        `dpop_signing_alg_values_supported`)."""
+        try:
+            body: Any = json.loads(response.content)
+        except ValueError:
+            return
+        if isinstance(body, dict) and "issuer" in body:
+            self.login.keep_server_metadata(cast(dict[str, Any], body))
+
+    def _token_type_read(self, response: httpx2.Response) -> httpx2.Response:
+        """Note whether the token issued is DPoP-bound; the SDK reads the answer as a Bearer token either way."""
+        try:
+            body: Any = json.loads(response.content)
+        except ValueError:
+            return response
+        if not isinstance(body, dict):
+            return response
+        fields = cast(dict[str, Any], body)
+        self._bound = str(fields.get("token_type", "")).lower() == "dpop"
+        assert self._key is not None
+        self.login.keep_dpop(self._key.pem(), bound=self._bound)
+        if not self._bound:
+            return response
+        headers = [(key, value) for key, value in response.headers.items() if key.lower() != "content-length"]
+        content = json.dumps({**fields, "token_type": "Bearer"}).encode()
+        return httpx2.Response(response.status_code, headers=headers, content=content, request=response.request)
 
     async def _perform_authorization(self) -> httpx2.Request:
         if self._last_status == 401 and not self._refresh_tried and self.context.can_refresh_token():
@@ -197,6 +276,13 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
             await self._person.login_done(self._server)
 
 
+def _is_server_metadata(outgoing: httpx2.Request) -> bool:
+    path = outgoing.url.path
+    return outgoing.method == "GET" and (
+        "/.well-known/oauth-authorization-server" in path or "openid-configuration" in path
+    )
+
+
 def _preregistered(oauth: OAuthConfig, metadata: OAuthClientMetadata) -> OAuthClientInformationFull | None:
     if oauth.client_id is None:
         return None
@@ -220,40 +306,8 @@ class PrivateKeyClient(_GatewayRules, PrivateKeyJWTOAuthProvider):
     """A service account: the client-credentials grant with a signed JWT (`private_key_jwt`)."""
 
 
-class _JwtBearerGrant(OAuthClientProvider):
-    """Workload identity: the workload's own JWT exchanged for an access token (RFC 7523 §2.1 JWT-bearer grant).
-    A refused assertion is reported, never retried with another grant."""
-
-    def __init__(self, server_url: str, storage: ServerLogin, client_id: str, assertion: str, scope: str | None):
-        metadata = OAuthClientMetadata(
-            redirect_uris=None, grant_types=[JWT_BEARER_GRANT_TYPE], token_endpoint_auth_method="none", scope=scope
-        )
-        super().__init__(server_url, metadata, storage)
-        self._assertion = assertion
-        self._client = OAuthClientInformationFull(
-            client_id=client_id,
-            redirect_uris=None,
-            grant_types=[JWT_BEARER_GRANT_TYPE],
-            token_endpoint_auth_method="none",
-            scope=scope,
-        )
-
-    async def _initialize(self) -> None:
-        await super()._initialize()
-        self.context.client_info = self._client
-
-    async def _perform_authorization(self) -> httpx2.Request:
-        data = {"grant_type": JWT_BEARER_GRANT_TYPE, "assertion": self._assertion, "client_id": self._client.client_id}
-        if self.context.should_include_resource_param(self.context.protocol_version):
-            data["resource"] = self.context.get_resource_url()
-        if self.context.client_metadata.scope:
-            data["scope"] = self.context.client_metadata.scope
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        return httpx2.Request("POST", self._get_token_endpoint(), data=data, headers=headers)
-
-
-class JwtBearerClient(_GatewayRules, _JwtBearerGrant):
-    """A workload's identity (`"grant": "jwt_bearer"` with `jwt_assertion`)."""
+class JwtBearerClient(_GatewayRules, JwtBearerGrant):
+    """A JWT-bearer grant: a workload's identity, or an enterprise identity provider's ID-JAG."""
 
 
 def server_auth(server: str, config: HttpUpstreamConfig, login: ServerLogin, person: Person) -> httpx2.Auth | None:
@@ -272,9 +326,7 @@ def server_auth(server: str, config: HttpUpstreamConfig, login: ServerLogin, per
         raise ValueError(f'"grant": "{oauth.grant}" needs a "client_id"')
     client: _GatewayRules
     if oauth.grant == "jwt_bearer":
-        if oauth.jwt_assertion is None:
-            raise ValueError('"grant": "jwt_bearer" needs the workload\'s JWT in "jwt_assertion"')
-        client = JwtBearerClient(config.url, login, oauth.client_id, oauth.jwt_assertion.get_secret_value(), scope)
+        client = JwtBearerClient(config.url, login, oauth, assertion_source(oauth), scope)
         client.setup_rules(server, login)
         return client
     with warnings.catch_warnings():  # an unnamed issuer is the SDK's deprecated default, and ours to allow

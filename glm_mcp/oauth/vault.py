@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cryptography.fernet import Fernet, InvalidToken
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
@@ -146,6 +146,24 @@ class ServerLogin:
 
     def keep_redirect_port(self, port: int) -> None:
         self._update(redirect_port=port)
+
+    def dpop(self) -> tuple[str | None, bool]:
+        """The DPoP key kept with this login (PEM), and whether its tokens are bound to it."""
+        data = self._record()
+        pem = data.get("dpop_key")
+        return (pem if isinstance(pem, str) else None), data.get("dpop_bound") is True
+
+    def keep_dpop(self, pem: str, *, bound: bool) -> None:
+        self._update(dpop_key=pem, dpop_bound=bound)
+
+    def server_metadata(self) -> dict[str, Any] | None:
+        """The authorization server's metadata as it was last served."""
+        found = self._record().get("server_metadata")
+        return cast(dict[str, Any], found) if isinstance(found, dict) else None
+
+    def keep_server_metadata(self, metadata: dict[str, Any]) -> None:
+        if self.server_metadata() != metadata:
+            self._update(server_metadata=metadata)
 
     def forget_tokens(self) -> None:
         """Drop the tokens, keep the client registration (and its redirect port): the next use logs in anew."""
