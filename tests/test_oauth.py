@@ -108,9 +108,12 @@ async def test_the_login_is_kept_encrypted_0600_and_reused_after_a_restart(perso
     assert len(world.accounts.authorizations) == 1, "the second start needed no person"
 
 
-async def test_a_token_near_its_expiry_is_refreshed_without_a_person(person: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("separate", [False, True], ids=["one-origin", "separate-authorization-server"])
+async def test_a_token_near_its_expiry_is_refreshed_without_a_person(
+    person: Path, tmp_path: Path, separate: bool
+) -> None:
     accounts = Accounts(access_seconds=30)  # within the refresh margin: refreshed before it is used again
-    async with oauth_world(accounts) as world:
+    async with oauth_world(accounts, separate=separate) as world:
         async with Gateway(config_for(world.url, tmp_path)).running() as gateway:
             await until_settled(gateway)
             await gateway.call_tool("remote__whoami", {})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,13 +21,17 @@ from mcp.server.auth.provider import (
     AuthorizationCode,
     AuthorizationParams,
     IdentityAssertionParams,
+    ProviderTokenVerifier,
     RefreshToken,
     TokenError,
     construct_redirect_uri,
 )
+from mcp.server.auth.routes import create_auth_routes
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from pydantic import AnyHttpUrl
+from starlette.applications import Starlette
 
 from glm_mcp.oauth.clients import free_port
 from tests.helpers import serve_asgi
@@ -137,17 +141,23 @@ class World:
     accounts: Accounts
 
 
-def _server(accounts: Accounts, base: str, scopes: list[str]) -> MCPServer:
+REGISTRATION = ClientRegistrationOptions(enabled=True, valid_scopes=["read", "write"])
+
+
+def _server(accounts: Accounts, base: str, scopes: list[str], issuer: str) -> MCPServer:
+    """The protected MCP server; its own authorization server too when `issuer` is `base`."""
+    separate = issuer != base
     server = MCPServer(
         "behind-oauth",
         auth=AuthSettings(
-            issuer_url=base,  # type: ignore[arg-type]  # pydantic coerces
+            issuer_url=issuer,  # type: ignore[arg-type]  # pydantic coerces
             resource_server_url=f"{base}/mcp",  # type: ignore[arg-type]  # pydantic coerces
-            client_registration_options=ClientRegistrationOptions(enabled=True, valid_scopes=["read", "write"]),
+            client_registration_options=REGISTRATION,
             revocation_options=RevocationOptions(enabled=True),
             required_scopes=scopes,
         ),
-        auth_server_provider=accounts,
+        auth_server_provider=None if separate else accounts,
+        token_verifier=ProviderTokenVerifier(accounts) if separate else None,
     )
 
     @server.tool()
@@ -199,12 +209,35 @@ def _step_up(app: Any, accounts: Accounts, base: str) -> Any:
 
 
 @asynccontextmanager
-async def oauth_world(accounts: Accounts | None = None, scopes: list[str] | None = None) -> AsyncGenerator[World, None]:
-    """A protected MCP server (`whoami`, `admin`) and its authorization server, both on one 127.0.0.1 port."""
+async def oauth_world(
+    accounts: Accounts | None = None, scopes: list[str] | None = None, *, separate: bool = False
+) -> AsyncGenerator[World, None]:
+    """A protected MCP server (`whoami`, `admin`) and its authorization server: both on one 127.0.0.1 port, or
+    (`separate`) the authorization server on a port of its own, as most hosted servers have it."""
     accounts = accounts or Accounts()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = _server(accounts, base, scopes or ["read"])
+    async with AsyncExitStack() as stack:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        issuer = base
+        if separate:
+            as_port = free_port()
+            issuer = f"http://127.0.0.1:{as_port}/"  # as `AnyHttpUrl` renders it, in the metadata and the PRM alike
+            routes = create_auth_routes(
+                accounts,
+                issuer_url=AnyHttpUrl(issuer),
+                client_registration_options=REGISTRATION,
+                revocation_options=RevocationOptions(enabled=True),
+            )
+            await stack.enter_async_context(serve_asgi(Starlette(routes=routes), port=as_port))
+        world = await stack.enter_async_context(_world(accounts, base, port, scopes or ["read"], issuer))
+        yield world
+
+
+@asynccontextmanager
+async def _world(
+    accounts: Accounts, base: str, port: int, scopes: list[str], issuer: str
+) -> AsyncGenerator[World, None]:
+    server = _server(accounts, base, scopes, issuer)
 
     @server.tool()
     def admin() -> str:
@@ -213,4 +246,4 @@ async def oauth_world(accounts: Accounts | None = None, scopes: list[str] | None
 
     app = _step_up(server.streamable_http_app(), accounts, base)
     async with serve_asgi(app, port=port):
-        yield World(url=f"{base}/mcp", issuer=base, accounts=accounts)
+        yield World(url=f"{base}/mcp", issuer=issuer, accounts=accounts)
