@@ -241,6 +241,11 @@ PROMISES: dict[str, Claims] = {
         ),
         "GLM is told once": ("test_oauth.py::test_glm_is_told_once_which_servers_need_a_login",),
     },
+    "Each person with their own login": {
+        "each person logs in on their own; a caller without a login never gets another's token": (
+            "test_oauth.py::test_two_people_of_one_gateway_each_use_their_own_login",
+        ),
+    },
     "Remote servers behind OAuth: `authorization_code`": {
         "a person logs in": (
             "test_oauth.py::test_a_url_alone_logs_in_with_discovery_registration_pkce_and_the_resource",

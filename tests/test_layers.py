@@ -16,7 +16,9 @@ TESTS = Path(__file__).resolve().parent
 TIERS: list[tuple[str, frozenset[str]]] = [
     (
         "base",
-        frozenset({"_json", "errors", "eras", "naming", "redact", "jsonc", "activity", "metrics", "private_files"}),
+        frozenset(
+            {"_json", "errors", "eras", "naming", "redact", "jsonc", "activity", "metrics", "private_files", "people"}
+        ),
     ),
     ("config", frozenset({"config"})),
     ("model", frozenset({"model"})),
@@ -117,7 +119,8 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"config.defaults", "config.loading", "config.models", "config.oauth"},
     "config.defaults": set(),
     "config.loading": {"_json", "config.defaults", "config.models", "errors", "jsonc", "naming", "private_files"},
-    "config.models": {"config.oauth"},
+    "config.models": {"config.oauth", "config.tokens"},
+    "config.tokens": set(),
     "config.oauth": set(),
     "eras": set(),
     "errors": set(),
@@ -145,6 +148,7 @@ ALLOWED: dict[str, set[str]] = {
         "gateway.core",
         "gateway.logins",
         "relay.asking",
+        "oauth.clients",
     },
     "faces.mcp.server": {
         "agent.loop",
@@ -158,6 +162,7 @@ ALLOWED: dict[str, set[str]] = {
         "relay.asking",
         "relay.editor",
         "relay.rounds",
+        "people",
     },
     "faces.mcp.stdio": {"agent.loop", "faces.mcp.server", "gateway.core"},
     "faces.openai": set(),
@@ -174,6 +179,7 @@ ALLOWED: dict[str, set[str]] = {
         "model.profile",
         "relay.asking",
         "relay.rounds",
+        "people",
     },
     "faces.openai.request": {
         "_json",
@@ -223,9 +229,11 @@ ALLOWED: dict[str, set[str]] = {
         "relay.asking",
         "upstream.connection",
         "upstream.pool",
+        "gateway.routes",
     },
     "gateway.listeners": {"catalog", "redact"},
     "gateway.logins": {"gateway.core", "upstream.connection"},
+    "gateway.routes": {"config", "errors", "oauth.clients", "people", "upstream.connection", "upstream.pool"},
     "gateway.reconfigure": {
         "activity",
         "catalog",
@@ -307,7 +315,7 @@ ALLOWED: dict[str, set[str]] = {
         "upstream.wire",
     },
     "upstream.listen": {"errors", "upstream.supervision"},
-    "upstream.signin": {"config", "oauth.logins", "oauth.vault"},
+    "upstream.signin": {"config", "oauth.clients", "oauth.logins", "oauth.vault"},
     "upstream.listing": {"_json", "upstream.wire"},
     "oauth": set(),
     "oauth.assertions": {"config", "oauth.vault"},
@@ -317,6 +325,7 @@ ALLOWED: dict[str, set[str]] = {
     "oauth.redirect": set(),
     "oauth.vault": {"private_files", "redact"},
     "private_files": {"errors"},
+    "people": set(),
     "upstream.pool": {"config", "errors", "oauth.logins", "relay.asking", "upstream.connection"},
     "upstream.requests": {"_json", "config", "errors", "relay.asking", "upstream.wire"},
     "upstream.supervision": {"config", "errors", "upstream.transport"},

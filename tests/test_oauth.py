@@ -5,11 +5,13 @@ HTTP; the person is `tests/approving_browser.py`, run through `$BROWSER` as a re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import stat
 import sys
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ import httpx2
 import mcp.types as T
 import openai
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ModelConfig, ServeConfig
@@ -301,3 +305,45 @@ def test_oauth_keys_are_checked(tmp_path: Path) -> None:
         parse_config(
             {"mcpServers": {"remote": {"url": "https://x/mcp", "oauth": {"client_metadata_url": "http://x/c"}}}}, {}
         )
+
+
+async def test_two_people_of_one_gateway_each_use_their_own_login(tmp_path: Path) -> None:
+    people = {"ada": "ada-token-" + "a" * 24, "bob": "bob-token-" + "b" * 24}
+
+    async def approve(context: Any, params: T.ElicitRequestParams) -> T.ElicitResult:
+        assert isinstance(params, T.ElicitRequestURLParams)
+        async with httpx2.AsyncClient(follow_redirects=True) as browser:  # each person approves in their browser
+            await browser.get(params.url)
+        return T.ElicitResult(action="accept")
+
+    @contextlib.asynccontextmanager
+    async def editor_of(person: str, url: str) -> AsyncGenerator[Client, None]:
+        headers = {"Authorization": f"Bearer {people[person]}"}
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http,
+            Client(streamable_http_client(f"{url}/mcp", http_client=http), elicitation_callback=approve) as client,
+        ):
+            yield client
+
+    no_browser = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    async with oauth_world() as world:
+        tokens = [{"name": name, "token": token} for name, token in people.items()]
+        config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}, "gateway": {"auth_tokens": tokens}}
+        async with glm_mcp_serve(config, tmp_path, env=no_browser) as gateway:
+            async with editor_of("ada", gateway.url) as ada, editor_of("bob", gateway.url) as bob:
+                listed = [tool.name for tool in (await ada.list_tools()).tools]
+                logged_in = await ada.call_tool("glm__login", {"server": "remote"})
+                ada_is = text_of(await ada.call_tool("remote__whoami", {}))
+                refused = await bob.call_tool("remote__whoami", {})
+                authorizations_before_bob = len(world.accounts.authorizations)
+                await bob.call_tool("glm__login", {"server": "remote"})
+                bob_is = text_of(await bob.call_tool("remote__whoami", {}))
+    assert "glm__login" in listed
+    assert text_of(logged_in) == "Logged in to 'remote': 2 tools."
+    assert refused.is_error and "bob is not logged in" in text_of(refused) and "glm__login" in text_of(refused)
+    assert authorizations_before_bob == 1, "bob's refused call used nobody's token"
+    ada_client, bob_client = ada_is.split()[1], bob_is.split()[1]
+    assert ada_client != bob_client, "each person's calls carry their own login (their own client and token)"
+    assert len(world.accounts.authorizations) == 2
+    logins = sorted(path.name for path in (tmp_path / "state" / "glm-mcp" / "oauth").glob("*.login"))
+    assert logins == ["remote@ada.login", "remote@bob.login"]

@@ -12,9 +12,10 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from glm_mcp.config.oauth import OAuthConfig
+from glm_mcp.config.tokens import with_token_names
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,11 @@ class HttpUpstreamConfig(_UpstreamBase):
     headers: dict[str, str] = Field(default_factory=dict[str, str])
     """Headers sent with every request, for example `Authorization`. Secret."""
 
+    credentials: Literal["shared", "per_user"] | None = None
+    """Whose login the server's requests carry: one login for everybody (`"shared"`), or each person's own
+    (`"per_user"`: the people named in `gateway.auth_tokens`, each logging in on their own; a caller without a login
+    is asked to log in, never given another's). By default per user when the gateway names two people or more."""
+
     oauth: OAuthConfig | None = None
     """How to log in where the server is behind OAuth. Absent, a server that asks for OAuth is still logged into,
     with discovery and dynamic registration; `false` turns that off (the `headers` are then all it gets)."""
@@ -213,7 +219,8 @@ class ServeConfig(BaseModel):
     """Port `glm-mcp serve` binds."""
 
     auth_tokens: tuple[SecretStr, ...] | None = None
-    """Bearer tokens accepted on `/mcp`, `/v1/*` and `/admin/*`. Absent: `serve` generates one and keeps it in
+    """Bearer tokens accepted on `/mcp`, `/v1/*` and `/admin/*`; an entry may be `{"name": ..., "token": ...}`, whose
+    callers are that person (`token_names`). Absent: `serve` generates one and keeps it in
     the user's state folder (`glm-mcp token` prints it). `[]`: no authentication, on loopback only, with a
     warning. An empty or blank token is an error (an unset variable must not open the door)."""
 
@@ -295,6 +302,19 @@ class ServeConfig(BaseModel):
 
     sampling_per_minute: int = Field(default=10, ge=0, le=100_000)
     """Sampling requests GLM answers for one server in any 60 s; past it the server hears a refusal."""
+
+    token_names: tuple[str | None, ...] = ()
+    """Filled in from `auth_tokens`: the name of each token's person (None for a plain token)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_tokens(cls, data: Any) -> Any:
+        return with_token_names(data)
+
+    @property
+    def people(self) -> tuple[str, ...]:
+        """The named people of `auth_tokens`."""
+        return tuple(name for name in self.token_names if name)
 
     @field_validator("auth_tokens")
     @classmethod

@@ -11,6 +11,9 @@ from starlette.types import Scope
 CLIENT_KEY = "glm_mcp.client"
 """Set in the scope by the bearer check: the digest of the token the request matched."""
 
+PERSON_KEY = "glm_mcp.person"
+"""Set in the scope by the bearer check when the token it matched is a named one: that person's name."""
+
 STREAM_CLOSED = "glm_mcp.stream_closed"
 """Set in the scope of a POST in a session: an `anyio.Event` that fires when its client goes away, so a question
 waiting to be answered on that request's stream ends at once instead of at the call's timeout."""
@@ -23,3 +26,9 @@ def client_key(scope: Scope) -> str:
         return matched
     client = scope.get("client")
     return f"address:{client[0] if client else '?'}"
+
+
+def person_of(scope: Scope) -> str | None:
+    """The person whose named token the request carries, None for a plain token or none."""
+    person = scope.get(PERSON_KEY)
+    return person if isinstance(person, str) else None

@@ -35,6 +35,7 @@ from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, Upstre
 from glm_mcp.gateway.listeners import Listeners
 from glm_mcp.gateway.reconfigure import Reconfiguration, ReloadReport
 from glm_mcp.gateway.records import Records
+from glm_mcp.gateway.routes import Routes
 from glm_mcp.gateway.status import GatewayStatus, ServerStatus, gateway_status, server_status
 from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.model.client import GlmClient
@@ -114,7 +115,10 @@ class Gateway:
             fallback=self.answers,
             ready_wait_seconds=ready_wait_seconds,
             logins=self.logins,
+            per_person=lambda server: self.routes.per_person(server),
         )
+        self.routes = Routes(self._pool, lambda: self.config)
+        """Which session a request to a server goes to (each person's own, where logins are)."""
         self.catalog = Catalog()
         self._last_owner: dict[str, str] = {}
         """Every exposed tool name ever listed → its server: a call during a restart knows whom to wait for."""
@@ -274,7 +278,7 @@ class Gateway:
             return error_result(f"{exc}; the gateway's tools are listed by tools/list")
         started = time.perf_counter()
         try:
-            upstream = self._pool[entry.server]
+            upstream = self.routes.upstream_for(entry.server)
             await self._until_connected(upstream)
             result = await upstream.call_tool(entry.original, arguments, on_progress=on_progress, asker=asker)
         except UpstreamError as exc:
@@ -334,7 +338,7 @@ class Gateway:
             ToolNotFoundError: No server offers the URI.
             UpstreamError: The owning server failed.
         """
-        return await self._pool[self.catalog.resource_owner(uri)].read_resource(uri, asker=asker)
+        return await self.routes.upstream_for(self.catalog.resource_owner(uri)).read_resource(uri, asker=asker)
 
     async def get_prompt(
         self, name: str, arguments: Mapping[str, str] | None, *, asker: Asker | None = None
@@ -346,7 +350,7 @@ class Gateway:
             UpstreamError: The owning server failed.
         """
         entry = self.catalog.prompt(name)
-        return await self._pool[entry.server].get_prompt(entry.original, arguments, asker=asker)
+        return await self.routes.upstream_for(entry.server).get_prompt(entry.original, arguments, asker=asker)
 
     async def complete(self, params: T.CompleteRequestParams) -> T.CompleteResult:
         """Relay `completion/complete` to the server that owns the prompt or resource template.
@@ -364,7 +368,7 @@ class Gateway:
             template = params.ref.uri
             owners = [owner for owner, _, listed in self.catalog.templates if listed.uri_template == template]
             server = owners[0] if owners else self.catalog.resource_owner(template)
-        return await self._pool[server].complete(wire)
+        return await self.routes.upstream_for(server).complete(wire)
 
     async def subscribe(self, uri: str, *, subscribed: bool = True) -> None:
         """Start (or stop) `notifications/resources/updated` about `uri` from the server that owns it.
@@ -373,7 +377,7 @@ class Gateway:
             ToolNotFoundError: No server offers the URI.
             UpstreamError: The owning server failed (or offers no subscriptions).
         """
-        await self._pool[self.catalog.resource_owner(uri)].subscribe(uri, subscribed=subscribed)
+        await self.routes.upstream_for(self.catalog.resource_owner(uri)).subscribe(uri, subscribed=subscribed)
 
     def upstream_status(self, upstream: Upstream) -> ServerStatus:
         """One server's state as JSON-ready data; never includes secrets."""

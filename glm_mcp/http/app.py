@@ -179,7 +179,10 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
     )
     bounded = BoundedBodies(sessions, ("/admin/", "/messages/"))
     authed = BearerAuth(
-        BodyDeadline(bounded, limits.body_timeout), tokens, shapes={anthropic_api.PATH: anthropic_api.error_shape}
+        BodyDeadline(bounded, limits.body_timeout),
+        tokens,
+        shapes={anthropic_api.PATH: anthropic_api.error_shape},
+        names=limits.token_names,
     )
     host = GatewayApp(RequestGuard(authed, security.allowed_hosts, security.allowed_origins), sessions)
     return host

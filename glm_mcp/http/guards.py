@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glm_mcp.faces.caller import CLIENT_KEY
+from glm_mcp.faces.caller import CLIENT_KEY, PERSON_KEY
 
 ErrorShapeFnT = Callable[[int, str], dict[str, object]]
 """A face's error body for a status and message (Anthropic's clients read their own shape)."""
@@ -42,9 +42,18 @@ _CHALLENGE = f'Bearer realm="glm-mcp", error="invalid_token", error_description=
 class BearerAuth:
     """Requires one of the configured tokens on the protected paths, and names the caller by the token it matched."""
 
-    def __init__(self, app: ASGIApp, tokens: list[bytes], shapes: Mapping[str, ErrorShapeFnT] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        tokens: list[bytes],
+        shapes: Mapping[str, ErrorShapeFnT] | None = None,
+        names: Sequence[str | None] = (),
+    ) -> None:
         self.app = app
         self.tokens = tokens
+        # A generated token has no name: the names may be fewer than the tokens.
+        named = zip(tokens, names, strict=False)
+        self._names = {f"token:{hashlib.sha256(token).hexdigest()[:16]}": name for token, name in named}
         self.shapes = dict(shapes or {})
         """Path prefix → the error body its clients read, for the 401."""
         self._ids = ["token:" + hashlib.sha256(token).hexdigest()[:16] for token in tokens]
@@ -71,6 +80,8 @@ class BearerAuth:
                 client = self._match(b"Bearer " + api_key)  # Anthropic's clients send the key as x-api-key
             if client is not None:
                 scope[CLIENT_KEY] = client
+                if (person := self._names.get(client)) is not None:
+                    scope[PERSON_KEY] = person
             elif scope["path"].startswith(PROTECTED_PREFIXES):
                 message = f"missing or wrong bearer token: {_UNAUTHORIZED_HINT}"
                 shape: dict[str, object] = {"error": {"message": message, "type": "authentication_error"}}

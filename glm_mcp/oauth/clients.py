@@ -80,6 +80,19 @@ class Person(Protocol):
     async def login_done(self, server: str) -> None: ...
 
 
+def login_key(server: str, person: str | None) -> str:
+    """The name a login goes by: the server's, or `server@person` for a person's own login to it."""
+    return server if person is None else f"{server}@{person}"
+
+
+def how_to_log_in(key: str) -> str:
+    """What the person whose login `key` is does to log in."""
+    server, _, person = key.partition("@")
+    if person:
+        return f"{person} logs in with glm__login (server '{server}') from their editor"
+    return f"run `glm-mcp login {server}`"
+
+
 def free_port() -> int:
     """A port on 127.0.0.1 nobody listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -215,7 +228,7 @@ class _GatewayRules:
             raise LoginRequired(
                 f"the server asked for a new login {MAX_LOGINS} times in a row without accepting one (it may want "
                 "a scope the authorization server does not grant); check the account, then run "
-                f"`glm-mcp login {self._server}`"
+                f"{how_to_log_in(self._server)}"
             )
         self._logins_in_a_row += 1
         return await super()._perform_authorization()  # type: ignore[misc, no-any-return]  # the SDK's
@@ -225,9 +238,8 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
     """The SDK's authorization-code client, its person's redirect taken on 127.0.0.1."""
 
     def __init__(self, server: str, config: HttpUpstreamConfig, oauth: OAuthConfig, login: ServerLogin, person: Person):
-        port = oauth.redirect_port or login.redirect_port() or free_port()
-        if login.redirect_port() != port:
-            login.keep_redirect_port(port)
+        # The port of the registration's redirect URI (the authorization server compares it), else a free one.
+        port = oauth.redirect_port or login.registered_redirect_port() or free_port()
         self._catcher = RedirectCatcher(server)
         self._person = person
         self._state: str | None = None
@@ -258,7 +270,7 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
 
     async def _show(self, url: str) -> None:
         if not self._person.interactive:
-            raise LoginRequired(f"it needs a login: run `glm-mcp login {self._server}`")
+            raise LoginRequired(f"it needs a login: {how_to_log_in(self._server)}")
         await self._catcher.bind(self._port)
         self._state = (parse_qs(urlsplit(url).query).get("state") or [None])[0]
         await self._person.login_needed(self._server, url)
@@ -269,7 +281,7 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
                 return await self._catcher.wait(self._state)
         except TimeoutError:
             raise LoginRequired(
-                f"nobody logged in within {self._person.timeout:g} s; run `glm-mcp login {self._server}`"
+                f"nobody logged in within {self._person.timeout:g} s; {how_to_log_in(self._server)}"
             ) from None
         finally:
             await self._catcher.close()

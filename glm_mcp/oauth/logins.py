@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx2
 
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig
-from glm_mcp.oauth.clients import server_auth
+from glm_mcp.oauth.clients import how_to_log_in, login_key, server_auth
 from glm_mcp.oauth.redirect import open_browser
 from glm_mcp.oauth.vault import ServerLogin, Vault
 from glm_mcp.private_files import state_folder
@@ -29,10 +29,6 @@ from glm_mcp.redact import show_url
 logger = logging.getLogger(__name__)
 
 WatchFnT = Callable[[bool], None]
-
-
-def login_command(server: str) -> str:
-    return f"glm-mcp login {server}"
 
 
 def gateway_vault(config: GatewayConfig) -> Vault:
@@ -65,16 +61,16 @@ class Logins:
         """The login URLs a browser was opened for (a person is shown each once)."""
         self._watchers: dict[str, WatchFnT] = {}
 
-    def login(self, server: str, url: str) -> ServerLogin:
-        return ServerLogin(self.vault, server, url)
+    def login(self, server: str, url: str, person: str | None = None) -> ServerLogin:
+        return ServerLogin(self.vault, server, url, person)
 
-    def auth_for(self, server: str, config: HttpUpstreamConfig) -> httpx2.Auth | None:
-        """The server's OAuth client, None when OAuth is off for it.
+    def auth_for(self, server: str, config: HttpUpstreamConfig, person: str | None = None) -> httpx2.Auth | None:
+        """The server's OAuth client (the person's own, for a person), None when OAuth is off for it.
 
         Raises:
             ValueError: Its `oauth` object cannot work as written.
         """
-        return server_auth(server, config, self.login(server, config.url), self)
+        return server_auth(login_key(server, person), config, self.login(server, config.url, person), self)
 
     def watch(self, server: str, fn: WatchFnT) -> Callable[[], None]:
         self._watchers[server] = fn
@@ -88,11 +84,14 @@ class Logins:
     async def login_needed(self, server: str, url: str) -> None:
         self.pending[server] = url
         show_url(url)
+        personal = "@" in server  # a person's own login: theirs to see, in their editor, not this machine's browser
         if self._announce is not None:
             self._announce(server, url)
+        elif personal:
+            logger.info("'%s' waits for a login: %s", server, how_to_log_in(server))
         else:
-            logger.warning("server '%s' needs a login: open %s (or run `%s`)", server, url, login_command(server))
-        if self._browser and open_browser(url):
+            logger.warning("server '%s' needs a login: open %s (or %s)", server, url, how_to_log_in(server))
+        if self._browser and not personal and open_browser(url):
             self.opened.add(url)
         if watcher := self._watchers.get(server):
             watcher(True)

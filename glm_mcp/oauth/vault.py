@@ -5,7 +5,8 @@ Contract:
   encrypted with it (Fernet: AES-128-CBC with an HMAC-SHA256, from `cryptography`); nothing is written in clear;
 - a login is bound to the server's URL: one saved for another URL is ignored (the config changed), never sent;
 - `ServerLogin` is the SDK's `TokenStorage` for one server and user: tokens (refresh tokens rotated as the server
-  returns them) and the client registration, plus the redirect port chosen for that registration;
+  returns them) and the client registration (its redirect URI keeps the port the next login listens on), the
+  authorization server's metadata as served, and the DPoP key;
 - a file that cannot be decrypted (another key, damage) is reported once and treated as no login.
 """
 
@@ -17,6 +18,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
@@ -140,12 +142,14 @@ class ServerLogin:
     def has_tokens(self) -> bool:
         return bool(self._record().get("tokens"))
 
-    def redirect_port(self) -> int | None:
-        port = self._record().get("redirect_port")
+    def registered_redirect_port(self) -> int | None:
+        """The 127.0.0.1 port of the saved registration's redirect URI."""
+        client: Any = self._record().get("client") or {}
+        uris: Any = cast(dict[str, Any], client).get("redirect_uris") if isinstance(client, dict) else None
+        if not isinstance(uris, list) or not uris:
+            return None
+        port = urlsplit(str(cast(list[Any], uris)[0])).port
         return port if isinstance(port, int) else None
-
-    def keep_redirect_port(self, port: int) -> None:
-        self._update(redirect_port=port)
 
     def dpop(self) -> tuple[str | None, bool]:
         """The DPoP key kept with this login (PEM), and whether its tokens are bound to it."""

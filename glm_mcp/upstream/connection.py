@@ -73,16 +73,16 @@ class Upstream:
         on_updated: UpdatedFnT | None = None,
         fallback: Fallback | None = None,
         logins: Logins | None = None,
+        person: str | None = None,
     ) -> None:
-        self.name = name
+        self.name, self.person = name, person  # `person`: whose own session this is (logins each person's own)
         self._callers = Callers()
         self.questions = Questions(name, self._callers, config.sampling, fallback)
         """How this server's own requests (sampling, elicitation, roots) are answered, and what is advertised."""
-        self._on_updated = on_updated
-        self.config = config
+        self._on_updated, self.config = on_updated, config
         self.state = ServerState.DISABLED if config.disabled else ServerState.STARTING  # see `needs_login` too
         self.error: str | None = None
-        self.signin = SignIn(name, config, logins)  # its OAuth client and its logins
+        self.signin = SignIn(name, config, logins, person)  # its OAuth client and its logins
         if (unusable := config.config_error or self.signin.error) is not None and not config.disabled:
             self.state, self.error = ServerState.FAILED, unusable
         self.listing = Listing()

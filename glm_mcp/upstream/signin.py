@@ -18,6 +18,7 @@ import anyio
 import httpx2
 
 from glm_mcp.config import HttpUpstreamConfig, UpstreamConfig
+from glm_mcp.oauth.clients import login_key
 from glm_mcp.oauth.logins import Logins
 from glm_mcp.oauth.vault import ServerLogin
 
@@ -27,8 +28,9 @@ LOGIN_POLL_SECONDS = 1.0
 class SignIn:
     """The login side of one server's supervision."""
 
-    def __init__(self, name: str, config: UpstreamConfig, logins: Logins | None) -> None:
-        self.name = name
+    def __init__(self, name: str, config: UpstreamConfig, logins: Logins | None, person: str | None = None) -> None:
+        self.name = login_key(name, person)
+        """The name its logins go by (`server@person` for a person's own)."""
         self._start_timeout = config.start_timeout
         self._logins = logins
         self.auth: httpx2.Auth | None = None
@@ -41,7 +43,7 @@ class SignIn:
         self._on_waiting: Callable[[], None] = lambda: None
         if logins is not None and isinstance(config, HttpUpstreamConfig):
             try:
-                self.auth = logins.auth_for(name, config)
+                self.auth = logins.auth_for(name, config, person)
             except ValueError as exc:
                 self.error = f"oauth: {exc}"
 

@@ -18,9 +18,10 @@ from glm_mcp.agent.loop import Agent
 from glm_mcp.agent.offer import FIND_RESULTS, FIND_TOOLS, FIND_TOOLS_DEFINITION
 from glm_mcp.agent.results import AgentEvent
 from glm_mcp.catalog import is_destructive
-from glm_mcp.errors import ModelError
+from glm_mcp.errors import ModelError, UpstreamError
 from glm_mcp.gateway.core import Gateway, error_result
 from glm_mcp.gateway.logins import login_over, login_url
+from glm_mcp.oauth.clients import how_to_log_in
 from glm_mcp.relay.asking import Asker
 
 logger = logging.getLogger(__name__)
@@ -188,14 +189,18 @@ async def log_in(gateway: Gateway, arguments: dict[str, Any], asker: Asker) -> T
     """`glm__login`: the server's login URL, shown to the editor's person (URL-mode elicitation where the editor
     offers it, else in the result); with the elicitation, the call returns once the server is ready."""
     name = arguments.get("server")
-    upstream = gateway.servers.get(name) if isinstance(name, str) else None
-    if upstream is None or not isinstance(name, str):
-        return error_result(f"'server' must be one of: {', '.join(gateway.catalog.needs_login) or '(none)'}")
-    if not upstream.needs_login:
+    if not isinstance(name, str) or name not in gateway.servers:
+        return error_result(f"'server' must be one of: {', '.join(gateway.routes.waiting_for_login()) or '(none)'}")
+    try:
+        upstream = gateway.routes.upstream_for(name, start=True)  # the caller's own, where logins are each person's
+    except UpstreamError as exc:
+        return error_result(str(exc))
+    if upstream.connected and not upstream.needs_login:
         return T.CallToolResult(content=[T.TextContent(text=f"'{name}' needs no login now ({upstream.state.value}).")])
     url = await login_url(gateway, name)
+    how = how_to_log_in(upstream.signin.name)
     if url is None:
-        return error_result(f"'{name}' did not start a login: {upstream.error}; run `glm-mcp login {name}`")
+        return error_result(f"'{name}' did not start a login: {upstream.error}; {how}")
     said = "accept" if url in gateway.logins.opened else None  # the gateway opened a browser: no second prompt
     if said is None and asker.elicit is not None:
         message = f"Log in to '{name}' in your browser; glm-mcp connects once you have."
@@ -204,7 +209,7 @@ async def log_in(gateway: Gateway, arguments: dict[str, Any], asker: Asker) -> T
         )
         said = answer.action if isinstance(answer, T.ElicitResult) else None
     if said != "accept":
-        text = f"Open this URL to log in to '{name}': {url} (or run `glm-mcp login {name}`); its tools appear then."
+        text = f"Open this URL to log in to '{name}': {url}; its tools appear then."
         return T.CallToolResult(content=[T.TextContent(text=text)])
     await login_over(gateway, name, gateway.config.gateway.login_timeout)
     if not upstream.connected:

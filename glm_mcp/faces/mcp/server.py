@@ -33,7 +33,7 @@ from glm_mcp.agent.loop import Agent
 from glm_mcp.catalog import is_pinned
 from glm_mcp.eras import MODERN_VERSION
 from glm_mcp.errors import ToolNotFoundError, UpstreamError
-from glm_mcp.faces.caller import STREAM_CLOSED, client_key
+from glm_mcp.faces.caller import STREAM_CLOSED, client_key, person_of
 from glm_mcp.faces.mcp.editors import Editors, Notifier
 from glm_mcp.faces.mcp.gateway_tools import (
     AGENT_TOOL,
@@ -48,6 +48,7 @@ from glm_mcp.faces.mcp.gateway_tools import (
     run_agent,
 )
 from glm_mcp.gateway.core import Gateway, error_result
+from glm_mcp.people import acting_as
 from glm_mcp.relay.asking import Asker
 from glm_mcp.relay.editor import EditorAsker
 from glm_mcp.relay.rounds import Rounds
@@ -103,6 +104,13 @@ def _binding(ctx: ServerRequestContext[Any], method: str, target: str, arguments
     scope = getattr(request, "scope", None)
     caller = client_key(cast(dict[str, Any], scope)) if isinstance(scope, dict) else "local"
     return json.dumps([caller, method, target, arguments], sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _person(ctx: ServerRequestContext[Any]) -> str | None:
+    """The person whose named token the request carries (None off HTTP, or for a plain token)."""
+    request: Any = getattr(ctx, "request", None)
+    scope = getattr(request, "scope", None)
+    return person_of(cast(dict[str, Any], scope)) if isinstance(scope, dict) else None
 
 
 def _stream_closed(ctx: ServerRequestContext[Any]) -> anyio.Event | None:
@@ -166,10 +174,16 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     ) -> R | T.InputRequiredResult:
         """Run `start` with the editor as its asker: directly (2025 era), or in rounds (2026-07-28), whose states
         are bound to the caller and to `call` (method, tool or resource, arguments)."""
+        person = _person(ctx)
+
+        async def as_the_caller(asker: Asker) -> R:
+            with acting_as(person):  # a 2026-07-28 call runs in a task of the rounds', not the request's
+                return await start(asker)
+
         if ctx.session.protocol_version == MODERN_VERSION:
             caps = ctx.session.client_capabilities or T.ClientCapabilities()
-            return await rounds.run(params, caps, start, _binding(ctx, *call))
-        return await start(EditorAsker(ctx.session, ctx.request_id, closed=_stream_closed(ctx)))
+            return await rounds.run(params, caps, as_the_caller, _binding(ctx, *call))
+        return await as_the_caller(EditorAsker(ctx.session, ctx.request_id, closed=_stream_closed(ctx)))
 
     def search_mode(ctx: ServerRequestContext[Any]) -> bool:
         request: Any = getattr(ctx, "request", None)
@@ -183,8 +197,10 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         editors.remember(ctx.session)
         await gateway.first_listing(gateway.config.gateway.first_list_wait)
         own = [AGENT_TOOL] if agent is not None else []
-        if gateway.catalog.needs_login:
-            own.append(login_tool(gateway.catalog.needs_login))
+        with acting_as(_person(ctx)):
+            waiting = gateway.routes.waiting_for_login()
+        if waiting:
+            own.append(login_tool(waiting))
         if search_mode(ctx):
             pinned = [tool for entry, tool in gateway.catalog.tools.values() if is_pinned(entry, gateway.config)]
             return T.ListToolsResult(tools=[*own, FIND_TOOLS_TOOL, CALL_TOOL_TOOL, *pinned])

@@ -29,7 +29,7 @@ from glm_mcp import activity
 from glm_mcp.agent.loop import Agent
 from glm_mcp.agent.results import AgentResult, EventFnT
 from glm_mcp.errors import ModelError, RequestError
-from glm_mcp.faces.caller import client_key
+from glm_mcp.faces.caller import client_key, person_of
 from glm_mcp.faces.openai.request import (
     ELICIT_CAPABILITIES,
     ELICIT_TOOL,
@@ -57,6 +57,7 @@ from glm_mcp.model.messages import JsonObject
 from glm_mcp.model.profile import (
     TEXT_MODELS,
 )
+from glm_mcp.people import acting_as, current_person
 from glm_mcp.relay.asking import Asker
 from glm_mcp.relay.rounds import Rounds
 
@@ -204,10 +205,11 @@ class ChatCompletionsApp:
             activity.face.set(label)  # this request's task: its model requests are shown with their face
             try:
                 caller = client_key(scope)
-                if face is not None:
-                    outcome = await face.handle(self, body, body is TOO_BIG, tracked, caller)
-                else:
-                    outcome = await self._handle(body, body is TOO_BIG, tracked, caller)
+                with acting_as(person_of(scope)):  # the person's own sessions, where a server's logins are
+                    if face is not None:
+                        outcome = await face.handle(self, body, body is TOO_BIG, tracked, caller)
+                    else:
+                        outcome = await self._handle(body, body is TOO_BIG, tracked, caller)
             except Exception:  # boundary: a bug in one request must not take the service down
                 logger.exception("chat request failed")
                 outcome = "internal_error"
@@ -313,15 +315,18 @@ class ChatCompletionsApp:
             sink = Sink()
         sink.target = target  # a resumed run's events go to the response that resumed it
 
+        person = current_person()
+
         async def start(asker: Asker) -> AgentResult:
-            return await self.agent.run(
-                request.forwarded,
-                request.offer,
-                stream=request.stream,
-                on_event=sink.on_event,
-                max_steps=request.max_steps,
-                asker=asker,
-            )
+            with acting_as(person):  # the run goes on in a task of the rounds', not the request's
+                return await self.agent.run(
+                    request.forwarded,
+                    request.offer,
+                    stream=request.stream,
+                    on_event=sink.on_event,
+                    max_steps=request.max_steps,
+                    asker=asker,
+                )
 
         outcome = await self.rounds.run(params, ELICIT_CAPABILITIES, start, request.binding)
         if isinstance(outcome, T.InputRequiredResult) and outcome.request_state is not None:
