@@ -245,6 +245,9 @@ PROMISES: dict[str, Claims] = {
         "each person logs in on their own; a caller without a login never gets another's token": (
             "test_oauth.py::test_two_people_of_one_gateway_each_use_their_own_login",
         ),
+        "OpenID Connect callers; the gateway's protected resource metadata": (
+            "test_oauth.py::test_openid_connect_callers_are_people_and_the_gateway_publishes_its_resource_metadata",
+        ),
     },
     "Remote servers behind OAuth: `authorization_code`": {
         "a person logs in": (

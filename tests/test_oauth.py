@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import jwt
 import mcp.types as T
 import openai
 import pytest
@@ -30,6 +31,7 @@ from glm_mcp.http.app import build_app
 from glm_mcp.upstream.connection import ServerState
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.fixture_servers.oauth_world import Accounts, oauth_world
+from tests.fixture_servers.oidc_issuer import oidc_issuer
 from tests.helpers import ROOT, glm_mcp_serve, run_cli, serve_asgi, text_of, write_config
 
 BROWSER = f"{sys.executable} {ROOT / 'tests' / 'approving_browser.py'} %s"
@@ -347,3 +349,53 @@ async def test_two_people_of_one_gateway_each_use_their_own_login(tmp_path: Path
     assert len(world.accounts.authorizations) == 2
     logins = sorted(path.name for path in (tmp_path / "state" / "glm-mcp" / "oauth").glob("*.login"))
     assert logins == ["remote@ada.login", "remote@bob.login"]
+
+
+async def test_openid_connect_callers_are_people_and_the_gateway_publishes_its_resource_metadata(
+    tmp_path: Path,
+) -> None:
+    async def approve(context: Any, params: T.ElicitRequestParams) -> T.ElicitResult:
+        assert isinstance(params, T.ElicitRequestURLParams)
+        async with httpx2.AsyncClient(follow_redirects=True) as browser:
+            await browser.get(params.url)
+        return T.ElicitResult(action="accept")
+
+    no_browser = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    async with oidc_issuer() as issuer, oauth_world() as world:
+        config: dict[str, Any] = {
+            "mcpServers": {"remote": {"url": world.url}},
+            "gateway": {"auth_tokens": [], "oidc": {"issuer": issuer.url, "audience": "glm-mcp"}},
+        }
+        async with glm_mcp_serve(config, tmp_path, env=no_browser) as gateway, httpx2.AsyncClient() as http:
+            metadata = (await http.get(f"{gateway.url}/.well-known/oauth-protected-resource/mcp")).json()
+            anonymous = await http.post(f"{gateway.url}/mcp", json={})
+            refused = {
+                why: (
+                    await http.get(f"{gateway.url}/v1/models", headers={"Authorization": f"Bearer {token}"})
+                ).status_code
+                for why, token in {
+                    "expired": issuer.token("ada", lifetime=-60),
+                    "another audience": issuer.token("ada", audience="someone-else"),
+                    "another issuer": jwt.encode({"iss": "https://evil.example", "sub": "ada", "exp": 2**31}, "k" * 32),
+                }.items()
+            }
+            headers = {"Authorization": f"Bearer {issuer.token('ada')}"}
+            async with (
+                httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as ada_http,
+                Client(
+                    streamable_http_client(f"{gateway.url}/mcp", http_client=ada_http), elicitation_callback=approve
+                ) as ada,
+            ):
+                listed = [tool.name for tool in (await ada.list_tools()).tools]
+                await ada.call_tool("glm__login", {"server": "remote"})
+                whoami = await ada.call_tool("remote__whoami", {})
+    assert metadata == {
+        "resource": f"{gateway.url}/mcp",
+        "authorization_servers": [issuer.url],
+        "bearer_methods_supported": ["header"],
+    }
+    challenge = anonymous.headers["www-authenticate"]
+    assert anonymous.status_code == 401 and "/.well-known/oauth-protected-resource/mcp" in challenge
+    assert refused == {"expired": 401, "another audience": 401, "another issuer": 401}
+    assert "glm__login" in listed, "with OpenID Connect, a remote server's logins are each person's"
+    assert not whoami.is_error and (tmp_path / "state" / "glm-mcp" / "oauth" / "remote@ada.login").exists()

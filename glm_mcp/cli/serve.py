@@ -54,7 +54,7 @@ def serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     host = args.host or config.gateway.host
     port = config.gateway.port if args.port is None else args.port
     tokens = config.gateway.auth_tokens
-    if not _is_loopback(host) and not tokens:
+    if not _is_loopback(host) and not tokens and config.gateway.oidc is None:
         raise UsageError(
             f'refusing to bind {host} without authentication: add "auth_tokens" to the "gateway" section '
             "of the config, or bind 127.0.0.1"
@@ -73,6 +73,8 @@ def serve(config: GatewayConfig, args: argparse.Namespace) -> int:
         tokens = generated = (SecretStr(load_or_create(path)),)
         register(token.get_secret_value() for token in tokens)
         auth_note = f"clients send the bearer token kept in {path}: `glm-mcp token` prints it"
+    elif not tokens and config.gateway.oidc is not None:
+        auth_note = f"clients send an OpenID Connect token of {config.gateway.oidc.issuer}"
     elif not tokens:
         auth_note = "authentication is off"
         logger.warning(

@@ -32,7 +32,7 @@ from glm_mcp.config.models import (
     UpstreamConfig,
     url_secrets,
 )
-from glm_mcp.config.oauth import OAuthConfig
+from glm_mcp.config.oauth import OAuthConfig, OidcConfig
 
 __all__ = [
     "DEFAULT_ZAI_BASE_URL",
@@ -43,6 +43,7 @@ __all__ = [
     "LOCAL_CONFIG",
     "ModelConfig",
     "OAuthConfig",
+    "OidcConfig",
     "PASSED_ENV",
     "PRIVATE_DOTFILES",
     "Seconds",

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from glm_mcp.config.oauth import OAuthConfig
+from glm_mcp.config.oauth import OAuthConfig, OidcConfig
 from glm_mcp.config.tokens import with_token_names
 
 logger = logging.getLogger(__name__)
@@ -302,6 +302,10 @@ class ServeConfig(BaseModel):
 
     sampling_per_minute: int = Field(default=10, ge=0, le=100_000)
     """Sampling requests GLM answers for one server in any 60 s; past it the server hears a refusal."""
+
+    oidc: OidcConfig | None = None
+    """Callers identified by OpenID Connect bearer tokens as well (each token's person: their own upstream logins);
+    the gateway then publishes protected resource metadata for `/mcp` naming the issuer."""
 
     token_names: tuple[str | None, ...] = ()
     """Filled in from `auth_tokens`: the name of each token's person (None for a plain token)."""

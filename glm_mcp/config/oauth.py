@@ -84,3 +84,19 @@ class OAuthConfig(BaseModel):
         """Every secret value in this object."""
         held = (self.client_secret, self.private_key_pem, self.idp_id_token, self.jwt_assertion)
         return [secret.get_secret_value() for secret in held if secret is not None]
+
+
+class OidcConfig(BaseModel):
+    """The gateway's callers named by OpenID Connect: a bearer token that is a JWT signed by `issuer` (its keys from
+    the issuer's JWKS, found through its discovery document) is that person's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str = Field(pattern=r"^https?://")
+    """The identity provider; its discovery document is at `<issuer>/.well-known/openid-configuration`."""
+
+    audience: str | None = None
+    """The `aud` the tokens must carry (the client id the gateway is registered with); unchecked when absent."""
+
+    name_claim: str = "sub"
+    """The claim that names the person (`sub`, `email`, `preferred_username`, ...)."""

@@ -26,7 +26,9 @@ class Routes:
         config = self._config().servers.get(server)
         if not isinstance(config, HttpUpstreamConfig) or not config.oauth_enabled:
             return False
-        chosen = config.credentials or ("per_user" if len(self._config().gateway.people) >= 2 else "shared")
+        gateway = self._config().gateway
+        many = len(gateway.people) >= 2 or gateway.oidc is not None
+        chosen = config.credentials or ("per_user" if many else "shared")
         return chosen == "per_user"
 
     def upstream_for(self, server: str, *, start: bool = False) -> Upstream:

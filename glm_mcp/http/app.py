@@ -38,6 +38,7 @@ from glm_mcp.http import response_mode
 from glm_mcp.http.admin import admin_routes
 from glm_mcp.http.bodies import MAX_BODY_BYTES, BoundedBodies
 from glm_mcp.http.guards import BearerAuth, BodyDeadline, RequestGuard, json_http_error
+from glm_mcp.http.oidc import OidcVerifier
 from glm_mcp.http.sessions import SessionLimits
 from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
@@ -183,6 +184,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         tokens,
         shapes={anthropic_api.PATH: anthropic_api.error_shape},
         names=limits.token_names,
+        oidc=OidcVerifier(limits.oidc) if limits.oidc is not None else None,
     )
     host = GatewayApp(RequestGuard(authed, security.allowed_hosts, security.allowed_origins), sessions)
     return host

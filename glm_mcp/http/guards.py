@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp.faces.caller import CLIENT_KEY, PERSON_KEY
+from glm_mcp.http.oidc import OidcVerifier
 
 ErrorShapeFnT = Callable[[int, str], dict[str, object]]
 """A face's error body for a status and message (Anthropic's clients read their own shape)."""
@@ -39,6 +40,16 @@ _UNAUTHORIZED_HINT = (
 _CHALLENGE = f'Bearer realm="glm-mcp", error="invalid_token", error_description="{_UNAUTHORIZED_HINT}"'
 
 
+PRM_PATHS = ("/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp")
+"""Where the gateway's protected resource metadata is, when it takes OpenID Connect tokens."""
+
+
+def _base(scope: Scope) -> str:
+    """The gateway's own URL as the request reached it."""
+    host = dict(scope["headers"]).get(b"host", b"").decode("latin-1") or "127.0.0.1"
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
 class BearerAuth:
     """Requires one of the configured tokens on the protected paths, and names the caller by the token it matched."""
 
@@ -48,9 +59,11 @@ class BearerAuth:
         tokens: list[bytes],
         shapes: Mapping[str, ErrorShapeFnT] | None = None,
         names: Sequence[str | None] = (),
+        oidc: OidcVerifier | None = None,
     ) -> None:
         self.app = app
         self.tokens = tokens
+        self._oidc = oidc
         # A generated token has no name: the names may be fewer than the tokens.
         named = zip(tokens, names, strict=False)
         self._names = {f"token:{hashlib.sha256(token).hexdigest()[:16]}": name for token, name in named}
@@ -70,17 +83,30 @@ class BearerAuth:
                 matched = ident
         return matched
 
+    async def _person(self, header: bytes | None) -> str | None:
+        """The person an OpenID Connect bearer token names, where the gateway takes them."""
+        scheme, _, token = (header or b"").strip().partition(b" ")
+        if self._oidc is None or scheme.lower() != b"bearer" or token.count(b".") != 2:
+            return None
+        return await self._oidc.person(token.strip().decode("ascii", "replace"))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.tokens:
+        if scope["type"] == "http" and self._oidc is not None and scope["path"] in PRM_PATHS:
+            await JSONResponse(self._oidc.resource_metadata(_base(scope)))(scope, receive, send)
+            return
+        if scope["type"] == "http" and (self.tokens or self._oidc is not None):
             headers = dict(scope["headers"])
             header = headers.get(b"authorization")
             client = self._match(header) if header else None
             api_key = headers.get(b"x-api-key")
             if client is None and api_key and scope["path"].startswith("/v1/"):
                 client = self._match(b"Bearer " + api_key)  # Anthropic's clients send the key as x-api-key
+            person = self._names.get(client) if client is not None else await self._person(header)
+            if client is None and person is not None:
+                client = f"person:{person}"
             if client is not None:
                 scope[CLIENT_KEY] = client
-                if (person := self._names.get(client)) is not None:
+                if person is not None:
                     scope[PERSON_KEY] = person
             elif scope["path"].startswith(PROTECTED_PREFIXES):
                 message = f"missing or wrong bearer token: {_UNAUTHORIZED_HINT}"
@@ -88,11 +114,10 @@ class BearerAuth:
                 for prefix, shaped in self.shapes.items():
                     if scope["path"].startswith(prefix):
                         shape = shaped(401, message)
-                response = JSONResponse(
-                    shape,
-                    status_code=401,
-                    headers={"WWW-Authenticate": _CHALLENGE},
-                )
+                challenge = _CHALLENGE
+                if self._oidc is not None:  # OAuth-aware editors find the issuer from here (RFC 9728)
+                    challenge += f', resource_metadata="{_base(scope)}{PRM_PATHS[1]}"'
+                response = JSONResponse(shape, status_code=401, headers={"WWW-Authenticate": challenge})
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
