@@ -181,7 +181,8 @@ PROMISES: dict[str, Claims] = {
             "test_cli.py::test_two_passthrough_servers_sharing_a_name_stop_serve_and_stdio_with_a_config_error",
         ),
     },
-    "Command line: `glm-mcp login NAME [--config F]`": {
+    "Command line: `glm-mcp login NAME [--person P] [--config F]`": {
+        "one person's own login": ("test_oauth.py::test_login_for_one_person_of_a_shared_gateway",),
         "prints the URL, opens the browser, keeps the login; exit 0; `tools` then needs no person": (
             "test_oauth.py::test_login_and_logout_commands",
         ),
@@ -189,7 +190,7 @@ PROMISES: dict[str, Claims] = {
             "test_oauth.py::test_login_of_an_unknown_or_local_server_is_a_usage_error",
         ),
     },
-    "Command line: `glm-mcp logout NAME [--config F]`": {
+    "Command line: `glm-mcp logout NAME [--person P] [--config F]`": {
         "forgets the login: the server needs one again": ("test_oauth.py::test_login_and_logout_commands",),
     },
     "Configuration: Per remote (`url`) server": {

@@ -399,3 +399,16 @@ async def test_openid_connect_callers_are_people_and_the_gateway_publishes_its_r
     assert refused == {"expired": 401, "another audience": 401, "another issuer": 401}
     assert "glm__login" in listed, "with OpenID Connect, a remote server's logins are each person's"
     assert not whoami.is_error and (tmp_path / "state" / "glm-mcp" / "oauth" / "remote@ada.login").exists()
+
+
+async def test_login_for_one_person_of_a_shared_gateway(tmp_path: Path) -> None:
+    env = {"BROWSER": BROWSER, "XDG_STATE_HOME": str(tmp_path / "state")}
+    tokens = [{"name": "ada", "token": "a" * 32}, {"name": "bob", "token": "b" * 32}]
+    async with oauth_world() as world:
+        config = write_config(tmp_path, {"remote": {"url": world.url}}, gateway={"auth_tokens": tokens})
+        without = await run_cli("login", "remote", "--config", str(config), env=env)
+        code, _, err = await run_cli("login", "remote", "--person", "ada", "--config", str(config), env=env)
+    assert without[0] == 2 and "add --person NAME" in without[2]
+    assert code == 0, err
+    assert (tmp_path / "state" / "glm-mcp" / "oauth" / "remote@ada.login").exists()
+    assert not (tmp_path / "state" / "glm-mcp" / "oauth" / "remote.login").exists()

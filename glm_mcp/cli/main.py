@@ -114,8 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     restart.add_argument("--url", help="the running gateway (default: http://HOST:PORT of the config)")
     log_in = with_config(commands.add_parser("login", help="log in to a remote server behind OAuth"))
     log_in.add_argument("server", help="the configured server name")
+    log_in.add_argument("--person", help="whose login, for a server whose logins are each person's")
     log_out = with_config(commands.add_parser("logout", help="forget the login to a remote server"))
     log_out.add_argument("server", help="the configured server name")
+    log_out.add_argument("--person", help="whose login, for a server whose logins are each person's")
     doctor = with_config(commands.add_parser("doctor", help="check the config, the servers, the tools and the model"))
     doctor.add_argument("--no-model", action="store_true", help="skip the request to the model endpoint")
     return parser

@@ -30,7 +30,7 @@ from starlette.routing import Route
 from glm_mcp._json import as_object
 from glm_mcp.activity import as_json
 from glm_mcp.catalog import is_destructive, loop_policy
-from glm_mcp.errors import ToolNotFoundError
+from glm_mcp.errors import ToolNotFoundError, UpstreamError
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.gateway.logins import login_url
 from glm_mcp.tools.results import flatten_result
@@ -154,7 +154,10 @@ def admin_routes(gateway: Gateway) -> list[Route]:
             if action == "login":
                 if name not in gateway.servers:
                     raise ToolNotFoundError(f"no server '{name}' in the config")
-                url = await login_url(gateway, name)
+                try:
+                    url = await login_url(gateway, name)
+                except UpstreamError as exc:  # a server whose logins are each person's: theirs to start
+                    return _error(str(exc), 409)
                 if url is None:
                     return _error(f"'{name}' started no login ({gateway.servers[name].state.value})", 409)
                 return JSONResponse({"ok": True, "server": name, "action": action, "url": url})

@@ -91,7 +91,8 @@ class Logins:
             logger.info("'%s' waits for a login: %s", server, how_to_log_in(server))
         else:
             logger.warning("server '%s' needs a login: open %s (or %s)", server, url, how_to_log_in(server))
-        if self._browser and not personal and open_browser(url):
+        at_this_machine = not personal or self._announce is not None  # `glm-mcp login --person`: they are here
+        if self._browser and at_this_machine and open_browser(url):
             self.opened.add(url)
         if watcher := self._watchers.get(server):
             watcher(True)
