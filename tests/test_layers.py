@@ -113,6 +113,7 @@ ALLOWED: dict[str, set[str]] = {
         "gateway.core",
         "gateway.logins",
         "oauth.logins",
+        "people",
         "upstream.connection",
     },
     "cli.token": {"private_files"},
