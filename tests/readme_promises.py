@@ -233,6 +233,9 @@ PROMISES: dict[str, Claims] = {
         "glm__login with a URL elicitation": (
             "test_oauth.py::test_an_editor_logs_in_through_glm_login_with_a_url_elicitation",
         ),
+        "a call that needs a new login shows it to the calling editor": (
+            "test_oauth.py::test_a_call_that_needs_a_new_login_shows_it_to_the_callers_editor",
+        ),
         "the status page's login action; /readyz never shows the URL": (
             "test_oauth.py::test_the_status_page_login_action_gives_the_url_and_readyz_never_shows_it",
         ),

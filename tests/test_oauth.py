@@ -412,3 +412,26 @@ async def test_login_for_one_person_of_a_shared_gateway(tmp_path: Path) -> None:
     assert code == 0, err
     assert (tmp_path / "state" / "glm-mcp" / "oauth" / "remote@ada.login").exists()
     assert not (tmp_path / "state" / "glm-mcp" / "oauth" / "remote.login").exists()
+
+
+async def test_a_call_that_needs_a_new_login_shows_it_to_the_callers_editor(tmp_path: Path) -> None:
+    shown: list[str] = []
+
+    async def person_at_the_editor(context: Any, params: T.ElicitRequestParams) -> T.ElicitResult:
+        assert isinstance(params, T.ElicitRequestURLParams)
+        shown.append(params.url)
+        async with httpx2.AsyncClient(follow_redirects=True) as browser:
+            await browser.get(params.url)
+        return T.ElicitResult(action="accept")
+
+    no_browser = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    async with oauth_world() as world:
+        config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}, "gateway": {"auth_tokens": []}}
+        async with (
+            glm_mcp_serve(config, tmp_path, env=no_browser) as gateway,
+            gateway.mcp_client(elicitation_callback=person_at_the_editor) as editor,
+        ):
+            await editor.call_tool("glm__login", {"server": "remote"})
+            result = await editor.call_tool("remote__admin", {})  # needs the `write` scope: a new login, mid-call
+    assert text_of(result) == "admin done"
+    assert len(shown) == 2 and "scope=read+write" in shown[1], "the step-up login reached the caller's editor"

@@ -77,6 +77,8 @@ class Person(Protocol):
 
     async def login_needed(self, server: str, url: str) -> None: ...
 
+    async def tell_caller(self, server: str, url: str) -> None: ...
+
     async def login_done(self, server: str) -> None: ...
 
 
@@ -243,6 +245,7 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
         self._catcher = RedirectCatcher(server)
         self._person = person
         self._state: str | None = None
+        self._url = ""
         metadata = OAuthClientMetadata(
             redirect_uris=[f"http://127.0.0.1:{port}/callback"],  # type: ignore[list-item]  # pydantic coerces
             client_name=CLIENT_NAME,
@@ -273,12 +276,21 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
             raise LoginRequired(f"it needs a login: {how_to_log_in(self._server)}")
         await self._catcher.bind(self._port)
         self._state = (parse_qs(urlsplit(url).query).get("state") or [None])[0]
+        self._url = url
         await self._person.login_needed(self._server, url)
 
     async def _redirected(self) -> AuthorizationCodeResult:
         try:
+            result: AuthorizationCodeResult | None = None
             with anyio.fail_after(self._person.timeout):
-                return await self._catcher.wait(self._state)
+                async with anyio.create_task_group() as tg:
+                    # The caller's editor shows the login while the redirect is awaited (its person's browser
+                    # brings the redirect here before the editor answers).
+                    tg.start_soon(self._person.tell_caller, self._server, self._url)
+                    result = await self._catcher.wait(self._state)
+                    tg.cancel_scope.cancel()
+            assert result is not None  # the wait returned, or raised
+            return result
         except TimeoutError:
             raise LoginRequired(
                 f"nobody logged in within {self._person.timeout:g} s; {how_to_log_in(self._server)}"

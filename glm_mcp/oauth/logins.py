@@ -14,10 +14,12 @@ Contract:
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx2
+import mcp.types as T
 
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig
 from glm_mcp.oauth.clients import how_to_log_in, login_key, server_auth
@@ -25,6 +27,7 @@ from glm_mcp.oauth.redirect import open_browser
 from glm_mcp.oauth.vault import ServerLogin, Vault
 from glm_mcp.private_files import state_folder
 from glm_mcp.redact import show_url
+from glm_mcp.relay.asking import current_asker
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +101,21 @@ class Logins:
             watcher(True)
         if self._on_change is not None:
             await self._on_change()
+
+    async def tell_caller(self, server: str, url: str) -> None:
+        """Show the login to the person whose call needed it, as a URL elicitation of their editor (where it offers
+        them and no browser was opened here); their answer is only their consent to open it."""
+        asker = current_asker()
+        if asker is None or asker.elicit is None or url in self.opened:
+            return
+        message = f"'{server.partition('@')[0]}' needs you to log in; glm-mcp goes on once you have."
+        params = T.ElicitRequestURLParams(
+            mode="url", message=message, url=url, elicitation_id=secrets.token_urlsafe(12)
+        )
+        try:
+            await asker.elicit(params)
+        except Exception:  # boundary: an editor that cannot show it still has `glm__login` and the command
+            logger.info("the login of '%s' could not be shown to the caller's editor", server, exc_info=True)
 
     async def login_done(self, server: str) -> None:
         self.opened.discard(self.pending.pop(server, ""))

@@ -134,6 +134,11 @@ UNCLEAR = "several callers wait on this server and its question does not say who
 _own: ContextVar[Asker | None] = ContextVar("glm_mcp_own_asker", default=None)
 
 
+def current_asker() -> Asker | None:
+    """The asker of the request this task is making to a server (None outside one)."""
+    return _own.get()
+
+
 class Fallback(Protocol):
     """The gateway's own answers, for what no caller answers."""
 
