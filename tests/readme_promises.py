@@ -208,6 +208,7 @@ PROMISES: dict[str, Claims] = {
             "test_oauth.py::test_the_login_is_kept_encrypted_0600_and_reused_after_a_restart",
             "test_oauth.py::test_a_login_file_readable_by_others_is_refused",
         ),
+        "or in the OS keyring": ("test_oauth.py::test_logins_can_live_in_the_os_keyring",),
         "tokens never in logs or status": (
             "test_oauth.py::test_a_url_alone_logs_in_with_discovery_registration_pkce_and_the_resource",
         ),

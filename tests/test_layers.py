@@ -334,7 +334,7 @@ ALLOWED: dict[str, set[str]] = {
         "relay.asking",
     },
     "oauth.redirect": set(),
-    "oauth.vault": {"private_files", "redact"},
+    "oauth.vault": {"errors", "private_files", "redact"},
     "private_files": {"errors"},
     "people": set(),
     "upstream.pool": {"config", "errors", "oauth.logins", "relay.asking", "upstream.connection"},

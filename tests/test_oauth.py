@@ -435,3 +435,24 @@ async def test_a_call_that_needs_a_new_login_shows_it_to_the_callers_editor(tmp_
             result = await editor.call_tool("remote__admin", {})  # needs the `write` scope: a new login, mid-call
     assert text_of(result) == "admin done"
     assert len(shown) == 2 and "scope=read+write" in shown[1], "the step-up login reached the caller's editor"
+
+
+async def test_logins_can_live_in_the_os_keyring(person: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # keyrings.alt's file backend stands in for the desktop's keyring service, which CI machines lack.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    state = tmp_path / "state"
+    async with oauth_world() as world:
+        config = config_for(world.url, state)
+        config = config.model_copy(update={"gateway": config.gateway.model_copy(update={"keyring": True})})
+        async with Gateway(config).running() as gateway:
+            await until_settled(gateway)
+        async with Gateway(config).running() as gateway:
+            await until_settled(gateway)
+            result = await gateway.call_tool("remote__whoami", {})
+    import keyring
+
+    assert not result.is_error
+    assert len(world.accounts.authorizations) == 1, "the second start read the login from the keyring"
+    assert keyring.get_password("glm-mcp", "remote.login") is not None
+    assert not list(state.glob("oauth/*.login")), "nothing under the state folder"

@@ -290,6 +290,10 @@ class ServeConfig(BaseModel):
     """Where the gateway keeps what it learns (OAuth logins, its generated token); by default
     `$XDG_STATE_HOME/glm-mcp` (`~/.local/state/glm-mcp`)."""
 
+    keyring: bool = False
+    """Keep OAuth logins in the OS keyring (the optional extra `glm-mcp-gateway[keyring]`) instead of encrypted files
+    under `state_dir`."""
+
     login_timeout: Seconds = 300.0
     """Seconds a login to a server behind OAuth waits for its person before the server is shown as `needs login`."""
 

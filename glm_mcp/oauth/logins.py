@@ -24,7 +24,7 @@ import mcp.types as T
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig
 from glm_mcp.oauth.clients import how_to_log_in, login_key, server_auth
 from glm_mcp.oauth.redirect import open_browser
-from glm_mcp.oauth.vault import ServerLogin, Vault
+from glm_mcp.oauth.vault import KeyringVault, ServerLogin, Vault
 from glm_mcp.private_files import state_folder
 from glm_mcp.redact import show_url
 from glm_mcp.relay.asking import current_asker
@@ -35,9 +35,13 @@ WatchFnT = Callable[[bool], None]
 
 
 def gateway_vault(config: GatewayConfig) -> Vault:
-    """The vault of the config's state folder (`gateway.state_dir`, filled in by the loader)."""
+    """The vault of the config's state folder (`gateway.state_dir`, filled in by the loader), or the OS keyring.
+
+    Raises:
+        ConfigError: `gateway.keyring` without the keyring package.
+    """
     state = Path(config.gateway.state_dir) if config.gateway.state_dir else state_folder({}, Path.home())
-    return Vault(state / "oauth")
+    return (KeyringVault if config.gateway.keyring else Vault)(state / "oauth")
 
 
 class Logins:

@@ -7,11 +7,13 @@ Contract:
 - `ServerLogin` is the SDK's `TokenStorage` for one server and user: tokens (refresh tokens rotated as the server
   returns them) and the client registration (its redirect URI keeps the port the next login listens on), the
   authorization server's metadata as served, and the DPoP key;
+- `KeyringVault` keeps them in the OS keyring instead (`gateway.keyring`);
 - a file that cannot be decrypted (another key, damage) is reported once and treated as no login.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -23,6 +25,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet, InvalidToken
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
+from glm_mcp.errors import ConfigError
 from glm_mcp.private_files import create_private, read_private, write_private
 from glm_mcp.redact import register
 
@@ -76,12 +79,56 @@ class Vault:
         path.unlink(missing_ok=True)
         return existed
 
-    def mtime(self, server: str, user: str | None = None) -> float | None:
-        """When the login last changed (another process may have logged in), None without one."""
+    def version(self, server: str, user: str | None = None) -> object:
+        """Changes whenever the login does (another process may have logged in); None without one."""
         try:
             return self.path(server, user).lstat().st_mtime
         except FileNotFoundError:
             return None
+
+
+class KeyringVault(Vault):
+    """The logins in the OS keyring (the `keyring` package: macOS Keychain, Windows Credential Locker, the Secret
+    Service on Linux), one entry per server and user under the service `glm-mcp`; nothing under the state folder."""
+
+    SERVICE = "glm-mcp"
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        try:
+            import keyring  # an optional extra: glm-mcp-gateway[keyring]
+        except ImportError:
+            raise ConfigError(
+                '"keyring": true needs the keyring package: pip install "glm-mcp-gateway[keyring]"'
+            ) from None
+        self._keyring = keyring
+
+    def _entry(self, server: str, user: str | None) -> str:
+        return self.path(server, user).name
+
+    def read(self, server: str, user: str | None = None) -> dict[str, Any]:
+        stored = self._keyring.get_password(self.SERVICE, self._entry(server, user))
+        if not stored:
+            return {}
+        try:
+            data: Any = json.loads(stored)
+        except ValueError:
+            logger.warning("server '%s': the login in the keyring cannot be read; log in again", server)
+            return {}
+        return dict(cast(dict[str, Any], data)) if isinstance(data, dict) else {}
+
+    def write(self, server: str, data: dict[str, Any], user: str | None = None) -> None:
+        self._keyring.set_password(self.SERVICE, self._entry(server, user), json.dumps(data))
+
+    def remove(self, server: str, user: str | None = None) -> bool:
+        if self._keyring.get_password(self.SERVICE, self._entry(server, user)) is None:
+            return False
+        self._keyring.delete_password(self.SERVICE, self._entry(server, user))
+        return True
+
+    def version(self, server: str, user: str | None = None) -> object:
+        stored = self._keyring.get_password(self.SERVICE, self._entry(server, user))
+        return None if stored is None else hashlib.sha256(stored.encode()).hexdigest()
 
 
 class ServerLogin:
@@ -92,7 +139,7 @@ class ServerLogin:
         self.server = server
         self.url = url
         self.user = user
-        self._seen: float | None = None
+        self._seen: object = None
 
     def _record(self) -> dict[str, Any]:
         data = self.vault.read(self.server, self.user)
@@ -126,11 +173,11 @@ class ServerLogin:
 
     def seen(self) -> None:
         """Note the saved login as this process knows it (`changed` compares with it)."""
-        self._seen = self.vault.mtime(self.server, self.user)
+        self._seen = self.vault.version(self.server, self.user)
 
     def changed(self) -> bool:
         """Whether the saved login changed since this process last read or wrote it (another process logged in)."""
-        return self.vault.mtime(self.server, self.user) != self._seen
+        return self.vault.version(self.server, self.user) != self._seen
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
         client = self._record().get("client")
