@@ -239,6 +239,7 @@ PROMISES: dict[str, Claims] = {
         ),
         "the status page's login action; /readyz never shows the URL": (
             "test_oauth.py::test_the_status_page_login_action_gives_the_url_and_readyz_never_shows_it",
+            "test_status_page.py::test_a_server_behind_oauth_is_logged_into_from_the_status_page",
         ),
         "tools and doctor show needs login and the command": (
             "test_oauth.py::test_without_a_person_the_server_needs_login_and_says_how",

@@ -168,3 +168,31 @@ def _note_violation(message: object, violations: list[str]) -> None:
     text = str(getattr(message, "text", ""))
     if "Content Security Policy" in text:
         violations.append(text)
+
+
+async def test_a_server_behind_oauth_is_logged_into_from_the_status_page(tmp_path: Path, browser_page: object) -> None:
+    from playwright.async_api import Page, expect
+
+    from tests.fixture_servers.oauth_world import oauth_world
+
+    page = browser_page
+    assert isinstance(page, Page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    no_browser = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}  # the gateway opens none: the page does
+    async with oauth_world() as world:
+        config = {"mcpServers": {"remote": {"url": world.url}}}
+        async with glm_mcp_serve(config, tmp_path, env=no_browser) as gateway:
+            assert gateway.token is not None
+            await page.goto(gateway.url + "/")
+            await page.get_by_test_id("token").fill(gateway.token)
+            await page.get_by_test_id("sign-in").click()
+            state = page.get_by_test_id("servers").locator('tr[data-server="remote"] [data-testid="state"]')
+            await expect(state).to_have_text("needs login")
+            async with page.context.expect_page() as opened:
+                await page.get_by_test_id("login-remote").click()
+            login_tab = await opened.value
+            # The authorization server approves at once and sends the browser back to the gateway's listener.
+            await expect(login_tab.locator("h1")).to_have_text("Logged in", timeout=15_000)
+            await expect(state).to_have_text("ready", timeout=15_000)
+            await page.screenshot(path=str(ARTIFACTS / "status-5-logged-in.png"), full_page=True)
+    assert len(world.accounts.authorizations) == 1
