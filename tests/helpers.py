@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +265,26 @@ async def call_changing_the_catalog(gateway: Gateway, name: str, arguments: dict
 
 
 @dataclass
+class ToolListHeard:
+    """An editor's message handler that hears `tools/list_changed`, and waits for the tool list it wants."""
+
+    def __init__(self) -> None:
+        self.changed = anyio.Event()
+
+    async def __call__(self, message: object) -> None:
+        if isinstance(message, T.ToolListChangedNotification):
+            self.changed.set()
+
+    async def tools_until(self, client: Client, predicate: Callable[[list[str]], bool]) -> list[str]:
+        with anyio.fail_after(10):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
+            while True:
+                names = [tool.name for tool in (await client.list_tools()).tools]
+                if predicate(names):
+                    return names
+                self.changed = anyio.Event()
+                await self.changed.wait()
+
+
 class UpdatesHeard:
     """An SDK client's message handler that notes each `notifications/resources/updated`."""
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 
-from tests.helpers import ROOT, glm_mcp_serve, run_cli
+from tests.helpers import ROOT, ToolListHeard, glm_mcp_serve, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -28,31 +27,11 @@ def _servers(*names: str) -> dict[str, Any]:
     return {name: {"command": sys.executable, "args": [SDK_SERVER]} for name in names}
 
 
-class Heard:
-    """Counts `tools/list_changed` notifications an editor receives."""
-
-    def __init__(self) -> None:
-        self.changed = anyio.Event()
-
-    async def __call__(self, message: object) -> None:
-        if isinstance(message, T.ToolListChangedNotification):
-            self.changed.set()
-
-    async def tools_until(self, client: Client, predicate: Callable[[list[str]], bool]) -> list[str]:
-        with anyio.fail_after(10):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
-            while True:
-                names = [tool.name for tool in (await client.list_tools()).tools]
-                if predicate(names):
-                    return names
-                self.changed = anyio.Event()
-                await self.changed.wait()
-
-
 async def test_editing_the_config_of_a_running_serve_reaches_editors_and_spares_calls_in_flight(tmp_path: Path) -> None:
     config = {"mcpServers": _servers("one")}
     async with glm_mcp_serve(config, tmp_path, "--log-level", "info") as gateway:
         path = tmp_path / "glm-mcp.json"
-        heard = Heard()
+        heard = ToolListHeard()
         napped: list[T.CallToolResult] = []
         async with gateway.mcp_client(message_handler=heard) as editor, anyio.create_task_group() as tg:
             assert "one__echo" in await heard.tools_until(editor, lambda names: True)
@@ -84,7 +63,7 @@ async def test_editing_the_config_of_a_running_serve_reaches_editors_and_spares_
 async def test_glm_mcp_stdio_reloads_its_config_too(tmp_path: Path) -> None:
     path = tmp_path / "glm-mcp.json"
     path.write_text(json.dumps({"mcpServers": _servers("one")}))
-    heard = Heard()
+    heard = ToolListHeard()
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "glm_mcp", "stdio", "--config", str(path)], cwd=str(ROOT)
     )

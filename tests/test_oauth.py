@@ -32,9 +32,25 @@ from glm_mcp.upstream.connection import ServerState
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.fixture_servers.oauth_world import Accounts, oauth_world
 from tests.fixture_servers.oidc_issuer import oidc_issuer
-from tests.helpers import ROOT, glm_mcp_serve, run_cli, serve_asgi, text_of, write_config
+from tests.helpers import ROOT, ToolListHeard, glm_mcp_serve, run_cli, serve_asgi, text_of, write_config
 
 BROWSER = f"{sys.executable} {ROOT / 'tests' / 'approving_browser.py'} %s"
+NO_BROWSER = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+"""A gateway's environment where it cannot open a browser: its logins reach people through their editors."""
+
+
+class PersonAtTheEditor:
+    """An editor's URL elicitation callback: its person opens the login and approves it in their browser."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    async def __call__(self, context: Any, params: T.ElicitRequestParams) -> T.ElicitResult:
+        assert isinstance(params, T.ElicitRequestURLParams)
+        self.shown.append(params.url)
+        async with httpx2.AsyncClient(follow_redirects=True) as browser:
+            await browser.get(params.url)
+        return T.ElicitResult(action="accept")
 
 
 @pytest.fixture
@@ -52,21 +68,6 @@ async def until_settled(gateway: Gateway, name: str = "remote") -> None:
     with anyio.fail_after(60):  # hang guard: a login through the browser process on a busy 2-core machine
         while upstream.signin.waiting or not (upstream.connected or upstream.state is ServerState.NEEDS_LOGIN):
             await gateway.next_change()
-
-
-class ListChanges:
-    """An editor's message handler that hears `tools/list_changed`."""
-
-    def __init__(self) -> None:
-        self._heard = anyio.Event()
-
-    async def __call__(self, message: object) -> None:
-        if isinstance(message, T.ToolListChangedNotification):
-            self._heard.set()
-
-    async def next(self) -> None:
-        await self._heard.wait()
-        self._heard = anyio.Event()
 
 
 def config_for(url: str, state: Path, **server: Any) -> GatewayConfig:
@@ -209,20 +210,13 @@ def test_a_login_file_readable_by_others_is_refused(tmp_path: Path) -> None:
 
 
 async def test_an_editor_logs_in_through_glm_login_with_a_url_elicitation(tmp_path: Path) -> None:
-    shown: list[str] = []
+    person_at_the_editor = PersonAtTheEditor()
+    shown = person_at_the_editor.shown
 
-    async def person_at_the_editor(context: Any, params: T.ElicitRequestParams) -> T.ElicitResult:
-        assert isinstance(params, T.ElicitRequestURLParams)
-        shown.append(params.url)
-        async with httpx2.AsyncClient(follow_redirects=True) as browser:  # the person approves in their browser
-            await browser.get(params.url)
-        return T.ElicitResult(action="accept")
-
-    no_browser = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
     async with oauth_world() as world:
         config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}, "gateway": {"auth_tokens": []}}
         async with (
-            glm_mcp_serve(config, tmp_path, env=no_browser) as gateway,
+            glm_mcp_serve(config, tmp_path, env=NO_BROWSER) as gateway,
             gateway.mcp_client(elicitation_callback=person_at_the_editor) as editor,
         ):
             before = [tool.name for tool in (await editor.list_tools()).tools]
@@ -235,24 +229,23 @@ async def test_an_editor_logs_in_through_glm_login_with_a_url_elicitation(tmp_pa
 
 
 async def test_the_status_page_login_action_gives_the_url_and_readyz_never_shows_it(tmp_path: Path) -> None:
-    no_browser = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
     async with oauth_world() as world:
         config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}}
-        changed = ListChanges()
+        heard = ToolListHeard()
         async with (
-            glm_mcp_serve(config, tmp_path, env=no_browser) as gateway,
+            glm_mcp_serve(config, tmp_path, env=NO_BROWSER) as gateway,
             httpx2.AsyncClient() as http,
-            gateway.mcp_client(message_handler=changed),
+            gateway.mcp_client(message_handler=heard) as editor,
         ):
             ready = (await http.get(f"{gateway.url}/readyz")).json()
             answer = await http.post(f"{gateway.url}/admin/servers/remote/login", headers=gateway.headers)
             url = answer.json()["url"]
             async with httpx2.AsyncClient(follow_redirects=True) as browser:  # the operator logs in
                 await browser.get(url)
-            with anyio.fail_after(60):  # hang guard: the gateway connects once the redirect arrived
-                while (await http.get(f"{gateway.url}/readyz")).json()["servers"]["remote"]["state"] != "ready":
-                    await changed.next()  # the server's tools arriving change the list
+            await heard.tools_until(editor, lambda names: "remote__whoami" in names)  # connected once logged in
+            after = (await http.get(f"{gateway.url}/readyz")).json()
     assert ready["servers"]["remote"]["state"] == "needs login"
+    assert after["servers"]["remote"]["state"] == "ready"
     assert "/authorize" not in json.dumps(ready), "the login URL is the operator's, not /readyz's"
     assert url.startswith(f"{world.issuer}/authorize?")
 
@@ -312,11 +305,7 @@ def test_oauth_keys_are_checked(tmp_path: Path) -> None:
 async def test_two_people_of_one_gateway_each_use_their_own_login(tmp_path: Path) -> None:
     people = {"ada": "ada-token-" + "a" * 24, "bob": "bob-token-" + "b" * 24}
 
-    async def approve(context: Any, params: T.ElicitRequestParams) -> T.ElicitResult:
-        assert isinstance(params, T.ElicitRequestURLParams)
-        async with httpx2.AsyncClient(follow_redirects=True) as browser:  # each person approves in their browser
-            await browser.get(params.url)
-        return T.ElicitResult(action="accept")
+    approve = PersonAtTheEditor()
 
     @contextlib.asynccontextmanager
     async def editor_of(person: str, url: str) -> AsyncGenerator[Client, None]:
@@ -327,11 +316,10 @@ async def test_two_people_of_one_gateway_each_use_their_own_login(tmp_path: Path
         ):
             yield client
 
-    no_browser = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
     async with oauth_world() as world:
         tokens = [{"name": name, "token": token} for name, token in people.items()]
         config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}, "gateway": {"auth_tokens": tokens}}
-        async with glm_mcp_serve(config, tmp_path, env=no_browser) as gateway:
+        async with glm_mcp_serve(config, tmp_path, env=NO_BROWSER) as gateway:
             async with editor_of("ada", gateway.url) as ada, editor_of("bob", gateway.url) as bob:
                 listed = [tool.name for tool in (await ada.list_tools()).tools]
                 logged_in = await ada.call_tool("glm__login", {"server": "remote"})
@@ -354,19 +342,14 @@ async def test_two_people_of_one_gateway_each_use_their_own_login(tmp_path: Path
 async def test_openid_connect_callers_are_people_and_the_gateway_publishes_its_resource_metadata(
     tmp_path: Path,
 ) -> None:
-    async def approve(context: Any, params: T.ElicitRequestParams) -> T.ElicitResult:
-        assert isinstance(params, T.ElicitRequestURLParams)
-        async with httpx2.AsyncClient(follow_redirects=True) as browser:
-            await browser.get(params.url)
-        return T.ElicitResult(action="accept")
+    approve = PersonAtTheEditor()
 
-    no_browser = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
     async with oidc_issuer() as issuer, oauth_world() as world:
         config: dict[str, Any] = {
             "mcpServers": {"remote": {"url": world.url}},
             "gateway": {"auth_tokens": [], "oidc": {"issuer": issuer.url, "audience": "glm-mcp"}},
         }
-        async with glm_mcp_serve(config, tmp_path, env=no_browser) as gateway, httpx2.AsyncClient() as http:
+        async with glm_mcp_serve(config, tmp_path, env=NO_BROWSER) as gateway, httpx2.AsyncClient() as http:
             metadata = (await http.get(f"{gateway.url}/.well-known/oauth-protected-resource/mcp")).json()
             anonymous = await http.post(f"{gateway.url}/mcp", json={})
             refused = {
@@ -415,20 +398,13 @@ async def test_login_for_one_person_of_a_shared_gateway(tmp_path: Path) -> None:
 
 
 async def test_a_call_that_needs_a_new_login_shows_it_to_the_callers_editor(tmp_path: Path) -> None:
-    shown: list[str] = []
+    person_at_the_editor = PersonAtTheEditor()
+    shown = person_at_the_editor.shown
 
-    async def person_at_the_editor(context: Any, params: T.ElicitRequestParams) -> T.ElicitResult:
-        assert isinstance(params, T.ElicitRequestURLParams)
-        shown.append(params.url)
-        async with httpx2.AsyncClient(follow_redirects=True) as browser:
-            await browser.get(params.url)
-        return T.ElicitResult(action="accept")
-
-    no_browser = {"BROWSER": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
     async with oauth_world() as world:
         config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}, "gateway": {"auth_tokens": []}}
         async with (
-            glm_mcp_serve(config, tmp_path, env=no_browser) as gateway,
+            glm_mcp_serve(config, tmp_path, env=NO_BROWSER) as gateway,
             gateway.mcp_client(elicitation_callback=person_at_the_editor) as editor,
         ):
             await editor.call_tool("glm__login", {"server": "remote"})
