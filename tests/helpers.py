@@ -264,7 +264,6 @@ async def call_changing_the_catalog(gateway: Gateway, name: str, arguments: dict
     return result
 
 
-@dataclass
 class ToolListHeard:
     """An editor's message handler that hears `tools/list_changed`, and waits for the tool list it wants."""
 
@@ -285,6 +284,7 @@ class ToolListHeard:
                 await self.changed.wait()
 
 
+@dataclass
 class UpdatesHeard:
     """An SDK client's message handler that notes each `notifications/resources/updated`."""
 

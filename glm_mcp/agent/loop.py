@@ -99,6 +99,10 @@ class ToolHost(Protocol):
     @property
     def config(self) -> GatewayConfig: ...
 
+    def waiting_for_login(self) -> tuple[str, ...]:
+        """The servers the caller must log in to before using them."""
+        ...
+
     async def call_tool(
         self,
         name: str,
@@ -163,7 +167,7 @@ class Agent:
         `asker` is whoever handed over the task (the editor behind `glm__agent`): it confirms destructive calls of
         servers set to `"destructive": "ask"`, and answers what their servers ask (elicitation, roots).
         """
-        messages: list[JsonObject] = with_login_note(list(body["messages"]), self.gateway.catalog.needs_login)
+        messages: list[JsonObject] = with_login_note(list(body["messages"]), self.gateway.waiting_for_login())
         usage: JsonObject | None = None
         steps = 0
         calls_made = 0

@@ -227,6 +227,10 @@ class Gateway:
             ):
                 await self._catalog_changed.wait()
 
+    def waiting_for_login(self) -> tuple[str, ...]:
+        """The servers the caller (the person a request runs as) must log in to before using them."""
+        return self.routes.waiting_for_login()
+
     async def next_change(self) -> None:
         """Wait for the next change of the catalog (a server ready, gone, or waiting for a login)."""
         await self._catalog_changed.wait()

@@ -198,7 +198,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         await gateway.first_listing(gateway.config.gateway.first_list_wait)
         own = [AGENT_TOOL] if agent is not None else []
         with acting_as(_person(ctx)):
-            waiting = gateway.routes.waiting_for_login()
+            waiting = gateway.waiting_for_login()
         if waiting:
             own.append(login_tool(waiting))
         if search_mode(ctx):
