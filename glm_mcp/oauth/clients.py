@@ -112,7 +112,7 @@ class _GatewayRules:
         self._server = server
         self.login = login
         self._logins_in_a_row = 0
-        self._refresh_tried = 0
+        self._refresh_tried = False
         self._last_status = 0
         self.failure: str | None = None
         """Why the last login failed, until a request is accepted again."""
@@ -160,7 +160,7 @@ class _GatewayRules:
                 if outgoing is request:
                     self._last_status = response.status_code
                     if response.status_code < 400:
-                        self._logins_in_a_row = self._refresh_tried = 0
+                        self._logins_in_a_row, self._refresh_tried = 0, False
                         self.failure = None
                 outgoing = await flow.asend(response)
         except StopAsyncIteration:
@@ -224,7 +224,7 @@ class _GatewayRules:
 
     async def _perform_authorization(self) -> httpx2.Request:
         if self._last_status == 401 and not self._refresh_tried and self.context.can_refresh_token():
-            self._refresh_tried = 1  # a revoked access token with a good refresh token needs no person
+            self._refresh_tried = True  # a revoked access token with a good refresh token needs no person
             return await self._refresh_token()  # type: ignore[attr-defined, no-any-return]  # the SDK's
         if self._logins_in_a_row >= MAX_LOGINS:
             raise LoginRequired(
