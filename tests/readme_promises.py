@@ -236,6 +236,7 @@ PROMISES: dict[str, Claims] = {
         ),
         "a call that needs a new login shows it to the calling editor": (
             "test_oauth.py::test_a_call_that_needs_a_new_login_shows_it_to_the_callers_editor",
+            "test_oauth.py::test_a_call_needing_a_new_login_from_an_editor_without_url_elicitation_fails_at_once",
         ),
         "the status page's login action; /readyz never shows the URL": (
             "test_oauth.py::test_the_status_page_login_action_gives_the_url_and_readyz_never_shows_it",

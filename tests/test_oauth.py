@@ -432,3 +432,17 @@ async def test_logins_can_live_in_the_os_keyring(person: Path, tmp_path: Path, m
     assert len(world.accounts.authorizations) == 1, "the second start read the login from the keyring"
     assert keyring.get_password("glm-mcp", "remote.login") is not None
     assert not list(state.glob("oauth/*.login")), "nothing under the state folder"
+
+
+async def test_a_call_needing_a_new_login_from_an_editor_without_url_elicitation_fails_at_once(tmp_path: Path) -> None:
+    env = {"BROWSER": BROWSER, "XDG_STATE_HOME": str(tmp_path / "state")}
+    async with oauth_world() as world:
+        config = write_config(tmp_path, {"remote": {"url": world.url}}, gateway={"auth_tokens": []})
+        code, _, err = await run_cli("login", "remote", "--config", str(config), env=env)
+        assert code == 0, err
+        served = json.loads(config.read_text())  # the config just written
+        async with glm_mcp_serve(served, tmp_path, env=NO_BROWSER) as gateway, gateway.mcp_client() as editor:
+            with anyio.fail_after(30):  # far below the 300 s a login waits for a person who can see it
+                result = await editor.call_tool("remote__admin", {})  # needs the `write` scope
+    assert result.is_error and "glm-mcp login remote" in text_of(result)
+    assert len(world.accounts.authorizations) == 1, "no login started that nobody could see"

@@ -79,6 +79,8 @@ class Person(Protocol):
 
     async def tell_caller(self, server: str, url: str) -> None: ...
 
+    def reaches_someone(self, url: str) -> bool: ...
+
     async def login_done(self, server: str) -> None: ...
 
 
@@ -281,6 +283,8 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
 
     async def _redirected(self) -> AuthorizationCodeResult:
         try:
+            if not self._person.reaches_someone(self._url):  # a call whose editor cannot show it: say so at once
+                raise LoginRequired(f"it needs a new login: {how_to_log_in(self._server)}")
             result: AuthorizationCodeResult | None = None
             with anyio.fail_after(self._person.timeout):
                 async with anyio.create_task_group() as tg:

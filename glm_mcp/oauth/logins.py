@@ -106,6 +106,12 @@ class Logins:
         if self._on_change is not None:
             await self._on_change()
 
+    def reaches_someone(self, url: str) -> bool:
+        """Whether a person can see this login now: a browser opened here, or the caller's editor takes URL
+        elicitations, or it is no call's (a connection attempt: the log, the status page, `glm__login` show it)."""
+        asker = current_asker()
+        return asker is None or asker.elicit is not None or url in self.opened
+
     async def tell_caller(self, server: str, url: str) -> None:
         """Show the login to the person whose call needed it, as a URL elicitation of their editor (where it offers
         them and no browser was opened here); their answer is only their consent to open it."""
