@@ -183,6 +183,9 @@ PROMISES: dict[str, Claims] = {
     },
     "Command line: `glm-mcp login NAME [--person P] [--config F]`": {
         "one person's own login": ("test_oauth.py::test_login_for_one_person_of_a_shared_gateway",),
+        "while a running gateway waits for the same login; it takes the saved one": (
+            "test_oauth.py::test_glm_mcp_login_while_a_running_gateway_waits_for_the_same_login",
+        ),
         "prints the URL, opens the browser, keeps the login; exit 0; `tools` then needs no person": (
             "test_oauth.py::test_login_and_logout_commands",
         ),

@@ -446,3 +446,18 @@ async def test_a_call_needing_a_new_login_from_an_editor_without_url_elicitation
                 result = await editor.call_tool("remote__admin", {})  # needs the `write` scope
     assert result.is_error and "glm-mcp login remote" in text_of(result)
     assert len(world.accounts.authorizations) == 1, "no login started that nobody could see"
+
+
+async def test_glm_mcp_login_while_a_running_gateway_waits_for_the_same_login(tmp_path: Path) -> None:
+    async with oauth_world() as world:
+        config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}, "gateway": {"auth_tokens": []}}
+        heard = ToolListHeard()
+        async with (
+            glm_mcp_serve(config, tmp_path, env=NO_BROWSER) as gateway,
+            gateway.mcp_client(message_handler=heard) as editor,
+        ):
+            env = {"BROWSER": BROWSER, "XDG_STATE_HOME": str(tmp_path / "state")}
+            code, _, err = await run_cli("login", "remote", "--config", str(tmp_path / "glm-mcp.json"), env=env)
+            tools = await heard.tools_until(editor, lambda names: "remote__whoami" in names)
+    assert code == 0, err  # the running gateway's login holds the registered port: the command registers anew
+    assert "remote__whoami" in tools, "the running gateway took the login the command saved"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import socket
 import warnings
 from collections.abc import AsyncGenerator
 from typing import Any, Protocol, cast
@@ -45,7 +44,7 @@ from glm_mcp.config import HttpUpstreamConfig, OAuthConfig
 from glm_mcp.errors import LoginRequired
 from glm_mcp.oauth.assertions import JwtBearerGrant, assertion_source
 from glm_mcp.oauth.dpop import ALGORITHM, DPoPKey, Proofs
-from glm_mcp.oauth.redirect import RedirectCatcher
+from glm_mcp.oauth.redirect import RedirectCatcher, free_port, port_is_free
 from glm_mcp.oauth.vault import ServerLogin
 
 logger = logging.getLogger(__name__)
@@ -64,6 +63,8 @@ logging.getLogger("mcp.client.auth.oauth2").addFilter(_FailuresAreReportedByTheG
 MAX_LOGINS = 2
 """Logins in a row a server may ask for without accepting a request in between."""
 REFRESH_MARGIN_SECONDS = 60.0
+LOGIN_POLL_SECONDS = 1.0
+"""How often a login waiting for its person looks whether another process saved one (a file's time, or a hash)."""
 """An access token is refreshed this long before it expires."""
 CLIENT_NAME = "glm-mcp"
 
@@ -95,13 +96,6 @@ def how_to_log_in(key: str) -> str:
     if person:
         return f"{person} logs in with glm__login (server '{server}') from their editor"
     return f"run `glm-mcp login {server}`"
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 nobody listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class _GatewayRules:
@@ -242,8 +236,15 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
     """The SDK's authorization-code client, its person's redirect taken on 127.0.0.1."""
 
     def __init__(self, server: str, config: HttpUpstreamConfig, oauth: OAuthConfig, login: ServerLogin, person: Person):
-        # The port of the registration's redirect URI (the authorization server compares it), else a free one.
-        port = oauth.redirect_port or login.registered_redirect_port() or free_port()
+        # The port of the registration's redirect URI (the authorization server compares it), else a free one. When
+        # another login of this server holds it (a running gateway waiting for its person while `glm-mcp login`
+        # runs) and a login is due, a registration of our own is made again for a free port.
+        port = oauth.redirect_port or login.registered_redirect_port()
+        taken = port is not None and not oauth.redirect_port and not port_is_free(port)
+        if taken and oauth.client_id is None and not login.has_tokens():
+            login.forget_client()
+            port = None
+        port = port or free_port()
         self._catcher = RedirectCatcher(server)
         self._person = person
         self._state: str | None = None
@@ -281,6 +282,13 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
         self._url = url
         await self._person.login_needed(self._server, url)
 
+    async def _logged_in_elsewhere(self) -> None:
+        """End the wait when another process saved a login meanwhile (`glm-mcp login`): it is used instead."""
+        while True:
+            await anyio.sleep(LOGIN_POLL_SECONDS)  # another process's file: nothing to wait on but its time
+            if self.login.changed():
+                raise LoginRequired("a login was saved by another process meanwhile; it is used now")
+
     async def _redirected(self) -> AuthorizationCodeResult:
         try:
             if not self._person.reaches_someone(self._url):  # a call whose editor cannot show it: say so at once
@@ -291,6 +299,7 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
                     # The caller's editor shows the login while the redirect is awaited (its person's browser
                     # brings the redirect here before the editor answers).
                     tg.start_soon(self._person.tell_caller, self._server, self._url)
+                    tg.start_soon(self._logged_in_elsewhere)
                     result = await self._catcher.wait(self._state)
                     tg.cancel_scope.cancel()
             assert result is not None  # the wait returned, or raised

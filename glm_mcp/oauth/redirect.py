@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +34,25 @@ logger = logging.getLogger(__name__)
 CALLBACK_PATH = "/callback"
 _CONNECTION_SECONDS = 10.0
 """How long one connection to the listener may take to send its request: a stray client cannot hold the login."""
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a listener could take `port` on 127.0.0.1 now (as the login's listener binds: reusing addresses, so
+    a port only in TIME_WAIT after the last login counts as free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nobody listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def can_open_browser(environ: Mapping[str, str], platform: str = sys.platform) -> bool:

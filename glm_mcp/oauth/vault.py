@@ -216,6 +216,12 @@ class ServerLogin:
         if self.server_metadata() != metadata:
             self._update(server_metadata=metadata)
 
+    def forget_client(self) -> None:
+        """Drop the client registration (a new one is made at the next login)."""
+        data = self._record()
+        if data.pop("client", None) is not None:
+            self.vault.write(self.server, data, self.user)
+
     def forget_tokens(self) -> None:
         """Drop the tokens, keep the client registration (and its redirect port): the next use logs in anew."""
         data = self._record()

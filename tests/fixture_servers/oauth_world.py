@@ -33,7 +33,7 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
 
-from glm_mcp.oauth.clients import free_port
+from glm_mcp.oauth.redirect import free_port
 from tests.helpers import serve_asgi
 
 
