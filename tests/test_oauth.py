@@ -30,7 +30,7 @@ from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
 from glm_mcp.upstream.connection import ServerState
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.fixture_servers.oauth_world import Accounts, oauth_world
+from tests.fixture_servers.oauth_world import Accounts, World, oauth_world
 from tests.fixture_servers.oidc_issuer import oidc_issuer
 from tests.helpers import ROOT, ToolListHeard, glm_mcp_serve, run_cli, serve_asgi, text_of, write_config
 
@@ -68,6 +68,17 @@ async def until_settled(gateway: Gateway, name: str = "remote") -> None:
     with anyio.fail_after(60):  # hang guard: a login through the browser process on a busy 2-core machine
         while upstream.signin.waiting or not (upstream.connected or upstream.state is ServerState.NEEDS_LOGIN):
             await gateway.next_change()
+
+
+@contextlib.asynccontextmanager
+async def headless_gateway(world: World, tmp_path: Path, person: PersonAtTheEditor) -> AsyncGenerator[Client, None]:
+    """`glm-mcp serve` in front of `world` where no browser can open, and an editor whose person logs in."""
+    config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}, "gateway": {"auth_tokens": []}}
+    async with (
+        glm_mcp_serve(config, tmp_path, env=NO_BROWSER) as gateway,
+        gateway.mcp_client(elicitation_callback=person) as editor,
+    ):
+        yield editor
 
 
 def config_for(url: str, state: Path, **server: Any) -> GatewayConfig:
@@ -213,15 +224,10 @@ async def test_an_editor_logs_in_through_glm_login_with_a_url_elicitation(tmp_pa
     person_at_the_editor = PersonAtTheEditor()
     shown = person_at_the_editor.shown
 
-    async with oauth_world() as world:
-        config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}, "gateway": {"auth_tokens": []}}
-        async with (
-            glm_mcp_serve(config, tmp_path, env=NO_BROWSER) as gateway,
-            gateway.mcp_client(elicitation_callback=person_at_the_editor) as editor,
-        ):
-            before = [tool.name for tool in (await editor.list_tools()).tools]
-            result = await editor.call_tool("glm__login", {"server": "remote"})
-            after = [tool.name for tool in (await editor.list_tools()).tools]
+    async with oauth_world() as world, headless_gateway(world, tmp_path, person_at_the_editor) as editor:
+        before = [tool.name for tool in (await editor.list_tools()).tools]
+        result = await editor.call_tool("glm__login", {"server": "remote"})
+        after = [tool.name for tool in (await editor.list_tools()).tools]
     assert "glm__login" in before and "remote__whoami" not in before
     assert text_of(result) == "Logged in to 'remote': 2 tools."
     assert "remote__whoami" in after and "glm__login" not in after
@@ -401,14 +407,9 @@ async def test_a_call_that_needs_a_new_login_shows_it_to_the_callers_editor(tmp_
     person_at_the_editor = PersonAtTheEditor()
     shown = person_at_the_editor.shown
 
-    async with oauth_world() as world:
-        config: dict[str, Any] = {"mcpServers": {"remote": {"url": world.url}}, "gateway": {"auth_tokens": []}}
-        async with (
-            glm_mcp_serve(config, tmp_path, env=NO_BROWSER) as gateway,
-            gateway.mcp_client(elicitation_callback=person_at_the_editor) as editor,
-        ):
-            await editor.call_tool("glm__login", {"server": "remote"})
-            result = await editor.call_tool("remote__admin", {})  # needs the `write` scope: a new login, mid-call
+    async with oauth_world() as world, headless_gateway(world, tmp_path, person_at_the_editor) as editor:
+        await editor.call_tool("glm__login", {"server": "remote"})
+        result = await editor.call_tool("remote__admin", {})  # needs the `write` scope: a new login, mid-call
     assert text_of(result) == "admin done"
     assert len(shown) == 2 and "scope=read+write" in shown[1], "the step-up login reached the caller's editor"
 
