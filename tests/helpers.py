@@ -189,8 +189,11 @@ def argv(*parts: str | Path) -> Sequence[str]:
 
 
 @asynccontextmanager
-async def serve_asgi(app: Any, port: int = 0) -> AsyncGenerator[str, None]:
+async def serve_asgi(
+    app: Any, port: int = 0, *, ssl_certfile: str | None = None, ssl_keyfile: str | None = None
+) -> AsyncGenerator[str, None]:
     """Serve an ASGI app with uvicorn on 127.0.0.1 (`port`, by default a free one) for the duration; yields its URL.
+    With `ssl_certfile` and `ssl_keyfile`, over HTTPS.
 
     The socket listens before uvicorn starts, so a client may connect at once: it waits in the backlog.
     """
@@ -199,7 +202,15 @@ async def serve_asgi(app: Any, port: int = 0) -> AsyncGenerator[str, None]:
     from glm_mcp.http.server import HostServer, listening_socket
 
     sock = listening_socket("127.0.0.1", port)
-    server = HostServer(uvicorn.Config(app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=1))
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="auto",
+        timeout_graceful_shutdown=1,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
+    server = HostServer(config)
     stopped = anyio.Event()
 
     async def serve() -> None:
@@ -211,7 +222,7 @@ async def serve_asgi(app: Any, port: int = 0) -> AsyncGenerator[str, None]:
     async with anyio.create_task_group() as tg:
         tg.start_soon(serve)
         try:
-            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+            yield f"{'https' if ssl_certfile else 'http'}://127.0.0.1:{sock.getsockname()[1]}"
         finally:
             server.stop()
             with anyio.move_on_after(10):  # a bound, not a timing check: 10 s covers a busy 2-core machine

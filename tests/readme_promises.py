@@ -203,6 +203,9 @@ PROMISES: dict[str, Claims] = {
         ),
     },
     "Remote servers behind OAuth: Logins kept like secrets": {
+        "a Client ID Metadata Document where the authorization server takes them": (
+            "test_oauth.py::test_a_client_id_metadata_document_is_used_where_the_authorization_server_takes_them",
+        ),
         "discovery, registration, PKCE, the resource indicator, from a URL alone": (
             "test_oauth.py::test_a_url_alone_logs_in_with_discovery_registration_pkce_and_the_resource",
             "test_conformance.py::test_glm_mcp_as_a_client_passes_every_scenario_but_the_listed_ones",

@@ -25,12 +25,13 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
-from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ModelConfig, ServeConfig
+from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ModelConfig, OAuthConfig, ServeConfig
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
+from glm_mcp.oauth.redirect import free_port
 from glm_mcp.upstream.connection import ServerState
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.fixture_servers.oauth_world import Accounts, World, oauth_world
+from tests.fixture_servers.oauth_world import Accounts, World, client_metadata_document, oauth_world
 from tests.fixture_servers.oidc_issuer import oidc_issuer
 from tests.helpers import ROOT, ToolListHeard, glm_mcp_serve, run_cli, serve_asgi, text_of, write_config
 
@@ -462,3 +463,17 @@ async def test_glm_mcp_login_while_a_running_gateway_waits_for_the_same_login(tm
             tools = await heard.tools_until(editor, lambda names: "remote__whoami" in names)
     assert code == 0, err  # the running gateway's login holds the registered port: the command registers anew
     assert "remote__whoami" in tools, "the running gateway took the login the command saved"
+
+
+async def test_a_client_id_metadata_document_is_used_where_the_authorization_server_takes_them(
+    person: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    async with client_metadata_document(tmp_path, port) as document, oauth_world(cimd=True) as world:
+        oauth = {"client_metadata_url": document, "redirect_port": port}
+        config = config_for(world.url, tmp_path / "state", oauth=OAuthConfig.model_validate(oauth))
+        async with Gateway(config).running() as gateway:
+            await until_settled(gateway)
+            result = await gateway.call_tool("remote__whoami", {})
+    assert text_of(result).startswith(f"client {document} "), "the document's URL is the client's id"
+    assert set(world.accounts.documents) == {document} and world.accounts.clients == {}, "no dynamic registration"

@@ -9,13 +9,22 @@ what a test reads afterwards (registrations, authorization requests, token grant
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import json
 import secrets
 import time
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx2
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,
@@ -32,6 +41,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from glm_mcp.oauth.redirect import free_port
 from tests.helpers import serve_asgi
@@ -47,10 +59,21 @@ class Accounts:
     access: dict[str, AccessToken] = field(default_factory=dict[str, AccessToken])
     refresh: dict[str, RefreshToken] = field(default_factory=dict[str, RefreshToken])
     authorizations: list[AuthorizationParams] = field(default_factory=list[AuthorizationParams])
+    documents: list[str] = field(default_factory=list[str])
+    """Client ID Metadata Documents fetched (their URLs)."""
     grants: list[str] = field(default_factory=list[str])
     """Each token issued, by grant: `authorization_code` or `refresh_token`."""
 
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
+        if client_id.startswith("https://") and client_id not in self.clients:
+            # A Client ID Metadata Document: the client's URL is its id; its metadata is what the URL serves.
+            async with httpx2.AsyncClient(verify=False) as http:  # the test's own self-signed server
+                document = (await http.get(client_id)).raise_for_status().json()
+            self.documents.append(client_id)
+            # Allowed every scope this server knows, as a registration is (see `register_client`).
+            return OAuthClientInformationFull.model_validate(
+                {**document, "client_id": client_id, "scope": "read write"}
+            )
         return self.clients.get(client_id)
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
@@ -171,6 +194,30 @@ def _server(accounts: Accounts, base: str, scopes: list[str], issuer: str) -> MC
     return server
 
 
+def _with_cimd(app: Any) -> Any:
+    """The authorization server's metadata says it takes Client ID Metadata Documents (the SDK's does not say so)."""
+
+    async def patched(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/.well-known/oauth-authorization-server":
+            return await app(scope, receive, send)
+        started: dict[str, Any] = {}
+
+        async def rewrite(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                started.update(message)
+                return
+            body = json.loads(message.get("body", b"") or b"{}")
+            content = json.dumps({**body, "client_id_metadata_document_supported": True}).encode()
+            headers = [(k, v) for k, v in started["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(content)).encode()))
+            await send({**started, "headers": headers})
+            await send({"type": "http.response.body", "body": content})
+
+        return await app(scope, receive, rewrite)
+
+    return patched
+
+
 def _step_up(app: Any, accounts: Accounts, base: str) -> Any:
     """`tools/call` of `admin` needs the `write` scope: without it, 403 with an `insufficient_scope` challenge."""
 
@@ -210,7 +257,7 @@ def _step_up(app: Any, accounts: Accounts, base: str) -> Any:
 
 @asynccontextmanager
 async def oauth_world(
-    accounts: Accounts | None = None, scopes: list[str] | None = None, *, separate: bool = False
+    accounts: Accounts | None = None, scopes: list[str] | None = None, *, separate: bool = False, cimd: bool = False
 ) -> AsyncGenerator[World, None]:
     """A protected MCP server (`whoami`, `admin`) and its authorization server: both on one 127.0.0.1 port, or
     (`separate`) the authorization server on a port of its own, as most hosted servers have it."""
@@ -229,13 +276,13 @@ async def oauth_world(
                 revocation_options=RevocationOptions(enabled=True),
             )
             await stack.enter_async_context(serve_asgi(Starlette(routes=routes), port=as_port))
-        world = await stack.enter_async_context(_world(accounts, base, port, scopes or ["read"], issuer))
+        world = await stack.enter_async_context(_world(accounts, base, port, scopes or ["read"], issuer, cimd))
         yield world
 
 
 @asynccontextmanager
 async def _world(
-    accounts: Accounts, base: str, port: int, scopes: list[str], issuer: str
+    accounts: Accounts, base: str, port: int, scopes: list[str], issuer: str, cimd: bool
 ) -> AsyncGenerator[World, None]:
     server = _server(accounts, base, scopes, issuer)
 
@@ -245,5 +292,43 @@ async def _world(
         return "admin done"
 
     app = _step_up(server.streamable_http_app(), accounts, base)
+    app = _with_cimd(app) if cimd else app
     async with serve_asgi(app, port=port):
         yield World(url=f"{base}/mcp", issuer=issuer, accounts=accounts)
+
+
+@asynccontextmanager
+async def client_metadata_document(folder: Path, redirect_port: int) -> AsyncGenerator[str, None]:
+    """An HTTPS server (a self-signed certificate for 127.0.0.1) serving glm-mcp's Client ID Metadata Document;
+    yields the document's URL, which is also the client's id."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    document = {
+        "client_name": "glm-mcp",
+        "redirect_uris": [f"http://127.0.0.1:{redirect_port}/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_method": "none",
+    }
+
+    async def serve_document(request: Request) -> JSONResponse:
+        return JSONResponse(document)
+
+    app = Starlette(routes=[Route("/glm-mcp/client.json", serve_document)])
+    async with serve_asgi(app, ssl_certfile=str(folder / "cert.pem"), ssl_keyfile=str(folder / "key.pem")) as url:
+        yield f"{url}/glm-mcp/client.json"
