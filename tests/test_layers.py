@@ -149,7 +149,7 @@ ALLOWED: dict[str, set[str]] = {
         "gateway.core",
         "gateway.logins",
         "relay.asking",
-        "oauth.clients",
+        "oauth.vault",
     },
     "faces.mcp.server": {
         "agent.loop",
@@ -234,7 +234,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "gateway.listeners": {"catalog", "redact"},
     "gateway.logins": {"gateway.core", "upstream.connection"},
-    "gateway.routes": {"config", "errors", "oauth.clients", "people", "upstream.connection", "upstream.pool"},
+    "gateway.routes": {"config", "errors", "oauth.vault", "people", "upstream.connection", "upstream.pool"},
     "gateway.reconfigure": {
         "activity",
         "catalog",

@@ -23,6 +23,7 @@ import openai
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ModelConfig, OAuthConfig, ServeConfig
@@ -477,3 +478,33 @@ async def test_a_client_id_metadata_document_is_used_where_the_authorization_ser
             result = await gateway.call_tool("remote__whoami", {})
     assert text_of(result).startswith(f"client {document} "), "the document's URL is the client's id"
     assert set(world.accounts.documents) == {document} and world.accounts.clients == {}, "no dynamic registration"
+
+
+async def test_calls_to_one_remote_server_run_side_by_side(tmp_path: Path) -> None:
+    """The SDK's OAuth client holds a lock until each response's headers arrive; a server that answers in JSON
+    sends them with the result, so under that lock calls to it would wait for each other."""
+    first_arrived, second_arrived = anyio.Event(), anyio.Event()
+    open_server = MCPServer("open")
+
+    @open_server.tool()
+    async def meet(who: str) -> str:
+        """Returns once the other caller has arrived too."""
+        (first_arrived if who == "first" else second_arrived).set()
+        await (second_arrived if who == "first" else first_arrived).wait()
+        return f"{who} met the other"
+
+    app = open_server.streamable_http_app(json_response=True, stateless_http=True)
+    async with serve_asgi(app) as open_url:
+        config = config_for(f"{open_url}/mcp", tmp_path)  # an OAuth client is set up for it, as for any URL
+        async with Gateway(config).running() as gateway:
+            results: dict[str, T.CallToolResult] = {}
+
+            async def call(who: str) -> None:
+                results[who] = await gateway.call_tool("remote__meet", {"who": who})
+
+            with anyio.fail_after(20):  # a deadlock guard: serialised calls would never meet
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(call, "first")
+                    tg.start_soon(call, "second")
+    assert text_of(results["first"]) == "first met the other"
+    assert text_of(results["second"]) == "second met the other"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig
 from glm_mcp.errors import UpstreamUnavailable
-from glm_mcp.oauth.clients import how_to_log_in
+from glm_mcp.oauth.vault import how_to_log_in
 from glm_mcp.people import current_person
 from glm_mcp.upstream.connection import Upstream
 from glm_mcp.upstream.pool import UpstreamPool

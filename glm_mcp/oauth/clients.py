@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 import warnings
 from collections.abc import AsyncGenerator
 from typing import Any, Protocol, cast
@@ -43,9 +44,9 @@ from mcp.shared.auth import (
 from glm_mcp.config import HttpUpstreamConfig, OAuthConfig
 from glm_mcp.errors import LoginRequired
 from glm_mcp.oauth.assertions import JwtBearerGrant, assertion_source
-from glm_mcp.oauth.dpop import ALGORITHM, DPoPKey, Proofs
+from glm_mcp.oauth.dpop import ALGORITHM, DPoPKey, Proofs, as_bearer
 from glm_mcp.oauth.redirect import RedirectCatcher, free_port, port_is_free
-from glm_mcp.oauth.vault import ServerLogin
+from glm_mcp.oauth.vault import ServerLogin, how_to_log_in
 
 logger = logging.getLogger(__name__)
 
@@ -85,19 +86,6 @@ class Person(Protocol):
     async def login_done(self, server: str) -> None: ...
 
 
-def login_key(server: str, person: str | None) -> str:
-    """The name a login goes by: the server's, or `server@person` for a person's own login to it."""
-    return server if person is None else f"{server}@{person}"
-
-
-def how_to_log_in(key: str) -> str:
-    """What the person whose login `key` is does to log in."""
-    server, _, person = key.partition("@")
-    if person:
-        return f"{person} logs in with glm__login (server '{server}') from their editor"
-    return f"run `glm-mcp login {server}`"
-
-
 class _GatewayRules:
     """What every OAuth client of the gateway adds to the SDK's (mixed in before the SDK's provider class)."""
 
@@ -116,6 +104,7 @@ class _GatewayRules:
         self._key: DPoPKey | None = None
         self._bound = False
         """The access token is DPoP-bound: it travels as `DPoP <token>` with a proof of `_key`."""
+        self._looked_at = -LOGIN_POLL_SECONDS
 
     async def _initialize(self) -> None:
         await super()._initialize()  # type: ignore[misc]  # the SDK provider's, next in the MRO
@@ -130,13 +119,32 @@ class _GatewayRules:
         self.login.seen()
 
     async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        if self.login.changed():  # another process logged in (or out): read the login again
-            self._initialized = False
-            self._logins_in_a_row = 0
+        now = time.monotonic()
+        if now - self._looked_at >= LOGIN_POLL_SECONDS:  # a `stat` a second at most, not one per request
+            self._looked_at = now
+            if self.login.changed():  # another process logged in (or out): read the login again
+                self._initialized = False
+                self._logins_in_a_row = 0
+        if not self._initialized:
+            await self._initialize()
+        answered: httpx2.Response | None = None
+        if not self._bound and (self.context.current_tokens is None or self.context.is_token_valid()):
+            # The common request goes out without the SDK's flow, which holds a lock until the response's headers
+            # arrive: a server answering in JSON would have every other call wait for this one. The SDK's flow
+            # takes over only for what needs it: a refresh, a DPoP proof, a 401 or 403.
+            if self.context.current_tokens is not None:
+                self._add_auth_header(request)  # type: ignore[attr-defined]  # the SDK provider's
+            answered = yield request
+            if answered.status_code not in (401, 403):
+                self._accepted()
+                return
         sdk_flow: Any = super().async_auth_flow(request)  # type: ignore[misc]  # the SDK provider's, next in the MRO
         flow = cast(AsyncGenerator[httpx2.Request, httpx2.Response], sdk_flow)
         try:
             outgoing = await flow.__anext__()
+            if answered is not None and outgoing is request:  # the SDK's flow starts from the answer just had
+                self._last_status = answered.status_code
+                outgoing = await flow.asend(answered)
             while True:
                 token_request = self._is_token_request(outgoing)
                 self._prove(outgoing, token_request)
@@ -156,8 +164,7 @@ class _GatewayRules:
                 if outgoing is request:
                     self._last_status = response.status_code
                     if response.status_code < 400:
-                        self._logins_in_a_row, self._refresh_tried = 0, False
-                        self.failure = None
+                        self._accepted()
                 outgoing = await flow.asend(response)
         except StopAsyncIteration:
             return
@@ -166,6 +173,11 @@ class _GatewayRules:
             raise
         finally:
             await flow.aclose()
+
+    def _accepted(self) -> None:
+        """The server took a request: the counts of a login in progress start again."""
+        self._logins_in_a_row, self._refresh_tried = 0, False
+        self.failure = None
 
     def _is_token_request(self, outgoing: httpx2.Request) -> bool:
         endpoint = str(self._get_token_endpoint())  # type: ignore[attr-defined]  # the SDK provider's
@@ -202,21 +214,11 @@ class _GatewayRules:
 
     def _token_type_read(self, response: httpx2.Response) -> httpx2.Response:
         """Note whether the token issued is DPoP-bound; the SDK reads the answer as a Bearer token either way."""
-        try:
-            body: Any = json.loads(response.content)
-        except ValueError:
-            return response
-        if not isinstance(body, dict):
-            return response
-        fields = cast(dict[str, Any], body)
-        self._bound = str(fields.get("token_type", "")).lower() == "dpop"
-        assert self._key is not None
-        self.login.keep_dpop(self._key.pem(), bound=self._bound)
-        if not self._bound:
-            return response
-        headers = [(key, value) for key, value in response.headers.items() if key.lower() != "content-length"]
-        content = json.dumps({**fields, "token_type": "Bearer"}).encode()
-        return httpx2.Response(response.status_code, headers=headers, content=content, request=response.request)
+        bound, response = as_bearer(response)
+        if bound is not None and self._key is not None:
+            self._bound = bound
+            self.login.keep_dpop(self._key.pem(), bound=bound)
+        return response
 
     async def _perform_authorization(self) -> httpx2.Request:
         if self._last_status == 401 and not self._refresh_tried and self.context.can_refresh_token():

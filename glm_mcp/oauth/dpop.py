@@ -4,6 +4,7 @@ Contract:
 - `DPoPKey` is one server's EC P-256 key (kept, encrypted, with its login: a bound token is useless without it);
   `proof` signs a fresh proof JWT (`typ` `dpop+jwt`, the public key as `jwk`, a new `jti`, `htm`, `htu` without
   query or fragment, `iat`, `ath` for a request carrying a token, the server's `nonce` when it gave one);
+- `as_bearer` reads whether a token answer is DPoP-bound, and gives it to the SDK as the Bearer answer it reads;
 - `Proofs` keeps the nonces servers hand out (`DPoP-Nonce`, per origin) and says whether a response asks to try
   again with one (`use_dpop_nonce`, from an authorization server's 400 or a resource server's 401).
 """
@@ -15,6 +16,7 @@ import hashlib
 import json
 import secrets
 import time
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
@@ -95,3 +97,20 @@ class Proofs:
             except (ValueError, AttributeError):
                 return False
         return False
+
+
+def as_bearer(response: httpx2.Response) -> tuple[bool | None, httpx2.Response]:
+    """Whether a token answer issued a DPoP-bound token (None when it is no token answer), and the answer as the
+    SDK can read it (its model takes only `Bearer`)."""
+    try:
+        body: Any = json.loads(response.content)
+    except ValueError:
+        return None, response
+    if not isinstance(body, dict):
+        return None, response
+    fields = cast(dict[str, Any], body)
+    if str(fields.get("token_type", "")).lower() != "dpop":
+        return False, response
+    headers = [(key, value) for key, value in response.headers.items() if key.lower() != "content-length"]
+    content = json.dumps({**fields, "token_type": "Bearer"}).encode()
+    return True, httpx2.Response(response.status_code, headers=headers, content=content, request=response.request)

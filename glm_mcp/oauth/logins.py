@@ -22,9 +22,9 @@ import httpx2
 import mcp.types as T
 
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig
-from glm_mcp.oauth.clients import how_to_log_in, login_key, server_auth
+from glm_mcp.oauth.clients import server_auth
 from glm_mcp.oauth.redirect import open_browser
-from glm_mcp.oauth.vault import KeyringVault, ServerLogin, Vault
+from glm_mcp.oauth.vault import KeyringVault, ServerLogin, Vault, how_to_log_in, login_key
 from glm_mcp.private_files import state_folder
 from glm_mcp.redact import show_url
 from glm_mcp.relay.asking import current_asker

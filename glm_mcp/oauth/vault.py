@@ -36,6 +36,19 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", lambda match: f"%{ord(match.group()):02X}", name)
 
 
+def login_key(server: str, person: str | None) -> str:
+    """The name a login goes by: the server's, or `server@person` for a person's own login to it."""
+    return server if person is None else f"{server}@{person}"
+
+
+def how_to_log_in(key: str) -> str:
+    """What the person whose login `key` is does to log in."""
+    server, _, person = key.partition("@")
+    if person:
+        return f"{person} logs in with glm__login (server '{server}') from their editor"
+    return f"run `glm-mcp login {server}`"
+
+
 class Vault:
     """The encrypted logins in one folder."""
 
@@ -53,7 +66,7 @@ class Vault:
 
     def path(self, server: str, user: str | None = None) -> Path:
         """The file holding `server`'s login (for `user`, on a gateway with several identities)."""
-        suffix = f"@{_safe(user)}" if user else ""
+        suffix = f"@{_safe(user)}" if user else ""  # `login_key`'s shape, each part made safe for a file name
         return self.folder / f"{_safe(server)}{suffix}.login"
 
     def read(self, server: str, user: str | None = None) -> dict[str, Any]:

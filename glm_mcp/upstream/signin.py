@@ -18,11 +18,9 @@ import anyio
 import httpx2
 
 from glm_mcp.config import HttpUpstreamConfig, UpstreamConfig
-from glm_mcp.oauth.clients import login_key
+from glm_mcp.oauth.clients import LOGIN_POLL_SECONDS
 from glm_mcp.oauth.logins import Logins
-from glm_mcp.oauth.vault import ServerLogin
-
-LOGIN_POLL_SECONDS = 1.0
+from glm_mcp.oauth.vault import ServerLogin, login_key
 
 
 class SignIn:

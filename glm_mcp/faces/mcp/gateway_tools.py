@@ -21,7 +21,7 @@ from glm_mcp.catalog import is_destructive
 from glm_mcp.errors import ModelError, UpstreamError
 from glm_mcp.gateway.core import Gateway, error_result
 from glm_mcp.gateway.logins import login_over, login_url
-from glm_mcp.oauth.clients import how_to_log_in
+from glm_mcp.oauth.vault import how_to_log_in
 from glm_mcp.relay.asking import Asker
 
 logger = logging.getLogger(__name__)
