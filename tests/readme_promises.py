@@ -223,6 +223,10 @@ PROMISES: dict[str, Claims] = {
         "before expiry, after a restart": (
             "test_oauth.py::test_a_token_near_its_expiry_is_refreshed_without_a_person",
         ),
+        "the refresh grant asked for only where offered": (
+            "test_oauth.py::test_registration_asks_for_the_refresh_grant_only_where_the_server_offers_it",
+            "test_conformance.py::test_glm_mcp_as_a_client_passes_every_scenario_but_the_listed_ones",
+        ),
         "on a 401, before a new login": (
             "test_oauth.py::test_a_revoked_access_token_is_refreshed_on_401_without_a_person",
         ),

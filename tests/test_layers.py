@@ -322,7 +322,16 @@ ALLOWED: dict[str, set[str]] = {
     "upstream.listing": {"_json", "upstream.wire"},
     "oauth": set(),
     "oauth.assertions": {"config", "oauth.vault"},
-    "oauth.clients": {"config", "errors", "oauth.assertions", "oauth.dpop", "oauth.redirect", "oauth.vault"},
+    "oauth.clients": {
+        "config",
+        "errors",
+        "oauth.assertions",
+        "oauth.dpop",
+        "oauth.metadata",
+        "oauth.redirect",
+        "oauth.vault",
+    },
+    "oauth.metadata": set(),
     "oauth.dpop": set(),
     "oauth.logins": {
         "config",

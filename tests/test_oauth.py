@@ -470,7 +470,10 @@ async def test_a_client_id_metadata_document_is_used_where_the_authorization_ser
     person: Path, tmp_path: Path
 ) -> None:
     port = free_port()
-    async with client_metadata_document(tmp_path, port) as document, oauth_world(cimd=True) as world:
+    async with (
+        client_metadata_document(tmp_path, port) as document,
+        oauth_world(metadata={"client_id_metadata_document_supported": True}) as world,
+    ):
         oauth = {"client_metadata_url": document, "redirect_port": port}
         config = config_for(world.url, tmp_path / "state", oauth=OAuthConfig.model_validate(oauth))
         async with Gateway(config).running() as gateway:
@@ -508,3 +511,22 @@ async def test_calls_to_one_remote_server_run_side_by_side(tmp_path: Path) -> No
                     tg.start_soon(call, "second")
     assert text_of(results["first"]) == "first met the other"
     assert text_of(results["second"]) == "second met the other"
+
+
+async def test_registration_asks_for_the_refresh_grant_only_where_the_server_offers_it(
+    person: Path, tmp_path: Path
+) -> None:
+    grants: dict[str, list[str]] = {}
+    for offered in (["authorization_code", "refresh_token"], ["authorization_code"]):
+        state = tmp_path / "-".join(offered)
+        async with oauth_world(metadata={"grant_types_supported": offered}) as world:
+            async with Gateway(config_for(world.url, state)).running() as gateway:
+                await until_settled(gateway)
+                result = await gateway.call_tool("remote__whoami", {})
+            assert not result.is_error
+            (client,) = world.accounts.clients.values()
+            grants[" ".join(offered)] = list(client.grant_types)
+    assert grants == {
+        "authorization_code refresh_token": ["authorization_code", "refresh_token"],
+        "authorization_code": ["authorization_code"],
+    }

@@ -18,7 +18,6 @@ Contract:
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 import warnings
@@ -45,6 +44,7 @@ from glm_mcp.config import HttpUpstreamConfig, OAuthConfig
 from glm_mcp.errors import LoginRequired
 from glm_mcp.oauth.assertions import JwtBearerGrant, assertion_source
 from glm_mcp.oauth.dpop import ALGORITHM, DPoPKey, Proofs, as_bearer
+from glm_mcp.oauth.metadata import fitted_registration, is_server_metadata, served
 from glm_mcp.oauth.redirect import RedirectCatcher, free_port, port_is_free
 from glm_mcp.oauth.vault import ServerLogin, how_to_log_in
 
@@ -146,10 +146,11 @@ class _GatewayRules:
                 self._last_status = answered.status_code
                 outgoing = await flow.asend(answered)
             while True:
+                outgoing = fitted_registration(outgoing, self.login.server_metadata())
                 token_request = self._is_token_request(outgoing)
                 self._prove(outgoing, token_request)
                 response = yield outgoing
-                if token_request or _is_server_metadata(outgoing):
+                if token_request or is_server_metadata(outgoing):
                     await response.aread()  # the SDK reads it too; read here first to look inside
                 if self._proofs.heard(response) and "DPoP" in outgoing.headers:
                     self._prove(outgoing, token_request)  # once more, with the nonce the server just gave
@@ -159,8 +160,8 @@ class _GatewayRules:
                     self._proofs.heard(response)
                 if token_request and response.status_code == 200 and self._key is not None:
                     response = self._token_type_read(response)
-                elif response.status_code == 200 and _is_server_metadata(outgoing):
-                    self._keep_metadata(response)
+                elif response.status_code == 200 and is_server_metadata(outgoing) and (kept := served(response)):
+                    self.login.keep_server_metadata(kept)  # as served: the SDK's model drops DPoP's algorithms
                 if outgoing is request:
                     self._last_status = response.status_code
                     if response.status_code < 400:
@@ -201,16 +202,6 @@ class _GatewayRules:
             outgoing.headers["Authorization"] = f"DPoP {token}"
             nonce = self._proofs.nonce(outgoing)
             outgoing.headers["DPoP"] = self._key.proof(outgoing.method, str(outgoing.url), token=token, nonce=nonce)
-
-    def _keep_metadata(self, response: httpx2.Response) -> None:
-        """Keep the authorization server's metadata with the login, as it was served (the SDK's model drops
-        `dpop_signing_alg_values_supported`)."""
-        try:
-            body: Any = json.loads(response.content)
-        except ValueError:
-            return
-        if isinstance(body, dict) and "issuer" in body:
-            self.login.keep_server_metadata(cast(dict[str, Any], body))
 
     def _token_type_read(self, response: httpx2.Response) -> httpx2.Response:
         """Note whether the token issued is DPoP-bound; the SDK reads the answer as a Bearer token either way."""
@@ -313,13 +304,6 @@ class AuthorizationCodeClient(_GatewayRules, OAuthClientProvider):
         finally:
             await self._catcher.close()
             await self._person.login_done(self._server)
-
-
-def _is_server_metadata(outgoing: httpx2.Request) -> bool:
-    path = outgoing.url.path
-    return outgoing.method == "GET" and (
-        "/.well-known/oauth-authorization-server" in path or "openid-configuration" in path
-    )
 
 
 def _preregistered(oauth: OAuthConfig, metadata: OAuthClientMetadata) -> OAuthClientInformationFull | None:

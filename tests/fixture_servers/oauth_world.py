@@ -194,8 +194,9 @@ def _server(accounts: Accounts, base: str, scopes: list[str], issuer: str) -> MC
     return server
 
 
-def _with_cimd(app: Any) -> Any:
-    """The authorization server's metadata says it takes Client ID Metadata Documents (the SDK's does not say so)."""
+def _with_metadata(app: Any, said: dict[str, Any]) -> Any:
+    """The authorization server's metadata says `said` besides what the SDK's says (it never says it takes Client ID
+    Metadata Documents, nor offers fewer grant types)."""
 
     async def patched(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] != "/.well-known/oauth-authorization-server":
@@ -207,7 +208,7 @@ def _with_cimd(app: Any) -> Any:
                 started.update(message)
                 return
             body = json.loads(message.get("body", b"") or b"{}")
-            content = json.dumps({**body, "client_id_metadata_document_supported": True}).encode()
+            content = json.dumps({**body, **said}).encode()
             headers = [(k, v) for k, v in started["headers"] if k.lower() != b"content-length"]
             headers.append((b"content-length", str(len(content)).encode()))
             await send({**started, "headers": headers})
@@ -257,7 +258,11 @@ def _step_up(app: Any, accounts: Accounts, base: str) -> Any:
 
 @asynccontextmanager
 async def oauth_world(
-    accounts: Accounts | None = None, scopes: list[str] | None = None, *, separate: bool = False, cimd: bool = False
+    accounts: Accounts | None = None,
+    scopes: list[str] | None = None,
+    *,
+    separate: bool = False,
+    metadata: dict[str, Any] | None = None,
 ) -> AsyncGenerator[World, None]:
     """A protected MCP server (`whoami`, `admin`) and its authorization server: both on one 127.0.0.1 port, or
     (`separate`) the authorization server on a port of its own, as most hosted servers have it."""
@@ -276,13 +281,13 @@ async def oauth_world(
                 revocation_options=RevocationOptions(enabled=True),
             )
             await stack.enter_async_context(serve_asgi(Starlette(routes=routes), port=as_port))
-        world = await stack.enter_async_context(_world(accounts, base, port, scopes or ["read"], issuer, cimd))
+        world = await stack.enter_async_context(_world(accounts, base, port, scopes or ["read"], issuer, metadata))
         yield world
 
 
 @asynccontextmanager
 async def _world(
-    accounts: Accounts, base: str, port: int, scopes: list[str], issuer: str, cimd: bool
+    accounts: Accounts, base: str, port: int, scopes: list[str], issuer: str, metadata: dict[str, Any] | None
 ) -> AsyncGenerator[World, None]:
     server = _server(accounts, base, scopes, issuer)
 
@@ -292,7 +297,7 @@ async def _world(
         return "admin done"
 
     app = _step_up(server.streamable_http_app(), accounts, base)
-    app = _with_cimd(app) if cimd else app
+    app = _with_metadata(app, metadata) if metadata else app
     async with serve_asgi(app, port=port):
         yield World(url=f"{base}/mcp", issuer=issuer, accounts=accounts)
 
