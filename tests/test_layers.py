@@ -138,6 +138,7 @@ ALLOWED: dict[str, set[str]] = {
     "faces.caller": set(),
     "faces.mcp": set(),
     "faces.mcp.editors": {"catalog", "gateway.core", "relay.asking", "relay.editor"},
+    "faces.mcp.fast": {"_json", "eras", "relay.editor"},
     "faces.mcp.gateway_tools": {
         "_json",
         "agent.calls",
@@ -158,6 +159,7 @@ ALLOWED: dict[str, set[str]] = {
         "errors",
         "faces.caller",
         "faces.mcp.editors",
+        "faces.mcp.fast",
         "faces.mcp.gateway_tools",
         "gateway.core",
         "relay.asking",

@@ -173,7 +173,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         lifespan=lifespan,
     )
     sessions = SessionLimits(
-        response_mode.ResponseMode(routes),
+        response_mode.ResponseMode(routes, lane=server.fast_lane),
         max_sessions=limits.max_sessions,
         max_per_client=limits.max_sessions_per_client,
         idle_timeout_seconds=limits.session_idle_timeout,

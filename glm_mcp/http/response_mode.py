@@ -17,9 +17,15 @@ request that opens a session (whose context the session's own long-lived tasks i
 from __future__ import annotations
 
 import json
+import math
+import weakref
 from collections import OrderedDict
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from typing import Any, ClassVar, Protocol
 
+import anyio
 from mcp.server import streamable_http_manager
 from mcp.server.streamable_http import StreamableHTTPServerTransport
 from starlette.responses import JSONResponse
@@ -33,6 +39,33 @@ _JSON_RESPONSE: ContextVar[bool | None] = ContextVar("glm_mcp_json_response", de
 
 class _PerRequestTransport(StreamableHTTPServerTransport):
     _json_default: bool = False
+    live: ClassVar[weakref.WeakValueDictionary[str, _PerRequestTransport]] = weakref.WeakValueDictionary()
+    """Each open session's transport by its id, for requests served beside it (`held`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.mcp_session_id is not None:
+            _PerRequestTransport.live[self.mcp_session_id] = self
+
+    @asynccontextmanager
+    async def held(self) -> AsyncGenerator[bool, None]:
+        """For a request the fast lane serves beside the transport: yields whether the session is still open, and
+        keeps its idle countdown suspended meanwhile, exactly as the transport's own `handle_request` does."""
+        scope = self.idle_scope
+        if self.is_terminated or (scope is not None and scope.cancel_called):
+            yield False
+            return
+        if scope is None or self._idle_timeout is None:
+            yield True
+            return
+        self._requests_in_flight += 1  # the base's own count, kept as it keeps it
+        scope.deadline = math.inf
+        try:
+            yield True
+        finally:
+            self._requests_in_flight -= 1
+            if not self._requests_in_flight:
+                scope.deadline = anyio.current_time() + self._idle_timeout
 
     @property
     def is_json_response_enabled(self) -> bool:
@@ -42,6 +75,11 @@ class _PerRequestTransport(StreamableHTTPServerTransport):
     @is_json_response_enabled.setter
     def is_json_response_enabled(self, value: bool) -> None:
         self._json_default = value
+
+
+def session_transport(session_id: str) -> _PerRequestTransport | None:
+    """The transport of the open `/mcp` session `session_id`, if there is one."""
+    return _PerRequestTransport.live.get(session_id)
 
 
 def install() -> None:
@@ -70,12 +108,26 @@ def _askable(body: bytes) -> bool:
     return capabilities is not None and any(key in capabilities for key in _ASKABLE)
 
 
-class ResponseMode:
-    """Chooses JSON or SSE for each POST to `path`, from its body, its session and its `Accept` header."""
+class Lane(Protocol):
+    """What serves some JSON-answered requests of known sessions beside the SDK (the MCP face's fast lane)."""
 
-    def __init__(self, app: ASGIApp, path: str = "/mcp") -> None:
+    async def answer(self, session_id: str, scope: Scope, body: bytes, send: Send) -> bool:
+        """Answer the request in `body` and return True, or return False and leave it to the SDK."""
+        ...
+
+    def cancelled(self, session_id: str, body: bytes) -> None:
+        """The client cancelled a request (`body` is its notification): stop it if this lane is serving it."""
+        ...
+
+
+class ResponseMode:
+    """Chooses JSON or SSE for each POST to `path`, from its body, its session and its `Accept` header; a request
+    to be answered in JSON in a known session is offered to `lane` first."""
+
+    def __init__(self, app: ASGIApp, path: str = "/mcp", lane: Lane | None = None) -> None:
         self.app = app
         self.path = path
+        self.lane = lane
         self._askable: OrderedDict[bytes, None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -104,6 +156,15 @@ class ResponseMode:
             json_ok = None
             if _askable(body):
                 outgoing = self._remember_session(send)
+        elif self.lane is not None:
+            sid = session.decode("latin-1")
+            transport = session_transport(sid) if json_ok else None
+            if transport is not None:
+                async with transport.held() as still_open:
+                    if still_open and await self.lane.answer(sid, scope, body, send):
+                        return
+            if b"notifications/cancelled" in body:
+                self.lane.cancelled(sid, body)
         replay = replaying(body, receive)
         token = _JSON_RESPONSE.set(json_ok)
         try:

@@ -35,6 +35,7 @@ from glm_mcp.eras import MODERN_VERSION
 from glm_mcp.errors import ToolNotFoundError, UpstreamError
 from glm_mcp.faces.caller import STREAM_CLOSED, client_key, person_of
 from glm_mcp.faces.mcp.editors import Editors, Notifier
+from glm_mcp.faces.mcp.fast import FastLane
 from glm_mcp.faces.mcp.gateway_tools import (
     AGENT_TOOL,
     AGENT_TOOL_NAME,
@@ -64,7 +65,10 @@ INSTRUCTIONS = (
 
 
 class GatewayServer(Server[Any]):
-    """The low-level server, advertising `listChanged` on every transport."""
+    """The low-level server, advertising `listChanged` on every transport; `fast_lane` serves its common requests
+    of known HTTP sessions beside the SDK (see `faces.mcp.fast`)."""
+
+    fast_lane: FastLane
 
     def create_initialization_options(
         self,
@@ -195,6 +199,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
 
     async def list_tools(ctx: ServerRequestContext[Any], params: T.PaginatedRequestParams | None) -> T.ListToolsResult:
         editors.remember(ctx.session)
+        lane.note(ctx)
         await gateway.first_listing(gateway.config.gateway.first_list_wait)
         own = [AGENT_TOOL] if agent is not None else []
         with acting_as(_person(ctx)):
@@ -210,6 +215,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         ctx: ServerRequestContext[Any], params: T.CallToolRequestParams
     ) -> T.CallToolResult | T.InputRequiredResult:
         editors.remember(ctx.session)
+        lane.note(ctx)
         if agent is not None and params.name == AGENT_TOOL_NAME:
             task, chosen = params.arguments or {}, agent
             return await asking(
@@ -231,6 +237,8 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
             name, arguments = target, cast(dict[str, Any], inner)
 
         async def relay(progress: float, total: float | None, message: str | None) -> None:
+            if params.meta is None or params.meta.get("progress_token") is None:
+                return  # the editor asked for none (and a request of the fast lane carries none)
             try:
                 await ctx.session.report_progress(progress, total, message)
             except Exception:  # boundary: a 2026 call resumed in a later round has no stream for progress
@@ -321,6 +329,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         editors.set_level(ctx.session, params.level)
         return T.EmptyResult()
 
+    lane = FastLane({"tools/call": call_tool, "tools/list": list_tools})
     with warnings.catch_warnings():
         # The logging capability is deprecated in 2026 but it is what editors speak today.
         warnings.simplefilter("ignore", MCPDeprecationWarning)
@@ -352,6 +361,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
     async def roots_list_changed(ctx: ServerRequestContext[Any], params: T.NotificationParams | None) -> None:
         await gateway.roots_changed()
 
+    server.fast_lane = lane
     server.add_notification_handler("notifications/initialized", T.NotificationParams, initialized)
     server.add_notification_handler("notifications/roots/list_changed", T.NotificationParams, roots_list_changed)
     return server
