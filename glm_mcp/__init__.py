@@ -1,4 +1,10 @@
-"""glm-mcp: one gateway between many MCP servers, MCP-aware editors, and GLM's function calling."""
+"""glm-mcp: one gateway between many MCP servers, MCP-aware editors, and GLM's function calling.
+
+`Gateway` is imported on first use: it brings the MCP SDK (most of a second to import), which the configuration,
+the errors and the command line's quick paths do without.
+"""
+
+import typing
 
 from glm_mcp.config import (
     GatewayConfig,
@@ -32,7 +38,22 @@ from glm_mcp.errors import (
     UsageError,
     VariableError,
 )
-from glm_mcp.gateway.core import Gateway
+
+if typing.TYPE_CHECKING:
+    from glm_mcp.gateway.core import Gateway
+
+
+def __getattr__(name: str) -> object:
+    if name == "Gateway":
+        from glm_mcp.gateway.core import Gateway
+
+        return Gateway
+    raise AttributeError(f"module 'glm_mcp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "Gateway"})
+
 
 __all__ = [
     "ArgumentsError",

@@ -76,6 +76,7 @@ ALLOWED: dict[str, set[str]] = {
         "cli.terminal",
         "config",
         "errors",
+        "faces.mcp.first_answer",
         "faces.mcp.stdio",
         "gateway.core",
     },
@@ -92,6 +93,7 @@ ALLOWED: dict[str, set[str]] = {
         "cli.serve",
         "config",
         "errors",
+        "faces.mcp.first_answer",
         "redact",
     },
     "cli.serve": {
@@ -139,6 +141,7 @@ ALLOWED: dict[str, set[str]] = {
     "faces.mcp": set(),
     "faces.mcp.editors": {"catalog", "gateway.core", "relay.asking", "relay.editor"},
     "faces.mcp.fast": {"_json", "eras", "relay.editor"},
+    "faces.mcp.first_answer": set(),
     "faces.mcp.gateway_tools": {
         "_json",
         "agent.calls",
@@ -160,6 +163,7 @@ ALLOWED: dict[str, set[str]] = {
         "faces.caller",
         "faces.mcp.editors",
         "faces.mcp.fast",
+        "faces.mcp.first_answer",
         "faces.mcp.gateway_tools",
         "gateway.core",
         "relay.asking",
@@ -167,7 +171,7 @@ ALLOWED: dict[str, set[str]] = {
         "relay.rounds",
         "people",
     },
-    "faces.mcp.stdio": {"agent.loop", "faces.mcp.server", "gateway.core"},
+    "faces.mcp.stdio": {"agent.loop", "faces.mcp.first_answer", "faces.mcp.server", "gateway.core"},
     "faces.openai": set(),
     "faces.openai.app": {
         "activity",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 
 import glm_mcp
@@ -11,7 +13,16 @@ def test_all_is_sorted_and_complete() -> None:
     assert glm_mcp.__all__ == sorted(glm_mcp.__all__)
     exported = {
         name
-        for name, value in vars(glm_mcp).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        for name in dir(glm_mcp)
+        if not name.startswith("_") and not isinstance(getattr(glm_mcp, name), types.ModuleType)
     }
     assert exported == set(glm_mcp.__all__)
+    assert glm_mcp.Gateway.__name__ == "Gateway"  # imported on first use
+
+
+def test_the_config_and_the_errors_come_without_the_mcp_sdk() -> None:
+    """`Gateway` brings the SDK (most of a second to import); `stdio` answers its editor before that, using only the
+    config; so importing the package, its config and its errors must not import the SDK."""
+    script = "import sys, glm_mcp, glm_mcp.config, glm_mcp.errors, glm_mcp.cli.main; print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith(('mcp.', 'mcp_types'))))"
+    printed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert printed.strip() == "[]"

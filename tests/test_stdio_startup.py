@@ -6,8 +6,10 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import anyio
+import anyio.abc
 import mcp.types as T
 import pytest
 from mcp import Client, StdioServerParameters
@@ -86,3 +88,57 @@ async def test_serve_stops_as_soon_as_it_is_asked_when_no_call_runs(tmp_path: Pa
         with anyio.fail_after(2.5):
             await gateway.process.wait()
     assert gateway.process.returncode == 0
+
+
+def _initialize(ident: int | str, version: str) -> bytes:
+    params = {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "editor", "version": "1"}}
+    return json.dumps({"jsonrpc": "2.0", "id": ident, "method": "initialize", "params": params}).encode() + b"\n"
+
+
+async def _lines_until(process: anyio.abc.Process, last_id: object) -> list[dict[str, object]]:
+    """The messages `process` writes until the answer to `last_id`, or until it closes its stdout."""
+    assert process.stdout is not None
+    received: list[dict[str, object]] = []
+    buffered = b""
+    with anyio.fail_after(60):  # hang guard, not a timing check: a busy 2-core machine imports slowly
+        while not any(message.get("id") == last_id and "method" not in message for message in received):
+            try:
+                buffered += await process.stdout.receive()
+            except anyio.EndOfStream:
+                break
+            *complete, buffered = buffered.split(b"\n")
+            received += [json.loads(line) for line in complete if line.strip()]
+    return received
+
+
+@pytest.mark.parametrize("version", ["2024-11-05", "2025-06-18", "2025-11-25", "2026-07-28", "1999-01-01"])
+async def test_the_first_answer_is_the_sdks_own_answer_and_is_given_once(tmp_path: Path, version: str) -> None:
+    """`stdio` answers `initialize` before importing the SDK; the answer must be the one the SDK gives (which it
+    gives itself where stdin is a regular file), and the SDK's own answer must not follow it."""
+    config = tmp_path / "glm-mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"fast": {"command": sys.executable, "args": [SDK_SERVER]}}}))
+    command = [sys.executable, "-m", "glm_mcp", "stdio", "--config", str(config)]
+    ping = json.dumps({"jsonrpc": "2.0", "id": "p", "method": "ping"}).encode() + b"\n"
+    as_file = tmp_path / "stdin"
+    as_file.write_bytes(_initialize(7, version) + ping)
+    with as_file.open("rb") as stdin:
+        async with await anyio.open_process(command, stdin=stdin, cwd=ROOT) as sdk:
+            from_sdk = await _lines_until(sdk, 7)  # it stops at the file's end, maybe before its ping
+    async with await anyio.open_process(command, cwd=ROOT) as early:
+        assert early.stdin is not None
+        await early.stdin.send(_initialize(7, version) + ping)
+        from_early = await _lines_until(early, "p")
+        await early.stdin.aclose()
+        await early.wait()
+    answers = [message for message in from_early if message.get("id") == 7]
+    assert answers == [message for message in from_sdk if message.get("id") == 7]
+    assert len(answers) == 1
+    assert cast(dict[str, Any], answers[0]["result"])["serverInfo"]["name"] == "glm-mcp"
+
+
+def test_the_first_answer_knows_the_revisions_the_sdk_negotiates() -> None:
+    from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+
+    from glm_mcp.faces.mcp.first_answer import HANDSHAKE_VERSIONS
+
+    assert HANDSHAKE_VERSIONS == tuple(HANDSHAKE_PROTOCOL_VERSIONS)

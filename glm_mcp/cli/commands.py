@@ -31,6 +31,7 @@ from glm_mcp.cli.doctor import FAIL, diagnose, render
 from glm_mcp.cli.terminal import as_json, shown
 from glm_mcp.config import GatewayConfig
 from glm_mcp.errors import ModelError, UsageError
+from glm_mcp.faces.mcp.first_answer import FirstAnswer
 from glm_mcp.gateway.core import Gateway
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ async def _running_gateway(
         yield gateway
 
 
-def stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
+def stdio(config: GatewayConfig, args: argparse.Namespace, first: FirstAnswer | None = None) -> int:
+    """Serve the catalog on stdio; `first` holds the editor's stdio when its `initialize` was answered already."""
     from glm_mcp.faces.mcp.stdio import serve_stdio
 
     async def run() -> None:
@@ -74,10 +76,14 @@ def stdio(config: GatewayConfig, args: argparse.Namespace) -> int:
                 tg.start_soon(reload_on_change, gateway, args)
                 tg.start_soon(gateway.settle)
                 freeze_heap()
-                await serve_stdio(gateway, gateway.agent)
+                await serve_stdio(gateway, gateway.agent, first)
             tg.cancel_scope.cancel()
 
-    run_async(run)
+    try:
+        run_async(run)
+    finally:
+        if first is not None:
+            first.release()
     return EXIT_OK
 
 

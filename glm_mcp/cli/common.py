@@ -10,7 +10,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import watchfiles
@@ -18,7 +18,9 @@ import watchfiles
 from glm_mcp.cli.token import load_or_create, token_path
 from glm_mcp.config import GatewayConfig, find_config_path, load_config
 from glm_mcp.errors import ConfigError
-from glm_mcp.gateway.core import Gateway
+
+if TYPE_CHECKING:  # the gateway (and the MCP SDK under it) is imported only by the commands that run one
+    from glm_mcp.gateway.core import Gateway
 
 logger = logging.getLogger(__name__)
 

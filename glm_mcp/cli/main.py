@@ -15,15 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from glm_mcp.cli.commands import (
-    call,
-    chat,
-    doctor,
-    restart,
-    stdio,
-    token,
-    tools,
-)
 from glm_mcp.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -31,14 +22,7 @@ from glm_mcp.cli.common import (
 from glm_mcp.cli.install import (
     CLIENTS,
 )
-from glm_mcp.cli.installing import (
-    install,
-)
-from glm_mcp.cli.login import login, logout
-from glm_mcp.cli.serve import (
-    serve,
-)
-from glm_mcp.config import load_config
+from glm_mcp.config import GatewayConfig, load_config
 from glm_mcp.errors import ConfigError, UsageError
 from glm_mcp.redact import ScrubbingFormatter, register
 
@@ -142,6 +126,41 @@ def _setup_logging(level_name: str | None) -> None:
     root.setLevel(level)
 
 
+def _run(command: str, config: GatewayConfig, args: argparse.Namespace) -> int:
+    """Run `command`, importing only its own module: the gateway's (and the MCP SDK's) import is paid by the
+    commands that run one, and `stdio` answers the editor's `initialize` before it (`first_answer`)."""
+    if command == "stdio":
+        from glm_mcp.faces.mcp.first_answer import claim_stdio
+
+        first = claim_stdio()
+        from glm_mcp.cli.commands import stdio
+
+        return stdio(config, args, first)
+    if command == "serve":
+        from glm_mcp.cli.serve import serve
+
+        return serve(config, args)
+    if command == "install":
+        from glm_mcp.cli.installing import install
+
+        return install(config, args)
+    if command in ("login", "logout"):
+        from glm_mcp.cli import login
+
+        return login.login(config, args) if command == "login" else login.logout(config, args)
+    from glm_mcp.cli import commands
+
+    run: dict[str, Any] = {
+        "token": commands.token,
+        "restart": commands.restart,
+        "tools": commands.tools,
+        "call": commands.call,
+        "chat": commands.chat,
+        "doctor": commands.doctor,
+    }
+    return int(run[command](config, args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (also used as the console script)."""
     args = _parser().parse_args(argv)
@@ -152,20 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("config: %s", config.source)
         if not config.servers and args.command in ("serve", "stdio", "chat"):
             logger.warning('no servers are configured in %s: add them under "mcpServers"', config.source)
-        command = {
-            "token": token,
-            "restart": restart,
-            "serve": serve,
-            "stdio": stdio,
-            "tools": tools,
-            "call": call,
-            "chat": chat,
-            "doctor": doctor,
-            "install": install,
-            "login": login,
-            "logout": logout,
-        }[args.command]
-        return command(config, args)
+        return _run(args.command, config, args)
     except (ConfigError, UsageError) as exc:
         print(f"glm-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE

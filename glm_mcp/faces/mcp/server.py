@@ -36,6 +36,7 @@ from glm_mcp.errors import ToolNotFoundError, UpstreamError
 from glm_mcp.faces.caller import STREAM_CLOSED, client_key, person_of
 from glm_mcp.faces.mcp.editors import Editors, Notifier
 from glm_mcp.faces.mcp.fast import FastLane
+from glm_mcp.faces.mcp.first_answer import INSTRUCTIONS, SERVER_NAME, SERVER_VERSION
 from glm_mcp.faces.mcp.gateway_tools import (
     AGENT_TOOL,
     AGENT_TOOL_NAME,
@@ -57,11 +58,6 @@ from glm_mcp.relay.rounds import Rounds
 logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
-
-INSTRUCTIONS = (
-    "glm-mcp merges several MCP servers into one. Tool and prompt names are '<server>__<name>'; "
-    "resource URIs are those of the owning server."
-)
 
 
 class GatewayServer(Server[Any]):
@@ -334,8 +330,8 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         # The logging capability is deprecated in 2026 but it is what editors speak today.
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         server = GatewayServer(  # pyright: ignore[reportDeprecated] logging capability, see above
-            "glm-mcp",
-            version="0.1.0",
+            SERVER_NAME,
+            version=SERVER_VERSION,
             instructions=INSTRUCTIONS,
             on_list_tools=list_tools,
             on_call_tool=call_tool,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from collections.abc import Generator
@@ -12,6 +13,7 @@ import anyio
 from mcp.server.stdio import stdio_server
 
 from glm_mcp.agent.loop import Agent
+from glm_mcp.faces.mcp.first_answer import FirstAnswer
 from glm_mcp.faces.mcp.server import build_server
 from glm_mcp.gateway.core import Gateway
 
@@ -68,9 +70,30 @@ def _claimed_stdin() -> Generator[_StdinLines | None, None, None]:
         os.close(private)
 
 
-async def serve_stdio(gateway: Gateway, agent: Agent | None = None) -> None:
-    """Serve the catalog on this process's stdin and stdout until the editor closes them."""
+class _AfterFirstAnswer:
+    """The editor's stdout for the SDK, once `first_answer` answered its `initialize`: the SDK's own answer to it is
+    left out, everything else written as the SDK's transport writes it."""
+
+    def __init__(self, first: FirstAnswer) -> None:
+        self._first = first
+        self._file = anyio.wrap_file(io.TextIOWrapper(os.fdopen(first.stdout, "wb", closefd=False), encoding="utf-8"))
+
+    async def write(self, text: str) -> int:
+        return await self._file.write(text) if self._first.filtered(text) else len(text)
+
+    async def flush(self) -> None:
+        await self._file.flush()
+
+
+async def serve_stdio(gateway: Gateway, agent: Agent | None = None, first: FirstAnswer | None = None) -> None:
+    """Serve the catalog on this process's stdin and stdout until the editor closes them; with `first`, on the
+    stdio it claimed (the editor's `initialize` may have been answered already)."""
     server = build_server(gateway, agent)
+    if first is not None:
+        lines, out = _StdinLines(first.stdin), _AfterFirstAnswer(first)
+        async with stdio_server(stdin=cast(Any, lines), stdout=cast(Any, out)) as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+        return
     with _claimed_stdin() as lines:
         async with stdio_server(stdin=cast(Any, lines)) as (read, write):
             await server.run(read, write, server.create_initialization_options())
