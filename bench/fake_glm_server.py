@@ -1,4 +1,5 @@
-"""The GLM emulator as a process for benchmarks: each request asks for one echo call, then answers."""
+"""The GLM emulator as a process for benchmarks: each request asks for one echo call, then answers; with `--answer`,
+every request is answered at once with a short text (the model hop measured alone)."""
 
 import argparse
 import json
@@ -22,11 +23,16 @@ def script(body: dict[str, Any]) -> Reply:
     return Reply(reasoning="Use the echo tool.", tool_calls=[(name, json.dumps({"text": "hello"}))])
 
 
+def answer(body: dict[str, Any]) -> Reply:
+    return Reply(content="The answer is a short sentence of a few words, streamed word by word.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--answer", action="store_true", help="answer every request with text, never a tool call")
     args = parser.parse_args()
-    fake = FakeGlm(script, generation="2026")
+    fake = FakeGlm(answer if args.answer else script, generation="2026")
     uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

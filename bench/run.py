@@ -387,16 +387,58 @@ def listing_ms(target: Any, samples: int = 10) -> Result:
     return anyio.run(run)
 
 
+def wait_ready(url: str, timeout: float = 120.0) -> None:
+    """Poll `/readyz` until it says ready (200): every server connected and listed."""
+    start = time.perf_counter()
+    while True:
+        try:
+            if httpx2.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx2.HTTPError:
+            pass
+        if time.perf_counter() - start > timeout:
+            raise RuntimeError(f"{url} never said ready")
+        time.sleep(0.005)
+
+
 def startup_s(servers: dict[str, Any]) -> Result:
+    """From spawning `glm-mcp serve` to `/readyz` answering ready; the resident memory then."""
     port = free_port()
     config = write_config(servers)
     start = time.perf_counter()
     with spawn([PY, "-m", "glm_mcp", "serve", "--port", str(port), "--config", str(config)]) as process:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
+        wait_ready(f"http://127.0.0.1:{port}/readyz")
         ready = time.perf_counter() - start
         idle = rss_mb(process.pid)
     config.unlink()
     return {"ready_s": ready, "rss_mb": idle}
+
+
+def stdio_initialize_s(servers: dict[str, Any], samples: int = 5) -> Result:
+    """From spawning `glm-mcp stdio` (as an editor does) to its answer to `initialize`."""
+    config = write_config(servers)
+    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}
+    line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode() + b"\n"
+    times: list[float] = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [PY, "-m", "glm_mcp", "stdio", "--config", str(config)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(line)
+        process.stdin.flush()
+        answer = process.stdout.readline()
+        times.append(time.perf_counter() - start)
+        assert b'"result"' in answer, answer
+        process.stdin.close()
+        process.wait(30)
+    config.unlink()
+    return {"ready_s": statistics.median(times)}
 
 
 def slowest_alone_s(command: list[str], samples: int = 3) -> Result:
@@ -416,6 +458,7 @@ def catalog(table: Table, rounds: int, seconds: float) -> None:
     many = [PY, str(ROOT / "tests" / "fixture_servers" / "raw_server.py"), "--many", "1000", "--page", "1000"]
     jobs: list[tuple[str, Callable[[], Result]]] = [
         ("catalog/start/bundled", lambda: startup_s(bundled_servers())),
+        ("catalog/start/stdio-initialize", lambda: stdio_initialize_s(bundled_servers())),
         ("catalog/start/10-sdk", lambda: startup_s({f"s{i}": {"command": PY, "args": sdk[1:]} for i in range(10)})),
         ("catalog/start/50-raw", lambda: startup_s({f"s{i}": {"command": PY, "args": raw[1:]} for i in range(50)})),
         ("catalog/start/50-sdk", lambda: startup_s({f"s{i}": {"command": PY, "args": sdk[1:]} for i in range(50)})),
@@ -456,7 +499,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each wrk run")
     parser.add_argument("--calls", type=int, default=400, help="calls per SDK-client measurement")
     parser.add_argument("--quick", action="store_true", help="one round, short runs")
-    parser.add_argument("--only", choices=["mcp", "chat", "catalog"], action="append")
+    parser.add_argument("--only", choices=["mcp", "chat", "model", "catalog"], action="append")
     parser.add_argument("--no-readme", action="store_true", help="print only; leave README.md and results.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None and shutil.which("apt-get") and os.geteuid() == 0:
@@ -466,11 +509,16 @@ def main() -> None:
     if args.quick:
         args.rounds, args.seconds, args.calls = 1, 2, 150
     table = Table()
-    parts = args.only or ["mcp", "chat", "catalog"]
+    parts = args.only or ["mcp", "chat", "model", "catalog"]
     if "mcp" in parts:
         mcp_hop(table, args.rounds, args.seconds, args.calls)
     if "chat" in parts:
         chat_loop(table, args.rounds, args.seconds)
+    if "model" in parts:
+        from bench.model_hop import model_hop
+
+        # The independent gateway benchmarks' method: 7 rounds whatever `--rounds` says (3 with `--quick`).
+        model_hop(table, rounds=3 if args.quick else 7, samples=60 if args.quick else 200)
     if "catalog" in parts:
         catalog(table, args.rounds, args.seconds)
     medians = {key: table.median(key) for key in table.rows}

@@ -48,6 +48,8 @@ RequestFnT = Callable[[str, ModelOutcome, float, int, "JsonObject | None"], None
 MAX_RETRY_AFTER_SECONDS = 60.0
 BACKOFF_INITIAL_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 8.0
+DRAIN_SECONDS = 1.0
+"""How long the end of a stream's body is waited for after `[DONE]` (then the connection is closed instead)."""
 
 
 def _retry_after(response: httpx2.Response) -> float | None:
@@ -264,11 +266,18 @@ class GlmClient:
 
     async def _read_stream(self, response: httpx2.Response, on_delta: DeltaFnT) -> Turn:
         assembler = StreamAssembler()
-        async for line in response.aiter_lines():
+        lines = response.aiter_lines()
+        async for line in lines:
             for kind, text in assembler.feed_line(line):
                 await on_delta(kind, text)
             if assembler.done:
                 break
+        if assembler.done:
+            # The body's end is read too (only the chunked encoding's last bytes follow `[DONE]`), so the connection
+            # goes back to the pool: left unread, each streamed request cost a new connection to the model.
+            with anyio.move_on_after(DRAIN_SECONDS):
+                async for _ in lines:
+                    pass
         turn = assembler.turn()
         if not assembler.done and turn.finish_reason is None:
             raise ModelResponseError("the model stream ended before [DONE]")

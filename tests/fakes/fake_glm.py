@@ -92,6 +92,8 @@ class FakeGlm:
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.connections: list[object] = []
+        """Each request's client address (host, port): one entry per TCP connection when they are reused."""
         self.hold: anyio.Event | None = None
         """When an event, answers wait for it after setting `entered` (streams after their first chunk);
         `cancelled` is set if the wait is cancelled (the client went away)."""
@@ -117,6 +119,7 @@ class FakeGlm:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        self.connections.append(request.client)
         answer = self._next(body)
         self._calls += 1
         ident = f"2025{self._calls:06d}{self._random.randrange(16**16):016x}"

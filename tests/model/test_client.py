@@ -285,3 +285,21 @@ async def test_an_error_inside_a_200_body_is_reported_as_502_and_a_rate_limit_as
             with pytest.raises(ModelHTTPError) as caught:
                 await client.complete(BODY)
         assert (status_for(caught.value), caught.value.upstream_status, caught.value.code) == (status, 200, code)
+
+
+async def test_streamed_requests_reuse_one_connection_to_the_model() -> None:
+    """A stream left unread after `[DONE]` cost every streamed request a new connection (found by the model-hop
+    benchmark); the end of the body is now read, and the connection goes back to the pool."""
+    fake = FakeGlm(lambda body: Reply(reasoning="Think.", content="A few words of answer."))
+    heard: list[str] = []
+
+    async def on_delta(kind: str, text: str) -> None:
+        heard.append(text)
+
+    async with serve_asgi(fake.app) as url:
+        async with GlmClient(CONFIG.model_copy(update={"base_url": url})).running() as client:
+            for _ in range(3):
+                turn = await client.stream(BODY, on_delta)
+                assert turn.content == "A few words of answer."
+            await client.complete(BODY)
+    assert len(fake.connections) == 4 and len(set(fake.connections)) == 1
