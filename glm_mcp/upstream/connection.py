@@ -1,11 +1,10 @@
 """One supervised MCP session to one configured server.
 
 Contract:
-- `Upstream.run` connects (under the server's start timeout), reads every page of every listing,
-  serves calls, follows `list_changed`, and reconnects with capped exponential backoff when the
-  session ends; it never raises for a failure of the server, it records it in `state` and `error`;
-- a tool whose definition the SDK or the gateway cannot accept is quarantined with its reason,
-  never the whole server;
+- `Upstream.run` connects (under the server's start timeout), reads every page of every listing, serves calls,
+  follows `list_changed`, and reconnects with capped exponential backoff when the session ends; it never raises
+  for a failure of the server, it records it in `state` and `error`;
+- a tool whose definition the SDK or the gateway cannot accept is quarantined with its reason, never the server;
 - calls raise `UpstreamError` subclasses only; a call's timeout restarts on every progress notification,
   and an abandoned or timed-out call is cancelled upstream.
 This module is the boundary for the SDK's `MCPError` and transport errors.
@@ -153,6 +152,7 @@ class Upstream:
                         answers=self.questions,
                         on_message=self._on_message,
                         on_log=self._forward_log,
+                        direct_calls=self.config.type == "stdio",
                     ) as wire,
                 ):
                     live = Live(wire, closed)

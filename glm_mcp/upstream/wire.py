@@ -37,6 +37,7 @@ from pydantic import ValidationError
 
 from glm_mcp.eras import MODERN_VERSION
 from glm_mcp.relay.asking import Answers, ProgressFnT, relaying_progress
+from glm_mcp.upstream.lane import CallLane
 
 Era = Literal["auto", "legacy", "2026-07-28"]
 
@@ -50,10 +51,17 @@ Streams = tuple[Any, Any]
 class Wire:
     """A negotiated session: its server's identity and capabilities, and a raw request path."""
 
-    def __init__(self, session: ClientSession, dispatcher: JSONRPCDispatcher[Any], capabilities: T.ClientCapabilities):
+    def __init__(
+        self,
+        session: ClientSession,
+        dispatcher: JSONRPCDispatcher[Any],
+        capabilities: T.ClientCapabilities,
+        lane: CallLane | None = None,
+    ):
         self.session = session
         self._dispatcher = dispatcher
         self._capabilities = capabilities.model_dump(by_alias=True, mode="json", exclude_none=True)
+        self._lane = lane
 
     @property
     def protocol_version(self) -> str:
@@ -84,6 +92,8 @@ class Wire:
         Raises:
             MCPError: The server answered with an error, the connection closed, or the request timed out.
         """
+        if self._lane is not None and method == "tools/call" and not self.modern:
+            return await self._lane.call(method, params, (opts or {}).get("on_progress"))
         options: CallOptions = dict(opts or {})  # pyright: ignore[reportAssignmentType] the same keys
         headers = dict(options.get("headers") or {})
         headers[MCP_PROTOCOL_VERSION_HEADER] = self.protocol_version
@@ -127,14 +137,18 @@ async def open_wire(
     answers: Answers,
     on_message: MessageHandlerFnT,
     on_log: LoggingFnT,
+    direct_calls: bool = False,
 ) -> AsyncGenerator[Wire, None]:
-    """Negotiate a session over open streams.
+    """Negotiate a session over open streams; with `direct_calls` (a stdio server), its tool calls of the handshake
+    era go out on a `CallLane` beside the dispatcher.
 
     Raises:
         MCPError: The server refused both eras (or the one it is pinned to); a version this client cannot use is
             such a refusal.
     """
-    dispatcher: JSONRPCDispatcher[Any] = JSONRPCDispatcher(streams[0], streams[1])
+    lane = CallLane(streams[1]) if direct_calls else None
+    read = lane.reading(streams[0]) if lane is not None else streams[0]
+    dispatcher: JSONRPCDispatcher[Any] = JSONRPCDispatcher(read, streams[1])
     session = ClientSession(
         dispatcher=dispatcher,
         sampling_callback=_callback(answers.sample),
@@ -158,7 +172,11 @@ async def open_wire(
                 raise
             hint = f'{exc.error.message}; this server is pinned to "protocol": "{era}": "auto" tries both eras'
             raise MCPError(exc.error.code, hint, exc.error.data) from None
-        yield Wire(session, dispatcher, advertised(answers))
+        try:
+            yield Wire(session, dispatcher, advertised(answers), lane)
+        finally:
+            if lane is not None:
+                lane.close()
 
 
 async def _initialize(session: ClientSession) -> None:
