@@ -32,6 +32,7 @@ PROMISES: dict[str, Claims] = {
             "upstream/test_sdk_seams.py::test_the_in_process_transport_is_still_where_the_gateway_imports_it_from",
             "upstream/test_sdk_seams.py::test_the_sdk_still_reads_stdio_through_the_stream_class_the_gateway_replaces",
             "upstream/test_sdk_seams.py::test_a_forgotten_http_session_is_still_recognised_from_the_sdk_error",
+            "upstream/test_sdk_seams.py::test_the_transport_still_holds_its_session_by_the_count_the_fast_lane_keeps",
         ),
     },
     "Plugging in an editor": {

@@ -21,8 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 import anyio
 import mcp.types as T
@@ -32,6 +31,7 @@ from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 
 from glm_mcp.relay.asking import ProgressFnT
+from glm_mcp.upstream.transport import ReadStreamWrapper, Receiving
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +47,6 @@ Outcome = tuple[str, Any]
 """("result", the result), ("error", `ErrorData`) or ("progress", (progress, total, message))."""
 
 
-class _Receiving(Protocol):
-    async def receive(self) -> SessionMessage | Exception: ...
-
-    async def aclose(self) -> None: ...
-
-
 class _Sending(Protocol):
     async def send(self, item: SessionMessage, /) -> None: ...
 
@@ -66,7 +60,7 @@ class CallLane:
         self._waiting: dict[int, MemoryObjectSendStream[Outcome]] = {}
         self._closed = False
 
-    def reading(self, inner: _Receiving) -> _LaneReadStream:
+    def reading(self, inner: Receiving) -> _LaneReadStream:
         """The read stream to give the dispatcher: `inner` without the answers to this lane's calls."""
         return _LaneReadStream(inner, self)
 
@@ -164,11 +158,11 @@ async def _told(on_progress: ProgressFnT, progress: float, total: float | None, 
         logger.exception("progress callback raised")
 
 
-class _LaneReadStream:
+class _LaneReadStream(ReadStreamWrapper):
     """The dispatcher's read stream with the lane's answers taken out; the end of the stream closes the lane."""
 
-    def __init__(self, inner: _Receiving, lane: CallLane) -> None:
-        self._inner = inner
+    def __init__(self, inner: Receiving, lane: CallLane) -> None:
+        super().__init__(inner)
         self._lane = lane
 
     async def receive(self) -> SessionMessage | Exception:
@@ -180,24 +174,3 @@ class _LaneReadStream:
                 raise
             if not self._lane.take(item):
                 return item
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
-        return None

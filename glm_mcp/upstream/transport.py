@@ -117,25 +117,23 @@ TransportStreams = tuple[Any, Any]
 """The (read, write) stream pair an SDK transport yields."""
 
 
-class _Receiving(Protocol):
+class Receiving(Protocol):
+    """What a read stream offers the wrappers below."""
+
     async def receive(self) -> SessionMessage | Exception: ...
 
     async def aclose(self) -> None: ...
 
 
-class _WatchedReadStream:
-    """A read stream that sets an event at end of stream; everything else is delegated."""
+class ReadStreamWrapper:
+    """A read stream around another, for the SDK's dispatcher: subclasses change `receive`, the rest is the
+    stream protocol, delegated."""
 
-    def __init__(self, inner: _Receiving, closed: anyio.Event) -> None:
+    def __init__(self, inner: Receiving) -> None:
         self._inner = inner
-        self._closed = closed
 
     async def receive(self) -> SessionMessage | Exception:
-        try:
-            return await self._inner.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            self._closed.set()
-            raise
+        return await self._inner.receive()
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -157,6 +155,21 @@ class _WatchedReadStream:
     ) -> bool | None:
         await self.aclose()
         return None
+
+
+class _WatchedReadStream(ReadStreamWrapper):
+    """A read stream that sets an event at end of stream."""
+
+    def __init__(self, inner: Receiving, closed: anyio.Event) -> None:
+        super().__init__(inner)
+        self._closed = closed
+
+    async def receive(self) -> SessionMessage | Exception:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._closed.set()
+            raise
 
     @property
     def last_context(self) -> Any:

@@ -69,6 +69,14 @@ def test_the_session_manager_still_builds_its_transport_from_the_class_the_gatew
     assert "is_json_response_enabled" in inspect.getsource(importlib.import_module("mcp.server.streamable_http"))
 
 
+def test_the_transport_still_holds_its_session_by_the_count_the_fast_lane_keeps() -> None:
+    """`_PerRequestTransport.held` suspends the idle countdown as the SDK's `handle_request` does, with the same
+    private count and setting; `tests/test_fast_lane.py` shows the behaviour, this names the seam."""
+    source = inspect.getsource(importlib.import_module("mcp.server.streamable_http").StreamableHTTPServerTransport)
+    assert "self._requests_in_flight += 1" in source and "self._requests_in_flight -= 1" in source
+    assert "self.idle_scope.deadline = anyio.current_time() + self._idle_timeout" in source
+
+
 def _pinging_server() -> MCPServer:
     server = MCPServer("seam")
 

@@ -11,7 +11,8 @@ Contract:
   2025-era revision named by the request's `MCP-Protocol-Version`; a JSON `Content-Type`; one JSON-RPC request
   with a string or integer id whose params are exactly what the method defines (a string `name` and an object of
   `arguments` for `tools/call`, nothing or a `cursor` for `tools/list`). Anything else (a batch, `_meta`, a
-  progress token, an unknown key, a malformed body) goes to the SDK, which answers it as always;
+  progress token, an unknown key, a malformed body, a call of the gateway's own `glm__` tools) goes to the SDK,
+  which answers it as always;
 - the answer is the SDK's: the same handler, the same per-revision shaping of the result
   (`serialize_server_result`), the same error codes (an `MCPError` as itself, invalid params as `-32602`, any other
   failure as code 0 with its message, a cancelled request as `-32800`), the session's id in the headers;
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,6 +45,9 @@ from glm_mcp.relay.editor import connection_of
 
 logger = logging.getLogger(__name__)
 
+MAX_LISTINGS = 8
+"""Tool listings kept encoded (one per revision and per set of tools: a person's, search mode's, a new catalog's)."""
+
 REQUEST_CANCELLED = -32800
 """The code the SDK's 2025-era transport answers a cancelled request with."""
 
@@ -55,6 +60,10 @@ _PARAMS: dict[str, tuple[type[BaseModel], frozenset[str], frozenset[str]]] = {
 """Per method: its params model, the keys it needs and the keys the lane takes (any other key: the SDK's)."""
 
 _ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
+
+GATEWAY_TOOLS = "glm__"
+"""The prefix of the gateway's own tools (`glm__agent`, `glm__login`, search mode's pair): they speak to the editor
+during the call, on the request's own session, so they are the SDK's to serve."""
 
 
 def _json_content(scope: Scope) -> bool:
@@ -79,6 +88,8 @@ class FastLane:
         self._sessions: dict[str, ServerSession] = {}
         """HTTP session id → a session proxy of that editor's connection (the latest the SDK handed a handler)."""
         self._running: dict[tuple[str, str], anyio.CancelScope] = {}
+        self._listings: OrderedDict[tuple[str, tuple[int, ...]], tuple[list[T.Tool], bytes]] = OrderedDict()
+        """Tool listings as answered, by revision and by the very tool objects listed (the catalog's)."""
 
     def note(self, ctx: ServerRequestContext[Any]) -> None:
         """Remember the session a handler served over `/mcp`: its next common requests may take the lane."""
@@ -123,9 +134,8 @@ class FastLane:
             request_id=request_id,
             request=Request(scope),
         )
-        reply = await self._run(session_id, ctx, method, params)
-        envelope = {"jsonrpc": "2.0", "id": request_id, **reply}
-        content = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+        kind, reply = await self._run(session_id, ctx, method, params)
+        content = b'{"jsonrpc":"2.0","id":%s,"%s":%s}' % (_encoded(request_id), kind.encode(), reply)
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(content)).encode()),
@@ -137,8 +147,8 @@ class FastLane:
 
     async def _run(
         self, session_id: str, ctx: ServerRequestContext[Any], method: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        """`{"result": …}` or `{"error": …}`, as the SDK's dispatcher would have written it."""
+    ) -> tuple[str, bytes]:
+        """("result", its JSON) or ("error", its JSON), as the SDK's dispatcher would have written them."""
         model, _, _ = _PARAMS[method]
         key = (session_id, str(ctx.request_id))
         with anyio.CancelScope() as running:
@@ -146,19 +156,42 @@ class FastLane:
             try:
                 typed = model.model_validate(params, by_name=False)
                 result = await self._handlers[method](ctx, typed)
-                dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
-                return {"result": serialize_server_result(method, str(ctx.protocol_version), dumped)}
+                return "result", self._shaped(method, str(ctx.protocol_version), result)
             except MCPError as exc:
-                return {"error": exc.error.model_dump(by_alias=True, mode="json", exclude_unset=True)}
+                return "error", _encoded(exc.error.model_dump(by_alias=True, mode="json", exclude_unset=True))
             except ValidationError:
-                return {"error": {"code": T.INVALID_PARAMS, "message": "Invalid request parameters", "data": ""}}
+                return "error", _encoded(
+                    {"code": T.INVALID_PARAMS, "message": "Invalid request parameters", "data": ""}
+                )
             except Exception as exc:  # boundary: the SDK's own catch-all for a failing handler, code 0
                 logger.exception("handler for %r raised", method)
-                return {"error": {"code": 0, "message": str(exc)}}
+                return "error", _encoded({"code": 0, "message": str(exc)})
             finally:
                 if self._running.get(key) is running:
                     del self._running[key]
-        return {"error": {"code": REQUEST_CANCELLED, "message": "Request cancelled"}}
+        return "error", _encoded({"code": REQUEST_CANCELLED, "message": "Request cancelled"})
+
+    def _shaped(self, method: str, version: str, result: BaseModel) -> bytes:
+        """The result shaped for `version` and encoded; a listing of the same tools is shaped once."""
+        listing: tuple[str, tuple[int, ...]] | None = None
+        tools: list[T.Tool] = result.tools if isinstance(result, T.ListToolsResult) else []
+        if isinstance(result, T.ListToolsResult) and result.model_fields_set == {"tools"}:
+            listing = (version, tuple(map(id, tools)))
+            if (known := self._listings.get(listing)) is not None:
+                self._listings.move_to_end(listing)
+                return known[1]
+        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+        encoded = _encoded(serialize_server_result(method, version, dumped))
+        if listing is not None:
+            # The tools are held with their encoding, so the ids in the key cannot be taken by other objects.
+            self._listings[listing] = (list(tools), encoded)
+            while len(self._listings) > MAX_LISTINGS:
+                self._listings.popitem(last=False)
+        return encoded
+
+
+def _encoded(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _taken(body: bytes) -> tuple[int | str, str, dict[str, Any]] | None:
@@ -180,7 +213,9 @@ def _taken(body: bytes) -> tuple[int | str, str, dict[str, Any]] | None:
     if not (needed <= params.keys() <= allowed):
         return None
     if method == "tools/call" and not (
-        isinstance(params["name"], str) and isinstance(params.get("arguments", {}), dict | None)
+        isinstance(params["name"], str)
+        and not params["name"].startswith(GATEWAY_TOOLS)
+        and isinstance(params.get("arguments", {}), dict | None)
     ):
         return None
     return request_id, method, params
