@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("upstream: the call written and its answer awaited (`upstream/lane.py`)", ("Wire.request",)),
     ("upstream: the SDK's stdio transport (JSON out, each line read and validated)", ("stdio_client",)),
     ("upstream: the SDK's dispatcher reading the session", ("JSONRPCDispatcher.run",)),
-    ("gateway: routing, the call's timeout, records and metrics", ("Gateway.call_tool",)),
+    ("gateway: routing, the call's timeout, the result validated, records and metrics", ("Gateway.call_tool",)),
     ("MCP face: the fast lane (parse, handler, result shaped for the revision)", ("FastLane",)),
     (
         "guards and bounds: host, origin, token, body deadline and size, session limits",
