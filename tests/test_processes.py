@@ -124,6 +124,20 @@ async def test_progress_from_a_raw_server_is_relayed() -> None:
         assert seen == [1, 2, 3]
 
 
+async def test_a_server_echoing_ids_as_strings_still_gets_its_answers_and_progress_through() -> None:
+    """The dispatcher's rule, kept by the gateway's own lane for tool calls: "7" answers request 7."""
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    servers = {"raw": python_server("raw_server.py", "--string-ids", timeout=30)}
+    async with Gateway(GatewayConfig(servers=servers)).running() as gateway:
+        result = await gateway.call_tool("raw__slow", {"n": 2}, on_progress=on_progress)
+        assert _text(result) == '{"n": 2}' and not result.is_error
+        assert seen == [1, 2, 3]
+
+
 async def test_glm_mcp_stdio_spawned_by_an_editor_serves_every_server_and_leaves_nothing_behind(
     tmp_path: anyio.Path,
 ) -> None:

@@ -8,7 +8,8 @@ Contract:
 - a call is written to the session's write stream as the dispatcher would write it, under an id from a range the
   dispatcher never reaches (`FIRST_ID` on; it counts from 1), with the id as its progress token when progress is
   wanted;
-- the read stream the dispatcher reads through `CallLane.reading` keeps back the answers to these calls; progress
+- the read stream the dispatcher reads through `CallLane.reading` keeps back the answers to these calls (their ids
+  compared as the dispatcher compares them: an id echoed as a string is the same id); progress
   on them reaches the caller's callback, in the caller's task, and is also passed on as the dispatcher would see
   it (it then finds no request of its own and hands it to the session's notification handler);
 - an error answer raises `MCPError` as the dispatcher would; so does a closed session (`CONNECTION_CLOSED`), for
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 import anyio
 import mcp.types as T
 from anyio.streams.memory import MemoryObjectSendStream
+from mcp.shared.dispatcher import coerce_request_id
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
@@ -122,7 +124,7 @@ class CallLane:
             return False
         message = item.message
         if isinstance(message, JSONRPCResponse | JSONRPCError):
-            waiting = self._waiting.get(message.id) if isinstance(message.id, int) else None
+            waiting = self._waiting.get(_ident(message.id))
             if waiting is None:
                 return False
             outcome: Outcome = (
@@ -133,7 +135,7 @@ class CallLane:
         if isinstance(message, JSONRPCNotification) and message.method == "notifications/progress":
             params = message.params or {}
             token, progress = params.get("progressToken"), params.get("progress")
-            waiting = self._waiting.get(token) if isinstance(token, int) and not isinstance(token, bool) else None
+            waiting = self._waiting.get(_ident(token))
             if waiting is not None and isinstance(progress, int | float) and not isinstance(progress, bool):
                 total, text = params.get("total"), params.get("message")
                 told = (
@@ -149,6 +151,15 @@ class CallLane:
         self._closed = True
         for waiting in self._waiting.values():
             waiting.send_nowait(("error", _CLOSED))
+
+
+def _ident(value: object) -> int | None:
+    """A request id or progress token as the lane keys it: an integer, also when the server echoed it as a string
+    (the SDK's dispatchers correlate "7" and 7 alike)."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        coerced = coerce_request_id(value)
+        return coerced if isinstance(coerced, int) else None
+    return None
 
 
 async def _told(on_progress: ProgressFnT, progress: float, total: float | None, message: str | None) -> None:

@@ -2,7 +2,8 @@
 
 Listing: tools in pages of two, including broken definitions the gateway must quarantine.
 Tools: `echo` returns its arguments; `crash` exits the process; `slow` reports progress then answers.
-`huge` answers 10 MB of text. `--many N` lists N valid tools instead (pages of 100, or `--page K`). `--garbage` writes non-JSON lines to stdout before each answer; `--linger` keeps running after stdin closes.
+`huge` answers 10 MB of text. `--many N` lists N valid tools instead (pages of 100, or `--page K`). `--garbage` writes non-JSON lines to stdout before each answer; `--linger` keeps running after stdin closes;
+`--string-ids` echoes request ids and progress tokens as strings (as some servers do).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def main() -> None:
         params: dict[str, Any] = request.get("params") or {}
         if ident is None:
             continue
+        if "--string-ids" in sys.argv:
+            ident = str(ident)
         if method == "initialize":
             result: object = {
                 "protocolVersion": params.get("protocolVersion", "2025-06-18"),
@@ -82,6 +85,8 @@ def main() -> None:
             if name == "slow":
                 meta: dict[str, Any] = params.get("_meta") or {}
                 token = meta.get("progressToken")
+                if token is not None and "--string-ids" in sys.argv:
+                    token = str(token)
                 for step in (1, 2, 3):
                     if token is not None:
                         notification = {"progress": step, "total": 3, "progressToken": token}
