@@ -14,7 +14,7 @@ import mcp.types as T
 import pytest
 from mcp import Client, StdioServerParameters
 
-from glm_mcp.config import GatewayConfig
+from glm_mcp.config import GatewayConfig, UpstreamConfig
 from glm_mcp.gateway.core import Gateway
 from tests.helpers import ROOT, alive, children_of, logged, python_server
 
@@ -131,7 +131,7 @@ async def test_a_server_echoing_ids_as_strings_still_gets_its_answers_and_progre
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append(progress)
 
-    servers = {"raw": python_server("raw_server.py", "--string-ids", timeout=30)}
+    servers: dict[str, UpstreamConfig] = {"raw": python_server("raw_server.py", "--string-ids", timeout=30)}
     async with Gateway(GatewayConfig(servers=servers)).running() as gateway:
         result = await gateway.call_tool("raw__slow", {"n": 2}, on_progress=on_progress)
         assert _text(result) == '{"n": 2}' and not result.is_error

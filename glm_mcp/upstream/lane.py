@@ -153,13 +153,13 @@ class CallLane:
             waiting.send_nowait(("error", _CLOSED))
 
 
-def _ident(value: object) -> int | None:
+def _ident(value: object) -> int:
     """A request id or progress token as the lane keys it: an integer, also when the server echoed it as a string
-    (the SDK's dispatchers correlate "7" and 7 alike)."""
+    (the SDK's dispatchers correlate "7" and 7 alike); -1, which no call has, for anything else."""
     if isinstance(value, str | int) and not isinstance(value, bool):
         coerced = coerce_request_id(value)
-        return coerced if isinstance(coerced, int) else None
-    return None
+        return coerced if isinstance(coerced, int) else -1
+    return -1
 
 
 async def _told(on_progress: ProgressFnT, progress: float, total: float | None, message: str | None) -> None:
