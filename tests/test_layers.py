@@ -324,7 +324,7 @@ ALLOWED: dict[str, set[str]] = {
         "upstream.wire",
     },
     "upstream.listen": {"errors", "upstream.supervision"},
-    "upstream.signin": {"config", "oauth.clients", "oauth.logins", "oauth.vault"},
+    "upstream.signin": {"config", "oauth.logins", "oauth.vault"},
     "upstream.listing": {"_json", "upstream.wire"},
     "oauth": set(),
     "oauth.assertions": {"config", "oauth.vault"},

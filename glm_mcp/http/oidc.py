@@ -18,7 +18,6 @@ from typing import Any
 
 import anyio
 import httpx2
-import jwt
 
 from glm_mcp.config import OidcConfig
 
@@ -42,6 +41,8 @@ class OidcVerifier:
         async with self._lock:
             if time.monotonic() - self._fetched_at < REFETCH_SECONDS:
                 return
+            import jwt  # PyJWT is loaded only where callers are checked against an issuer
+
             self._fetched_at = time.monotonic()
             issuer = self.config.issuer.rstrip("/")
             try:
@@ -56,6 +57,8 @@ class OidcVerifier:
             self._keys = {key.key_id or "": key for key in keys.keys}
 
     async def person(self, token: str) -> str | None:
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

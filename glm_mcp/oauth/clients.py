@@ -46,7 +46,7 @@ from glm_mcp.oauth.assertions import JwtBearerGrant, assertion_source
 from glm_mcp.oauth.dpop import ALGORITHM, DPoPKey, Proofs, as_bearer
 from glm_mcp.oauth.metadata import fitted_registration, is_server_metadata, served
 from glm_mcp.oauth.redirect import RedirectCatcher, free_port, port_is_free
-from glm_mcp.oauth.vault import ServerLogin, how_to_log_in
+from glm_mcp.oauth.vault import LOGIN_POLL_SECONDS, ServerLogin, how_to_log_in
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +64,6 @@ logging.getLogger("mcp.client.auth.oauth2").addFilter(_FailuresAreReportedByTheG
 MAX_LOGINS = 2
 """Logins in a row a server may ask for without accepting a request in between."""
 REFRESH_MARGIN_SECONDS = 60.0
-LOGIN_POLL_SECONDS = 1.0
-"""How often a login waiting for its person looks whether another process saved one (a file's time, or a hash)."""
 """An access token is refreshed this long before it expires."""
 CLIENT_NAME = "glm-mcp"
 

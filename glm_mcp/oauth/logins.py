@@ -22,8 +22,6 @@ import httpx2
 import mcp.types as T
 
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig
-from glm_mcp.oauth.clients import server_auth
-from glm_mcp.oauth.redirect import open_browser
 from glm_mcp.oauth.vault import KeyringVault, ServerLogin, Vault, how_to_log_in, login_key
 from glm_mcp.private_files import state_folder
 from glm_mcp.redact import show_url
@@ -77,6 +75,8 @@ class Logins:
         Raises:
             ValueError: Its `oauth` object cannot work as written.
         """
+        from glm_mcp.oauth.clients import server_auth  # the SDK's OAuth client, loaded for the first OAuth server
+
         return server_auth(login_key(server, person), config, self.login(server, config.url, person), self)
 
     def watch(self, server: str, fn: WatchFnT) -> Callable[[], None]:
@@ -99,6 +99,8 @@ class Logins:
         else:
             logger.warning("server '%s' needs a login: open %s (or %s)", server, url, how_to_log_in(server))
         at_this_machine = not personal or self._announce is not None  # `glm-mcp login --person`: they are here
+        from glm_mcp.oauth.redirect import open_browser
+
         if self._browser and at_this_machine and open_browser(url):
             self.opened.add(url)
         if watcher := self._watchers.get(server):

@@ -19,15 +19,17 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet, InvalidToken
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from glm_mcp.errors import ConfigError
 from glm_mcp.private_files import create_private, read_private, write_private
 from glm_mcp.redact import register
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +51,21 @@ def how_to_log_in(key: str) -> str:
     return f"run `glm-mcp login {server}`"
 
 
+LOGIN_POLL_SECONDS = 1.0
+"""How often a login waiting for its person looks whether another process saved one (a file's time, or a hash)."""
+
+
 class Vault:
-    """The encrypted logins in one folder."""
+    """The encrypted logins in one folder (`cryptography` is imported at the first login read or written: a gateway
+    without OAuth servers never loads it)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._fernet: Fernet | None = None
 
     def _cipher(self) -> Fernet:
+        from cryptography.fernet import Fernet
+
         if self._fernet is None:
             key = read_private(self.folder / "key", "the OAuth vault key")
             if not key:
@@ -75,6 +84,8 @@ class Vault:
         sealed = read_private(path, "a saved OAuth login")
         if not sealed:
             return {}
+        from cryptography.fernet import InvalidToken
+
         try:
             data: Any = json.loads(self._cipher().decrypt(sealed))
         except (InvalidToken, ValueError):

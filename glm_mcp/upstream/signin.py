@@ -18,9 +18,8 @@ import anyio
 import httpx2
 
 from glm_mcp.config import HttpUpstreamConfig, UpstreamConfig
-from glm_mcp.oauth.clients import LOGIN_POLL_SECONDS
 from glm_mcp.oauth.logins import Logins
-from glm_mcp.oauth.vault import ServerLogin, login_key
+from glm_mcp.oauth.vault import LOGIN_POLL_SECONDS, ServerLogin, login_key
 
 
 class SignIn:
