@@ -86,7 +86,8 @@ def rss_mb(pid: int) -> float:
 
 
 def write_config(servers: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
-    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=tempfile.gettempdir())
+    # A folder of its own: the gateway watches its config's folder, and /tmp is busy with everything else's files.
+    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=tempfile.mkdtemp(prefix="glm-bench-"))
     extra = dict(extra or {})
     # Authentication off on loopback, as for the peers it is compared with (direct servers, mcp-proxy).
     extra["gateway"] = {"auth_tokens": [], **extra.get("gateway", {})}
@@ -103,7 +104,7 @@ def glm_mcp(servers: dict[str, Any], extra: dict[str, Any] | None = None) -> Ite
     with spawn([PY, "-m", "glm_mcp", "serve", "--port", str(port), "--config", str(config)]) as process:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         yield f"http://127.0.0.1:{port}", process.pid
-    config.unlink()
+    shutil.rmtree(config.parent, ignore_errors=True)
 
 
 def ensure_mcp_proxy() -> Path:
@@ -410,7 +411,7 @@ def startup_s(servers: dict[str, Any]) -> Result:
         wait_ready(f"http://127.0.0.1:{port}/readyz")
         ready = time.perf_counter() - start
         idle = rss_mb(process.pid)
-    config.unlink()
+    shutil.rmtree(config.parent, ignore_errors=True)
     return {"ready_s": ready, "rss_mb": idle}
 
 
@@ -437,7 +438,7 @@ def stdio_initialize_s(servers: dict[str, Any], samples: int = 5) -> Result:
         assert b'"result"' in answer, answer
         process.stdin.close()
         process.wait(30)
-    config.unlink()
+    shutil.rmtree(config.parent, ignore_errors=True)
     return {"ready_s": statistics.median(times)}
 
 
