@@ -37,6 +37,7 @@ from glm_mcp.gateway.core import Gateway
 from glm_mcp.http import response_mode
 from glm_mcp.http.admin import admin_routes
 from glm_mcp.http.bodies import MAX_BODY_BYTES, BoundedBodies
+from glm_mcp.http.events import RETRY_MILLISECONDS, StoredEvents
 from glm_mcp.http.guards import BearerAuth, BodyDeadline, RequestGuard, json_http_error
 from glm_mcp.http.oidc import OidcVerifier
 from glm_mcp.http.sessions import SessionLimits
@@ -140,6 +141,8 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         security_settings=security,
         session_idle_timeout=limits.session_idle_timeout,
         max_sessions=limits.max_sessions,
+        event_store=StoredEvents(),
+        retry_interval=RETRY_MILLISECONDS,
     )
 
     @asynccontextmanager

@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp._json import as_object
 from glm_mcp.http.bodies import TOO_DEEP, TOO_LARGE, nests_too_deep, read_body, replaying
+from glm_mcp.http.events import SessionEvents, StoredEvents
 
 _JSON_RESPONSE: ContextVar[bool | None] = ContextVar("glm_mcp_json_response", default=None)
 
@@ -44,8 +45,19 @@ class _PerRequestTransport(StreamableHTTPServerTransport):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._own_events: SessionEvents | None = None
         if self.mcp_session_id is not None:
             _PerRequestTransport.live[self.mcp_session_id] = self
+            shared = self._event_store
+            if isinstance(shared, StoredEvents):
+                # The manager gives every session the same store; each keeps and replays only its own events.
+                self._own_events = shared.for_session(self.mcp_session_id)
+                self._event_store = self._own_events
+
+    async def terminate(self) -> None:
+        await super().terminate()
+        if self._own_events is not None:
+            self._own_events.events.forget(self._own_events.session)
 
     @asynccontextmanager
     async def held(self) -> AsyncGenerator[bool, None]:
