@@ -116,6 +116,9 @@ PROMISES: dict[str, Claims] = {
         "initialize at once, the first list waits a little, later servers announced, quick exit": (
             "test_stdio_startup.py::test_stdio_answers_at_once_and_announces_a_server_that_is_ready_later",
             "test_stdio_startup.py::test_stdio_stops_as_soon_as_its_editor_closes_stdin",
+            "test_stdio_startup.py::test_the_first_answer_is_the_sdks_own_answer_and_is_given_once",
+            "test_stdio_startup.py::test_the_first_answer_knows_the_revisions_the_sdk_negotiates",
+            "test_public_api.py::test_the_config_and_the_errors_come_without_the_mcp_sdk",
             "test_stdio_startup.py::test_serve_stops_as_soon_as_it_is_asked_when_no_call_runs",
         ),
     },
@@ -815,6 +818,19 @@ PROMISES: dict[str, Claims] = {
             "test_serve.py::test_an_mcp_client_lists_and_calls_tools_over_streamable_http",
             "test_serve.py::test_each_mcp_post_is_answered_as_json_unless_it_asked_for_progress",
             "test_relay.py::test_over_http_only_sessions_that_can_be_asked_get_streamed_answers",
+        ),
+        "resumable streams: the priming event and retry, Last-Event-ID, each session's events its own, bounded": (
+            "test_resumable_streams.py::test_a_broken_stream_is_resumed_with_last_event_id_and_loses_nothing",
+            "test_resumable_streams.py::test_another_sessions_event_id_replays_nothing",
+            "test_resumable_streams.py::test_a_client_older_than_resumability_gets_no_priming_event",
+            "test_resumable_streams.py::test_the_kept_events_stay_within_their_bounds_and_a_session_keeps_only_its_own",
+        ),
+        "tools/call and tools/list of a known session answered beside the SDK, as it would answer them": (
+            "test_fast_lane.py::test_calls_and_listings_in_the_lane_are_answered_as_the_sdk_answers_them",
+            "test_fast_lane.py::test_what_the_lane_does_not_know_goes_to_the_sdk_unchanged",
+            "test_fast_lane.py::test_a_cancelled_call_in_the_lane_ends_at_once_with_request_cancelled",
+            "test_fast_lane.py::test_a_session_busy_in_the_lane_outlives_its_idle_timeout",
+            "test_fast_lane.py::test_a_listing_in_the_lane_follows_the_catalog",
         ),
     },
     "HTTP endpoints: `/sse`": {
