@@ -94,13 +94,18 @@ async def test_a_broken_stream_is_resumed_with_last_event_id_and_loses_nothing()
         assert missed[1]["data"]["id"] == 1
 
 
+async def _whole_call(http: httpx2.AsyncClient, version: str, until: int) -> tuple[dict[str, str], list[Any]]:
+    """A new session of `version` (its headers), and the first `until` events of a call that runs to its end."""
+    headers = await _session(http, version)
+    async with http.stream("POST", "/mcp", json=_call(1), headers=headers) as stream:
+        return headers, await _events(stream.aiter_lines(), until=until)
+
+
 async def test_another_sessions_event_id_replays_nothing() -> None:
     gate = anyio.Event()
     gate.set()
     async with _gateway(gate) as url, httpx2.AsyncClient(base_url=url, headers=_HEADERS, timeout=30) as http:
-        mine = await _session(http, "2025-11-25")
-        async with http.stream("POST", "/mcp", json=_call(1), headers=mine) as stream:
-            events = await _events(stream.aiter_lines(), until=4)
+        _, events = await _whole_call(http, "2025-11-25", until=4)
         assert events[-1]["data"]["result"]["content"][0]["text"] == "done"
         theirs = await _session(http, "2025-11-25")
         with anyio.fail_after(10):  # hang guard, not a timing check
@@ -113,9 +118,7 @@ async def test_a_client_older_than_resumability_gets_no_priming_event() -> None:
     gate = anyio.Event()
     gate.set()
     async with _gateway(gate) as url, httpx2.AsyncClient(base_url=url, headers=_HEADERS, timeout=30) as http:
-        headers = await _session(http, "2025-06-18")
-        async with http.stream("POST", "/mcp", json=_call(1), headers=headers) as stream:
-            events = await _events(stream.aiter_lines(), until=3)
+        _, events = await _whole_call(http, "2025-06-18", until=3)
         assert [event["data"].get("method", "result") for event in events] == [
             "notifications/progress",
             "notifications/progress",
