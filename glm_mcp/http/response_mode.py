@@ -123,8 +123,9 @@ def _askable(body: bytes) -> bool:
 class Lane(Protocol):
     """What serves some JSON-answered requests of known sessions beside the SDK (the MCP face's fast lane)."""
 
-    async def answer(self, session_id: str, scope: Scope, body: bytes, send: Send) -> bool:
-        """Answer the request in `body` and return True, or return False and leave it to the SDK."""
+    async def answer(self, session_id: str, scope: Scope, headers: dict[bytes, bytes], body: bytes, send: Send) -> bool:
+        """Answer the request in `body` (`headers`: the request's, by lower-case name) and return True, or return
+        False and leave it to the SDK."""
         ...
 
     def cancelled(self, session_id: str, body: bytes) -> None:
@@ -173,7 +174,7 @@ class ResponseMode:
             transport = session_transport(sid) if json_ok else None
             if transport is not None:
                 async with transport.held() as still_open:
-                    if still_open and await self.lane.answer(sid, scope, body, send):
+                    if still_open and await self.lane.answer(sid, scope, headers, body, send):
                         return
             if b"notifications/cancelled" in body:
                 self.lane.cancelled(sid, body)

@@ -34,6 +34,7 @@ import mcp.types as T
 from mcp import MCPError
 from mcp.server import ServerRequestContext
 from mcp.server.session import ServerSession
+from mcp.server.streamable_http import REQUEST_CANCELLED
 from mcp_types.methods import serialize_server_result
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -47,9 +48,6 @@ logger = logging.getLogger(__name__)
 
 MAX_LISTINGS = 8
 """Tool listings kept encoded (one per revision and per set of tools: a person's, search mode's, a new catalog's)."""
-
-REQUEST_CANCELLED = -32800
-"""The code the SDK's 2025-era transport answers a cancelled request with."""
 
 Handler = Callable[[ServerRequestContext[Any], Any], Awaitable[BaseModel]]
 
@@ -66,18 +64,10 @@ GATEWAY_TOOLS = "glm__"
 during the call, on the request's own session, so they are the SDK's to serve."""
 
 
-def _json_content(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return any(part.strip() == b"application/json" for part in value.split(b";")[0].split(b","))
-    return False
-
-
-def _header(scope: Scope, wanted: bytes) -> str | None:
-    for name, value in scope["headers"]:
-        if name == wanted:
-            return bytes(value).decode("latin-1")
-    return None
+def _json_content(headers: dict[bytes, bytes]) -> bool:
+    """The SDK's own Content-Type check: `application/json` among the media types before any parameter."""
+    kind = headers.get(b"content-type", b"")
+    return any(part.strip() == b"application/json" for part in kind.split(b";")[0].split(b","))
 
 
 class FastLane:
@@ -114,12 +104,12 @@ class FastLane:
         if running is not None:
             running.cancel()
 
-    async def answer(self, session_id: str, scope: Scope, body: bytes, send: Send) -> bool:
+    async def answer(self, session_id: str, scope: Scope, headers: dict[bytes, bytes], body: bytes, send: Send) -> bool:
         session = self._sessions.get(session_id)
-        if session is None or not _json_content(scope):
+        if session is None or not _json_content(headers):
             return False
         version = session.protocol_version
-        if _header(scope, b"mcp-protocol-version") != version:
+        if headers.get(b"mcp-protocol-version", b"").decode("latin-1") != version:
             return False
         taken = _taken(body)
         if taken is None:
@@ -136,12 +126,12 @@ class FastLane:
         )
         kind, reply = await self._run(session_id, ctx, method, params)
         content = b'{"jsonrpc":"2.0","id":%s,"%s":%s}' % (_encoded(request_id), kind.encode(), reply)
-        headers = [
+        answered = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(content)).encode()),
             (b"mcp-session-id", session_id.encode("latin-1")),
         ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": 200, "headers": answered})
         await send({"type": "http.response.body", "body": content})
         return True
 
