@@ -22,6 +22,8 @@ import uvicorn
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 
+from tests import conformance_rounds
+
 # A 1x1 red PNG and a 44-byte silent WAV: the smallest valid media for the content scenarios.
 PNG = base64.b64encode(
     bytes.fromhex(
@@ -34,13 +36,30 @@ WAV = base64.b64encode(
 ).decode()
 
 NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}}
+ADDRESS = {
+    "$anchor": "addressDef",
+    "type": "object",
+    "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+}
 JSON_SCHEMA_2020_12: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
-    "$defs": {"address": {"type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
-    "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+    "$defs": {"address": ADDRESS},
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
     "additionalProperties": False,
 }
+"""The keywords of JSON Schema 2020-12 a schema must keep through a listing: `$defs` with an `$anchor`, `$ref`,
+composition (`allOf`, `anyOf`) and conditions (`if`, `then`, `else`)."""
 
 
 def _tool(name: str, description: str, schema: dict[str, Any] | None = None) -> T.Tool:
@@ -114,8 +133,16 @@ async def _elicit(ctx: ServerRequestContext[Any], message: str, schema: dict[str
     return await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_id)
 
 
-async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
+def _modern(ctx: ServerRequestContext[Any]) -> bool:
+    return ctx.session.protocol_version == "2026-07-28"
+
+
+async def call_tool(
+    ctx: ServerRequestContext[Any], params: T.CallToolRequestParams
+) -> T.CallToolResult | T.InputRequiredResult:
     name, arguments = params.name, params.arguments or {}
+    if name in conformance_rounds.TOOL_NAMES and _modern(ctx):
+        return await conformance_rounds.call_tool(ctx, params)
     if name == "test_simple_text":
         return _text("This is a simple text response for testing.")
     if name == "test_image_content":
@@ -218,7 +245,7 @@ async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestPar
 
 
 async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> T.ListToolsResult:
-    return T.ListToolsResult(tools=TOOLS)
+    return T.ListToolsResult(tools=[*TOOLS, *conformance_rounds.TOOLS] if _modern(ctx) else TOOLS)
 
 
 async def list_resources(ctx: ServerRequestContext[Any], params: Any) -> T.ListResourcesResult:
@@ -256,15 +283,19 @@ async def unsubscribe(ctx: ServerRequestContext[Any], params: T.UnsubscribeReque
 
 
 async def list_prompts(ctx: ServerRequestContext[Any], params: Any) -> T.ListPromptsResult:
-    return T.ListPromptsResult(prompts=PROMPTS)
+    return T.ListPromptsResult(prompts=[*PROMPTS, *conformance_rounds.PROMPTS] if _modern(ctx) else PROMPTS)
 
 
 def _user(content: T.TextContent | T.ImageContent | T.EmbeddedResource) -> T.PromptMessage:
     return T.PromptMessage(role="user", content=content)
 
 
-async def get_prompt(ctx: ServerRequestContext[Any], params: T.GetPromptRequestParams) -> T.GetPromptResult:
+async def get_prompt(
+    ctx: ServerRequestContext[Any], params: T.GetPromptRequestParams
+) -> T.GetPromptResult | T.InputRequiredResult:
     arguments = params.arguments or {}
+    if params.name == "test_input_required_result_prompt" and _modern(ctx):
+        return await conformance_rounds.get_prompt(params)
     if params.name == "test_simple_prompt":
         return T.GetPromptResult(messages=[_user(T.TextContent(text="This is a simple prompt for testing."))])
     if params.name == "test_prompt_with_arguments":
@@ -318,11 +349,22 @@ def build() -> Server[Any]:
     )
 
 
+def trimming_headers(app: Any) -> Any:
+    """`app`, given header values without the optional whitespace around them, as HTTP says a field is read."""
+
+    async def trimmed(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "headers": [(name, value.strip(b" \t")) for name, value in scope["headers"]]}
+        await app(scope, receive, send)
+
+    return trimmed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0 (the default) picks a free one")
     args = parser.parse_args()
-    app = build().streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+    app = trimming_headers(build().streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1"))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))
