@@ -155,6 +155,23 @@ async def test_a_revoked_access_token_is_refreshed_on_401_without_a_person(perso
     assert len(world.accounts.authorizations) == 1
 
 
+async def test_calls_that_meet_a_revoked_token_at_once_share_one_refresh(person: Path, tmp_path: Path) -> None:
+    """Where refresh tokens rotate, a second refresh would spend the old refresh token again and lose the login."""
+    async with oauth_world() as world, Gateway(config_for(world.url, tmp_path)).running() as gateway:
+        await until_settled(gateway)
+        world.accounts.revoke_access()
+        results: list[T.CallToolResult] = []
+
+        async def call() -> None:
+            results.append(await gateway.call_tool("remote__whoami", {}))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(call)
+    assert [result.is_error for result in results] == [False] * 4, [text_of(result) for result in results]
+    assert world.accounts.grants == ["authorization_code", "refresh_token"]
+
+
 async def test_step_up_asks_once_more_for_the_union_of_scopes(person: Path, tmp_path: Path) -> None:
     async with oauth_world() as world, Gateway(config_for(world.url, tmp_path)).running() as gateway:
         await until_settled(gateway)

@@ -130,9 +130,18 @@ class _GatewayRules:
             # The common request goes out without the SDK's flow, which holds a lock until the response's headers
             # arrive: a server answering in JSON would have every other call wait for this one. The SDK's flow
             # takes over only for what needs it: a refresh, a DPoP proof, a 401 or 403.
-            if self.context.current_tokens is not None:
+            sent = self.context.current_tokens.access_token if self.context.current_tokens is not None else None
+            if sent is not None:
                 self._add_auth_header(request)  # type: ignore[attr-defined]  # the SDK provider's
             answered = yield request
+            if answered.status_code == 401 and sent is not None:
+                async with self.context.lock:  # a refresh another request started ends first
+                    now_held = self.context.current_tokens.access_token if self.context.current_tokens else None
+                if now_held is not None and now_held != sent and self.context.is_token_valid():
+                    # Refreshed meanwhile: once more with the new token, not a second refresh (which, where refresh
+                    # tokens rotate, would spend the old one twice and lose the login).
+                    self._add_auth_header(request)  # type: ignore[attr-defined]  # the SDK provider's
+                    answered = yield request
             if answered.status_code not in (401, 403):
                 self._accepted()
                 return
