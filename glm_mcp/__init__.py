@@ -17,6 +17,7 @@ from glm_mcp.config import (
 )
 from glm_mcp.errors import (
     ArgumentsError,
+    CallerLacksCapability,
     ConfigError,
     EntryError,
     GlmMcpError,
@@ -57,6 +58,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ArgumentsError",
+    "CallerLacksCapability",
     "ConfigError",
     "EntryError",
     "Gateway",

@@ -60,6 +60,15 @@ class UpstreamProtocolError(UpstreamError):
     """The server answered with a protocol error or a malformed result."""
 
 
+class CallerLacksCapability(UpstreamProtocolError):
+    """A 2026-07-28 server needs a capability the caller did not declare (its -32021); an MCP face answers the
+    caller with the server's own error, whose `data` names what is missing."""
+
+    def __init__(self, server: str, message: str, data: object) -> None:
+        super().__init__(server, message)
+        self.data = data
+
+
 class LoginRequired(GlmMcpError):
     """A server behind OAuth needs a person to log in (again) before it is tried again; the message says why and
     names the command."""

@@ -3,15 +3,14 @@
 Contract:
 - `async with Gateway(config).running()` starts every server and yields once each has started or failed;
 - `catalog` is always a consistent snapshot; listeners hear of every change of it and of upstream logs;
-- `call_tool` never raises for a failure of a server or an unknown name: it returns an `is_error` result
-  that says which server failed and why, as the model and the editor both need.
+- `call_tool` never raises for a failure of a server or an unknown name (`strict` calls aside, see there): it
+  returns an `is_error` result that says which server failed and why, as the model and the editor both need.
 Live reconfiguration is `reconfigure`'s, the status projection `status`'s, the counting `records`'s.
 
 Two process-wide patches of the MCP SDK are installed lazily and idempotently where they are used, and pinned by
-`tests/upstream/test_sdk_seams.py`: the stdio client reads whole lines through a bounded reader
-(`upstream.transport.install_line_limit`, before the first stdio server starts), and the streamable HTTP session
-manager builds transports that choose JSON or SSE per request (`http.response_mode.install`, when the HTTP app is
-built).
+`tests/upstream/test_sdk_seams.py`: the stdio client reads whole lines through a bounded reader (`upstream.transport.
+install_line_limit`, before the first stdio server starts), and the streamable HTTP session manager builds
+transports that choose JSON or SSE per request (`http.response_mode.install`, when the HTTP app is built).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from glm_mcp.activity import Activity, CallSource, ServerEvent
 from glm_mcp.agent.loop import Agent
 from glm_mcp.catalog import Catalog, Entry, build_catalog, describe_clashes, new_clashes
 from glm_mcp.config import GatewayConfig
-from glm_mcp.errors import ConfigError, ToolNotFoundError, UpstreamError, UpstreamTimeout
+from glm_mcp.errors import CallerLacksCapability, ConfigError, ToolNotFoundError, UpstreamError, UpstreamTimeout
 from glm_mcp.gateway.listeners import Listeners
 from glm_mcp.gateway.reconfigure import Reconfiguration, ReloadReport
 from glm_mcp.gateway.records import Records
@@ -271,6 +270,7 @@ class Gateway:
             ToolNotFoundError: With `strict`, for a name no server has ever exposed nor could (no configured server's
                 prefix): the MCP face answers it as the protocol's unknown-tool error. A tool of a server that is
                 down is still an `is_error` result saying why.
+            CallerLacksCapability: With `strict`, the server's -32021 (the MCP face answers with it).
         """
         try:
             found = snapshot.tools.get(name) if snapshot is not None else None
@@ -286,6 +286,9 @@ class Gateway:
             await self._until_connected(upstream)
             result = await upstream.call_tool(entry.original, arguments, on_progress=on_progress, asker=asker)
         except UpstreamError as exc:
+            if strict and isinstance(exc, CallerLacksCapability):
+                self.records.call(name, entry.server, source, "error", time.perf_counter() - started, arguments)
+                raise
             result = error_result(scrub(f"The call failed at {exc}"))
             outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "error"
         else:

@@ -74,6 +74,9 @@ class _Waiting(Generic[R]):
     count: int = 0
     attached: int = 0
     """Requests waiting on the call now; only a call nobody waits on can expire."""
+    seeded: dict[str, Any] = field(default_factory=dict[str, Any])
+    """Answers the editor sent with its first request (no `request_state` yet), under the keys it expects a
+    server to ask with: a question asked under one of them takes it instead of a round."""
 
 
 class _RoundsAsker:
@@ -93,6 +96,8 @@ class _RoundsAsker:
         waiting = self._waiting
         waiting.count += 1
         key = question_key()  # the server's own key, when the server asked in a round of its own
+        if key is not None and key in waiting.seeded:
+            return waiting.seeded.pop(key)
         if key is None or key in waiting.open_questions:
             key = f"q{waiting.count}"
         question = _Question(key, request)
@@ -208,7 +213,7 @@ class Rounds:
                 this caller and call, or too many wait.
         """
         if params.request_state is None:
-            waiting = self._begin(caps, start, binding)
+            waiting = self._begin(caps, start, binding, dict(params.input_responses or {}))
         else:
             waiting = self._resumed(params.request_state, binding)
             for key, answer in (params.input_responses or {}).items():
@@ -253,7 +258,11 @@ class Rounds:
         return T.InputRequiredResult(input_requests=requests, request_state=self._state(waiting))
 
     def _begin(
-        self, caps: T.ClientCapabilities, start: Callable[[Asker], Awaitable[Any]], binding: str
+        self,
+        caps: T.ClientCapabilities,
+        start: Callable[[Asker], Awaitable[Any]],
+        binding: str,
+        seeded: dict[str, Any],
     ) -> _Waiting[Any]:
         if not self._groups:
             raise RuntimeError("Rounds.run outside Rounds.running()")
@@ -261,7 +270,7 @@ class Rounds:
             raise MCPError(
                 T.INTERNAL_ERROR, f"{MAX_WAITING_CALLS} calls already wait for their editors; try again later"
             )
-        waiting: _Waiting[Any] = _Waiting(secrets.token_hex(16), binding)
+        waiting: _Waiting[Any] = _Waiting(secrets.token_hex(16), binding, seeded=seeded)
         self._waiting[waiting.token] = waiting
         asker = _RoundsAsker(waiting, caps)
 

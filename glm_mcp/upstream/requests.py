@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from glm_mcp._json import as_object
 from glm_mcp.config import UpstreamConfig
-from glm_mcp.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from glm_mcp.errors import CallerLacksCapability, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
 from glm_mcp.relay.asking import Questions, asked_under
 from glm_mcp.upstream.wire import Wire
 
@@ -163,4 +163,6 @@ class Requests:
                 self._on_lost()
                 live.closed.set()  # the supervisor opens a new session at once
                 raise SessionLost(self._server, exc.message) from exc
+            if exc.code == T.MISSING_REQUIRED_CLIENT_CAPABILITY:
+                raise CallerLacksCapability(self._server, exc.message, exc.error.data) from exc
             raise UpstreamProtocolError(self._server, f"error {exc.code}: {exc.message}") from exc

@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import mcp.types as T
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client import ClientRequestContext
 from mcp.server import Server, ServerRequestContext
 
@@ -237,3 +237,45 @@ async def test_a_2026_server_without_listen_is_served_and_its_silence_is_no_warn
                 with anyio.fail_after(10):  # hang guard: the stream is opened as soon as the server is ready
                     await said.seen.wait()
     assert not [record.getMessage() for record in said.records if record.levelno >= logging.WARNING]
+
+
+async def test_answers_a_2026_editor_sends_with_its_first_request_answer_the_servers_question_without_a_round() -> None:
+    asked: list[str] = []
+
+    async def elicit(context: ClientRequestContext, params: T.ElicitRequestParams) -> T.ElicitResult:
+        asked.append("elicitation")
+        return T.ElicitResult(action="accept", content={"name": "asked"})
+
+    gateway = Gateway(GatewayConfig(servers={"new": python_server("modern_only.py", protocol="2026-07-28")}))
+    seeded: T.InputResponses = {
+        "name": T.ElicitResult(action="accept", content={"name": "Ada"}),
+        "unknown": T.ElicitResult(action="decline"),
+    }
+    async with (
+        gateway.running(),
+        Client(build_server(gateway), mode="2026-07-28", elicitation_callback=elicit) as editor,
+    ):
+        result = await editor.call_tool("new__ask_name", {}, input_responses=seeded)
+    assert text_of(result) == "hello Ada" and asked == []  # the unknown key is ignored, as the revision asks
+
+
+async def test_a_servers_missing_capability_error_reaches_the_2026_editor_as_the_servers_own_error() -> None:
+    async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> T.ListToolsResult:
+        return T.ListToolsResult(tools=[T.Tool(name="think", input_schema={"type": "object"})])
+
+    async def call_tool(ctx: ServerRequestContext[Any], params: T.CallToolRequestParams) -> T.CallToolResult:
+        caps = ctx.session.client_capabilities
+        if caps is None or caps.sampling is None:
+            data: dict[str, Any] = {"requiredCapabilities": {"sampling": {}}}
+            raise MCPError(T.MISSING_REQUIRED_CLIENT_CAPABILITY, "thinking needs your model", data)
+        return T.CallToolResult(content=[T.TextContent(text="thought")])
+
+    server = Server("mind", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with serve_asgi(server.streamable_http_app()) as url:
+        gateway = Gateway(GatewayConfig(servers={"mind": HttpUpstreamConfig(url=f"{url}/mcp")}))
+        async with gateway.running(), Client(build_server(gateway), mode="2026-07-28") as editor:
+            with pytest.raises(MCPError) as refused:
+                await editor.call_tool("mind__think", {})
+    assert refused.value.code == T.MISSING_REQUIRED_CLIENT_CAPABILITY
+    assert refused.value.error.data == {"requiredCapabilities": {"sampling": {}}}
+    assert "thinking needs your model" in refused.value.message
