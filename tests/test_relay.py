@@ -24,14 +24,14 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.message import ServerMessageMetadata
 from pydantic import BaseModel, SecretStr
 
-from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig, UpstreamConfig
+from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ModelConfig, ServeConfig, UpstreamConfig
 from glm_mcp.faces.mcp.server import build_server
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
 from glm_mcp.relay.asking import Asker
 from glm_mcp.relay.rounds import Rounds
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import UpdatesHeard, inproc, serve_asgi, text_of
+from tests.helpers import UpdatesHeard, inproc, logged, python_server, serve_asgi, text_of
 
 MODEL = ModelConfig(base_url="http://glm/api/paas/v4", api_key=SecretStr("k"), name="glm-4.6")
 
@@ -154,7 +154,8 @@ async def test_glm_answers_sampling_for_a_server_set_to_glm_with_the_requests_se
     assert (sent["max_tokens"], sent["temperature"], sent["stop"]) == (20, 1.0, ["END"])  # 1.5 brought into range
 
 
-async def test_while_two_editors_wait_on_one_server_its_questions_go_to_neither() -> None:
+def holding_server() -> tuple[MCPServer, anyio.Event, anyio.Event]:
+    """`asking_server` with a tool that waits until released: (server, holding, release)."""
     server = asking_server()
     holding, release = anyio.Event(), anyio.Event()
 
@@ -165,31 +166,77 @@ async def test_while_two_editors_wait_on_one_server_its_questions_go_to_neither(
         await release.wait()
         return "held"
 
-    asked: list[str] = []
-    fake = FakeGlm([Reply(content="from glm")])
-    config = GatewayConfig(servers={"asks": inproc(server)}, model=MODEL)
-    gateway = Gateway(config, model_transport=httpx2.ASGITransport(fake.app))
-    callbacks = answering_editor(asked, "short", "Ada")
+    return server, holding, release
+
+
+async def questions_while_another_editor_waits(gateway: Gateway, holding: anyio.Event, release: anyio.Event) -> None:
+    """Two editors with answers of their own: while the first one's call waits on the server, the other's calls ask
+    the server's questions; each question must reach the editor whose call asked it, and only that one."""
+    first_asked: list[str] = []
+    other_asked: list[str] = []
+    face_server = build_server(gateway, gateway.agent)
+    async with (
+        Client(face_server, mode="legacy", **answering_editor(first_asked, "first's", "First")) as first,
+        Client(face_server, mode="legacy", **answering_editor(other_asked, "other's", "Other")) as other,
+    ):
+
+        async def first_holds() -> None:
+            await first.call_tool("asks__hold", {})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first_holds)
+            await holding.wait()  # the first editor's call waits on the server
+            sampled = await other.call_tool("asks__summarize", {"text": "x"})
+            greeted = await other.call_tool("asks__greet", {})
+            assert text_of(sampled) == "editor-llm said: other's" and text_of(greeted) == "hello Other"
+            release.set()
+    assert other_asked == ["sampling", "elicitation"] and first_asked == []
+
+
+async def test_a_question_on_a_calls_own_stream_goes_to_that_caller_while_another_editor_waits() -> None:
+    """In memory, a server's question travels in the context of the call that caused it, as on an HTTP response
+    stream."""
+    server, holding, release = holding_server()
+    gateway = Gateway(GatewayConfig(servers={"asks": inproc(server)}, model=MODEL))
     async with gateway.running():
-        face_server = build_server(gateway, gateway.agent)
-        async with (
-            Client(face_server, mode="legacy", **callbacks) as first,
-            Client(face_server, mode="legacy", **callbacks) as other,
-        ):
+        await questions_while_another_editor_waits(gateway, holding, release)
 
-            async def first_holds() -> None:
-                await first.call_tool("asks__hold", {})
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(first_holds)
-                await holding.wait()  # the first editor's call waits on the server
-                sampled = await other.call_tool("asks__summarize", {"text": "x"})
-                assert sampled.is_error and "several callers wait" in text_of(sampled)  # nobody's: refused
-                greeted = await other.call_tool("asks__greet", {})
-                assert text_of(greeted) == "no name (decline)"
-                release.set()
-            alone = await other.call_tool("asks__summarize", {"text": "y"})
-        assert text_of(alone) == "editor-llm said: short" and asked == ["sampling"]
+async def test_a_question_on_the_response_stream_of_an_http_call_goes_to_that_caller_while_another_editor_waits() -> (
+    None
+):
+    server, holding, release = holding_server()
+    async with serve_asgi(server.streamable_http_app(host="127.0.0.1")) as url:
+        gateway = Gateway(GatewayConfig(servers={"asks": HttpUpstreamConfig(url=f"{url}/mcp")}, model=MODEL))
+        async with gateway.running():
+            await questions_while_another_editor_waits(gateway, holding, release)
+
+
+async def test_a_question_that_names_no_request_goes_to_neither_of_two_waiting_editors() -> None:
+    """Over stdio a server's question says nothing of the call it belongs to: while two editors' calls wait on the
+    server, it is refused instead of being put to one of them."""
+    config = GatewayConfig(servers={"proc": python_server("sdk_server.py")}, model=MODEL)
+    asked: list[str] = []
+    with logged("glm_mcp.servers.proc", "NAP started") as napping:
+        async with Gateway(config).running() as gateway:
+            face_server = build_server(gateway, gateway.agent)
+            async with (
+                Client(face_server, mode="legacy", **answering_editor(asked, "first's", "First")) as first,
+                Client(face_server, mode="legacy", **answering_editor(asked, "other's", "Other")) as other,
+            ):
+
+                async def first_naps() -> None:
+                    await first.call_tool("proc__nap", {"seconds": 60})
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(first_naps)
+                    with anyio.fail_after(10):  # hang guard, not a timing check: a busy 2-core machine
+                        await napping.seen.wait()
+                    sampled = await other.call_tool("proc__summarize", {"text": "x"})
+                    assert sampled.is_error and "several callers wait" in text_of(sampled)
+                    tg.cancel_scope.cancel()
+                alone = await other.call_tool("proc__summarize", {"text": "y"})
+    assert text_of(alone) == "editor-llm said: other's" and asked == ["sampling"]
 
 
 async def test_sampling_set_to_deny_is_not_advertised_and_the_server_hears_a_refusal() -> None:

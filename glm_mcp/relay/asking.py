@@ -186,15 +186,23 @@ class Callers:
         return _own.get()
 
     def audience(self) -> object:
-        """Who may hear what the server says now (its log messages): the one caller whose calls wait on it (its
-        identity), `EVERYONE` while no call waits, `NO_ONE` while several callers' calls do."""
+        """Who may hear what the server says now (its log messages): the caller of the request on whose response
+        stream it arrived; for what names no request, the one caller whose calls wait on it (its identity),
+        `EVERYONE` while no call waits, `NO_ONE` while several callers' calls do."""
+        if (own := _own.get()) is not None:
+            return own.identity
         identities = {identity for identity, _ in self._waiting}
         if not identities:
             return EVERYONE
         return identities.pop() if len(identities) == 1 else NO_ONE
 
     def current(self) -> tuple[Asker | None, bool]:
-        """Whom a question that names no request goes to, and whether that is unclear (several callers wait)."""
+        """Whom a server's question goes to, and whether that is unclear. A question that arrived on the response
+        stream of a request (the SDK's HTTP transport reads each request's stream in its sender's context, and hands
+        on what arrives there in that context) belongs to that request's caller, whoever else waits. One that names
+        no request goes to the one caller waiting; it is unclear while several callers wait."""
+        if (own := _own.get()) is not None:
+            return own, False
         if len({identity for identity, _ in self._waiting}) > 1:
             return None, True
         return (self._waiting[-1][1] if self._waiting else None), False

@@ -1,4 +1,5 @@
-"""An SDK server for process tests: echo, its own pid, a crash, a call that hangs until cancelled, progress."""
+"""An SDK server for process tests: echo, its own pid, a crash, a call that hangs until cancelled, progress, and a
+question to its caller."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
+from mcp.types import SamplingMessage, TextContent, ToolAnnotations
 
 # Every tool here only reads; the chat loop runs read-only tools without "destructive": "allow".
 READ_ONLY = ToolAnnotations(read_only_hint=True)
@@ -63,6 +64,15 @@ async def progress(steps: int, ctx: Context) -> str:
     for step in range(1, steps + 1):
         await ctx.report_progress(step, steps, f"step {step}")
     return f"done after {steps} steps"
+
+
+@mcp.tool(annotations=READ_ONLY)
+async def summarize(text: str, ctx: Context) -> str:
+    """Ask the caller's model for a summary (a question that, over stdio, names no request)."""
+    message = SamplingMessage(role="user", content=TextContent(text=text))
+    result = await ctx.session.create_message([message], max_tokens=20)  # pyright: ignore[reportDeprecated]  # 2025-era sampling
+    said = result.content.text if isinstance(result.content, TextContent) else "?"
+    return f"{result.model} said: {said}"
 
 
 if __name__ == "__main__":
