@@ -141,11 +141,14 @@ def targets(m: dict[str, dict[str, float]]) -> list[str]:
     return out
 
 
-def update_readme(readme: Path, text: str) -> None:
+def replace_block(readme: Path, start: str, end: str, text: str) -> None:
+    """Put `text` between the README's `start` and `end` markers, in place of what was there."""
     content = readme.read_text()
-    block = f"{START}\n{text}\n{END}"
-    if START in content:
-        content = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, content, flags=re.S)
-    else:
-        content = content.replace("## Docker", f"## Performance\n\n{block}\n\n## Docker")
-    readme.write_text(content)
+    if start not in content:
+        raise SystemExit(f"{readme} has no {start} marker: put the {start} and {end} lines where the block belongs")
+    block = f"{start}\n{text}\n{end}"
+    readme.write_text(re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, content, flags=re.S))
+
+
+def update_readme(readme: Path, text: str) -> None:
+    replace_block(readme, START, END, text)

@@ -176,9 +176,11 @@ async def main(url: str) -> None:
             env=environment,
         )
         changed = _ListChanged()
+        # The editor speaks the revision the scenario tests: a 2026-07-28 caller's requests go out in that era.
+        modern = os.environ.get("MCP_CONFORMANCE_PROTOCOL_VERSION") == "2026-07-28"
         async with Client(
             gateway,
-            mode="legacy",
+            mode="2026-07-28" if modern else "legacy",
             elicitation_callback=_elicit,
             sampling_callback=_sample,
             list_roots_callback=_roots,

@@ -17,9 +17,12 @@ from typing import Any
 import mcp.types as T
 from mcp import MCPError
 from mcp.server import ServerRequestContext
+from mcp.server.subscriptions import InMemorySubscriptionBus, PromptsListChanged, ToolsListChanged
 
 NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}}
 _KEY = secrets.token_bytes(32)
+BUS = InMemorySubscriptionBus()
+"""What `subscriptions/listen` streams hear: the list changes the two trigger tools make."""
 
 
 def _tool(name: str, description: str, schema: dict[str, Any] | None = None) -> T.Tool:
@@ -38,6 +41,8 @@ TOOLS = [
     _tool("test_missing_capability", "Needs the caller's sampling."),
     _tool("test_streaming_elicitation", "Reports progress, then answers."),
     _tool("test_logging_tool", "Logs when the caller asked for a log level."),
+    _tool("test_trigger_tool_change", "Adds or removes a tool, and announces it."),
+    _tool("test_trigger_prompt_change", "Adds or removes a prompt, and announces it."),
     _tool(
         "test_header_echo",
         "Echoes a parameter the caller mirrors in a header.",
@@ -49,7 +54,18 @@ TOOLS = [
     ),
 ]
 PROMPTS = [T.Prompt(name="test_input_required_result_prompt", description="Asks the caller for its context first.")]
-TOOL_NAMES = frozenset(tool.name for tool in TOOLS)
+DYNAMIC_TOOL = _tool("test_dynamic_tool", "Listed between one tool change and the next.")
+TOOL_NAMES = frozenset(tool.name for tool in [*TOOLS, DYNAMIC_TOOL])
+DYNAMIC_PROMPT = T.Prompt(name="test_dynamic_prompt", description="Listed between one prompt change and the next.")
+changed = {"tools": False, "prompts": False}
+
+
+def tools() -> list[T.Tool]:
+    return [*TOOLS, DYNAMIC_TOOL] if changed["tools"] else TOOLS
+
+
+def prompts() -> list[T.Prompt]:
+    return [*PROMPTS, DYNAMIC_PROMPT] if changed["prompts"] else PROMPTS
 
 
 def _elicit(message: str, field: str, kind: str = "string") -> dict[str, Any]:
@@ -174,6 +190,13 @@ async def call_tool(
     if name == "test_logging_tool":
         await ctx.session.send_log_message("info", "the log level the caller asked for", logger="conformance")  # pyright: ignore[reportDeprecated]  # the SDK keeps it for callers that set a level
         return _text("Logging evaluated")
+    if name in ("test_trigger_tool_change", "test_trigger_prompt_change"):
+        kind = "tools" if name == "test_trigger_tool_change" else "prompts"
+        changed[kind] = not changed[kind]
+        await BUS.publish(ToolsListChanged() if kind == "tools" else PromptsListChanged())
+        return _text("Mutation triggered")
+    if name == "test_dynamic_tool":
+        return _text("the dynamic tool ran")
     if name == "test_header_echo":
         return _text(f"region {(params.arguments or {}).get('region')}")
     raise MCPError(T.INVALID_PARAMS, f"unknown tool {name}")

@@ -21,6 +21,8 @@ import mcp.types as T
 import uvicorn
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
+from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
+from mcp.server.subscriptions import ListenHandler
 
 from tests import conformance_rounds
 
@@ -84,6 +86,7 @@ TOOLS = [
     _tool("test_elicitation_sep1034_defaults", "Asks the user with defaults for every primitive type."),
     _tool("test_elicitation_sep1330_enums", "Asks the user with every kind of enum."),
     _tool("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", JSON_SCHEMA_2020_12),
+    _tool("test_reconnection", "Closes the call's stream mid-call; the client resumes it to get the result."),
 ]
 
 RESOURCES = [
@@ -239,13 +242,18 @@ async def call_tool(
         }
         answer = await _elicit(ctx, "Please choose", schema)
         return _text(f"Elicitation completed: action={answer.action}, content={json.dumps(answer.content)}")
+    if name == "test_reconnection":
+        if ctx.close_sse_stream is not None:  # a 2025-era call answered on a stream
+            await ctx.close_sse_stream()
+        await anyio.sleep(0.1)  # the result is sent after the stream closed: the client gets it by resuming
+        return _text("Reconnection test completed successfully.")
     if name == "json_schema_2020_12_tool":
         return _text(f"received {json.dumps(arguments)}")
     raise MCPError(T.INVALID_PARAMS, f"unknown tool {name}")
 
 
 async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> T.ListToolsResult:
-    return T.ListToolsResult(tools=[*TOOLS, *conformance_rounds.TOOLS] if _modern(ctx) else TOOLS)
+    return T.ListToolsResult(tools=[*TOOLS, *conformance_rounds.tools()] if _modern(ctx) else TOOLS)
 
 
 async def list_resources(ctx: ServerRequestContext[Any], params: Any) -> T.ListResourcesResult:
@@ -269,7 +277,7 @@ async def read_resource(ctx: ServerRequestContext[Any], params: T.ReadResourceRe
         ident = uri.removeprefix("test://template/").removesuffix("/data")
         text = json.dumps({"id": ident, "templateTest": True, "data": f"Data for ID: {ident}"}, separators=(",", ":"))
         return T.ReadResourceResult(contents=[T.TextResourceContents(uri=uri, mime_type="application/json", text=text)])
-    raise MCPError(T.INVALID_PARAMS, f"unknown resource {uri}")
+    raise MCPError(T.INVALID_PARAMS, f"unknown resource {uri}", {"uri": uri})
 
 
 async def subscribe(ctx: ServerRequestContext[Any], params: T.SubscribeRequestParams) -> T.EmptyResult:
@@ -283,7 +291,7 @@ async def unsubscribe(ctx: ServerRequestContext[Any], params: T.UnsubscribeReque
 
 
 async def list_prompts(ctx: ServerRequestContext[Any], params: Any) -> T.ListPromptsResult:
-    return T.ListPromptsResult(prompts=[*PROMPTS, *conformance_rounds.PROMPTS] if _modern(ctx) else PROMPTS)
+    return T.ListPromptsResult(prompts=[*PROMPTS, *conformance_rounds.prompts()] if _modern(ctx) else PROMPTS)
 
 
 def _user(content: T.TextContent | T.ImageContent | T.EmbeddedResource) -> T.PromptMessage:
@@ -346,7 +354,28 @@ def build() -> Server[Any]:
         on_get_prompt=get_prompt,
         on_completion=complete,
         on_set_logging_level=set_level,
+        on_subscriptions_listen=ListenHandler(conformance_rounds.BUS),
     )
+
+
+class Events(EventStore):
+    """Every event of every stream, for clients that resume a stream with `Last-Event-ID`."""
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[StreamId, Any]] = []
+
+    async def store_event(self, stream_id: StreamId, message: Any) -> EventId:
+        self.kept.append((stream_id, message))
+        return str(len(self.kept))
+
+    async def replay_events_after(self, last_event_id: EventId, send_callback: EventCallback) -> StreamId | None:
+        if not last_event_id.isdigit() or not 0 < int(last_event_id) <= len(self.kept):
+            return None
+        stream = self.kept[int(last_event_id) - 1][0]
+        for number, (each, message) in enumerate(self.kept[int(last_event_id) :], int(last_event_id) + 1):
+            if each == stream and message is not None:
+                await send_callback(EventMessage(message, str(number)))
+        return stream
 
 
 def trimming_headers(app: Any) -> Any:
@@ -364,7 +393,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0 (the default) picks a free one")
     args = parser.parse_args()
-    app = trimming_headers(build().streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1"))
+    server = build()
+    app = trimming_headers(
+        server.streamable_http_app(
+            streamable_http_path="/mcp", host="127.0.0.1", event_store=Events(), retry_interval=100
+        )
+    )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))

@@ -355,6 +355,8 @@ PROMISES: dict[str, Claims] = {
         ),
         "protocol: auto, legacy, 2026-07-28": (
             "upstream/test_modern.py::test_a_2026_only_server_is_connected_in_auto_mode_listed_called_and_its_changes_followed",
+            "upstream/test_both_eras.py::test_a_server_of_both_eras_serves_each_editor_in_its_own_era_and_loses_nothing_either_offers",
+            "upstream/test_both_eras.py::test_a_server_of_2026_only_sees_no_handshake_from_2026_editors_and_refuses_the_one_another_brings",
             "upstream/test_modern.py::test_an_era_pinned_in_the_config_is_the_only_one_tried_and_a_refusal_says_how_to_fix_it",
         ),
         "a relative cwd is taken from the config file's folder": (
@@ -503,12 +505,17 @@ PROMISES: dict[str, Claims] = {
         ),
         "a 2026-07-28 editor in InputRequiredResult rounds; unanswered ones cancelled": (
             "test_relay.py::test_a_2026_editor_is_asked_in_input_required_rounds_and_the_same_call_goes_on",
+            "upstream/test_modern.py::test_answers_a_2026_editor_sends_with_its_first_request_answer_the_servers_question_without_a_round",
             "test_relay.py::test_a_call_paused_on_a_2026_editor_that_never_answers_is_cancelled_upstream",
             "test_relay.py::test_a_2026_editors_long_call_is_not_taken_for_a_paused_one",
             "test_interop.py::test_server_everything_asks_editors_of_both_eras_through_mcp",
         ),
-        "while several editors wait on one server, its questions go to none of them": (
-            "test_relay.py::test_while_two_editors_wait_on_one_server_its_questions_go_to_neither",
+        "a question on a call's response stream goes to that call's caller, whoever else waits": (
+            "test_relay.py::test_a_question_on_the_response_stream_of_an_http_call_goes_to_that_caller_while_another_editor_waits",
+            "test_relay.py::test_a_question_on_a_calls_own_stream_goes_to_that_caller_while_another_editor_waits",
+        ),
+        "while several editors wait on one server, a question that names no call goes to none of them": (
+            "test_relay.py::test_a_question_that_names_no_request_goes_to_neither_of_two_waiting_editors",
         ),
         "GLM answers sampling when the editor cannot; unanswerable elicitation declined": (
             "test_relay.py::test_glm_answers_sampling_for_a_server_set_to_glm_with_the_requests_settings",
@@ -522,6 +529,10 @@ PROMISES: dict[str, Claims] = {
         ),
         "a 2026-07-28 server's questions are answered the same way": (
             "upstream/test_modern.py::test_a_2026_servers_questions_reach_a_2025_editor_and_a_2026_editor",
+        ),
+        "each 2026-07-28 request declares its caller's capabilities; a server's -32021 reaches the editor": (
+            "upstream/test_modern.py::test_a_2026_request_declares_what_its_caller_can_answer_not_what_the_gateway_could",
+            "upstream/test_modern.py::test_a_servers_missing_capability_error_reaches_the_2026_editor_as_the_servers_own_error",
         ),
     },
     "Behaviour: Processes": {
@@ -613,7 +624,7 @@ PROMISES: dict[str, Claims] = {
         "for editors and for servers": (
             "test_relay.py::test_a_2026_editor_is_asked_in_input_required_rounds_and_the_same_call_goes_on",
             "upstream/test_modern.py::test_a_2026_only_server_is_connected_in_auto_mode_listed_called_and_its_changes_followed",
-            "test_conformance.py::test_every_conformance_scenario_that_passes_directly_passes_through_the_gateway",
+            "test_conformance.py::test_every_scored_scenario_of_each_revision_passes_directly_and_through_the_gateway",
         ),
     },
     "MCP features carried: HTTP+SSE transport (`/sse`, `/messages/`)": {

@@ -139,6 +139,6 @@ async def test_the_first_answer_is_the_sdks_own_answer_and_is_given_once(tmp_pat
 def test_the_first_answer_knows_the_revisions_the_sdk_negotiates() -> None:
     from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-    from glm_mcp.faces.mcp.first_answer import HANDSHAKE_VERSIONS
+    from glm_mcp.eras import HANDSHAKE_VERSIONS
 
     assert HANDSHAKE_VERSIONS == tuple(HANDSHAKE_PROTOCOL_VERSIONS)

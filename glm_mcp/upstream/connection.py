@@ -31,8 +31,9 @@ from glm_mcp.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnava
 from glm_mcp.oauth.logins import Logins
 from glm_mcp.redact import scrub
 from glm_mcp.relay.asking import Asker, Callers, Fallback, Questions
+from glm_mcp.upstream.both import Kind, Sessions, list_all, open_sessions
 from glm_mcp.upstream.listen import Following
-from glm_mcp.upstream.listing import Listing, list_everything
+from glm_mcp.upstream.listing import Listing
 from glm_mcp.upstream.requests import Live, Requests, SessionLost
 from glm_mcp.upstream.signin import SignIn
 from glm_mcp.upstream.supervision import (
@@ -45,8 +46,7 @@ from glm_mcp.upstream.supervision import (
     not_connected,
     worth_logging,
 )
-from glm_mcp.upstream.transport import StderrTail, open_transport
-from glm_mcp.upstream.wire import open_wire
+from glm_mcp.upstream.transport import StderrTail
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +91,11 @@ class Upstream:
         self.server_info: T.Implementation | None = None
         self.protocol_version: str | None = None
         """The protocol version the current (or last) session negotiated."""
+        self.protocol_versions: tuple[str, ...] = ()
+        """Every session's: two for a server of both eras (2026-07-28 first)."""
         self._on_change = on_change
         self._on_log = on_log
-        self._live: Live | None = None
+        self._sessions: Sessions | None = None
         self._tail = StderrTail()
         self._reconnected = anyio.Event()
         self._session_lost = False
@@ -131,11 +133,10 @@ class Upstream:
         finally:
             unwatch()
             self.state = ServerState.STOPPED
-            self._live = None
+            self._sessions = None
 
     async def _attempt(self) -> None:
         """One session, from connect to its end; records why it ended in `error`."""
-        closed = anyio.Event()
         was_ready = False
         self._tail = StderrTail()
         waiting_for = "initialize"
@@ -144,32 +145,24 @@ class Upstream:
             attempt.deadline = anyio.current_time() + self.config.start_timeout
             self.signin.attempt(attempt)
             try:
-                async with (
-                    open_transport(self.config, self.name, closed, self._tail, self.signin.auth) as streams,
-                    open_wire(
-                        streams,
-                        era=self.config.protocol,
-                        answers=self.questions,
-                        on_message=self._on_message,
-                        on_log=self._forward_log,
-                        direct_calls=self.config.type == "stdio",
-                    ) as wire,
-                ):
-                    live = Live(wire, closed)
-                    self.server_info = wire.server_info
-                    self.protocol_version = wire.protocol_version
+                sessions_of = open_sessions(self.config, self.name, self._tail, self.signin.auth, self.questions)
+                async with sessions_of(self._on_message, self._forward_log) as sessions:
+                    live = sessions.main
+                    self.server_info = live.wire.server_info
+                    self.protocol_versions = tuple(each.wire.protocol_version for each in sessions.all)
+                    self.protocol_version = self.protocol_versions[0]
                     waiting_for = "its listings (tools/list, resources/list, prompts/list)"
-                    self.listing = await list_everything(wire, self.name)
+                    self.listing = await list_all(sessions, self.name)
                     attempt.deadline = math.inf
                     self.signin.attempt(None)
-                    self._live = live
+                    self._sessions = sessions
                     self.state, self.error, was_ready = ServerState.READY, None, True
                     self.ready_since = time.time()
                     self.first_outcome.set()
                     self._reconnected.set()
                     logger.info("server '%s': ready with %d tools", self.name, len(self.listing.tools))
                     await self._changed()
-                    await self._serve(live)
+                    await self._serve(sessions)
                 self.error = "the server closed the connection"
             except Exception as exc:  # boundary: whatever one server does must not stop the others
                 self.error = describe_failure(exc)
@@ -177,7 +170,7 @@ class Upstream:
         self.signin.attempt(None)
         timed_out = waiting_for if attempt.cancelled_caught else None
         self.error = scrub(attempt_failure(self.config, self.error or "", timed_out, self._tail))
-        self._live, self.ready_since = None, None
+        self._sessions, self.ready_since = None, None
         self.state = ServerState.RESTARTING if was_ready else ServerState.FAILED
         if needs_login is not None:
             self.state, self.error = ServerState.NEEDS_LOGIN, scrub(needs_login)
@@ -186,28 +179,34 @@ class Upstream:
             self.listing = Listing() if was_ready else self.listing
             await self._changed()
 
-    async def _serve(self, live: Live) -> None:
+    async def _serve(self, sessions: Sessions) -> None:
+        live = sessions.main
+
         async def watch_closed() -> None:
             await live.closed.wait()
             live.wake.set()
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(watch_closed)
+            tg.start_soon(sessions.keep_handshake, lambda: self._relist(sessions), self.name)
             if live.wire.modern:
                 # A 2026-07-28 server announces list changes and resource updates only on a listen stream.
                 tg.start_soon(self._following.follow, live.wire.session, live.wake.set)
             while True:
                 await live.wake.wait()
                 live.wake = anyio.Event()
-                if live.closed.is_set():
+                if sessions.closed:
                     break
                 try:
-                    self.listing = await list_everything(live.wire, self.name)
+                    await self._relist(sessions)
                 except Exception as exc:  # boundary: a failed refresh keeps the last good listing
                     logger.warning("server '%s': refreshing the catalog failed: %s", self.name, describe_failure(exc))
-                    continue
-                await self._changed()
             tg.cancel_scope.cancel()
+
+    async def _relist(self, sessions: Sessions) -> None:
+        self.protocol_versions = tuple(each.wire.protocol_version for each in sessions.all)
+        self.listing = await list_all(sessions, self.name)
+        await self._changed()
 
     async def _changed(self) -> None:
         if self._on_change is not None:
@@ -222,9 +221,8 @@ class Upstream:
             message,
             T.ToolListChangedNotification | T.ResourceListChangedNotification | T.PromptListChangedNotification,
         ):
-            live = self._live
-            if live is not None:
-                live.wake.set()
+            if self._sessions is not None:
+                self._sessions.main.wake.set()
 
     async def _forward_log(self, params: T.LoggingMessageNotificationParams) -> None:
         if self._on_log is not None:
@@ -235,7 +233,8 @@ class Upstream:
     async def roots_changed(self) -> None:
         """Tell the server that the roots changed (`notifications/roots/list_changed`), when it asked for them
         before and speaks the handshake era (a 2026-07-28 server asks within each request)."""
-        live = self._live
+        sessions = self._sessions
+        live = (sessions.handshake or sessions.main) if sessions is not None else None
         if live is None or live.closed.is_set() or not self.questions.asked_roots or live.wire.modern:
             return
         try:
@@ -251,14 +250,14 @@ class Upstream:
     @property
     def connected(self) -> bool:
         """Whether a session is open now (a server can be `ready` for an instant after its connection dropped)."""
-        live = self._live
-        return live is not None and not live.closed.is_set()
+        return self._sessions is not None and not self._sessions.closed
 
-    def _require_live(self) -> Live:
-        live = self._live
-        if live is None or live.closed.is_set():
+    async def _require_live(self, kind: Kind | None = None, name: str = "") -> Live:
+        """The open session a request about `name` takes (`Sessions.route`); `UpstreamUnavailable` without one."""
+        sessions = self._sessions
+        if sessions is None or sessions.closed:
             raise UpstreamUnavailable(self.name, not_connected(self.config.disabled, self.state, self.error))
-        return live
+        return await sessions.route(lambda: self.listing, kind, name, self.config.start_timeout)
 
     def tool(self, name: str) -> T.Tool | None:
         """The server's own definition of a tool, as last listed."""
@@ -307,7 +306,7 @@ class Upstream:
     async def _call_tool(
         self, tool: str, arguments: Mapping[str, Any] | None, on_progress: ProgressFnT | None
     ) -> T.CallToolResult:
-        live = self._require_live()
+        live = await self._require_live("tool", tool)
         timeout = self.config.timeout
         raw: dict[str, Any] | None = None
         with anyio.CancelScope() as scope:
@@ -343,7 +342,7 @@ class Upstream:
             UpstreamProtocolError: The server answered with an error or a malformed result.
             UpstreamTimeout: No answer within the server's `timeout`.
         """
-        live = self._require_live()
+        live = await self._require_live("resource", uri)
         with self._callers.waiting(asker):
             raw = await self._requests.timed(live, "resources/read", {"uri": uri}, f"resource '{uri}'")
         return self._requests.validated(T.ReadResourceResult, raw, f"resource '{uri}'")
@@ -358,7 +357,7 @@ class Upstream:
             UpstreamProtocolError: The server answered with an error or a malformed result.
             UpstreamTimeout: No answer within the server's `timeout`.
         """
-        live = self._require_live()
+        live = await self._require_live("prompt", prompt)
         params: dict[str, Any] = {"name": prompt}
         if arguments:
             params["arguments"] = dict(arguments)
@@ -374,7 +373,7 @@ class Upstream:
             UpstreamProtocolError: The server answered with an error (it may not offer completion).
             UpstreamTimeout: No answer within the server's `timeout`.
         """
-        live = self._require_live()
+        live = await self._require_live()
         raw = await self._requests.timed(live, "completion/complete", dict(params), "completion")
         return self._requests.validated(T.CompleteResult, raw, "completion")
 
@@ -386,7 +385,7 @@ class Upstream:
             UpstreamProtocolError: The server refused (it may not offer subscriptions).
             UpstreamTimeout: No answer within the server's `timeout`.
         """
-        live = self._require_live()
+        live = await self._require_live()
         if live.wire.modern:
             # 2026-07-28: no `resources/subscribe`; the listen stream names the resources it follows.
             await self._following.change(uri, subscribed, self.config.timeout)

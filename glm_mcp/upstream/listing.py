@@ -46,6 +46,9 @@ class Listing:
     header_maps: Mapping[str, dict[tuple[str, ...], str]] = field(default_factory=dict[str, dict[tuple[str, ...], str]])
     """On the 2026-07-28 wire: per tool with `x-mcp-header` annotations, the arguments its calls mirror as
     `Mcp-Param-*` headers (read once per listing, not per call)."""
+    only_in: Mapping[tuple[str, str], str] = field(default_factory=dict[tuple[str, str], str])
+    """For a server of both eras: the ("tool" | "resource" | "prompt", name) offered in one era only, and that era
+    (`"2026-07-28"` or `"handshake"`)."""
 
 
 def accept_tool(raw: Any, seen: set[str], *, modern: bool = False) -> tuple[T.Tool | None, str, str | None]:

@@ -2,8 +2,10 @@
 
 Contract:
 - `open_wire` negotiates the session (`legacy`: the `initialize` handshake; `2026-07-28`: no handshake,
-  `server/discover`; `auto`: the handshake, and `server/discover` when the server refuses it; an answer in a
-  version this client cannot use counts as a refusal, never as a failed connection to retry) and yields a `Wire`;
+  `server/discover`; `auto` over streamable HTTP: `server/discover` first, and the handshake when the server refuses
+  it; `auto` over stdio and SSE: the handshake first, and `server/discover` when the server refuses it; an answer
+  in a version this client cannot use counts as a refusal, never as a failed connection to retry) and yields a
+  `Wire`;
 - `Wire.request` sends any request and returns the raw result, stamped as the negotiated era requires
   (the protocol-version header on HTTP; on 2026-07-28 the per-request `_meta` envelope and the `Mcp-Method` and
   `Mcp-Name` headers), so listings can be validated item by item and results relayed unchanged;
@@ -138,9 +140,11 @@ async def open_wire(
     on_message: MessageHandlerFnT,
     on_log: LoggingFnT,
     direct_calls: bool = False,
+    discover_first: bool = False,
 ) -> AsyncGenerator[Wire, None]:
     """Negotiate a session over open streams; with `direct_calls` (a stdio server), its tool calls of the handshake
-    era go out on a `CallLane` beside the dispatcher.
+    era go out on a `CallLane` beside the dispatcher; with `discover_first` (streamable HTTP), `auto` asks
+    `server/discover` before it tries the handshake.
 
     Raises:
         MCPError: The server refused both eras (or the one it is pinned to); a version this client cannot use is
@@ -166,7 +170,7 @@ async def open_wire(
             elif era == MODERN_VERSION:
                 await _discover(session)
             else:
-                await _negotiate(session)
+                await _negotiate(session, discover_first=discover_first)
         except MCPError as exc:
             if era == "auto":
                 raise
@@ -207,21 +211,23 @@ async def _discover(session: ClientSession) -> T.DiscoverResult:
         raise MCPError(T.INVALID_REQUEST, f"server/discover: not a discover result ({first['msg']})") from None
 
 
-async def _negotiate(session: ClientSession) -> None:
-    """`auto`: the handshake first, then `server/discover` when the server refuses it or answers in a version this
-    client cannot use. A server of the handshake era answers at once, and may ignore any other request before its
-    handshake (a probe would stall on it); a server of both eras is used in the handshake era, where everything the
-    gateway relays (its questions, its log messages during a call, subscriptions) reaches editors of either era,
-    and where servers built for that era keep working even when their SDK also answers `server/discover`.
+async def _negotiate(session: ClientSession, *, discover_first: bool) -> None:
+    """`auto`. Over streamable HTTP, `server/discover` first, then the handshake when the server refuses it (every
+    HTTP server answers a request it does not know at once, and a server of both eras then also gets a handshake-era
+    session of its own, see `upstream.eras`). Over a process's pipes, the handshake first, then `server/discover`
+    when the server refuses it: a server of the handshake era may ignore a request before its handshake (a probe
+    would stall on it), and one process serves one era, in which everything the gateway relays (its questions, its
+    log messages during a call, subscriptions) reaches editors of either era.
 
     Raises:
         MCPError: Both eras were refused; the message is the first refusal's.
     """
+    first, then = (_discover, _initialize) if discover_first else (_initialize, _discover)
     try:
-        await _initialize(session)
+        await first(session)
     except MCPError as refused:
         try:
-            await _discover(session)
+            await then(session)
         except MCPError:
             raise refused from None
 

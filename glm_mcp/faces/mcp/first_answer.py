@@ -24,6 +24,8 @@ import stat
 import threading
 from typing import Any, cast
 
+from glm_mcp.eras import HANDSHAKE_VERSIONS
+
 SERVER_NAME = "glm-mcp"
 SERVER_VERSION = "0.1.0"
 INSTRUCTIONS = (
@@ -38,9 +40,6 @@ CAPABILITIES: dict[str, Any] = {
     "tools": {"listChanged": True},
 }
 """What the MCP face's server declares (`tests/test_stdio_startup.py` holds it to the SDK's own answer)."""
-
-HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
-"""The revisions negotiated with `initialize`, oldest first (the SDK's list; a test holds them equal)."""
 
 
 def _object(value: object) -> dict[str, object] | None:

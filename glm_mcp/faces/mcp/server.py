@@ -31,8 +31,8 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from glm_mcp.agent.loop import Agent
 from glm_mcp.catalog import is_pinned
-from glm_mcp.eras import MODERN_VERSION
-from glm_mcp.errors import ToolNotFoundError, UpstreamError
+from glm_mcp.eras import MODERN_VERSION, calling_in
+from glm_mcp.errors import CallerLacksCapability, ToolNotFoundError, UpstreamError
 from glm_mcp.faces.caller import STREAM_CLOSED, client_key, person_of
 from glm_mcp.faces.mcp.editors import Editors, Notifier
 from glm_mcp.faces.mcp.fast import FastLane
@@ -93,6 +93,8 @@ def _own_hop(result: T.CallToolResult) -> T.CallToolResult:
 
 
 def _mcp_error(exc: ToolNotFoundError | UpstreamError, data: dict[str, Any] | None = None) -> MCPError:
+    if isinstance(exc, CallerLacksCapability):  # the server's own error: its data names the capability
+        return MCPError(T.MISSING_REQUIRED_CLIENT_CAPABILITY, str(exc), exc.data)
     code = T.INVALID_PARAMS if isinstance(exc, ToolNotFoundError) else T.INTERNAL_ERROR
     return MCPError(code, str(exc), data)
 
@@ -176,8 +178,10 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         are bound to the caller and to `call` (method, tool or resource, arguments)."""
         person = _person(ctx)
 
+        era = ctx.session.protocol_version if ctx.session.protocol_version == MODERN_VERSION else None
+
         async def as_the_caller(asker: Asker) -> R:
-            with acting_as(person):  # a 2026-07-28 call runs in a task of the rounds', not the request's
+            with acting_as(person), calling_in(era):  # a 2026-07-28 call runs in a task of the rounds'
                 return await start(asker)
 
         if ctx.session.protocol_version == MODERN_VERSION:
@@ -249,7 +253,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
 
         try:
             result = await asking(ctx, params, start, ("tools/call", params.name, params.arguments))
-        except ToolNotFoundError as exc:
+        except (ToolNotFoundError, CallerLacksCapability) as exc:
             raise _mcp_error(exc) from None
         if isinstance(result, T.InputRequiredResult):
             return result
@@ -298,7 +302,8 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
 
     async def complete(ctx: ServerRequestContext[Any], params: T.CompleteRequestParams) -> T.CompleteResult:
         try:
-            return await gateway.complete(params)
+            with calling_in(ctx.session.protocol_version if ctx.session.protocol_version == MODERN_VERSION else None):
+                return await gateway.complete(params)
         except (ToolNotFoundError, UpstreamError) as exc:
             raise _mcp_error(exc) from None
 
