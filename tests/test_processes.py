@@ -154,7 +154,7 @@ async def test_glm_mcp_stdio_spawned_by_an_editor_serves_every_server_and_leaves
     async with Client(params, mode="legacy") as editor:
         names = [tool.name for tool in (await editor.list_tools()).tools]
         assert names == ["glm__agent", "clock__convert", "clock__list_timezones", "clock__now", "clock__wait", "proc__crash",
-                         "proc__echo", "proc__getenv", "proc__hang", "proc__nap", "proc__pid", "proc__progress"]  # fmt: skip
+                         "proc__echo", "proc__getenv", "proc__hang", "proc__nap", "proc__pid", "proc__progress", "proc__summarize"]  # fmt: skip
         upstream_pid = int(_text(await editor.call_tool("proc__pid", {})))
         assert alive(upstream_pid)
         steps: list[float] = []
