@@ -17,7 +17,9 @@ GlmMcpError
 │   ├── ModelTimeout            it did not answer in time
 │   ├── ModelUnreachable        it could not be reached (connection refused, DNS, TLS)
 │   └── ModelResponseError      it answered with something that is not GLM's wire format
-└── RequestError                a client's chat request is invalid (HTTP 400)
+├── RequestError                a client's chat request is invalid (HTTP 400)
+├── OverLimit                   a caller went past one of its budgets (HTTP 429, with when to try again)
+└── SharedStateError            the Redis that replicas share failed or cannot be reached
 ```
 
 Errors carry facts only; the HTTP status a client of the gateway sees is chosen in one table,
@@ -164,3 +166,21 @@ class SamplingError(GlmMcpError):
 
 class UsageError(GlmMcpError):
     """A command line that cannot be run as given (exit code 2); the message says what to change."""
+
+
+class OverLimit(GlmMcpError):
+    """A caller went past one of its budgets; the message names the limit.
+
+    Attributes:
+        limit: The limit's name in the config (`requests_per_minute`, `concurrent_runs`, `tokens_per_day`).
+        retry_after: Whole seconds until the caller may try again.
+    """
+
+    def __init__(self, message: str, limit: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+class SharedStateError(GlmMcpError):
+    """The Redis that replicas share failed or cannot be reached (its URL without the password)."""

@@ -25,6 +25,9 @@ ServerStatesFnT = Callable[[], Mapping[str, Mapping[str, object]]]
 MAX_LABEL = 64
 """Characters of a label value kept (a longer one is cut): no caller can make a series arbitrarily large."""
 
+MAX_CALLERS = 1000
+"""Callers counted by name; more (addresses without authentication, many people) count together as `other`."""
+
 OTHER_MODEL = "other"
 """The label of a model name that is neither configured nor listed by `/v1/models`."""
 
@@ -50,6 +53,7 @@ class GatewayMetrics(Collector):
         self._model_retries: defaultdict[str, int] = defaultdict(int)
         self._model_tokens: defaultdict[tuple[str, str], int] = defaultdict(int)
         self._sampling: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self._callers: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.registry = CollectorRegistry()
         self.registry.register(self)
         ProcessCollector(registry=self.registry)  # CPU, memory, open files of this process
@@ -84,6 +88,13 @@ class GatewayMetrics(Collector):
         """Count one request of a model face (`openai`: /v1/chat/completions, `anthropic`: /v1/messages) by how it
         ended."""
         self._chat[(face, outcome)] += 1
+
+    def caller(self, caller: str, kind: str, amount: int = 1) -> None:
+        """Count what one caller (`person:…`, `token:…`, `address:…`) did on this replica: `requests`, `tokens`, or
+        `refused:<limit>`; past `MAX_CALLERS` callers the rest count as `other`."""
+        if (caller, kind) not in self._callers and len({c for c, _ in self._callers}) >= MAX_CALLERS:
+            caller = OTHER_MODEL
+        self._callers[(_label(caller), kind)] += amount
 
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily("glm_mcp_server_up", "1 when the server is connected", labels=["server", "state"])
@@ -133,6 +144,22 @@ class GatewayMetrics(Collector):
         for (server, outcome), count in sorted(self._sampling.items()):
             sampling.add_metric([server, outcome], count)
         yield from (up, tools, restarts, calls, seconds, chats, models, model_seconds, retries, tokens, sampling)
+        yield from self._caller_families()
+
+    def _caller_families(self) -> Iterable[Metric]:
+        requests = CounterMetricFamily("glm_mcp_caller_requests", "Requests of each caller", labels=["caller"])
+        used = CounterMetricFamily("glm_mcp_caller_tokens", "GLM tokens each caller's runs used", labels=["caller"])
+        refusals = CounterMetricFamily(
+            "glm_mcp_caller_refusals", "Requests refused for a caller's limit", labels=["caller", "limit"]
+        )
+        for (caller, kind), count in sorted(self._callers.items()):
+            if kind == "requests":
+                requests.add_metric([caller], count)
+            elif kind == "tokens":
+                used.add_metric([caller], count)
+            else:
+                refusals.add_metric([caller, kind.removeprefix("refused:")], count)
+        yield from (requests, used, refusals)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

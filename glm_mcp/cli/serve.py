@@ -23,7 +23,7 @@ from glm_mcp.cli.common import (
     run_async,
 )
 from glm_mcp.cli.token import load_or_create, token_path
-from glm_mcp.config import GatewayConfig
+from glm_mcp.config import GatewayConfig, config_from_text
 from glm_mcp.errors import UsageError
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.redact import register
@@ -99,17 +99,21 @@ def serve(config: GatewayConfig, args: argparse.Namespace) -> int:
 
     read_again = loader(args)
 
-    def as_served() -> GatewayConfig:
-        """The config read again as `serve` runs it: the command line's host and port, the generated token where
-        the file names none (so a reload reports only what the file changed)."""
-        loaded = read_again()
+    def as_served(loaded: GatewayConfig | None = None) -> GatewayConfig:
+        """The config read again (or `loaded`, one another replica published) as `serve` runs it: the command
+        line's host and port, the generated token where the file names none (so a reload reports only what the
+        file changed)."""
+        loaded = loaded or read_again()
         update: dict[str, object] = {"host": host, "port": port}
         if loaded.gateway.auth_tokens is None and generated is not None:
             update["auth_tokens"] = generated
         return loaded.model_copy(update={"gateway": loaded.gateway.model_copy(update=update)})
 
+    def published(text: str, source: str) -> GatewayConfig:
+        return as_served(config_from_text(text, os.environ, source, Path.cwd()))
+
     gateway = Gateway(config, loader=as_served)
-    app = build_app(gateway, on_ready=announce)
+    app = build_app(gateway, on_ready=announce, from_text=published)
     protocol = bounded_protocol(
         max_connections=config.gateway.max_connections, header_timeout_seconds=config.gateway.header_timeout
     )

@@ -33,6 +33,7 @@ from glm_mcp.config.models import (
     StdioUpstreamConfig,
     UpstreamConfig,
 )
+from glm_mcp.config.variables import expand_env, join_path
 from glm_mcp.errors import ConfigError, EntryError, VariableError
 from glm_mcp.jsonc import to_json
 from glm_mcp.naming import comparable_name
@@ -44,57 +45,8 @@ ENV_VAR = "GLM_MCP_CONFIG"
 """Environment variable naming the config file when `--config` is not given."""
 LOCAL_CONFIG = "glm-mcp.json"
 """Config file looked up in the working directory after `--config` and `$GLM_MCP_CONFIG`."""
-_VAR_PATTERN = re.compile(r"\$\{(?:(env|input):)?([A-Za-z_][A-Za-z0-9_.-]*)(?::-([^}]*))?\}")
 TOP_LEVEL_KEYS = ("mcpServers", "servers", "model", "gateway", "inputs", "$schema")
 """Keys a config file may have at the top (`inputs` and `$schema` are VS Code's, accepted and ignored)."""
-
-
-def expand_env(
-    value: Any, environ: Mapping[str, str], path: str = "", builtins: Mapping[str, str] | None = None
-) -> Any:
-    """Expand `${VAR}`, `${VAR:-default}` and VS Code's `${env:VAR}` in every string of a JSON value.
-
-    `builtins` are VS Code's own variables (`workspaceFolder`, `userHome`), taken before the environment.
-
-    Raises:
-        VariableError: A variable without a default is unset, or is VS Code's `${input:…}`; the message names
-            it and the JSON path.
-    """
-    if isinstance(value, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            kind, name, default = match.group(1), match.group(2), match.group(3)
-            where = path or "<root>"
-            if kind == "input":
-                raise VariableError(
-                    f"{where}: ${{input:{name}}} is a value VS Code prompts for, and glm-mcp cannot prompt: "
-                    "put the value in the server's env (or in an environment variable)"
-                )
-            if kind is None and builtins is not None and name in builtins:
-                return builtins[name]
-            if environ.get(name) or (name in environ and default is None):
-                return environ[name]
-            if default is not None:
-                return default  # unset or empty, as `:-` means in POSIX shells and docker-compose
-            raise VariableError(
-                f"{where}: environment variable {name} is not set; "
-                f"set it, or write ${{{name}:-default}} to give a default"
-            )
-
-        return _VAR_PATTERN.sub(substitute, value)
-    if isinstance(value, dict):
-        items: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType] JSON object
-        return {key: expand_env(item, environ, _join(path, key), builtins) for key, item in items.items()}
-    if isinstance(value, list):
-        elements: list[Any] = value  # pyright: ignore[reportUnknownVariableType] JSON array
-        return [expand_env(item, environ, f"{path}[{index}]", builtins) for index, item in enumerate(elements)]
-    return value
-
-
-def _join(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
 
 
 def _from_variable(original: Any, loc: tuple[str | int, ...]) -> bool:
@@ -115,7 +67,7 @@ def _format_validation_error(error: ValidationError, base: str, original: Any = 
     for item in error.errors(include_url=False):
         path = base
         for part in item["loc"]:
-            path = _join(path, part)
+            path = join_path(path, part)
         message = _MESSAGES.get(item["msg"], item["msg"])
         got = item.get("input")
         # Never echo what a secret-bearing field holds (keys, tokens, env values, headers, URLs with credentials),
@@ -240,6 +192,9 @@ def _parse_config(data: Any, environ: Mapping[str, str], source: str, base_dir: 
     if sections["gateway"].state_dir is None:
         home = Path(environ.get("HOME") or Path.home())
         sections["gateway"] = sections["gateway"].model_copy(update={"state_dir": str(state_folder(environ, home))})
+    if sections["gateway"].redis_url is None and environ.get("GLM_MCP_REDIS_URL"):
+        redis = {"redis_url": environ["GLM_MCP_REDIS_URL"]}
+        sections["gateway"] = ServeConfig.model_validate({**sections["gateway"].model_dump(), **redis})
     for_all: bool | tuple[str, ...] = sections["gateway"].inherit_env
     servers = {name: _with_inherited(server, environ, for_all) for name, server in servers.items()}
     model_config: ModelConfig = sections["model"]
@@ -385,10 +340,20 @@ def load_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> 
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    config = config_from_text(text, environ, str(path), path.resolve().parent)
+    return config.model_copy(update={"document": text})
+
+
+def config_from_text(text: str, environ: Mapping[str, str], source: str, base_dir: Path | None) -> GatewayConfig:
+    """A config file's text (JSON or JSONC) validated.
+
+    Raises:
+        ConfigError: The text is not JSON, or the config is invalid.
+    """
     try:
         data = json.loads(to_json(text))  # VS Code's and Zed's files are JSONC: comments and trailing commas
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        raise ConfigError(f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except ValueError as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
-    return parse_config(data, environ, str(path), path.resolve().parent)
+        raise ConfigError(f"{source}: not valid JSON: {exc}") from None
+    return parse_config(data, environ, source, base_dir)

@@ -6,6 +6,8 @@ reads them through the Starlette request the SDK hands its handlers (`ctx.reques
 
 from __future__ import annotations
 
+import hashlib
+
 from starlette.types import Scope
 
 CLIENT_KEY = "glm_mcp.client"
@@ -32,3 +34,8 @@ def person_of(scope: Scope) -> str | None:
     """The person whose named token the request carries, None for a plain token or none."""
     person = scope.get(PERSON_KEY)
     return person if isinstance(person, str) else None
+
+
+def token_id(token: bytes) -> str:
+    """How a caller matched by `token` is named (`CLIENT_KEY`): a digest, never the token."""
+    return f"token:{hashlib.sha256(token).hexdigest()[:16]}"

@@ -7,10 +7,10 @@ Contract:
   returns an `is_error` result that says which server failed and why, as the model and the editor both need.
 Live reconfiguration is `reconfigure`'s, the status projection `status`'s, the counting `records`'s.
 
-Two process-wide patches of the MCP SDK are installed lazily and idempotently where they are used, and pinned by
+Two process-wide patches of the MCP SDK are installed lazily and idempotently where used, pinned by
 `tests/upstream/test_sdk_seams.py`: the stdio client reads whole lines through a bounded reader (`upstream.transport.
-install_line_limit`, before the first stdio server starts), and the streamable HTTP session manager builds
-transports that choose JSON or SSE per request (`http.response_mode.install`, when the HTTP app is built).
+install_line_limit`), and the streamable HTTP session manager builds transports that choose JSON or SSE per request
+(`http.response_mode.install`, when the HTTP app is built).
 """
 
 from __future__ import annotations
@@ -103,9 +103,8 @@ class Gateway:
             on_change=self._login_changed,
         )
         """The servers' OAuth logins, and those waiting for a person."""
-        self.on_catalog_change = self._listeners.on_catalog_change
+        self.on_catalog_change, self.on_log = self._listeners.on_catalog_change, self._listeners.on_log
         self.on_resource_updated = self._listeners.on_resource_updated
-        self.on_log = self._listeners.on_log
         self._pool = UpstreamPool(
             config.servers,
             on_change=self.rebuild,
@@ -126,6 +125,7 @@ class Gateway:
         self._started = False
         self._listed_once = False
         self._live = Reconfiguration(self, self._pool)
+        self.reloaded = self._live.reloaded
         self.agent = Agent(self, self.model)
         """The tool loop `/v1/chat/completions`, `glm__agent` and `glm-mcp chat` run."""
         self.on_model_change(lambda new: self.model.reconfigure(new.model))

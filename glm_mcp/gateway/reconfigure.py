@@ -52,6 +52,8 @@ _SET_AT_START = (
     "session_idle_timeout",
     "max_sessions",
     "max_sessions_per_client",
+    "redis_url",
+    "replica_name",
 )
 """Service settings read when `serve` starts (its HTTP stack); a reload reports them instead of applying them."""
 
@@ -85,6 +87,8 @@ class Reconfiguration:
         self._pool = pool
         self._model_listeners: list[Callable[[GatewayConfig], None]] = []
         self._admin_lock = anyio.Lock()
+        self.reloaded: list[Callable[[GatewayConfig], Awaitable[None]]] = []
+        """Told of each config a reload read and applied (the replicas pass it on to each other)."""
 
     def on_model_change(self, listener: Callable[[GatewayConfig], None]) -> Callable[[], None]:
         """Register `listener(config)` for a reload that changed the `model` section; returns the unregister."""
@@ -106,7 +110,10 @@ class Reconfiguration:
             logger.error("reload refused, the running config stays: %s", exc)
             self._host.activity.record(ServerEvent(f"reload refused: {exc}"))
             return {"ok": False, "error": str(exc)}
-        return await self.apply(new)
+        report = await self.apply(new)
+        for listener in list(self.reloaded):
+            await listener(new)
+        return report
 
     async def apply(self, new: GatewayConfig) -> ReloadReport:
         """Move to `new`: added servers start, removed ones stop, changed ones restart, the rest are untouched."""

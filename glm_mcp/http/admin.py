@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -106,8 +106,8 @@ def status_body(gateway: Gateway) -> dict[str, Any]:
     }
 
 
-def admin_routes(gateway: Gateway) -> list[Route]:
-    """The routes of the status page and the admin API."""
+def admin_routes(gateway: Gateway, shared: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> list[Route]:
+    """The routes of the status page and the admin API; `shared` adds the callers' usage and the replicas."""
 
     html = resources.files("glm_mcp.http").joinpath("status_page.html").read_text(encoding="utf-8")
     headers = {
@@ -122,7 +122,8 @@ def admin_routes(gateway: Gateway) -> list[Route]:
         return HTMLResponse(html, headers=headers)
 
     async def status(request: Request) -> Response:
-        return JSONResponse(status_body(gateway))
+        extra = await shared() if shared is not None else {}
+        return JSONResponse({**status_body(gateway), **extra})
 
     async def events(request: Request) -> Response:
         limit = gateway.config.gateway.max_event_streams

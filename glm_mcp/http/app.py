@@ -8,7 +8,8 @@ Contract:
   `/metrics`, `/healthz`, `/readyz` (`config_error` detail only with the token);
 - every request passes the guards (`guards`) and the bounds (`sessions`, `bodies`) outermost first: origin and host,
   token, body deadline, body size, MCP sessions; `connection_limits` bound the connections below the app;
-- every error, unknown paths and methods included, is a JSON body.
+- every error, unknown paths and methods included, is a JSON body;
+- what the process shares with other replicas (budgets, sessions, events, reloads, status) is `shared_state`'s.
 """
 
 from __future__ import annotations
@@ -31,16 +32,19 @@ from glm_mcp.faces import anthropic as anthropic_api
 from glm_mcp.faces import responses as responses_api
 from glm_mcp.faces.caller import CLIENT_KEY
 from glm_mcp.faces.mcp.server import build_server
-from glm_mcp.faces.openai.app import ChatCompletionsApp, Face, model_body, models_body
+from glm_mcp.faces.openai.app import ChatCompletionsApp, Face
+from glm_mcp.faces.openai.models import model_body, models_body
 from glm_mcp.faces.openai.writer import openai_error
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http import response_mode
 from glm_mcp.http.admin import admin_routes
 from glm_mcp.http.bodies import MAX_BODY_BYTES, BoundedBodies
-from glm_mcp.http.events import RETRY_MILLISECONDS, StoredEvents
+from glm_mcp.http.budget import RequestBudget
+from glm_mcp.http.events import RETRY_MILLISECONDS
 from glm_mcp.http.guards import BearerAuth, BodyDeadline, RequestGuard, json_http_error
 from glm_mcp.http.oidc import OidcVerifier
 from glm_mcp.http.sessions import SessionLimits
+from glm_mcp.http.shared_state import ConfigFromTextFnT, SharedState
 from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 
@@ -83,8 +87,11 @@ def _security(gateway: Gateway) -> TransportSecuritySettings:
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
-def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -> GatewayApp:
-    """The ASGI application serving `gateway`; its lifespan runs the gateway and then calls `on_ready`."""
+def build_app(
+    gateway: Gateway, *, on_ready: Callable[[], None] | None = None, from_text: ConfigFromTextFnT | None = None
+) -> GatewayApp:
+    """The ASGI application serving `gateway`; its lifespan runs the gateway and then calls `on_ready`.
+    `from_text` reads a config another replica published (with `gateway.redis_url`)."""
     agent = gateway.agent
     server = build_server(gateway, agent)
     limits = gateway.config.gateway
@@ -107,13 +114,17 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         return PlainTextResponse("ok")
 
     async def readyz(request: Request) -> Response:
-        status = gateway.status()
+        status: dict[str, object] = {**gateway.status()}
         if "config_error" in status and tokens and CLIENT_KEY not in request.scope:
             status["config_error"] = "the config has a problem; send the gateway's token to /readyz to see it"
+        if shared.problem is not None:  # a replica that cannot share state must not take requests
+            status["ready"], status["shared_state"] = False, shared.problem
         return JSONResponse(status, status_code=200 if status["ready"] else 503)
 
+    shared = SharedState(gateway, tokens, from_text)
     chat = ChatCompletionsApp(
         gateway,
+        shared.budgets,
         faces={
             anthropic_api.PATH: Face("anthropic", anthropic_api.handle_messages, anthropic_api.error_shape),
             responses_api.PATH: Face("responses", responses_api.handler(responses_api.ResponseStore()), openai_error),
@@ -141,14 +152,14 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         security_settings=security,
         session_idle_timeout=limits.session_idle_timeout,
         max_sessions=limits.max_sessions,
-        event_store=StoredEvents(),
+        event_store=shared.events,
         retry_interval=RETRY_MILLISECONDS,
     )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncGenerator[None, None]:
         try:
-            async with gateway.running(), chat.rounds.running(), manager.run():
+            async with gateway.running(), chat.rounds.running(), manager.run(), shared.running([server.rounds]):
                 if on_ready is not None:
                     on_ready()
                 yield
@@ -168,7 +179,7 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
             Route(anthropic_api.PATH, chat, methods=["POST"]),
             Route(responses_api.PATH, chat, methods=["POST"]),
             Route(f"{anthropic_api.PATH}/count_tokens", anthropic_api.count_tokens_route(chat), methods=["POST"]),
-            *admin_routes(gateway),
+            *admin_routes(gateway, shared.status),
             Route("/sse", SseStream(), methods=["GET"]),
             Route("/messages/", SseMessages(), methods=["POST"]),
         ],
@@ -176,14 +187,16 @@ def build_app(gateway: Gateway, *, on_ready: Callable[[], None] | None = None) -
         lifespan=lifespan,
     )
     sessions = SessionLimits(
-        response_mode.ResponseMode(routes, lane=server.fast_lane),
+        response_mode.ResponseMode(routes, lane=server.fast_lane, shared=shared.sessions),
         max_sessions=limits.max_sessions,
         max_per_client=limits.max_sessions_per_client,
         idle_timeout_seconds=limits.session_idle_timeout,
     )
     bounded = BoundedBodies(sessions, ("/admin/", "/messages/"))
     authed = BearerAuth(
-        BodyDeadline(bounded, limits.body_timeout),
+        RequestBudget(
+            BodyDeadline(bounded, limits.body_timeout), shared.budgets, {anthropic_api.PATH: anthropic_api.error_shape}
+        ),
         tokens,
         shapes={anthropic_api.PATH: anthropic_api.error_shape},
         names=limits.token_names,

@@ -14,7 +14,6 @@ Contract:
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Mapping, Sequence
 
@@ -24,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glm_mcp.faces.caller import CLIENT_KEY, PERSON_KEY
+from glm_mcp.faces.caller import CLIENT_KEY, PERSON_KEY, token_id
 from glm_mcp.http.oidc import OidcVerifier
 
 ErrorShapeFnT = Callable[[int, str], dict[str, object]]
@@ -66,10 +65,10 @@ class BearerAuth:
         self._oidc = oidc
         # A generated token has no name: the names may be fewer than the tokens.
         named = zip(tokens, names, strict=False)
-        self._names = {f"token:{hashlib.sha256(token).hexdigest()[:16]}": name for token, name in named}
+        self._names = {token_id(token): name for token, name in named}
         self.shapes = dict(shapes or {})
         """Path prefix → the error body its clients read, for the 401."""
-        self._ids = ["token:" + hashlib.sha256(token).hexdigest()[:16] for token in tokens]
+        self._ids = [token_id(token) for token in tokens]
 
     def _match(self, header: bytes) -> str | None:
         scheme, _, token = header.strip().partition(b" ")

@@ -17,6 +17,7 @@ request that opens a session (whose context the session's own long-lived tasks i
 from __future__ import annotations
 
 import json
+import logging
 import math
 import weakref
 from collections import OrderedDict
@@ -32,10 +33,17 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp._json import as_object
+from glm_mcp.faces.caller import client_key
 from glm_mcp.http.bodies import TOO_DEEP, TOO_LARGE, nests_too_deep, read_body, replaying
 from glm_mcp.http.events import SessionEvents, StoredEvents
+from glm_mcp.http.shared_sessions import SharedSessions
+from glm_mcp.replicas.events import RedisEvents, RedisSessionEvents
+
+logger = logging.getLogger(__name__)
 
 _JSON_RESPONSE: ContextVar[bool | None] = ContextVar("glm_mcp_json_response", default=None)
+_REVIVING: ContextVar[str | None] = ContextVar("glm_mcp_reviving", default=None)
+"""Set while a session recorded by another replica is opened here: the id its transport takes."""
 
 
 class _PerRequestTransport(StreamableHTTPServerTransport):
@@ -44,19 +52,21 @@ class _PerRequestTransport(StreamableHTTPServerTransport):
     """Each open session's transport by its id, for requests served beside it (`held`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if (reviving := _REVIVING.get()) is not None and kwargs.get("mcp_session_id") is not None:
+            kwargs["mcp_session_id"] = reviving
         super().__init__(*args, **kwargs)
-        self._own_events: SessionEvents | None = None
+        self._own_events: SessionEvents | RedisSessionEvents | None = None
         if self.mcp_session_id is not None:
             _PerRequestTransport.live[self.mcp_session_id] = self
             shared = self._event_store
-            if isinstance(shared, StoredEvents):
+            if isinstance(shared, StoredEvents | RedisEvents):
                 # The manager gives every session the same store; each keeps and replays only its own events.
                 self._own_events = shared.for_session(self.mcp_session_id)
                 self._event_store = self._own_events
 
     async def terminate(self) -> None:
         await super().terminate()
-        if self._own_events is not None:
+        if isinstance(self._own_events, SessionEvents):  # kept in Redis, they may serve the session elsewhere
             self._own_events.events.forget(self._own_events.session)
 
     @asynccontextmanager
@@ -108,6 +118,18 @@ MAX_ASKABLE_SESSIONS = 10_000
 _ASKABLE = ("sampling", "elicitation", "roots")
 
 
+def _initialize(body: bytes) -> bool:
+    """Whether a body is an `initialize` request."""
+    return b'"initialize"' in body and (as_object(_loads(body)) or {}).get("method") == "initialize"
+
+
+def _loads(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
 def _askable(body: bytes) -> bool:
     """Whether an `initialize` body declares a capability the gateway may need to ask through."""
     try:
@@ -137,17 +159,30 @@ class ResponseMode:
     """Chooses JSON or SSE for each POST to `path`, from its body, its session and its `Accept` header; a request
     to be answered in JSON in a known session is offered to `lane` first."""
 
-    def __init__(self, app: ASGIApp, path: str = "/mcp", lane: Lane | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, path: str = "/mcp", lane: Lane | None = None, shared: SharedSessions | None = None
+    ) -> None:
         self.app = app
         self.path = path
         self.lane = lane
+        self.shared = shared
+        """Where sessions are recorded for other replicas, and revived from (with `gateway.redis_url`)."""
         self._askable: OrderedDict[bytes, None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+        if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        body = await read_body(receive)
+        if self.shared is not None:
+            await self._shared_session(self.shared, scope, receive, send)
+            return
+        await self._answer(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, read: bytes | None = None) -> None:
+        if scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = read if read is not None else await read_body(receive)
         if body is None:
             return  # the client went away before its body arrived
         if body is TOO_LARGE:
@@ -198,3 +233,81 @@ class ResponseMode:
             await send(message)
 
         return noting
+
+    async def _shared_session(self, shared: SharedSessions, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a request with its session shared with other replicas: revived here if another opened it,
+        recorded when it opens, its choices and its end noted."""
+        session = dict(scope["headers"]).get(b"mcp-session-id")
+        if session is None:
+            body = await read_body(receive) if scope["method"] == "POST" else None
+            if body is None or body is TOO_LARGE or not _initialize(body):
+                await self._answer(scope, receive, send, body)
+                return
+            opened: list[str] = []
+
+            async def noting(message: Message) -> None:
+                if message["type"] == "http.response.start" and message["status"] == 200:
+                    opened.extend(v.decode("latin-1") for k, v in message.get("headers", []) if k == b"mcp-session-id")
+                await send(message)
+
+            await self._answer(scope, receive, noting, body)
+            if opened:
+                await shared.opened(opened[0], client_key(scope), body)
+            return
+        sid = session.decode("latin-1")
+        if session_transport(sid) is None:
+            await self._revive(shared, sid, scope)
+        await shared.touched(sid)
+        body = await read_body(receive) if scope["method"] == "POST" else None
+        status: list[int] = []
+
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        await self._answer(scope, receive, watched, body)
+        if status and status[0] < 400:
+            if scope["method"] == "DELETE":
+                await shared.closed(sid)
+            elif body is not None and body is not TOO_LARGE and shared.notes(body):
+                await shared.noted(sid, body)
+
+    async def _revive(self, shared: SharedSessions, sid: str, scope: Scope) -> None:
+        """Open here the session another replica opened, replaying what it recorded (no-op if it has none)."""
+        bodies = await shared.replay(sid, client_key(scope))
+        if not bodies:
+            return
+        dropped = (b"mcp-session-id", b"content-length", b"content-type", b"accept", b"last-event-id")
+        headers = [(name, value) for name, value in scope["headers"] if name not in dropped]
+        headers += [(b"content-type", b"application/json"), (b"accept", b"application/json, text/event-stream")]
+        token = _REVIVING.set(sid)
+        try:
+            opened = await self._replayed({**scope, "method": "POST", "headers": headers}, bodies[0])
+        finally:
+            _REVIVING.reset(token)
+        if opened != 200:
+            logger.warning("session %s… recorded by another replica could not be opened here (%s)", sid[:8], opened)
+            return
+        if _askable(bodies[0]):
+            self._askable[sid.encode("latin-1")] = None
+        in_session = {**scope, "method": "POST", "headers": [*headers, (b"mcp-session-id", sid.encode("latin-1"))]}
+        for body in bodies[1:]:
+            await self._replayed(in_session, body)
+        logger.info("session %s… opened by another replica is served here too", sid[:8])
+
+    async def _replayed(self, scope: Scope, body: bytes) -> int | None:
+        """The status the app answers a replayed request with (its body is dropped)."""
+        status: list[int] = []
+
+        async def never() -> Message:
+            await anyio.sleep_forever()
+            raise AssertionError("unreachable")
+
+        async def dropped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        with anyio.move_on_after(10):
+            await self.app(scope, replaying(body, never), dropped)
+        return status[0] if status else None

@@ -10,6 +10,7 @@ Contract:
   closed (a DELETE through the SDK's own handler); when none is idle the request is refused with 503;
 - sessions the SDK let expire are forgotten after `idle_timeout_seconds`;
 - a POST in a session carries `STREAM_CLOSED` in its scope, set when its client goes away;
+- a session another replica opened and this one revived counts as its client's from its first answer here;
 - a legacy `/sse` stream is a session too: it counts against both limits while it is open (never idle, so never
   closed to make room), and the `/messages/` posts of its `session_id` are taken only from the client that opened
   it (others get 404).
@@ -182,6 +183,8 @@ class SessionLimits:
             return
         if session is not None:
             session.in_flight += 1
+        else:
+            send = self._adopting(session_id, scope, send)
         try:
             if scope["method"] == "GET":
                 await self._standing_stream(scope, receive, send)
@@ -195,6 +198,17 @@ class SessionLimits:
                 session.last_used = anyio.current_time()
                 if scope["method"] == "DELETE":
                     self.sessions.pop(session_id, None)
+
+    def _adopting(self, session_id: str, scope: Scope, send: Send) -> Send:
+        """A `send` that counts a session this process did not open (another replica did, and this one revived it)
+        as this client's from its first successful answer."""
+
+        async def adopt(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400 and scope["method"] != "DELETE":
+                self.sessions.setdefault(session_id, _Session(client_key(scope)))
+            await send(message)
+
+        return adopt
 
     async def _make_room(self, client: str, scope: Scope) -> bool:
         now = anyio.current_time()

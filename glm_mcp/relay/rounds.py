@@ -140,6 +140,10 @@ class Rounds:
         self._key = key or secrets.token_bytes(32)
         """Signs every `request_state`; per process unless given."""
 
+    def use_key(self, key: bytes) -> None:
+        """Sign with `key` from now on (the key every replica shares)."""
+        self._key = key
+
     def _sign(self, token: str, round_: int, binding: str) -> str:
         digest = hmac.new(self._key, f"{token}.{round_}|{binding}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:24]).decode()

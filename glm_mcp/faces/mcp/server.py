@@ -62,9 +62,11 @@ R = TypeVar("R")
 
 class GatewayServer(Server[Any]):
     """The low-level server, advertising `listChanged` on every transport; `fast_lane` serves its common requests
-    of known HTTP sessions beside the SDK (see `faces.mcp.fast`)."""
+    of known HTTP sessions beside the SDK (see `faces.mcp.fast`); `rounds` holds 2026-07-28 calls waiting for
+    their editors' answers."""
 
     fast_lane: FastLane
+    rounds: Rounds
 
     def create_initialization_options(
         self,
@@ -363,6 +365,7 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
         await gateway.roots_changed()
 
     server.fast_lane = lane
+    server.rounds = rounds
     server.add_notification_handler("notifications/initialized", T.NotificationParams, initialized)
     server.add_notification_handler("notifications/roots/list_changed", T.NotificationParams, roots_list_changed)
     return server

@@ -26,9 +26,8 @@ from mcp import MCPError
 from starlette.types import Receive, Scope, Send
 
 from glm_mcp import activity
-from glm_mcp.agent.loop import Agent
 from glm_mcp.agent.results import AgentResult, EventFnT
-from glm_mcp.errors import ModelError, RequestError
+from glm_mcp.errors import ModelError, OverLimit, RequestError
 from glm_mcp.faces.caller import client_key, person_of
 from glm_mcp.faces.openai.request import (
     ELICIT_CAPABILITIES,
@@ -54,12 +53,10 @@ from glm_mcp.faces.openai.writer import (
 )
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.model.messages import JsonObject
-from glm_mcp.model.profile import (
-    TEXT_MODELS,
-)
 from glm_mcp.people import acting_as, current_person
 from glm_mcp.relay.asking import Asker
 from glm_mcp.relay.rounds import Rounds
+from glm_mcp.replicas.budgets import Budgets, used_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +92,10 @@ class _OverBudget(Exception):
 class ChatCompletionsApp:
     """The ASGI endpoint for `POST /v1/chat/completions`."""
 
-    def __init__(self, gateway: Gateway, faces: Mapping[str, Face] | None = None) -> None:
+    def __init__(self, gateway: Gateway, budgets: Budgets, faces: Mapping[str, Face] | None = None) -> None:
         self.gateway = gateway
+        self.budgets = budgets
+        """Each caller's runs at once and GLM tokens a day."""
         self.agent = gateway.agent
         self.rounds = Rounds()
         """Runs paused on a server's question for the client (`glm__elicit`); run by the app's lifespan."""
@@ -204,12 +203,18 @@ class ChatCompletionsApp:
             label = face.label if face is not None else "openai"
             activity.face.set(label)  # this request's task: its model requests are shown with their face
             try:
-                caller = client_key(scope)
-                with acting_as(person_of(scope)):  # the person's own sessions, where a server's logins are
-                    if face is not None:
-                        outcome = await face.handle(self, body, body is TOO_BIG, tracked, caller)
-                    else:
-                        outcome = await self._handle(body, body is TOO_BIG, tracked, caller)
+                caller, person = client_key(scope), person_of(scope)
+                async with self.budgets.run(caller, person):
+                    with acting_as(person):  # the person's own sessions, where a server's logins are
+                        if face is not None:
+                            outcome = await face.handle(self, body, body is TOO_BIG, tracked, caller)
+                        else:
+                            outcome = await self._handle(body, body is TOO_BIG, tracked, caller)
+            except OverLimit as exc:
+                shape = face.error_shape if face is not None else openai_error
+                headers = ((b"retry-after", str(exc.retry_after).encode()),)
+                await send_json(send, 429, shape(429, str(exc)), headers=headers)
+                outcome = "over_limit"
             except Exception:  # boundary: a bug in one request must not take the service down
                 logger.exception("chat request failed")
                 outcome = "internal_error"
@@ -304,7 +309,14 @@ class ChatCompletionsApp:
         return await self._run(request, target)
 
     async def _run(self, request: ChatRequest, target: EventFnT | None) -> AgentResult | T.InputRequiredResult:
-        """The run's result; or, when the client answers servers' questions, the question it paused on."""
+        """The run's result; or, when the client answers servers' questions, the question it paused on. The GLM
+        tokens of a finished run count against its caller's budget."""
+        outcome = await self._outcome(request, target)
+        if isinstance(outcome, AgentResult) and outcome.usage is not None:
+            await self.budgets.spend(request.caller, current_person(), used_tokens(outcome.usage))
+        return outcome
+
+    async def _outcome(self, request: ChatRequest, target: EventFnT | None) -> AgentResult | T.InputRequiredResult:
         if not request.elicitation and request.resume is None:
             return await self.agent.run(
                 request.forwarded, request.offer, stream=request.stream, on_event=target, max_steps=request.max_steps
@@ -370,26 +382,3 @@ class ChatCompletionsApp:
         await out.write("data: [DONE]\n\n")
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return outcome
-
-
-def model_ids(agent: Agent) -> list[str]:
-    """Every model a client may name: the configured one first, then GLM's text models (passed on as named)."""
-    configured = agent.model.config.name
-    return [configured, *(name for name in TEXT_MODELS if name != configured)]
-
-
-def _model_object(name: str) -> JsonObject:
-    return {"id": name, "object": "model", "created": 0, "owned_by": "glm-mcp"}
-
-
-def models_body(agent: Agent) -> JsonObject:
-    """The `/v1/models` list."""
-    return {"object": "list", "data": [_model_object(name) for name in model_ids(agent)]}
-
-
-def model_body(agent: Agent, name: str) -> tuple[int, JsonObject]:
-    """(status, body) of `/v1/models/{name}`."""
-    if name in model_ids(agent):
-        return 200, _model_object(name)
-    message = f"the model '{name}' does not exist here; /v1/models lists the models this gateway serves"
-    return 404, error_body(message, "invalid_request_error", "model_not_found", "model")
