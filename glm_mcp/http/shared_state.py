@@ -75,6 +75,7 @@ class SharedState:
         for each in rounds:
             each.use_key(key)
         self.gateway.reloaded.append(self._publish)
+        await cluster.beat(self.gateway.status)  # listed by the others from the moment it serves
         logger.warning("replica %s sharing state through Redis at %s", cluster.id, redis.url)
         try:
             async with anyio.create_task_group() as tg:

@@ -92,14 +92,18 @@ class Cluster:
                 except SharedStateError:
                     pass  # it expires on its own
 
+    async def beat(self, status: Callable[[], Mapping[str, object]]) -> None:
+        """Write this replica's status now (`run` does it every `HEARTBEAT_SECONDS`)."""
+        fields = {"id": self.id, "name": self.name, "seen": str(time.time()), "status": json.dumps(status())}
+        try:
+            await self.store.put(f"replica:{self.id}", fields, 3 * HEARTBEAT_SECONDS)
+        except SharedStateError as exc:
+            logger.warning("this replica's heartbeat was not written: %s", exc)
+
     async def _beat(self, status: Callable[[], Mapping[str, object]]) -> None:
         while True:
-            fields = {"id": self.id, "name": self.name, "seen": str(time.time()), "status": json.dumps(status())}
-            try:
-                await self.store.put(f"replica:{self.id}", fields, 3 * HEARTBEAT_SECONDS)
-            except SharedStateError as exc:
-                logger.warning("this replica's heartbeat was not written: %s", exc)
             await anyio.sleep(HEARTBEAT_SECONDS)
+            await self.beat(status)
 
     async def _reloaded(self, text: str, apply: ApplyFnT) -> None:
         try:
