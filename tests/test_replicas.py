@@ -14,7 +14,8 @@ import anyio
 import httpx2
 import mcp.types as T
 import pytest
-from mcp.client import Client
+from mcp import MCPError
+from mcp.client import Client, ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.engines import nginx_proxy, redis_server
@@ -208,3 +209,68 @@ async def test_a_2026_editor_is_served_by_any_replica(tmp_path: Path) -> None:
             assert len(pids) == 2
             listed = await client.list_tools()
             assert isinstance(listed, T.ListToolsResult) and any(t.name == "proc__echo" for t in listed.tools)
+
+
+class Alternating(httpx2.AsyncBaseTransport):
+    """Sends each request to the next replica in turn, as a round-robin balancer would."""
+
+    def __init__(self, replicas: list[RunningGateway]) -> None:
+        self.ports = [int(replica.url.rsplit(":", 1)[1]) for replica in replicas]
+        self.sent: list[int] = []
+        self.inner = httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        port = self.ports[len(self.sent) % len(self.ports)]
+        self.sent.append(port)
+        request.url = request.url.copy_with(port=port)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_2026_round_started_on_one_replica_is_answered_on_another(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+        asked.append(str(params.messages[0].content))
+        return T.CreateMessageResult(role="assistant", content=T.TextContent(text="short"), model="editor-llm")
+
+    async with replicas(tmp_path, 2) as (_, running):
+        transport = Alternating(running)
+        async with (
+            httpx2.AsyncClient(headers=HEADERS, transport=transport, timeout=httpx2.Timeout(30, read=120)) as http,
+            Client(
+                streamable_http_client(f"{running[0].url}/mcp", http_client=http),
+                mode="2026-07-28",
+                sampling_callback=sample,
+            ) as client,
+        ):
+            before = len(transport.sent)
+            result = await client.call_tool("proc__summarize", {"text": "a long story"})
+            assert text_of(result) == "editor-llm said: short"
+            assert len(asked) == 1
+            # The call started on one replica and its answer went to the other, which passed it back.
+            assert set(transport.sent[before:]) == set(transport.ports)
+
+
+async def test_a_round_whose_replica_died_is_refused_with_a_message_to_start_again(tmp_path: Path) -> None:
+    async with replicas(tmp_path, 2) as (_, running):
+        transport = Alternating(running)
+
+        async def sample(context: ClientRequestContext, params: T.CreateMessageRequestParams) -> T.CreateMessageResult:
+            holder = next(r for r in running if r.url.endswith(f":{transport.sent[-1]}"))
+            holder.process.send_signal(signal.SIGKILL)  # the replica holding the call dies before the answer comes
+            await holder.process.wait()
+            return T.CreateMessageResult(role="assistant", content=T.TextContent(text="short"), model="editor-llm")
+
+        async with (
+            httpx2.AsyncClient(headers=HEADERS, transport=transport, timeout=httpx2.Timeout(30, read=120)) as http,
+            Client(
+                streamable_http_client(f"{running[0].url}/mcp", http_client=http),
+                mode="2026-07-28",
+                sampling_callback=sample,
+            ) as client,
+        ):
+            with pytest.raises(MCPError, match="the replica that held this call stopped"):
+                await client.call_tool("proc__summarize", {"text": "a long story"})

@@ -159,7 +159,12 @@ def build_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncGenerator[None, None]:
         try:
-            async with gateway.running(), chat.rounds.running(), manager.run(), shared.running([server.rounds]):
+            async with (
+                gateway.running(),
+                chat.rounds.running(),
+                manager.run(),
+                shared.running(server.rounds, [chat.rounds]),
+            ):
                 if on_ready is not None:
                     on_ready()
                 yield

@@ -61,8 +61,9 @@ class SharedState:
         """Why this replica cannot share state right now (Redis not answering), for `/readyz`."""
 
     @asynccontextmanager
-    async def running(self, rounds: list[Rounds]) -> AsyncGenerator[None]:
-        """Share while the app runs: the signing key for `rounds`, heartbeats, reloads both ways."""
+    async def running(self, rounds: Rounds, others: list[Rounds]) -> AsyncGenerator[None]:
+        """Share while the app runs: the signing key for `rounds` (whose rounds any replica can go on with) and
+        `others` (whose rounds only their own replica can), heartbeats, reloads both ways."""
         if self.redis is None or self.cluster is None:
             yield
             return
@@ -72,14 +73,16 @@ class SharedState:
         except SharedStateError as exc:
             await redis.aclose()
             raise ConfigError(f"gateway.redis_url: {exc}; start Redis or fix the URL") from None
-        for each in rounds:
-            each.use_key(key)
+        rounds.share(key, cluster)
+        for each in others:
+            each.share(key)
         self.gateway.reloaded.append(self._publish)
         await cluster.beat(self.gateway.status)  # listed by the others from the moment it serves
         logger.warning("replica %s sharing state through Redis at %s", cluster.id, redis.url)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(cluster.run, self.gateway.status, self._apply)
+                tg.start_soon(cluster.serve_rounds, rounds.answer_forwarded)
                 tg.start_soon(self._watch, redis)
                 try:
                     yield

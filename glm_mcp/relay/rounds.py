@@ -15,7 +15,10 @@ Contract:
   `PAUSE_SECONDS` is cancelled (upstream too);
 - only what the editor declared is asked (`sampling`, `elicitation`, `roots`); the rest falls to the gateway;
 - a 2026-07-28 server's questions keep the server's keys, and those it asked together reach the editor together;
-- a question the server withdraws before the editor answered is no longer asked; a late answer to it is ignored.
+- a question the server withdraws before the editor answered is no longer asked; a late answer to it is ignored;
+- with replicas (`share`), every state names the replica whose call it is, signed with the key they share: a request
+  presenting another replica's state is passed to it (`RoundsRelay`) and answered with what that replica answered,
+  or refused when that replica is gone.
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import anyio
 import mcp.types as T
 from anyio.abc import TaskGroup
 from mcp import MCPError
+from pydantic import BaseModel
 
 from glm_mcp.relay.asking import Asker, ElicitFnT, RootsFnT, SampleFnT, SampleResult, question_key
 
@@ -47,6 +51,22 @@ MAX_WAITING_CALLS = 1_024
 open)."""
 
 R = TypeVar("R")
+
+
+class RoundsRelay(Protocol):
+    """Passes a round to the replica whose call it is (`home`), and back."""
+
+    home: str
+    """This replica's id, named in every state it issues."""
+
+    async def forward(self, home: str, request: dict[str, Any]) -> dict[str, Any]:
+        """What replica `home` answered to `request` (as `Rounds.answer_forwarded` writes it)."""
+        ...
+
+
+def _wire(value: Any) -> Any:
+    """`value` as JSON (a model as its wire form)."""
+    return value.model_dump(mode="json", by_alias=True, exclude_none=True) if isinstance(value, BaseModel) else value
 
 
 @dataclass
@@ -139,10 +159,56 @@ class Rounds:
         self._groups: list[TaskGroup] = []
         self._key = key or secrets.token_bytes(32)
         """Signs every `request_state`; per process unless given."""
+        self._relay: RoundsRelay | None = None
 
-    def use_key(self, key: bytes) -> None:
-        """Sign with `key` from now on (the key every replica shares)."""
+    def share(self, key: bytes, relay: RoundsRelay | None = None) -> None:
+        """Sign with `key` (the key every replica shares) from now on; pass other replicas' rounds through
+        `relay`."""
         self._key = key
+        self._relay = relay
+
+    def _elsewhere(self, state: str) -> str | None:
+        """The replica whose call `state` names, when it is not this one's."""
+        home, dash, _ = state.split(".", 1)[0].partition("-")
+        if self._relay is None or not dash or home == self._relay.home:
+            return None
+        return home
+
+    async def _forwarded(
+        self, home: str, params: T.InputResponseRequestParams, binding: str, parse: Callable[[Any], R]
+    ) -> R | T.InputRequiredResult:
+        assert self._relay is not None
+        responses = {key: _wire(answer) for key, answer in (params.input_responses or {}).items()}
+        request = {"state": params.request_state, "responses": responses, "binding": binding}
+        answer = await self._relay.forward(home, request)
+        if answer.get("kind") == "input":
+            return T.InputRequiredResult.model_validate(answer["value"])
+        if answer.get("kind") == "result":
+            return parse(answer["value"])
+        raise MCPError(int(answer.get("code", T.INTERNAL_ERROR)), str(answer.get("message")), answer.get("data"))
+
+    async def answer_forwarded(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Serve a round another replica passed here (see `RoundsRelay.forward`)."""
+
+        async def never(asker: Asker) -> None:
+            raise MCPError(T.INVALID_PARAMS, "a forwarded round never starts a call")
+
+        params = T.InputResponseRequestParams(
+            request_state=str(request.get("state")), input_responses=request.get("responses") or None
+        )
+        try:
+            outcome = await self.run(params, T.ClientCapabilities(), never, str(request.get("binding", "")))
+        except MCPError as exc:
+            return {"kind": "error", "code": exc.code, "message": exc.message, "data": exc.data}
+        except Exception as exc:  # boundary: the other replica's editor gets the error as this one's would
+            return {"kind": "error", "code": T.INTERNAL_ERROR, "message": str(exc)}
+        kind = "input" if isinstance(outcome, T.InputRequiredResult) else "result"
+        value = (
+            outcome.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if isinstance(outcome, BaseModel)
+            else outcome
+        )
+        return {"kind": kind, "value": value}
 
     def _sign(self, token: str, round_: int, binding: str) -> str:
         digest = hmac.new(self._key, f"{token}.{round_}|{binding}".encode(), hashlib.sha256).digest()
@@ -206,16 +272,21 @@ class Rounds:
         caps: T.ClientCapabilities,
         start: Callable[[Asker], Awaitable[R]],
         binding: str = "",
+        parse: Callable[[Any], R] | None = None,
     ) -> R | T.InputRequiredResult:
         """The call's result, or the questions the editor must answer before asking again.
 
         `binding` says who makes the call and what it is (the caller, the method, the tool or resource, the
         arguments): the same request sent again with the answers must bring the same.
 
+        `parse` reads the result of a call another replica holds (without it, such a state is unknown here).
+
         Raises:
             MCPError: The `request_state` names no waiting call (unknown, expired or finished), does not belong to
                 this caller and call, or too many wait.
         """
+        if params.request_state is not None and parse is not None and (home := self._elsewhere(params.request_state)):
+            return await self._forwarded(home, params, binding, parse)
         if params.request_state is None:
             waiting = self._begin(caps, start, binding, dict(params.input_responses or {}))
         else:
@@ -274,7 +345,8 @@ class Rounds:
             raise MCPError(
                 T.INTERNAL_ERROR, f"{MAX_WAITING_CALLS} calls already wait for their editors; try again later"
             )
-        waiting: _Waiting[Any] = _Waiting(secrets.token_hex(16), binding, seeded=seeded)
+        home = f"{self._relay.home}-" if self._relay is not None else ""
+        waiting: _Waiting[Any] = _Waiting(home + secrets.token_hex(16), binding, seeded=seeded)
         self._waiting[waiting.token] = waiting
         asker = _RoundsAsker(waiting, caps)
 

@@ -232,6 +232,30 @@ class RedisStore:
         except Exception as exc:  # boundary
             raise self._error(exc) from exc
 
+    async def push(self, key: str, value: str, ttl_seconds: float) -> None:
+        """Add `value` to the queue `key` (which expires `ttl_seconds` from now unless pushed to again)."""
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.rpush(PREFIX + key, value)
+                pipe.expire(PREFIX + key, max(1, int(ttl_seconds)))
+                await pipe.execute()
+        except Exception as exc:  # boundary
+            raise self._error(exc) from exc
+
+    async def pop(self, key: str, timeout_seconds: float) -> str | None:
+        """The oldest value of the queue `key`, waiting for one at most `timeout_seconds`; None if none came."""
+        try:
+            found = await self.client.blpop([PREFIX + key], timeout=timeout_seconds)
+        except Exception as exc:  # boundary
+            raise self._error(exc) from exc
+        return None if found is None else str(found[1])
+
+    async def exists(self, key: str) -> bool:
+        try:
+            return bool(await self.client.exists(PREFIX + key))
+        except Exception as exc:  # boundary
+            raise self._error(exc) from exc
+
     async def set_once(self, key: str, value: str) -> str:
         """`key`'s value: `value` if it had none (atomically, so every replica gets the same)."""
         try:
@@ -279,6 +303,6 @@ def open_redis(url: str) -> RedisStore:
     from redis.asyncio import Redis
 
     client: Any = Redis.from_url(  # pyright: ignore[reportUnknownMemberType] (redis-py's partial annotations)
-        url, decode_responses=True, health_check_interval=30, socket_connect_timeout=5
+        url, decode_responses=True, health_check_interval=30, socket_connect_timeout=5, socket_timeout=30
     )
     return RedisStore(client, url)

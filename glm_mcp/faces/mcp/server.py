@@ -59,6 +59,13 @@ logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
+_RESULTS: dict[str, type[T.CallToolResult | T.ReadResourceResult | T.GetPromptResult]] = {
+    "tools/call": T.CallToolResult,
+    "resources/read": T.ReadResourceResult,
+    "prompts/get": T.GetPromptResult,
+}
+"""The result each method that may ask in rounds answers with."""
+
 
 class GatewayServer(Server[Any]):
     """The low-level server, advertising `listChanged` on every transport; `fast_lane` serves its common requests
@@ -188,7 +195,8 @@ def build_server(gateway: Gateway, agent: Agent | None = None) -> GatewayServer:
 
         if ctx.session.protocol_version == MODERN_VERSION:
             caps = ctx.session.client_capabilities or T.ClientCapabilities()
-            return await rounds.run(params, caps, as_the_caller, _binding(ctx, *call))
+            parse = cast(Callable[[Any], R], _RESULTS[call[0]].model_validate)  # a call another replica holds
+            return await rounds.run(params, caps, as_the_caller, _binding(ctx, *call), parse)
         return await as_the_caller(EditorAsker(ctx.session, ctx.request_id, closed=_stream_closed(ctx)))
 
     def search_mode(ctx: ServerRequestContext[Any]) -> bool:
