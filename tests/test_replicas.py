@@ -18,6 +18,11 @@ from mcp import MCPError
 from mcp.client import Client, ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 
+from glm_mcp.config import ServeConfig
+from glm_mcp.errors import OverLimit
+from glm_mcp.metrics import GatewayMetrics
+from glm_mcp.replicas.budgets import Budgets
+from glm_mcp.replicas.store import open_redis
 from tests.engines import nginx_proxy, redis_server
 from tests.helpers import ROOT, RunningGateway, glm_mcp_serve, text_of
 
@@ -274,3 +279,26 @@ async def test_a_round_whose_replica_died_is_refused_with_a_message_to_start_aga
         ):
             with pytest.raises(MCPError, match="the replica that held this call stopped"):
                 await client.call_tool("proc__summarize", {"text": "a long story"})
+
+
+async def test_run_slots_and_tokens_are_counted_once_for_all_replicas(tmp_path: Path) -> None:
+    settings = ServeConfig.model_validate({"limits": {"concurrent_runs": 1, "tokens_per_day": 500}})
+    async with redis_server(tmp_path) as url:
+        first, second = open_redis(url), open_redis(url)
+        try:
+            here = Budgets(lambda: settings, first, GatewayMetrics(dict), [])
+            there = Budgets(lambda: settings, second, GatewayMetrics(dict), [])
+            async with here.run("token:ada", None):
+                with pytest.raises(OverLimit, match="concurrent_runs"):
+                    async with there.run("token:ada", None):
+                        raise AssertionError("a second run of the same caller started on another replica")
+                async with there.run("token:bob", None):
+                    pass  # another caller has slots of its own
+            async with there.run("token:ada", None):
+                await there.spend("token:ada", None, 600)
+            with pytest.raises(OverLimit, match="600 of 500"):
+                async with here.run("token:ada", None):
+                    raise AssertionError("a run started past the day's tokens")
+        finally:
+            await first.aclose()
+            await second.aclose()
