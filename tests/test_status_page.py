@@ -12,11 +12,13 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx2
 import mcp.types as T
 import openai
 import pytest
 
 from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.engines import redis_server
 from tests.helpers import ROOT, glm_mcp_serve, serve_asgi
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -196,3 +198,35 @@ async def test_a_server_behind_oauth_is_logged_into_from_the_status_page(tmp_pat
             await expect(state).to_have_text("ready", timeout=15_000)
             await page.screenshot(path=str(ARTIFACTS / "status-5-logged-in.png"), full_page=True)
     assert len(world.accounts.authorizations) == 1
+
+
+async def test_the_status_page_lists_every_replica_and_each_callers_budget(
+    tmp_path: Path, browser_page: object
+) -> None:
+    from playwright.async_api import Page, expect
+
+    page = browser_page
+    assert isinstance(page, Page)
+    token = "team-token-for-the-page"
+    async with redis_server(tmp_path) as redis_url:
+        gateway_section = {"auth_tokens": [token], "redis_url": redis_url, "limits": {"requests_per_minute": 50}}
+        first, second = tmp_path / "first", tmp_path / "second"
+        first.mkdir()
+        second.mkdir()
+        config = {"mcpServers": _servers("one"), "gateway": {**gateway_section, "replica_name": "first"}}
+        other = {"mcpServers": _servers("one"), "gateway": {**gateway_section, "replica_name": "second"}}
+        async with glm_mcp_serve(config, first) as gateway, glm_mcp_serve(other, second):
+            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
+                ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+                await http.post(
+                    f"{gateway.url}/mcp", json=ping, headers={"Accept": "application/json, text/event-stream"}
+                )
+            await page.goto(gateway.url + "/")
+            await page.get_by_test_id("token").fill(token)
+            await page.get_by_test_id("sign-in").click()
+            replicas = page.get_by_test_id("replicas")
+            await expect(replicas.locator('tr[data-replica="first"]')).to_contain_text("(this one)")
+            await expect(replicas.locator('tr[data-replica="second"]')).to_contain_text("one: ready")
+            usage = page.get_by_test_id("usage")
+            await expect(usage.locator("tr").first).to_contain_text("1 / 50")  # the editor's request, counted
+            await page.screenshot(path=str(ARTIFACTS / "status-5-replicas.png"), full_page=True)
