@@ -89,7 +89,7 @@ async def redis_server(folder: Path) -> AsyncGenerator[str, None]:
             yield f"unix://{sock}"
         finally:
             process.terminate()
-            with anyio.fail_after(20):
+            with anyio.fail_after(20):  # hang guard: a stopped engine exits at once
                 await process.wait()
             tg.cancel_scope.cancel()
 
@@ -119,5 +119,5 @@ async def nginx_proxy(folder: Path, upstreams: Sequence[str]) -> AsyncGenerator[
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        with anyio.fail_after(20):
+        with anyio.fail_after(20):  # hang guard: a stopped engine exits at once
             await process.wait()

@@ -17,8 +17,8 @@ import mcp.types as T
 import openai
 import pytest
 
-from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.engines import redis_server
+from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import ROOT, glm_mcp_serve, serve_asgi
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

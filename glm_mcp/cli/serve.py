@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 from pydantic import SecretStr
 
+from glm_mcp import telemetry
 from glm_mcp.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -159,7 +160,12 @@ def serve(config: GatewayConfig, args: argparse.Namespace) -> int:
                 pass
             tg.cancel_scope.cancel()
 
-    run_async(run)
+    otel = config.gateway.otel
+    telemetry.start(os.environ, otel.endpoint, otel.service_name)
+    try:
+        run_async(run)
+    finally:
+        telemetry.stop()  # what is left goes out before the process ends
     if app.startup_error is not None:
         raise app.startup_error
     return EXIT_OK if server.started else EXIT_FAILURE

@@ -20,6 +20,18 @@ from glm_mcp.config.tokens import with_token_names
 Seconds = Annotated[float, Field(gt=0, le=86_400)]
 
 
+class OtelConfig(BaseModel):
+    """Where traces go (the `OTEL_*` variables do the same and more; these win over them)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    """The OTLP/HTTP collector's base URL (`http://collector:4318`); traces go to its `/v1/traces`."""
+
+    service_name: str | None = None
+    """The `service.name` of the traces (by default `$OTEL_SERVICE_NAME`, else `glm-mcp`)."""
+
+
 class Limits(BaseModel):
     """Budgets of one caller (one token, or one person): unset fields are unlimited."""
 
@@ -158,6 +170,10 @@ class ServeConfig(BaseModel):
     redis_url: SecretStr | None = None
     """`redis://` or `rediss://` URL of the Redis that replicas share (sessions, their events, budgets, reloads,
     the status view); `$GLM_MCP_REDIS_URL` by default. Unset: one process, everything in memory."""
+
+    otel: OtelConfig = OtelConfig()
+    """OpenTelemetry traces over OTLP/HTTP (off unless this or the `OTEL_EXPORTER_OTLP_*` variables name a
+    collector); needs the optional extra `glm-mcp-gateway[otel]`."""
 
     replica_name: str | None = None
     """This replica's name on the status page (by default its host name and process id)."""

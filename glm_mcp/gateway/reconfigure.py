@@ -54,6 +54,7 @@ _SET_AT_START = (
     "max_sessions_per_client",
     "redis_url",
     "replica_name",
+    "otel",
 )
 """Service settings read when `serve` starts (its HTTP stack); a reload reports them instead of applying them."""
 

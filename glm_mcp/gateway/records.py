@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from glm_mcp import telemetry
 from glm_mcp.activity import (
     Activity,
     CallEvent,
@@ -39,6 +40,10 @@ class Records:
         """Count a tool call in the metrics and show it on the status page."""
         timed = None if outcome in ("unknown_tool", "invalid_arguments", "refused", "truncated") else seconds
         self._metrics.tool_call(server, outcome, timed)
+        if telemetry.on():
+            attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name, "glm_mcp.source": source}
+            attributes |= {"glm_mcp.server": server, "glm_mcp.outcome": outcome}
+            telemetry.past_span(f"execute_tool {name}", seconds, attributes, None if outcome == "ok" else outcome)
         self._activity.record(CallEvent(name, server, source, outcome, seconds, kept_arguments(arguments)))
 
     def sampling(self, server: str, outcome: SamplingOutcome, max_tokens: int) -> None:

@@ -45,6 +45,7 @@ from glm_mcp.http.guards import BearerAuth, BodyDeadline, RequestGuard, json_htt
 from glm_mcp.http.oidc import OidcVerifier
 from glm_mcp.http.sessions import SessionLimits
 from glm_mcp.http.shared_state import ConfigFromTextFnT, SharedState
+from glm_mcp.http.tracing import RequestSpans
 from glm_mcp.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 
@@ -207,5 +208,6 @@ def build_app(
         names=limits.token_names,
         oidc=OidcVerifier(limits.oidc) if limits.oidc is not None else None,
     )
-    host = GatewayApp(RequestGuard(authed, security.allowed_hosts, security.allowed_origins), sessions)
+    guarded = RequestGuard(authed, security.allowed_hosts, security.allowed_origins)
+    host = GatewayApp(RequestSpans(guarded), sessions)
     return host

@@ -26,6 +26,7 @@ from typing import Any
 import anyio
 import httpx2
 
+from glm_mcp import telemetry
 from glm_mcp._json import as_object
 from glm_mcp.activity import ModelOutcome
 from glm_mcp.config import DEFAULT_ZAI_BASE_URL, ModelConfig
@@ -137,12 +138,29 @@ class GlmClient:
         return await self._with_retries({**body, "stream": True, "stream_options": asked}, on_delta)
 
     async def _with_retries(self, body: JsonObject, on_delta: DeltaFnT | None) -> Turn:
-        started = time.perf_counter()
         model = str(body.get("model") or self.config.name)
+        asked = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "zai", "gen_ai.request.model": model}
+        with telemetry.span(f"chat {model}", "client", asked) as span:
+            turn = await self._observed(body, on_delta, model, span)
+            usage = turn.usage or {}
+            telemetry.set_attributes(
+                span,
+                {
+                    "gen_ai.response.model": model,
+                    "gen_ai.usage.input_tokens": usage.get("prompt_tokens"),
+                    "gen_ai.usage.output_tokens": usage.get("completion_tokens"),
+                    "gen_ai.response.finish_reasons": [turn.finish_reason] if turn.finish_reason else None,
+                },
+            )
+            return turn
+
+    async def _observed(self, body: JsonObject, on_delta: DeltaFnT | None, model: str, span: Any) -> Turn:
+        started = time.perf_counter()
         retries = [0]
         try:
             turn = await self._retrying(body, on_delta, retries)
         except ModelError as exc:
+            telemetry.set_attributes(span, {"error.type": exc.code or str(exc.upstream_status or type(exc).__name__)})
             outcome = (
                 "timeout"
                 if isinstance(exc, ModelTimeout)
@@ -227,7 +245,9 @@ class GlmClient:
         if http is None:
             raise RuntimeError("GlmClient used outside `running()`")
         try:
-            async with http.stream("POST", "chat/completions", json=body) as response:
+            traced: dict[str, str] = {}
+            telemetry.inject(traced)  # the caller's trace goes on to GLM (nothing when tracing is off)
+            async with http.stream("POST", "chat/completions", json=body, headers=traced or None) as response:
                 if response.status_code == 404:
                     # Not GLM's own error: the URL leads nowhere (a base_url missing /api/paas/v4, or a typo).
                     raise ModelHTTPError(

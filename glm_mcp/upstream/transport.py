@@ -34,6 +34,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 
+from glm_mcp import telemetry
 from glm_mcp.config import HttpUpstreamConfig, InProcessUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
 from glm_mcp.redact import printable, scrub
 
@@ -295,6 +296,11 @@ async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> 
                 errlog.close()
 
 
+async def _traced(request: httpx2.Request) -> None:
+    """Pass the current trace on to an HTTP server (`traceparent`; nothing when tracing is off)."""
+    telemetry.inject(request.headers)
+
+
 @asynccontextmanager
 async def open_transport(
     config: UpstreamConfig, server: str, closed: anyio.Event, tail: StderrTail, auth: httpx2.Auth | None = None
@@ -321,7 +327,7 @@ async def open_transport(
                         headers=dict(config.headers),
                         timeout=httpx2.Timeout(30, read=300),
                         auth=auth,
-                        event_hooks={"response": [tail.heard]},
+                        event_hooks={"request": [_traced], "response": [tail.heard]},
                     )
                 )
                 read, write = await stack.enter_async_context(streamable_http_client(config.url, http_client=http))
