@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 from collections.abc import AsyncGenerator, Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 import anyio
 from anyio.streams.text import TextReceiveStream
 
-NGINX_CONF = """
+NGINX_MAIN = """
 worker_processes 1;
 error_log {root}/error.log warn;
 pid {root}/nginx.pid;
@@ -23,25 +24,13 @@ http {{
     fastcgi_temp_path {root}/fastcgi;
     uwsgi_temp_path {root}/uwsgi;
     scgi_temp_path {root}/scgi;
-    upstream glm_mcp {{
-{servers}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://glm_mcp;
-            proxy_http_version 1.1;
-            proxy_set_header Host $http_host;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-            proxy_read_timeout 300s;
-            proxy_next_upstream error timeout non_idempotent;
-        }}
-    }}
+    include {root}/glm-mcp.conf;
 }}
 """
-"""Round robin without session affinity, as a team would put in front of replicas; a request that could not
-reach a replica at all (connection refused) goes to the next one."""
+"""The frame nginx's own image gives `conf.d/`; the server and upstream blocks are the compose file's own
+(`deploy/compose/nginx.conf`), pointed at the replicas of the test."""
+
+SHIPPED_CONF = Path(__file__).resolve().parent.parent / "deploy" / "compose" / "nginx.conf"
 
 
 def free_port() -> int:
@@ -96,13 +85,19 @@ async def redis_server(folder: Path) -> AsyncGenerator[str, None]:
 
 @asynccontextmanager
 async def nginx_proxy(folder: Path, upstreams: Sequence[str]) -> AsyncGenerator[str, None]:
-    """Debian's `nginx` balancing round robin over `upstreams` (`host:port`); yields its URL."""
+    """Debian's `nginx` with the compose file's configuration, balancing round robin over `upstreams` (`host:port`);
+    yields its URL."""
     binary = shutil.which("nginx", path="/usr/sbin:/usr/bin:/sbin:/bin")
     assert binary is not None, "Debian's nginx is needed (apt-get install nginx)"
     port = free_port()
-    servers = "\n".join(f"        server {upstream} max_fails=1 fail_timeout=30s;" for upstream in upstreams)
+    shipped = SHIPPED_CONF.read_text()
+    servers = "".join(f"    server {upstream} max_fails=1 fail_timeout=10s;\n" for upstream in upstreams)
+    shipped = re.sub(r"(upstream glm_mcp \{\n)(?:\s*server [^\n]*\n)+", lambda m: m.group(1) + servers, shipped)
+    shipped = re.sub(r"listen 8080;", f"listen 127.0.0.1:{port};", shipped)
+    assert servers in shipped and str(port) in shipped, "deploy/compose/nginx.conf changed shape: update this helper"
+    (folder / "glm-mcp.conf").write_text(shipped)
     conf = folder / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(root=folder, servers=servers, port=port))
+    conf.write_text(NGINX_MAIN.format(root=folder))
     process = await anyio.open_process([binary, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"])
     try:
         with anyio.fail_after(30):  # hang guard: waits for nginx to accept connections
