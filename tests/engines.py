@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import socket
@@ -31,6 +32,20 @@ http {{
 (`deploy/compose/nginx.conf`), pointed at the replicas of the test."""
 
 SHIPPED_CONF = Path(__file__).resolve().parent.parent / "deploy" / "compose" / "nginx.conf"
+
+
+def nginx_config(folder: Path, upstreams: Sequence[str], port: int) -> Path:
+    """Write nginx's configuration into `folder`: the compose file's, balancing over `upstreams` (`host:port`) and
+    listening on 127.0.0.1:`port`, with everything nginx writes kept in `folder`; returns its path."""
+    shipped = SHIPPED_CONF.read_text()
+    servers = "".join(f"    server {upstream} max_fails=1 fail_timeout=10s;\n" for upstream in upstreams)
+    shipped = re.sub(r"(upstream glm_mcp \{\n)(?:\s*server [^\n]*\n)+", lambda m: m.group(1) + servers, shipped)
+    shipped = re.sub(r"listen 8080;", f"listen 127.0.0.1:{port};", shipped)
+    assert servers in shipped and str(port) in shipped, "deploy/compose/nginx.conf changed shape: update this helper"
+    (folder / "glm-mcp.conf").write_text(shipped)
+    conf = folder / "nginx.conf"
+    conf.write_text(NGINX_MAIN.format(root=folder))
+    return conf
 
 
 def free_port() -> int:
@@ -77,7 +92,8 @@ async def redis_server(folder: Path) -> AsyncGenerator[str, None]:
                 await ready.wait()
             yield f"unix://{sock}"
         finally:
-            process.terminate()
+            with contextlib.suppress(ProcessLookupError):  # a test may have shut it down already
+                process.terminate()
             with anyio.fail_after(20):  # hang guard: a stopped engine exits at once
                 await process.wait()
             tg.cancel_scope.cancel()
@@ -90,14 +106,7 @@ async def nginx_proxy(folder: Path, upstreams: Sequence[str]) -> AsyncGenerator[
     binary = shutil.which("nginx", path="/usr/sbin:/usr/bin:/sbin:/bin")
     assert binary is not None, "Debian's nginx is needed (apt-get install nginx)"
     port = free_port()
-    shipped = SHIPPED_CONF.read_text()
-    servers = "".join(f"    server {upstream} max_fails=1 fail_timeout=10s;\n" for upstream in upstreams)
-    shipped = re.sub(r"(upstream glm_mcp \{\n)(?:\s*server [^\n]*\n)+", lambda m: m.group(1) + servers, shipped)
-    shipped = re.sub(r"listen 8080;", f"listen 127.0.0.1:{port};", shipped)
-    assert servers in shipped and str(port) in shipped, "deploy/compose/nginx.conf changed shape: update this helper"
-    (folder / "glm-mcp.conf").write_text(shipped)
-    conf = folder / "nginx.conf"
-    conf.write_text(NGINX_MAIN.format(root=folder))
+    conf = nginx_config(folder, upstreams, port)
     process = await anyio.open_process([binary, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"])
     try:
         with anyio.fail_after(30):  # hang guard: waits for nginx to accept connections

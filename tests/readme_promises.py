@@ -932,6 +932,66 @@ PROMISES: dict[str, Claims] = {
             "test_live.py::test_the_status_data_lists_every_tool_with_its_policy_quarantined_ones_included",
         ),
     },
+    "Teams: replicas, budgets, traces: 2026-07-28 requests are answered by": {
+        "any replica answers; rounds passed to the replica holding the call; a dead one's refused": (
+            "test_replicas.py::test_a_2026_editor_is_served_by_any_replica",
+            "test_replicas.py::test_a_2026_round_started_on_one_replica_is_answered_on_another",
+            "test_replicas.py::test_a_round_whose_replica_died_is_refused_with_a_message_to_start_again",
+        ),
+    },
+    "Teams: replicas, budgets, traces: a 2025-era `Mcp-Session-Id` is valid": {
+        "revived on any replica for its own caller only": (
+            "test_replicas.py::test_one_2025_session_is_served_by_every_replica_behind_round_robin",
+            "test_replicas.py::test_a_session_is_refused_to_another_token_on_every_replica",
+        ),
+    },
+    "Teams: replicas, budgets, traces: the events of `/mcp` streams": {
+        "resumed on another replica with Last-Event-ID": (
+            "test_replicas.py::test_a_stream_broken_on_one_replica_is_resumed_on_another_with_last_event_id",
+        ),
+    },
+    "Teams: replicas, budgets, traces: a replica that dies costs": {
+        "the session goes on on another replica": (
+            "test_replicas.py::test_a_replica_killed_mid_session_leaves_the_session_working_on_the_other",
+        ),
+    },
+    "Teams: replicas, budgets, traces: a reload on one replica": {
+        "the published text is applied by every other replica": (
+            "test_replicas.py::test_a_reload_on_one_replica_reaches_the_other",
+        ),
+    },
+    "Teams: replicas, budgets, traces: each replica publishes its status": {
+        "every live replica listed; no Redis, not ready": (
+            "test_replicas.py::test_the_status_of_each_replica_lists_every_live_replica_with_its_servers",
+            "test_status_page.py::test_the_status_page_lists_every_replica_and_each_callers_budget",
+            "test_replicas.py::test_a_replica_that_loses_redis_is_not_ready_and_says_why",
+        ),
+    },
+    "Teams: replicas, budgets, traces: Deployment on existing engines": {
+        "the chart renders valid objects; the compose set-up; its nginx.conf runs in the tests": (
+            "test_deploy.py::test_the_chart_renders_valid_kubernetes_objects_for_a_team_and_glm_mcp_reads_its_config",
+            "test_deploy.py::test_an_external_redis_autoscaling_and_traces_render_valid_objects_and_a_missing_token_is_refused",
+            "test_deploy.py::test_the_compose_file_runs_two_replicas_behind_nginx_on_one_redis",
+            "test_replicas.py::test_one_2025_session_is_served_by_every_replica_behind_round_robin",
+        ),
+    },
+    "Teams: replicas, budgets, traces: Budgets per caller": {
+        "three limits, per token over global, 429 naming the limit on every face, shared by replicas": (
+            "test_budgets.py::test_tokens_per_day_refuse_the_next_run_on_every_face_once_spent",
+            "test_budgets.py::test_concurrent_runs_refuse_a_second_run_while_the_first_holds_its_slot",
+            "test_budgets.py::test_a_tokens_own_limits_override_the_global_ones_and_are_counted_per_person",
+            "test_budgets.py::test_an_mcp_request_over_its_budget_gets_a_json_rpc_error_with_retry_after",
+            "test_budgets.py::test_limits_in_the_config_are_checked_with_a_message_that_names_the_field",
+            "test_replicas.py::test_requests_per_minute_hold_across_replicas_and_name_the_limit",
+            "test_replicas.py::test_run_slots_and_tokens_are_counted_once_for_all_replicas",
+        ),
+    },
+    "Teams: replicas, budgets, traces: Traces": {
+        "spans over OTLP in the caller's trace, passed on; nothing when off": (
+            "test_tracing.py::test_spans_reach_the_collector_in_the_callers_trace_and_go_on_to_glm_and_http_servers",
+            "test_tracing.py::test_without_otel_variables_nothing_is_sent_and_the_sdk_is_not_even_imported",
+        ),
+    },
     "Security: another local user or process runs tools or spends the key": {
         "a generated 0600 token required on /mcp, /v1 and /admin": (
             "test_isolation.py::test_metrics_need_the_token_and_healthz_does_not",

@@ -3,6 +3,7 @@ offline, its config read by glm-mcp itself; the compose file's set-up (two repli
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -34,6 +35,7 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
+@functools.cache
 def _rendered() -> dict[str, Any]:
     python = VENV / "bin" / "python"
     if not python.exists():

@@ -302,3 +302,16 @@ async def test_run_slots_and_tokens_are_counted_once_for_all_replicas(tmp_path: 
         finally:
             await first.aclose()
             await second.aclose()
+
+
+async def test_a_replica_that_loses_redis_is_not_ready_and_says_why(tmp_path: Path) -> None:
+    async with replicas(tmp_path, 1) as (redis_url, running), httpx2.AsyncClient(timeout=30) as http:
+        replica = running[0]
+        assert (await http.get(f"{replica.url}/readyz")).status_code == 200
+        socket_path = redis_url.removeprefix("unix://")
+        await anyio.run_process(["redis-cli", "-s", socket_path, "shutdown", "nosave"], check=False)
+        with anyio.fail_after(30):  # hang guard: Redis is checked every 2 s
+            await replica.stderr_line("this replica answers /readyz with 503")
+        answer = await http.get(f"{replica.url}/readyz")
+        assert answer.status_code == 503
+        assert "Redis at unix://" in answer.json()["shared_state"]

@@ -94,7 +94,13 @@ class SharedState:
 
     async def _watch(self, redis: RedisStore) -> None:
         while True:
-            self.problem = await redis.ping()
+            problem = await redis.ping()
+            if problem != self.problem:
+                if problem is not None:
+                    logger.error("%s: this replica answers /readyz with 503 until Redis is back", problem)
+                else:
+                    logger.warning("Redis at %s answers again: this replica is ready", redis.url)
+            self.problem = problem
             await anyio.sleep(2.0)
 
     async def _publish(self, config: GatewayConfig) -> None:
