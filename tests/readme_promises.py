@@ -948,11 +948,13 @@ PROMISES: dict[str, Claims] = {
     "Teams: replicas, budgets, traces: the events of `/mcp` streams": {
         "resumed on another replica with Last-Event-ID": (
             "test_replicas.py::test_a_stream_broken_on_one_replica_is_resumed_on_another_with_last_event_id",
+            "test_replicas.py::test_a_call_still_running_on_one_replica_is_followed_to_its_answer_on_another",
         ),
     },
     "Teams: replicas, budgets, traces: a replica that dies costs": {
         "the session goes on on another replica": (
             "test_replicas.py::test_a_replica_killed_mid_session_leaves_the_session_working_on_the_other",
+            "test_replicas.py::test_a_call_whose_replica_dies_gets_an_error_answer_on_the_replica_that_resumed_it",
         ),
     },
     "Teams: replicas, budgets, traces: a reload on one replica": {

@@ -315,3 +315,60 @@ async def test_a_replica_that_loses_redis_is_not_ready_and_says_why(tmp_path: Pa
         answer = await http.get(f"{replica.url}/readyz")
         assert answer.status_code == 503
         assert "Redis at unix://" in answer.json()["shared_state"]
+
+
+async def _first_event_of_a_nap(
+    http: httpx2.AsyncClient, replica: RunningGateway, seconds: float
+) -> tuple[dict[str, str], str]:
+    """Open a session on `replica`, start a `nap` there with a streamed answer, and drop the stream after its first
+    event; (the session's headers, that event's id)."""
+    opened = await http.post(f"{replica.url}/mcp", headers={**HEADERS, **ACCEPT}, json=_initialize())
+    session = {**HEADERS, **ACCEPT, "Mcp-Session-Id": opened.headers["mcp-session-id"]}
+    session["MCP-Protocol-Version"] = "2025-11-25"
+    done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    await http.post(f"{replica.url}/mcp", headers=session, json=done)
+    params = {"name": "proc__nap", "arguments": {"seconds": seconds}, "_meta": {"progressToken": "p"}}
+    call = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params}
+    async with http.stream("POST", f"{replica.url}/mcp", headers=session, json=call) as response:
+        buffer = ""
+        async for chunk in response.aiter_text():
+            buffer += chunk
+            if events := _events(buffer):
+                return session, events[0][0]  # the client loses the stream here
+    raise AssertionError("the call's stream ended without an event")
+
+
+async def _resumed_answer(
+    http: httpx2.AsyncClient, replica: RunningGateway, session: dict[str, str], last: str
+) -> dict[str, Any]:
+    headers = {**session, "Last-Event-ID": last, "Accept": "text/event-stream"}
+    async with http.stream("GET", f"{replica.url}/mcp", headers=headers) as response:
+        assert response.status_code == 200
+        buffer = ""
+        async for chunk in response.aiter_text():
+            buffer += chunk
+            answers = [m for _, m in _events(buffer) if m is not None and "method" not in m]
+            if answers:
+                return answers[0]
+    raise AssertionError("the resumed stream ended without an answer")
+
+
+async def test_a_call_still_running_on_one_replica_is_followed_to_its_answer_on_another(tmp_path: Path) -> None:
+    async with replicas(tmp_path, 2) as (_, running), httpx2.AsyncClient(timeout=60) as http:
+        a, b = running
+        session, first = await _first_event_of_a_nap(http, a, 2)
+        with anyio.fail_after(60):  # hang guard: the nap ends in 2 s
+            answer = await _resumed_answer(http, b, session, first)
+        assert answer["id"] == 9 and "slept 2 s" in json.dumps(answer["result"])
+
+
+async def test_a_call_whose_replica_dies_gets_an_error_answer_on_the_replica_that_resumed_it(tmp_path: Path) -> None:
+    async with replicas(tmp_path, 2) as (_, running), httpx2.AsyncClient(timeout=60) as http:
+        a, b = running
+        session, first = await _first_event_of_a_nap(http, a, 600)
+        a.process.send_signal(signal.SIGKILL)
+        await a.process.wait()
+        with anyio.fail_after(60):  # hang guard: a dead replica is known within 15 s of its last heartbeat
+            answer = await _resumed_answer(http, b, session, first)
+        assert answer["id"] == 9
+        assert "the replica serving this call stopped before it answered; call again" in answer["error"]["message"]

@@ -50,7 +50,7 @@ class SharedState:
         if settings.redis_url is not None:
             self.redis = open_redis(settings.redis_url.get_secret_value())
             self.cluster = Cluster(self.redis, replica_name(settings.replica_name))
-            events = RedisEvents(self.redis, MAX_EVENTS_PER_STREAM, settings.session_idle_timeout)
+            events = RedisEvents(self.redis, MAX_EVENTS_PER_STREAM, settings.session_idle_timeout, self.cluster.id)
             self.sessions = SharedSessions(self.redis, settings.session_idle_timeout, events)
             self.events = events
         self.budgets = Budgets(
