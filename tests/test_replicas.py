@@ -234,6 +234,22 @@ class Alternating(httpx2.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+@asynccontextmanager
+async def alternating_editor(
+    transport: Alternating, running: list[RunningGateway], sample: Any
+) -> AsyncGenerator[Client, None]:
+    """A 2026-07-28 editor answering sampling with `sample`, each of its requests sent to the next replica."""
+    async with (
+        httpx2.AsyncClient(headers=HEADERS, transport=transport, timeout=httpx2.Timeout(30, read=120)) as http,
+        Client(
+            streamable_http_client(f"{running[0].url}/mcp", http_client=http),
+            mode="2026-07-28",
+            sampling_callback=sample,
+        ) as client,
+    ):
+        yield client
+
+
 async def test_a_2026_round_started_on_one_replica_is_answered_on_another(tmp_path: Path) -> None:
     asked: list[str] = []
 
@@ -243,14 +259,7 @@ async def test_a_2026_round_started_on_one_replica_is_answered_on_another(tmp_pa
 
     async with replicas(tmp_path, 2) as (_, running):
         transport = Alternating(running)
-        async with (
-            httpx2.AsyncClient(headers=HEADERS, transport=transport, timeout=httpx2.Timeout(30, read=120)) as http,
-            Client(
-                streamable_http_client(f"{running[0].url}/mcp", http_client=http),
-                mode="2026-07-28",
-                sampling_callback=sample,
-            ) as client,
-        ):
+        async with alternating_editor(transport, running, sample) as client:
             before = len(transport.sent)
             result = await client.call_tool("proc__summarize", {"text": "a long story"})
             assert text_of(result) == "editor-llm said: short"
@@ -269,14 +278,7 @@ async def test_a_round_whose_replica_died_is_refused_with_a_message_to_start_aga
             await holder.process.wait()
             return T.CreateMessageResult(role="assistant", content=T.TextContent(text="short"), model="editor-llm")
 
-        async with (
-            httpx2.AsyncClient(headers=HEADERS, transport=transport, timeout=httpx2.Timeout(30, read=120)) as http,
-            Client(
-                streamable_http_client(f"{running[0].url}/mcp", http_client=http),
-                mode="2026-07-28",
-                sampling_callback=sample,
-            ) as client,
-        ):
+        async with alternating_editor(transport, running, sample) as client:
             with pytest.raises(MCPError, match="the replica that held this call stopped"):
                 await client.call_tool("proc__summarize", {"text": "a long story"})
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -126,8 +127,16 @@ class RedisStore:
     def _error(self, exc: Exception) -> SharedStateError:
         return SharedStateError(f"Redis at {self.url}: {exc}")
 
-    async def count(self, key: str, amount: int, ttl_seconds: float) -> int:
+    @contextmanager
+    def _mapped(self) -> Generator[None]:
+        """The client's errors, raised in the block, as `SharedStateError`s (the boundary of the Redis client)."""
         try:
+            yield
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    async def count(self, key: str, amount: int, ttl_seconds: float) -> int:
+        with self._mapped():
             if not amount:
                 return int(await self.client.get(PREFIX + key) or 0)
             async with self.client.pipeline(transaction=True) as pipe:
@@ -135,81 +144,61 @@ class RedisStore:
                 pipe.expire(PREFIX + key, max(1, int(ttl_seconds)), nx=True)
                 value, _ = await pipe.execute()
             return int(value)
-        except Exception as exc:  # boundary: the client's errors become the gateway's
-            raise self._error(exc) from exc
 
     async def take_lease(self, key: str, limit: int, ttl_seconds: float) -> str | None:
         lease = uuid.uuid4().hex
         now = time.time()
-        try:
+        with self._mapped():
             taken, _ = await self._take(keys=[PREFIX + key], args=[now, limit, now + ttl_seconds, lease])
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
         return lease if int(taken) else None
 
     async def renew_lease(self, key: str, lease: str, ttl_seconds: float) -> None:
         until = time.time() + ttl_seconds
-        try:
+        with self._mapped():
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.zadd(PREFIX + key, {lease: until}, xx=True)
                 pipe.pexpireat(PREFIX + key, int(until * 1000), gt=True)
                 await pipe.execute()
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def drop_lease(self, key: str, lease: str) -> None:
-        try:
+        with self._mapped():
             await self.client.zrem(PREFIX + key, lease)
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def leases(self, key: str) -> int:
-        try:
+        with self._mapped():
             return int(await self.client.zcount(PREFIX + key, time.time(), "+inf"))
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def put(self, key: str, fields: Mapping[str, str], ttl_seconds: float) -> None:
         """Set fields of the record `key`, which then expires `ttl_seconds` from now."""
-        try:
+        with self._mapped():
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hset(PREFIX + key, mapping=dict(fields))
                 pipe.expire(PREFIX + key, max(1, int(ttl_seconds)))
                 await pipe.execute()
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def record(self, key: str) -> dict[str, str]:
         """The record `key` ({} when there is none)."""
-        try:
+        with self._mapped():
             return dict(await self.client.hgetall(PREFIX + key))
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def touch(self, key: str, ttl_seconds: float) -> None:
-        try:
+        with self._mapped():
             await self.client.expire(PREFIX + key, max(1, int(ttl_seconds)))
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def delete(self, *keys: str) -> None:
-        try:
+        with self._mapped():
             if keys:
                 await self.client.delete(*(PREFIX + key for key in keys))
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def keys(self, pattern: str) -> list[str]:
         """Keys matching `pattern` (without the namespace)."""
-        try:
+        with self._mapped():
             found = [key async for key in self.client.scan_iter(match=PREFIX + pattern, count=500)]
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
         return [key.removeprefix(PREFIX) for key in found]
 
     async def append(self, key: str, value: str, keep: int, ttl_seconds: float) -> int:
         """Append to the list `key`, keep its last `keep` items; the number of items ever appended."""
-        try:
+        with self._mapped():
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.rpush(PREFIX + key, value)
                 pipe.incr(PREFIX + key + ":n")
@@ -218,57 +207,43 @@ class RedisStore:
                 pipe.expire(PREFIX + key + ":n", max(1, int(ttl_seconds)))
                 _, appended, *_ = await pipe.execute()
             return int(appended)
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def tail(self, key: str) -> tuple[int, list[str]]:
         """(how many were ever appended, the items kept) of the list `key`."""
-        try:
+        with self._mapped():
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.get(PREFIX + key + ":n")
                 pipe.lrange(PREFIX + key, 0, -1)
                 appended, items = await pipe.execute()
             return int(appended or 0), list(items)
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def push(self, key: str, value: str, ttl_seconds: float) -> None:
         """Add `value` to the queue `key` (which expires `ttl_seconds` from now unless pushed to again)."""
-        try:
+        with self._mapped():
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.rpush(PREFIX + key, value)
                 pipe.expire(PREFIX + key, max(1, int(ttl_seconds)))
                 await pipe.execute()
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def pop(self, key: str, timeout_seconds: float) -> str | None:
         """The oldest value of the queue `key`, waiting for one at most `timeout_seconds`; None if none came."""
-        try:
+        with self._mapped():
             found = await self.client.blpop([PREFIX + key], timeout=timeout_seconds)
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
         return None if found is None else str(found[1])
 
     async def exists(self, key: str) -> bool:
-        try:
+        with self._mapped():
             return bool(await self.client.exists(PREFIX + key))
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def set_once(self, key: str, value: str) -> str:
         """`key`'s value: `value` if it had none (atomically, so every replica gets the same)."""
-        try:
+        with self._mapped():
             await self.client.set(PREFIX + key, value, nx=True)
             return str(await self.client.get(PREFIX + key))
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def publish(self, channel: str, message: str) -> None:
-        try:
+        with self._mapped():
             await self.client.publish(PREFIX + channel, message)
-        except Exception as exc:  # boundary
-            raise self._error(exc) from exc
 
     async def listen(self, channel: str, on_message: Callable[[str], Awaitable[None]]) -> None:
         """Call `await on_message(text)` for each message on `channel`, until cancelled; reconnects after errors."""
