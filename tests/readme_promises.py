@@ -943,6 +943,7 @@ PROMISES: dict[str, Claims] = {
         "revived on any replica for its own caller only": (
             "test_replicas.py::test_one_2025_session_is_served_by_every_replica_behind_round_robin",
             "test_replicas.py::test_a_session_is_refused_to_another_token_on_every_replica",
+            "test_replicas.py::test_a_session_ended_on_one_replica_is_gone_on_every_replica",
         ),
     },
     "Teams: replicas, budgets, traces: the events of `/mcp` streams": {

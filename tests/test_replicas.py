@@ -43,9 +43,9 @@ def _config(redis_url: str, **gateway: Any) -> dict[str, Any]:
 
 @asynccontextmanager
 async def replicas(
-    tmp_path: Path, count: int, **gateway: Any
+    tmp_path: Path, count: int, *extra: str, **gateway: Any
 ) -> AsyncGenerator[tuple[str, list[RunningGateway]], None]:
-    """`count` replicas on one fresh Redis; yields the Redis URL and the running replicas."""
+    """`count` replicas on one fresh Redis (`extra`: more `serve` arguments); yields the Redis URL and the replicas."""
     async with AsyncExitStack() as stack:
         redis_url = await stack.enter_async_context(redis_server(tmp_path))
         running: list[RunningGateway] = []
@@ -53,7 +53,7 @@ async def replicas(
             folder = tmp_path / f"replica-{index}"
             folder.mkdir()
             config = _config(redis_url, replica_name=f"r{index}", **gateway)
-            running.append(await stack.enter_async_context(glm_mcp_serve(config, folder)))
+            running.append(await stack.enter_async_context(glm_mcp_serve(config, folder, *extra)))
         yield redis_url, running
 
 
@@ -374,3 +374,18 @@ async def test_a_call_whose_replica_dies_gets_an_error_answer_on_the_replica_tha
             answer = await _resumed_answer(http, b, session, first)
         assert answer["id"] == 9
         assert "the replica serving this call stopped before it answered; call again" in answer["error"]["message"]
+
+
+async def test_a_session_ended_on_one_replica_is_gone_on_every_replica(tmp_path: Path) -> None:
+    async with replicas(tmp_path, 2, "--log-level", "info") as (_, running), httpx2.AsyncClient(timeout=30) as http:
+        a, b = running
+        opened = await http.post(f"{a.url}/mcp", headers={**HEADERS, **ACCEPT}, json=_initialize())
+        session = {**HEADERS, **ACCEPT, "Mcp-Session-Id": opened.headers["mcp-session-id"]}
+        session["MCP-Protocol-Version"] = "2025-11-25"
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+        assert (await http.post(f"{b.url}/mcp", headers=session, json=listing)).status_code == 200
+        assert (await http.delete(f"{b.url}/mcp", headers=session)).status_code == 200
+        with anyio.fail_after(30):  # hang guard: the end is published at once
+            await a.stderr_line("ended by its client on another replica")
+        for replica in running:
+            assert (await http.post(f"{replica.url}/mcp", headers=session, json=listing)).status_code == 404

@@ -164,7 +164,7 @@ def build_app(
                 gateway.running(),
                 chat.rounds.running(),
                 manager.run(),
-                shared.running(server.rounds, [chat.rounds]),
+                shared.running(server.rounds, [chat.rounds], mode.end_here),
             ):
                 if on_ready is not None:
                     on_ready()
@@ -192,8 +192,9 @@ def build_app(
         exception_handlers={HTTPException: json_http_error},
         lifespan=lifespan,
     )
+    mode = response_mode.ResponseMode(routes, lane=server.fast_lane, shared=shared.sessions)
     sessions = SessionLimits(
-        response_mode.ResponseMode(routes, lane=server.fast_lane, shared=shared.sessions),
+        mode,
         max_sessions=limits.max_sessions,
         max_per_client=limits.max_sessions_per_client,
         idle_timeout_seconds=limits.session_idle_timeout,

@@ -273,6 +273,15 @@ class ResponseMode:
             elif body is not None and body is not TOO_LARGE and shared.notes(body):
                 await shared.noted(sid, body)
 
+    async def end_here(self, sid: str) -> None:
+        """End this process's side of a session another replica's client ended (the SDK's own DELETE)."""
+        if session_transport(sid) is None:
+            return
+        headers = [(b"host", b"127.0.0.1"), (b"mcp-session-id", sid.encode("latin-1"))]
+        scope: Scope = {"type": "http", "method": "DELETE", "path": self.path, "headers": headers, "query_string": b""}
+        await self._replayed({**scope, "scheme": "http", "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0)}, b"")
+        logger.info("session %s… ended by its client on another replica; ended here too", sid[:8])
+
     async def _revive(self, shared: SharedSessions, sid: str, scope: Scope) -> None:
         """Open here the session another replica opened, replaying what it recorded (no-op if it has none)."""
         bodies = await shared.replay(sid, client_key(scope))

@@ -8,6 +8,8 @@ Contract:
   same caller: the replica opens the session under the same id and replays the recorded requests first (their
   answers go nowhere), so the editor's capabilities, log level and subscriptions hold here too; another caller
   naming it, or a session never recorded, gets the SDK's 404;
+- a session its client ended on one replica is ended on every replica that opened it too (Redis pub/sub), so
+  its id answers 404 everywhere from then on;
 - a Redis failure while reviving answers as for an unknown session (404: the client starts a new session), logged.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 
@@ -35,6 +37,7 @@ class SharedSessions:
 
     def __init__(self, store: RedisStore, ttl_seconds: float, events: RedisEvents) -> None:
         self.store = store
+        self.home = events.home
         self.ttl_seconds = ttl_seconds
         self.events = events
         self._touched: dict[str, float] = {}
@@ -95,9 +98,20 @@ class SharedSessions:
         self._touched.pop(session, None)
         try:
             await self.store.delete(self._key(session))
+            await self.store.publish("sessions", json.dumps({"closed": session, "from": self.home}))
             await self.events.forget(session)
         except SharedStateError as exc:
             logger.warning("session %s… left in Redis until it expires: %s", session[:8], exc)
+
+    async def follow_closings(self, end_here: Callable[[str], Awaitable[None]]) -> None:
+        """Call `end_here(session)` for each session another replica's client ended, until cancelled."""
+
+        async def closed(text: str) -> None:
+            message = _message(text.encode())
+            if message is not None and message.get("from") != self.home and isinstance(message.get("closed"), str):
+                await end_here(str(message["closed"]))
+
+        await self.store.listen("sessions", closed)
 
     async def replay(self, session: str, client: str) -> Sequence[bytes] | None:
         """The requests that re-open `session` for `client` here, in order (`initialize` first); None when it is

@@ -13,7 +13,7 @@ Contract:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -61,9 +61,12 @@ class SharedState:
         """Why this replica cannot share state right now (Redis not answering), for `/readyz`."""
 
     @asynccontextmanager
-    async def running(self, rounds: Rounds, others: list[Rounds]) -> AsyncGenerator[None]:
+    async def running(
+        self, rounds: Rounds, others: list[Rounds], end_session: Callable[[str], Awaitable[None]]
+    ) -> AsyncGenerator[None]:
         """Share while the app runs: the signing key for `rounds` (whose rounds any replica can go on with) and
-        `others` (whose rounds only their own replica can), heartbeats, reloads both ways."""
+        `others` (whose rounds only their own replica can), heartbeats, reloads both ways, and the end of sessions
+        (`end_session` ends one here)."""
         if self.redis is None or self.cluster is None:
             yield
             return
@@ -83,6 +86,8 @@ class SharedState:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(cluster.run, self.gateway.status, self._apply)
                 tg.start_soon(cluster.serve_rounds, rounds.answer_forwarded)
+                if self.sessions is not None:
+                    tg.start_soon(self.sessions.follow_closings, end_session)
                 tg.start_soon(self._watch, redis)
                 try:
                     yield
