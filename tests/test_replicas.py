@@ -382,7 +382,7 @@ async def test_a_session_ended_on_one_replica_is_gone_on_every_replica(tmp_path:
         opened = await http.post(f"{a.url}/mcp", headers={**HEADERS, **ACCEPT}, json=_initialize())
         session = {**HEADERS, **ACCEPT, "Mcp-Session-Id": opened.headers["mcp-session-id"]}
         session["MCP-Protocol-Version"] = "2025-11-25"
-        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+        listing: dict[str, Any] = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
         assert (await http.post(f"{b.url}/mcp", headers=session, json=listing)).status_code == 200
         assert (await http.delete(f"{b.url}/mcp", headers=session)).status_code == 200
         with anyio.fail_after(30):  # hang guard: the end is published at once
