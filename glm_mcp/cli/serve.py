@@ -114,6 +114,8 @@ def serve(config: GatewayConfig, args: argparse.Namespace) -> int:
         return as_served(config_from_text(text, os.environ, source, Path.cwd()))
 
     gateway = Gateway(config, loader=as_served)
+    otel = config.gateway.otel
+    telemetry.start(os.environ, otel.endpoint, otel.service_name)  # before the app: it traces only when on
     app = build_app(gateway, on_ready=announce, from_text=published)
     protocol = bounded_protocol(
         max_connections=config.gateway.max_connections, header_timeout_seconds=config.gateway.header_timeout
@@ -160,8 +162,6 @@ def serve(config: GatewayConfig, args: argparse.Namespace) -> int:
                 pass
             tg.cancel_scope.cancel()
 
-    otel = config.gateway.otel
-    telemetry.start(os.environ, otel.endpoint, otel.service_name)
     try:
         run_async(run)
     finally:

@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from glm_mcp import telemetry
 from glm_mcp.errors import ConfigError
 from glm_mcp.faces import anthropic as anthropic_api
 from glm_mcp.faces import responses as responses_api
@@ -164,7 +165,7 @@ def build_app(
                 gateway.running(),
                 chat.rounds.running(),
                 manager.run(),
-                shared.running(server.rounds, [chat.rounds], mode.end_here),
+                shared.running(server.rounds, [chat.rounds], replica.end_here if replica else None),
             ):
                 if on_ready is not None:
                     on_ready()
@@ -192,7 +193,10 @@ def build_app(
         exception_handlers={HTTPException: json_http_error},
         lifespan=lifespan,
     )
-    mode = response_mode.ResponseMode(routes, lane=server.fast_lane, shared=shared.sessions)
+    replica = (  # with Redis: sessions recorded, revived and ended across replicas
+        response_mode.SharedResponseMode(routes, shared.sessions, lane=server.fast_lane) if shared.sessions else None
+    )
+    mode = replica or response_mode.ResponseMode(routes, lane=server.fast_lane)
     sessions = SessionLimits(
         mode,
         max_sessions=limits.max_sessions,
@@ -210,5 +214,5 @@ def build_app(
         oidc=OidcVerifier(limits.oidc) if limits.oidc is not None else None,
     )
     guarded = RequestGuard(authed, security.allowed_hosts, security.allowed_origins)
-    host = GatewayApp(RequestSpans(guarded), sessions)
+    host = GatewayApp(RequestSpans(guarded) if telemetry.on() else guarded, sessions)  # no layer when tracing is off
     return host

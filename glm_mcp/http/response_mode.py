@@ -118,6 +118,11 @@ MAX_ASKABLE_SESSIONS = 10_000
 _ASKABLE = ("sampling", "elicitation", "roots")
 
 
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    refusal = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "the body is too large"}}
+    await JSONResponse(refusal, status_code=413)(scope, receive, send)
+
+
 def _initialize(body: bytes) -> bool:
     """Whether a body is an `initialize` request."""
     return b'"initialize"' in body and (as_object(_loads(body)) or {}).get("method") == "initialize"
@@ -159,35 +164,21 @@ class ResponseMode:
     """Chooses JSON or SSE for each POST to `path`, from its body, its session and its `Accept` header; a request
     to be answered in JSON in a known session is offered to `lane` first."""
 
-    def __init__(
-        self, app: ASGIApp, path: str = "/mcp", lane: Lane | None = None, shared: SharedSessions | None = None
-    ) -> None:
+    def __init__(self, app: ASGIApp, path: str = "/mcp", lane: Lane | None = None) -> None:
         self.app = app
         self.path = path
         self.lane = lane
-        self.shared = shared
-        """Where sessions are recorded for other replicas, and revived from (with `gateway.redis_url`)."""
         self._askable: OrderedDict[bytes, None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        if self.shared is not None:
-            await self._shared_session(self.shared, scope, receive, send)
-            return
-        await self._answer(scope, receive, send)
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send, read: bytes | None = None) -> None:
-        if scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        body = read if read is not None else await read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return  # the client went away before its body arrived
         if body is TOO_LARGE:
-            refusal = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "the body is too large"}}
-            await JSONResponse(refusal, status_code=413)(scope, receive, send)
+            await _too_large(scope, receive, send)
             return
         if nests_too_deep(body):
             refusal = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": TOO_DEEP}}
@@ -234,9 +225,29 @@ class ResponseMode:
 
         return noting
 
-    async def _shared_session(self, shared: SharedSessions, scope: Scope, receive: Receive, send: Send) -> None:
+
+class SharedResponseMode(ResponseMode):
+    """`ResponseMode` for a replica among others (`gateway.redis_url`): sessions recorded in Redis when they open,
+    revived here when another replica opened them, ended everywhere when their client ends them."""
+
+    def __init__(self, app: ASGIApp, shared: SharedSessions, path: str = "/mcp", lane: Lane | None = None) -> None:
+        super().__init__(app, path, lane)
+        self.shared = shared
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, body: bytes | None) -> None:
+        """What `ResponseMode` answers, the body (if any) already read."""
+        if body is TOO_LARGE:
+            await _too_large(scope, receive, send)
+            return
+        await super().__call__(scope, receive if body is None else replaying(body, receive), send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a request with its session shared with other replicas: revived here if another opened it,
         recorded when it opens, its choices and its end noted."""
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        shared = self.shared
         session = dict(scope["headers"]).get(b"mcp-session-id")
         if session is None:
             body = await read_body(receive) if scope["method"] == "POST" else None

@@ -62,7 +62,7 @@ class SharedState:
 
     @asynccontextmanager
     async def running(
-        self, rounds: Rounds, others: list[Rounds], end_session: Callable[[str], Awaitable[None]]
+        self, rounds: Rounds, others: list[Rounds], end_session: Callable[[str], Awaitable[None]] | None
     ) -> AsyncGenerator[None]:
         """Share while the app runs: the signing key for `rounds` (whose rounds any replica can go on with) and
         `others` (whose rounds only their own replica can), heartbeats, reloads both ways, and the end of sessions
@@ -86,7 +86,7 @@ class SharedState:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(cluster.run, self.gateway.status, self._apply)
                 tg.start_soon(cluster.serve_rounds, rounds.answer_forwarded)
-                if self.sessions is not None:
+                if self.sessions is not None and end_session is not None:
                     tg.start_soon(self.sessions.follow_closings, end_session)
                 tg.start_soon(self._watch, redis)
                 try:

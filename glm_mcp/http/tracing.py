@@ -1,7 +1,7 @@
 """A span for each HTTP request, continuing the caller's trace (`traceparent`), when tracing is on.
 
-Contract: with tracing off (the default) a request passes through untouched; with it on, each request is a server
-span named by its method and path, with its status, a child of the trace context the caller sent.
+Contract: the app is wrapped only when tracing is on (`telemetry.on()` when it is built); then each request is a
+server span named by its method and path, with its status, a child of the trace context the caller sent.
 """
 
 from __future__ import annotations
