@@ -968,6 +968,7 @@ PROMISES: dict[str, Claims] = {
             "test_replicas.py::test_the_status_of_each_replica_lists_every_live_replica_with_its_servers",
             "test_status_page.py::test_the_status_page_lists_every_replica_and_each_callers_budget",
             "test_replicas.py::test_a_replica_that_loses_redis_is_not_ready_and_says_why",
+            "test_replicas.py::test_a_replica_whose_redis_cannot_be_reached_does_not_start_and_says_why",
         ),
     },
     "Teams: replicas, budgets, traces: Deployment on existing engines": {

@@ -24,7 +24,7 @@ from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.replicas.budgets import Budgets
 from glm_mcp.replicas.store import open_redis
 from tests.engines import nginx_proxy, redis_server
-from tests.helpers import ROOT, RunningGateway, glm_mcp_serve, text_of
+from tests.helpers import ROOT, RunningGateway, glm_mcp_serve, run_cli, text_of
 
 pytestmark = pytest.mark.slow
 
@@ -389,3 +389,12 @@ async def test_a_session_ended_on_one_replica_is_gone_on_every_replica(tmp_path:
             await a.stderr_line("ended by its client on another replica")
         for replica in running:
             assert (await http.post(f"{replica.url}/mcp", headers=session, json=listing)).status_code == 404
+
+
+async def test_a_replica_whose_redis_cannot_be_reached_does_not_start_and_says_why(tmp_path: Path) -> None:
+    config = tmp_path / "glm-mcp.json"
+    config.write_text(json.dumps(_config(f"unix://{tmp_path}/no-redis.sock")))
+    code, _, err = await run_cli("serve", "--port", "0", "--config", str(config), env={"XDG_STATE_HOME": str(tmp_path)})
+    assert code == 2
+    assert "gateway.redis_url: Redis at unix://" in err and "start Redis or fix the URL" in err
+    assert "Traceback" not in err

@@ -161,6 +161,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncGenerator[None, None]:
         try:
+            await shared.connect()  # a replica that cannot reach its Redis stops here, before any server starts
             async with (
                 gateway.running(),
                 chat.rounds.running(),

@@ -60,6 +60,20 @@ class SharedState:
         self.problem: str | None = None
         """Why this replica cannot share state right now (Redis not answering), for `/readyz`."""
 
+    async def connect(self) -> bytes:
+        """Reach Redis before anything starts, and take the signing key the replicas share (b"" without Redis).
+
+        Raises:
+            ConfigError: Redis cannot be reached: the replica does not start (said without a traceback).
+        """
+        if self.redis is None or self.cluster is None:
+            return b""
+        try:
+            return await self.cluster.signing_key()
+        except SharedStateError as exc:
+            await self.redis.aclose()
+            raise ConfigError(f"gateway.redis_url: {exc}; start Redis or fix the URL") from None
+
     @asynccontextmanager
     async def running(
         self, rounds: Rounds, others: list[Rounds], end_session: Callable[[str], Awaitable[None]] | None
@@ -71,11 +85,7 @@ class SharedState:
             yield
             return
         redis, cluster = self.redis, self.cluster
-        try:
-            key = await cluster.signing_key()
-        except SharedStateError as exc:
-            await redis.aclose()
-            raise ConfigError(f"gateway.redis_url: {exc}; start Redis or fix the URL") from None
+        key = await self.connect()
         rounds.share(key, cluster)
         for each in others:
             each.share(key)

@@ -125,7 +125,7 @@ class RedisStore:
         self._take = self.client.register_script(_TAKE_LEASE)
 
     def _error(self, exc: Exception) -> SharedStateError:
-        return SharedStateError(f"Redis at {self.url}: {exc}")
+        return SharedStateError(f"Redis at {self.url}: {str(exc).rstrip('.')}")
 
     @contextmanager
     def _mapped(self) -> Generator[None]:
