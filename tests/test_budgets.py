@@ -121,6 +121,11 @@ def test_limits_in_the_config_are_checked_with_a_message_that_names_the_field() 
         parse_config({"gateway": {"limits": {"tokens_per_minute": 5}}}, {})
     with pytest.raises(ConfigError, match="redis://"):
         parse_config({"gateway": {"redis_url": "localhost:6379"}}, {})
+    own = {"name": "ada", "token": "ada-token-1", "limits": {"requests_per_minute": "many"}}
+    with pytest.raises(ConfigError, match=r"auth_tokens\[1\]\.limits\.requests_per_minute: .*valid integer"):
+        parse_config({"gateway": {"auth_tokens": ["plain-token-1", own]}}, {})
+    with pytest.raises(ConfigError, match=r"gateway\.otel\.endpoint: .*http://host:4318"):
+        parse_config({"gateway": {"otel": {"endpoint": "collector:4318"}}}, {})
 
 
 def test_the_redis_url_comes_from_the_environment_when_the_config_names_none() -> None:

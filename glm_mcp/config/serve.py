@@ -10,9 +10,9 @@ Contract:
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from glm_mcp.config.oauth import OidcConfig
 from glm_mcp.config.tokens import with_token_names
@@ -25,8 +25,15 @@ class OtelConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    endpoint: str | None = None
     """The OTLP/HTTP collector's base URL (`http://collector:4318`); traces go to its `/v1/traces`."""
+
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, endpoint: str | None) -> str | None:
+        if endpoint is not None and not re.match(r"https?://[^/\s]+", endpoint):
+            raise ValueError("write the collector's base URL, http://host:4318 (OTLP over HTTP)")
+        return endpoint
 
     service_name: str | None = None
     """The `service.name` of the traces (by default `$OTEL_SERVICE_NAME`, else `glm-mcp`)."""
@@ -51,6 +58,13 @@ class Limits(BaseModel):
         if other is None:
             return self
         return self.model_copy(update=other.model_dump(exclude_unset=True))
+
+
+def _token_limits(flattened: Any) -> list[Any]:
+    """The `limits` of each `auth_tokens` entry, as `with_token_names` laid them out."""
+    if not isinstance(flattened, dict):
+        return []
+    return list(cast(dict[str, Any], flattened).get("token_limits", ()))
 
 
 class ServeConfig(BaseModel):
@@ -186,7 +200,17 @@ class ServeConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _named_tokens(cls, data: Any) -> Any:
-        return with_token_names(data)
+        flattened: Any = with_token_names(data)
+        for index, own in enumerate(_token_limits(flattened)):
+            try:
+                Limits.model_validate(own or {})
+            except ValidationError as exc:  # said where the user wrote it, not where it is kept
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                raise ValueError(
+                    f"auth_tokens[{index}].limits.{where}: {first['msg']} (got {first['input']!r})"
+                ) from None
+        return flattened
 
     @property
     def people(self) -> tuple[str, ...]:
