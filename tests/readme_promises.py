@@ -33,6 +33,7 @@ PROMISES: dict[str, Claims] = {
             "upstream/test_sdk_seams.py::test_the_sdk_still_reads_stdio_through_the_stream_class_the_gateway_replaces",
             "upstream/test_sdk_seams.py::test_a_forgotten_http_session_is_still_recognised_from_the_sdk_error",
             "upstream/test_sdk_seams.py::test_the_transport_still_holds_its_session_by_the_count_the_fast_lane_keeps",
+            "upstream/test_sdk_seams.py::test_the_session_manager_still_names_a_new_sessions_id_by_keyword_where_a_revival_sets_it",
         ),
     },
     "Plugging in an editor": {

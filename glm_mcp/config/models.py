@@ -229,6 +229,8 @@ class GatewayConfig(BaseModel):
         if self.model.api_key is not None:
             values.add(self.model.api_key.get_secret_value())
         values.update(token.get_secret_value() for token in self.gateway.auth_tokens or ())
+        if self.gateway.redis_url is not None:
+            values.update(url_secrets(self.gateway.redis_url.get_secret_value()))
         for server in self.servers.values():
             if isinstance(server, StdioUpstreamConfig):
                 values.update(server.env.values())

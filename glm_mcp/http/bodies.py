@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+import anyio
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -58,6 +59,24 @@ def replaying(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+async def own_request(app: ASGIApp, scope: Scope, body: bytes, seconds: float) -> int | None:
+    """Run a request the gateway makes itself through `app` (`body` its whole body, no client to go away), its answer
+    dropped; the answer's status, or None when none came within `seconds`."""
+    status: list[int] = []
+
+    async def no_more() -> Message:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def dropped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    with anyio.move_on_after(seconds):
+        await app(scope, replaying(body, no_more), dropped)
+    return status[0] if status else None
 
 
 def nests_too_deep(raw: bytes) -> bool:

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp._json import as_object
 from glm_mcp.faces.caller import client_key
-from glm_mcp.http.bodies import TOO_DEEP, TOO_LARGE, nests_too_deep, read_body, replaying
+from glm_mcp.http.bodies import TOO_DEEP, TOO_LARGE, nests_too_deep, own_request, read_body, replaying
 from glm_mcp.http.events import SessionEvents, StoredEvents
 from glm_mcp.http.shared_sessions import SharedSessions
 from glm_mcp.replicas.events import RedisEvents, RedisSessionEvents
@@ -290,7 +290,8 @@ class SharedResponseMode(ResponseMode):
             return
         headers = [(b"host", b"127.0.0.1"), (b"mcp-session-id", sid.encode("latin-1"))]
         scope: Scope = {"type": "http", "method": "DELETE", "path": self.path, "headers": headers, "query_string": b""}
-        await self._replayed({**scope, "scheme": "http", "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0)}, b"")
+        local = {**scope, "scheme": "http", "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0)}
+        await own_request(self.app, local, b"", 10)
         logger.info("session %s… ended by its client on another replica; ended here too", sid[:8])
 
     async def _revive(self, shared: SharedSessions, sid: str, scope: Scope) -> None:
@@ -303,7 +304,7 @@ class SharedResponseMode(ResponseMode):
         headers += [(b"content-type", b"application/json"), (b"accept", b"application/json, text/event-stream")]
         token = _REVIVING.set(sid)
         try:
-            opened = await self._replayed({**scope, "method": "POST", "headers": headers}, bodies[0])
+            opened = await own_request(self.app, {**scope, "method": "POST", "headers": headers}, bodies[0], 10)
         finally:
             _REVIVING.reset(token)
         if opened != 200:
@@ -313,21 +314,5 @@ class SharedResponseMode(ResponseMode):
             self._askable[sid.encode("latin-1")] = None
         in_session = {**scope, "method": "POST", "headers": [*headers, (b"mcp-session-id", sid.encode("latin-1"))]}
         for body in bodies[1:]:
-            await self._replayed(in_session, body)
+            await own_request(self.app, in_session, body, 10)
         logger.info("session %s… opened by another replica is served here too", sid[:8])
-
-    async def _replayed(self, scope: Scope, body: bytes) -> int | None:
-        """The status the app answers a replayed request with (its body is dropped)."""
-        status: list[int] = []
-
-        async def never() -> Message:
-            await anyio.sleep_forever()
-            raise AssertionError("unreachable")
-
-        async def dropped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-
-        with anyio.move_on_after(10):
-            await self.app(scope, replaying(body, never), dropped)
-        return status[0] if status else None

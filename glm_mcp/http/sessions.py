@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_mcp.faces.caller import STREAM_CLOSED, client_key
+from glm_mcp.http.bodies import own_request
 
 logger = logging.getLogger(__name__)
 
@@ -235,19 +236,5 @@ class SessionLimits:
             if name not in (b"content-type", b"content-length", b"mcp-session-id")
         ]
         delete: Scope = {**scope, "method": "DELETE", "headers": [*headers, (b"mcp-session-id", oldest.encode())]}
-        sent = False
-
-        async def no_body() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await anyio.sleep_forever()
-            raise AssertionError("unreachable")
-
-        async def discard(message: Message) -> None:
-            return None
-
-        with anyio.move_on_after(5):
-            await self.app(delete, no_body, discard)
+        await own_request(self.app, delete, b"", 5)
         return True

@@ -57,6 +57,8 @@ class SharedState:
             lambda: gateway.config.gateway, self.redis or MemoryStore(), gateway.metrics, [token_id(t) for t in tokens]
         )
         self._from_text = from_text
+        self._key = b""
+        """The signing key the replicas share, taken by `connect`."""
         self.problem: str | None = None
         """Why this replica cannot share state right now (Redis not answering), for `/readyz`."""
 
@@ -69,7 +71,8 @@ class SharedState:
         if self.redis is None or self.cluster is None:
             return b""
         try:
-            return await self.cluster.signing_key()
+            self._key = await self.cluster.signing_key()
+            return self._key
         except SharedStateError as exc:
             await self.redis.aclose()
             raise ConfigError(f"gateway.redis_url: {exc}; start Redis or fix the URL") from None
@@ -78,17 +81,16 @@ class SharedState:
     async def running(
         self, rounds: Rounds, others: list[Rounds], end_session: Callable[[str], Awaitable[None]] | None
     ) -> AsyncGenerator[None]:
-        """Share while the app runs: the signing key for `rounds` (whose rounds any replica can go on with) and
-        `others` (whose rounds only their own replica can), heartbeats, reloads both ways, and the end of sessions
-        (`end_session` ends one here)."""
+        """Share while the app runs (after `connect`): the signing key for `rounds` (whose rounds any replica can go
+        on with) and `others` (whose rounds only their own replica can), heartbeats, reloads both ways, and the end
+        of sessions (`end_session` ends one here)."""
         if self.redis is None or self.cluster is None:
             yield
             return
         redis, cluster = self.redis, self.cluster
-        key = await self.connect()
-        rounds.share(key, cluster)
+        rounds.share(self._key, cluster)
         for each in others:
-            each.share(key)
+            each.share(self._key)
         self.gateway.reloaded.append(self._publish)
         await cluster.beat(self.gateway.status)  # listed by the others from the moment it serves
         logger.warning("replica %s sharing state through Redis at %s", cluster.id, redis.url)

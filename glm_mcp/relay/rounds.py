@@ -56,8 +56,10 @@ R = TypeVar("R")
 class RoundsRelay(Protocol):
     """Passes a round to the replica whose call it is (`home`), and back."""
 
-    home: str
-    """This replica's id, named in every state it issues."""
+    @property
+    def home(self) -> str:
+        """This replica's id, named in every state it issues."""
+        ...
 
     async def forward(self, home: str, request: dict[str, Any]) -> dict[str, Any]:
         """What replica `home` answered to `request` (as `Rounds.answer_forwarded` writes it)."""

@@ -75,8 +75,9 @@ class Budgets:
         self.store = store
         self._metrics = metrics
         self._index = {ident: index for index, ident in enumerate(token_ids)}
-        self.seen: dict[str, float] = {}
-        """Callers this replica served, with when it last did (the status page's rows)."""
+        self.seen: dict[str, tuple[str, float]] = {}
+        """Callers this replica served: the token or address each matched, and when it last did (the status page's
+        rows)."""
 
     def limits(self, client: str) -> Limits:
         """The limits of the caller who matched `client` (`token:…`, `person:…`, `address:…`)."""
@@ -89,7 +90,7 @@ class Budgets:
             OverLimit: The caller made `requests_per_minute` requests in this minute already.
         """
         caller = caller_of(client, person)
-        self._seen(caller)
+        self._seen(caller, client)
         self._metrics.caller(caller, "requests")
         limit = self.limits(client).requests_per_minute
         if limit is None:
@@ -188,8 +189,7 @@ class Budgets:
         """Each caller seen lately: requests this minute, runs now, tokens today, and their limits."""
         now = time.time()
         rows: list[dict[str, object]] = []
-        for caller in sorted(self.seen):
-            client = caller if not caller.startswith("person:") else self._client_of(caller)
+        for caller, (client, _) in sorted(self.seen.items()):
             limits = self.limits(client)
             try:
                 requests = await self.store.count(f"budget:requests:{caller}:{int(now) // 60}", 0, 120)
@@ -208,19 +208,11 @@ class Budgets:
             )
         return rows
 
-    def _client_of(self, caller: str) -> str:
-        names = self._settings().token_names
-        person = caller.removeprefix("person:")
-        for ident, index in self._index.items():
-            if index < len(names) and names[index] == person:
-                return ident
-        return caller
-
-    def _seen(self, caller: str) -> None:
+    def _seen(self, caller: str, client: str) -> None:
         now = time.monotonic()
-        self.seen[caller] = now
+        self.seen[caller] = (client, now)
         if len(self.seen) > 1000:
-            self.seen = {name: when for name, when in self.seen.items() if now - when < _DAY_SECONDS}
+            self.seen = {name: seen for name, seen in self.seen.items() if now - seen[1] < _DAY_SECONDS}
 
     def _refused(self, caller: str, limit: str) -> None:
         self._metrics.caller(caller, f"refused:{limit}")

@@ -53,7 +53,11 @@ class Cluster:
         self.name = name
         self.id = secrets.token_hex(6)
         """Unique even when two replicas are given the same name (and named in the states its rounds issue)."""
-        self.home = self.id
+
+    @property
+    def home(self) -> str:
+        """This replica's id, as `RoundsRelay` names it."""
+        return self.id
 
     async def signing_key(self) -> bytes:
         """The key every replica signs `request_state`s with."""

@@ -16,11 +16,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
 from glm_mcp.errors import SharedStateError
+from glm_mcp.redact import redact_url
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -106,22 +106,13 @@ class MemoryStore:
         return sum(1 for until in self._leases.get(key, {}).values() if until > now)
 
 
-def shown_url(url: str) -> str:
-    """`url` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 class RedisStore:
     """The store replicas share, in Redis; also records, lists and messages for sessions, events and reloads."""
 
     def __init__(self, client: Redis, url: str) -> None:
         self.client: Any = client
         """The redis-py client (typed `Any`: its own annotations are partial)."""
-        self.url = shown_url(url)
+        self.url = redact_url(url)
         self._take = self.client.register_script(_TAKE_LEASE)
 
     def _error(self, exc: Exception) -> SharedStateError:

@@ -69,6 +69,13 @@ def test_the_session_manager_still_builds_its_transport_from_the_class_the_gatew
     assert "is_json_response_enabled" in inspect.getsource(importlib.import_module("mcp.server.streamable_http"))
 
 
+def test_the_session_manager_still_names_a_new_sessions_id_by_keyword_where_a_revival_sets_it() -> None:
+    """A replica revives another's session under the same id by setting the `mcp_session_id` keyword the manager
+    passes its transport class (`tests/test_replicas.py` shows the behaviour, this names the seam)."""
+    source = inspect.getsource(streamable_http_manager.StreamableHTTPSessionManager)
+    assert "mcp_session_id=uuid4().hex" in source
+
+
 def test_the_transport_still_holds_its_session_by_the_count_the_fast_lane_keeps() -> None:
     """`_PerRequestTransport.held` suspends the idle countdown as the SDK's `handle_request` does, with the same
     private count and setting; `tests/test_fast_lane.py` shows the behaviour, this names the seam."""
