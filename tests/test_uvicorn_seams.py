@@ -7,7 +7,10 @@ one place only:
   calls short without warning, or never refresh its Date header;
 - the connection bounds (`http/connection_limits.py`) subclass the httptools protocol and hook `connection_made`,
   `on_message_begin`, `on_headers_complete` and `connection_lost`, reading `connections`, `transport` and `loop`;
-  if those moved, the flood protection would silently go.
+  if those moved, the flood protection would silently go;
+- a `receive()` waiting when the response completes returns `http.disconnect` (`faces/openai/app.py` lets a chat
+  request's disconnect listener end that way instead of cancelling it); if that changed, every chat request on a
+  kept-alive connection would hang after its answer.
 """
 
 from __future__ import annotations
@@ -133,3 +136,35 @@ async def test_a_request_still_running_after_the_grace_period_is_cut_short_and_s
     assert any(
         "1 call(s) still running after the 1 s grace period were cut short" in r.getMessage() for r in caplog.records
     )
+
+
+async def test_a_receive_waiting_when_the_response_completes_returns_a_disconnect() -> None:
+    heard: list[str] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] != "http":
+            return
+        assert callable(receive) and callable(send)
+        while (await receive())["more_body"]:
+            pass
+        async with anyio.create_task_group() as tg:
+
+            async def listen() -> None:
+                heard.append((await receive())["type"])
+
+            tg.start_soon(listen)
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    sock = listening_socket("127.0.0.1", 0)
+    server = HostServer(uvicorn.Config(app, log_level="warning"))
+    done = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_serve_until_stopped, server, sock, done)
+        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=10) as http:
+            first, second = (await http.post("/", content=b"x")).text, (await http.post("/", content=b"y")).text
+        server.stop()
+        with anyio.fail_after(20):  # hang guard
+            await done.wait()
+    sock.close()
+    assert (first, second, heard) == ("ok", "ok", ["http.disconnect", "http.disconnect"])

@@ -67,6 +67,23 @@ class GatewayApp:
         self._sessions.close_streams()
 
 
+class _ModelFaces:
+    """The model faces' POSTs go straight to their app, past the MCP session bounds and Starlette's router and error
+    layers, none of which they use (measured: about 8% of a completion's CPU, most of it in the wrappers every
+    streamed chunk passed). Every other request, and other methods on these paths, go through the routes."""
+
+    def __init__(self, app: ASGIApp, faces: ASGIApp, paths: tuple[str, ...]) -> None:
+        self._app = app
+        self._faces = faces
+        self._paths = frozenset(paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self._paths:
+            await self._faces(scope, receive, send)
+        else:
+            await self._app(scope, receive, send)
+
+
 class _McpEndpoint:
     """`/mcp`: every method goes to the SDK's session manager."""
 
@@ -204,7 +221,8 @@ def build_app(
         max_per_client=limits.max_sessions_per_client,
         idle_timeout_seconds=limits.session_idle_timeout,
     )
-    bounded = BoundedBodies(sessions, ("/admin/", "/messages/"))
+    faces = _ModelFaces(sessions, chat, ("/v1/chat/completions", anthropic_api.PATH, responses_api.PATH))
+    bounded = BoundedBodies(faces, ("/admin/", "/messages/"))
     authed = BearerAuth(
         RequestBudget(
             BodyDeadline(bounded, limits.body_timeout), shared.budgets, {anthropic_api.PATH: anthropic_api.error_shape}

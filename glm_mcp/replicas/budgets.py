@@ -16,6 +16,7 @@ Contract:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -57,7 +58,13 @@ def _until_next_minute(now: float) -> int:
 
 
 def _day(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+    return _day_named(int(now) // _DAY_SECONDS)
+
+
+@functools.lru_cache(maxsize=2)
+def _day_named(day: int) -> str:
+    """The UTC date of a day number (every run counts its tokens under it: formatted once a day, not per run)."""
+    return datetime.fromtimestamp(day * _DAY_SECONDS, UTC).strftime("%Y-%m-%d")
 
 
 def _until_next_day(now: float) -> int:

@@ -156,12 +156,10 @@ class ChunkStream:
         self.base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
 
     async def write(self, text: str) -> None:
-        if not self.started:
+        if not self.started:  # the role chunk, the events waiting and the first text go out as one write
             self.started = True
             await start_event_stream(self.send)
-            await self.chunk({"role": "assistant", "content": ""})
-            for frame in self.pending:
-                await self.send({"type": "http.response.body", "body": frame.encode(), "more_body": True})
+            text = "".join([self._frame({"role": "assistant", "content": ""}), *self.pending, text])
         await self.send({"type": "http.response.body", "body": text.encode(), "more_body": True})
 
     async def chunk(self, delta: JsonObject | None, finish: str | None = None, **extra: Any) -> None:

@@ -1,0 +1,187 @@
+"""The model lane (`model/lane.py`) over real sockets: kept connections, servers that close them, TLS with the system's
+trust and `SSL_CERT_FILE`, compressed answers, and a proxy from the environment (then httpx2 carries the request)."""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import ipaddress
+import json
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import anyio.abc
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pydantic import SecretStr
+
+from glm_mcp.config import ModelConfig
+from glm_mcp.errors import ModelUnreachable
+from glm_mcp.model.client import GlmClient
+from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.helpers import serve_asgi
+
+BODY = {"model": "glm-4.6", "messages": [{"role": "user", "content": "hi"}]}
+ANSWER = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}]}
+
+AnswerFnT = Callable[[int, bytes], tuple[bytes, bool]]
+"""(connection number, request head) -> (raw HTTP answer, whether to close the connection after it)."""
+
+
+def _config(url: str) -> ModelConfig:
+    return ModelConfig(base_url=url, api_key=SecretStr("k-123"), name="glm-4.6", max_retries=0, read_timeout=10)
+
+
+def _http(body: bytes, *headers: str) -> bytes:
+    head = ["HTTP/1.1 200 OK", "Content-Type: application/json", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@asynccontextmanager
+async def raw_server(answer: AnswerFnT) -> AsyncGenerator[tuple[str, list[bytes]], None]:
+    """A hand-driven HTTP/1.1 server on 127.0.0.1: each request's head is recorded, and answered as `answer` says.
+    Yields its URL and the heads it received."""
+    heads: list[bytes] = []
+    connections = [0]
+
+    async def serve(stream: anyio.abc.SocketStream) -> None:
+        connections[0] += 1
+        number = connections[0]
+        buffer = b""
+        async with stream:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    try:
+                        buffer += await stream.receive()
+                    except (anyio.EndOfStream, anyio.BrokenResourceError):
+                        return
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    ),
+                    0,
+                )
+                while len(buffer) < length:
+                    buffer += await stream.receive()
+                buffer = buffer[length:]
+                heads.append(head)
+                raw, close = answer(number, head)
+                await stream.send(raw)
+                if close:
+                    return
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        yield f"http://127.0.0.1:{port}/v4", heads
+        tg.cancel_scope.cancel()
+
+
+async def test_a_connection_the_server_closed_after_an_answer_is_replaced_by_a_new_one() -> None:
+    seen: list[int] = []
+
+    def answer(connection: int, head: bytes) -> tuple[bytes, bool]:
+        seen.append(connection)
+        return _http(json.dumps(ANSWER).encode()), True  # kept alive by its headers, yet closed: the race a pool meets
+
+    async with raw_server(answer) as (url, heads), GlmClient(_config(url)).running() as client:
+        turns = [await client.complete(BODY) for _ in range(3)]
+    assert [turn.content for turn in turns] == ["hello"] * 3
+    assert seen == [1, 2, 3] and len(heads) == 3
+
+
+async def test_answers_that_keep_the_connection_share_one_and_connection_close_is_obeyed() -> None:
+    seen: list[int] = []
+
+    def answer(connection: int, head: bytes) -> tuple[bytes, bool]:
+        seen.append(connection)
+        closing = len(seen) == 2
+        return _http(json.dumps(ANSWER).encode(), *(["Connection: close"] if closing else [])), closing
+
+    async with raw_server(answer) as (url, _), GlmClient(_config(url)).running() as client:
+        for _ in range(4):
+            assert (await client.complete(BODY)).content == "hello"
+    assert seen == [1, 1, 2, 2]
+
+
+async def test_a_gzip_compressed_answer_is_read() -> None:
+    def answer(connection: int, head: bytes) -> tuple[bytes, bool]:
+        assert b"accept-encoding: gzip, deflate" in head.lower()
+        return _http(gzip.compress(json.dumps(ANSWER).encode()), "Content-Encoding: gzip"), False
+
+    async with raw_server(answer) as (url, _), GlmClient(_config(url)).running() as client:
+        assert (await client.complete(BODY)).content == "hello"
+
+
+async def test_the_request_carries_the_key_the_path_and_the_json_body() -> None:
+    def answer(connection: int, head: bytes) -> tuple[bytes, bool]:
+        return _http(json.dumps(ANSWER).encode()), False
+
+    async with raw_server(answer) as (url, heads), GlmClient(_config(url)).running() as client:
+        await client.complete(BODY)
+    lines = heads[0].decode().split("\r\n")
+    assert lines[0] == "POST /v4/chat/completions HTTP/1.1"
+    assert {"authorization: bearer k-123", "content-type: application/json"} <= {line.lower() for line in lines}
+    assert f"Host: {url.split('//')[1].split('/')[0]}" in lines
+
+
+async def test_a_proxy_named_in_the_environment_carries_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    def answer(connection: int, head: bytes) -> tuple[bytes, bool]:
+        return _http(json.dumps(ANSWER).encode()), False
+
+    async with raw_server(answer) as (proxy, heads):
+        monkeypatch.setenv("HTTP_PROXY", proxy.removesuffix("/v4"))
+        async with GlmClient(_config("http://glm.invalid/api/paas/v4")).running() as client:
+            assert (await client.complete(BODY)).content == "hello"
+    assert heads[0].startswith(b"POST http://glm.invalid/api/paas/v4/chat/completions HTTP/1.1")
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert, private = folder / "cert.pem", folder / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert, private
+
+
+async def test_an_https_model_is_verified_against_ssl_cert_file_and_refused_when_untrusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    fake = FakeGlm(lambda body: Reply(content="over TLS"))
+    async with serve_asgi(fake.app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        async with GlmClient(_config(url)).running() as client:
+            turns = [await client.complete(BODY), await client.complete(BODY)]
+        monkeypatch.delenv("SSL_CERT_FILE")  # the system's trust, which has never heard of this certificate
+        async with GlmClient(_config(url)).running() as client:
+            with pytest.raises(ModelUnreachable) as refused:
+                await client.complete(BODY)
+    assert [turn.content for turn in turns] == ["over TLS", "over TLS"]
+    assert len(set(fake.connections)) == 1  # one TLS connection, kept
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.value.message and url in refused.value.message
