@@ -7,6 +7,7 @@ the errors and the command line's quick paths do without.
 import typing
 
 from glm_mcp.config import (
+    BundledUpstreamConfig,
     GatewayConfig,
     HttpUpstreamConfig,
     InProcessUpstreamConfig,
@@ -60,6 +61,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ArgumentsError",
+    "BundledUpstreamConfig",
     "CallerLacksCapability",
     "ConfigError",
     "EntryError",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -10,7 +12,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from servers import serve_until_closed
+from servers import Arguments, serve_until_closed
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
@@ -79,5 +81,11 @@ async def wait(seconds: float, ctx: Context) -> str:
     return f"waited {seconds:g} s"
 
 
+def configure(argv: Sequence[str], *, inside: bool = False) -> MCPServer:
+    """The server, set up from its command line (it takes no arguments)."""
+    Arguments(prog="python -m servers.clock", description=__doc__, inside=inside).parse_args(argv)
+    return mcp
+
+
 if __name__ == "__main__":
-    serve_until_closed(mcp)
+    serve_until_closed(configure(sys.argv[1:]))

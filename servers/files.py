@@ -12,7 +12,6 @@ cannot be told from an ordinary file and is served: do not serve a folder where 
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import errno
 import fnmatch
@@ -22,6 +21,7 @@ import platform
 import re
 import stat
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from servers import serve_until_closed
+from servers import Arguments, serve_until_closed
 
 MAX_READ_BYTES = 1_000_000
 MAX_RESULTS = 500
@@ -266,13 +266,18 @@ def file_info(path: str) -> dict[str, str | int]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m servers.files", description=__doc__)
+def configure(argv: Sequence[str], *, inside: bool = False) -> MCPServer:
+    """The server, confined to the `--root` its command line names.
+
+    Raises:
+        ArgumentsError: `argv` is not this server's (only when `inside` the gateway; else it exits).
+    """
+    parser = Arguments(prog="python -m servers.files", description=__doc__, inside=inside)
     parser.add_argument("--root", default=".", help="the folder to serve (default: the working directory)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     set_root(args.root)
-    serve_until_closed(mcp)
+    return mcp
 
 
 if __name__ == "__main__":
-    main()
+    serve_until_closed(configure(sys.argv[1:]))

@@ -5,11 +5,11 @@ Each note is also a resource (`notes://<id>`), and the `review_notes` prompt ask
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import sys
 import tempfile
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from servers import serve_until_closed
+from servers import Arguments, serve_until_closed
 
 LOCK_TIMEOUT_SECONDS = 10.0
 
@@ -127,13 +127,18 @@ def review_notes(topic: str = "") -> str:
     return f"Summarise these notes{focus}, grouping related ones and listing open questions:\n{body}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m servers.notes", description=__doc__)
+def configure(argv: Sequence[str], *, inside: bool = False) -> MCPServer:
+    """The server, keeping its notes in the `--store` its command line names.
+
+    Raises:
+        ArgumentsError: `argv` is not this server's (only when `inside` the gateway; else it exits).
+    """
+    parser = Arguments(prog="python -m servers.notes", description=__doc__, inside=inside)
     parser.add_argument("--store", default=str(_store), help="the JSON file that keeps the notes")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     set_store(args.store)
-    serve_until_closed(mcp)
+    return mcp
 
 
 if __name__ == "__main__":
-    main()
+    serve_until_closed(configure(sys.argv[1:]))

@@ -300,6 +300,15 @@ PROMISES: dict[str, Claims] = {
             "test_config.py::test_lookup_order_is_flag_then_environment_then_working_directory",
         ),
     },
+    'Configuration: `{"bundled": "clock" | "files" | "notes", "args": [...]}`': {
+        "runs a bundled server inside the gateway's process, as the built-in default does": (
+            "test_cli.py::test_serve_without_a_config_runs_the_bundled_servers_for_a_client_with_the_printed_token",
+        ),
+        "at most once per gateway; wrong args fail that server alone with its usage": (
+            "servers/test_bundled.py::test_a_bundled_server_named_twice_or_unknown_is_a_config_error_that_says_what_to_do",
+            "servers/test_bundled.py::test_a_bundled_server_given_wrong_args_fails_alone_saying_what_it_takes",
+        ),
+    },
     "Configuration: `${VAR}`": {
         "variables expand in every string, with defaults": (
             "test_config.py::test_variables_expand_everywhere_with_defaults",

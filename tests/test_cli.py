@@ -15,7 +15,7 @@ import httpx2
 import pytest
 
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import ROOT, glm_mcp_serve, run_cli, serve_asgi, write_config
+from tests.helpers import ROOT, children_of, glm_mcp_serve, run_cli, serve_asgi, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -172,8 +172,16 @@ async def test_serve_without_a_config_runs_the_bundled_servers_for_a_client_with
         async with gateway.mcp_client() as editor:
             tools = {tool.name for tool in (await editor.list_tools()).tools}
             added = await editor.call_tool("notes__add_note", {"text": "quick start"})
+        async with httpx2.AsyncClient(timeout=10) as http:
+            status = (await http.get(f"{gateway.url}/readyz")).json()
+        spawned = children_of(gateway.process.pid)
     assert {"clock__now", "files__read_file", "notes__add_note", "glm__agent"} <= tools
     assert not added.is_error and (tmp_path / "data" / "glm-mcp" / "notes.json").exists()
+    # The bundled servers run inside the gateway: no interpreter of their own to start.
+    assert {name: server["transport"] for name, server in status["servers"].items()} == dict.fromkeys(
+        ("clock", "files", "notes"), "bundled"
+    )
+    assert spawned == set()
 
 
 async def test_tools_shows_each_servers_state_and_filtered_tools_and_fails_while_one_is_down(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from glm_mcp.cli.main import main
-from glm_mcp.config import HttpUpstreamConfig, StdioUpstreamConfig, load_config, parse_config
+from glm_mcp.config import BundledUpstreamConfig, HttpUpstreamConfig, StdioUpstreamConfig, load_config, parse_config
 from glm_mcp.errors import ConfigError
 from glm_mcp.gateway.core import Gateway
 
@@ -237,7 +237,7 @@ def test_the_docker_image_runs_as_a_user_under_tini_with_its_config_and_files_se
     assert config_env == [f"GLM_MCP_CONFIG={copied.pop()}"] and not copied
     config = load_config(str(root / "docker" / "glm-mcp.json"), {"GLM_MCP_TOKEN": "t0ken"}, Path("/"))
     files = config.servers["files"]
-    assert isinstance(files, StdioUpstreamConfig) and files.args[-2:] == ("--root", "/data")
+    assert isinstance(files, BundledUpstreamConfig) and files.args[-2:] == ("--root", "/data")
 
 
 def test_an_empty_prefix_passes_names_through_and_the_gateways_own_prefix_is_refused() -> None:
@@ -278,7 +278,7 @@ def test_the_built_in_config_never_serves_a_folder_holding_the_users_keys(tmp_pa
     cwd = {"home": home, "root": Path("/"), "keys": home / "work" / "keys", "project": home / "work" / "project"}[where]
     config = load_config(None, {"HOME": str(home), "XDG_DATA_HOME": str(tmp_path / "data")}, cwd)
     files = config.servers["files"]
-    assert isinstance(files, StdioUpstreamConfig)
+    assert isinstance(files, BundledUpstreamConfig)
     served = Path(files.args[files.args.index("--root") + 1])
     if where == "project":
         assert served == Path(".")  # an ordinary folder is served as before

@@ -22,6 +22,7 @@ from glm_mcp.config.loading import (
 from glm_mcp.config.models import (
     DEFAULT_ZAI_BASE_URL,
     PASSED_ENV,
+    BundledUpstreamConfig,
     GatewayConfig,
     HttpUpstreamConfig,
     InProcessUpstreamConfig,
@@ -40,6 +41,7 @@ __all__ = [
     "ENV_VAR",
     "GatewayConfig",
     "HttpUpstreamConfig",
+    "BundledUpstreamConfig",
     "InProcessUpstreamConfig",
     "LOCAL_CONFIG",
     "ModelConfig",

@@ -26,6 +26,7 @@ from glm_mcp._json import as_object
 from glm_mcp.config.defaults import default_config_data, holds_private_files
 from glm_mcp.config.models import (
     PASSED_ENV,
+    BundledUpstreamConfig,
     GatewayConfig,
     HttpUpstreamConfig,
     ModelConfig,
@@ -95,6 +96,7 @@ _TYPE_ALIASES = {
     "streamableHttp": "http",
     "streamable_http": "http",
     "sse": "sse",
+    "bundled": "bundled",
 }
 
 
@@ -108,21 +110,26 @@ def parse_upstream(
         ConfigError: The entry is not a valid stdio or HTTP server.
     """
     if not isinstance(raw, dict):
-        raise ConfigError(f'{path}: must be an object with "command" (stdio) or "url" (HTTP)')
+        raise ConfigError(f'{path}: must be an object with "command" (stdio), "url" (HTTP) or "bundled"')
     entry: dict[str, Any] = dict(raw)  # pyright: ignore[reportUnknownArgumentType] JSON object
     kind = entry.get("type")
     if kind is not None:
         if not isinstance(kind, str) or kind not in _TYPE_ALIASES:
             shown = "" if _from_variable(original, ("type",)) else f" (got {json.dumps(kind)})"
-            raise ConfigError(f'{path}.type: must be "stdio", "http" or "sse"{shown}')
+            raise ConfigError(f'{path}.type: must be "stdio", "http", "sse" or "bundled"{shown}')
         entry["type"] = kind = _TYPE_ALIASES[kind]
-    model: type[StdioUpstreamConfig | HttpUpstreamConfig]
-    if kind == "stdio" or (kind is None and "command" in entry):
+    model: type[StdioUpstreamConfig | HttpUpstreamConfig | BundledUpstreamConfig]
+    if kind == "bundled" or (kind is None and "bundled" in entry and "command" not in entry):
+        model = BundledUpstreamConfig
+    elif kind == "stdio" or (kind is None and "command" in entry):
         model = StdioUpstreamConfig
     elif kind in ("http", "sse") or "url" in entry:
         model = HttpUpstreamConfig
     else:
-        raise ConfigError(f'{path}: needs "command" (a stdio server) or "url" (an HTTP server)')
+        raise ConfigError(
+            f'{path}: needs "command" (a stdio server), "url" (an HTTP server) or "bundled" (one of glm-mcp\'s own '
+            'servers: "clock", "files" or "notes")'
+        )
     try:
         upstream = model.model_validate(entry)
     except ValidationError as exc:
@@ -182,6 +189,7 @@ def _parse_config(data: Any, environ: Mapping[str, str], source: str, base_dir: 
     builtins = _vscode_variables(environ, base_dir)
     servers = {name: _server(name, entry, path, environ, builtins, base_dir) for name, (path, entry) in entries.items()}
     _check_prefixes(servers)
+    _check_bundled(servers)
     sections: dict[str, Any] = {}
     for section, model in (("model", ModelConfig), ("gateway", ServeConfig)):
         raw = expand_env(document.get(section, {}), environ, section, builtins)
@@ -283,6 +291,20 @@ def _with_inherited(
     patterns = [*PASSED_ENV, *(p for choice in wanted if not isinstance(choice, bool) for p in choice)]
     inherited = {name: value for name, value in environ.items() if any(fnmatch.fnmatchcase(name, p) for p in patterns)}
     return server.model_copy(update={"inherited": inherited})
+
+
+def _check_bundled(servers: Mapping[str, UpstreamConfig]) -> None:
+    """A bundled server runs once inside the gateway: a second entry of it would change the first one's folder."""
+    owners: dict[str, str] = {}
+    for name, server in servers.items():
+        if not isinstance(server, BundledUpstreamConfig) or server.disabled:
+            continue
+        if (first := owners.setdefault(server.bundled, name)) != name:
+            raise ConfigError(
+                f"mcpServers.{name}: the bundled {server.bundled} server runs once inside the gateway, and "
+                f"mcpServers.{first} runs it already; run this one as its own process instead: "
+                f'"command": "python", "args": ["-m", "servers.{server.bundled}", ...]'
+            )
 
 
 def _check_prefixes(servers: Mapping[str, UpstreamConfig]) -> None:

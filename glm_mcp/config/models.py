@@ -165,7 +165,19 @@ class InProcessUpstreamConfig(_UpstreamBase):
     """The server object."""
 
 
-UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig | InProcessUpstreamConfig
+class BundledUpstreamConfig(_UpstreamBase):
+    """One of the bundled servers of `servers/`, run inside the gateway's process: no interpreter of its own to
+    start (about half a second of CPU each), spoken to in memory. Each runs at most once per gateway."""
+
+    type: Literal["bundled"] = "bundled"
+    bundled: Literal["clock", "files", "notes"]
+    """Which one."""
+
+    args: tuple[str, ...] = ()
+    """Its command-line arguments, as with `python -m servers.<name>` (`--root DIR`, `--store FILE`)."""
+
+
+UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig | InProcessUpstreamConfig | BundledUpstreamConfig
 
 
 class ModelConfig(BaseModel):

@@ -27,7 +27,7 @@ class ServerStatus(TypedDict):
     """One server as `/readyz`, `/admin/status`, `glm-mcp doctor` and the metrics see it; never holds secrets."""
 
     state: StateName
-    transport: Literal["stdio", "http", "sse", "inprocess"]
+    transport: Literal["stdio", "http", "sse", "inprocess", "bundled"]
     tools: int
     resources: int
     prompts: int

@@ -23,7 +23,7 @@ import random
 import time
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol
 
 import anyio
@@ -117,21 +117,22 @@ class GlmClient:
         self._on_request = on_request
         self._limiter = anyio.CapacityLimiter(config.max_concurrency)
         self._http: httpx2.AsyncClient | None = None
+        self._stack: AsyncExitStack | None = None
         self._lane: ModelLane | None = None
         self._retired: list[ModelLane] = []
         self._headers: list[tuple[str, str]] = []
 
     @asynccontextmanager
     async def running(self) -> AsyncGenerator[GlmClient, None]:
-        """Open the connection pool; close it on exit."""
-        limits = httpx2.Limits(max_connections=self.config.max_concurrency * 2)
-        async with httpx2.AsyncClient(limits=limits, transport=self._transport) as http:
-            self._http = http
+        """Ready to send; the connections open with the first request and close on exit. (httpx2's client is made
+        only where it carries the requests: its making cost a start 100 ms, an SSL context and httpcore2's import.)"""
+        async with AsyncExitStack() as stack:
+            self._stack = stack
             self.reconfigure(self.config)
             try:
                 yield self
             finally:
-                self._http = None
+                self._stack, self._http = None, None
                 for lane in [*self._retired, *([self._lane] if self._lane else [])]:
                     await lane.aclose()
                 self._lane, self._retired = None, []
@@ -140,18 +141,13 @@ class GlmClient:
         """Use `config` from the next request on (a reload): endpoint, key, name, timeouts, limits."""
         self.config = config
         self._limiter.total_tokens = config.max_concurrency
-        http = self._http
-        if http is None:
+        if self._stack is None:
             return
-        http.base_url = httpx2.URL(config.base_url.rstrip("/") + "/")
-        http.timeout = httpx2.Timeout(config.read_timeout, connect=config.connect_timeout)
-        http.headers["Accept-Language"] = "en-US,en"
         self._headers = [("Accept-Language", "en-US,en")]
         if config.api_key is not None:
-            http.headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
             self._headers.append(("Authorization", f"Bearer {config.api_key.get_secret_value()}"))
-        else:
-            http.headers.pop("Authorization", None)
+        if self._http is not None:
+            self._configure(self._http)
         if self._lane is not None:
             self._retired.append(self._lane)
             self._lane = None
@@ -161,8 +157,26 @@ class GlmClient:
                 connect_timeout=config.connect_timeout,
                 read_timeout=config.read_timeout,
                 keep=config.max_concurrency,
-                ssl_context=httpx2.create_ssl_context() if config.base_url.startswith("https:") else None,
+                tls=httpx2.create_ssl_context,  # the trust httpx2 would use (`SSL_CERT_FILE`, the system's)
             )
+
+    def _configure(self, http: httpx2.AsyncClient) -> None:
+        config = self.config
+        http.base_url = httpx2.URL(config.base_url.rstrip("/") + "/")
+        http.timeout = httpx2.Timeout(config.read_timeout, connect=config.connect_timeout)
+        http.headers.pop("Authorization", None)
+        http.headers.update(dict(self._headers))
+
+    def _httpx(self) -> httpx2.AsyncClient:
+        """httpx2's client, made at its first use (closed with `running()`)."""
+        if self._stack is None:
+            raise RuntimeError("GlmClient used outside `running()`")
+        if self._http is None:
+            limits = httpx2.Limits(max_connections=self.config.max_concurrency * 2)
+            self._http = httpx2.AsyncClient(limits=limits, transport=self._transport)
+            self._stack.push_async_callback(self._http.aclose)
+            self._configure(self._http)
+        return self._http
 
     async def complete(self, body: JsonObject) -> Turn:
         """Send a non-streamed request and return the answer.
@@ -294,8 +308,7 @@ class GlmClient:
 
     @asynccontextmanager
     async def _post(self, body: JsonObject) -> AsyncGenerator[_Answer, None]:
-        http = self._http
-        if http is None:
+        if self._stack is None:
             raise RuntimeError("GlmClient used outside `running()`")
         while self._retired:
             await self._retired.pop().aclose()
@@ -306,7 +319,7 @@ class GlmClient:
             async with self._lane.post("chat/completions", _encoded(body), headers) as answer:
                 yield answer
         else:
-            async with http.stream("POST", "chat/completions", json=body, headers=traced or None) as response:
+            async with self._httpx().stream("POST", "chat/completions", json=body, headers=traced or None) as response:
                 yield response
 
     async def _attempt(self, body: JsonObject, on_delta: DeltaFnT | None) -> Turn:

@@ -25,7 +25,7 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -170,7 +170,7 @@ class ModelLane:
         connect_timeout: float,
         read_timeout: float,
         keep: int,
-        ssl_context: ssl.SSLContext | None = None,
+        tls: Callable[[], ssl.SSLContext] = ssl.create_default_context,
     ) -> None:
         parts = urlsplit(base_url.rstrip("/") + "/")
         self.base_url = base_url.rstrip("/") + "/"
@@ -181,7 +181,9 @@ class ModelLane:
         authority = f"[{self._host}]" if ":" in self._host else self._host
         self._authority = authority if default_port else f"{authority}:{self._port}"
         self._path = parts.path
-        self._ssl_context = ssl_context if self._tls else None
+        self._make_tls = tls
+        self._ssl_context: ssl.SSLContext | None = None
+        """Made at the first connection (loading the trusted certificates takes 20 ms)."""
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._keep = keep
@@ -189,6 +191,8 @@ class ModelLane:
         self._shown = redact_url(base_url)
 
     async def _connect(self) -> _Connection:
+        if self._tls and self._ssl_context is None:
+            self._ssl_context = self._make_tls()
         try:
             with anyio.fail_after(self.connect_timeout):
                 stream = await anyio.connect_tcp(

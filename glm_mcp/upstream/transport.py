@@ -35,7 +35,13 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 
 from glm_mcp import telemetry
-from glm_mcp.config import HttpUpstreamConfig, InProcessUpstreamConfig, StdioUpstreamConfig, UpstreamConfig
+from glm_mcp.config import (
+    BundledUpstreamConfig,
+    HttpUpstreamConfig,
+    InProcessUpstreamConfig,
+    StdioUpstreamConfig,
+    UpstreamConfig,
+)
 from glm_mcp.redact import printable, scrub
 
 logger = logging.getLogger(__name__)
@@ -301,6 +307,22 @@ async def _traced(request: httpx2.Request) -> None:
     telemetry.inject(request.headers)
 
 
+def _in_process(config: InProcessUpstreamConfig | BundledUpstreamConfig) -> Any:
+    """The server object to speak to in memory: the configured one, or the bundled server set up with its args.
+
+    Raises:
+        OSError: A bundled server's `args` are not its own (said like a command that cannot start).
+    """
+    if isinstance(config, InProcessUpstreamConfig):
+        return config.server
+    from servers import ArgumentsError, bundled_server  # the bundled servers' modules load with their first use
+
+    try:
+        return bundled_server(config.bundled, config.args)
+    except ArgumentsError as exc:
+        raise OSError(f"the bundled {config.bundled} server's args: {exc}") from None
+
+
 @asynccontextmanager
 async def open_transport(
     config: UpstreamConfig, server: str, closed: anyio.Event, tail: StderrTail, auth: httpx2.Auth | None = None
@@ -332,10 +354,9 @@ async def open_transport(
                 )
                 read, write = await stack.enter_async_context(streamable_http_client(config.url, http_client=http))
         else:
-            assert isinstance(config, InProcessUpstreamConfig)
-            # In-process servers are for tests and embedding; the SDK keeps their transport in a private module,
-            # imported only when one is configured (`tests/upstream/test_sdk_seams.py` checks it is still there).
+            # In-process servers (tests, embedding, the bundled ones) are spoken to in memory; the SDK keeps that
+            # transport in a private module (`tests/upstream/test_sdk_seams.py` checks it is still there).
             from mcp.client._memory import InMemoryTransport
 
-            read, write = await stack.enter_async_context(InMemoryTransport(config.server))
+            read, write = await stack.enter_async_context(InMemoryTransport(_in_process(config)))
         yield _WatchedReadStream(read, closed), write

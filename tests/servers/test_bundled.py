@@ -12,6 +12,9 @@ import mcp.types as T
 import pytest
 from mcp import Client
 
+from glm_mcp.config import parse_config
+from glm_mcp.errors import ConfigError
+from glm_mcp.gateway.core import Gateway
 from servers import clock, files, notes
 
 
@@ -160,3 +163,26 @@ async def test_a_folder_swapped_for_a_symlink_during_reads_never_leaks_a_file_ou
         await swapper.wait()
     assert not [text for text in seen if "SECRET" in text]
     assert any(text == "inside\n" for text in seen), sorted(set(seen))[:8]  # the race did not stop every read
+
+
+async def test_a_bundled_server_given_wrong_args_fails_alone_saying_what_it_takes(tmp_path: Path) -> None:
+    config = parse_config(
+        {"mcpServers": {"files": {"bundled": "files", "args": ["--rot", "."]}, "clock": {"bundled": "clock"}}}, {}
+    )
+    async with Gateway(config).running() as gateway:
+        status = gateway.status()
+    assert status["servers"]["clock"]["state"] == "ready"
+    failed = status["servers"]["files"]
+    assert failed["state"] == "failed"
+    assert "unrecognized arguments: --rot ." in failed.get("error", "") and "[--root ROOT]" in failed.get("error", "")
+
+
+def test_a_bundled_server_named_twice_or_unknown_is_a_config_error_that_says_what_to_do() -> None:
+    twice = {"a": {"bundled": "files", "args": ["--root", "a"]}, "b": {"bundled": "files", "args": ["--root", "b"]}}
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"mcpServers": twice}, {})
+    assert "mcpServers.b: the bundled files server runs once inside the gateway" in str(caught.value)
+    assert '"args": ["-m", "servers.files"' in str(caught.value)
+    with pytest.raises(ConfigError) as unknown:
+        parse_config({"mcpServers": {"x": {"bundled": "weather"}}}, {})
+    assert "mcpServers.x.bundled" in str(unknown.value) and "'clock', 'files' or 'notes'" in str(unknown.value)
