@@ -15,6 +15,7 @@ Contract:
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 import anyio
@@ -220,7 +221,7 @@ class BodyDeadline:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        deadline = anyio.current_time() + self.seconds
+        deadline = time.monotonic() + self.seconds
         body_done = False
         timed_out = False
 
@@ -228,7 +229,7 @@ class BodyDeadline:
             nonlocal body_done, timed_out
             if body_done or timed_out:
                 return await receive()
-            with anyio.move_on_after(deadline - anyio.current_time()):
+            with anyio.move_on_after(deadline - time.monotonic()):
                 message = await receive()
                 body_done = message["type"] != "http.request" or not message.get("more_body", False)
                 return message
