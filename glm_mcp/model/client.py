@@ -27,6 +27,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol
 
 import anyio
+import anyio.lowlevel
 import httpx2
 
 from glm_mcp import telemetry
@@ -364,9 +365,16 @@ class GlmClient:
     async def _read_stream(self, response: _Answer, on_delta: DeltaFnT) -> Turn:
         assembler = StreamAssembler()
         lines = response.aiter_lines()
+        first = True
         async for line in lines:
             for kind, text in assembler.feed_line(line):
                 await on_delta(kind, text)
+                if first:
+                    # The loop is handed back once after the first text: uvloop writes what a task sent only when
+                    # the task gives the loop back, so the first token would otherwise leave only once the rest of
+                    # the model's read (GLM often sends several chunks in one) was handed on too.
+                    first = False
+                    await anyio.lowlevel.checkpoint()
             if assembler.done:
                 break
         if assembler.done:
