@@ -263,9 +263,11 @@ class Table:
 
 
 def interleave(rounds: int, jobs: list[tuple[str, Callable[[], Result]]], table: Table) -> None:
+    """Every job once per round; every other round in reverse order, so no setup always runs first (measured: the
+    same gateway ran 10% slower placed first in a round than placed second)."""
     for index in range(rounds):
         print(f"round {index + 1}/{rounds}", flush=True)
-        for key, job in jobs:
+        for key, job in jobs if index % 2 == 0 else reversed(jobs):
             table.add(key, job())
 
 

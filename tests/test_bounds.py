@@ -14,7 +14,7 @@ import pytest
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import SecretStr
 
-from glm_mcp.activity import KEPT_ARGUMENTS
+from glm_mcp.activity import KEPT_ARGUMENTS, kept_arguments
 from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
@@ -53,6 +53,13 @@ async def test_150_calls_with_4_mb_arguments_leave_memory_where_it_was(tmp_path:
     assert after - before < 50, f"memory grew from {before:.0f} MB to {after:.0f} MB"
     kept = calls[-1]["arguments"]
     assert kept["(characters)"] > 3_900_000 and len(kept["(cut)"]) <= KEPT_ARGUMENTS + 1
+
+
+def test_the_history_keeps_short_arguments_whole_and_cuts_long_ones_however_they_look() -> None:
+    assert kept_arguments({"text": "é\n" * 300, "n": 3, "ok": True}) == {"text": "é\n" * 300, "n": 3, "ok": True}
+    for long in ({"n": 10**3000}, {"q": "\u0001" * 400}, {"nested": {"deep": "x" * 3000}}, {"k" * 3000: 1}):
+        kept = kept_arguments(long)
+        assert set(kept) == {"(cut)", "(characters)"} and kept["(characters)"] > KEPT_ARGUMENTS, list(long)
 
 
 @pytest.mark.parametrize(
