@@ -3,9 +3,10 @@
 Sequential chat completions with no tools (one request at a time on one kept-alive connection), non-streaming and
 streaming, sent directly to a local mock of GLM's API (the GLM emulator answering a short text), through glm-mcp in
 front of it (no MCP servers: nothing to offer), and through LiteLLM's proxy in front of the same mock (installed
-from PyPI into its own virtual environment, `bench/.venv-litellm`). After a warm-up, 7 rounds interleave the setups;
-each round's median per setup is kept and the median of those is reported. Non-streaming: the whole request's
-latency; streaming: the time to the first content token (the first SSE event carrying text).
+from PyPI into its own virtual environment, `bench/.venv-litellm`). After a warm-up, 7 rounds interleave the setups
+(every other round in reverse order); each round's median per setup is kept and the median of those is reported.
+Non-streaming: the whole request's latency; streaming: the time to the first content token (the first SSE event
+carrying text).
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def model_hop(table: harness.Table, rounds: int = 7, samples: int = 200, peers: 
                     _first_token_ms(clients[name], f"{base}/chat/completions")
             for index in range(rounds):
                 print(f"model hop round {index + 1}/{rounds}", flush=True)
-                for name, base in setups.items():
+                order = list(setups.items())
+                for name, base in order if index % 2 == 0 else reversed(order):  # no setup always first
                     for kind, measure in (("complete", _completion_ms), ("first_token", _first_token_ms)):
                         once = functools.partial(measure, clients[name], f"{base}/chat/completions")
                         table.add(f"model/{name}/{kind}", {"p50_ms": _median_of(samples, once)})
