@@ -15,7 +15,6 @@ Contract:
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 import anyio
@@ -221,7 +220,7 @@ class BodyDeadline:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        deadline = time.monotonic() + self.seconds
+        deadline = anyio.current_time() + self.seconds
         body_done = False
         timed_out = False
 
@@ -229,7 +228,7 @@ class BodyDeadline:
             nonlocal body_done, timed_out
             if body_done or timed_out:
                 return await receive()
-            with anyio.move_on_after(deadline - time.monotonic()):
+            with anyio.CancelScope(deadline=deadline):
                 message = await receive()
                 body_done = message["type"] != "http.request" or not message.get("more_body", False)
                 return message

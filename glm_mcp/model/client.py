@@ -200,6 +200,8 @@ class GlmClient:
 
     async def _with_retries(self, body: JsonObject, on_delta: DeltaFnT | None) -> Turn:
         model = str(body.get("model") or self.config.name)
+        if not telemetry.on():
+            return await self._observed(body, on_delta, model, None)
         asked = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "zai", "gen_ai.request.model": model}
         with telemetry.span(f"chat {model}", "client", asked) as span:
             turn = await self._observed(body, on_delta, model, span)
