@@ -9,8 +9,6 @@ what a test reads afterwards (registrations, authorization requests, token grant
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import secrets
 import time
@@ -21,10 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,
@@ -47,6 +41,7 @@ from starlette.routing import Route
 
 from glm_mcp.oauth.redirect import free_port
 from tests.helpers import serve_asgi
+from tests.tls import self_signed
 
 
 @dataclass
@@ -306,24 +301,7 @@ async def _world(
 async def client_metadata_document(folder: Path, redirect_port: int) -> AsyncGenerator[str, None]:
     """An HTTPS server (a self-signed certificate for 127.0.0.1) serving glm-mcp's Client ID Metadata Document;
     yields the document's URL, which is also the client's id."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    cert, key = self_signed(folder)
     document = {
         "client_name": "glm-mcp",
         "redirect_uris": [f"http://127.0.0.1:{redirect_port}/callback"],
@@ -335,5 +313,5 @@ async def client_metadata_document(folder: Path, redirect_port: int) -> AsyncGen
         return JSONResponse(document)
 
     app = Starlette(routes=[Route("/glm-mcp/client.json", serve_document)])
-    async with serve_asgi(app, ssl_certfile=str(folder / "cert.pem"), ssl_keyfile=str(folder / "key.pem")) as url:
+    async with serve_asgi(app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
         yield f"{url}/glm-mcp/client.json"

@@ -3,9 +3,7 @@ trust and `SSL_CERT_FILE`, compressed answers, and a proxy from the environment 
 
 from __future__ import annotations
 
-import datetime
 import gzip
-import ipaddress
 import json
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
@@ -14,10 +12,6 @@ from pathlib import Path
 import anyio
 import anyio.abc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from glm_mcp.config import ModelConfig
@@ -25,6 +19,7 @@ from glm_mcp.errors import ModelUnreachable
 from glm_mcp.model.client import GlmClient
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import serve_asgi
+from tests.tls import self_signed
 
 BODY = {"model": "glm-4.6", "messages": [{"role": "user", "content": "hi"}]}
 ANSWER = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}]}
@@ -145,33 +140,10 @@ async def test_a_proxy_named_in_the_environment_carries_the_request(monkeypatch:
     assert heads[0].startswith(b"POST http://glm.invalid/api/paas/v4/chat/completions HTTP/1.1")
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert, private = folder / "cert.pem", folder / "key.pem"
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    private.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert, private
-
-
 async def test_an_https_model_is_verified_against_ssl_cert_file_and_refused_when_untrusted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     fake = FakeGlm(lambda body: Reply(content="over TLS"))
     async with serve_asgi(fake.app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
         monkeypatch.delenv("SSL_CERT_DIR", raising=False)
