@@ -394,6 +394,7 @@ PROMISES: dict[str, Claims] = {
             "model/test_lane.py::test_a_connection_the_server_closed_after_an_answer_is_replaced_by_a_new_one",
             "model/test_lane.py::test_an_https_model_is_verified_against_ssl_cert_file_and_refused_when_untrusted",
             "model/test_lane.py::test_a_gzip_compressed_answer_is_read",
+            "model/test_lane.py::test_an_answer_without_a_length_is_read_to_the_close_and_a_cut_chunked_one_is_an_error",
             "model/test_lane.py::test_a_proxy_named_in_the_environment_carries_the_request",
         ),
     },

@@ -9,6 +9,7 @@ deflate undone, the connection kept for the next request when the answer said so
 Contract:
 - `post()` yields a `LaneResponse` (status, headers, `aread()`, `aiter_lines()`); a connection whose answer was not
   read to the end is closed, never reused;
+- an answer whose body has neither a length nor chunks ends when the server closes the connection;
 - a kept connection that went stale while idle (closed by the server: readable, or older than `KEEP_ALIVE_SECONDS`)
   is dropped before use; a request whose reused connection fails before any byte of the answer is sent once more
   on a new one (the server closed it without reading the request);
@@ -78,6 +79,12 @@ class _Answer:
     keep_alive: bool = False
     parser: httptools.HttpResponseParser | None = None
 
+    @property
+    def until_close(self) -> bool:
+        """Whether the body, having neither a length nor chunks, runs until the server closes the connection."""
+        chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        return self.headers_done and not self.complete and "content-length" not in self.headers and not chunked
+
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
@@ -123,7 +130,7 @@ class LaneResponse:
                 yield self._inflate.decompress(chunk) if self._inflate is not None else chunk
             if answer.complete:
                 return
-            await _receive_into(self._connection, self._parser, self._timeout)
+            await _receive_into(self._connection, self._parser, answer, self._timeout)
 
     async def aread(self) -> bytes:
         return b"".join([chunk async for chunk in self._chunks()])
@@ -142,7 +149,11 @@ class LaneResponse:
 
 
 async def _receive_into(
-    connection: _Connection, parser: httptools.HttpResponseParser, read_seconds: float, first: bool = False
+    connection: _Connection,
+    parser: httptools.HttpResponseParser,
+    answer: _Answer,
+    read_seconds: float,
+    first: bool = False,
 ) -> None:
     try:
         with anyio.fail_after(read_seconds):
@@ -150,6 +161,9 @@ async def _receive_into(
     except TimeoutError:
         raise ModelTimeout("the model endpoint timed out (ReadTimeout)") from None
     except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+        if isinstance(exc, anyio.EndOfStream) and answer.until_close:
+            answer.complete, answer.keep_alive = True, False  # a body without a length ends with the connection
+            return
         error = _Unanswered if first else ModelUnreachable
         reason = f"the connection closed before the answer ended ({type(exc).__name__})"
         raise error(f"cannot reach the model endpoint {connection.endpoint}: {reason}") from None
@@ -274,7 +288,7 @@ class ModelLane:
         parser = answer.parser = httptools.HttpResponseParser(answer)
         first = True
         while not answer.headers_done:
-            await _receive_into(connection, parser, self.read_timeout, first)
+            await _receive_into(connection, parser, answer, self.read_timeout, first)
             first = False
         return LaneResponse(self.base_url + path, connection, parser, answer, self.read_timeout)
 

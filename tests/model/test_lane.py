@@ -108,6 +108,22 @@ async def test_answers_that_keep_the_connection_share_one_and_connection_close_i
     assert seen == [1, 1, 2, 2]
 
 
+async def test_an_answer_without_a_length_is_read_to_the_close_and_a_cut_chunked_one_is_an_error() -> None:
+    whole = json.dumps(ANSWER).encode()
+
+    def answer(connection: int, head: bytes) -> tuple[bytes, bool]:
+        if connection == 1:  # an HTTP/1.0-style body: no length, no chunks, ended by the close
+            return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + whole, True
+        chunk = f"{len(whole):x}\r\n".encode() + whole[:10]  # a chunk cut short, then the close
+        return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk, True
+
+    async with raw_server(answer) as (url, _), GlmClient(_config(url)).running() as client:
+        assert (await client.complete(BODY)).content == "hello"
+        with pytest.raises(ModelUnreachable) as cut:
+            await client.complete(BODY)
+    assert "closed before the answer ended" in cut.value.message
+
+
 async def test_a_gzip_compressed_answer_is_read() -> None:
     def answer(connection: int, head: bytes) -> tuple[bytes, bool]:
         assert b"accept-encoding: gzip, deflate" in head.lower()
