@@ -389,13 +389,14 @@ PROMISES: dict[str, Claims] = {
         ),
         "max_retries": ("model/test_client.py::test_retries_stop_at_the_limit_with_glms_code_and_status",),
         "read timeout": ("model/test_client.py::test_a_slow_endpoint_times_out_with_504_over_real_http",),
-        "kept-alive connections, certificates from the system or SSL_CERT_FILE, gzip answers, proxies honoured": (
+        "kept-alive connections, certificates from the system or SSL_CERT_FILE, gzip answers, proxies and URL credentials": (
             "model/test_lane.py::test_answers_that_keep_the_connection_share_one_and_connection_close_is_obeyed",
             "model/test_lane.py::test_a_connection_the_server_closed_after_an_answer_is_replaced_by_a_new_one",
             "model/test_lane.py::test_an_https_model_is_verified_against_ssl_cert_file_and_refused_when_untrusted",
             "model/test_lane.py::test_a_gzip_compressed_answer_is_read",
             "model/test_lane.py::test_an_answer_without_a_length_is_read_to_the_close_and_a_cut_chunked_one_is_an_error",
             "model/test_lane.py::test_a_proxy_named_in_the_environment_carries_the_request",
+            "model/test_lane.py::test_credentials_in_the_url_go_as_basic_auth_through_httpx2",
         ),
     },
     "Configuration: `gateway`": {

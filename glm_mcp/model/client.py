@@ -10,8 +10,8 @@ Contract:
 - at most `max_concurrency` requests are in flight per model;
 - every failure is a `ModelError` with an HTTP status for the gateway's own client. Knows nothing about MCP.
 Requests go through the model lane (`model/lane.py`: the gateway's own kept-alive connections, which raise the
-gateway's own errors) unless a proxy is set in the environment or a transport is given (tests, embedding); then through
-httpx2, and this module is the boundary for httpx2's errors.
+gateway's own errors) unless a proxy is set in the environment, the URL carries credentials, or a transport is given
+(tests, embedding); then through httpx2, and this module is the boundary for httpx2's errors.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.lowlevel
@@ -71,10 +72,11 @@ class _Answer(Protocol):
     def aiter_lines(self) -> AsyncIterator[str]: ...
 
 
-def _proxied(base_url: str) -> bool:
-    """Whether the environment names a proxy for the endpoint's scheme (httpx2 honours it; the lane does not)."""
+def _needs_httpx(base_url: str) -> bool:
+    """Whether the requests need httpx2 rather than the lane: the environment names a proxy for the endpoint's
+    scheme, or the URL carries a user and password (httpx2 sends them as Basic auth; the lane does not)."""
     proxies = urllib.request.getproxies()
-    return bool(proxies.get(base_url.split(":", 1)[0].lower()) or proxies.get("all"))
+    return bool(proxies.get(base_url.split(":", 1)[0].lower()) or proxies.get("all") or urlsplit(base_url).username)
 
 
 def _encoded(body: JsonObject) -> bytes:
@@ -152,7 +154,7 @@ class GlmClient:
         if self._lane is not None:
             self._retired.append(self._lane)
             self._lane = None
-        if self._transport is None and not _proxied(config.base_url):
+        if self._transport is None and not _needs_httpx(config.base_url):
             self._lane = ModelLane(
                 config.base_url,
                 connect_timeout=config.connect_timeout,

@@ -3,6 +3,7 @@ trust and `SSL_CERT_FILE`, compressed answers, and a proxy from the environment 
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from collections.abc import AsyncGenerator, Callable
@@ -154,6 +155,17 @@ async def test_a_proxy_named_in_the_environment_carries_the_request(monkeypatch:
         async with GlmClient(_config("http://glm.invalid/api/paas/v4")).running() as client:
             assert (await client.complete(BODY)).content == "hello"
     assert heads[0].startswith(b"POST http://glm.invalid/api/paas/v4/chat/completions HTTP/1.1")
+
+
+async def test_credentials_in_the_url_go_as_basic_auth_through_httpx2() -> None:
+    def answer(connection: int, head: bytes) -> tuple[bytes, bool]:
+        return _http(json.dumps(ANSWER).encode()), False
+
+    async with raw_server(answer) as (url, heads):
+        config = _config(url.replace("http://", "http://ada:secret@")).model_copy(update={"api_key": None})
+        async with GlmClient(config).running() as client:
+            assert (await client.complete(BODY)).content == "hello"
+    assert b"authorization: basic " + base64.b64encode(b"ada:secret").lower() in heads[0].lower()
 
 
 async def test_an_https_model_is_verified_against_ssl_cert_file_and_refused_when_untrusted(
