@@ -107,7 +107,7 @@ def parse_upstream(
     variables were filled in (what came from a variable is never echoed in an error).
 
     Raises:
-        ConfigError: The entry is not a valid stdio or HTTP server.
+        ConfigError: The entry is not a valid stdio, HTTP or bundled server.
     """
     if not isinstance(raw, dict):
         raise ConfigError(f'{path}: must be an object with "command" (stdio), "url" (HTTP) or "bundled"')

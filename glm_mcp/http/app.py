@@ -69,8 +69,8 @@ class GatewayApp:
 
 class _ModelFaces:
     """The model faces' POSTs go straight to their app, past the MCP session bounds and Starlette's router and error
-    layers, none of which they use (measured: about 8% of a completion's CPU, most of it in the wrappers every
-    streamed chunk passed). Every other request, and other methods on these paths, go through the routes."""
+    layers, none of which they use (the error layers wrap `send`, which every streamed chunk passed through). Every
+    other request, and other methods on these paths, go through the routes."""
 
     def __init__(self, app: ASGIApp, faces: ASGIApp, paths: tuple[str, ...]) -> None:
         self._app = app
