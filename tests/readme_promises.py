@@ -397,6 +397,7 @@ PROMISES: dict[str, Claims] = {
             "model/test_lane.py::test_an_answer_without_a_length_is_read_to_the_close_and_a_cut_chunked_one_is_an_error",
             "model/test_lane.py::test_a_proxy_named_in_the_environment_carries_the_request",
             "model/test_lane.py::test_credentials_in_the_url_go_as_basic_auth_through_httpx2",
+            "model/test_lane.py::test_a_reload_reaches_the_new_endpoint_with_the_new_key_and_a_new_key_alone_keeps_the_connection",
         ),
     },
     "Configuration: `gateway`": {

@@ -59,8 +59,8 @@ DRAIN_SECONDS = 1.0
 """How long the end of a stream's body is waited for after `[DONE]` (then the connection is closed instead)."""
 
 
-class _Answer(Protocol):
-    """What `_attempt` reads of an answer: an `httpx2.Response`, or the lane's."""
+class _Response(Protocol):
+    """What `_attempt` reads of an answer: an `httpx2.Response`, or the lane's `LaneResponse`."""
 
     @property
     def status_code(self) -> int: ...
@@ -83,7 +83,7 @@ def _encoded(body: JsonObject) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _retry_after(response: _Answer) -> float | None:
+def _retry_after(response: _Response) -> float | None:
     value = response.headers.get("retry-after")
     if not value:
         return None
@@ -122,6 +122,8 @@ class GlmClient:
         self._http: httpx2.AsyncClient | None = None
         self._stack: AsyncExitStack | None = None
         self._lane: ModelLane | None = None
+        self._lane_settings: tuple[str, float, float, int] | None = None
+        """What the lane was made for: endpoint, timeouts, connections kept."""
         self._retired: list[ModelLane] = []
         self._headers: list[tuple[str, str]] = []
 
@@ -151,10 +153,11 @@ class GlmClient:
             self._headers.append(("Authorization", f"Bearer {config.api_key.get_secret_value()}"))
         if self._http is not None:
             self._configure(self._http)
-        if self._lane is not None:
-            self._retired.append(self._lane)
+        lane = self._lane
+        wanted = (config.base_url, config.connect_timeout, config.read_timeout, config.max_concurrency)
+        if self._transport is not None or _needs_httpx(config.base_url):
             self._lane = None
-        if self._transport is None and not _needs_httpx(config.base_url):
+        elif lane is None or wanted != self._lane_settings:  # a new key alone keeps the connections
             self._lane = ModelLane(
                 config.base_url,
                 connect_timeout=config.connect_timeout,
@@ -162,6 +165,9 @@ class GlmClient:
                 keep=config.max_concurrency,
                 tls=httpx2.create_ssl_context,  # the trust httpx2 would use (`SSL_CERT_FILE`, the system's)
             )
+        self._lane_settings = wanted
+        if lane is not None and lane is not self._lane:
+            self._retired.append(lane)  # its kept connections close before the next request (this runs outside it)
 
     def _configure(self, http: httpx2.AsyncClient) -> None:
         config = self.config
@@ -312,7 +318,7 @@ class GlmClient:
                 await anyio.sleep(delay)
 
     @asynccontextmanager
-    async def _post(self, body: JsonObject) -> AsyncGenerator[_Answer, None]:
+    async def _post(self, body: JsonObject) -> AsyncGenerator[_Response, None]:
         if self._stack is None:
             raise RuntimeError("GlmClient used outside `running()`")
         while self._retired:
@@ -366,7 +372,7 @@ class GlmClient:
             raise _NetworkError("the model aborted the answer (finish_reason network_error)")
         return turn
 
-    async def _read_stream(self, response: _Answer, on_delta: DeltaFnT) -> Turn:
+    async def _read_stream(self, response: _Response, on_delta: DeltaFnT) -> Turn:
         assembler = StreamAssembler()
         lines = response.aiter_lines()
         first = True

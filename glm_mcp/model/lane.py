@@ -28,7 +28,7 @@ import zlib
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import anyio
@@ -68,16 +68,16 @@ class _Connection:
             return True
 
 
-@dataclass
 class _Answer:
-    """What httptools' callbacks collect from one answer."""
+    """One answer as httptools' callbacks collect it, with its parser."""
 
-    headers: dict[str, str] = field(default_factory=dict[str, str])
-    body: deque[bytes] = field(default_factory=deque[bytes])
-    headers_done: bool = False
-    complete: bool = False
-    keep_alive: bool = False
-    parser: httptools.HttpResponseParser | None = None
+    def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
+        self.body: deque[bytes] = deque()
+        self.headers_done = False
+        self.complete = False
+        self.keep_alive = False
+        self.parser = httptools.HttpResponseParser(self)
 
     @property
     def until_close(self) -> bool:
@@ -98,20 +98,17 @@ class _Answer:
 
     def on_message_complete(self) -> None:
         self.complete = True  # the parser says whether the connection stays open only while it reads the message
-        self.keep_alive = self.parser is not None and self.parser.should_keep_alive()
+        self.keep_alive = self.parser.should_keep_alive()
 
 
 class LaneResponse:
     """One answer: its status and headers at once, its body as it arrives."""
 
-    def __init__(
-        self, url: str, connection: _Connection, parser: httptools.HttpResponseParser, answer: _Answer, timeout: float
-    ) -> None:
+    def __init__(self, url: str, connection: _Connection, answer: _Answer, timeout: float) -> None:
         self.url = url
-        self.status_code: int = parser.get_status_code()
+        self.status_code: int = answer.parser.get_status_code()
         self.headers = answer.headers
         self._connection = connection
-        self._parser = parser
         self._answer = answer
         self._timeout = timeout
         encoding = answer.headers.get("content-encoding", "identity").strip().lower()
@@ -130,7 +127,7 @@ class LaneResponse:
                 yield self._inflate.decompress(chunk) if self._inflate is not None else chunk
             if answer.complete:
                 return
-            await _receive_into(self._connection, self._parser, answer, self._timeout)
+            await _receive_into(self._connection, answer, self._timeout)
 
     async def aread(self) -> bytes:
         return b"".join([chunk async for chunk in self._chunks()])
@@ -148,13 +145,7 @@ class LaneResponse:
             yield pending
 
 
-async def _receive_into(
-    connection: _Connection,
-    parser: httptools.HttpResponseParser,
-    answer: _Answer,
-    read_seconds: float,
-    first: bool = False,
-) -> None:
+async def _receive_into(connection: _Connection, answer: _Answer, read_seconds: float, first: bool = False) -> None:
     try:
         with anyio.fail_after(read_seconds):
             data = await connection.stream.receive(RECEIVE_BYTES)
@@ -168,7 +159,7 @@ async def _receive_into(
         reason = f"the connection closed before the answer ended ({type(exc).__name__})"
         raise error(f"cannot reach the model endpoint {connection.endpoint}: {reason}") from None
     try:
-        parser.feed_data(data)
+        answer.parser.feed_data(data)
     except httptools.HttpParserError as exc:
         reason = f"its answer is not HTTP/1.1 ({exc})"
         raise ModelUnreachable(f"cannot reach the model endpoint {connection.endpoint}: {reason}") from None
@@ -195,6 +186,16 @@ class ModelLane:
         authority = f"[{self._host}]" if ":" in self._host else self._host
         self._authority = authority if default_port else f"{authority}:{self._port}"
         self._path = parts.path
+        self._fixed_head = "\r\n".join(
+            (
+                f"Host: {self._authority}",
+                "Accept: */*",
+                "Accept-Encoding: gzip, deflate",
+                "User-Agent: glm-mcp",
+                "Content-Type: application/json",
+            )
+        )
+        """The head's lines every request repeats."""
         self._make_tls = tls
         self._ssl_context: ssl.SSLContext | None = None
         """Made at the first connection (loading the trusted certificates takes 20 ms)."""
@@ -235,15 +236,7 @@ class ModelLane:
         return None
 
     def _head(self, path: str, length: int, headers: list[tuple[str, str]]) -> bytes:
-        lines = [
-            f"POST {self._path}{path} HTTP/1.1",
-            f"Host: {self._authority}",
-            "Accept: */*",
-            "Accept-Encoding: gzip, deflate",
-            "User-Agent: glm-mcp",
-            "Content-Type: application/json",
-            f"Content-Length: {length}",
-        ]
+        lines = [f"POST {self._path}{path} HTTP/1.1", self._fixed_head, f"Content-Length: {length}"]
         lines += [f"{name}: {value}" for name, value in headers]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -285,12 +278,11 @@ class ModelLane:
             reason = f"the connection closed while sending ({type(exc).__name__})"
             raise _Unanswered(f"cannot reach the model endpoint {self._shown}: {reason}") from None
         answer = _Answer()
-        parser = answer.parser = httptools.HttpResponseParser(answer)
         first = True
         while not answer.headers_done:
-            await _receive_into(connection, parser, answer, self.read_timeout, first)
+            await _receive_into(connection, answer, self.read_timeout, first)
             first = False
-        return LaneResponse(self.base_url + path, connection, parser, answer, self.read_timeout)
+        return LaneResponse(self.base_url + path, connection, answer, self.read_timeout)
 
     async def aclose(self) -> None:
         while self._idle:

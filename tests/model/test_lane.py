@@ -125,6 +125,28 @@ async def test_an_answer_without_a_length_is_read_to_the_close_and_a_cut_chunked
     assert "closed before the answer ended" in cut.value.message
 
 
+async def test_a_reload_reaches_the_new_endpoint_with_the_new_key_and_a_new_key_alone_keeps_the_connection() -> None:
+    seen: list[tuple[str, int, str]] = []
+
+    def answering(name: str) -> AnswerFnT:
+        def answer(connection: int, head: bytes) -> tuple[bytes, bool]:
+            key = next(line for line in head.decode().split("\r\n") if line.lower().startswith("authorization"))
+            seen.append((name, connection, key.split()[-1]))
+            return _http(json.dumps(ANSWER).encode()), False
+
+        return answer
+
+    async with raw_server(answering("a")) as (first, _), raw_server(answering("b")) as (second, _):
+        client = GlmClient(_config(first))
+        async with client.running():
+            await client.complete(BODY)
+            client.reconfigure(_config(second).model_copy(update={"api_key": SecretStr("k-456")}))
+            await client.complete(BODY)
+            client.reconfigure(_config(second).model_copy(update={"api_key": SecretStr("k-789")}))
+            await client.complete(BODY)
+    assert seen == [("a", 1, "k-123"), ("b", 1, "k-456"), ("b", 1, "k-789")]
+
+
 async def test_a_gzip_compressed_answer_is_read() -> None:
     def answer(connection: int, head: bytes) -> tuple[bytes, bool]:
         assert b"accept-encoding: gzip, deflate" in head.lower()
