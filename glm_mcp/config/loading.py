@@ -17,7 +17,7 @@ import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from dotenv import dotenv_values
 from pydantic import SecretStr, ValidationError
@@ -26,6 +26,7 @@ from glm_mcp._json import as_object
 from glm_mcp.config.defaults import default_config_data, holds_private_files
 from glm_mcp.config.models import (
     PASSED_ENV,
+    BundledName,
     BundledUpstreamConfig,
     GatewayConfig,
     HttpUpstreamConfig,
@@ -126,9 +127,10 @@ def parse_upstream(
     elif kind in ("http", "sse") or "url" in entry:
         model = HttpUpstreamConfig
     else:
+        names = ", ".join(json.dumps(name) for name in get_args(BundledName))
         raise ConfigError(
             f'{path}: needs "command" (a stdio server), "url" (an HTTP server) or "bundled" (one of glm-mcp\'s own '
-            'servers: "clock", "files" or "notes")'
+            f"servers: {names})"
         )
     try:
         upstream = model.model_validate(entry)

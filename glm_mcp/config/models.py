@@ -165,12 +165,16 @@ class InProcessUpstreamConfig(_UpstreamBase):
     """The server object."""
 
 
+BundledName = Literal["clock", "files", "notes"]
+"""The servers of `servers/` (its `BUNDLED`; a test keeps the two equal)."""
+
+
 class BundledUpstreamConfig(_UpstreamBase):
     """One of the bundled servers of `servers/`, run inside the gateway's process: no interpreter of its own to
     start (about half a second of CPU each), spoken to in memory. Each runs at most once per gateway."""
 
     type: Literal["bundled"] = "bundled"
-    bundled: Literal["clock", "files", "notes"]
+    bundled: BundledName
     """Which one."""
 
     args: tuple[str, ...] = ()

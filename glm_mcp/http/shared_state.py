@@ -62,17 +62,16 @@ class SharedState:
         self.problem: str | None = None
         """Why this replica cannot share state right now (Redis not answering), for `/readyz`."""
 
-    async def connect(self) -> bytes:
-        """Reach Redis before anything starts, and take the signing key the replicas share (b"" without Redis).
+    async def connect(self) -> None:
+        """Reach Redis before anything starts, and take the signing key the replicas share (none without Redis).
 
         Raises:
             ConfigError: Redis cannot be reached: the replica does not start (said without a traceback).
         """
         if self.redis is None or self.cluster is None:
-            return b""
+            return
         try:
             self._key = await self.cluster.signing_key()
-            return self._key
         except SharedStateError as exc:
             await self.redis.aclose()
             raise ConfigError(f"gateway.redis_url: {exc}; start Redis or fix the URL") from None

@@ -6,13 +6,16 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import get_args
 
 import anyio
 import mcp.types as T
 import pytest
 from mcp import Client
 
+import servers
 from glm_mcp.config import parse_config
+from glm_mcp.config.models import BundledName
 from glm_mcp.errors import ConfigError
 from glm_mcp.gateway.core import Gateway
 from servers import clock, files, notes
@@ -177,6 +180,10 @@ async def test_a_bundled_server_given_wrong_args_fails_alone_saying_what_it_take
     assert "unrecognized arguments: --rot ." in failed.get("error", "") and "[--root ROOT]" in failed.get("error", "")
 
 
+def test_the_config_names_exactly_the_bundled_servers() -> None:
+    assert get_args(BundledName) == servers.BUNDLED
+
+
 def test_a_bundled_server_named_twice_or_unknown_is_a_config_error_that_says_what_to_do() -> None:
     twice = {"a": {"bundled": "files", "args": ["--root", "a"]}, "b": {"bundled": "files", "args": ["--root", "b"]}}
     with pytest.raises(ConfigError) as caught:
@@ -186,3 +193,6 @@ def test_a_bundled_server_named_twice_or_unknown_is_a_config_error_that_says_wha
     with pytest.raises(ConfigError) as unknown:
         parse_config({"mcpServers": {"x": {"bundled": "weather"}}}, {})
     assert "mcpServers.x.bundled" in str(unknown.value) and "'clock', 'files' or 'notes'" in str(unknown.value)
+    with pytest.raises(ConfigError) as neither:
+        parse_config({"mcpServers": {"x": {"args": ["--root", "."]}}}, {})
+    assert '"bundled" (one of glm-mcp\'s own servers: "clock", "files", "notes")' in str(neither.value)
