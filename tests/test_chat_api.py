@@ -73,6 +73,21 @@ async def test_streaming_sends_deltas_of_every_step_tool_events_and_one_finish()
     assert all(c.object == "chat.completion.chunk" for c in chunks)
 
 
+async def test_streamed_text_with_quotes_escapes_and_other_scripts_arrives_intact_in_well_formed_chunks() -> None:
+    text = 'She said "ok" \\ then a tab\tand a line\nbreak: ünïcödé, 漢字, emoji 🙂, </script>'
+    reasoning = 'Think: "a\\b" \u2028 done'
+    async with stack(FakeGlm([Reply(reasoning=reasoning, content=text)])) as s:
+        stream = await s.client.chat.completions.create(
+            model="glm-4.6", messages=[{"role": "user", "content": "say it"}], stream=True
+        )
+        chunks = [chunk async for chunk in stream]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
+    thought = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks)
+    assert thought == reasoning
+    assert len({(c.id, c.model, c.created, c.object) for c in chunks}) == 1  # text chunks and the rest alike
+    assert chunks[0].id.startswith("chatcmpl-") and chunks[0].model == "glm-4.6"
+
+
 async def test_a_client_tool_call_comes_back_for_the_client_to_run_and_gateway_tools_never_do() -> None:
     fake = FakeGlm([Reply(tool_calls=[("get_location", "{}")])])
     tool: dict[str, Any] = {

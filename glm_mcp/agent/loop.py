@@ -172,8 +172,9 @@ class Agent:
         steps = 0
         calls_made = 0
         turn = Turn()
+        limits = self.limits
         # A caller (a request, glm__agent) may lower the limit, never raise it past the config.
-        limit = min(max_steps or self.limits.max_steps, self.limits.max_steps)
+        limit = min(max_steps or limits.max_steps, limits.max_steps)
         # Calls the loop makes are the loop's: GLM answers their servers' sampling (the caller pays for GLM already).
         asker = LoopAsker(asker)
 
@@ -206,7 +207,7 @@ class Agent:
 
         stopped_by: str | None = None
         announced: Any = None
-        with anyio.move_on_after(self.limits.max_seconds) as wall:
+        with anyio.CancelScope(deadline=anyio.current_time() + limits.max_seconds) as wall:
             while True:
                 if steps >= limit:
                     stopped_by = "max_steps"
@@ -214,10 +215,11 @@ class Agent:
                 steps += 1
                 answer_started[0] = False
                 leaks.clear()
-                await emit(AgentEvent("step", data={"step": steps}))
-                if steps == 1 or offer.facts.get("promoted") != announced:
+                if on_event is not None:  # (a run without a listener makes no events)
+                    await on_event(AgentEvent("step", data={"step": steps}))
+                if on_event is not None and (steps == 1 or offer.facts.get("promoted") != announced):
                     announced = offer.facts.get("promoted")
-                    await emit(AgentEvent("offer", data=dict(offer.facts)))
+                    await on_event(AgentEvent("offer", data=dict(offer.facts)))
                 request = {**body, "messages": messages}
                 if offer.definitions:
                     request["tools"] = offer.definitions

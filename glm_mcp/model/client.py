@@ -19,6 +19,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import os
 import random
 import time
 import urllib.request
@@ -94,13 +95,6 @@ def _retry_after(response: _Response) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
-def _common_prefix(a: str, b: str) -> str:
-    for position, (x, y) in enumerate(zip(a, b, strict=False)):
-        if x != y:
-            return a[:position]
-    return a if len(a) <= len(b) else b
-
-
 class _NetworkError(ModelResponseError):
     """`finish_reason: "network_error"`: GLM aborted the inference; worth a retry."""
 
@@ -129,8 +123,7 @@ class GlmClient:
 
     @asynccontextmanager
     async def running(self) -> AsyncGenerator[GlmClient, None]:
-        """Ready to send; the connections open with the first request and close on exit. (httpx2's client is made
-        only where it carries the requests: its making cost a start 100 ms, an SSL context and httpcore2's import.)"""
+        """Ready to send; connections open with the first request, close on exit (httpx2's client at its first use)."""
         async with AsyncExitStack() as stack:
             self._stack = stack
             self.reconfigure(self.config)
@@ -271,25 +264,33 @@ class GlmClient:
     async def _retrying(self, body: JsonObject, on_delta: DeltaFnT | None, retries: list[int]) -> Turn:
         attempt = 0
         handed: dict[str, str] = {}
-        """Text of each kind handed on so far: what the reader of the stream has."""
-        current: dict[str, str] = {}
-        """Text of each kind the current attempt has produced."""
+        """Text of each kind the reader of the stream had when the current attempt began."""
+        current: dict[str, list[str]] = {}
+        """The pieces of text of each kind the current attempt has produced."""
+        passing: set[str] = set()
+        """Kinds the reader has exactly as this attempt made them: their pieces are handed on as they come."""
 
         async def forward(kind: str, text: str) -> None:
             assert on_delta is not None
-            produced = current[kind] = current.get(kind, "") + text
-            known = handed.get(kind, "")
+            pieces = current.setdefault(kind, [])
+            pieces.append(text)
+            if kind in passing:
+                await on_delta(kind, text)
+                return
+            produced, known = "".join(pieces), handed.get(kind, "")
             if known.startswith(produced):
                 return  # a retry repeating what the reader already has
             start = len(known)
             if not produced.startswith(known):
-                start = len(_common_prefix(known, produced))
+                start = len(os.path.commonprefix([known, produced]))
                 replaces = {"kind": kind, "from_char": start}
                 await on_delta("retry", json.dumps({"attempt": attempt + 1, "replaces": replaces}))
-            handed[kind] = produced
+            passing.add(kind)
             await on_delta(kind, produced[start:])
 
         while True:
+            handed.update({kind: "".join(current[kind]) for kind in passing})
+            passing.clear()
             current.clear()
             try:
                 try:  # a free slot is taken without anyio's two checkpoints (measured: 3% of a completion's CPU)

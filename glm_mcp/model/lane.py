@@ -15,20 +15,26 @@ Contract:
   on a new one (the server closed it without reading the request);
 - connecting takes at most `connect_timeout`, each read or write at most `read_timeout` (else `ModelTimeout`); every
   other failure of the connection is `ModelUnreachable`, naming the endpoint. Reads no answer's meaning.
+A plain `http://` connection (a local vLLM or SGLang, the common case on the hot path) is written and read on its
+socket: a send is one system call with no turn of the loop, a read that finds bytes waiting takes them at once, and a
+read that must wait waits for the socket to be readable. An `https://` one goes through anyio's TLS stream.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
+import os
 import select
 import socket
 import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import anyio
@@ -42,18 +48,113 @@ from glm_mcp.redact import redact_url
 KEEP_ALIVE_SECONDS = 5.0
 """How long an idle connection is kept (what httpx2 keeps one for)."""
 RECEIVE_BYTES = 65536
-SEND_UNTIMED_BYTES = 65536
-"""A request this small goes into the transport's buffer at once (asyncio pauses a writer only past 64 KiB): its
-send needs no timeout of its own."""
 
 
 class _Unanswered(ModelUnreachable):
     """The connection closed before a byte of the answer came: the server did not take the request."""
 
 
+class _Link(Protocol):
+    """One connection's bytes both ways; each wait bounded by `seconds` (`TimeoutError` past it)."""
+
+    async def send(self, data: bytes, seconds: float) -> None: ...
+
+    async def receive(self, seconds: float) -> bytes:
+        """The next bytes; `b""` when the server closed the connection."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+async def _ready(wait: Callable[[socket.socket], Awaitable[None]], sock: socket.socket, seconds: float) -> None:
+    with anyio.CancelScope(deadline=anyio.current_time() + seconds):
+        await wait(sock)
+        return
+    raise TimeoutError
+
+
+class _Plain:
+    """A plain TCP connection, written and read on its non-blocking socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    async def send(self, data: bytes, seconds: float) -> None:
+        view = memoryview(data)
+        while True:
+            try:
+                view = view[self.sock.send(view) :]
+            except BlockingIOError:
+                pass
+            if not view:
+                return
+            await _ready(anyio.wait_writable, self.sock, seconds)
+
+    async def receive(self, seconds: float) -> bytes:
+        while True:
+            try:
+                return self.sock.recv(RECEIVE_BYTES)
+            except BlockingIOError:
+                pass
+            await _ready(anyio.wait_readable, self.sock, seconds)
+
+    async def aclose(self) -> None:
+        anyio.notify_closing(self.sock)
+        self.sock.close()
+
+
+class _Streamed:
+    """A connection through an anyio byte stream (TLS)."""
+
+    def __init__(self, stream: anyio.abc.ByteStream) -> None:
+        self.stream = stream
+
+    async def send(self, data: bytes, seconds: float) -> None:
+        with anyio.CancelScope(deadline=anyio.current_time() + seconds):
+            await self.stream.send(data)
+            return
+        raise TimeoutError
+
+    async def receive(self, seconds: float) -> bytes:
+        with anyio.CancelScope(deadline=anyio.current_time() + seconds):
+            try:
+                return await self.stream.receive(RECEIVE_BYTES)
+            except anyio.EndOfStream:
+                return b""
+        raise TimeoutError
+
+    async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await self.stream.aclose()
+
+
+async def _connect_plain(host: str, port: int) -> socket.socket:
+    """A connected non-blocking TCP socket to the first of `host`'s addresses that takes it."""
+    failure: OSError | None = None
+    for family, kind, proto, _, address in await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            try:
+                sock.connect(address)
+            except BlockingIOError:
+                await anyio.wait_writable(sock)
+                if code := sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    raise OSError(code, os.strerror(code)) from None
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        except BaseException as exc:
+            anyio.notify_closing(sock)
+            sock.close()
+            if not isinstance(exc, OSError):
+                raise
+            failure = exc
+    raise failure or OSError(errno.EHOSTUNREACH, f"no address for {host}")
+
+
 @dataclass
 class _Connection:
-    stream: anyio.abc.ByteStream
+    link: _Link
     raw: socket.socket | None
     endpoint: str
     """The base URL, as errors show it."""
@@ -147,17 +248,20 @@ class LaneResponse:
 
 async def _receive_into(connection: _Connection, answer: _Answer, read_seconds: float, first: bool = False) -> None:
     try:
-        with anyio.fail_after(read_seconds):
-            data = await connection.stream.receive(RECEIVE_BYTES)
+        data = await connection.link.receive(read_seconds)
     except TimeoutError:
         raise ModelTimeout("the model endpoint timed out (ReadTimeout)") from None
-    except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-        if isinstance(exc, anyio.EndOfStream) and answer.until_close:
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+        reason = f"the connection closed before the answer ended ({type(exc).__name__})"
+        error = _Unanswered if first else ModelUnreachable
+        raise error(f"cannot reach the model endpoint {connection.endpoint}: {reason}") from None
+    if not data:
+        if answer.until_close:
             answer.complete, answer.keep_alive = True, False  # a body without a length ends with the connection
             return
         error = _Unanswered if first else ModelUnreachable
-        reason = f"the connection closed before the answer ended ({type(exc).__name__})"
-        raise error(f"cannot reach the model endpoint {connection.endpoint}: {reason}") from None
+        reason = "the connection closed before the answer ended (EndOfStream)"
+        raise error(f"cannot reach the model endpoint {connection.endpoint}: {reason}")
     try:
         answer.parser.feed_data(data)
     except httptools.HttpParserError as exc:
@@ -210,21 +314,17 @@ class ModelLane:
             self._ssl_context = self._make_tls()
         try:
             with anyio.fail_after(self.connect_timeout):
+                if not self._tls:
+                    sock = await _connect_plain(self._host, self._port)
+                    return _Connection(_Plain(sock), sock, self._shown)
                 stream = await anyio.connect_tcp(
-                    self._host,
-                    self._port,
-                    ssl_context=self._ssl_context,
-                    tls=self._tls,
-                    tls_standard_compatible=False,
+                    self._host, self._port, ssl_context=self._ssl_context, tls=True, tls_standard_compatible=False
                 )
         except TimeoutError:
             raise ModelTimeout("the model endpoint timed out (ConnectTimeout)") from None
         except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
             raise ModelUnreachable(f"cannot reach the model endpoint {self._shown}: ConnectError: {exc}") from None
-        raw = stream.extra(SocketAttribute.raw_socket, None)
-        if raw is not None and not self._tls:
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return _Connection(stream, raw, self._shown)
+        return _Connection(_Streamed(stream), stream.extra(SocketAttribute.raw_socket, None), self._shown)
 
     async def _take(self) -> _Connection | None:
         now = time.monotonic()
@@ -267,11 +367,7 @@ class ModelLane:
 
     async def _exchange(self, connection: _Connection, data: bytes, path: str) -> LaneResponse:
         try:
-            if len(data) <= SEND_UNTIMED_BYTES:
-                await connection.stream.send(data)
-            else:
-                with anyio.fail_after(self.read_timeout):
-                    await connection.stream.send(data)
+            await connection.link.send(data, self.read_timeout)
         except TimeoutError:
             raise ModelTimeout("the model endpoint timed out (WriteTimeout)") from None
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
@@ -290,8 +386,7 @@ class ModelLane:
 
 
 async def _close(connection: _Connection) -> None:
-    with anyio.CancelScope(shield=True):
-        try:
-            await connection.stream.aclose()
-        except (OSError, anyio.BrokenResourceError, ssl.SSLError):
-            pass
+    try:
+        await connection.link.aclose()
+    except (OSError, anyio.BrokenResourceError, ssl.SSLError):
+        pass

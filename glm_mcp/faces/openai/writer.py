@@ -154,6 +154,12 @@ class ChunkStream:
         self.pending: list[str] = []
         """Frames written as soon as the response starts."""
         self.base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
+        opening = dumps(self.base)[:-1]
+        self._text_heads = {
+            kind: f'data: {opening},"choices":[{{"index":0,"delta":{{"{kind}":'
+            for kind in ("content", "reasoning_content")
+        }
+        """What a text chunk's frame says before its text: the frame `_frame` writes for `{kind: text}`, made once."""
 
     async def write(self, text: str) -> None:
         if not self.started:  # the role chunk, the events waiting and the first text go out as one write
@@ -172,10 +178,8 @@ class ChunkStream:
         return f"data: {dumps({**self.base, 'choices': choices, **extra})}\n\n"
 
     async def on_event(self, event: AgentEvent) -> None:
-        if event.kind == "content":
-            await self.chunk({"content": event.text})
-        elif event.kind == "reasoning_content":
-            await self.chunk({"reasoning_content": event.text})
+        if (head := self._text_heads.get(event.kind)) is not None:  # most of a stream: one JSON string each
+            await self.write(f'{head}{dumps(event.text)}}},"finish_reason":null}}]}}\n\n')
         elif event.kind == "offer" and self.events and not self.started:
             # Said before anything else, but without starting the response: a model error can still get its status.
             self.pending.append(self._frame({}, None, glm_mcp={"event": "offer", **event.data}))
