@@ -27,8 +27,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("gateway: routing, the call's timeout, the result validated, records and metrics", ("Gateway.call_tool",)),
     ("MCP face: the fast lane (parse, handler, result shaped for the revision)", ("FastLane",)),
     (
-        "guards and bounds: host, origin, token, body deadline and size, session limits",
-        ("RequestGuard", "BearerAuth", "BodyDeadline", "SessionLimits", "ResponseMode"),
+        "guards and bounds: host, origin, token, budget, body size, session limits",
+        ("RequestGuard", "BearerAuth", "RequestBudget", "BoundedBodies", "SessionLimits", "ResponseMode"),
     ),
     ("event loop (uvloop: sockets, pipes, scheduling)", ("Runner.run",)),
 ]

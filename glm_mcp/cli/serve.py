@@ -118,7 +118,9 @@ def serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     telemetry.start(os.environ, otel.endpoint, otel.service_name)  # before the app: it traces only when on
     app = build_app(gateway, on_ready=announce, from_text=published)
     protocol = bounded_protocol(
-        max_connections=config.gateway.max_connections, header_timeout_seconds=config.gateway.header_timeout
+        max_connections=config.gateway.max_connections,
+        header_timeout_seconds=config.gateway.header_timeout,
+        body_timeout_seconds=config.gateway.body_timeout,
     )
     server = HostServer(
         uvicorn.Config(

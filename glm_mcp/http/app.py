@@ -7,7 +7,8 @@ Contract:
   (`/v1/chat/completions`, `/v1/messages`, `/v1/responses`, `/v1/models`), `/admin/*` and the status page,
   `/metrics`, `/healthz`, `/readyz` (`config_error` detail only with the token);
 - every request passes the guards (`guards`) and the bounds (`sessions`, `bodies`) outermost first: origin and host,
-  token, body deadline, body size, MCP sessions; `connection_limits` bound the connections below the app;
+  token, request budget, body size, MCP sessions; `connection_limits` bound the connections below the app (their
+  number, and the time headers and bodies take);
 - every error, unknown paths and methods included, is a JSON body;
 - what the process shares with other replicas (budgets, sessions, events, reloads, status) is `shared_state`'s.
 """
@@ -42,7 +43,7 @@ from glm_mcp.http.admin import admin_routes
 from glm_mcp.http.bodies import MAX_BODY_BYTES, BoundedBodies
 from glm_mcp.http.budget import RequestBudget
 from glm_mcp.http.events import RETRY_MILLISECONDS
-from glm_mcp.http.guards import BearerAuth, BodyDeadline, RequestGuard, json_http_error
+from glm_mcp.http.guards import BearerAuth, RequestGuard, json_http_error
 from glm_mcp.http.oidc import OidcVerifier
 from glm_mcp.http.sessions import SessionLimits
 from glm_mcp.http.shared_state import ConfigFromTextFnT, SharedState
@@ -224,9 +225,7 @@ def build_app(
     faces = _ModelFaces(sessions, chat, ("/v1/chat/completions", anthropic_api.PATH, responses_api.PATH))
     bounded = BoundedBodies(faces, ("/admin/", "/messages/"))
     authed = BearerAuth(
-        RequestBudget(
-            BodyDeadline(bounded, limits.body_timeout), shared.budgets, {anthropic_api.PATH: anthropic_api.error_shape}
-        ),
+        RequestBudget(bounded, shared.budgets, {anthropic_api.PATH: anthropic_api.error_shape}),
         tokens,
         shapes={anthropic_api.PATH: anthropic_api.error_shape},
         names=limits.token_names,

@@ -1,4 +1,5 @@
-"""Bounds on the connections `glm-mcp serve` accepts, below the ASGI app: how many, and how long headers may take.
+"""Bounds on the connections `glm-mcp serve` accepts, below the ASGI app: how many, how long headers and bodies may
+take.
 
 Contract:
 - past `max_connections` open connections, the oldest connection still waiting for a complete request head is
@@ -8,8 +9,10 @@ Contract:
 - a request whose headers have not all arrived `header_timeout_seconds` after the connection opened (or after
   the previous response, on a kept-alive connection) is answered 408 and closed: half-sent requests cannot
   hold the server, and `/healthz` keeps answering. Past half the cap the deadline shortens in proportion to the
-  room left (down to `MIN_HEADER_SECONDS`), so a flood is shed faster the closer it gets to the cap.
-Body read times are bounded in the ASGI app (`guards.BodyDeadline`), where the request is known.
+  room left (down to `MIN_HEADER_SECONDS`), so a flood is shed faster the closer it gets to the cap;
+- a request body that has not all arrived `body_timeout_seconds` after its headers is answered 408 (unless an
+  answer has begun) and its connection closed; the app reading it sees the client go away. Bounded here, one
+  timer per request, the body deadline costs the app's requests no layer around each receive and send.
 """
 
 from __future__ import annotations
@@ -39,13 +42,16 @@ def header_deadline(open_connections: int, max_connections: int, header_timeout_
     return max(MIN_HEADER_SECONDS, min(header_timeout_seconds, header_timeout_seconds * (1 - fill) * 2))
 
 
-def bounded_protocol(*, max_connections: int, header_timeout_seconds: float) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with the two bounds above."""
+def bounded_protocol(
+    *, max_connections: int, header_timeout_seconds: float, body_timeout_seconds: float
+) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with the bounds above."""
     waiting: dict[BoundedProtocol, None] = {}
     """Connections whose request head has not fully arrived, oldest first (an ordered set)."""
 
     class BoundedProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
+        _body_timer: asyncio.TimerHandle | None = None
         _deadline: float = header_timeout_seconds
 
         def connection_made(self, transport: asyncio.Transport) -> None:
@@ -93,9 +99,29 @@ def bounded_protocol(*, max_connections: int, header_timeout_seconds: float) -> 
         def on_headers_complete(self) -> None:
             self._disarm()
             super().on_headers_complete()
+            self._body_timer = self.loop.call_later(body_timeout_seconds, self._body_too_slow)
+
+        def on_message_complete(self) -> None:
+            self._body_arrived()
+            super().on_message_complete()
+
+        def _body_arrived(self) -> None:
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+
+        def _body_too_slow(self) -> None:
+            self._body_timer = None
+            if self.transport.is_closing():
+                return
+            if self.cycle is None or not self.cycle.response_started:  # else its answer has begun: only closed
+                message = f"the request body took longer than {body_timeout_seconds:g} s"
+                self.transport.write(_raw_response(408, "Request Timeout", message))
+            self.transport.close()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            self._body_arrived()
             super().connection_lost(exc)
 
     return BoundedProtocol

@@ -1,4 +1,4 @@
-"""The guards every HTTP request passes before the routes: `Host`, `Origin` and CORS, the token, the body deadline.
+"""The guards every HTTP request passes before the routes: `Host`, `Origin` and CORS, the token.
 
 Contract:
 - every route checks `Host` against DNS rebinding (421); a request with an `Origin` that is not in
@@ -8,7 +8,6 @@ Contract:
   (401 otherwise, with an `error_description` naming `glm-mcp token`), compared in constant time; the matched
   token names the caller (`CLIENT_KEY`); Anthropic's clients may send it as `x-api-key` on `/v1/*`;
 - `POST /v1/*` takes `Content-Type: application/json` only (415): a form or `text/plain` post needs no preflight;
-- a request body must arrive within the body deadline (408);
 - optional whitespace around `/mcp`'s `Mcp-*` header values is not part of them (it is trimmed).
 """
 
@@ -17,7 +16,6 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Mapping, Sequence
 
-import anyio
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -207,41 +205,6 @@ def _cors(origin: str, *, preflight: bool = False) -> dict[str, str]:
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
     body = {"error": {"message": message, "type": "invalid_request_error", "code": None, "param": None}}
     await JSONResponse(body, status_code=status)(scope, receive, send)
-
-
-class BodyDeadline:
-    """A request body must arrive within `seconds`; a slower one is answered 408 and its handler sees a disconnect."""
-
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
-        self.app = app
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        deadline = anyio.current_time() + self.seconds
-        body_done = False
-        timed_out = False
-
-        async def timed_receive() -> Message:
-            nonlocal body_done, timed_out
-            if body_done or timed_out:
-                return await receive()
-            with anyio.CancelScope(deadline=deadline):
-                message = await receive()
-                body_done = message["type"] != "http.request" or not message.get("more_body", False)
-                return message
-            timed_out = True
-            message = f"the request body took longer than {self.seconds:g} s"
-            await _refuse(scope, receive, send, 408, message)
-            return {"type": "http.disconnect"}
-
-        async def guarded_send(message: Message) -> None:
-            if not timed_out:  # after a 408 the handler's own answer has nowhere to go
-                await send(message)
-
-        await self.app(scope, timed_receive, guarded_send)
 
 
 async def json_http_error(request: Request, exc: Exception) -> Response:
