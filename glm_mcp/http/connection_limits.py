@@ -114,7 +114,7 @@ def bounded_protocol(
             self._body_timer = None
             if self.transport.is_closing():
                 return
-            if self.cycle is None or not self.cycle.response_started:  # else its answer has begun: only closed
+            if not self.cycle.response_started:  # else its answer has begun: it is only closed
                 message = f"the request body took longer than {body_timeout_seconds:g} s"
                 self.transport.write(_raw_response(408, "Request Timeout", message))
             self.transport.close()
