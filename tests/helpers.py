@@ -35,6 +35,7 @@ from glm_mcp.config import (
 )
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
+from glm_mcp.http.connection_limits import bounded_protocol
 from glm_mcp.tools.schema import KEPT_KEYWORDS
 from tests.fakes.fake_glm import FakeGlm, Reply
 
@@ -190,10 +191,16 @@ def argv(*parts: str | Path) -> Sequence[str]:
 
 @asynccontextmanager
 async def serve_asgi(
-    app: Any, port: int = 0, *, ssl_certfile: str | None = None, ssl_keyfile: str | None = None
+    app: Any,
+    port: int = 0,
+    *,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    protocol: Any = "auto",
 ) -> AsyncGenerator[str, None]:
     """Serve an ASGI app with uvicorn on 127.0.0.1 (`port`, by default a free one) for the duration; yields its URL.
-    With `ssl_certfile` and `ssl_keyfile`, over HTTPS.
+    With `ssl_certfile` and `ssl_keyfile`, over HTTPS; with `protocol`, through that HTTP protocol class (`serve`'s
+    own is `connection_limits.bounded_protocol`).
 
     The socket listens before uvicorn starts, so a client may connect at once: it waits in the backlog.
     """
@@ -209,6 +216,7 @@ async def serve_asgi(
         timeout_graceful_shutdown=1,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        http=protocol,
     )
     server = HostServer(config)
     stopped = anyio.Event()
@@ -436,9 +444,13 @@ class Stack:
 
 @asynccontextmanager
 async def stack(
-    fake: FakeGlm, servers: dict[str, MCPServer] | None = None, destructive: Literal["allow", "deny"] = "deny"
+    fake: FakeGlm,
+    servers: dict[str, MCPServer] | None = None,
+    destructive: Literal["allow", "deny"] = "deny",
+    host: Literal["serve", "uvicorn"] = "serve",
 ) -> AsyncGenerator[Stack, None]:
-    """`stack` with `servers` (by default weather and memo) behind the gateway."""
+    """`stack` with `servers` (by default weather and memo) behind the gateway, hosted as `serve` hosts it (its own
+    HTTP protocol) or, with `host="uvicorn"`, as any ASGI server would (uvicorn's own)."""
     servers = servers if servers is not None else {"weather": weather_server(), "memo": memo_adding_server()}
     async with serve_asgi(fake.app) as glm_url:
         model = ModelConfig(
@@ -448,7 +460,13 @@ async def stack(
             name: inproc(server, destructive=destructive) for name, server in servers.items()
         }
         config = GatewayConfig(servers=upstreams, model=model)
-        async with serve_asgi(build_app(Gateway(config))) as url:
+        limits = config.gateway
+        protocol = bounded_protocol(
+            max_connections=limits.max_connections,
+            header_timeout_seconds=limits.header_timeout,
+            body_timeout_seconds=limits.body_timeout,
+        )
+        async with serve_asgi(build_app(Gateway(config)), protocol=protocol if host == "serve" else "auto") as url:
             client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
             try:
                 yield Stack(fake, url, client)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import anyio
 import httpx2
@@ -214,10 +214,11 @@ async def test_models_lists_every_model_a_client_may_name_and_retrieves_one() ->
     assert missing.value.status_code == 404
 
 
-async def test_a_client_that_disconnects_cancels_the_model_request() -> None:
+@pytest.mark.parametrize("host", ["serve", "uvicorn"])
+async def test_a_client_that_disconnects_cancels_the_model_request(host: Literal["serve", "uvicorn"]) -> None:
     fake = FakeGlm([Reply(content="never finished")])
     fake.hold = anyio.Event()
-    async with stack(fake) as s:
+    async with stack(fake, host=host) as s:
         async with httpx2.AsyncClient(base_url=s.url, timeout=10) as http:
             body = {"model": "glm-4.6", "messages": [{"role": "user", "content": "hi"}], "stream": True}
             async with http.stream("POST", "/v1/chat/completions", json=body) as response:
@@ -229,7 +230,8 @@ async def test_a_client_that_disconnects_cancels_the_model_request() -> None:
         fake.hold.set()
 
 
-async def test_a_client_that_disconnects_cancels_running_tool_calls() -> None:
+@pytest.mark.parametrize("host", ["serve", "uvicorn"])
+async def test_a_client_that_disconnects_cancels_running_tool_calls(host: Literal["serve", "uvicorn"]) -> None:
     gate = anyio.Event()
     started: list[str] = []
     cancelled = anyio.Event()
@@ -246,7 +248,7 @@ async def test_a_client_that_disconnects_cancels_running_tool_calls() -> None:
         return "done"
 
     fake = FakeGlm([Reply(tool_calls=[("slow__crawl", json.dumps({"url": "http://x"}))]), Reply(content="ok")])
-    async with stack(fake, {"slow": server}) as s:
+    async with stack(fake, {"slow": server}, host=host) as s:
         async with httpx2.AsyncClient(base_url=s.url, timeout=10) as http:
             body = {"model": "glm-4.6", "messages": [{"role": "user", "content": "crawl"}], "stream": True}
             async with http.stream("POST", "/v1/chat/completions", json=body) as response:

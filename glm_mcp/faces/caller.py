@@ -1,7 +1,7 @@
 """Who an HTTP request comes from, as the HTTP host marks it in the ASGI scope for the faces to read.
 
-The host's bearer check sets `CLIENT_KEY`; its session bounds set `STREAM_CLOSED` on a POST in a session. A face
-reads them through the Starlette request the SDK hands its handlers (`ctx.request.scope`).
+The host's bearer check sets `CLIENT_KEY`; its session bounds set `STREAM_CLOSED` on a POST in a session; its protocol
+sets `ON_DISCONNECT`. A face reads them through the Starlette request the SDK hands its handlers (`ctx.request.scope`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ CLIENT_KEY = "glm_mcp.client"
 
 PERSON_KEY = "glm_mcp.person"
 """Set in the scope by the bearer check when the token it matched is a named one: that person's name."""
+
+ON_DISCONNECT = "glm_mcp.on_disconnect"
+"""Set in the scope by the gateway's own HTTP protocol (`connection_limits`): a list the app may add callables to,
+each called when the client goes away before its answer is complete. An app hosted without it (another ASGI server)
+learns of a disconnect only by waiting on `receive`."""
 
 STREAM_CLOSED = "glm_mcp.stream_closed"
 """Set in the scope of a POST in a session: an `anyio.Event` that fires when its client goes away, so a question

@@ -12,14 +12,19 @@ Contract:
   room left (down to `MIN_HEADER_SECONDS`), so a flood is shed faster the closer it gets to the cap;
 - a request body that has not all arrived `body_timeout_seconds` after its headers is answered 408 (unless an
   answer has begun) and its connection closed; the app reading it sees the client go away. Bounded here, one
-  timer per request, the body deadline costs the app's requests no layer around each receive and send.
+  timer per request, the body deadline costs the app's requests no layer around each receive and send;
+- a client that goes away before its answer is complete is told to the app through `ON_DISCONNECT` in the scope,
+  so an app need not keep a task waiting on `receive` to learn of it.
 """
 
 from __future__ import annotations
 
 import asyncio  # noqa: TID251  # uvicorn's protocol layer is asyncio's own
+from typing import Any, cast
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from glm_mcp.faces.caller import ON_DISCONNECT
 
 _REFUSED = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s"
 
@@ -99,6 +104,7 @@ def bounded_protocol(
         def on_headers_complete(self) -> None:
             self._disarm()
             super().on_headers_complete()
+            cast(dict[str, Any], self.scope)[ON_DISCONNECT] = []  # an extension of the gateway's own
             self._body_timer = self.loop.call_later(body_timeout_seconds, self._body_too_slow)
 
         def on_message_complete(self) -> None:
@@ -122,6 +128,10 @@ def bounded_protocol(
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             self._body_arrived()
+            cycle: RequestResponseCycle | None = getattr(self, "cycle", None)  # None before a first request
             super().connection_lost(exc)
+            if cycle is not None and not cycle.response_complete:
+                for hook in list(cycle.scope.get(ON_DISCONNECT, ())):
+                    hook()
 
     return BoundedProtocol

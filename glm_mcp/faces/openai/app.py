@@ -7,7 +7,8 @@ Contract:
   first thing to send, so a model error before it gets its own status);
 - a run may pause on a server's question as a `glm__elicit` call (`"glm_mcp": {"elicitation": "client"}`), bound
   to its caller, and goes on with the client's answer;
-- a client that disconnects cancels the model request and the running tool calls.
+- a client that disconnects cancels the model request and the running tool calls (the host tells of it, or a
+  listener on `receive` does).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from glm_mcp import activity
 from glm_mcp.agent.results import AgentResult, EventFnT
 from glm_mcp.errors import ModelError, OverLimit, RequestError
 from glm_mcp.faces.caller import client_key, person_of
+from glm_mcp.faces.openai.leaving import until_client_leaves
 from glm_mcp.faces.openai.request import (
     ELICIT_CAPABILITIES,
     ELICIT_TOOL,
@@ -143,7 +145,7 @@ class ChatCompletionsApp:
         finally:
             self._held -= held[0]
         try:
-            await self._serve(scope, receive, send, body)
+            await until_client_leaves(scope, receive, send, lambda tracked: self._answer(scope, tracked, body))
         finally:
             self._runs.release()
 
@@ -186,53 +188,38 @@ class ChatCompletionsApp:
             if not message.get("more_body", False):
                 return TOO_BIG if size > MAX_BODY_BYTES else b"".join(chunks)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
-        async with anyio.create_task_group() as tg:
-            started, answered = [False], [False]
+    async def _answer(self, scope: Scope, send: Send, body: bytes) -> None:
+        """Run the request's face, mapping what escapes it to an answer, and count the outcome."""
+        started = [False]
 
-            async def listen() -> None:
-                # The body has arrived; a disconnect from now on cancels the whole run. Once the answer is complete,
-                # uvicorn answers this receive with a disconnect: the listener then ends on its own, and the run is
-                # not cancelled (a cancel costs anyio a task's repr, measured at 3% of a completion's CPU).
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                if not answered[0]:
-                    tg.cancel_scope.cancel()
+        async def tracked(message: Any) -> None:
+            started[0] = started[0] or message["type"] == "http.response.start"
+            await send(message)
 
-            tg.start_soon(listen)
-
-            async def tracked(message: Any) -> None:
-                kind = message["type"]
-                started[0] = started[0] or kind == "http.response.start"
-                await send(message)
-                answered[0] = kind == "http.response.body" and not message.get("more_body", False)
-
-            face = self.faces.get(scope["path"])
-            label = face.label if face is not None else "openai"
-            activity.face.set(label)  # this request's task: its model requests are shown with their face
-            try:
-                caller, person = client_key(scope), person_of(scope)
-                async with self.budgets.run(caller, person):
-                    with acting_as(person):  # the person's own sessions, where a server's logins are
-                        if face is not None:
-                            outcome = await face.handle(self, body, body is TOO_BIG, tracked, caller)
-                        else:
-                            outcome = await self._handle(body, body is TOO_BIG, tracked, caller)
-            except OverLimit as exc:
+        face = self.faces.get(scope["path"])
+        label = face.label if face is not None else "openai"
+        activity.face.set(label)  # this request's task: its model requests are shown with their face
+        try:
+            caller, person = client_key(scope), person_of(scope)
+            async with self.budgets.run(caller, person):
+                with acting_as(person):  # the person's own sessions, where a server's logins are
+                    if face is not None:
+                        outcome = await face.handle(self, body, body is TOO_BIG, tracked, caller)
+                    else:
+                        outcome = await self._handle(body, body is TOO_BIG, tracked, caller)
+        except OverLimit as exc:
+            shape = face.error_shape if face is not None else openai_error
+            headers = ((b"retry-after", str(exc.retry_after).encode()),)
+            await send_json(tracked, 429, shape(429, str(exc)), headers=headers)
+            outcome = "over_limit"
+        except Exception:  # boundary: a bug in one request must not take the service down
+            logger.exception("chat request failed")
+            outcome = "internal_error"
+            if not started[0]:
+                message = "internal error in glm-mcp; see its log"
                 shape = face.error_shape if face is not None else openai_error
-                headers = ((b"retry-after", str(exc.retry_after).encode()),)
-                await send_json(tracked, 429, shape(429, str(exc)), headers=headers)
-                outcome = "over_limit"
-            except Exception:  # boundary: a bug in one request must not take the service down
-                logger.exception("chat request failed")
-                outcome = "internal_error"
-                if not started[0]:
-                    message = "internal error in glm-mcp; see its log"
-                    shape = face.error_shape if face is not None else openai_error
-                    await send_json(tracked, 500, shape(500, message))
-            self.gateway.metrics.chat_completion(outcome, label)
-            if not answered[0]:
-                tg.cancel_scope.cancel()
+                await send_json(tracked, 500, shape(500, message))
+        self.gateway.metrics.chat_completion(outcome, label)
 
     async def _handle(self, raw: bytes, too_big: bool, send: Send, caller: str) -> str:
         """Answer one request; returns its outcome for the metrics."""
