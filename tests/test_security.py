@@ -36,7 +36,7 @@ from glm_mcp.errors import ConfigError
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import ROOT, asgi_lifespan, glm_mcp_serve, inproc, run_cli, serve_asgi, write_config
+from tests.helpers import ROOT, asgi_lifespan, glm_mcp_serve, inproc, run_cli, serve_asgi, stack, write_config
 
 SDK_SERVER = str(ROOT / "tests" / "fixture_servers" / "sdk_server.py")
 INIT = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
@@ -446,6 +446,20 @@ async def test_a_body_nested_100000_deep_is_a_400() -> None:
         deep = b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
         response = await http.post("/v1/chat/completions", content=deep, headers={"content-type": "application/json"})
     assert response.status_code == 400 and "nested" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("depth", "status"), [(2, 200), (97, 200), (98, 400)])
+async def test_a_chat_body_nested_past_the_depth_limit_is_refused_before_any_model_request(
+    depth: int, status: int
+) -> None:
+    fake = FakeGlm([Reply(content="fine")])
+    async with stack(fake) as s, httpx2.AsyncClient(base_url=s.url) as http:
+        nested = "[" * depth + "]" * depth  # a tool argument schema or a content part nested `depth` deep
+        body = f'{{"model": "glm-4.6", "messages": [{{"role": "user", "content": "hi", "x": {nested}}}]}}'
+        response = await http.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status, response.text  # 97 deep inside the message is 100 in all, the limit
+    assert ("nested more than 100 levels" in response.text) == (status == 400)
+    assert len(fake.requests) == (1 if status == 200 else 0)
 
 
 @pytest.mark.slow

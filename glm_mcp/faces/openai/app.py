@@ -240,7 +240,7 @@ class ChatCompletionsApp:
             return "invalid_request"
         except RecursionError:
             data = None
-        if data is None or too_deep(data):
+        if data is None or (raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and too_deep(data)):  # (few: not deep)
             message = f"the body is nested more than {MAX_DEPTH} levels deep; no chat request is"
             await send_json(send, 400, error_body(message, "invalid_request_error"))
             return "invalid_request"
