@@ -5,7 +5,7 @@
 
 Each mark is a line `<monotonic seconds> <name>` appended to `$MARKS_FILE`: a POST arriving (`request_in`), the
 response's headers and each non-empty body message handed to uvicorn (`headers_out`, `body_out`), and in glm-mcp the
-request to the model (`model_send`) and each read of its answer (`model_read`). The hooks wrap uvicorn's HTTP
+request reaching its app (`app_in`), the request to the model (`model_send`) and each read of its answer (`model_read`). The hooks wrap uvicorn's HTTP
 protocol and the model lane; they measure, and change nothing that is measured.
 """
 
@@ -46,6 +46,19 @@ def _hook_uvicorn(prefix: str) -> None:
     http.RequestResponseCycle.send = send  # type: ignore[method-assign]
 
 
+def _hook_app() -> None:
+    from glm_mcp.http import app
+
+    called = app.GatewayApp.__call__
+
+    async def marked_call(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            mark("gw.app_in")
+        await called(self, scope, receive, send)
+
+    app.GatewayApp.__call__ = marked_call  # type: ignore[method-assign]
+
+
 def _hook_lane() -> None:
     from glm_mcp.model import lane
 
@@ -68,6 +81,7 @@ def main() -> None:
     role, rest = sys.argv[1], sys.argv[2:]
     if role == "gateway":
         _hook_uvicorn("gw")
+        _hook_app()
         _hook_lane()
         from glm_mcp.cli.main import main as glm_mcp
 

@@ -390,7 +390,7 @@ def listing_ms(target: Any, samples: int = 10) -> Result:
     return anyio.run(run)
 
 
-def wait_ready(url: str, timeout: float = 120.0) -> None:
+def wait_ready(url: str, timeout: float = 400.0) -> None:
     """Poll `/readyz` until it says ready (200): every server connected and listed."""
     start = time.perf_counter()
     while True:
@@ -533,7 +533,7 @@ def main() -> None:
 
     text = render(results)
     print(text)
-    if not args.no_readme:
+    if not args.no_readme and not args.only:
         # The table and its raw medians are kept together: a partial run rewrites neither.
         (BENCH / "results.json").write_text(json.dumps(results, indent=1))
         update_readme(ROOT / "README.md", text)

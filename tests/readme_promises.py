@@ -1117,6 +1117,7 @@ PROMISES: dict[str, Claims] = {
     "Security: hostile JSON": {
         "deep nesting a 400; NaN and Infinity refused": (
             "test_security.py::test_a_body_nested_100000_deep_is_a_400",
+            "test_security.py::test_a_chat_body_nested_past_the_depth_limit_is_refused_before_any_model_request",
             "test_chat_api.py::test_malformed_json_gets_400",
         ),
     },
