@@ -170,6 +170,14 @@ async def test_malformed_json_gets_400(raw: bytes) -> None:
     assert response.status_code == 400 and "not valid JSON" in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("raw", [b"null", b"[]", b'"hi"', b"42"])
+async def test_a_body_that_is_json_but_not_an_object_is_told_so(raw: bytes) -> None:
+    async with stack(FakeGlm([])) as s, httpx2.AsyncClient(base_url=s.url) as http:
+        response = await http.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "the body must be a JSON object"
+
+
 async def test_tool_choice_none_offers_no_tools_and_extra_fields_pass_through() -> None:
     fake = FakeGlm([Reply(content="plain"), Reply(content="named")])
     async with stack(fake) as s:

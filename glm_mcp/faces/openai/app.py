@@ -233,14 +233,15 @@ class ChatCompletionsApp:
                 send, 413, error_body(f"the body is larger than {MAX_BODY_BYTES} bytes", "invalid_request_error")
             )
             return "invalid_request"
+        deep = False
         try:
             data = json.loads(raw, parse_constant=refuse_constant)
         except ValueError as exc:
             await send_json(send, 400, error_body(f"the body is not valid JSON: {exc}", "invalid_request_error"))
             return "invalid_request"
         except RecursionError:
-            data = None
-        if data is None or (raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and too_deep(data)):  # (few: not deep)
+            data, deep = None, True
+        if deep or (raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and too_deep(data)):  # (few brackets: not deep)
             message = f"the body is nested more than {MAX_DEPTH} levels deep; no chat request is"
             await send_json(send, 400, error_body(message, "invalid_request_error"))
             return "invalid_request"
