@@ -69,13 +69,18 @@ async def test_stdio_stops_as_soon_as_its_editor_closes_stdin(tmp_path: Path) ->
     async with process:
         assert process.stdin is not None and process.stdout is not None
         hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
-        await process.stdin.send(
-            (json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}) + "\n").encode()
-        )
-        with anyio.fail_after(30):  # hang guard: answered once Python and the SDK load
-            answer = await process.stdout.receive()
-        assert b'"protocolVersion"' in answer
-        await process.stdin.aclose()
+        for message in (
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        ):
+            await process.stdin.send((json.dumps(message) + "\n").encode())
+        answers = b""
+        with anyio.fail_after(30):  # hang guard: the gateway serves once Python, the SDK and its server have started
+            while b'"id":2' not in answers.replace(b" ", b""):
+                answers += await process.stdout.receive()
+        assert b'"protocolVersion"' in answers and b"fast__" in answers
+        await process.stdin.aclose()  # the gateway is serving, its server running: it has something to stop
         with anyio.fail_after(2.5):  # the config watcher held it 3.5 s or more before
             await process.wait()
     assert process.returncode == 0
