@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -48,6 +48,7 @@ from glm_mcp.redact import redact_url
 KEEP_ALIVE_SECONDS = 5.0
 """How long an idle connection is kept (what httpx2 keeps one for)."""
 RECEIVE_BYTES = 65536
+_T = TypeVar("_T")
 
 
 class _Unanswered(ModelUnreachable):
@@ -66,10 +67,11 @@ class _Link(Protocol):
     async def aclose(self) -> None: ...
 
 
-async def _ready(wait: Callable[[socket.socket], Awaitable[None]], sock: socket.socket, seconds: float) -> None:
+async def _within(seconds: float, step: Awaitable[_T]) -> _T:
+    """`step` awaited for at most `seconds` (`TimeoutError` past them): the scope `fail_after` makes, without the
+    generator context manager around it."""
     with anyio.CancelScope(deadline=anyio.current_time() + seconds):
-        await wait(sock)
-        return
+        return await step
     raise TimeoutError
 
 
@@ -88,7 +90,7 @@ class _Plain:
                 pass
             if not view:
                 return
-            await _ready(anyio.wait_writable, self.sock, seconds)
+            await _within(seconds, anyio.wait_writable(self.sock))
 
     async def receive(self, seconds: float) -> bytes:
         while True:
@@ -96,7 +98,7 @@ class _Plain:
                 return self.sock.recv(RECEIVE_BYTES)
             except BlockingIOError:
                 pass
-            await _ready(anyio.wait_readable, self.sock, seconds)
+            await _within(seconds, anyio.wait_readable(self.sock))
 
     async def aclose(self) -> None:
         anyio.notify_closing(self.sock)
@@ -110,18 +112,13 @@ class _Streamed:
         self.stream = stream
 
     async def send(self, data: bytes, seconds: float) -> None:
-        with anyio.CancelScope(deadline=anyio.current_time() + seconds):
-            await self.stream.send(data)
-            return
-        raise TimeoutError
+        await _within(seconds, self.stream.send(data))
 
     async def receive(self, seconds: float) -> bytes:
-        with anyio.CancelScope(deadline=anyio.current_time() + seconds):
-            try:
-                return await self.stream.receive(RECEIVE_BYTES)
-            except anyio.EndOfStream:
-                return b""
-        raise TimeoutError
+        try:
+            return await _within(seconds, self.stream.receive(RECEIVE_BYTES))
+        except anyio.EndOfStream:
+            return b""
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):

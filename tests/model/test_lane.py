@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import socket
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -207,3 +208,24 @@ async def test_an_https_model_is_verified_against_ssl_cert_file_and_refused_when
     assert [turn.content for turn in turns] == ["over TLS", "over TLS"]
     assert len(set(fake.connections)) == 1  # one TLS connection, kept
     assert "CERTIFICATE_VERIFY_FAILED" in refused.value.message and url in refused.value.message
+
+
+async def test_a_request_larger_than_the_socket_buffers_arrives_whole_as_the_json_sent() -> None:
+    fake = FakeGlm(lambda body: Reply(content=f"read {len(body['messages'][0]['content'])} characters"))
+    long_text = "ünïcödé and 漢字 " * 200_000  # 3.6 MB encoded: written in many sends, waiting while the socket is full
+    body = {"model": "glm-4.6", "messages": [{"role": "user", "content": long_text}]}
+    async with serve_asgi(fake.app) as url, GlmClient(_config(url)).running() as client:
+        turn = await client.complete(body)
+    assert turn.content == f"read {len(long_text)} characters"
+    assert fake.requests[0]["messages"] == body["messages"] and fake.requests[0]["model"] == "glm-4.6"
+
+
+async def test_a_model_endpoint_nobody_listens_on_is_unreachable_naming_it() -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v4"
+    async with GlmClient(_config(url)).running() as client:
+        with pytest.raises(ModelUnreachable) as refused:
+            await client.complete(BODY)
+    assert "ConnectError" in refused.value.message and url in refused.value.message

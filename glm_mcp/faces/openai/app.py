@@ -241,7 +241,7 @@ class ChatCompletionsApp:
             return "invalid_request"
         except RecursionError:
             data, deep = None, True
-        if deep or (raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and too_deep(data)):  # (few brackets: not deep)
+        if deep or too_deep(data, raw):
             message = f"the body is nested more than {MAX_DEPTH} levels deep; no chat request is"
             await send_json(send, 400, error_body(message, "invalid_request_error"))
             return "invalid_request"

@@ -280,8 +280,11 @@ def _strings(value: Any, param: str, what: str) -> list[str] | None:
     return [str(item) for item in items]
 
 
-def too_deep(value: Any) -> bool:
-    """Whether JSON nests deeper than `MAX_DEPTH` (checked without recursion)."""
+def too_deep(value: Any, raw: bytes) -> bool:
+    """Whether JSON (`value`, parsed from `raw`) nests deeper than `MAX_DEPTH`, checked without recursion; `raw` with
+    no more brackets than that cannot, and is not walked (its brackets are counted in C)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False
     level: list[Any] = [value]
     for _ in range(MAX_DEPTH):
         children: list[Any] = []

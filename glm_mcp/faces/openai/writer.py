@@ -144,6 +144,11 @@ def run_facts(result: AgentResult, offer: ToolOffer | None = None) -> JsonObject
     return facts or None
 
 
+_TEXT_KINDS = ("content", "reasoning_content")
+_MARK = "\x00glm-mcp text\x00"
+"""Stands for a text chunk's text while its frame is made."""
+
+
 class ChunkStream:
     """Writes one streamed run as `chat.completion.chunk`s; the response starts with the first chunk."""
 
@@ -154,12 +159,12 @@ class ChunkStream:
         self.pending: list[str] = []
         """Frames written as soon as the response starts."""
         self.base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
-        opening = dumps(self.base)[:-1]
-        self._text_heads = {
-            kind: f'data: {opening},"choices":[{{"index":0,"delta":{{"{kind}":'
-            for kind in ("content", "reasoning_content")
-        }
-        """What a text chunk's frame says before its text: the frame `_frame` writes for `{kind: text}`, made once."""
+        self._text_frames: dict[str, tuple[str, str]] = {}
+        """A text chunk's frame as `_frame` writes it, cut where its text goes (the delta comes after every other
+        field): made once, each chunk only encodes its text between the two."""
+        for kind in _TEXT_KINDS:
+            head, _, tail = self._frame({kind: _MARK}).rpartition(dumps(_MARK))
+            self._text_frames[kind] = (head, tail)
 
     async def write(self, text: str) -> None:
         if not self.started:  # the role chunk, the events waiting and the first text go out as one write
@@ -178,8 +183,8 @@ class ChunkStream:
         return f"data: {dumps({**self.base, 'choices': choices, **extra})}\n\n"
 
     async def on_event(self, event: AgentEvent) -> None:
-        if (head := self._text_heads.get(event.kind)) is not None:  # most of a stream: one JSON string each
-            await self.write(f'{head}{dumps(event.text)}}},"finish_reason":null}}]}}\n\n')
+        if (frame := self._text_frames.get(event.kind)) is not None:  # most of a stream: one JSON string each
+            await self.write(f"{frame[0]}{dumps(event.text)}{frame[1]}")
         elif event.kind == "offer" and self.events and not self.started:
             # Said before anything else, but without starting the response: a model error can still get its status.
             self.pending.append(self._frame({}, None, glm_mcp={"event": "offer", **event.data}))
