@@ -35,7 +35,7 @@ from glm_mcp.config import (
 )
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
-from glm_mcp.http.connection_limits import bounded_protocol
+from glm_mcp.http.connection_limits import serve_protocol
 from glm_mcp.tools.schema import KEPT_KEYWORDS
 from tests.fakes.fake_glm import FakeGlm, Reply
 
@@ -200,7 +200,7 @@ async def serve_asgi(
 ) -> AsyncGenerator[str, None]:
     """Serve an ASGI app with uvicorn on 127.0.0.1 (`port`, by default a free one) for the duration; yields its URL.
     With `ssl_certfile` and `ssl_keyfile`, over HTTPS; with `protocol`, through that HTTP protocol class (`serve`'s
-    own is `connection_limits.bounded_protocol`).
+    own is `connection_limits.serve_protocol`).
 
     The socket listens before uvicorn starts, so a client may connect at once: it waits in the backlog.
     """
@@ -460,13 +460,8 @@ async def stack(
             name: inproc(server, destructive=destructive) for name, server in servers.items()
         }
         config = GatewayConfig(servers=upstreams, model=model)
-        limits = config.gateway
-        protocol = bounded_protocol(
-            max_connections=limits.max_connections,
-            header_timeout_seconds=limits.header_timeout,
-            body_timeout_seconds=limits.body_timeout,
-        )
-        async with serve_asgi(build_app(Gateway(config)), protocol=protocol if host == "serve" else "auto") as url:
+        protocol = serve_protocol(config.gateway) if host == "serve" else "auto"
+        async with serve_asgi(build_app(Gateway(config)), protocol=protocol) as url:
             client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
             try:
                 yield Stack(fake, url, client)

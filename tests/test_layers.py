@@ -309,7 +309,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "http.bodies": set(),
     "http.budget": {"errors", "faces.caller", "replicas.budgets"},
-    "http.connection_limits": {"faces.caller"},
+    "http.connection_limits": {"config", "faces.caller"},
     "http.events": set(),
     "http.guards": {"faces.caller", "http.oidc"},
     "http.oidc": {"config"},

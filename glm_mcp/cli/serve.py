@@ -49,7 +49,7 @@ def serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     import uvicorn
 
     from glm_mcp.http.app import build_app
-    from glm_mcp.http.connection_limits import bounded_protocol
+    from glm_mcp.http.connection_limits import serve_protocol
     from glm_mcp.http.server import HostServer, listen
 
     host = args.host or config.gateway.host
@@ -117,11 +117,7 @@ def serve(config: GatewayConfig, args: argparse.Namespace) -> int:
     otel = config.gateway.otel
     telemetry.start(os.environ, otel.endpoint, otel.service_name)  # before the app: it traces only when on
     app = build_app(gateway, on_ready=announce, from_text=published)
-    protocol = bounded_protocol(
-        max_connections=config.gateway.max_connections,
-        header_timeout_seconds=config.gateway.header_timeout,
-        body_timeout_seconds=config.gateway.body_timeout,
-    )
+    protocol = serve_protocol(config.gateway)
     server = HostServer(
         uvicorn.Config(
             app,

@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from glm_mcp.config import ServeConfig
 from glm_mcp.faces.caller import ON_DISCONNECT
 
 _REFUSED = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s"
@@ -135,3 +136,12 @@ def bounded_protocol(
                     hook()
 
     return BoundedProtocol
+
+
+def serve_protocol(limits: ServeConfig) -> type[HttpToolsProtocol]:
+    """The protocol `serve` hosts the gateway with: the bounds its config's `gateway` section sets."""
+    return bounded_protocol(
+        max_connections=limits.max_connections,
+        header_timeout_seconds=limits.header_timeout,
+        body_timeout_seconds=limits.body_timeout,
+    )
