@@ -119,7 +119,15 @@ async def test_a_reload_of_serve_reports_only_what_the_file_changed(tmp_path: Pa
     async with glm_mcp_serve(config, tmp_path, "--host", "127.0.0.1") as gateway:
         config["mcpServers"] = _servers("one", "two")
         (tmp_path / "glm-mcp.json").write_text(json.dumps(config))
+        # The file watch applies the edit on its own; waiting for its report keeps /admin/reload from racing it.
+        with anyio.fail_after(20):  # hang guard, not a timing check
+            await gateway.stderr_line("config reloaded:")
+        watched = json.loads(
+            next(line for line in gateway.stderr_lines if "config reloaded:" in line).split("config reloaded: ", 1)[1]
+        )
         async with httpx2.AsyncClient(base_url=gateway.url, headers=gateway.headers, timeout=30) as http:
-            report = (await http.post("/admin/reload")).json()
-    assert report["ok"] and report["added"] == ["two"]
-    assert report["notes"] == []  # neither the generated token nor the command line's host and port changed
+            again = (await http.post("/admin/reload")).json()
+    assert watched["added"] == ["two"] and watched["notes"] == []
+    # Neither the generated token nor the command line's host and port count as changes: a reload of the same file
+    # reports nothing at all.
+    assert again["ok"] and again["added"] == again["removed"] == again["restarted"] == again["notes"] == []
