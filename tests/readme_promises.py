@@ -330,6 +330,9 @@ PROMISES: dict[str, Claims] = {
         "start_timeout": (
             "upstream/test_connection.py::test_a_server_slower_than_its_start_timeout_is_failed_with_that_reason",
         ),
+        "max_starting_servers: stdio servers wait their turn; start_timeout counts from the spawn": (
+            "test_processes.py::test_stdio_servers_past_max_starting_servers_wait_their_turn_and_their_start_timeout_runs_from_it",
+        ),
         "prefix; `__` and `glm` refused": (
             "test_catalog.py::test_prefix_replaces_the_server_name",
             "test_security.py::test_a_server_name_with_a_double_underscore_is_a_config_error",

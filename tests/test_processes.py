@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
 import sys
 from collections.abc import Generator
+from pathlib import Path
 
 import anyio
 import mcp.types as T
@@ -167,3 +169,46 @@ async def test_glm_mcp_stdio_spawned_by_an_editor_serves_every_server_and_leaves
         now = await editor.call_tool("clock__now", {"timezone": "UTC"})
         assert now.structured_content is not None and now.structured_content["timezone"] == "UTC"
     assert not alive(upstream_pid)
+
+
+def _gate_open_for(gate: Path) -> bool:
+    """Whether a server is waiting at `gate` (a named pipe with a reader); opening it for writing would not block."""
+    try:
+        os.close(os.open(gate, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError as exc:
+        assert exc.errno == errno.ENXIO, exc  # no reader yet
+        return False
+    return True
+
+
+async def test_stdio_servers_past_max_starting_servers_wait_their_turn_and_their_start_timeout_runs_from_it(
+    tmp_path: Path,
+) -> None:
+    gates = {name: tmp_path / f"{name}.gate" for name in ("first", "second")}
+    for gate in gates.values():
+        os.mkfifo(gate)
+    servers: dict[str, UpstreamConfig] = {
+        "first": python_server("gated_server.py", str(gates["first"])),
+        "second": python_server("gated_server.py", str(gates["second"]), start_timeout=2),
+    }
+    config = GatewayConfig.model_validate({"servers": servers, "gateway": {"max_starting_servers": 1}})
+    gateway = Gateway(config, ready_wait_seconds=0)
+    with stderr_line("first", "at the gate") as first_waits, stderr_line("second", "at the gate") as second_waits:
+        async with gateway.running():
+            with anyio.fail_after(30):  # hang guard
+                await first_waits.wait()
+            # The first server's start is held longer than the second's start_timeout; the second, waiting for
+            # its turn, has not even been spawned, and its timeout has not begun.
+            await anyio.sleep(2.5)  # the slow start itself, not a synchronisation
+            assert not second_waits.is_set() and not _gate_open_for(gates["second"])
+            assert gateway.status()["servers"]["second"]["state"] == "starting"
+            (await anyio.to_thread.run_sync(open, gates["first"], "w")).close()
+            with anyio.fail_after(30):  # hang guard
+                await second_waits.wait()
+            (await anyio.to_thread.run_sync(open, gates["second"], "w")).close()
+            with anyio.fail_after(30):  # hang guard
+                while {"first__echo", "second__echo"} - set(gateway.catalog.tools):
+                    await gateway.next_change()
+            servers_now = gateway.status()["servers"]
+            assert servers_now["first"]["state"] == servers_now["second"]["state"] == "ready"
+            assert servers_now["second"]["restarts"] == 0  # its first start was not cut off by its start_timeout

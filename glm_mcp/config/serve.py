@@ -124,6 +124,10 @@ class ServeConfig(BaseModel):
     """`glm-mcp stdio` answers `initialize` at once; the editor's first `tools/list` waits at most this long for
     servers still starting (those ready later are announced with `list_changed`)."""
 
+    max_starting_servers: int = Field(default=8, ge=1, le=1000)
+    """Stdio servers starting at once; more wait their turn, and each one's `start_timeout` runs from its own
+    spawn (many heavy servers started together on a small machine would each miss it, then retry together)."""
+
     max_event_streams: int = Field(default=64, ge=1, le=10_000)
     """Open `/admin/events` streams (the status page's live feed); past it a new one gets 503."""
 

@@ -113,6 +113,7 @@ class Gateway:
             fallback=self.answers,
             ready_wait_seconds=ready_wait_seconds,
             logins=self.logins,
+            max_starting=config.gateway.max_starting_servers,
             per_person=lambda server: self.routes.per_person(server),
         )
         self.routes = Routes(self._pool, lambda: self.config)
@@ -121,9 +122,7 @@ class Gateway:
         self._last_owner: dict[str, str] = {}
         """Every exposed tool name ever listed → its server: a call during a restart knows whom to wait for."""
         self._catalog_changed = anyio.Event()
-        self._entered = False
-        self._started = False
-        self._listed_once = False
+        self._entered = self._started = self._listed_once = False
         self._live = Reconfiguration(self, self._pool)
         self.reloaded = self._live.reloaded
         self.agent = Agent(self, self.model)

@@ -52,6 +52,7 @@ _SET_AT_START = (
     "session_idle_timeout",
     "max_sessions",
     "max_sessions_per_client",
+    "max_starting_servers",
     "redis_url",
     "replica_name",
     "otel",

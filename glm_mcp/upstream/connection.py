@@ -38,6 +38,7 @@ from glm_mcp.upstream.requests import Live, Requests, SessionLost
 from glm_mcp.upstream.signin import SignIn
 from glm_mcp.upstream.supervision import (
     ServerState,
+    StartTurns,
     attempt_failure,
     backoff_seconds,
     describe_failure,
@@ -73,8 +74,10 @@ class Upstream:
         fallback: Fallback | None = None,
         logins: Logins | None = None,
         person: str | None = None,
+        turns: StartTurns | None = None,
     ) -> None:
         self.name, self.person = name, person  # `person`: whose own session this is (logins each person's own)
+        self._turns = turns or StartTurns(1)  # how many servers start at once (the pool's, for all its servers)
         self._callers = Callers()
         self.questions = Questions(name, self._callers, config.sampling, fallback)
         """How this server's own requests (sampling, elicitation, roots) are answered, and what is advertised."""
@@ -84,8 +87,7 @@ class Upstream:
         self.signin = SignIn(name, config, logins, person)  # its OAuth client and its logins
         if (unusable := config.config_error or self.signin.error) is not None and not config.disabled:
             self.state, self.error = ServerState.FAILED, unusable
-        self.listing = Listing()
-        self.restarts = 0
+        self.listing, self.restarts = Listing(), 0
         self.ready_since: float | None = None
         """When the current session became ready (wall clock), None while the server is not ready."""
         self.server_info: T.Implementation | None = None
@@ -93,12 +95,9 @@ class Upstream:
         """The protocol version the current (or last) session negotiated."""
         self.protocol_versions: tuple[str, ...] = ()
         """Every session's: two for a server of both eras (2026-07-28 first)."""
-        self._on_change = on_change
-        self._on_log = on_log
+        self._on_change, self._on_log = on_change, on_log
         self._sessions: Sessions | None = None
-        self._tail = StderrTail()
-        self._reconnected = anyio.Event()
-        self._session_lost = False
+        self._tail, self._reconnected, self._session_lost = StderrTail(), anyio.Event(), False
         self.first_outcome = anyio.Event()  # the first attempt succeeded, failed or waits for a login
         self._requests = Requests(name, config, self.questions, self._lost, lambda: self.signin.failure)
         self._following = Following(name)
@@ -141,32 +140,34 @@ class Upstream:
         self._tail = StderrTail()
         waiting_for = "initialize"
         needs_login: str | None = None
-        with anyio.CancelScope() as attempt:
-            attempt.deadline = anyio.current_time() + self.config.start_timeout
-            self.signin.attempt(attempt)
-            try:
-                sessions_of = open_sessions(self.config, self.name, self._tail, self.signin.auth, self.questions)
-                async with sessions_of(self._on_message, self._forward_log) as sessions:
-                    live = sessions.main
-                    self.server_info = live.wire.server_info
-                    self.protocol_versions = tuple(each.wire.protocol_version for each in sessions.all)
-                    self.protocol_version = self.protocol_versions[0]
-                    waiting_for = "its listings (tools/list, resources/list, prompts/list)"
-                    self.listing = await list_all(sessions, self.name)
-                    attempt.deadline = math.inf
-                    self.signin.attempt(None)
-                    self._sessions = sessions
-                    self.state, self.error, was_ready = ServerState.READY, None, True
-                    self.ready_since = time.time()
-                    self.first_outcome.set()
-                    self._reconnected.set()
-                    logger.info("server '%s': ready with %d tools", self.name, len(self.listing.tools))
-                    await self._changed()
-                    await self._serve(sessions)
-                self.error = "the server closed the connection"
-            except Exception as exc:  # boundary: whatever one server does must not stop the others
-                self.error = describe_failure(exc)
-                needs_login = login_required(exc, self.signin.asked_person, self.config)
+        async with self._turns.turn(self.config) as turn_done:
+            with anyio.CancelScope() as attempt:
+                attempt.deadline = anyio.current_time() + self.config.start_timeout
+                self.signin.attempt(attempt)
+                try:
+                    sessions_of = open_sessions(self.config, self.name, self._tail, self.signin.auth, self.questions)
+                    async with sessions_of(self._on_message, self._forward_log) as sessions:
+                        live = sessions.main
+                        self.server_info = live.wire.server_info
+                        self.protocol_versions = tuple(each.wire.protocol_version for each in sessions.all)
+                        self.protocol_version = self.protocol_versions[0]
+                        waiting_for = "its listings (tools/list, resources/list, prompts/list)"
+                        self.listing = await list_all(sessions, self.name)
+                        attempt.deadline = math.inf
+                        turn_done()  # listed: the next server may start
+                        self.signin.attempt(None)
+                        self._sessions = sessions
+                        self.state, self.error, was_ready = ServerState.READY, None, True
+                        self.ready_since = time.time()
+                        self.first_outcome.set()
+                        self._reconnected.set()
+                        logger.info("server '%s': ready with %d tools", self.name, len(self.listing.tools))
+                        await self._changed()
+                        await self._serve(sessions)
+                    self.error = "the server closed the connection"
+                except Exception as exc:  # boundary: whatever one server does must not stop the others
+                    self.error = describe_failure(exc)
+                    needs_login = login_required(exc, self.signin.asked_person, self.config)
         self.signin.attempt(None)
         timed_out = waiting_for if attempt.cancelled_caught else None
         self.error = scrub(attempt_failure(self.config, self.error or "", timed_out, self._tail))

@@ -1,8 +1,9 @@
 """`UpstreamPool`: the task group that owns every upstream session.
 
 Contract:
-- all servers start in parallel; entering the pool waits until each has succeeded or failed its first
-  start, but never longer than `ready_wait_seconds` (a slow server keeps starting in the background);
+- all servers start in parallel (at most `max_starting` stdio servers at once: `StartTurns`); entering the pool
+  waits until each has succeeded or failed its first start, but never longer than `ready_wait_seconds` (a slow
+  server keeps starting in the background);
 - a failed server is recorded, never fatal; every server is supervised and reconnected until the pool exits;
 - a server can be stopped and started again, or added, while the others and their calls go on (a reload);
 - leaving the pool closes every session and ends every child process.
@@ -22,6 +23,7 @@ from glm_mcp.errors import UpstreamUnavailable
 from glm_mcp.oauth.logins import Logins
 from glm_mcp.relay.asking import Fallback
 from glm_mcp.upstream.connection import ChangeFnT, LogFnT, ServerState, UpdatedFnT, Upstream
+from glm_mcp.upstream.supervision import StartTurns
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +42,10 @@ class UpstreamPool:
         ready_wait_seconds: float = 10.0,
         logins: Logins | None = None,
         per_person: Callable[[str], bool] = lambda name: False,
+        max_starting: int = 8,
     ) -> None:
         self._logins = logins
+        self._turns = StartTurns(max_starting)
         self.per_person = per_person
         """Whether a server's logins are each person's own: then each person gets a session of their own
         (`personal`), and the server's entry here only carries the listing they share."""
@@ -68,6 +72,7 @@ class UpstreamPool:
             fallback=self._fallback,
             logins=self._logins,
             person=person,
+            turns=self._turns,
         )
 
     def _personal_changed(self, name: str) -> ChangeFnT:

@@ -1,11 +1,14 @@
-"""How a server's life is told and paced: its states, the backoff between reconnects, which failures are logged,
-and a failure said in one line."""
+"""How a server's life is told and paced: its states, the backoff between reconnects, how many start at once,
+which failures are logged, and a failure said in one line."""
 
 from __future__ import annotations
 
 import enum
 import shlex
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
 
+import anyio
 from mcp import MCPError
 from mcp.client.auth import OAuthFlowError, OAuthRegistrationError, OAuthTokenError
 
@@ -29,6 +32,37 @@ class ServerState(enum.StrEnum):
     FAILED = "failed"
     STOPPED = "stopped"
     NEEDS_LOGIN = "needs login"
+
+
+class StartTurns:
+    """Turns to start: at most `at_once` stdio servers are between their spawn and their first listing at once.
+
+    Started all together, many servers share the machine's cores; each then misses its `start_timeout`, and all
+    retry together, for ever. A server's `start_timeout` runs from its turn. HTTP and in-process servers take no
+    turn: they cost this machine nothing to start.
+    """
+
+    def __init__(self, at_once: int) -> None:
+        self._free = anyio.Semaphore(at_once)
+
+    @asynccontextmanager
+    async def turn(self, config: UpstreamConfig) -> AsyncGenerator[Callable[[], None], None]:
+        """Wait for a turn (stdio servers only); yields `done`, which gives the turn back (also done on exit)."""
+        if not isinstance(config, StdioUpstreamConfig):
+            yield lambda: None
+            return
+        await self._free.acquire()
+        held = [True]
+
+        def done() -> None:
+            if held:
+                held.clear()
+                self._free.release()
+
+        try:
+            yield done
+        finally:
+            done()
 
 
 def backoff_seconds(failures: int) -> float:
