@@ -293,8 +293,10 @@ class ToolListHeard:
         if isinstance(message, T.ToolListChangedNotification):
             self.changed.set()
 
-    async def tools_until(self, client: Client, predicate: Callable[[list[str]], bool]) -> list[str]:
-        with anyio.fail_after(10):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
+    async def tools_until(
+        self, client: Client, predicate: Callable[[list[str]], bool], seconds: float = 10
+    ) -> list[str]:
+        with anyio.fail_after(seconds):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
             while True:
                 names = [tool.name for tool in (await client.list_tools()).tools]
                 if predicate(names):

@@ -24,7 +24,7 @@ from glm_mcp.metrics import GatewayMetrics
 from glm_mcp.replicas.budgets import Budgets
 from glm_mcp.replicas.store import open_redis
 from tests.engines import nginx_proxy, redis_server
-from tests.helpers import ROOT, RunningGateway, glm_mcp_serve, run_cli, text_of
+from tests.helpers import ROOT, RunningGateway, ToolListHeard, glm_mcp_serve, run_cli, text_of
 
 pytestmark = pytest.mark.slow
 
@@ -58,10 +58,10 @@ async def replicas(
 
 
 @asynccontextmanager
-async def editor(url: str, mode: str = "legacy") -> AsyncGenerator[Client, None]:
+async def editor(url: str, mode: str = "legacy", heard: ToolListHeard | None = None) -> AsyncGenerator[Client, None]:
     async with (
         httpx2.AsyncClient(headers=HEADERS, timeout=httpx2.Timeout(30, read=120)) as http,
-        Client(streamable_http_client(f"{url}/mcp", http_client=http), mode=mode) as client,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http), mode=mode, message_handler=heard) as client,
     ):
         yield client
 
@@ -166,12 +166,15 @@ async def test_a_reload_on_one_replica_reaches_the_other(tmp_path: Path) -> None
         b = running[1]
         config = _config(redis_url, replica_name="r0")
         config["mcpServers"]["more"] = {"command": sys.executable, "args": [FIXTURE]}
-        (tmp_path / "replica-0" / "glm-mcp.json").write_text(json.dumps(config))  # only replica 0's file changes
-        with anyio.fail_after(60):  # hang guard: the file watch and Redis pub/sub take well under a second
-            await b.stderr_line("applying the config replica")
-        async with editor(b.url) as client:
-            names = [tool.name for tool in (await client.list_tools()).tools]
-        assert "more__echo" in names
+        heard = ToolListHeard()
+        async with editor(b.url, heard=heard) as client:
+            assert "proc__echo" in await heard.tools_until(client, lambda names: True)
+            (tmp_path / "replica-0" / "glm-mcp.json").write_text(json.dumps(config))  # only replica 0's file changes
+            with anyio.fail_after(60):  # hang guard: the file watch and Redis pub/sub take well under a second
+                await b.stderr_line("applying the config replica")
+            # The new server then starts on replica 1 too, and its editor hears of its tools.
+            names = await heard.tools_until(client, lambda names: "more__echo" in names, seconds=60)
+        assert "proc__echo" in names
 
 
 async def test_the_status_of_each_replica_lists_every_live_replica_with_its_servers(tmp_path: Path) -> None:
