@@ -87,10 +87,20 @@ async def reload_on_change(gateway: Gateway, args: argparse.Namespace) -> None:
         def is_the_config(change: watchfiles.Change, changed: str) -> bool:
             return Path(changed).name == target.name
 
-        # The watcher's thread returns every 100 ms (rust_timeout): cancelling it waits for that, not for 5 s, so
-        # `stdio` and `serve` stop at once. Only the config's own folder is watched, not what lies below it.
+        # The watcher's thread looks at `stop` every `step` (50 ms) without coming back to the event loop; `stop` is
+        # set as this task is cancelled, so `stdio` and `serve` stop at once. (Cancelling alone would wait for the
+        # thread's next return: its `rust_timeout`, 5 s.) Only the config's own folder is watched, not below it.
+        stop = anyio.Event()
+
+        async def stop_with_the_watch() -> None:
+            try:
+                await anyio.sleep_forever()
+            finally:
+                stop.set()
+
+        tg.start_soon(stop_with_the_watch)
         changes = watchfiles.awatch(  # pyright: ignore[reportUnknownMemberType]  # watchfiles types its stop_event loosely
-            folder, watch_filter=is_the_config, debounce=200, step=50, recursive=False, rust_timeout=100
+            folder, watch_filter=is_the_config, debounce=200, step=50, recursive=False, stop_event=stop
         )
         async for _ in changes:
             logger.info("the config file changed: reloading")
