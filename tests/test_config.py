@@ -328,3 +328,15 @@ def test_a_default_is_used_when_the_variable_is_empty_as_posix_shells_do() -> No
     config = parse_config(data, {"MODE": "", "KEPT": "yes"}, "c.json")
     server = config.servers["s"]
     assert isinstance(server, StdioUpstreamConfig) and server.args == ("fast", "info", "yes")
+
+
+def test_one_shot_commands_wait_for_every_servers_turn_and_its_start_timeout() -> None:
+    def wait(servers: dict[str, Any], at_once: int = 8) -> float:
+        return parse_config({"mcpServers": servers, "gateway": {"max_starting_servers": at_once}}, {}).start_wait()
+
+    stdio = {f"s{i}": {"command": "npx", "start_timeout": 5} for i in range(20)}
+    assert wait(stdio) == 15  # 20 stdio servers, 8 at a time: three rounds of turns of 5 s
+    assert wait(stdio, at_once=20) == 5
+    assert wait({**stdio, "remote": {"url": "https://example.com/mcp", "start_timeout": 40}}) == 40  # HTTP: no turn
+    assert wait({**stdio, "off": {"command": "npx", "disabled": True, "start_timeout": 99}}) == 15
+    assert wait({}) == 1

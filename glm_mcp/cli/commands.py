@@ -92,11 +92,11 @@ def _first_line(text: str | None) -> str:
 
 
 def tools(config: GatewayConfig, args: argparse.Namespace) -> int:
-    # Every server gets its own start timeout to show up, not the service's shorter ready wait.
-    wait = max((server.start_timeout for server in config.servers.values()), default=1.0)
-
+    # Every server gets its own start timeout to show up (after its turn), not the service's shorter ready wait.
     async def run() -> dict[str, Any]:
-        async with Gateway(config, ready_wait_seconds=wait, interactive_logins=False).running() as gateway:
+        async with Gateway(
+            config, ready_wait_seconds=config.start_wait(), interactive_logins=False
+        ).running() as gateway:
             tools = [
                 {
                     "name": name,
@@ -125,7 +125,7 @@ def tools(config: GatewayConfig, args: argparse.Namespace) -> int:
             if "error" in status:
                 line += f" ({status['error']})"
             if status["state"] == "starting":
-                line += f" (still starting after {config.servers[name].start_timeout:g} s)"
+                line += f" (still starting after {config.start_wait():g} s)"
             print(line)
             for item in status.get("quarantined", []):
                 print(f"  quarantined {item['tool']}: {item['reason']}")
@@ -161,8 +161,9 @@ def call(config: GatewayConfig, args: argparse.Namespace) -> int:
         config = config.model_copy(update={"servers": {only: config.servers[only]}})
 
     async def run() -> T.CallToolResult:
-        wait = max((server.start_timeout for server in config.servers.values()), default=1.0)
-        async with Gateway(config, ready_wait_seconds=wait, interactive_logins=False).running() as gateway:
+        async with Gateway(
+            config, ready_wait_seconds=config.start_wait(), interactive_logins=False
+        ).running() as gateway:
             return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]  # JSON from the command line
 
     out = Path(args.out).expanduser() if args.out else None

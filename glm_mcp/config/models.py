@@ -239,6 +239,15 @@ class GatewayConfig(BaseModel):
     document: str | None = Field(default=None, repr=False)
     """The file's text as read (what a reload passes on to the other replicas); None for the built-in default."""
 
+    def start_wait(self) -> float:
+        """Seconds after which every server has had its start: each its own `start_timeout`, and a stdio server
+        past `gateway.max_starting_servers` only once those ahead of it had theirs (what a one-shot command waits)."""
+        running = [server for server in self.servers.values() if not server.disabled]
+        stdio = [server.start_timeout for server in running if isinstance(server, StdioUpstreamConfig)]
+        others = [server.start_timeout for server in running if not isinstance(server, StdioUpstreamConfig)]
+        turns = -(-len(stdio) // self.gateway.max_starting_servers)  # rounds of turns, rounded up
+        return max(1.0, max(others, default=0.0), max(stdio, default=0.0) * turns)
+
     def secret_values(self) -> set[str]:
         """Every secret value of the configuration: keys, tokens, `env` values, header values, URL credentials."""
         values: set[str] = set()
