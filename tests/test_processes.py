@@ -189,7 +189,7 @@ async def test_stdio_servers_past_max_starting_servers_wait_their_turn_and_their
         os.mkfifo(gate)
     servers: dict[str, UpstreamConfig] = {
         "first": python_server("gated_server.py", str(gates["first"])),
-        "second": python_server("gated_server.py", str(gates["second"]), start_timeout=2),
+        "second": python_server("gated_server.py", str(gates["second"]), start_timeout=3),
     }
     config = GatewayConfig.model_validate({"servers": servers, "gateway": {"max_starting_servers": 1}})
     gateway = Gateway(config, ready_wait_seconds=0)
@@ -199,7 +199,7 @@ async def test_stdio_servers_past_max_starting_servers_wait_their_turn_and_their
                 await first_waits.wait()
             # The first server's start is held longer than the second's start_timeout; the second, waiting for
             # its turn, has not even been spawned, and its timeout has not begun.
-            await anyio.sleep(2.5)  # the slow start itself, not a synchronisation
+            await anyio.sleep(3.5)  # the slow start itself, not a synchronisation
             assert not second_waits.is_set() and not _gate_open_for(gates["second"])
             assert gateway.status()["servers"]["second"]["state"] == "starting"
             (await anyio.to_thread.run_sync(open, gates["first"], "w")).close()
