@@ -465,6 +465,13 @@ PROMISES: dict[str, Claims] = {
         "up once every server started or failed; a slower one joins later and editors are told": (
             "upstream/test_reliability.py::test_a_slow_starting_server_joins_the_catalog_when_ready",
         ),
+        "stdio servers start in turns of max_starting_servers": (
+            "test_processes.py::test_stdio_servers_past_max_starting_servers_wait_their_turn_and_their_start_timeout_runs_from_it",
+        ),
+        "one-shot commands wait for every server's turn and start_timeout": (
+            "test_cli.py::test_doctor_waits_for_a_server_slower_than_ten_seconds_within_its_start_timeout",
+            "test_config.py::test_one_shot_commands_wait_for_every_servers_turn_and_its_start_timeout",
+        ),
     },
     "Behaviour: Failures are isolated": {
         "a server that fails to start is reported with its last stderr line; the others serve": (

@@ -260,3 +260,28 @@ async def test_call_shows_a_picture_saves_it_with_out_and_prints_it_whole_with_j
     content = json.loads(whole)["content"]
     assert code == 0 and content[1]["type"] == "image" and content[1]["mimeType"] == "image/png"
     assert base64.b64decode(content[1]["data"]).startswith(b"\x89PNG")
+
+
+async def test_doctor_waits_for_a_server_slower_than_ten_seconds_within_its_start_timeout(tmp_path: Path) -> None:
+    gate = tmp_path / "slow.gate"
+    os.mkfifo(gate)
+    gated = str(ROOT / "tests" / "fixture_servers" / "gated_server.py")
+    slow = {"command": sys.executable, "args": [gated, str(gate)], "start_timeout": 60}
+    path = write_config(tmp_path, {"slow": slow}, model={"api_key": "zai-key"})
+    done: list[tuple[int, str, str]] = []
+    async with anyio.create_task_group() as tg:
+
+        async def doctor() -> None:
+            done.append(await run_cli("doctor", "--no-model", "--config", str(path)))
+
+        tg.start_soon(doctor)
+        # The server's start takes longer than the 10 s a serving gateway waits before it is up; a one-shot command
+        # waits for each server's own start_timeout instead.
+        await anyio.sleep(15)  # the slow start itself (10 s past the gateway's own start), not a synchronisation
+        assert not done
+        (await anyio.to_thread.run_sync(open, gate, "w")).close()
+    code, out, _ = done[0]
+    assert code == 0, out
+    assert any(
+        line.startswith("ok") and "server slow" in line and "tools (stdio)" in line for line in out.splitlines()
+    ), out

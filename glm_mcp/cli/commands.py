@@ -43,14 +43,16 @@ async def _running_gateway(
     loader: Callable[[], GatewayConfig] | None = None,
     *,
     refuse_name_conflicts: bool = True,
-    ready_wait_seconds: float = 10.0,
+    ready_wait_seconds: float | None = None,
     interactive_logins: bool = True,
 ) -> AsyncGenerator[Gateway, None]:
+    """The gateway of a command, started; by default it waits, as a one-shot command does, until every server has
+    had its turn and its own `start_timeout` (`GatewayConfig.start_wait`)."""
     gateway = Gateway(
         config,
         loader=loader,
         refuse_name_conflicts=refuse_name_conflicts,
-        ready_wait_seconds=ready_wait_seconds,
+        ready_wait_seconds=config.start_wait() if ready_wait_seconds is None else ready_wait_seconds,
         interactive_logins=interactive_logins,
     )
     async with gateway.running():

@@ -39,6 +39,9 @@ async def diagnose(gateway: Gateway, *, probe_model: bool = True) -> list[Findin
             findings.append(Finding(f"server {name}", OK, f"{status['tools']} tools ({upstream.config.type})"))
         elif status["state"] == ServerState.NEEDS_LOGIN.value:
             findings.append(Finding(f"server {name}", WARN, f"needs login: {upstream.error}"))
+        elif upstream.state is ServerState.STARTING:
+            waited = f"{gateway.config.start_wait():g} s"
+            findings.append(Finding(f"server {name}", WARN, f"still starting after {waited}; it is not ready yet"))
         else:
             fix = "check the command, its arguments and that it runs on its own"
             if upstream.config.type in ("http", "sse"):
