@@ -94,11 +94,8 @@ def _first_line(text: str | None) -> str:
 
 
 def tools(config: GatewayConfig, args: argparse.Namespace) -> int:
-    # Every server gets its own start timeout to show up (after its turn), not the service's shorter ready wait.
     async def run() -> dict[str, Any]:
-        async with Gateway(
-            config, ready_wait_seconds=config.start_wait(), interactive_logins=False
-        ).running() as gateway:
+        async with _running_gateway(config, interactive_logins=False) as gateway:
             tools = [
                 {
                     "name": name,
@@ -163,9 +160,7 @@ def call(config: GatewayConfig, args: argparse.Namespace) -> int:
         config = config.model_copy(update={"servers": {only: config.servers[only]}})
 
     async def run() -> T.CallToolResult:
-        async with Gateway(
-            config, ready_wait_seconds=config.start_wait(), interactive_logins=False
-        ).running() as gateway:
+        async with _running_gateway(config, interactive_logins=False) as gateway:
             return await gateway.call_tool(args.name, arguments)  # pyright: ignore[reportUnknownArgumentType]  # JSON from the command line
 
     out = Path(args.out).expanduser() if args.out else None

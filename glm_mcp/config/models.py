@@ -8,7 +8,7 @@ Contract:
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -69,6 +69,9 @@ class _UpstreamBase(BaseModel):
     # Editors' configs carry keys of their own (autoApprove, envFile, ...): ignore, don't fail.
     model_config = ConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True)
 
+    takes_start_turn: ClassVar[bool] = False
+    """Whether its start spawns a process on this machine, and so waits for a turn (`gateway.max_starting_servers`)."""
+
     disabled: bool = False
     """A disabled server is listed as such and never started."""
 
@@ -106,6 +109,8 @@ class _UpstreamBase(BaseModel):
 
 class StdioUpstreamConfig(_UpstreamBase):
     """A server started as a child process, spoken to over its stdin and stdout."""
+
+    takes_start_turn: ClassVar[bool] = True
 
     type: Literal["stdio"] = "stdio"
     command: str = Field(min_length=1)
@@ -243,10 +248,10 @@ class GatewayConfig(BaseModel):
         """Seconds after which every server has had its start: each its own `start_timeout`, and a stdio server
         past `gateway.max_starting_servers` only once those ahead of it had theirs (what a one-shot command waits)."""
         running = [server for server in self.servers.values() if not server.disabled]
-        stdio = [server.start_timeout for server in running if isinstance(server, StdioUpstreamConfig)]
-        others = [server.start_timeout for server in running if not isinstance(server, StdioUpstreamConfig)]
-        turns = -(-len(stdio) // self.gateway.max_starting_servers)  # rounds of turns, rounded up
-        return max(1.0, max(others, default=0.0), max(stdio, default=0.0) * turns)
+        queued = [server.start_timeout for server in running if server.takes_start_turn]
+        others = [server.start_timeout for server in running if not server.takes_start_turn]
+        turns = -(-len(queued) // self.gateway.max_starting_servers)  # rounds of turns, rounded up
+        return max(1.0, max(others, default=0.0), max(queued, default=0.0) * turns)
 
     def secret_values(self) -> set[str]:
         """Every secret value of the configuration: keys, tokens, `env` values, header values, URL credentials."""

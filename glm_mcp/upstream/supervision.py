@@ -47,16 +47,18 @@ class StartTurns:
 
     @asynccontextmanager
     async def turn(self, config: UpstreamConfig) -> AsyncGenerator[Callable[[], None], None]:
-        """Wait for a turn (stdio servers only); yields `done`, which gives the turn back (also done on exit)."""
-        if not isinstance(config, StdioUpstreamConfig):
+        """Wait for a turn (servers that `takes_start_turn`); yields `done`, which gives the turn back (also done on
+        exit)."""
+        if not config.takes_start_turn:
             yield lambda: None
             return
         await self._free.acquire()
-        held = [True]
+        held = True
 
         def done() -> None:
+            nonlocal held
             if held:
-                held.clear()
+                held = False
                 self._free.release()
 
         try:
