@@ -35,6 +35,7 @@ class UpstreamPool:
         self,
         configs: Mapping[str, UpstreamConfig],
         *,
+        max_starting: int,
         on_change: ChangeFnT | None = None,
         on_log: LogFnT | None = None,
         on_updated: UpdatedFnT | None = None,
@@ -42,7 +43,6 @@ class UpstreamPool:
         ready_wait_seconds: float = 10.0,
         logins: Logins | None = None,
         per_person: Callable[[str], bool] = lambda name: False,
-        max_starting: int = 8,
     ) -> None:
         self._logins = logins
         self._turns = StartTurns(max_starting)
