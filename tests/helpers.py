@@ -239,6 +239,11 @@ async def serve_asgi(
             sock.close()
 
 
+async def open_gate(gate: Path) -> None:
+    """Let a `fixture_servers/gated_server.py` waiting at the named pipe `gate` go on (opening blocks until it reads)."""
+    (await anyio.to_thread.run_sync(open, gate, "w")).close()
+
+
 async def wait_gone(pid: int) -> None:
     """Wait until `pid` has exited (a pidfd becomes readable then); works for processes that are not our children."""
     try:

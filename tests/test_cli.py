@@ -15,7 +15,7 @@ import httpx2
 import pytest
 
 from tests.fakes.fake_glm import FakeGlm, Reply
-from tests.helpers import ROOT, children_of, glm_mcp_serve, run_cli, serve_asgi, write_config
+from tests.helpers import ROOT, children_of, glm_mcp_serve, open_gate, run_cli, serve_asgi, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -279,7 +279,7 @@ async def test_doctor_waits_for_a_server_slower_than_ten_seconds_within_its_star
         # waits for each server's own start_timeout instead.
         await anyio.sleep(15)  # the slow start itself (10 s past the gateway's own start), not a synchronisation
         assert not done
-        (await anyio.to_thread.run_sync(open, gate, "w")).close()
+        await open_gate(gate)
     code, out, _ = done[0]
     assert code == 0, out
     assert any(

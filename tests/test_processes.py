@@ -18,7 +18,7 @@ from mcp import Client, StdioServerParameters
 
 from glm_mcp.config import GatewayConfig, UpstreamConfig
 from glm_mcp.gateway.core import Gateway
-from tests.helpers import ROOT, alive, children_of, logged, python_server
+from tests.helpers import ROOT, alive, children_of, logged, open_gate, python_server
 
 pytestmark = pytest.mark.slow
 
@@ -202,10 +202,10 @@ async def test_stdio_servers_past_max_starting_servers_wait_their_turn_and_their
             await anyio.sleep(3.5)  # the slow start itself, not a synchronisation
             assert not second_waits.is_set() and not _gate_open_for(gates["second"])
             assert gateway.status()["servers"]["second"]["state"] == "starting"
-            (await anyio.to_thread.run_sync(open, gates["first"], "w")).close()
+            await open_gate(gates["first"])
             with anyio.fail_after(30):  # hang guard
                 await second_waits.wait()
-            (await anyio.to_thread.run_sync(open, gates["second"], "w")).close()
+            await open_gate(gates["second"])
             with anyio.fail_after(30):  # hang guard
                 while {"first__echo", "second__echo"} - set(gateway.catalog.tools):
                     await gateway.next_change()
