@@ -401,3 +401,44 @@ async def test_a_replica_whose_redis_cannot_be_reached_does_not_start_and_says_w
     assert code == 2
     assert "gateway.redis_url: Redis at unix:" in err and "start Redis or fix the URL" in err
     assert "Traceback" not in err
+
+
+async def test_a_session_id_reaches_its_client_only_once_every_replica_can_find_it(tmp_path: Path) -> None:
+    # A client behind round-robin sends its next request to another replica as soon as it has the session id: the
+    # record that replica revives the session from must already be in Redis by then, not written after the answer.
+    from glm_mcp.http.response_mode import SharedResponseMode
+    from glm_mcp.http.shared_sessions import SharedSessions
+    from glm_mcp.replicas.events import RedisEvents
+
+    async with redis_server(tmp_path) as url:
+        store = open_redis(url)
+        shared = SharedSessions(store, 60, RedisEvents(store, 10, 60, "r0"))
+
+        async def sdk_answering_initialize(scope: Any, receive: Any, send: Any) -> None:
+            headers = [(b"content-type", b"application/json"), (b"mcp-session-id", b"s-1")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b'{"jsonrpc":"2.0","id":1,"result":{}}'})
+
+        body = json.dumps(_initialize()).encode()
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/mcp",
+            "headers": [(b"content-type", b"application/json"), (b"accept", b"application/json, text/event-stream")],
+            "client": ("127.0.0.1", 5000),
+        }
+        delivered = [{"type": "http.request", "body": body, "more_body": False}]
+        found_when_the_id_left: list[dict[str, str]] = []
+
+        async def receive() -> Any:
+            return delivered.pop(0) if delivered else {"type": "http.disconnect"}
+
+        async def to_the_client(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                found_when_the_id_left.append(await store.record("session:s-1"))
+
+        try:
+            await SharedResponseMode(sdk_answering_initialize, shared)(scope, receive, to_the_client)
+        finally:
+            await store.aclose()
+    assert found_when_the_id_left and found_when_the_id_left[0].get("initialize") == body.decode()

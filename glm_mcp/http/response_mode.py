@@ -254,16 +254,16 @@ class SharedResponseMode(ResponseMode):
             if body is None or body is TOO_LARGE or not _initialize(body):
                 await self._answer(scope, receive, send, body)
                 return
-            opened: list[str] = []
 
             async def noting(message: Message) -> None:
+                # Recorded before the client has the id: its next request may land on another replica at once.
                 if message["type"] == "http.response.start" and message["status"] == 200:
-                    opened.extend(v.decode("latin-1") for k, v in message.get("headers", []) if k == b"mcp-session-id")
+                    for key, value in message.get("headers", []):
+                        if key == b"mcp-session-id":
+                            await shared.opened(value.decode("latin-1"), client_key(scope), body)
                 await send(message)
 
             await self._answer(scope, receive, noting, body)
-            if opened:
-                await shared.opened(opened[0], client_key(scope), body)
             return
         sid = session.decode("latin-1")
         if session_transport(sid) is None:

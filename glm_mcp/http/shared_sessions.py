@@ -1,9 +1,10 @@
 """2025-era `/mcp` sessions shared by replicas through Redis: recorded where they open, revived where a request lands.
 
 Contract:
-- a session is recorded when its `initialize` succeeds: the caller that opened it, the `initialize` request itself,
-  then the log level it chose and the resources it subscribed to; the record lives while the session is used (the
-  idle timeout, renewed by its requests) and is dropped when the client ends the session (DELETE), with its events;
+- a session is recorded when its `initialize` succeeds, before its id reaches the client: the caller that opened
+  it, the `initialize` request itself, then the log level it chose and the resources it subscribed to; the record
+  lives while the session is used (the idle timeout, renewed by its requests) and is dropped when the client ends
+  the session (DELETE), with its events;
 - a request naming a session this replica has not opened is served in it when the record exists and belongs to the
   same caller: the replica opens the session under the same id and replays the recorded requests first (their
   answers go nowhere), so the editor's capabilities, log level and subscriptions hold here too; another caller
