@@ -106,3 +106,53 @@ def test_server_entries_give_a_config_or_a_config_error(servers: dict[str, Any])
         parse_config({"mcpServers": servers}, {}, "fuzz.json")
     except ConfigError as exc:
         assert str(exc).startswith("fuzz.json: mcpServers.")
+
+
+wire_scalars = json_scalars | st.floats() | st.integers(min_value=-(2**80), max_value=2**80) | st.text(max_size=6)
+wire_values = st.recursive(
+    wire_scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=20,
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, NaN included (NaN is not equal to itself)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _refuse(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+@given(wire_values)
+@example(float("nan"))
+@example([2**70, -(2**65)])
+@example({"k": "\ud800 lone surrogate"})
+def test_the_wire_reads_json_as_pythons_own_json_does(value: Any) -> None:
+    # The hot paths parse with orjson, which refuses some of what Python's json takes (NaN, integers past 64 bits,
+    # lone surrogates): every chat request and model chunk must still be read, or refused, exactly as before.
+    from glm_mcp._json import loads
+
+    for text in (json.dumps(value), json.dumps(value, ensure_ascii=False)):
+        assert _same(loads(text), json.loads(text))
+        try:
+            expected: Any = json.loads(text, parse_constant=_refuse)
+        except ValueError as exc:
+            with pytest.raises(ValueError, match=str(exc)):
+                loads(text, parse_constant=_refuse)
+        else:
+            assert _same(loads(text, parse_constant=_refuse), expected)
+
+
+@given(wire_values)
+@example([2**70, {"k": 1e16}])
+def test_the_wire_writes_json_that_reads_back_as_the_same_value(value: Any) -> None:
+    from glm_mcp._json import dumps, encode
+
+    try:
+        before = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except (ValueError, UnicodeEncodeError):
+        return  # NaN, Infinity and lone surrogates are not JSON: nothing valid was written before either
+    written = encode(value)
+    assert json.loads(written) == json.loads(before) and dumps(value) == written.decode()

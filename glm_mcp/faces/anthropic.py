@@ -24,11 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
-from glm_mcp._json import JsonObject, as_list, as_object
+from glm_mcp._json import JsonObject, as_list, as_object, dumps
 from glm_mcp.agent.results import AgentEvent, AgentResult
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.faces.openai.app import ChatCompletionsApp
-from glm_mcp.faces.openai.request import ELICIT_TOOL, ask_for_a_call, client_tools, dumps, text_of
+from glm_mcp.faces.openai.request import ELICIT_TOOL, ask_for_a_call, client_tools, text_of
 from glm_mcp.faces.openai.writer import elicit_calls, model_error_body, send_json, start_event_stream, status_for
 from glm_mcp.model.profile import LEADING_NEWLINES
 

@@ -23,7 +23,7 @@ from typing import Any
 import mcp.types as T
 from starlette.types import Send
 
-from glm_mcp._json import JsonObject, as_list, as_object
+from glm_mcp._json import JsonObject, as_list, as_object, dumps
 from glm_mcp.agent.results import AgentEvent, AgentResult
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.faces.openai.app import ChatCompletionsApp
@@ -32,7 +32,6 @@ from glm_mcp.faces.openai.request import (
     ChatRequest,
     ask_for_a_call,
     client_tools,
-    dumps,
     error_body,
     text_of,
 )

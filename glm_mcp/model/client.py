@@ -33,7 +33,7 @@ import anyio.lowlevel
 import httpx2
 
 from glm_mcp import telemetry
-from glm_mcp._json import as_object
+from glm_mcp._json import as_object, loads
 from glm_mcp.activity import ModelOutcome
 from glm_mcp.config import DEFAULT_ZAI_BASE_URL, ModelConfig
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable
@@ -354,7 +354,7 @@ class GlmClient:
                 else:
                     raw = await response.aread()
                     try:
-                        data: Any = json.loads(raw)
+                        data: Any = loads(raw)
                     except ValueError:
                         snippet = raw[:200].decode("utf-8", "replace")
                         raise ModelResponseError(f"the model endpoint answered with non-JSON: {snippet!r}") from None

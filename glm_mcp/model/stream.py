@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from glm_mcp._json import as_list, as_object
+from glm_mcp._json import as_list, as_object, loads
 from glm_mcp.errors import ModelHTTPError, ModelResponseError
 from glm_mcp.model.messages import ToolCall, Turn
 from glm_mcp.model.profile import CODE_HINTS, RETRYABLE_CODES
@@ -139,7 +139,7 @@ class StreamAssembler:
         if not payload:
             return []
         try:
-            chunk = json.loads(payload)
+            chunk = loads(payload)
         except ValueError:
             raise ModelResponseError(f"the model stream carried a line that is not JSON: {payload[:200]}") from None
         return self.feed(chunk)

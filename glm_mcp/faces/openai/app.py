@@ -13,7 +13,6 @@ Contract:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -28,6 +27,7 @@ from mcp import MCPError
 from starlette.types import Receive, Scope, Send
 
 from glm_mcp import activity
+from glm_mcp._json import dumps, loads
 from glm_mcp.agent.results import AgentResult, EventFnT
 from glm_mcp.errors import ModelError, OverLimit, RequestError
 from glm_mcp.faces.caller import client_key, person_of
@@ -37,7 +37,6 @@ from glm_mcp.faces.openai.request import (
     ELICIT_TOOL,
     MAX_DEPTH,
     ChatRequest,
-    dumps,
     error_body,
     refuse_constant,
     too_deep,
@@ -235,7 +234,7 @@ class ChatCompletionsApp:
             return "invalid_request"
         deep = False
         try:
-            data = json.loads(raw, parse_constant=refuse_constant)
+            data = loads(raw, parse_constant=refuse_constant)
         except ValueError as exc:
             await send_json(send, 400, error_body(f"the body is not valid JSON: {exc}", "invalid_request_error"))
             return "invalid_request"

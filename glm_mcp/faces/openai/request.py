@@ -44,11 +44,6 @@ MAX_DEPTH = 100
 _GATEWAY_FIELDS = {"glm_mcp", "tools", "tool_choice", "stream", "stream_options", "n", "model"}
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON for the wire."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 def error_body(message: str, kind: str, code: str | None = None, param: str | None = None) -> JsonObject:
     """An OpenAI-style error body."""
     return {"error": {"message": message, "type": kind, "code": code, "param": param}}

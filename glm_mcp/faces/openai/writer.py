@@ -17,12 +17,12 @@ from typing import Any
 import mcp.types as T
 from starlette.types import Send
 
+from glm_mcp._json import dumps, encode
 from glm_mcp.agent.offer import ToolOffer
 from glm_mcp.agent.results import AgentEvent, AgentResult, EventFnT
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable
 from glm_mcp.faces.openai.request import (
     ELICIT_TOOL,
-    dumps,
     error_body,
 )
 from glm_mcp.model.messages import JsonObject
@@ -196,7 +196,7 @@ class ChunkStream:
 
 
 async def send_json(send: Send, status: int, body: JsonObject, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
-    payload = dumps(body).encode()
+    payload = encode(body)
     await send(
         {
             "type": "http.response.start",
