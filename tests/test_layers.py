@@ -202,6 +202,7 @@ ALLOWED: dict[str, set[str]] = {
     "faces.mcp.stdio": {"agent.loop", "faces.mcp.first_answer", "faces.mcp.server", "gateway.core"},
     "faces.openai": set(),
     "faces.openai.app": {
+        "_json",
         "activity",
         "agent.results",
         "errors",
@@ -228,6 +229,7 @@ ALLOWED: dict[str, set[str]] = {
         "model.profile",
     },
     "faces.openai.writer": {
+        "_json",
         "agent.offer",
         "agent.results",
         "errors",
@@ -309,7 +311,8 @@ ALLOWED: dict[str, set[str]] = {
     },
     "http.bodies": set(),
     "http.budget": {"errors", "faces.caller", "replicas.budgets"},
-    "http.connection_limits": {"config", "faces.caller"},
+    "http.coalescing": set(),
+    "http.connection_limits": {"config", "faces.caller", "http.coalescing"},
     "http.events": set(),
     "http.guards": {"faces.caller", "http.oidc"},
     "http.oidc": {"config"},

@@ -26,6 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from glm_mcp.config import ServeConfig
 from glm_mcp.faces.caller import ON_DISCONNECT
+from glm_mcp.http.coalescing import CoalescingTransport
 
 _REFUSED = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s"
 
@@ -61,6 +62,7 @@ def bounded_protocol(
         _deadline: float = header_timeout_seconds
 
         def connection_made(self, transport: asyncio.Transport) -> None:
+            transport = cast(asyncio.Transport, CoalescingTransport(transport, self.loop))
             super().connection_made(transport)
             if len(self.connections) > max_connections:
                 oldest = next(iter(waiting), None)

@@ -1,0 +1,64 @@
+"""What `serve`'s HTTP host writes reaches the client at once, whole and in order, though the writes of one turn of
+the event loop leave together (`http/coalescing.py`)."""
+
+from __future__ import annotations
+
+import anyio
+import httpx2
+from starlette.types import Receive, Scope, Send
+
+from glm_mcp.config import ServeConfig
+from glm_mcp.http.connection_limits import serve_protocol
+from tests.helpers import serve_asgi
+
+PIECES = 300
+PIECE = 10_000
+
+
+async def _start(send: Send, *headers: tuple[bytes, bytes]) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain"), *headers]})
+
+
+async def test_a_streamed_chunk_reaches_the_client_while_its_writer_waits_for_more() -> None:
+    go_on = anyio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await _start(send)
+        await send({"type": "http.response.body", "body": b"first words", "more_body": True})
+        await go_on.wait()  # as a stream waits for the model's next bytes
+        await send({"type": "http.response.body", "body": b" and the rest", "more_body": False})
+
+    async with serve_asgi(app, protocol=serve_protocol(ServeConfig())) as url, httpx2.AsyncClient() as http:
+        async with http.stream("GET", url) as response:
+            chunks = response.aiter_raw()
+            with anyio.fail_after(10):  # a hang guard: the first words must come while the writer still waits
+                first = await anext(chunks)
+            assert first == b"first words"
+            go_on.set()
+            assert b"".join([first] + [chunk async for chunk in chunks]) == b"first words and the rest"
+
+
+async def test_an_answer_written_in_one_go_arrives_whole_and_in_order() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await _start(send)
+        for number in range(PIECES):  # 3 MB without giving the loop back between writes, past any buffer kept
+            await send({"type": "http.response.body", "body": b"%09d\n" % number * (PIECE // 10), "more_body": True})
+        await send({"type": "http.response.body", "body": b"end", "more_body": False})
+
+    async with serve_asgi(app, protocol=serve_protocol(ServeConfig())) as url, httpx2.AsyncClient() as http:
+        response = await http.get(url)
+    body = response.content
+    assert len(body) == PIECES * PIECE + 3 and body.endswith(b"end")
+    numbers = [int(line) for line in body[:-3].splitlines()]
+    assert numbers == [number for number in range(PIECES) for _ in range(PIECE // 10)]
+
+
+async def test_an_answer_that_closes_its_connection_sends_every_byte_before_the_close() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await _start(send, (b"connection", b"close"))
+        await send({"type": "http.response.body", "body": b"the whole answer", "more_body": False})
+
+    async with serve_asgi(app, protocol=serve_protocol(ServeConfig())) as url, httpx2.AsyncClient() as http:
+        for _ in range(3):  # each on a new connection, closed by the server right after the answer
+            response = await http.get(url)
+            assert response.text == "the whole answer" and response.headers["connection"] == "close"
