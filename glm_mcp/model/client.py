@@ -23,13 +23,12 @@ import os
 import random
 import time
 import urllib.request
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import anyio
-import anyio.lowlevel
 import httpx2
 
 from glm_mcp import telemetry
@@ -37,15 +36,14 @@ from glm_mcp._json import as_object, loads
 from glm_mcp.activity import ModelOutcome
 from glm_mcp.config import DEFAULT_ZAI_BASE_URL, ModelConfig
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable
-from glm_mcp.model.lane import ModelLane
+from glm_mcp.model.lane import LaneResponse, ModelLane
 from glm_mcp.model.messages import JsonObject, Turn
 from glm_mcp.model.profile import is_rate_limit
-from glm_mcp.model.stream import StreamAssembler, error_from_body, is_retryable, parse_completion
+from glm_mcp.model.stream import DeltaFnT, error_from_body, is_retryable, parse_completion, read_stream
 from glm_mcp.redact import redact_url
 
 logger = logging.getLogger(__name__)
 
-DeltaFnT = Callable[[str, str], Awaitable[None]]
 """Called with ("content" | "reasoning_content", text) as a streamed answer arrives, and with ("retry", a JSON
 object) when an attempt failed and is retried: `{"attempt", "reason"}`, or, once the retry's text departs from
 what was handed on, `{"attempt", "replaces": {"kind", "from_char"}}`."""
@@ -71,6 +69,16 @@ class _Response(Protocol):
     def url(self) -> object: ...
     async def aread(self) -> bytes: ...
     def aiter_lines(self) -> AsyncIterator[str]: ...
+
+
+async def _line_batches(response: _Response) -> AsyncIterator[list[str]]:
+    """The answer's lines: those each read brought together (the lane's), or one at a time (httpx2's)."""
+    if isinstance(response, LaneResponse):
+        async for batch in response.aiter_line_batches():
+            yield batch
+        return
+    async for line in response.aiter_lines():
+        yield [line]
 
 
 def _needs_httpx(base_url: str) -> bool:
@@ -374,25 +382,13 @@ class GlmClient:
         return turn
 
     async def _read_stream(self, response: _Response, on_delta: DeltaFnT) -> Turn:
-        assembler = StreamAssembler()
-        lines = response.aiter_lines()
-        first = True
-        async for line in lines:
-            for kind, text in assembler.feed_line(line):
-                await on_delta(kind, text)
-                if first:
-                    # The loop is handed back once after the first text: uvloop writes what a task sent only when
-                    # the task gives the loop back, so the first token would otherwise leave only once the rest of
-                    # the model's read (GLM often sends several chunks in one) was handed on too.
-                    first = False
-                    await anyio.lowlevel.checkpoint()
-            if assembler.done:
-                break
+        batches = _line_batches(response)
+        assembler = await read_stream(batches, on_delta)
         if assembler.done:
             # The body's end is read too (only the chunked encoding's last bytes follow `[DONE]`), so the connection
             # goes back to the pool: left unread, each streamed request cost a new connection to the model.
             with anyio.move_on_after(DRAIN_SECONDS):
-                async for _ in lines:
+                async for _ in batches:
                     pass
         turn = assembler.turn()
         if not assembler.done and turn.finish_reason is None:

@@ -7,8 +7,9 @@ the model hop needs: one send of head and body, the answer parsed by httptools (
 deflate undone, the connection kept for the next request when the answer said so and was read to its end.
 
 Contract:
-- `post()` yields a `LaneResponse` (status, headers, `aread()`, `aiter_lines()`); a connection whose answer was not
-  read to the end is closed, never reused;
+- `post()` yields a `LaneResponse` (status, headers, `aread()`, `aiter_lines()`, and `aiter_line_batches()`: the
+  lines each read of the connection brought); a connection whose answer was not read to the end is closed, never
+  reused;
 - an answer whose body has neither a length nor chunks ends when the server closes the connection;
 - a kept connection that went stale while idle (closed by the server: readable, or older than `KEEP_ALIVE_SECONDS`)
   is dropped before use; a request whose reused connection fails before any byte of the answer is sent once more
@@ -218,11 +219,13 @@ class LaneResponse:
         return self._answer.complete and self._answer.keep_alive
 
     async def _chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives: all of it that one read of the connection brought, at a time."""
         answer = self._answer
         while True:
-            while answer.body:
-                chunk = answer.body.popleft()
-                yield self._inflate.decompress(chunk) if self._inflate is not None else chunk
+            if answer.body:
+                data = answer.body[0] if len(answer.body) == 1 else b"".join(answer.body)
+                answer.body.clear()
+                yield self._inflate.decompress(data) if self._inflate is not None else data
             if answer.complete:
                 return
             await _receive_into(self._connection, answer, self._timeout)
@@ -230,17 +233,23 @@ class LaneResponse:
     async def aread(self) -> bytes:
         return b"".join([chunk async for chunk in self._chunks()])
 
-    async def aiter_lines(self) -> AsyncIterator[str]:
+    async def aiter_line_batches(self) -> AsyncIterator[list[str]]:
+        """The body's lines (without their ends), as lists: the lines each read of the connection completed."""
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""
         async for chunk in self._chunks():
             pending += decoder.decode(chunk)
             *lines, pending = pending.split("\n")
-            for line in lines:
-                yield line[:-1] if line.endswith("\r") else line
+            if lines:
+                yield [line[:-1] if line.endswith("\r") else line for line in lines]
         pending += decoder.decode(b"", final=True)
         if pending:
-            yield pending
+            yield [pending]
+
+    async def aiter_lines(self) -> AsyncIterator[str]:
+        async for batch in self.aiter_line_batches():
+            for line in batch:
+                yield line
 
 
 async def _receive_into(connection: _Connection, answer: _Answer, read_seconds: float, first: bool = False) -> None:

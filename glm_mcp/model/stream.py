@@ -1,22 +1,31 @@
-"""Reading GLM's answers, JSON or SSE, into a `Turn`, quirks included. No I/O.
+"""Reading GLM's answers, JSON or SSE, into a `Turn`, quirks included. No I/O of its own: a stream's lines come
+from whoever reads the connection.
 
 Contract (glm-api.md §4, §5, §8):
 - a stream is read to `data: [DONE]`: `finish_reason` may come on every tool-call chunk (2025-09), only on
   the last chunk (2025-11, 2026), or never; the last one seen wins;
 - a tool call may come whole in one delta or in fragments by `index` (`tool_stream`); fragments are joined;
 - the `object` field may be missing; `role` may repeat on every delta; content may be "\\n" beside tool calls;
-- an `error` object inside a 200 stream, or a JSON body with one, raises `ModelHTTPError` with GLM's code.
+- an `error` object inside a 200 stream, or a JSON body with one, raises `ModelHTTPError` with GLM's code;
+- a stream's text is handed on as it comes, the lines of one read as one delta of each kind, the first as soon as
+  it is read.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import anyio.lowlevel
+
 from glm_mcp._json import as_list, as_object, loads
-from glm_mcp.errors import ModelHTTPError, ModelResponseError
+from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError
 from glm_mcp.model.messages import ToolCall, Turn
 from glm_mcp.model.profile import CODE_HINTS, RETRYABLE_CODES
+
+DeltaFnT = Callable[[str, str], Awaitable[None]]
+"""Takes a ("content" | "reasoning_content", text) delta of a stream, or ("retry", its JSON)."""
 
 
 def error_from_body(status_code: int, text: str, retry_after: float | None = None) -> ModelHTTPError:
@@ -200,3 +209,50 @@ class StreamAssembler:
         for position, call in enumerate(turn.tool_calls):
             call.id = call.id or f"call_{position}"
         return turn
+
+
+async def read_stream(batches: AsyncIterator[list[str]], on_delta: DeltaFnT) -> StreamAssembler:
+    """Read a stream's lines, a batch per read of the connection, to `data: [DONE]` or their end, handing its text
+    to `on_delta`; the assembler holds the answer.
+
+    Raises:
+        ModelHTTPError: The stream carried an error object (after the text before it was handed on).
+        ModelResponseError: A line is not JSON.
+    """
+    assembler = StreamAssembler()
+    first = True
+    async for lines in batches:
+        # GLM often sends several chunks in a packet; each delta handed on costs the client a frame and a write.
+        deltas: list[tuple[str, str]] = []
+        failure: ModelError | None = None
+        for line in lines:
+            try:
+                deltas += assembler.feed_line(line)
+            except ModelError as exc:
+                failure = exc
+                break
+            if assembler.done:
+                break
+        for kind, text in _joined(deltas):
+            await on_delta(kind, text)
+            if first:
+                # The loop is handed back once after the first text: the host writes what a task sent when the task
+                # gives the loop back, so the first token leaves now, not after the rest of the read is handed on.
+                first = False
+                await anyio.lowlevel.checkpoint()
+        if failure is not None:
+            raise failure
+        if assembler.done:
+            break
+    return assembler
+
+
+def _joined(deltas: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Consecutive deltas of the same kind as one."""
+    joined: list[tuple[str, str]] = []
+    for kind, text in deltas:
+        if joined and joined[-1][0] == kind:
+            joined[-1] = (kind, joined[-1][1] + text)
+        else:
+            joined.append((kind, text))
+    return joined

@@ -17,7 +17,7 @@ import pytest
 from pydantic import SecretStr
 
 from glm_mcp.config import ModelConfig
-from glm_mcp.errors import ModelUnreachable
+from glm_mcp.errors import ModelHTTPError, ModelUnreachable
 from glm_mcp.model.client import GlmClient
 from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import serve_asgi
@@ -229,3 +229,41 @@ async def test_a_model_endpoint_nobody_listens_on_is_unreachable_naming_it() -> 
         with pytest.raises(ModelUnreachable) as refused:
             await client.complete(BODY)
     assert "ConnectError" in refused.value.message and url in refused.value.message
+
+
+def _sse(*events: dict[str, object] | str) -> bytes:
+    """A chunked SSE answer, one HTTP chunk per event (as GLM sends them); a string event goes as it is."""
+    parts = [f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n".encode() for event in events]
+    head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return head.encode() + b"".join(f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in parts) + b"0\r\n\r\n"
+
+
+def _delta(**delta: str) -> dict[str, object]:
+    return {"choices": [{"index": 0, "delta": delta}]}
+
+
+async def test_a_stream_arriving_in_one_packet_is_handed_on_in_order_and_its_text_before_an_error_is_kept() -> None:
+    answers = [
+        _sse(_delta(reasoning_content="Think"), _delta(reasoning_content="ing."), _delta(content="Hel"),
+             _delta(content="lo"), {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, "[DONE]"),
+        _sse(_delta(content="Half an ans"), _delta(content="wer"), {"error": {"code": "1234", "message": "cut"}}),
+    ]  # fmt: skip
+
+    def answer(connection: int, head: bytes) -> tuple[bytes, bool]:
+        return answers.pop(0), False  # each whole stream in one send: one read of the gateway's
+
+    got: list[tuple[str, str]] = []
+
+    async def on_delta(kind: str, text: str) -> None:
+        got.append((kind, text))
+
+    async with raw_server(answer) as (url, _), GlmClient(_config(url)).running() as client:
+        turn = await client.stream({**BODY, "stream": True}, on_delta)
+        assert (turn.reasoning_content, turn.content, turn.finish_reason) == ("Thinking.", "Hello", "stop")
+        kinds = [kind for position, (kind, _) in enumerate(got) if position == 0 or got[position - 1][0] != kind]
+        assert kinds == ["reasoning_content", "content"]  # the reasoning first, as GLM sent it
+        assert "".join(text for _, text in got) == "Thinking.Hello"
+        got.clear()
+        with pytest.raises(ModelHTTPError) as failed:
+            await client.stream({**BODY, "stream": True}, on_delta)
+    assert failed.value.code == "1234" and "".join(text for _, text in got) == "Half an answer"
