@@ -2,9 +2,11 @@
 
 Sequential chat completions with no tools (one request at a time on one kept-alive connection), non-streaming and
 streaming, sent directly to a local mock of GLM's API (the GLM emulator answering a short text), through glm-mcp in
-front of it (no MCP servers: nothing to offer), and through LiteLLM's proxy in front of the same mock (installed
-from PyPI into its own virtual environment, `bench/.venv-litellm`). After a warm-up, 7 rounds interleave the setups
-(every other round in reverse order); each round's median per setup is kept and the median of those is reported.
+front of it (no MCP servers: nothing to offer), through the relay floor (`bench/relay_floor.py`: glm-mcp's HTTP stack
+relaying bytes and reading none of them, the least a gateway on it can add), and through LiteLLM's proxy in front of
+the same mock (installed from PyPI into its own virtual environment, `bench/.venv-litellm`). After a warm-up, 7
+rounds interleave the setups (every other round in reverse order); each round's median per setup is kept and the
+median of those is reported.
 Non-streaming: the whole request's latency; streaming: the time to the first content token (the first SSE event
 carrying text).
 """
@@ -102,6 +104,8 @@ def model_hop(table: harness.Table, rounds: int = 7, samples: int = 200, peers: 
         with contextlib.ExitStack() as stack:
             gateway, _ = stack.enter_context(harness.glm_mcp({}, extra))
             setups = {"direct": mock, "glm-mcp": f"{gateway}/v1"}
+            floor = [harness.PY, str(harness.BENCH / "relay_floor.py"), mock, "{port}"]
+            setups["relay-floor"] = stack.enter_context(harness.http_server(floor, "/"))
             if peers:
                 setups["litellm"] = stack.enter_context(litellm_proxy(mock))
             headers = {"Authorization": f"Bearer {KEY}"}

@@ -66,12 +66,13 @@ def _model_hop(m: dict[str, dict[str, float]]) -> list[str]:
         "",
         "**The model hop** (`bench/model_hop.py`: sequential chat completions with no tools against a local mock of "
         "GLM's API, one kept-alive connection, 200 per round; 7 interleaved rounds after a warm-up, median of the "
-        "round medians; both gateways check a bearer token):",
+        "round medians; both gateways check a bearer token; the relay floor, `bench/relay_floor.py`, is glm-mcp's HTTP "
+        "stack relaying bytes it never reads):",
         "",
         "| setup | completion p50 | added | first token p50 (streamed) | added |",
         "|---|---|---|---|---|",
     ]
-    for setup in ("direct", "glm-mcp", "litellm"):
+    for setup in ("direct", "relay-floor", "glm-mcp", "litellm"):
         if f"model/{setup}/complete" in m:
             lines.append(
                 f"| {setup} | {_fmt(_get(m, f'model/{setup}/complete', 'p50_ms'))} | "

@@ -7,9 +7,9 @@ the model hop needs: one send of head and body, the answer parsed by httptools (
 deflate undone, the connection kept for the next request when the answer said so and was read to its end.
 
 Contract:
-- `post()` yields a `LaneResponse` (status, headers, `aread()`, `aiter_lines()`, and `aiter_line_batches()`: the
-  lines each read of the connection brought); a connection whose answer was not read to the end is closed, never
-  reused;
+- `post()` yields a `LaneResponse` (status, headers, `aread()`, `aiter_bytes()`, `aiter_lines()`, and
+  `aiter_line_batches()`: the lines each read of the connection brought); a connection whose answer was not read
+  to the end is closed, never reused;
 - an answer whose body has neither a length nor chunks ends when the server closes the connection;
 - a kept connection that went stale while idle (closed by the server: readable, or older than `KEEP_ALIVE_SECONDS`)
   is dropped before use; a request whose reused connection fails before any byte of the answer is sent once more
@@ -218,7 +218,7 @@ class LaneResponse:
         """Whether the connection may carry the next request: the answer was read to its end and kept it open."""
         return self._answer.complete and self._answer.keep_alive
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives: all of it that one read of the connection brought, at a time."""
         answer = self._answer
         while True:
@@ -231,13 +231,13 @@ class LaneResponse:
             await _receive_into(self._connection, answer, self._timeout)
 
     async def aread(self) -> bytes:
-        return b"".join([chunk async for chunk in self._chunks()])
+        return b"".join([chunk async for chunk in self.aiter_bytes()])
 
     async def aiter_line_batches(self) -> AsyncIterator[list[str]]:
         """The body's lines (without their ends), as lists: the lines each read of the connection completed."""
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""
-        async for chunk in self._chunks():
+        async for chunk in self.aiter_bytes():
             pending += decoder.decode(chunk)
             *lines, pending = pending.split("\n")
             if lines:
