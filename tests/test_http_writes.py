@@ -3,7 +3,10 @@ the event loop leave together (`http/coalescing.py`)."""
 
 from __future__ import annotations
 
+import threading
+
 import anyio
+import anyio.to_thread
 import httpx2
 from starlette.types import Receive, Scope, Send
 
@@ -62,3 +65,24 @@ async def test_an_answer_that_closes_its_connection_sends_every_byte_before_the_
         for _ in range(3):  # each on a new connection, closed by the server right after the answer
             response = await http.get(url)
             assert response.text == "the whole answer" and response.headers["connection"] == "close"
+
+
+async def test_an_answer_leaves_at_once_though_its_task_goes_on_without_giving_the_loop_back() -> None:
+    received = threading.Event()
+    waited: list[bool] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await _start(send)
+        await send({"type": "http.response.body", "body": b"done", "more_body": False})
+        # Work after the answer that holds the loop, as a request's bookkeeping does: the answer must not wait for it.
+        waited.append(received.wait(10))
+
+    async with serve_asgi(app, protocol=serve_protocol(ServeConfig())) as url:
+
+        def fetch() -> str:
+            text = httpx2.get(url, timeout=30).text
+            received.set()
+            return text
+
+        assert await anyio.to_thread.run_sync(fetch) == "done"
+    assert waited == [True]

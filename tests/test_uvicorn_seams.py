@@ -6,7 +6,8 @@ one place only:
   and `.tasks`, `connection.shutdown()`, `lifespan` and `on_tick`; if they moved, `serve` would stop slowly, cut
   calls short without warning, or never refresh its Date header;
 - the connection bounds (`http/connection_limits.py`) subclass the httptools protocol and hook `connection_made`,
-  `on_message_begin`, `on_headers_complete` and `connection_lost`, reading `connections`, `transport` and `loop`;
+  `on_message_begin`, `on_headers_complete`, `on_response_complete` and `connection_lost`, reading `connections`,
+  `transport` and `loop`;
   if those moved, the flood protection would silently go;
 - a `receive()` waiting when the response completes returns `http.disconnect` (`faces/openai/app.py` lets a chat
   request's disconnect listener end that way instead of cancelling it); if that changed, every chat request on a
@@ -47,7 +48,14 @@ def test_the_server_methods_and_state_the_host_server_uses_are_still_there() -> 
 
 
 async def test_the_protocol_hooks_the_connection_bounds_override_are_still_there() -> None:
-    for name in ("connection_made", "on_message_begin", "on_headers_complete", "connection_lost", "shutdown"):
+    for name in (
+        "connection_made",
+        "on_message_begin",
+        "on_headers_complete",
+        "on_response_complete",
+        "connection_lost",
+        "shutdown",
+    ):
         assert callable(getattr(HttpToolsProtocol, name)), name
     state = ServerState()
     protocol = HttpToolsProtocol(uvicorn.Config(Starlette()), state, {})

@@ -7,7 +7,9 @@ transport under uvicorn's protocol keeps the writes of one turn and hands them t
 the writing task gives the loop back (it always does soon: it waits for the next bytes to relay, or it is done).
 
 Contract:
-- bytes leave in the order written, no later than the end of the loop turn they were written in;
+- bytes leave in the order written, no later than the end of the loop turn they were written in, and a response's
+  last bytes at once (`flush()`, which the protocol calls when a response completes: the request's bookkeeping
+  comes after them);
 - past `FLUSH_BYTES` kept, they are handed on at once, so the real transport's flow control (pausing the writer when
   the client reads slowly) sees them as before;
 - `close()` and `write_eof()` hand on what is kept first; `abort()` drops it, as the real one drops its own buffer;

@@ -60,9 +60,11 @@ def bounded_protocol(
         _header_timer: asyncio.TimerHandle | None = None
         _body_timer: asyncio.TimerHandle | None = None
         _deadline: float = header_timeout_seconds
+        _writes: CoalescingTransport
 
         def connection_made(self, transport: asyncio.Transport) -> None:
-            transport = cast(asyncio.Transport, CoalescingTransport(transport, self.loop))
+            self._writes = CoalescingTransport(transport, self.loop)
+            transport = cast(asyncio.Transport, self._writes)
             super().connection_made(transport)
             if len(self.connections) > max_connections:
                 oldest = next(iter(waiting), None)
@@ -99,6 +101,12 @@ def bounded_protocol(
                 message = f"the request headers took longer than {self._deadline:g} s"
                 self.transport.write(_raw_response(408, "Request Timeout", message))
                 self.transport.close()
+
+        def on_response_complete(self) -> None:
+            # A whole answer leaves now, not when its task next gives the loop back: after its last bytes come the
+            # request's bookkeeping and the unwinding of its layers.
+            self._writes.flush()
+            super().on_response_complete()
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
