@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import mcp.types as T
 from mcp import MCPError
 from starlette.types import Receive, Scope, Send
@@ -194,11 +193,7 @@ class ChatCompletionsApp:
 
         async def tracked(message: Any) -> None:
             started[0] = started[0] or message["type"] == "http.response.start"
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                # uvloop writes what a task sent only when the task gives the loop back: handed back here, the
-                # answer's end leaves now, not after the request's bookkeeping and the layers' unwinding.
-                await anyio.lowlevel.checkpoint()
+            await send(message)  # `serve`'s host sends an answer's last bytes as it completes (`http/coalescing.py`)
 
         face = self.faces.get(scope["path"])
         label = face.label if face is not None else "openai"
