@@ -303,10 +303,10 @@ class ToolListHeard:
     ) -> list[str]:
         with anyio.fail_after(seconds):  # hang guard, not a timing check: 10 s covers a busy 2-core machine
             while True:
+                self.changed = anyio.Event()  # before the listing: a change heard during it is not missed
                 names = [tool.name for tool in (await client.list_tools()).tools]
                 if predicate(names):
                     return names
-                self.changed = anyio.Event()
                 await self.changed.wait()
 
 

@@ -18,7 +18,7 @@ from mcp import Client, StdioServerParameters
 
 from glm_mcp.config import GatewayConfig, UpstreamConfig
 from glm_mcp.gateway.core import Gateway
-from tests.helpers import ROOT, alive, children_of, logged, open_gate, python_server
+from tests.helpers import ROOT, ToolListHeard, alive, children_of, logged, open_gate, python_server
 
 pytestmark = pytest.mark.slow
 
@@ -153,10 +153,12 @@ async def test_glm_mcp_stdio_spawned_by_an_editor_serves_every_server_and_leaves
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "glm_mcp", "stdio", "--config", str(config)], cwd=str(ROOT)
     )
-    async with Client(params, mode="legacy") as editor:
-        names = [tool.name for tool in (await editor.list_tools()).tools]
-        assert names == ["glm__agent", "clock__convert", "clock__list_timezones", "clock__now", "clock__wait", "proc__crash",
-                         "proc__echo", "proc__getenv", "proc__hang", "proc__nap", "proc__pid", "proc__progress", "proc__summarize"]  # fmt: skip
+    every = ["glm__agent", "clock__convert", "clock__list_timezones", "clock__now", "clock__wait", "proc__crash",
+             "proc__echo", "proc__getenv", "proc__hang", "proc__nap", "proc__pid", "proc__progress", "proc__summarize"]  # fmt: skip
+    heard = ToolListHeard()
+    async with Client(params, mode="legacy", message_handler=heard) as editor:
+        # A server still starting after the first listing's short wait comes with `list_changed`, as an editor sees.
+        assert await heard.tools_until(editor, lambda names: names == every, seconds=60) == every
         upstream_pid = int(_text(await editor.call_tool("proc__pid", {})))
         assert alive(upstream_pid)
         steps: list[float] = []
