@@ -44,10 +44,6 @@ from glm_mcp.redact import redact_url
 
 logger = logging.getLogger(__name__)
 
-"""Called with ("content" | "reasoning_content", text) as a streamed answer arrives, and with ("retry", a JSON
-object) when an attempt failed and is retried: `{"attempt", "reason"}`, or, once the retry's text departs from
-what was handed on, `{"attempt", "replaces": {"kind", "from_char"}}`."""
-
 RequestFnT = Callable[[str, ModelOutcome, float, int, "JsonObject | None"], None]
 """Hears of each finished model request: (model, outcome, seconds, retries, usage)."""
 
@@ -68,7 +64,6 @@ class _Response(Protocol):
     @property
     def url(self) -> object: ...
     async def aread(self) -> bytes: ...
-    def aiter_lines(self) -> AsyncIterator[str]: ...
 
 
 async def _line_batches(response: _Response) -> AsyncIterator[list[str]]:
@@ -77,6 +72,7 @@ async def _line_batches(response: _Response) -> AsyncIterator[list[str]]:
         async for batch in response.aiter_line_batches():
             yield batch
         return
+    assert isinstance(response, httpx2.Response)
     async for line in response.aiter_lines():
         yield [line]
 

@@ -7,9 +7,9 @@ the model hop needs: one send of head and body, the answer parsed by httptools (
 deflate undone, the connection kept for the next request when the answer said so and was read to its end.
 
 Contract:
-- `post()` yields a `LaneResponse` (status, headers, `aread()`, `aiter_bytes()`, `aiter_lines()`, and
-  `aiter_line_batches()`: the lines each read of the connection brought); a connection whose answer was not read
-  to the end is closed, never reused;
+- `post()` yields a `LaneResponse` (status, headers, `aread()`, `aiter_bytes()`, and `aiter_line_batches()`: the
+  lines each read of the connection brought); a connection whose answer was not read to the end is closed, never
+  reused;
 - an answer whose body has neither a length nor chunks ends when the server closes the connection;
 - a kept connection that went stale while idle (closed by the server: readable, or older than `KEEP_ALIVE_SECONDS`)
   is dropped before use; a request whose reused connection fails before any byte of the answer is sent once more
@@ -245,11 +245,6 @@ class LaneResponse:
         pending += decoder.decode(b"", final=True)
         if pending:
             yield [pending]
-
-    async def aiter_lines(self) -> AsyncIterator[str]:
-        async for batch in self.aiter_line_batches():
-            for line in batch:
-                yield line
 
 
 async def _receive_into(connection: _Connection, answer: _Answer, read_seconds: float, first: bool = False) -> None:

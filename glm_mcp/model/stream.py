@@ -25,7 +25,9 @@ from glm_mcp.model.messages import ToolCall, Turn
 from glm_mcp.model.profile import CODE_HINTS, RETRYABLE_CODES
 
 DeltaFnT = Callable[[str, str], Awaitable[None]]
-"""Takes a ("content" | "reasoning_content", text) delta of a stream, or ("retry", its JSON)."""
+"""Called with ("content" | "reasoning_content", text) as a streamed answer arrives, and with ("retry", a JSON
+object) when an attempt failed and is retried: `{"attempt", "reason"}`, or, once the retry's text departs from
+what was handed on, `{"attempt", "replaces": {"kind", "from_char"}}`."""
 
 
 def error_from_body(status_code: int, text: str, retry_after: float | None = None) -> ModelHTTPError:
