@@ -3,14 +3,19 @@ the event loop leave together (`http/coalescing.py`)."""
 
 from __future__ import annotations
 
+import asyncio  # noqa: TID251  # the transport under uvicorn's protocol is asyncio's own
+import contextlib
+import socket
 import threading
 
 import anyio
 import anyio.to_thread
 import httpx2
+import pytest
 from starlette.types import Receive, Scope, Send
 
 from glm_mcp.config import ServeConfig
+from glm_mcp.http.coalescing import FLUSH_BYTES, CoalescingTransport
 from glm_mcp.http.connection_limits import serve_protocol
 from tests.helpers import serve_asgi
 
@@ -86,3 +91,27 @@ async def test_an_answer_leaves_at_once_though_its_task_goes_on_without_giving_t
 
         assert await anyio.to_thread.run_sync(fetch) == "done"
     assert waited == [True]
+
+
+async def test_writes_past_the_kept_bytes_reach_the_socket_at_once_so_a_slow_reader_pauses_the_writer() -> None:
+    # Bytes kept to the turn's end are out of the real transport's sight: past FLUSH_BYTES they must be handed on
+    # within the turn, or a writer that never yields would pile a whole answer up in memory unpaused.
+    ours, peer = socket.socketpair()
+    peer.setblocking(False)
+    transport, _ = await asyncio.get_running_loop().create_connection(asyncio.Protocol, sock=ours)
+    writes = CoalescingTransport(transport, asyncio.get_running_loop())
+    piece = b"x" * (FLUSH_BYTES // 3 + 1)
+    try:
+        writes.write(piece)
+        with pytest.raises(BlockingIOError):  # one piece is kept for the end of the turn
+            peer.recv(FLUSH_BYTES)
+        writes.write(piece)
+        writes.write(piece)  # past FLUSH_BYTES: handed on now, within the same turn
+        received = b""
+        with contextlib.suppress(BlockingIOError):
+            while len(received) < 3 * len(piece):
+                received += peer.recv(1 << 20)
+        assert received == piece * 3
+    finally:
+        transport.close()
+        peer.close()
