@@ -1130,6 +1130,11 @@ PROMISES: dict[str, Claims] = {
             "test_security.py::test_a_chat_body_nested_past_the_depth_limit_is_refused_before_any_model_request",
             "test_chat_api.py::test_malformed_json_gets_400",
         ),
+        "half of a surrogate pair in a chat face's body a 400 naming the field, on /mcp a parse error": (
+            "test_http_inputs.py::test_half_an_emoji_in_a_request_is_refused_with_400_naming_where_it_is",
+            "test_properties.py::test_the_wire_reads_json_as_pythons_own_json_does",
+            "test_http_inputs.py::test_fuzzed_bodies_never_get_a_500_and_always_a_json_answer",
+        ),
     },
     "Security: two names collide to shadow a tool": {
         "`__` in a server name or prefix is a config error": (
@@ -1207,6 +1212,20 @@ PROMISES: dict[str, Claims] = {
         "re-established; repeated only if read-only or idempotent": (
             "upstream/test_reliability.py::test_an_http_upstream_that_restarts_and_forgets_the_session_is_reinitialised",
             "upstream/test_reliability.py::test_a_call_that_is_not_idempotent_is_not_repeated_after_a_lost_session",
+        ),
+    },
+    "Reliability: half an emoji from a server (a lone surrogate escape such as `\\ud83d`, as a JavaScript server that cut a string writes it), over stdio, streamable HTTP or SSE": {
+        "read as U+FFFD at once, a whole pair kept, however the escape is cut; one warning per server": (
+            "upstream/test_mending.py::test_half_an_emoji_from_an_http_server_is_read_as_a_replacement_character",
+            "upstream/test_mending.py::test_half_an_emoji_from_a_stdio_server_is_read_as_a_replacement_character",
+            "test_properties.py::test_a_servers_answer_is_mended_the_same_however_it_is_cut",
+        ),
+    },
+    "Reliability: half an emoji from the model (streamed or not)": {
+        "a split pair joined, a lone half U+FFFD, in text, reasoning and tool-call arguments": (
+            "model/test_client.py::test_half_an_emoji_from_the_model_is_joined_across_reads_or_read_as_a_replacement_character",
+            "model/test_client.py::test_half_an_emoji_in_a_whole_answer_is_read_as_a_replacement_character",
+            "test_model_faults.py::test_half_an_emoji_from_the_model_reaches_the_client_as_a_replacement_character",
         ),
     },
     "Reliability: garbage on a server's stdout; a 10 MB result; 5,000 tools; a server slower than the ready wait or its start timeout": {

@@ -175,7 +175,7 @@ async def test_a_body_that_is_json_but_not_an_object_is_told_so(raw: bytes) -> N
     async with stack(FakeGlm([])) as s, httpx2.AsyncClient(base_url=s.url) as http:
         response = await http.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 400
-    assert response.json()["error"]["message"] == "the body must be a JSON object"
+    assert response.json()["error"]["message"] == "the body must be a JSON object: a chat request"
 
 
 async def test_tool_choice_none_offers_no_tools_and_extra_fields_pass_through() -> None:

@@ -34,8 +34,11 @@ async def client() -> AsyncGenerator[httpx2.AsyncClient, None]:
             yield http
 
 
+texts = st.text(max_size=20) | st.text(
+    st.characters(max_codepoint=0x7F) | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=8
+)  # surrogates too, whole pairs and lone halves, which `json.dumps` escapes
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20,
 )
@@ -63,6 +66,9 @@ bodies = st.one_of(
 )
 
 
+FACES = ["/v1/chat/completions", "/v1/messages", "/v1/responses"]
+
+
 @pytest.mark.slow
 async def test_fuzzed_bodies_never_get_a_500_and_always_a_json_answer() -> None:
     async with client() as http:
@@ -74,7 +80,7 @@ async def test_fuzzed_bodies_never_get_a_500_and_always_a_json_answer() -> None:
             suppress_health_check=cast(list[HealthCheck], list(HealthCheck)),
             database=None,
         )
-        @given(body=bodies, path=st.sampled_from(["/v1/chat/completions", "/v1/models", "/readyz", "/nope", "/mcp"]))
+        @given(body=bodies, path=st.sampled_from([*FACES, "/v1/models", "/readyz", "/nope", "/mcp"]))
         def check(body: bytes, path: str) -> None:
             async def one() -> None:
                 headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
@@ -91,6 +97,24 @@ async def test_fuzzed_bodies_never_get_a_500_and_always_a_json_answer() -> None:
         await anyio.to_thread.run_sync(check)
     assert {status for path, status in results if path == "/nope"} == {404}
     assert {status for path, status in results if path == "/v1/models"} == {405}
+
+
+async def test_half_an_emoji_in_a_request_is_refused_with_400_naming_where_it_is() -> None:
+    messages = '{"model": "glm-4.6", "max_tokens": 9, "messages": [{"role": "user", "content": "hi \\ud83d"}]}'
+    lone = {**dict.fromkeys(FACES[:2], messages), FACES[2]: '{"model": "glm-4.6", "input": "hi \\ud83d"}'}
+    call = '{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "memo__add\\ud83d"}}'
+    async with client() as http:
+        for path, body in lone.items():
+            refused = await http.post(path, content=body, headers={"content-type": "application/json"})
+            where = "input" if path == "/v1/responses" else "messages[0].content"
+            message = refused.json()["error"]["message"]
+            assert refused.status_code == 400 and f"{where} holds half of a UTF-16 surrogate pair" in message, path
+            whole = body.replace("\\ud83d", "\\ud83d\\ude00")  # the whole pair is an emoji, and welcome
+            answered = await http.post(path, content=whole, headers={"content-type": "application/json"})
+            assert answered.status_code == 200, (path, answered.text)
+        headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+        mcp = await http.post("/mcp", content=call, headers=headers)
+    assert mcp.status_code == 400 and mcp.json()["error"]["code"] == -32700
 
 
 async def test_oversized_bodies_are_refused_with_413() -> None:

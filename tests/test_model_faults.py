@@ -184,3 +184,19 @@ async def test_the_common_streaming_loops_of_the_openai_sdk_never_crash_on_gatew
                 return "".join(chunk.choices[0].delta.content or "" for chunk in stream)
 
         assert await anyio.to_thread.run_sync(sync_loop) == "Sunny."
+
+
+async def test_half_an_emoji_from_the_model_reaches_the_client_as_a_replacement_character() -> None:
+    def line(text: str, finish: str | None = None) -> str:
+        choice = {"index": 0, "delta": {"content": text}, "finish_reason": finish}
+        return "data: " + json.dumps({"id": "c1", "model": "glm-4.6", "choices": [choice]}) + "\n\n"
+
+    streamed = line("Smile \ud83d") + line("\ude00, cut \ud83d") + line("", "stop") + "data: [DONE]\n\n"
+    message = {"role": "assistant", "content": "Smile \U0001f600, cut \ud83d"}
+    whole = json.dumps({"id": "c1", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+    answers = [Garbage(200, streamed, "text/event-stream"), Garbage(200, whole, "application/json")]
+    async with stack(FakeGlm(answers)) as s:
+        stream = await s.client.chat.completions.create(model="glm-4.6", messages=USER, stream=True)
+        text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
+        completion = await s.client.chat.completions.create(model="glm-4.6", messages=USER)
+    assert text == completion.choices[0].message.content == "Smile \U0001f600, cut \ufffd"

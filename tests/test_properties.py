@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
@@ -108,7 +109,16 @@ def test_server_entries_give_a_config_or_a_config_error(servers: dict[str, Any])
         assert str(exc).startswith("fuzz.json: mcpServers.")
 
 
-wire_scalars = json_scalars | st.floats() | st.integers(min_value=-(2**80), max_value=2**80) | st.text(max_size=6)
+surrogate_texts = st.text(
+    st.characters(max_codepoint=0x7F) | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=6
+)  # whole pairs and lone halves
+wire_scalars = (
+    json_scalars
+    | st.floats()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.text(max_size=6)
+    | surrogate_texts
+)
 wire_values = st.recursive(
     wire_scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
@@ -121,6 +131,23 @@ def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+def _well_formed(value: Any) -> Any:
+    from glm_mcp._json import well_formed
+
+    if isinstance(value, str):
+        return well_formed(value)
+    if isinstance(value, list):
+        return [_well_formed(item) for item in cast(list[Any], value)]
+    if isinstance(value, dict):
+        return {well_formed(k): _well_formed(v) for k, v in cast(dict[str, Any], value).items()}
+    return value
+
+
+def _as_written(value: Any) -> str:
+    """`value` as JSON, surrogates written as they are (so a pair of them differs from the character they pair)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
 def _refuse(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -129,12 +156,22 @@ def _refuse(name: str) -> Any:
 @example(float("nan"))
 @example([2**70, -(2**65)])
 @example({"k": "\ud800 lone surrogate"})
+@example({"\udc00": "a lone low half as a key"})
+@example(["\ud83d\ude00 a pair"])
 def test_the_wire_reads_json_as_pythons_own_json_does(value: Any) -> None:
     # The hot paths parse with orjson, which refuses some of what Python's json takes (NaN, integers past 64 bits,
     # lone surrogates): every chat request and model chunk must still be read, or refused, exactly as before.
     from glm_mcp._json import loads
 
     for text in (json.dumps(value), json.dumps(value, ensure_ascii=False)):
+        assert _same(loads(text, lone_surrogates=True), json.loads(text))
+        read = json.loads(text)
+        if (
+            _as_written(read) != _as_written(_well_formed(read))
+        ):  # a surrogate not joined to its pair  # refused, unless asked for as it is (a model's answer, mended by its reader)
+            with pytest.raises(ValueError, match="half of a UTF-16 surrogate pair"):
+                loads(text)
+            continue
         assert _same(loads(text), json.loads(text))
         try:
             expected: Any = json.loads(text, parse_constant=_refuse)
@@ -156,3 +193,38 @@ def test_the_wire_writes_json_that_reads_back_as_the_same_value(value: Any) -> N
         return  # NaN, Infinity and lone surrogates are not JSON: nothing valid was written before either
     written = encode(value)
     assert json.loads(written) == json.loads(before) and dumps(value) == written.decode()
+
+
+@given(surrogate_texts | st.text(max_size=30), st.lists(st.integers(min_value=1, max_value=40), max_size=8))
+@example("\ud83d\ude00", [3, 4])  # the pair's two escapes cut apart, then the second cut inside itself
+@example("\\\ud83d", [1, 1, 1, 1])  # an escaped backslash before the escape, cut into single bytes
+def test_a_servers_answer_is_mended_the_same_however_it_is_cut(text: str, cuts: list[int]) -> None:
+    import anyio
+    import httpx2
+
+    from glm_mcp._json import mend_escapes_bytes, well_formed
+    from glm_mcp.upstream.mending import MendingTransport
+
+    data = json.dumps({"text": text}).encode()  # as a JavaScript server writes it: every surrogate escaped
+    pieces: list[bytes] = []
+    for cut in cuts:
+        pieces.append(data[:cut])
+        data = data[cut:]
+    pieces.append(data)
+
+    class Pieces(httpx2.AsyncByteStream):  # the answer's body arrives cut as `cuts` says
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            for piece in pieces:
+                yield piece
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "application/json"}, stream=Pieces())
+
+    async def read() -> bytes:
+        transport = MendingTransport(lambda: None, httpx2.MockTransport(handler))
+        async with httpx2.AsyncClient(transport=transport) as http:
+            return (await http.get("http://server/")).content
+
+    mended = anyio.run(read)
+    assert mended == mend_escapes_bytes(b"".join(pieces))
+    assert json.loads(mended) == {"text": well_formed(text)}

@@ -28,7 +28,7 @@ from glm_mcp._json import JsonObject, as_list, as_object, dumps
 from glm_mcp.agent.results import AgentEvent, AgentResult
 from glm_mcp.errors import ModelError, RequestError
 from glm_mcp.faces.openai.app import ChatCompletionsApp
-from glm_mcp.faces.openai.request import ELICIT_TOOL, ask_for_a_call, client_tools, text_of
+from glm_mcp.faces.openai.request import ELICIT_TOOL, ask_for_a_call, client_tools, request_body, text_of
 from glm_mcp.faces.openai.writer import elicit_calls, model_error_body, send_json, start_event_stream, status_for
 from glm_mcp.model.profile import LEADING_NEWLINES
 
@@ -302,11 +302,9 @@ async def handle_messages(app: ChatCompletionsApp, raw: bytes, too_big: bool, se
     if too_big:
         return await app.refuse(send, 413, "the body is larger than the gateway takes (8 MiB)", error_shape)
     try:
-        data = as_object(json.loads(raw))
-    except (ValueError, RecursionError):
-        data = None
-    if data is None:
-        return await app.refuse(send, 400, "the body must be a JSON object: a Messages API request", error_shape)
+        data = request_body(raw, "Messages API request")
+    except RequestError as exc:
+        return await app.refuse(send, 400, str(exc), error_shape)
     if not isinstance(data.get("max_tokens"), int):
         return await app.refuse(
             send, 400, "max_tokens: Field required (an integer, as the Messages API asks)", error_shape

@@ -15,7 +15,6 @@ Contract:
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
@@ -33,6 +32,7 @@ from glm_mcp.faces.openai.request import (
     ask_for_a_call,
     client_tools,
     error_body,
+    request_body,
     text_of,
 )
 from glm_mcp.faces.openai.writer import elicit_calls, model_error_body, send_json, start_event_stream, status_for
@@ -329,11 +329,9 @@ def handler(store: ResponseStore) -> Any:
         if too_big:
             return await app.refuse(send, 413, "the body is larger than the gateway takes (8 MiB)")
         try:
-            data = as_object(json.loads(raw))
-        except (ValueError, RecursionError):
-            data = None
-        if data is None:
-            return await app.refuse(send, 400, "the body must be a JSON object: a Responses API request")
+            data = request_body(raw, "Responses API request")
+        except RequestError as exc:
+            return await app.refuse(send, 400, str(exc))
         try:
             previous = data.get("previous_response_id")
             history = store.get(str(previous), caller) if previous is not None else []

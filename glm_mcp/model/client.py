@@ -358,7 +358,7 @@ class GlmClient:
                 else:
                     raw = await response.aread()
                     try:
-                        data: Any = loads(raw)
+                        data: Any = loads(raw, lone_surrogates=True)  # made well-formed as it is read
                     except ValueError:
                         snippet = raw[:200].decode("utf-8", "replace")
                         raise ModelResponseError(f"the model endpoint answered with non-JSON: {snippet!r}") from None

@@ -8,7 +8,9 @@ Contract (glm-api.md §4, §5, §8):
 - the `object` field may be missing; `role` may repeat on every delta; content may be "\\n" beside tool calls;
 - an `error` object inside a 200 stream, or a JSON body with one, raises `ModelHTTPError` with GLM's code;
 - a stream's text is handed on as it comes, the lines of one read as one delta of each kind, the first as soon as
-  it is read.
+  it is read;
+- text is made well-formed: a surrogate pair escaped across two chunks (`\\ud83d`, then `\\ude00`) is joined, a
+  lone surrogate becomes U+FFFD, so no answer fails to encode as UTF-8.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import anyio.lowlevel
 
-from glm_mcp._json import as_list, as_object, loads
+from glm_mcp._json import as_list, as_object, loads, well_formed
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError
 from glm_mcp.model.messages import ToolCall, Turn
 from glm_mcp.model.profile import CODE_HINTS, RETRYABLE_CODES
@@ -82,16 +84,21 @@ def parse_completion(data: Any) -> Turn:
     if message is None:
         raise ModelResponseError("the model endpoint answered with a message that is not an object")
     turn = Turn(
-        content=_text(message.get("content")),
-        reasoning_content=_text(message.get("reasoning_content")),
-        finish_reason=choice.get("finish_reason"),
+        content=well_formed(_text(message.get("content"))),
+        reasoning_content=well_formed(_text(message.get("reasoning_content"))),
+        finish_reason=_name(choice.get("finish_reason")),
         usage=as_object(body.get("usage")),
-        id=body.get("id"),
-        model=body.get("model"),
+        id=_name(body.get("id")),
+        model=_name(body.get("model")),
     )
     for position, raw in enumerate(as_list(message.get("tool_calls")) or []):
         turn.tool_calls.append(_tool_call(raw, position))
     return turn
+
+
+def _name(value: Any) -> Any:
+    """An identifier the model sent (an id, a model's name, a finish reason), well-formed if it is text."""
+    return well_formed(value) if isinstance(value, str) else value
 
 
 def _text(value: Any) -> str:
@@ -119,9 +126,9 @@ def _tool_call(raw: Any, position: int) -> ToolCall:
     function = as_object(call.get("function")) or {}
     index = call.get("index", position)
     return ToolCall(
-        id=str(call.get("id") or f"call_{position}"),
-        name=str(function.get("name") or ""),
-        arguments=_arguments(function.get("arguments")),
+        id=well_formed(str(call.get("id") or f"call_{position}")),
+        name=well_formed(str(function.get("name") or "")),
+        arguments=well_formed(_arguments(function.get("arguments"))),
         index=index if isinstance(index, int) else position,
     )
 
@@ -132,6 +139,8 @@ class StreamAssembler:
     def __init__(self) -> None:
         self._turn = Turn()
         self._calls: dict[int, ToolCall] = {}
+        self._held: dict[str, str] = {}
+        """A kind's last high surrogate, kept to be joined with the low one the next chunk may open with."""
         self.done = False
 
     def feed_line(self, line: str) -> list[tuple[str, str]]:
@@ -150,7 +159,7 @@ class StreamAssembler:
         if not payload:
             return []
         try:
-            chunk = loads(payload)
+            chunk = loads(payload, lone_surrogates=True)  # made well-formed as they are read
         except ValueError:
             raise ModelResponseError(f"the model stream carried a line that is not JSON: {payload[:200]}") from None
         return self.feed(chunk)
@@ -163,8 +172,8 @@ class StreamAssembler:
         if "error" in data:
             raise error_from_body(200, json.dumps(data))
         turn = self._turn
-        turn.id = turn.id or data.get("id")
-        turn.model = turn.model or data.get("model")
+        turn.id = turn.id or _name(data.get("id"))
+        turn.model = turn.model or _name(data.get("model"))
         if (usage := as_object(data.get("usage"))) is not None:
             turn.usage = usage
         deltas: list[tuple[str, str]] = []
@@ -175,17 +184,41 @@ class StreamAssembler:
                 continue
             for key in ("reasoning_content", "content"):
                 text = delta.get(key)
-                if isinstance(text, str) and text:
+                if not isinstance(text, str) or not text:
+                    continue
+                if self._held or not text.isascii():
+                    text = self._whole(key, text)
+                if text:
                     deltas.append((key, text))
-                    if key == "content":
-                        turn.content += text
-                    else:
-                        turn.reasoning_content += text
+                    self._add(key, text)
             for raw in as_list(delta.get("tool_calls")) or []:
                 self._merge_call(raw)
             finish = choice.get("finish_reason")
             if isinstance(finish, str) and finish:
-                turn.finish_reason = finish
+                turn.finish_reason = well_formed(finish)
+        return deltas
+
+    def _add(self, kind: str, text: str) -> None:
+        if kind == "content":
+            self._turn.content += text
+        else:
+            self._turn.reasoning_content += text
+
+    def _whole(self, kind: str, text: str) -> str:
+        """`text` well-formed, joined to the high surrogate kept from the last chunk, a high surrogate at its end kept
+        in turn."""
+        text = self._held.pop(kind, "") + text
+        if "\ud800" <= text[-1] <= "\udbff":
+            self._held[kind] = text[-1]
+            text = text[:-1]
+        return well_formed(text)
+
+    def rest(self) -> list[tuple[str, str]]:
+        """The deltas still kept at the stream's end: a high surrogate no low one followed, as U+FFFD."""
+        deltas = [(kind, "\ufffd") for kind in self._held]
+        self._held.clear()
+        for kind, text in deltas:
+            self._add(kind, text)
         return deltas
 
     def _merge_call(self, raw: Any) -> None:
@@ -209,7 +242,9 @@ class StreamAssembler:
         turn = self._turn
         turn.tool_calls = [self._calls[index] for index in sorted(self._calls)]
         for position, call in enumerate(turn.tool_calls):
-            call.id = call.id or f"call_{position}"
+            call.id = well_formed(call.id) or f"call_{position}"
+            call.name = well_formed(call.name)
+            call.arguments = well_formed(call.arguments)  # fragments joined first, so a pair split between two is whole
         return turn
 
 
@@ -246,6 +281,8 @@ async def read_stream(batches: AsyncIterator[list[str]], on_delta: DeltaFnT) -> 
             raise failure
         if assembler.done:
             break
+    for kind, text in assembler.rest():
+        await on_delta(kind, text)
     return assembler
 
 

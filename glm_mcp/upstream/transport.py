@@ -7,7 +7,10 @@ Contract:
 - a stdio server's stderr is forwarded line by line to the log, and its last lines are kept for error messages;
 - a stdio server's stdout is handed to the SDK one whole line at a time (the SDK joins partial chunks by string
   concatenation, quadratic in a long line), and a line longer than `MAX_STDOUT_LINE_CHARS` ends the session:
-  the server is stopped and reported, instead of a core spent joining an endless line.
+  the server is stopped and reported, instead of a core spent joining an endless line;
+- a lone surrogate escape in what a server sends (half of an emoji, as a JavaScript server that cut a string writes
+  it) reaches the SDK as U+FFFD, on every transport: the SDK's parser refuses the whole message otherwise, and the
+  request it answers would wait for its timeout. Each server's first such answer is logged.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self, TextIO
 
@@ -35,6 +39,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 
 from glm_mcp import telemetry
+from glm_mcp._json import mend_escapes
 from glm_mcp.config import (
     BundledUpstreamConfig,
     HttpUpstreamConfig,
@@ -43,6 +48,7 @@ from glm_mcp.config import (
     UpstreamConfig,
 )
 from glm_mcp.redact import printable, scrub
+from glm_mcp.upstream.mending import MendingTransport, mended_once
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +60,17 @@ _MAX_STDERR_LINE = 2_000
 MAX_STDOUT_LINE_CHARS = 16 * 2**20
 """The longest JSON-RPC message a stdio server may write (one line); a longer one stops the server."""
 
-_ON_LONG_LINE: ContextVar[Callable[[], None] | None] = ContextVar("glm_mcp_on_long_line", default=None)
-_ON_STRAY_LINE: ContextVar[Callable[[str], None] | None] = ContextVar("glm_mcp_on_stray_line", default=None)
+
+@dataclass(frozen=True)
+class _Reports:
+    """What a stdio server's stdout reader reports, and to whom (the server's log lines)."""
+
+    long_line: Callable[[], None]
+    stray_line: Callable[[str], None]
+    mended: Callable[[], None]
+
+
+_REPORTS: ContextVar[_Reports | None] = ContextVar("glm_mcp_stdout_reports", default=None)
 
 
 def _without_stray_lines(text: str) -> str:
@@ -63,14 +78,21 @@ def _without_stray_lines(text: str) -> str:
     as a warning naming the server, instead of a traceback from the SDK's parser."""
     if all(line.lstrip().startswith("{") for line in text.splitlines() if line.strip()):
         return text  # the common case, checked without splitting more than once
-    report = _ON_STRAY_LINE.get()
+    reports = _REPORTS.get()
     kept: list[str] = []
     for line in text.splitlines(keepends=True):
         if not line.strip() or line.lstrip().startswith("{"):
             kept.append(line)
-        elif report is not None:
-            report(line.rstrip())
+        elif reports is not None:
+            reports.stray_line(line.rstrip())
     return "".join(kept)
+
+
+def _mended(text: str) -> str:
+    mended = mend_escapes(text)
+    if mended is not text and (reports := _REPORTS.get()) is not None:
+        reports.mended()
+    return mended
 
 
 class _WholeLines(TextReceiveStream):
@@ -92,7 +114,7 @@ class _WholeLines(TextReceiveStream):
             chunk = await super().receive()
             end = chunk.rfind("\n")
             if end >= 0:
-                whole = _without_stray_lines("".join([*parts, chunk[: end + 1]]))
+                whole = _mended(_without_stray_lines("".join([*parts, chunk[: end + 1]])))
                 parts.clear()
                 rest = chunk[end + 1 :]
                 if rest:
@@ -105,9 +127,8 @@ class _WholeLines(TextReceiveStream):
             self._size += len(chunk)
             if self._size > MAX_STDOUT_LINE_CHARS:
                 parts.clear()
-                report = _ON_LONG_LINE.get()
-                if report is not None:
-                    report()
+                if (reports := _REPORTS.get()) is not None:
+                    reports.long_line()
                 # Closing the pipe ends the SDK's drain of the rest too; the server then meets a closed pipe.
                 await self.transport_stream.aclose()
                 raise anyio.EndOfStream
@@ -288,8 +309,7 @@ async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> 
             "server '%s' printed a line on stdout that is not MCP (it should log to stderr); ignored: %s", server, shown
         )
 
-    _ON_LONG_LINE.set(long_line)
-    _ON_STRAY_LINE.set(stray_line)
+    _REPORTS.set(_Reports(long_line, stray_line, mended_once(server)))
     async with anyio.create_task_group() as tg:
         tg.start_soon(_pump_stderr, read_fd, server, tail)
         try:
@@ -339,9 +359,18 @@ async def open_transport(
         if isinstance(config, StdioUpstreamConfig):
             read, write = await stack.enter_async_context(_stdio(config, server, tail))
         elif isinstance(config, HttpUpstreamConfig):
+            mending = MendingTransport(mended_once(server))
             if config.type == "sse":
+
+                def sse_http(
+                    headers: dict[str, str] | None = None,
+                    timeout: httpx2.Timeout | None = None,
+                    auth: httpx2.Auth | None = None,
+                ) -> httpx2.AsyncClient:
+                    return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=mending)
+
                 read, write = await stack.enter_async_context(
-                    sse_client(config.url, headers=dict(config.headers), auth=auth)
+                    sse_client(config.url, headers=dict(config.headers), auth=auth, httpx_client_factory=sse_http)
                 )
             else:
                 http = await stack.enter_async_context(
@@ -350,6 +379,7 @@ async def open_transport(
                         timeout=httpx2.Timeout(30, read=300),
                         auth=auth,
                         event_hooks={"request": [_traced], "response": [tail.heard]},
+                        transport=mending,
                     )
                 )
                 read, write = await stack.enter_async_context(streamable_http_client(config.url, http_client=http))

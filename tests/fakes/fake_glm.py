@@ -63,6 +63,7 @@ class Garbage:
 
     status: int = 200
     body: str = "<html>502 Bad Gateway</html>"
+    media_type: str = "text/html"
 
 
 Answer = Reply | Failure | Garbage
@@ -131,7 +132,7 @@ class FakeGlm:
                 {"error": {"code": answer.code, "message": answer.message}}, answer.status, headers=headers
             )
         if isinstance(answer, Garbage):
-            return Response(answer.body, answer.status, media_type="text/html")
+            return Response(answer.body, answer.status, media_type=answer.media_type)
         if body.get("stream"):
             return StreamingResponse(
                 self._stream(answer, ident, bool(body.get("tool_stream")), bool(body.get("tools")), _wants_usage(body)),

@@ -3,7 +3,8 @@
 Listing: tools in pages of two, including broken definitions the gateway must quarantine.
 Tools: `echo` returns its arguments; `crash` exits the process; `slow` reports progress then answers.
 `huge` answers 10 MB of text. `--many N` lists N valid tools instead (pages of 100, or `--page K`). `--garbage` writes non-JSON lines to stdout before each answer; `--linger` keeps running after stdin closes;
-`--string-ids` echoes request ids and progress tokens as strings (as some servers do).
+`--string-ids` echoes request ids and progress tokens as strings (as some servers do); `--half-emoji` ends `echo`'s
+text with half of an emoji's surrogate pair, escaped (as a JavaScript server that cut a string can).
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def main() -> None:
                         notification = {"progress": step, "total": 3, "progressToken": token}
                         send({"jsonrpc": "2.0", "method": "notifications/progress", "params": notification})
             text = json.dumps(params.get("arguments") or {}, sort_keys=True)
+            if "--half-emoji" in sys.argv:
+                text += "\ud83d"
             result = {"content": [{"type": "text", "text": text}], "isError": False}
         elif method == "ping":
             result = {}

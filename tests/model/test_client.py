@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -15,6 +16,7 @@ from glm_mcp.errors import ModelHTTPError, ModelResponseError, ModelTimeout, Mod
 from glm_mcp.faces.openai.writer import status_for
 from glm_mcp.model.client import GlmClient
 from glm_mcp.model.messages import Turn
+from glm_mcp.model.stream import read_stream
 from tests.fakes.fake_glm import Failure, FakeGlm, Garbage, Reply
 from tests.helpers import serve_asgi
 from tests.replay import exchanges, recordings, sse_chunks
@@ -303,3 +305,39 @@ async def test_streamed_requests_reuse_one_connection_to_the_model() -> None:
                 assert turn.content == "A few words of answer."
             await client.complete(BODY)
     assert len(fake.connections) == 4 and len(set(fake.connections)) == 1
+
+
+def _escaped_line(**delta: object) -> str:
+    """A stream line as a server that escapes non-ASCII text writes it (a lone surrogate becomes `\\ud83d`)."""
+    return "data: " + json.dumps({"id": "c1", "model": "glm-4.6", "choices": [{"index": 0, "delta": delta}]})
+
+
+async def test_half_an_emoji_from_the_model_is_joined_across_reads_or_read_as_a_replacement_character() -> None:
+    async def batches() -> AsyncIterator[list[str]]:
+        yield [_escaped_line(reasoning_content="Hmm \ud83d")]  # a high half, never followed by its low half
+        yield [_escaped_line(content="Smile \ud83d")]  # a pair split between two reads of the connection
+        yield [_escaped_line(content="\ude00, cut \ude00 \ud83d")]  # a pair, then two lone halves
+        call = {"index": 0, "id": "call_1", "function": {"name": "notes__write", "arguments": '{"t": "\ud83d'}}
+        yield [_escaped_line(content="!", tool_calls=[call])]
+        more = {"index": 0, "function": {"arguments": '\ude00 \ud83d"}'}}
+        yield [_escaped_line(tool_calls=[more]), "data: [DONE]"]
+
+    got: list[tuple[str, str]] = []
+
+    async def on_delta(kind: str, text: str) -> None:
+        text.encode()  # every piece handed on is text a client can be sent
+        got.append((kind, text))
+
+    turn = (await read_stream(batches(), on_delta)).turn()
+    assert "".join(text for kind, text in got if kind == "content") == "Smile \U0001f600, cut \ufffd \ufffd!"
+    assert "".join(text for kind, text in got if kind == "reasoning_content") == "Hmm \ufffd"
+    assert (turn.content, turn.reasoning_content) == ("Smile \U0001f600, cut \ufffd \ufffd!", "Hmm \ufffd")
+    assert turn.tool_calls[0].arguments == '{"t": "\U0001f600 \ufffd"}'  # fragments joined before mending
+
+
+async def test_half_an_emoji_in_a_whole_answer_is_read_as_a_replacement_character() -> None:
+    message = {"role": "assistant", "content": "cut \ud83d", "reasoning_content": "\ude00 \ud83d\ude00"}
+    body = json.dumps({"id": "c1", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+    async with GlmClient(CONFIG, transport=_replay(body, streamed=False)).running() as client:
+        turn = await client.complete(BODY)
+    assert (turn.content, turn.reasoning_content) == ("cut \ufffd", "\ufffd \U0001f600")

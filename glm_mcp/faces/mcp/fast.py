@@ -40,7 +40,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.types import Scope, Send
 
-from glm_mcp._json import as_object
+from glm_mcp._json import as_object, loads
 from glm_mcp.eras import MODERN_VERSION
 from glm_mcp.relay.editor import connection_of
 
@@ -94,7 +94,7 @@ class FastLane:
 
     def cancelled(self, session_id: str, body: bytes) -> None:
         try:
-            message = as_object(json.loads(body))
+            message = as_object(loads(body))
         except ValueError:
             return
         params = as_object((message or {}).get("params"))
@@ -187,7 +187,7 @@ def _encoded(value: object) -> bytes:
 def _taken(body: bytes) -> tuple[int | str, str, dict[str, Any]] | None:
     """(id, method, params) of a request the lane takes; None for anything the SDK must see."""
     try:
-        message = as_object(json.loads(body))
+        message = as_object(loads(body))
     except ValueError:
         return None
     if message is None or message.get("jsonrpc") != "2.0" or not _ENVELOPE.issuperset(message):

@@ -26,7 +26,7 @@ from mcp import MCPError
 from starlette.types import Receive, Scope, Send
 
 from glm_mcp import activity
-from glm_mcp._json import dumps, loads
+from glm_mcp._json import dumps
 from glm_mcp.agent.results import AgentResult, EventFnT
 from glm_mcp.errors import ModelError, OverLimit, RequestError
 from glm_mcp.faces.caller import client_key, person_of
@@ -34,11 +34,9 @@ from glm_mcp.faces.openai.leaving import until_client_leaves
 from glm_mcp.faces.openai.request import (
     ELICIT_CAPABILITIES,
     ELICIT_TOOL,
-    MAX_DEPTH,
     ChatRequest,
     error_body,
-    refuse_constant,
-    too_deep,
+    request_body,
 )
 from glm_mcp.faces.openai.writer import (
     ChunkStream,
@@ -227,20 +225,8 @@ class ChatCompletionsApp:
                 send, 413, error_body(f"the body is larger than {MAX_BODY_BYTES} bytes", "invalid_request_error")
             )
             return "invalid_request"
-        deep = False
         try:
-            data = loads(raw, parse_constant=refuse_constant)
-        except ValueError as exc:
-            await send_json(send, 400, error_body(f"the body is not valid JSON: {exc}", "invalid_request_error"))
-            return "invalid_request"
-        except RecursionError:
-            data, deep = None, True
-        if deep or too_deep(data, raw):
-            message = f"the body is nested more than {MAX_DEPTH} levels deep; no chat request is"
-            await send_json(send, 400, error_body(message, "invalid_request_error"))
-            return "invalid_request"
-        try:
-            request = self.parse(data)
+            request = self.parse(request_body(raw, "chat request"))
             request.caller = caller
         except RequestError as exc:
             await send_json(send, 400, error_body(str(exc), "invalid_request_error", param=exc.param))

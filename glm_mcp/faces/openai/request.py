@@ -22,7 +22,7 @@ from typing import Any
 import mcp.types as T
 from pydantic import ValidationError
 
-from glm_mcp._json import as_list, as_object
+from glm_mcp._json import as_list, as_object, loads
 from glm_mcp.agent.loop import Agent, function_name
 from glm_mcp.agent.offer import ToolOffer
 from glm_mcp.catalog import closest
@@ -273,6 +273,26 @@ def _strings(value: Any, param: str, what: str) -> list[str] | None:
     if items is None or not all(isinstance(item, str) for item in items):
         raise RequestError(f"'{param}' must be {what}", param)
     return [str(item) for item in items]
+
+
+def request_body(raw: bytes, kind: str) -> JsonObject:
+    """A request's body (`raw`) read as the JSON object a `kind` ("chat request", "Messages API request") is.
+
+    Raises:
+        RequestError: It is not JSON (NaN and Infinity are not, nor a lone surrogate), nests more than `MAX_DEPTH`
+            levels, or is not an object; the message says which.
+    """
+    try:
+        data = loads(raw, parse_constant=refuse_constant)
+    except ValueError as exc:
+        raise RequestError(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        data = raw
+    if data is raw or too_deep(data, raw):
+        raise RequestError(f"the body is nested more than {MAX_DEPTH} levels deep; no {kind} is")
+    if (body := as_object(data)) is None:
+        raise RequestError(f"the body must be a JSON object: a {kind}")
+    return body
 
 
 def too_deep(value: Any, raw: bytes) -> bool:
