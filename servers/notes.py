@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from filelock import FileLock, Timeout
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
@@ -39,6 +38,8 @@ def set_store(path: str | os.PathLike[str]) -> None:
 @contextmanager
 def _locked() -> Generator[None]:
     """Hold the store's lock (a `.lock` file beside it): one load-modify-save at a time, across processes too."""
+    from filelock import FileLock, Timeout  # loads with the first change (70 ms the gateway's start need not pay)
+
     _store.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(f"{_store}.lock", timeout=LOCK_TIMEOUT_SECONDS):

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast, get_args
 
-from dotenv import dotenv_values
 from pydantic import SecretStr, ValidationError
 
 from glm_mcp._json import as_object
@@ -276,6 +275,8 @@ def _with_env_file(entry: Any, path: str, base_dir: Path | None) -> Any:
         file = base_dir / file
     if not file.is_file():
         raise VariableError(f"{path}.envFile: {file} does not exist; create it or remove envFile")
+    from dotenv import dotenv_values  # loaded only for an envFile (10 ms every start need not pay)
+
     loaded = {key: value for key, value in dotenv_values(file).items() if value is not None}
     env = as_object(fields.get("env")) or {}
     return {**fields, "env": {**loaded, **env}}

@@ -20,18 +20,16 @@ import json
 import logging
 import re
 from functools import lru_cache
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
-from jsonschema.exceptions import SchemaError as JsonSchemaError
-from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
-from referencing.exceptions import Unresolvable
+from typing import TYPE_CHECKING, Any
 
 from glm_mcp._json import as_list, as_object
 from glm_mcp.errors import ArgumentsError
 from glm_mcp.model.xml_calls import clean_value, parse_pairs, strip_trailing_tags
 from glm_mcp.tools.lenient import Path, parse_document
+
+if TYPE_CHECKING:  # jsonschema loads with the first call to check (about 50 ms that `serve`'s start need not pay)
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +83,7 @@ class _Conformer:
         try:
             checker: Validator = self.validator.evolve(schema=node)  # pyright: ignore[reportUnknownMemberType]  # jsonschema types evolve(**kwargs) loosely
             return bool(checker.is_valid(value))
-        except (Unresolvable, RecursionError, JsonSchemaError):
+        except _uncheckable():
             return True  # a schema that cannot be checked here changes nothing
 
     def resolve(self, schema: Any) -> dict[str, Any] | None:
@@ -209,13 +207,25 @@ def read_arguments(raw: str | dict[str, Any] | None) -> dict[str, Any]:
     return _clean_leaked_tags(document) if "<" in text else document
 
 
+def _uncheckable() -> tuple[type[BaseException], ...]:
+    """What jsonschema raises for a schema it cannot check: a reference it cannot resolve, too deep, invalid."""
+    from jsonschema.exceptions import SchemaError
+    from referencing.exceptions import Unresolvable
+
+    return (Unresolvable, RecursionError, SchemaError)
+
+
 @lru_cache(maxsize=4096)
 def _validator(schema_json: str) -> Validator | None:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
     schema = json.loads(schema_json)
     cls: type[Validator] = validator_for(schema, default=Draft202012Validator)
     try:
         cls.check_schema(schema)
-    except JsonSchemaError:
+    except SchemaError:
         logger.warning("a tool's input schema is itself invalid; its arguments are passed on unchecked")
         return None
     return cls(schema)
@@ -253,7 +263,7 @@ def prepare_arguments(raw: str | dict[str, Any] | None, schema: dict[str, Any]) 
             return value
         value = _Conformer(schema, validator).conform(value, schema, [])
         errors = sorted(validator.iter_errors(value), key=lambda error: list(error.absolute_path))
-    except (Unresolvable, RecursionError):
+    except _uncheckable():
         logger.warning("a tool's input schema has a reference that cannot be resolved; arguments passed unchecked")
         return value
     if errors:
