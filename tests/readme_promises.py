@@ -1221,6 +1221,11 @@ PROMISES: dict[str, Claims] = {
             "test_properties.py::test_a_servers_answer_is_mended_the_same_however_it_is_cut",
         ),
     },
+    "Reliability: bytes that are not UTF-8 on a stdio server's stdout (a server writing Latin-1)": {
+        "read as U+FFFD, the answer delivered": (
+            "upstream/test_mending.py::test_bytes_that_are_not_utf8_from_a_stdio_server_are_read_as_a_replacement_character",
+        ),
+    },
     "Reliability: half an emoji from the model (streamed or not)": {
         "a split pair joined, a lone half U+FFFD, in text, reasoning and tool-call arguments": (
             "model/test_client.py::test_half_an_emoji_from_the_model_is_joined_across_reads_or_read_as_a_replacement_character",

@@ -8,6 +8,7 @@ Contract:
 - a stdio server's stdout is handed to the SDK one whole line at a time (the SDK joins partial chunks by string
   concatenation, quadratic in a long line), and a line longer than `MAX_STDOUT_LINE_CHARS` ends the session:
   the server is stopped and reported, instead of a core spent joining an endless line;
+- a stdio server's bytes that are not UTF-8 are read as U+FFFD;
 - a lone surrogate escape in what a server sends (half of an emoji, as a JavaScript server that cut a string writes
   it) reaches the SDK as U+FFFD, on every transport: the SDK's parser refuses the whole message otherwise, and the
   request it answers would wait for its timeout. Each server's first such answer is logged.
@@ -288,7 +289,11 @@ async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> 
     os.set_blocking(read_fd, False)
     errlog: TextIO = os.fdopen(write_fd, "w")
     env = {**config.inherited, **config.env}
-    params = StdioServerParameters(command=command, args=args, env=env, cwd=config.cwd)
+    # Bytes that are not UTF-8 (a server writing Latin-1) are read as U+FFFD: strict decoding ended the session,
+    # and the call it answered waited for its timeout.
+    params = StdioServerParameters(
+        command=command, args=args, env=env, cwd=config.cwd, encoding_error_handler="replace"
+    )
     logger.debug(
         "server '%s': spawning %s in %s (environment: the defaults and %s)",
         server,

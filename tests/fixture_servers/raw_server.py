@@ -4,7 +4,8 @@ Listing: tools in pages of two, including broken definitions the gateway must qu
 Tools: `echo` returns its arguments; `crash` exits the process; `slow` reports progress then answers.
 `huge` answers 10 MB of text. `--many N` lists N valid tools instead (pages of 100, or `--page K`). `--garbage` writes non-JSON lines to stdout before each answer; `--linger` keeps running after stdin closes;
 `--string-ids` echoes request ids and progress tokens as strings (as some servers do); `--half-emoji` ends `echo`'s
-text with half of an emoji's surrogate pair, escaped (as a JavaScript server that cut a string can).
+text with half of an emoji's surrogate pair, escaped (as a JavaScript server that cut a string can); `--latin-1`
+answers `echo` with " café" added, written in Latin-1 (a byte that is not UTF-8).
 """
 
 from __future__ import annotations
@@ -95,6 +96,18 @@ def main() -> None:
             text = json.dumps(params.get("arguments") or {}, sort_keys=True)
             if "--half-emoji" in sys.argv:
                 text += "\ud83d"
+            if "--latin-1" in sys.argv:  # a byte that is not UTF-8, written straight to the pipe
+                line = json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": ident,
+                        "result": {"content": [{"type": "text", "text": text + " caf\u00e9"}]},
+                    },
+                    ensure_ascii=False,
+                )
+                sys.stdout.buffer.write(line.encode("latin-1") + b"\n")
+                sys.stdout.flush()
+                continue
             result = {"content": [{"type": "text", "text": text}], "isError": False}
         elif method == "ping":
             result = {}

@@ -56,3 +56,9 @@ async def test_half_an_emoji_from_a_stdio_server_is_read_as_a_replacement_charac
     assert texts == ['{"text": "hi"}\ufffd'] * 2
     warned = [r.getMessage() for r in caplog.records if "surrogate" in r.getMessage()]
     assert len(warned) == 1 and "server 'cut'" in warned[0]
+
+
+async def test_bytes_that_are_not_utf8_from_a_stdio_server_are_read_as_a_replacement_character() -> None:
+    # A server writing Latin-1 ("café" as 63 61 66 e9): strict decoding ended the session and the call waited.
+    texts = await _two_calls(python_server("raw_server.py", "--latin-1"), "cut__echo")
+    assert texts == ['{"text": "hi"} caf\ufffd'] * 2
