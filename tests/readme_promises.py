@@ -1221,6 +1221,12 @@ PROMISES: dict[str, Claims] = {
             "test_properties.py::test_a_servers_answer_is_mended_the_same_however_it_is_cut",
         ),
     },
+    "Reliability: a result past 1 MiB from a streamable HTTP or SSE server": {
+        "arrives whole; past 16 MiB the call fails saying so and the session goes on": (
+            "test_load_and_limits.py::test_a_result_past_a_mebibyte_from_an_http_server_reaches_the_editor_whole",
+            "upstream/test_sdk_seams.py::test_the_sdk_still_opens_sse_streams_through_the_function_whose_event_limit_the_gateway_raises",
+        ),
+    },
     "Reliability: bytes that are not UTF-8 on a stdio server's stdout (a server writing Latin-1)": {
         "read as U+FFFD, the answer delivered": (
             "upstream/test_mending.py::test_bytes_that_are_not_utf8_from_a_stdio_server_are_read_as_a_replacement_character",

@@ -446,8 +446,8 @@ ALLOWED: dict[str, set[str]] = {
     "upstream.requests": {"_json", "config", "errors", "relay.asking", "upstream.wire"},
     "upstream.signin": {"config", "oauth.logins", "oauth.vault"},
     "upstream.supervision": {"config", "errors", "upstream.transport"},
-    "upstream.mending": {"_json"},
-    "upstream.transport": {"_json", "config", "redact", "telemetry", "upstream.mending"},
+    "upstream.inbound": {"_json"},
+    "upstream.transport": {"config", "redact", "telemetry", "upstream.inbound"},
     "upstream.wire": {"eras", "relay.asking", "upstream.lane"},
 }
 """Each module's imports inside the package, exactly: a new edge, or one no longer used, changes this table."""

@@ -16,7 +16,7 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
-from glm_mcp.config import GatewayConfig, ModelConfig, ServeConfig
+from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, ModelConfig, ServeConfig
 from glm_mcp.faces.mcp.server import build_server
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
@@ -50,6 +50,40 @@ async def test_a_10_mb_result_reaches_the_editor_whole_and_the_model_cut() -> No
         assert flatten_result(result).endswith(
             "the result has 10,000,000 characters; the last 9,980,000 were cut here. Ask the tool for a smaller part if you need them.]"
         )
+
+
+def _big_server() -> MCPServer:
+    server = MCPServer("big")
+
+    @server.tool()
+    def big(n: int) -> str:
+        """n characters."""
+        return "x" * n
+
+    return server
+
+
+@pytest.mark.parametrize("kind", ["http", "sse"])
+async def test_a_result_past_a_mebibyte_from_an_http_server_reaches_the_editor_whole(kind: str) -> None:
+    # The SDK takes SSE events of 1 MiB at most; SDK servers send a result twice (as text and as structured content),
+    # so a 2 MB result is a 4 MB event, and one past 16 MiB fails saying so.
+    from mcp import Client
+
+    server = _big_server()
+    app = server.streamable_http_app() if kind == "http" else server.sse_app()
+    async with serve_asgi(app) as url:
+        upstream = HttpUpstreamConfig(url=f"{url}/{'mcp' if kind == 'http' else 'sse'}", type=kind)  # pyright: ignore[reportArgumentType]  # a literal
+        async with Gateway(GatewayConfig(servers={"b": upstream})).running() as gateway:
+            async with Client(build_server(gateway), mode="legacy") as editor:
+                whole = await editor.call_tool("b__big", {"n": 2_000_000})
+                if kind == "http":
+                    too_big = await editor.call_tool("b__big", {"n": 9_000_000})
+                    block = too_big.content[0]
+                    assert too_big.is_error and isinstance(block, T.TextContent)
+                    assert "exceeded the 16777216 byte limit" in block.text
+                    whole = await editor.call_tool("b__big", {"n": 2_000_000})  # the session goes on
+    block = whole.content[0]
+    assert not whole.is_error and isinstance(block, T.TextContent) and block.text == "x" * 2_000_000
 
 
 async def test_a_server_listing_5000_tools_is_served_whole() -> None:

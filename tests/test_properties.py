@@ -203,7 +203,7 @@ def test_a_servers_answer_is_mended_the_same_however_it_is_cut(text: str, cuts: 
     import httpx2
 
     from glm_mcp._json import mend_escapes_bytes, well_formed
-    from glm_mcp.upstream.mending import MendingTransport
+    from glm_mcp.upstream.inbound import MendingTransport
 
     data = json.dumps({"text": text}).encode()  # as a JavaScript server writes it: every surrogate escaped
     pieces: list[bytes] = []

@@ -7,10 +7,10 @@ Contract:
   returns an `is_error` result that says which server failed and why, as the model and the editor both need.
 Live reconfiguration is `reconfigure`'s, the status projection `status`'s, the counting `records`'s.
 
-Two process-wide patches of the MCP SDK are installed lazily and idempotently where used, pinned by
-`tests/upstream/test_sdk_seams.py`: the stdio client reads whole lines through a bounded reader (`upstream.transport.
-install_line_limit`), and the streamable HTTP session manager builds transports that choose JSON or SSE per request
-(`http.response_mode.install`, when the HTTP app is built).
+Process-wide patches of the MCP SDK are installed lazily and idempotently where used, pinned by
+`tests/upstream/test_sdk_seams.py`: the stdio client reads whole lines through a bounded reader and the SSE client
+takes events as long (`upstream.inbound.install_limits`), and the streamable HTTP session manager builds transports
+that choose JSON or SSE per request (`http.response_mode.install`, when the HTTP app is built).
 """
 
 from __future__ import annotations

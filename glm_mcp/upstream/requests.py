@@ -157,7 +157,8 @@ class Requests:
         except MCPError as exc:
             if exc.code == T.CONNECTION_CLOSED or live.closed.is_set():
                 failure = self._login_failure()
-                why = f": the login it asked for failed ({failure})" if failure else ""
+                said = exc.message if exc.code == T.CONNECTION_CLOSED and exc.message != "Connection closed" else ""
+                why = f": the login it asked for failed ({failure})" if failure else f" ({said})" if said else ""
                 raise UpstreamUnavailable(self._server, f"the connection closed during the request{why}") from exc
             if self._config.type in ("http", "sse") and is_session_lost(exc):
                 self._on_lost()

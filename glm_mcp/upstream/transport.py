@@ -5,13 +5,9 @@ Contract:
 - the yielded read stream sets `closed` when the server's side ends (a process exit, a dropped stream),
   which the SDK's `Client` does not report by itself;
 - a stdio server's stderr is forwarded line by line to the log, and its last lines are kept for error messages;
-- a stdio server's stdout is handed to the SDK one whole line at a time (the SDK joins partial chunks by string
-  concatenation, quadratic in a long line), and a line longer than `MAX_STDOUT_LINE_CHARS` ends the session:
-  the server is stopped and reported, instead of a core spent joining an endless line;
 - a stdio server's bytes that are not UTF-8 are read as U+FFFD;
-- a lone surrogate escape in what a server sends (half of an emoji, as a JavaScript server that cut a string writes
-  it) reaches the SDK as U+FFFD, on every transport: the SDK's parser refuses the whole message otherwise, and the
-  request it answers would wait for its timeout. Each server's first such answer is logged.
+- what every server sends is read whole, within bounds, and mended where the SDK's parser would refuse it (see
+  `upstream.inbound`).
 """
 
 from __future__ import annotations
@@ -22,17 +18,13 @@ import os
 import shlex
 import shutil
 import sys
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self, TextIO
 
 import anyio
 import httpx2
-import mcp.client.stdio
-from anyio.streams.text import TextReceiveStream
 from mcp import StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
@@ -40,7 +32,6 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 
 from glm_mcp import telemetry
-from glm_mcp._json import mend_escapes
 from glm_mcp.config import (
     BundledUpstreamConfig,
     HttpUpstreamConfig,
@@ -49,7 +40,7 @@ from glm_mcp.config import (
     UpstreamConfig,
 )
 from glm_mcp.redact import printable, scrub
-from glm_mcp.upstream.mending import MendingTransport, mended_once
+from glm_mcp.upstream.inbound import MAX_MESSAGE_CHARS, MendingTransport, install_limits, mended_once, report_to
 
 logger = logging.getLogger(__name__)
 
@@ -57,90 +48,6 @@ STDERR_TAIL_LINES = 20
 """How many of a stdio server's last stderr lines are kept to explain a failure."""
 
 _MAX_STDERR_LINE = 2_000
-
-MAX_STDOUT_LINE_CHARS = 16 * 2**20
-"""The longest JSON-RPC message a stdio server may write (one line); a longer one stops the server."""
-
-
-@dataclass(frozen=True)
-class _Reports:
-    """What a stdio server's stdout reader reports, and to whom (the server's log lines)."""
-
-    long_line: Callable[[], None]
-    stray_line: Callable[[str], None]
-    mended: Callable[[], None]
-
-
-_REPORTS: ContextVar[_Reports | None] = ContextVar("glm_mcp_stdout_reports", default=None)
-
-
-def _without_stray_lines(text: str) -> str:
-    """`text` (whole lines) without the lines that cannot be JSON-RPC (a banner, a `print`): each is reported once
-    as a warning naming the server, instead of a traceback from the SDK's parser."""
-    if all(line.lstrip().startswith("{") for line in text.splitlines() if line.strip()):
-        return text  # the common case, checked without splitting more than once
-    reports = _REPORTS.get()
-    kept: list[str] = []
-    for line in text.splitlines(keepends=True):
-        if not line.strip() or line.lstrip().startswith("{"):
-            kept.append(line)
-        elif reports is not None:
-            reports.stray_line(line.rstrip())
-    return "".join(kept)
-
-
-def _mended(text: str) -> str:
-    mended = mend_escapes(text)
-    if mended is not text and (reports := _REPORTS.get()) is not None:
-        reports.mended()
-    return mended
-
-
-class _WholeLines(TextReceiveStream):
-    """The SDK's stdout text stream, handing on whole lines only, and refusing one past the limit.
-
-    The SDK builds this class from its module's name inside `stdio_client`, in a task that inherits the context
-    of `_stdio` below; `install_line_limit` puts it there (checked by a test against SDK upgrades).
-    """
-
-    _parts: list[str]
-    _size: int
-
-    async def receive(self) -> str:
-        parts = getattr(self, "_parts", None)
-        if parts is None:
-            parts = self._parts = []
-            self._size = 0
-        while True:
-            chunk = await super().receive()
-            end = chunk.rfind("\n")
-            if end >= 0:
-                whole = _mended(_without_stray_lines("".join([*parts, chunk[: end + 1]])))
-                parts.clear()
-                rest = chunk[end + 1 :]
-                if rest:
-                    parts.append(rest)
-                self._size = len(rest)
-                if whole.strip():
-                    return whole
-                continue
-            parts.append(chunk)
-            self._size += len(chunk)
-            if self._size > MAX_STDOUT_LINE_CHARS:
-                parts.clear()
-                if (reports := _REPORTS.get()) is not None:
-                    reports.long_line()
-                # Closing the pipe ends the SDK's drain of the rest too; the server then meets a closed pipe.
-                await self.transport_stream.aclose()
-                raise anyio.EndOfStream
-
-
-def install_line_limit() -> None:
-    """Make the SDK's stdio client read through `_WholeLines` (process-wide; idempotent; done before the first
-    stdio server starts)."""
-    if getattr(mcp.client.stdio, "TextReceiveStream", None) is not _WholeLines:
-        setattr(mcp.client.stdio, "TextReceiveStream", _WholeLines)  # noqa: B010
-
 
 TransportStreams = tuple[Any, Any]
 """The (read, write) stream pair an SDK transport yields."""
@@ -283,7 +190,6 @@ _SETPRIV = shutil.which("setpriv")
 
 @asynccontextmanager
 async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> AsyncGenerator[TransportStreams, None]:
-    install_line_limit()
     command, args = _command_line(config)
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
@@ -303,7 +209,7 @@ async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> 
     )
 
     def long_line() -> None:
-        message = f"[glm-mcp] the server wrote a stdout line longer than {MAX_STDOUT_LINE_CHARS} characters; stopped"
+        message = f"[glm-mcp] the server wrote a stdout line longer than {MAX_MESSAGE_CHARS} characters; stopped"
         tail.lines.append(message)
         logger.error("server '%s': %s", server, message.removeprefix("[glm-mcp] "))
 
@@ -314,7 +220,7 @@ async def _stdio(config: StdioUpstreamConfig, server: str, tail: StderrTail) -> 
             "server '%s' printed a line on stdout that is not MCP (it should log to stderr); ignored: %s", server, shown
         )
 
-    _REPORTS.set(_Reports(long_line, stray_line, mended_once(server)))
+    report_to(long_line, stray_line, mended_once(server))
     async with anyio.create_task_group() as tg:
         tg.start_soon(_pump_stderr, read_fd, server, tail)
         try:
@@ -360,6 +266,7 @@ async def open_transport(
         OSError: A stdio command cannot be started.
         httpx2.HTTPError: An HTTP server cannot be reached (possibly inside an ExceptionGroup).
     """
+    install_limits()
     async with AsyncExitStack() as stack:
         if isinstance(config, StdioUpstreamConfig):
             read, write = await stack.enter_async_context(_stdio(config, server, tail))
@@ -387,7 +294,9 @@ async def open_transport(
                         transport=mending,
                     )
                 )
-                read, write = await stack.enter_async_context(streamable_http_client(config.url, http_client=http))
+                # A result past the SDK's default (1 MiB per event) failed as "event too large".
+                answers = streamable_http_client(config.url, http_client=http, max_sse_event_size=MAX_MESSAGE_CHARS)
+                read, write = await stack.enter_async_context(answers)
         else:
             # In-process servers (tests, embedding, the bundled ones) are spoken to in memory; the SDK keeps that
             # transport in a private module (`tests/upstream/test_sdk_seams.py` checks it is still there).

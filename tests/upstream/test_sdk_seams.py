@@ -3,8 +3,10 @@
 `mcp` is pinned to the minor version these were checked against (`pyproject.toml`); each seam is used in one
 place only:
 - the stdio reader: the gateway hands the SDK whole stdout lines and caps their length by replacing the text
-  stream class `stdio_client` builds (`upstream/transport.py`); if the SDK stopped building it by that name, long
+  stream class `stdio_client` builds (`upstream/inbound.py`); if the SDK stopped building it by that name, long
   lines would be joined quadratically again and the cap would silently go;
+- the SSE opener `sse_client` calls (`upstream/inbound.py`), given a longer event limit than the SDK's 1 MiB; if it
+  moved, results past 1 MiB from SSE servers would fail again;
 - the editor connection behind a request's session proxy (`relay.editor.connection_of`), which keys notifications and
   log levels per editor; if it moved, every editor would stop hearing `list_changed`;
 - the server transport class the session manager builds (`http.response_mode.install`), which answers plain JSON when
@@ -16,12 +18,14 @@ place only:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import mcp.client.sse
 import mcp.client.stdio
 import mcp.types as T
 import pytest
@@ -33,16 +37,25 @@ from starlette.routing import Mount
 
 from glm_mcp.http import response_mode
 from glm_mcp.relay import editor
-from glm_mcp.upstream import transport
+from glm_mcp.upstream import inbound
 from glm_mcp.upstream.requests import is_session_lost
 from tests.helpers import serve_asgi
 
 
 def test_the_sdk_still_reads_stdio_through_the_stream_class_the_gateway_replaces() -> None:
-    transport.install_line_limit()
-    transport.install_line_limit()  # idempotent: a second install changes nothing
-    assert mcp.client.stdio.TextReceiveStream is transport._WholeLines  # pyright: ignore[reportPrivateUsage, reportPrivateImportUsage]  # the seam under test
+    inbound.install_limits()
+    inbound.install_limits()  # idempotent: a second install changes nothing
+    assert mcp.client.stdio.TextReceiveStream is inbound._WholeLines  # pyright: ignore[reportPrivateUsage, reportPrivateImportUsage]  # the seam under test
     assert "TextReceiveStream(process.stdout" in inspect.getsource(mcp.client.stdio.stdio_client)
+
+
+def test_the_sdk_still_opens_sse_streams_through_the_function_whose_event_limit_the_gateway_raises() -> None:
+    inbound.install_limits()
+    inbound.install_limits()
+    opener = mcp.client.sse.sse_within_origin  # pyright: ignore[reportPrivateImportUsage]  # the seam under test
+    assert isinstance(opener, functools.partial) and opener.keywords == {"max_event_size": inbound.MAX_MESSAGE_CHARS}
+    assert not isinstance(opener.func, functools.partial)  # installed once, not wrapped again
+    assert "sse_within_origin(client, url)" in inspect.getsource(mcp.client.sse.sse_client)
 
 
 async def test_a_request_session_still_exposes_the_editor_connection_the_facade_keys_on() -> None:
