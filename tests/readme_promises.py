@@ -1254,6 +1254,9 @@ PROMISES: dict[str, Claims] = {
             "model/test_client.py::test_a_slow_endpoint_times_out_with_504_over_real_http",
             "model/test_client.py::test_garbage_from_the_endpoint_is_a_clear_error",
         ),
+        "an answer past 64 MiB refused as it arrives": (
+            "model/test_client.py::test_an_answer_past_64_mib_is_refused_not_kept_saying_what_to_check",
+        ),
     },
     "Reliability: a client disconnecting mid-stream": {
         "the model request and the tool calls cancelled": (

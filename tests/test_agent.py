@@ -302,14 +302,21 @@ async def test_streamed_runs_report_deltas_and_tool_events_in_order() -> None:
     )
     async with agent_for(fake, ("memo", memo_adding_server())) as agent:
         await agent.run(body("count"), agent.offer(), stream=True, on_event=on_event)
-    assert [(e.kind, e.text) for e in events if e.kind != "tool_call"] == [
+    seen: list[tuple[str, str]] = []
+    for event in events:
+        if event.kind == "tool_call":
+            continue
+        if seen and event.kind == seen[-1][0] == "content":  # text comes in as many deltas as reads brought it
+            seen[-1] = ("content", seen[-1][1] + event.text)
+        else:
+            seen.append((event.kind, event.text))
+    assert seen == [
         ("step", ""),
         ("offer", ""),
         ("reasoning_content", "hmm"),
         ("tool_result", "0"),
         ("step", ""),
-        ("content", "zero"),
-        ("content", " memos"),
+        ("content", "zero memos"),
     ]
 
 

@@ -36,10 +36,18 @@ from glm_mcp._json import as_object, loads
 from glm_mcp.activity import ModelOutcome
 from glm_mcp.config import DEFAULT_ZAI_BASE_URL, ModelConfig
 from glm_mcp.errors import ModelError, ModelHTTPError, ModelResponseError, ModelTimeout, ModelUnreachable
-from glm_mcp.model.lane import LaneResponse, ModelLane
+from glm_mcp.model.lane import ModelLane
 from glm_mcp.model.messages import JsonObject, Turn
 from glm_mcp.model.profile import is_rate_limit
-from glm_mcp.model.stream import DeltaFnT, error_from_body, is_retryable, parse_completion, read_stream
+from glm_mcp.model.stream import (
+    DeltaFnT,
+    error_from_body,
+    is_retryable,
+    lines_of,
+    parse_completion,
+    read_stream,
+    read_whole,
+)
 from glm_mcp.redact import redact_url
 
 logger = logging.getLogger(__name__)
@@ -63,18 +71,7 @@ class _Response(Protocol):
     def headers(self) -> Mapping[str, str]: ...
     @property
     def url(self) -> object: ...
-    async def aread(self) -> bytes: ...
-
-
-async def _line_batches(response: _Response) -> AsyncIterator[list[str]]:
-    """The answer's lines: those each read brought together (the lane's), or one at a time (httpx2's)."""
-    if isinstance(response, LaneResponse):
-        async for batch in response.aiter_line_batches():
-            yield batch
-        return
-    assert isinstance(response, httpx2.Response)
-    async for line in response.aiter_lines():
-        yield [line]
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
 
 
 def _needs_httpx(base_url: str) -> bool:
@@ -350,13 +347,13 @@ class GlmClient:
                         upstream_status=404,
                     )
                 if response.status_code >= 400:
-                    text = (await response.aread()).decode("utf-8", "replace")
+                    text = (await read_whole(response.aiter_bytes())).decode("utf-8", "replace")
                     raise error_from_body(response.status_code, text, _retry_after(response))
                 content_type = response.headers.get("content-type", "")
                 if on_delta is not None and "text/event-stream" in content_type:
                     turn = await self._read_stream(response, on_delta)
                 else:
-                    raw = await response.aread()
+                    raw = await read_whole(response.aiter_bytes())
                     try:
                         data: Any = loads(raw, lone_surrogates=True)  # made well-formed as it is read
                     except ValueError:
@@ -378,7 +375,7 @@ class GlmClient:
         return turn
 
     async def _read_stream(self, response: _Response, on_delta: DeltaFnT) -> Turn:
-        batches = _line_batches(response)
+        batches = lines_of(response.aiter_bytes())
         assembler = await read_stream(batches, on_delta)
         if assembler.done:
             # The body's end is read too (only the chunked encoding's last bytes follow `[DONE]`), so the connection

@@ -7,8 +7,8 @@ the model hop needs: one send of head and body, the answer parsed by httptools (
 deflate undone, the connection kept for the next request when the answer said so and was read to its end.
 
 Contract:
-- `post()` yields a `LaneResponse` (status, headers, `aread()`, `aiter_bytes()`, and `aiter_line_batches()`: the
-  lines each read of the connection brought); a connection whose answer was not read to the end is closed, never
+- `post()` yields a `LaneResponse` (status, headers, and `aiter_bytes()`: what each read of the connection brought,
+  inflated); a connection whose answer was not read to the end is closed, never
   reused;
 - an answer whose body has neither a length nor chunks ends when the server closes the connection;
 - a kept connection that went stale while idle (closed by the server: readable, or older than `KEEP_ALIVE_SECONDS`)
@@ -23,7 +23,6 @@ read that must wait waits for the socket to be readable. An `https://` one goes 
 
 from __future__ import annotations
 
-import codecs
 import errno
 import os
 import select
@@ -229,22 +228,6 @@ class LaneResponse:
             if answer.complete:
                 return
             await _receive_into(self._connection, answer, self._timeout)
-
-    async def aread(self) -> bytes:
-        return b"".join([chunk async for chunk in self.aiter_bytes()])
-
-    async def aiter_line_batches(self) -> AsyncIterator[list[str]]:
-        """The body's lines (without their ends), as lists: the lines each read of the connection completed."""
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pending = ""
-        async for chunk in self.aiter_bytes():
-            pending += decoder.decode(chunk)
-            *lines, pending = pending.split("\n")
-            if lines:
-                yield [line[:-1] if line.endswith("\r") else line for line in lines]
-        pending += decoder.decode(b"", final=True)
-        if pending:
-            yield [pending]
 
 
 async def _receive_into(connection: _Connection, answer: _Answer, read_seconds: float, first: bool = False) -> None:

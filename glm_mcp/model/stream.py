@@ -15,6 +15,7 @@ Contract (glm-api.md §4, §5, §8):
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -30,6 +31,55 @@ DeltaFnT = Callable[[str, str], Awaitable[None]]
 """Called with ("content" | "reasoning_content", text) as a streamed answer arrives, and with ("retry", a JSON
 object) when an attempt failed and is retried: `{"attempt", "reason"}`, or, once the retry's text departs from
 what was handed on, `{"attempt", "replaces": {"kind", "from_char"}}`."""
+
+
+MAX_ANSWER_BYTES = 64 * 2**20
+"""The most of an answer kept at once: a whole body, or a stream's line so far. Past it the answer is refused, not
+kept: a `base_url` that leads somewhere other than a model's API must not fill the gateway's memory."""
+
+
+async def lines_of(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]:
+    """The lines of a body arriving as `chunks` (without their ends), as lists: the lines each chunk completed.
+
+    Raises:
+        ModelResponseError: A line runs past `MAX_ANSWER_BYTES`.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending: list[str] = []
+    size = 0
+    async for chunk in chunks:
+        text = decoder.decode(chunk)
+        if "\n" not in text:  # a part of a long line: kept in pieces, not joined again with each one
+            pending.append(text)
+            size += len(text)
+            if size > MAX_ANSWER_BYTES:
+                raise ModelResponseError(f"the model endpoint sent a line longer than {_MIB} MiB; {_CHECK_URL}")
+            continue
+        *lines, rest = ("".join(pending) + text if pending else text).split("\n")
+        pending, size = ([rest], len(rest)) if rest else ([], 0)
+        yield [line[:-1] if line.endswith("\r") else line for line in lines]
+    if last := "".join(pending) + decoder.decode(b"", final=True):
+        yield [last]
+
+
+async def read_whole(chunks: AsyncIterator[bytes]) -> bytes:
+    """A body arriving as `chunks`, whole.
+
+    Raises:
+        ModelResponseError: It is larger than `MAX_ANSWER_BYTES`.
+    """
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise ModelResponseError(f"the model endpoint's answer is larger than {_MIB} MiB; {_CHECK_URL}")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+_MIB = MAX_ANSWER_BYTES // 2**20
+_CHECK_URL = "is model.base_url a model's API (Z.ai's, or a vLLM or SGLang server's /v1)?"
 
 
 def error_from_body(status_code: int, text: str, retry_after: float | None = None) -> ModelHTTPError:

@@ -341,3 +341,31 @@ async def test_half_an_emoji_in_a_whole_answer_is_read_as_a_replacement_characte
     async with GlmClient(CONFIG, transport=_replay(body, streamed=False)).running() as client:
         turn = await client.complete(BODY)
     assert (turn.content, turn.reasoning_content) == ("cut \ufffd", "\ufffd \U0001f600")
+
+
+async def test_an_answer_past_64_mib_is_refused_not_kept_saying_what_to_check() -> None:
+    # A base_url that leads to a file server, not a model: its body must not fill the gateway's memory.
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    async def endless(request: Request) -> StreamingResponse:
+        streamed = (await request.json()).get("stream")
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"data: " if streamed else b'{"choices": "'
+            for _ in range(65):
+                yield b"x" * 2**20  # 65 MiB, and never a line end
+
+        return StreamingResponse(body(), media_type="text/event-stream" if streamed else "application/json")
+
+    async def ignore(kind: str, text: str) -> None:
+        return None
+
+    app = Starlette(routes=[Route("/v1/chat/completions", endless, methods=["POST"])])
+    async with serve_asgi(app) as url, GlmClient(CONFIG.model_copy(update={"base_url": f"{url}/v1"})).running() as c:
+        with pytest.raises(ModelResponseError, match="answer is larger than 64 MiB; is model.base_url a model's API"):
+            await c.complete(BODY)
+        with pytest.raises(ModelResponseError, match="line longer than 64 MiB; is model.base_url a model's API"):
+            await c.stream({**BODY, "stream": True}, ignore)
