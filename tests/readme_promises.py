@@ -1227,6 +1227,11 @@ PROMISES: dict[str, Claims] = {
             "upstream/test_sdk_seams.py::test_the_sdk_still_opens_sse_streams_through_the_function_whose_event_limit_the_gateway_raises",
         ),
     },
+    "Reliability: an HTTP server answering without end (a JSON body past 16 MiB)": {
+        "that call fails saying so, not read further; the session goes on": (
+            "test_load_and_limits.py::test_a_json_answer_past_16_mib_from_an_http_server_fails_that_call_and_the_session_goes_on",
+        ),
+    },
     "Reliability: bytes that are not UTF-8 on a stdio server's stdout (a server writing Latin-1)": {
         "read as U+FFFD, the answer delivered": (
             "upstream/test_mending.py::test_bytes_that_are_not_utf8_from_a_stdio_server_are_read_as_a_replacement_character",

@@ -21,6 +21,7 @@ from glm_mcp.faces.mcp.server import build_server
 from glm_mcp.gateway.core import Gateway
 from glm_mcp.http.app import build_app
 from tests.fakes.fake_glm import FakeGlm, Reply
+from tests.fixture_servers.raw_http_server import raw_http_app
 from tests.helpers import inproc, python_server, serve_asgi
 
 pytestmark = pytest.mark.slow
@@ -84,6 +85,22 @@ async def test_a_result_past_a_mebibyte_from_an_http_server_reaches_the_editor_w
                     whole = await editor.call_tool("b__big", {"n": 2_000_000})  # the session goes on
     block = whole.content[0]
     assert not whole.is_error and isinstance(block, T.TextContent) and block.text == "x" * 2_000_000
+
+
+async def test_a_json_answer_past_16_mib_from_an_http_server_fails_that_call_and_the_session_goes_on() -> None:
+    # A remote server's answer must not fill the gateway's memory: past the bound it is not read further.
+    from mcp import Client
+
+    async with serve_asgi(raw_http_app()) as url:
+        upstream = HttpUpstreamConfig(url=f"{url}/mcp")
+        async with Gateway(GatewayConfig(servers={"raw": upstream})).running() as gateway:
+            async with Client(build_server(gateway), mode="legacy") as editor:
+                refused = await editor.call_tool("raw__huge", {})
+                after = await editor.call_tool("raw__cut", {})
+    block = refused.content[0]
+    assert refused.is_error and isinstance(block, T.TextContent)
+    assert "The call failed at server 'raw'" in block.text and "answer is larger than 16 MiB" in block.text
+    assert not after.is_error
 
 
 async def test_a_server_listing_5000_tools_is_served_whole() -> None:

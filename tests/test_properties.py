@@ -203,7 +203,7 @@ def test_a_servers_answer_is_mended_the_same_however_it_is_cut(text: str, cuts: 
     import httpx2
 
     from glm_mcp._json import mend_escapes_bytes, well_formed
-    from glm_mcp.upstream.inbound import MendingTransport
+    from glm_mcp.upstream.inbound import InboundTransport
 
     data = json.dumps({"text": text}).encode()  # as a JavaScript server writes it: every surrogate escaped
     pieces: list[bytes] = []
@@ -221,7 +221,7 @@ def test_a_servers_answer_is_mended_the_same_however_it_is_cut(text: str, cuts: 
         return httpx2.Response(200, headers={"content-type": "application/json"}, stream=Pieces())
 
     async def read() -> bytes:
-        transport = MendingTransport(lambda: None, httpx2.MockTransport(handler))
+        transport = InboundTransport(lambda: None, httpx2.MockTransport(handler))
         async with httpx2.AsyncClient(transport=transport) as http:
             return (await http.get("http://server/")).content
 

@@ -7,10 +7,12 @@ Contract:
   a `print`) are dropped, each reported;
 - an HTTP server's SSE events may be as long as a stdio line (the SDK's own limit is 1 MiB, which failed larger
   results); `install_limits` sets both in the SDK (process-wide, checked by a test against SDK upgrades);
+- `InboundTransport` wraps an HTTP transport: it asks for answers uncompressed, and a JSON answer past
+  `MAX_MESSAGE_CHARS` fails the request it answers (`AnswerTooLarge`, reported by the SDK) instead of filling memory;
 - a lone surrogate escape (half of a UTF-16 pair, as a JavaScript server that cut a string in the middle of an emoji
   writes it) becomes U+FFFD before the SDK parses it: its parser refuses such a message whole, so the request it
-  answered would wait for its timeout. On stdio the whole line is mended; `MendingTransport` wraps an HTTP transport
-  and hands on the bodies of its answers (JSON, and event streams as they come; not compressed ones) with every lone
+  answered would wait for its timeout. On stdio the whole line is mended; over HTTP the bodies of answers (JSON, and
+  event streams as they come; not an answer compressed although asked not to be) are handed on with every lone
   surrogate escape written as `\\ufffd` and every other byte unchanged; only a piece's last bytes that may open an
   escape (at most 12) wait for the next piece;
 - `mended_once(server)` reports a server's first mended answer as a warning naming the server, once per connection.
@@ -170,10 +172,15 @@ def _cut(data: bytes) -> int:
     return run + (start - run) // 2 * 2
 
 
+class AnswerTooLarge(httpx2.StreamError):
+    """A server's JSON answer ran past `MAX_MESSAGE_CHARS`; the SDK fails the request it answers with this message."""
+
+
 class _MendedBody(httpx2.AsyncByteStream):
-    def __init__(self, inner: httpx2.AsyncByteStream, report: Callable[[], None]) -> None:
+    def __init__(self, inner: httpx2.AsyncByteStream, report: Callable[[], None], limit: int | None) -> None:
         self._inner = inner
         self._report = report
+        self._limit = limit
 
     def _mend(self, piece: bytes) -> bytes:
         mended = mend_escapes_bytes(piece)
@@ -183,7 +190,11 @@ class _MendedBody(httpx2.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         held = b""
+        size = 0
         async for chunk in self._inner:
+            size += len(chunk)
+            if self._limit is not None and size > self._limit:
+                raise AnswerTooLarge(f"the server's answer is larger than {self._limit // 2**20} MiB; not read further")
             data = held + chunk if held else chunk
             cut = _cut(data)
             held = data[cut:]
@@ -196,24 +207,29 @@ class _MendedBody(httpx2.AsyncByteStream):
         await self._inner.aclose()
 
 
-class MendingTransport(httpx2.AsyncBaseTransport):
-    """An HTTP transport whose answers' bodies are mended (see the module's contract)."""
+class InboundTransport(httpx2.AsyncBaseTransport):
+    """An HTTP transport whose answers come uncompressed, mended, and (JSON ones) bounded; see the module's
+    contract."""
 
     def __init__(self, report: Callable[[], None], inner: httpx2.AsyncBaseTransport | None = None) -> None:
         self._inner = inner or httpx2.AsyncHTTPTransport()
         self._report = report
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        # Asked uncompressed: the bytes this reads are the bytes the SDK parses (a compressed answer could not be
+        # mended here, and its size would say nothing of what it inflates to).
+        request.headers["accept-encoding"] = "identity"
         response = await self._inner.handle_async_request(request)
         stream = response.stream
         kind = response.headers.get("content-type", "")
-        encoded = response.headers.get("content-encoding", "identity") != "identity"  # compressed bytes: left alone
+        encoded = response.headers.get("content-encoding", "identity") != "identity"  # compressed anyway: left alone
         if encoded or not isinstance(stream, httpx2.AsyncByteStream) or not ("json" in kind or "event-stream" in kind):
             return response
+        limit = None if "event-stream" in kind else MAX_MESSAGE_CHARS  # the SDK bounds each event itself
         return httpx2.Response(
             response.status_code,
             headers=response.headers,
-            stream=_MendedBody(stream, self._report),
+            stream=_MendedBody(stream, self._report, limit),
             extensions=response.extensions,
             request=request,
         )

@@ -40,7 +40,7 @@ from glm_mcp.config import (
     UpstreamConfig,
 )
 from glm_mcp.redact import printable, scrub
-from glm_mcp.upstream.inbound import MAX_MESSAGE_CHARS, MendingTransport, install_limits, mended_once, report_to
+from glm_mcp.upstream.inbound import MAX_MESSAGE_CHARS, InboundTransport, install_limits, mended_once, report_to
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +271,7 @@ async def open_transport(
         if isinstance(config, StdioUpstreamConfig):
             read, write = await stack.enter_async_context(_stdio(config, server, tail))
         elif isinstance(config, HttpUpstreamConfig):
-            mending = MendingTransport(mended_once(server))
+            inbound = InboundTransport(mended_once(server))
             if config.type == "sse":
 
                 def sse_http(
@@ -279,7 +279,7 @@ async def open_transport(
                     timeout: httpx2.Timeout | None = None,
                     auth: httpx2.Auth | None = None,
                 ) -> httpx2.AsyncClient:
-                    return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=mending)
+                    return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=inbound)
 
                 read, write = await stack.enter_async_context(
                     sse_client(config.url, headers=dict(config.headers), auth=auth, httpx_client_factory=sse_http)
@@ -291,7 +291,7 @@ async def open_transport(
                         timeout=httpx2.Timeout(30, read=300),
                         auth=auth,
                         event_hooks={"request": [_traced], "response": [tail.heard]},
-                        transport=mending,
+                        transport=inbound,
                     )
                 )
                 # A result past the SDK's default (1 MiB per event) failed as "event too large".

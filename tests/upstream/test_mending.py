@@ -14,7 +14,7 @@ from mcp import Client
 from glm_mcp.config import GatewayConfig, HttpUpstreamConfig, UpstreamConfig
 from glm_mcp.faces.mcp.server import build_server
 from glm_mcp.gateway.core import Gateway
-from tests.fixture_servers.half_emoji_http import MENDED_TEXT, half_emoji_app
+from tests.fixture_servers.raw_http_server import MENDED_TEXT, raw_http_app
 from tests.helpers import python_server, serve_asgi
 
 BOUND_SECONDS = 20
@@ -38,7 +38,7 @@ async def _two_calls(upstream: UpstreamConfig, tool: str) -> list[str]:
 async def test_half_an_emoji_from_an_http_server_is_read_as_a_replacement_character(
     kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with serve_asgi(half_emoji_app()) as url:
+    async with serve_asgi(raw_http_app()) as url:
         path = "/mcp" if kind == "http" else "/sse"
         upstream = HttpUpstreamConfig(url=f"{url}{path}", type=kind)  # pyright: ignore[reportArgumentType]  # a literal
         with caplog.at_level(logging.WARNING):

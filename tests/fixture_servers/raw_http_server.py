@@ -1,7 +1,7 @@
 """A hand-written MCP server over HTTP (streamable HTTP at `/mcp`, the legacy SSE transport at `/sse`), without the
-SDK: its one tool, `cut`, answers text holding half of an emoji's surrogate pair, escaped, as a JavaScript server
-that cut a string writes it. The SDK cannot send that; this server writes its JSON by hand, in small pieces, so the
-escapes may arrive split across reads.
+SDK, to send what the SDK cannot: `cut` answers text holding half of an emoji's surrogate pair, escaped, as a
+JavaScript server that cut a string writes it (its JSON written by hand, in small pieces, so the escapes may arrive
+split across reads); `huge` answers a JSON body of `HUGE_BYTES`, past what a client should keep of one message.
 """
 
 from __future__ import annotations
@@ -22,7 +22,11 @@ CUT_TEXT = "cut \ud83d, whole \ud83d\ude00"
 MENDED_TEXT = "cut \ufffd, whole \U0001f600"
 """What a client should read."""
 
-TOOL = {"name": "cut", "description": "Answer text with half an emoji.", "inputSchema": {"type": "object"}}
+TOOLS = [
+    {"name": "cut", "description": "Answer text with half an emoji.", "inputSchema": {"type": "object"}},
+    {"name": "huge", "description": "Answer 17 MiB.", "inputSchema": {"type": "object"}},
+]
+HUGE_BYTES = 17 * 2**20
 
 
 def _answer(message: dict[str, Any]) -> dict[str, Any] | None:
@@ -37,7 +41,7 @@ def _answer(message: dict[str, Any]) -> dict[str, Any] | None:
             "serverInfo": {"name": "half-emoji", "version": "1"},
         }
     elif method == "tools/list":
-        result = {"tools": [TOOL]}
+        result = {"tools": TOOLS}
     elif method == "tools/call":
         result = {"content": [{"type": "text", "text": CUT_TEXT}], "isError": False}
     elif method == "ping":
@@ -60,6 +64,11 @@ async def _streamable(request: Request) -> Response:
     if answer is None:
         return Response(status_code=202)
     headers = {"mcp-session-id": "s1"}
+    params: dict[str, Any] = message.get("params") or {}
+    if message.get("method") == "tools/call" and params.get("name") == "huge":
+        text = "x" * HUGE_BYTES
+        huge = {"jsonrpc": "2.0", "id": message["id"], "result": {"content": [{"type": "text", "text": text}]}}
+        return JSONResponse(huge, headers=headers)
     if message.get("method") != "tools/call":
         return JSONResponse(answer, headers=headers)
     event = f"event: message\ndata: {json.dumps(answer)}\n\n"
@@ -90,7 +99,7 @@ class _LegacySse:
         return Response(status_code=202)
 
 
-def half_emoji_app() -> Starlette:
+def raw_http_app() -> Starlette:
     legacy = _LegacySse()
     return Starlette(
         routes=[
