@@ -253,3 +253,31 @@ async def test_a_tool_choice_glm_cannot_force_is_asked_for_in_the_system_prompt(
         "content": "Be brief.\n\nAnswer by calling the tool get_weather; do not answer in text.",
     }
     assert fake.requests[0].get("tool_choice") == "auto"  # GLM takes only auto: nothing it would refuse is sent
+
+
+async def test_a_client_tool_call_goes_with_its_arguments_as_json_and_one_that_cannot_be_read_goes_back_to_glm() -> (
+    None
+):
+    # GLM writes arguments the loop reads without changing a value ('single quotes', a trailing comma) or cannot
+    # read at all (an unquoted word). The first must reach Claude's client as the input GLM meant, never as {};
+    # the second must not reach it: GLM is told why and asked again.
+    def glm(body: dict[str, Any]) -> Reply:
+        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+        if not told:
+            return Reply(tool_calls=[("get_weather", '{"city": Oslo}')])
+        if len(told) == 1:
+            return Reply(tool_calls=[("get_weather", "{'city': 'Oslo',}")])
+        return Reply(content="done")
+
+    weather: Any = {"name": "get_weather", "description": "The weather in a city.", "input_schema": WEATHER_SCHEMA}
+    fake = FakeGlm(glm)
+    async with messages_client(fake) as (client, _):
+        first = await client.messages.create(
+            model="glm-4.6", max_tokens=256, tools=[weather], messages=[{"role": "user", "content": "Oslo?"}]
+        )
+    uses = [block for block in first.content if block.type == "tool_use"]
+    assert [(use.name, use.input) for use in uses] == [("get_weather", {"city": "Oslo"})]
+    refusal = next(m for m in fake.requests[1]["messages"] if m["role"] == "tool")["content"]
+    assert (
+        "could not be read" in refusal and "'Oslo' is not quoted" in refusal and "not handed to the client" in refusal
+    )

@@ -112,6 +112,21 @@ async def test_a_client_tool_call_comes_back_for_the_client_to_run_and_gateway_t
     assert [t["function"]["name"] for t in fake.requests[0]["tools"]][:1] == ["get_location"]
 
 
+async def test_a_client_tool_call_written_as_near_json_comes_back_as_the_json_glm_meant() -> None:
+    fake = FakeGlm([Reply(tool_calls=[("get_weather", "{'city': 'Oslo', 'days': 2,}")])])
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}
+    tool: dict[str, Any] = {"type": "function", "function": {"name": "get_weather", "parameters": schema}}
+    async with stack(fake) as s:
+        completion = await s.client.chat.completions.create(
+            model="glm-4.6",
+            messages=[{"role": "user", "content": "weather in Oslo?"}],
+            tools=[tool],  # pyright: ignore[reportArgumentType]  # a plain dict where the SDK wants its TypedDict
+        )
+    calls = completion.choices[0].message.tool_calls or []
+    arguments = [call.function.arguments for call in calls if call.type == "function"]
+    assert [json.loads(text) for text in arguments] == [{"city": "Oslo", "days": 2}]  # what a client's parser reads
+
+
 async def test_a_client_tool_that_takes_a_gateway_tools_name_wins_and_the_offer_says_so() -> None:
     fake = FakeGlm([Reply(tool_calls=[("memo__add", '{"text": "mine"}')])])
     tool: dict[str, Any] = {

@@ -84,6 +84,35 @@ def read_call(call: ToolCall) -> Reading:
         return exc
 
 
+def handed_to_the_client(calls: list[ToolCall], readings: dict[str, Reading]) -> bool:
+    """Whether `calls` (to the client's own tools) can go to the client: every one's arguments were read. Each then
+    goes with them as strict JSON (GLM's near-JSON and `<arg_key>` pairs, read without changing a value, are written
+    again), so the client's parser reads what the gateway read, never nothing."""
+    if any(isinstance(readings[call.id], ArgumentsError) for call in calls):
+        return False
+    for call in calls:
+        try:
+            strict = isinstance(json.loads(call.arguments), dict)
+        except ValueError:
+            strict = False
+        if not strict:
+            call.arguments = json.dumps(readings[call.id], ensure_ascii=False)
+    return True
+
+
+def not_handed_message(call: ToolCall, reading: Reading) -> str:
+    """What GLM is told of a call to a client's tool that was not handed to the client."""
+    if isinstance(reading, ArgumentsError):
+        return (
+            f"Error: the arguments of this call to {call.name} could not be read ({reading}), so it was not handed to "
+            f"the client. Call {call.name} again with its arguments as a JSON object."
+        )
+    return (
+        f"Error: {call.name} was not handed to the client: another call of the same answer was cut off or could not "
+        "be read. Make this call again together with the repeated one."
+    )
+
+
 def cut_off_message(call: ToolCall, problem: TruncatedArgumentsError, token_limit: bool) -> str:
     why = ' Your answer hit the token limit (finish_reason "length").' if token_limit else ""
     advice = " Keep each call short enough: split long content over several calls." if token_limit else ""

@@ -32,7 +32,16 @@ import mcp.types as T
 
 from glm_mcp._json import as_object
 from glm_mcp.activity import CallOutcome, CallSource
-from glm_mcp.agent.calls import Reading, confirm_destructive, cut_off_message, for_the_model, read_call, recover_calls
+from glm_mcp.agent.calls import (
+    Reading,
+    confirm_destructive,
+    cut_off_message,
+    for_the_model,
+    handed_to_the_client,
+    not_handed_message,
+    read_call,
+    recover_calls,
+)
 from glm_mcp.agent.offer import FIND_TOOLS, ToolOffer, build_offer, find_tools
 from glm_mcp.agent.registry import CompiledTools
 from glm_mcp.agent.results import (
@@ -237,7 +246,7 @@ class Agent:
                 readings = {call.id: read_call(call) for call in turn.tool_calls}
                 cut_off = any(isinstance(reading, TruncatedArgumentsError) for reading in readings.values())
                 client_calls = [call for call in turn.tool_calls if call.name in offer.client_tools]
-                if client_calls and not cut_off:
+                if client_calls and not cut_off and handed_to_the_client(client_calls, readings):
                     turn.tool_calls = client_calls
                     return AgentResult(turn, "tool_calls", usage, steps, client_calls=client_calls)
                 if calls_made + len(turn.tool_calls) > self.limits.max_tool_calls:
@@ -286,11 +295,7 @@ class Agent:
                 text, is_error = cut_off_message(call, reading, token_limit), True
                 self._count(call, "truncated")
             elif call.name in offer.client_tools:
-                text, is_error = (
-                    f"Error: {call.name} was not handed to the client: another call of the same answer was cut "
-                    "off. Make this call again together with the repeated one.",
-                    True,
-                )
+                text, is_error = not_handed_message(call, reading), True
             else:
                 text, is_error = await self._execute(call, reading, offer, asker)
             answers[position] = {"role": "tool", "tool_call_id": call.id, "content": text}
