@@ -261,16 +261,13 @@ async def test_a_client_tool_call_goes_with_its_arguments_as_json_and_one_that_c
     # GLM writes arguments the loop reads without changing a value ('single quotes', a trailing comma) or cannot
     # read at all (an unquoted word). The first must reach Claude's client as the input GLM meant, never as {};
     # the second must not reach it: GLM is told why and asked again.
-    def glm(body: dict[str, Any]) -> Reply:
-        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
-        if not told:
-            return Reply(tool_calls=[("get_weather", '{"city": Oslo}')])
-        if len(told) == 1:
-            return Reply(tool_calls=[("get_weather", "{'city': 'Oslo',}")])
-        return Reply(content="done")
-
     weather: Any = {"name": "get_weather", "description": "The weather in a city.", "input_schema": WEATHER_SCHEMA}
-    fake = FakeGlm(glm)
+    fake = FakeGlm(
+        [
+            Reply(tool_calls=[("get_weather", '{"city": Oslo}')]),
+            Reply(tool_calls=[("get_weather", "{'city': 'Oslo',}")]),
+        ]
+    )
     async with messages_client(fake) as (client, _):
         first = await client.messages.create(
             model="glm-4.6", max_tokens=256, tools=[weather], messages=[{"role": "user", "content": "Oslo?"}]
