@@ -781,9 +781,9 @@ PROMISES: dict[str, Claims] = {
             "test_agent.py::test_a_call_to_a_client_tool_ends_the_turn_for_the_client_to_run",
             "test_chat_api.py::test_a_client_tool_call_comes_back_for_the_client_to_run_and_gateway_tools_never_do",
         ),
-        "a client call goes with strict JSON arguments; one that cannot be read goes back to GLM": (
+        "a client call goes with strict JSON arguments fitted to its schema; one that does not fit goes back to GLM": (
             "test_anthropic_face.py::test_a_client_tool_call_goes_with_its_arguments_as_json_and_one_that_cannot_be_read_goes_back_to_glm",
-            "test_chat_api.py::test_a_client_tool_call_written_as_near_json_comes_back_as_the_json_glm_meant",
+            "test_chat_api.py::test_a_client_tool_call_comes_back_as_the_json_glm_meant_fitted_to_the_tools_schema",
         ),
         "limits end the run with length and stopped_by, streamed too": (
             "test_agent.py::test_the_step_limit_ends_the_run_saying_which_limit",

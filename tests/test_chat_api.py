@@ -112,9 +112,20 @@ async def test_a_client_tool_call_comes_back_for_the_client_to_run_and_gateway_t
     assert [t["function"]["name"] for t in fake.requests[0]["tools"]][:1] == ["get_location"]
 
 
-async def test_a_client_tool_call_written_as_near_json_comes_back_as_the_json_glm_meant() -> None:
-    fake = FakeGlm([Reply(tool_calls=[("get_weather", "{'city': 'Oslo', 'days': 2,}")])])
-    schema = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}
+async def test_a_client_tool_call_comes_back_as_the_json_glm_meant_fitted_to_the_tools_schema() -> None:
+    # Near-JSON read without changing a value, a number sent as a string converted where the schema wants one, and
+    # a call that does not fit the schema (a required parameter missing) told to GLM, never handed to the client.
+    fake = FakeGlm(
+        [
+            Reply(tool_calls=[("get_weather", "{'days': 2}")]),
+            Reply(tool_calls=[("get_weather", "{'city': 'Oslo', 'days': '2',}")]),
+        ]
+    )
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city"],
+    }
     tool: dict[str, Any] = {"type": "function", "function": {"name": "get_weather", "parameters": schema}}
     async with stack(fake) as s:
         completion = await s.client.chat.completions.create(
@@ -125,6 +136,8 @@ async def test_a_client_tool_call_written_as_near_json_comes_back_as_the_json_gl
     calls = completion.choices[0].message.tool_calls or []
     arguments = [call.function.arguments for call in calls if call.type == "function"]
     assert [json.loads(text) for text in arguments] == [{"city": "Oslo", "days": 2}]  # what a client's parser reads
+    refusal = next(m for m in fake.requests[1]["messages"] if m["role"] == "tool")["content"]
+    assert "not handed to the client" in refusal and "'city' is required but missing" in refusal
 
 
 async def test_a_client_tool_that_takes_a_gateway_tools_name_wins_and_the_offer_says_so() -> None:

@@ -59,7 +59,7 @@ ALLOWED: dict[str, set[str]] = {
     "_json": set(),
     "activity": set(),
     "agent": set(),
-    "agent.calls": {"errors", "model.messages", "model.xml_calls", "relay.asking", "tools.arguments"},
+    "agent.calls": {"_json", "errors", "model.messages", "model.xml_calls", "relay.asking", "tools.arguments"},
     "agent.loop": {
         "_json",
         "activity",

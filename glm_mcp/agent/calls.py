@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import mcp.types as T
 
+from glm_mcp._json import as_object
 from glm_mcp.errors import ArgumentsError, TruncatedArgumentsError
 from glm_mcp.model.messages import JsonObject, ToolCall, Turn
 from glm_mcp.model.xml_calls import LeakedCall, clean_name, take_calls
 from glm_mcp.relay.asking import Asker
-from glm_mcp.tools.arguments import read_arguments
+from glm_mcp.tools.arguments import prepare_arguments, read_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -84,18 +86,27 @@ def read_call(call: ToolCall) -> Reading:
         return exc
 
 
-def handed_to_the_client(calls: list[ToolCall], readings: dict[str, Reading]) -> bool:
-    """Whether `calls` (to the client's own tools) can go to the client: every one's arguments were read. Each then
-    goes with them as strict JSON (GLM's near-JSON and `<arg_key>` pairs, read without changing a value, are written
-    again), so the client's parser reads what the gateway read, never nothing."""
+def fit_for_the_client(calls: list[ToolCall], readings: dict[str, Reading], schemas: dict[str, Any]) -> bool:
+    """Whether `calls` (to the client's own tools, whose input schemas are `schemas`) can go to the client: every
+    one's arguments were read and, decoded and converted as for a gateway tool, fit its schema. Each then goes with
+    them as strict JSON, so the client's parser reads what the gateway read, never nothing. A call that cannot go
+    has why in `readings`."""
+    for call in calls:
+        reading = readings[call.id]
+        if isinstance(reading, ArgumentsError):
+            continue
+        try:
+            readings[call.id] = prepare_arguments(reading, as_object(schemas.get(call.name)) or {"type": "object"})
+        except ArgumentsError as exc:
+            readings[call.id] = exc
     if any(isinstance(readings[call.id], ArgumentsError) for call in calls):
         return False
     for call in calls:
         try:
-            strict = isinstance(json.loads(call.arguments), dict)
+            same = json.loads(call.arguments) == readings[call.id]
         except ValueError:
-            strict = False
-        if not strict:
+            same = False
+        if not same:
             call.arguments = json.dumps(readings[call.id], ensure_ascii=False)
     return True
 
@@ -104,12 +115,12 @@ def not_handed_message(call: ToolCall, reading: Reading) -> str:
     """What GLM is told of a call to a client's tool that was not handed to the client."""
     if isinstance(reading, ArgumentsError):
         return (
-            f"Error: the arguments of this call to {call.name} could not be read ({reading}), so it was not handed to "
-            f"the client. Call {call.name} again with its arguments as a JSON object."
+            f"Error: this call to {call.name} was not handed to the client: {reading}. Call {call.name} again with "
+            "arguments that fit its parameters, as a JSON object."
         )
     return (
         f"Error: {call.name} was not handed to the client: another call of the same answer was cut off or could not "
-        "be read. Make this call again together with the repeated one."
+        "be used. Make this call again together with the repeated one."
     )
 
 

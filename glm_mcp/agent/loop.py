@@ -36,8 +36,8 @@ from glm_mcp.agent.calls import (
     Reading,
     confirm_destructive,
     cut_off_message,
+    fit_for_the_client,
     for_the_model,
-    handed_to_the_client,
     not_handed_message,
     read_call,
     recover_calls,
@@ -246,7 +246,7 @@ class Agent:
                 readings = {call.id: read_call(call) for call in turn.tool_calls}
                 cut_off = any(isinstance(reading, TruncatedArgumentsError) for reading in readings.values())
                 client_calls = [call for call in turn.tool_calls if call.name in offer.client_tools]
-                if client_calls and not cut_off and handed_to_the_client(client_calls, readings):
+                if client_calls and not cut_off and fit_for_the_client(client_calls, readings, offer.client_schemas()):
                     turn.tool_calls = client_calls
                     return AgentResult(turn, "tool_calls", usage, steps, client_calls=client_calls)
                 if calls_made + len(turn.tool_calls) > self.limits.max_tool_calls:

@@ -84,6 +84,15 @@ class ToolOffer:
     compiled: CompiledTools | None = None
     """The catalog snapshot the offer was built from; the run's calls go where it says."""
 
+    def client_schemas(self) -> dict[str, Any]:
+        """The client's own tools' input schemas, by name (what their calls' arguments are fitted to)."""
+        schemas: dict[str, Any] = {}
+        for definition in self.definitions:
+            function = as_object(definition.get("function")) or {}
+            if function.get("name") in self.client_tools:
+                schemas[str(function["name"])] = function.get("parameters")
+        return schemas
+
     def names(self) -> frozenset[str]:
         """Every name offered to the model."""
         own: set[str] = {FIND_TOOLS} if self.searchable else set()
