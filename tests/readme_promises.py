@@ -72,6 +72,7 @@ PROMISES: dict[str, Claims] = {
         "responses.create and .stream, client functions, previous_response_id per token, the Agents SDK": (
             "test_responses_face.py::test_responses_create_and_stream_answer_with_a_gateway_tool",
             "test_responses_face.py::test_a_client_function_comes_back_as_a_function_call_and_previous_response_id_goes_on",
+            "test_responses_face.py::test_stored_responses_are_bounded_by_what_they_hold_and_the_oldest_go_first",
             "test_responses_face.py::test_a_streamed_client_function_call_arrives_whole_in_its_events",
             "test_responses_face.py::test_a_response_sent_with_store_false_cannot_be_continued",
             "test_responses_face.py::test_a_servers_question_pauses_the_run_as_a_glm_elicit_function_call_and_its_output_resumes_it",

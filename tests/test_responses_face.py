@@ -118,3 +118,20 @@ async def test_a_response_sent_with_store_false_cannot_be_continued() -> None:
             await client.responses.create(model="glm-4.6", previous_response_id=unkept.id, input="Thanks.")
         await client.close()
     assert continued.status == "completed" and "store: false" in str(refused.value)
+
+
+async def test_stored_responses_are_bounded_by_what_they_hold_and_the_oldest_go_first() -> None:
+    # A thousand bodies of 8 MiB would otherwise be kept for an hour.
+    from glm_mcp.errors import RequestError
+    from glm_mcp.faces.response_store import MAX_STORED_BYTES, ResponseStore
+
+    store = ResponseStore()
+    body = 8 * 2**20
+    kept = MAX_STORED_BYTES // body
+    for index in range(kept + 3):
+        store.put(f"resp_{index}", "token-a", [{"role": "user", "content": f"question {index}"}], body)
+    for index in range(3):
+        with pytest.raises(RequestError, match="is not a stored response of yours"):
+            store.get(f"resp_{index}", "token-a")
+    assert store.get(f"resp_{kept + 2}", "token-a") == [{"role": "user", "content": f"question {kept + 2}"}]
+    assert store.get("resp_3", "token-a")[0]["content"] == "question 3"  # within the budget: still there

@@ -370,7 +370,8 @@ def handler(store: ResponseStore) -> Any:
             output = _output(result)
             await send_json(send, 200, _response(response_id, model, data, output, usage, "completed"))
         if data.get("store", True) is not False:
-            store.put(response_id, caller, _conversation(request, output))
+            conversation = _conversation(request, output)
+            store.put(response_id, caller, conversation, len(raw) + len(conversation[-1]["content"]))
         if isinstance(result, T.InputRequiredResult):
             return "paused"
         return result.stopped_by or "ok"
