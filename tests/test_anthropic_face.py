@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any
 
 import anthropic
@@ -134,6 +135,21 @@ async def test_count_tokens_is_an_estimate_and_models_come_in_anthropics_shape()
     assert "glm-4.6" in [model.id for model in models.data]
 
 
+async def _claude_print(claude_code: Path, url: str, home: Path, prompt: str) -> CompletedProcess[bytes]:
+    """Claude Code run in print mode against the gateway at `url`, with `home` as its home and working folder."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": url,
+        "ANTHROPIC_AUTH_TOKEN": TOKEN,
+        "ANTHROPIC_MODEL": "glm-4.6",
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    with anyio.fail_after(120):  # hang guard: Claude Code's start under node and two model turns
+        return await anyio.run_process([str(claude_code), "-p", prompt], env=env, cwd=home, check=False)
+
+
 @pytest.mark.slow  # Claude Code from npm, a real process
 async def test_claude_code_in_print_mode_answers_with_a_gateway_tool(claude_code: Path, tmp_path: Path) -> None:
     def script(body: dict[str, Any]) -> Reply:
@@ -144,24 +160,36 @@ async def test_claude_code_in_print_mode_answers_with_a_gateway_tool(claude_code
 
     fake = FakeGlm(script)
     async with messages_client(fake) as (_, url):
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(tmp_path),
-            "ANTHROPIC_BASE_URL": url,
-            "ANTHROPIC_AUTH_TOKEN": TOKEN,
-            "ANTHROPIC_MODEL": "glm-4.6",
-            "DISABLE_TELEMETRY": "1",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        }
-        with anyio.fail_after(120):  # hang guard: Claude Code's start under node and two model turns
-            ran = await anyio.run_process(
-                [str(claude_code), "-p", "When is the launch? Use the memo tool."], env=env, cwd=tmp_path, check=False
-            )
+        ran = await _claude_print(claude_code, url, tmp_path, "When is the launch? Use the memo tool.")
     assert ran.returncode == 0, ran.stdout.decode() + ran.stderr.decode()
     assert ran.stdout.decode().strip() == "The note says: launch: the launch is on Friday"
     first = fake.requests[0]
     assert first["messages"][0]["role"] == "system" and first["stream"] is True
     assert "memo__recall" in [tool["function"]["name"] for tool in first["tools"]]  # beside Claude Code's own
+
+
+@pytest.mark.slow  # Claude Code from npm, a real process
+async def test_claude_code_runs_its_own_tool_when_glm_writes_the_call_as_near_json(
+    claude_code: Path, tmp_path: Path
+) -> None:
+    # GLM calls Claude Code's own Read tool with single quotes and a trailing comma: Claude Code must get the path
+    # (it used to get input {}), run the tool on its side, and send back what it read.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the launch is on Friday\n")
+
+    def script(body: dict[str, Any]) -> Reply:
+        told = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+        if told:
+            return Reply(content="Read it.")
+        assert "Read" in [tool["function"]["name"] for tool in body["tools"]]
+        return Reply(tool_calls=[("Read", f"{{'file_path': '{notes}',}}")])
+
+    fake = FakeGlm(script)
+    async with messages_client(fake) as (_, url):
+        ran = await _claude_print(claude_code, url, tmp_path, "What do my notes say?")
+    assert ran.returncode == 0, ran.stdout.decode() + ran.stderr.decode()
+    told = [m["content"] for m in fake.requests[-1]["messages"] if m["role"] == "tool"]
+    assert len(told) == 1 and "the launch is on Friday" in told[0]  # Claude Code read the file GLM named
 
 
 async def test_requests_are_counted_and_shown_by_the_face_they_came_in_on() -> None:
