@@ -27,12 +27,14 @@ JsonObject = dict[str, Any]
 _LONG_DIGITS = re.compile(r"[0-9]{19}")
 _LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
 """A run of digits that may be an integer past 64 bits, which orjson reads as a float (losing digits)."""
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
-_SURROGATE_IN_TEXT = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
-_SURROGATE_IN_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
-"""A surrogate escaped, or written as it is: `json` reads bytes with "surrogatepass", so one UTF-8 cannot carry."""
+_ESCAPE = r"\\u[dD][89a-fA-F]"
+"""The start of a surrogate's escape."""
+_SURROGATE_ESCAPE = re.compile(_ESCAPE)
+_SURROGATE_ESCAPE_BYTES = re.compile(_ESCAPE.encode())
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_IN_TEXT = re.compile(f"{_ESCAPE}|{_SURROGATE.pattern}")
+_SURROGATE_IN_BYTES = re.compile(_ESCAPE.encode() + rb"|\xed[\xa0-\xbf]")
+"""A surrogate escaped, or written as it is: `json` reads bytes with "surrogatepass", so one UTF-8 cannot carry."""
 _ESCAPE_RUN = r"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
 _ESCAPES = re.compile(_ESCAPE_RUN)
 _ESCAPES_BYTES = re.compile(_ESCAPE_RUN.encode())

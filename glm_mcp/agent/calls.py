@@ -102,12 +102,7 @@ def fit_for_the_client(calls: list[ToolCall], readings: dict[str, Reading], sche
     if any(isinstance(readings[call.id], ArgumentsError) for call in calls):
         return False
     for call in calls:
-        try:
-            same = json.loads(call.arguments) == readings[call.id]
-        except ValueError:
-            same = False
-        if not same:
-            call.arguments = json.dumps(readings[call.id], ensure_ascii=False)
+        call.arguments = json.dumps(readings[call.id], ensure_ascii=False)
     return True
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from glm_mcp.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
+    freeze_heap,
 )
 from glm_mcp.cli.install import (
     CLIENTS,
@@ -130,13 +131,13 @@ def _setup_logging(level_name: str | None) -> None:
 @contextlib.contextmanager
 def _importing() -> Generator[None]:
     """A command's imports, without the cyclic garbage collector: they make hundreds of thousands of objects and no
-    garbage, and collecting while they ran cost about a tenth of `serve`'s start. What they made is then frozen,
-    so later collections (while requests are served) do not walk it again."""
+    garbage, and collecting while they ran cost about a tenth of `serve`'s start. What they made is frozen at once
+    (`freeze_heap`, which `serve` and `stdio` call again when ready), so the first collection does not walk it."""
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        freeze_heap()
         gc.enable()
 
 

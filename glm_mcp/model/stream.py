@@ -134,21 +134,29 @@ def parse_completion(data: Any) -> Turn:
     if message is None:
         raise ModelResponseError("the model endpoint answered with a message that is not an object")
     turn = Turn(
-        content=well_formed(_text(message.get("content"))),
-        reasoning_content=well_formed(_text(message.get("reasoning_content"))),
-        finish_reason=_name(choice.get("finish_reason")),
+        content=_text(message.get("content")),
+        reasoning_content=_text(message.get("reasoning_content")),
+        finish_reason=choice.get("finish_reason"),
         usage=as_object(body.get("usage")),
-        id=_name(body.get("id")),
-        model=_name(body.get("model")),
+        id=body.get("id"),
+        model=body.get("model"),
     )
     for position, raw in enumerate(as_list(message.get("tool_calls")) or []):
         turn.tool_calls.append(_tool_call(raw, position))
+    return _well_formed(turn)
+
+
+def _well_formed(turn: Turn) -> Turn:
+    """`turn` with every text the model sent in it well-formed (see `_json.well_formed`): what the faces write of it
+    always encodes as UTF-8."""
+    turn.content = well_formed(turn.content)
+    turn.reasoning_content = well_formed(turn.reasoning_content)
+    for field in ("id", "model", "finish_reason"):
+        if isinstance(value := getattr(turn, field), str):
+            setattr(turn, field, well_formed(value))
+    for call in turn.tool_calls:
+        call.id, call.name, call.arguments = well_formed(call.id), well_formed(call.name), well_formed(call.arguments)
     return turn
-
-
-def _name(value: Any) -> Any:
-    """An identifier the model sent (an id, a model's name, a finish reason), well-formed if it is text."""
-    return well_formed(value) if isinstance(value, str) else value
 
 
 def _text(value: Any) -> str:
@@ -176,9 +184,9 @@ def _tool_call(raw: Any, position: int) -> ToolCall:
     function = as_object(call.get("function")) or {}
     index = call.get("index", position)
     return ToolCall(
-        id=well_formed(str(call.get("id") or f"call_{position}")),
-        name=well_formed(str(function.get("name") or "")),
-        arguments=well_formed(_arguments(function.get("arguments"))),
+        id=str(call.get("id") or f"call_{position}"),
+        name=str(function.get("name") or ""),
+        arguments=_arguments(function.get("arguments")),
         index=index if isinstance(index, int) else position,
     )
 
@@ -222,8 +230,8 @@ class StreamAssembler:
         if "error" in data:
             raise error_from_body(200, json.dumps(data))
         turn = self._turn
-        turn.id = turn.id or _name(data.get("id"))
-        turn.model = turn.model or _name(data.get("model"))
+        turn.id = turn.id or data.get("id")
+        turn.model = turn.model or data.get("model")
         if (usage := as_object(data.get("usage"))) is not None:
             turn.usage = usage
         deltas: list[tuple[str, str]] = []
@@ -245,7 +253,7 @@ class StreamAssembler:
                 self._merge_call(raw)
             finish = choice.get("finish_reason")
             if isinstance(finish, str) and finish:
-                turn.finish_reason = well_formed(finish)
+                turn.finish_reason = finish
         return deltas
 
     def _add(self, kind: str, text: str) -> None:
@@ -292,10 +300,8 @@ class StreamAssembler:
         turn = self._turn
         turn.tool_calls = [self._calls[index] for index in sorted(self._calls)]
         for position, call in enumerate(turn.tool_calls):
-            call.id = well_formed(call.id) or f"call_{position}"
-            call.name = well_formed(call.name)
-            call.arguments = well_formed(call.arguments)  # fragments joined first, so a pair split between two is whole
-        return turn
+            call.id = call.id or f"call_{position}"
+        return _well_formed(turn)  # tool calls' fragments joined first, so a pair split between two is whole
 
 
 async def read_stream(batches: AsyncIterator[list[str]], on_delta: DeltaFnT) -> StreamAssembler:

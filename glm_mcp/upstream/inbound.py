@@ -176,7 +176,7 @@ class AnswerTooLarge(httpx2.StreamError):
     """A server's JSON answer ran past `MAX_MESSAGE_CHARS`; the SDK fails the request it answers with this message."""
 
 
-class _MendedBody(httpx2.AsyncByteStream):
+class _InboundBody(httpx2.AsyncByteStream):
     def __init__(self, inner: httpx2.AsyncByteStream, report: Callable[[], None], limit: int | None) -> None:
         self._inner = inner
         self._report = report
@@ -229,7 +229,7 @@ class InboundTransport(httpx2.AsyncBaseTransport):
         return httpx2.Response(
             response.status_code,
             headers=response.headers,
-            stream=_MendedBody(stream, self._report, limit),
+            stream=_InboundBody(stream, self._report, limit),
             extensions=response.extensions,
             request=request,
         )

@@ -157,8 +157,9 @@ class Requests:
         except MCPError as exc:
             if exc.code == T.CONNECTION_CLOSED or live.closed.is_set():
                 failure = self._login_failure()
-                said = exc.message if exc.code == T.CONNECTION_CLOSED and exc.message != "Connection closed" else ""
-                why = f": the login it asked for failed ({failure})" if failure else f" ({said})" if said else ""
+                why = f": the login it asked for failed ({failure})" if failure else ""
+                if not why and exc.code == T.CONNECTION_CLOSED and exc.message != "Connection closed":
+                    why = f" ({exc.message})"  # the SDK's reason, such as an event past the size limit
                 raise UpstreamUnavailable(self._server, f"the connection closed during the request{why}") from exc
             if self._config.type in ("http", "sse") and is_session_lost(exc):
                 self._on_lost()
