@@ -1138,6 +1138,7 @@ PROMISES: dict[str, Claims] = {
         ),
         "half of a surrogate pair in a chat face's body a 400 naming the field, on /mcp a parse error": (
             "test_http_inputs.py::test_half_an_emoji_in_a_request_is_refused_with_400_naming_where_it_is",
+            "test_fast_lane.py::test_half_an_emoji_on_a_known_session_is_a_parse_error_and_the_session_goes_on",
             "test_properties.py::test_the_wire_reads_json_as_pythons_own_json_does",
             "test_http_inputs.py::test_fuzzed_bodies_never_get_a_500_and_always_a_json_answer",
         ),

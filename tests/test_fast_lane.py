@@ -180,3 +180,15 @@ async def test_a_listing_in_the_lane_follows_the_catalog(lane_answers: list[bool
         await call_changing_the_catalog(gateway, "dyn__grow", {})
         assert sorted(await names(4)) == ["dyn__fresh", "dyn__grow"]
     assert lane_answers.count(True) == 3
+
+
+async def test_half_an_emoji_on_a_known_session_is_a_parse_error_and_the_session_goes_on() -> None:
+    # On a known session the lane reads the body first: half a surrogate pair in a tool's name reached the error
+    # message, which could not be written as UTF-8 (a 500 and a traceback). It goes to the SDK, which refuses it.
+    async with session({"memo": inproc(memo_adding_server())}) as (http, _):
+        await http.post("/mcp", json=_rpc(1, "tools/list"))  # the SDK served the session once: the lane knows it
+        bad = '{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "memo__add\\ud83d"}}'
+        refused = await http.post("/mcp", content=bad)
+        listed = await http.post("/mcp", json=_rpc(8, "tools/list"))
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == -32700
+    assert "memo__add" in [tool["name"] for tool in listed.json()["result"]["tools"]]

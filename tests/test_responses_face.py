@@ -8,7 +8,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fakes.fake_glm import FakeGlm
+from tests.fakes.fake_glm import FakeGlm, Reply
 from tests.helpers import (
     WEATHER_SCHEMA,
     gateway_before_glm,
@@ -120,8 +120,7 @@ async def test_a_response_sent_with_store_false_cannot_be_continued() -> None:
     assert continued.status == "completed" and "store: false" in str(refused.value)
 
 
-async def test_stored_responses_are_bounded_by_what_they_hold_and_the_oldest_go_first() -> None:
-    # A thousand bodies of 8 MiB would otherwise be kept for an hour.
+async def test_the_store_lets_the_oldest_go_past_its_byte_budget() -> None:
     from glm_mcp.errors import RequestError
     from glm_mcp.faces.response_store import MAX_STORED_BYTES, ResponseStore
 
@@ -135,3 +134,23 @@ async def test_stored_responses_are_bounded_by_what_they_hold_and_the_oldest_go_
             store.get(f"resp_{index}", "token-a")
     assert store.get(f"resp_{kept + 2}", "token-a") == [{"role": "user", "content": f"question {kept + 2}"}]
     assert store.get("resp_3", "token-a")[0]["content"] == "question 3"  # within the budget: still there
+
+
+async def test_stored_responses_are_bounded_by_what_they_hold_and_the_oldest_go_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A thousand bodies of 8 MiB would otherwise be kept for an hour. The face weighs each response by its request
+    # body and its answer; the budget is set to hold about three of these requests, so the first is let go.
+    from glm_mcp.faces import response_store
+
+    monkeypatch.setattr(response_store, "MAX_STORED_BYTES", 3 * 5_000 + 1_000)
+    fake = FakeGlm(lambda body: Reply(content="hello"))
+    async with gateway_before_glm(fake.app, TOKEN) as url:
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0)
+        made = [await client.responses.create(model="glm-4.6", input="hi " + "x" * 5_000) for _ in range(4)]
+        with pytest.raises(openai.BadRequestError, match="is not a stored response of yours"):
+            await client.responses.create(model="glm-4.6", previous_response_id=made[0].id, input="and then?")
+        for kept in made[2:]:
+            await client.responses.create(model="glm-4.6", previous_response_id=kept.id, input="and then?")
+        await client.close()
+    assert [m["role"] for m in fake.requests[-1]["messages"]] == ["user", "assistant", "user"]
