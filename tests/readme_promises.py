@@ -1229,7 +1229,7 @@ PROMISES: dict[str, Claims] = {
         ),
     },
     "Reliability: a result past 1 MiB from a streamable HTTP or SSE server": {
-        "arrives whole; past 16 MiB the call fails saying so and the session goes on": (
+        "arrives whole; past 16 MiB the call fails (saying why over streamable HTTP) and the next is answered": (
             "test_load_and_limits.py::test_a_result_past_a_mebibyte_from_an_http_server_reaches_the_editor_whole",
             "upstream/test_sdk_seams.py::test_the_sdk_still_opens_sse_streams_through_the_function_whose_event_limit_the_gateway_raises",
         ),
